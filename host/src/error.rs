@@ -1,0 +1,47 @@
+//! Why a spawn request failed, as a value the plugin can act on.
+//!
+//! Expected failures (a denial, a missing program, a malformed request) are
+//! [`SpawnError`] values and reach the plugin as the WIT `error` variant.
+//! Traps are kept for guest bugs, such as using a handle that does not exist.
+
+use crate::bindings::process;
+
+/// A failed request to start or control a child. Every message names what
+/// was asked and why it failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SpawnError {
+    /// The policy refused the request.
+    #[error("denied: {0}")]
+    Denied(String),
+    /// The program does not exist or is not an executable file.
+    #[error("not found: {0}")]
+    NotFound(String),
+    /// The request is malformed.
+    #[error("invalid input: {0}")]
+    InvalidInput(String),
+    /// A limit of the policy was reached.
+    #[error("limit exceeded: {0}")]
+    LimitExceeded(String),
+    /// The operating system refused.
+    #[error("i/o error: {0}")]
+    Io(String),
+}
+
+impl SpawnError {
+    /// An [`SpawnError::Io`] that says what was being done when `err` happened.
+    pub fn io(doing: impl std::fmt::Display, err: std::io::Error) -> Self {
+        SpawnError::Io(format!("{doing}: {err}"))
+    }
+}
+
+impl From<SpawnError> for process::Error {
+    fn from(err: SpawnError) -> Self {
+        match err {
+            SpawnError::Denied(m) => process::Error::Denied(m),
+            SpawnError::NotFound(m) => process::Error::NotFound(m),
+            SpawnError::InvalidInput(m) => process::Error::InvalidInput(m),
+            SpawnError::LimitExceeded(m) => process::Error::LimitExceeded(m),
+            SpawnError::Io(m) => process::Error::Io(m),
+        }
+    }
+}

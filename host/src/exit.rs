@@ -1,0 +1,68 @@
+//! How a child ended, decoded from `wait4`.
+
+use std::time::Duration;
+
+/// How a child ended: an exit code or a signal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Termination {
+    /// It exited by itself with this code.
+    Exited(i32),
+    /// It was killed by this signal number.
+    Signalled(i32),
+}
+
+/// CPU time and peak memory of a child (and the descendants it waited for).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Usage {
+    /// Time spent in user mode.
+    pub user_cpu: Duration,
+    /// Time spent in the kernel on the child's behalf.
+    pub system_cpu: Duration,
+    /// Largest resident set size, in bytes.
+    pub max_rss_bytes: u64,
+}
+
+/// The end of a child's life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ExitStatus {
+    /// Exit code or signal.
+    pub termination: Termination,
+    /// From spawn until the exit was seen.
+    pub duration: Duration,
+    /// Whether procbox stopped the child because its timeout ran out.
+    pub timed_out: bool,
+    /// CPU time and peak memory.
+    pub usage: Usage,
+}
+
+impl ExitStatus {
+    /// Whether the child exited with code 0 and was not timed out.
+    pub fn success(&self) -> bool {
+        self.termination == Termination::Exited(0) && !self.timed_out
+    }
+}
+
+impl Termination {
+    /// Decodes a raw `wait` status word.
+    pub fn from_raw(status: libc::c_int) -> Termination {
+        if libc::WIFSIGNALED(status) {
+            Termination::Signalled(libc::WTERMSIG(status))
+        } else {
+            Termination::Exited(libc::WEXITSTATUS(status))
+        }
+    }
+}
+
+impl Usage {
+    /// Converts the kernel's `rusage` (Linux reports `ru_maxrss` in KiB).
+    pub fn from_rusage(ru: &libc::rusage) -> Usage {
+        let time = |tv: libc::timeval| {
+            Duration::from_secs(tv.tv_sec.max(0) as u64) + Duration::from_micros(tv.tv_usec.max(0) as u64)
+        };
+        Usage {
+            user_cpu: time(ru.ru_utime),
+            system_cpu: time(ru.ru_stime),
+            max_rss_bytes: (ru.ru_maxrss.max(0) as u64) * 1024,
+        }
+    }
+}

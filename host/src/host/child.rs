@@ -1,0 +1,121 @@
+//! `procbox:host/process.child`: one running or finished child.
+
+use std::time::Duration;
+
+use wasmtime::component::Resource;
+use wasmtime_wasi::p2::{DynInputStream, DynOutputStream, DynPollable};
+
+use crate::bindings::process::{self, Signal};
+use crate::child::Child;
+use crate::ctx::ProcessView;
+use crate::error::SpawnError;
+use crate::exit::{ExitStatus, Termination};
+use crate::stdio;
+
+/// How long dropping a child waits for the kernel to finish a SIGKILLed
+/// process before leaving the reap to the background watcher.
+const DROP_REAP_BOUND: Duration = Duration::from_secs(2);
+
+impl process::HostChild for ProcessView<'_> {
+    async fn pid(&mut self, child: Resource<Child>) -> wasmtime::Result<u32> {
+        Ok(self.table.get_mut(&child)?.process().id())
+    }
+
+    async fn take_stdin(&mut self, child: Resource<Child>) -> wasmtime::Result<Option<Resource<DynOutputStream>>> {
+        let Some(pipe) = self.table.get_mut(&child)?.stdin.take() else {
+            return Ok(None);
+        };
+        Ok(Some(self.table.push(stdio::writer(pipe)?)?))
+    }
+
+    async fn take_stdout(&mut self, child: Resource<Child>) -> wasmtime::Result<Option<Resource<DynInputStream>>> {
+        let Some(pipe) = self.table.get_mut(&child)?.stdout.take() else {
+            return Ok(None);
+        };
+        Ok(Some(self.table.push(stdio::reader(pipe)?)?))
+    }
+
+    async fn take_stderr(&mut self, child: Resource<Child>) -> wasmtime::Result<Option<Resource<DynInputStream>>> {
+        let Some(pipe) = self.table.get_mut(&child)?.stderr.take() else {
+            return Ok(None);
+        };
+        Ok(Some(self.table.push(stdio::reader(pipe)?)?))
+    }
+
+    async fn subscribe(&mut self, child: Resource<Child>) -> wasmtime::Result<Resource<DynPollable>> {
+        wasmtime_wasi::p2::subscribe(self.table, child)
+    }
+
+    async fn wait(&mut self, child: Resource<Child>) -> wasmtime::Result<Result<process::ExitStatus, process::Error>> {
+        let child = self.table.get_mut(&child)?;
+        // Like std: close an untaken stdin so a child reading it can finish.
+        child.stdin = None;
+        Ok(child.process().wait().await.map(Into::into).map_err(Into::into))
+    }
+
+    async fn try_wait(
+        &mut self,
+        child: Resource<Child>,
+    ) -> wasmtime::Result<Result<Option<process::ExitStatus>, process::Error>> {
+        let status = self.table.get_mut(&child)?.process().try_wait().transpose();
+        Ok(status.map(|s| s.map(Into::into)).map_err(Into::into))
+    }
+
+    async fn send_signal(
+        &mut self,
+        child: Resource<Child>,
+        signal: Signal,
+    ) -> wasmtime::Result<Result<(), process::Error>> {
+        let result = self.table.get_mut(&child)?.process().signal(signal_number(signal));
+        Ok(result.map_err(SpawnError::into))
+    }
+
+    async fn kill(&mut self, child: Resource<Child>) -> wasmtime::Result<Result<(), process::Error>> {
+        Ok(self.table.get_mut(&child)?.process().kill().map_err(SpawnError::into))
+    }
+
+    async fn drop(&mut self, child: Resource<Child>) -> wasmtime::Result<()> {
+        let mut child = self.table.delete(child)?;
+        // Reap before returning, so that once `drop` returns the plugin can
+        // rely on the child being gone.
+        child.process().kill_and_reap(DROP_REAP_BOUND).await;
+        Ok(())
+    }
+}
+
+/// The OS signal number for a WIT signal.
+pub(crate) fn signal_number(signal: Signal) -> i32 {
+    match signal {
+        Signal::Hangup => libc::SIGHUP,
+        Signal::Interrupt => libc::SIGINT,
+        Signal::Quit => libc::SIGQUIT,
+        Signal::Kill => libc::SIGKILL,
+        Signal::User1 => libc::SIGUSR1,
+        Signal::User2 => libc::SIGUSR2,
+        Signal::Terminate => libc::SIGTERM,
+        Signal::Stop => libc::SIGSTOP,
+        Signal::Continue => libc::SIGCONT,
+    }
+}
+
+impl From<ExitStatus> for process::ExitStatus {
+    fn from(status: ExitStatus) -> Self {
+        process::ExitStatus {
+            termination: match status.termination {
+                Termination::Exited(code) => process::Termination::Exited(code),
+                Termination::Signalled(signal) => process::Termination::Signalled(signal),
+            },
+            duration: nanos(status.duration),
+            timed_out: status.timed_out,
+            usage: process::Usage {
+                user_cpu: nanos(status.usage.user_cpu),
+                system_cpu: nanos(status.usage.system_cpu),
+                max_rss_bytes: status.usage.max_rss_bytes,
+            },
+        }
+    }
+}
+
+fn nanos(duration: Duration) -> u64 {
+    u64::try_from(duration.as_nanos()).unwrap_or(u64::MAX)
+}

@@ -1,0 +1,4 @@
+//! Implementations of the WIT interface, one file per interface or resource.
+
+mod child;
+mod process;

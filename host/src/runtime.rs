@@ -1,0 +1,239 @@
+//! Loading and running plugins: the engine, the store, and the cleanup
+//! that guarantees no child outlives its plugin.
+
+use std::future::Future;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use wasmtime::component::{Component, Linker, ResourceTable};
+use wasmtime::{Engine, Store};
+use wasmtime_wasi::{I32Exit, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
+
+use crate::bindings;
+use crate::ctx::{self, ProcboxView, ProcessCtx, ProcessView};
+use crate::gate::Gate;
+use crate::policy::Policy;
+use crate::supervisor::ExitWaiter;
+
+/// How long the end of a run waits for killed children to be reaped.
+const FINAL_REAP_BOUND: Duration = Duration::from_secs(5);
+
+/// The first bytes of every WebAssembly binary.
+const WASM_MAGIC: &[u8; 4] = b"\0asm";
+/// The version field of a core module (a component has a different one).
+const CORE_MODULE_VERSION: [u8; 4] = [1, 0, 0, 0];
+
+/// A wasmtime engine and linker set up for procbox plugins. Create one and
+/// reuse it: it is cheap to share and expensive to make.
+pub struct Runtime {
+    engine: Engine,
+    linker: Linker<PluginState>,
+}
+
+/// A compiled plugin, checked against the `procbox:host/plugin` world and
+/// ready to instantiate.
+pub struct Plugin {
+    name: String,
+    pre: bindings::PluginPre<PluginState>,
+}
+
+/// What one run of a plugin gets.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    /// The policy every spawn is checked against.
+    pub policy: Arc<Policy>,
+    /// The plugin's arguments, after its name.
+    pub args: Vec<String>,
+}
+
+/// How a run ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// The plugin returned or exited with this code.
+    Exited(i32),
+    /// The run was stopped from outside with this code (e.g. 130 after SIGINT).
+    Stopped(i32),
+}
+
+/// A plugin that cannot be loaded. Each message says what is wrong and what
+/// to do.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    #[error("cannot read plugin {name}: {source}")]
+    Read { name: String, source: std::io::Error },
+    #[error("{name} is not a WebAssembly file (it does not start with the \\0asm magic bytes)")]
+    NotWasm { name: String },
+    #[error("{name} is a core WebAssembly module, not a component: build the plugin for the wasm32-wasip2 target")]
+    CoreModule { name: String },
+    #[error("{name} is not a valid WebAssembly component: {reason}")]
+    Invalid { name: String, reason: String },
+    #[error("{name} is not a procbox plugin (world procbox:host/plugin@0.1.0): {reason}")]
+    WrongWorld { name: String, reason: String },
+}
+
+/// A plugin that failed while running.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error("plugin {name} could not start: {reason}")]
+    Instantiate { name: String, reason: String },
+    #[error("plugin {name} trapped: {reason}")]
+    Trap { name: String, reason: String },
+}
+
+impl Runtime {
+    /// A runtime with procbox's engine settings.
+    ///
+    /// # Errors
+    /// If wasmtime cannot create an engine for this machine.
+    pub fn new() -> anyhow::Result<Runtime> {
+        let config = wasmtime::Config::new();
+        let engine = Engine::new(&config)?;
+        let mut linker = Linker::new(&engine);
+        ctx::add_to_linker(&mut linker)?;
+        Ok(Runtime { engine, linker })
+    }
+
+    /// Reads, compiles and checks the plugin at `path`.
+    ///
+    /// # Errors
+    /// [`LoadError`], naming the file and the problem.
+    pub fn load_file(&self, path: &Path) -> Result<Plugin, LoadError> {
+        let name = path.display().to_string();
+        let bytes = std::fs::read(path).map_err(|source| LoadError::Read {
+            name: name.clone(),
+            source,
+        })?;
+        self.load_bytes(&name, &bytes)
+    }
+
+    /// Compiles and checks a plugin from its bytes; `name` is used in messages.
+    ///
+    /// # Errors
+    /// [`LoadError`], naming the plugin and the problem.
+    pub fn load_bytes(&self, name: &str, bytes: &[u8]) -> Result<Plugin, LoadError> {
+        let name = name.to_string();
+        if bytes.len() < 8 || &bytes[..4] != WASM_MAGIC {
+            return Err(LoadError::NotWasm { name });
+        }
+        if bytes[4..8] == CORE_MODULE_VERSION {
+            return Err(LoadError::CoreModule { name });
+        }
+        let component = Component::new(&self.engine, bytes).map_err(|e| LoadError::Invalid {
+            name: name.clone(),
+            reason: format!("{e:#}"),
+        })?;
+        let instance_pre = self
+            .linker
+            .instantiate_pre(&component)
+            .map_err(|e| LoadError::WrongWorld {
+                name: name.clone(),
+                reason: format!("{e:#}"),
+            })?;
+        let pre = bindings::PluginPre::new(instance_pre).map_err(|e| LoadError::WrongWorld {
+            name: name.clone(),
+            reason: format!("{e:#}; a plugin must export wasi:cli/run (build it as a binary with a `main`)"),
+        })?;
+        Ok(Plugin { name, pre })
+    }
+
+    /// Runs `plugin` to completion. Every child it started is killed and
+    /// reaped before this returns.
+    ///
+    /// # Errors
+    /// [`RunError`] when the plugin cannot be instantiated or traps.
+    pub async fn run(&self, plugin: &Plugin, options: RunOptions) -> Result<Outcome, RunError> {
+        self.run_until(plugin, options, std::future::pending()).await
+    }
+
+    /// Like [`run`](Self::run), but stops the plugin when `stop` completes
+    /// with an exit code (e.g. on SIGINT). Its children are killed and
+    /// reaped all the same.
+    ///
+    /// # Errors
+    /// [`RunError`] when the plugin cannot be instantiated or traps.
+    pub async fn run_until(
+        &self,
+        plugin: &Plugin,
+        options: RunOptions,
+        stop: impl Future<Output = i32>,
+    ) -> Result<Outcome, RunError> {
+        let mut args = vec![plugin.name.clone()];
+        args.extend(options.args);
+        let wasi = WasiCtxBuilder::new()
+            .inherit_stdout()
+            .inherit_stderr()
+            .args(&args)
+            .allow_tcp(false)
+            .allow_udp(false)
+            .allow_ip_name_lookup(false)
+            .build();
+        let process = ProcessCtx::new(Gate::new(options.policy));
+        let exits = process.exits();
+        let state = PluginState {
+            wasi,
+            table: ResourceTable::new(),
+            process,
+        };
+        let mut store = Store::new(&self.engine, state);
+        let outcome = tokio::select! {
+            result = run_instance(&plugin.pre, &mut store, &plugin.name) => result,
+            code = stop => Ok(Outcome::Stopped(code)),
+        };
+        // Dropping the store drops every child handle, which kills each
+        // child's process group; then wait for the watchers to reap them.
+        drop(store);
+        ExitWaiter::all_reaped(exits.take(), FINAL_REAP_BOUND).await;
+        outcome
+    }
+}
+
+async fn run_instance(
+    pre: &bindings::PluginPre<PluginState>,
+    store: &mut Store<PluginState>,
+    name: &str,
+) -> Result<Outcome, RunError> {
+    let instance = pre
+        .instantiate_async(&mut *store)
+        .await
+        .map_err(|e| RunError::Instantiate {
+            name: name.to_string(),
+            reason: format!("{e:#}"),
+        })?;
+    match instance.wasi_cli_run().call_run(&mut *store).await {
+        Ok(Ok(())) => Ok(Outcome::Exited(0)),
+        Ok(Err(())) => Ok(Outcome::Exited(1)),
+        Err(e) => match e.downcast_ref::<I32Exit>() {
+            Some(exit) => Ok(Outcome::Exited(exit.0)),
+            None => Err(RunError::Trap {
+                name: name.to_string(),
+                reason: format!("{e:?}"),
+            }),
+        },
+    }
+}
+
+/// The store data of a running plugin.
+pub struct PluginState {
+    wasi: WasiCtx,
+    table: ResourceTable,
+    process: ProcessCtx,
+}
+
+impl WasiView for PluginState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}
+
+impl ProcboxView for PluginState {
+    fn procbox(&mut self) -> ProcessView<'_> {
+        ProcessView {
+            ctx: &mut self.process,
+            table: &mut self.table,
+        }
+    }
+}

@@ -1,0 +1,575 @@
+//! The process supervisor: starts a permitted program in its own process
+//! group, watches for its exit, enforces its timeout, and reaps it.
+//!
+//! Rules, in the order they matter:
+//! - **Only from a [`Permit`].** [`spawn`] takes nothing else, and only the
+//!   gate makes permits.
+//! - **One watcher per child** owns the child's exit: it is the only code
+//!   that reaps. Until it has reaped, the child's pid (and so its process
+//!   group id) cannot be reused, so signalling them is safe; after, nobody
+//!   signals them again. A mutex makes "check not reaped, then signal"
+//!   atomic against the reap.
+//! - **The group goes with the leader.** When the child exits, the watcher
+//!   kills whatever is left in its process group *before* reaping it (the
+//!   zombie leader keeps the group id pinned), so a background grandchild
+//!   cannot keep pipes open and hang a reader.
+//! - **Dropping a [`Process`] kills the group** with SIGKILL and never
+//!   blocks: the watcher reaps in the background. If the runtime shuts down
+//!   first, the watcher's guard kills and reaps on a plain thread.
+//! - Spawning uses `std::process::Command` without `pre_exec`, which keeps
+//!   it on the `posix_spawn` (vfork-class) path even for a large host.
+
+use std::io;
+use std::os::fd::{FromRawFd, OwnedFd};
+use std::os::unix::process::CommandExt;
+use std::process::Stdio;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use tokio::io::unix::AsyncFd;
+use tokio::sync::watch;
+
+use crate::error::SpawnError;
+use crate::exit::{ExitStatus, Termination, Usage};
+use crate::gate::Permit;
+
+/// How one standard stream of the child is connected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StdioMode {
+    /// A pipe to procbox.
+    Piped,
+    /// `/dev/null`.
+    Null,
+}
+
+impl StdioMode {
+    fn to_std(self) -> Stdio {
+        match self {
+            StdioMode::Piped => Stdio::piped(),
+            StdioMode::Null => Stdio::null(),
+        }
+    }
+}
+
+/// The three standard streams of a new child.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StdioPlan {
+    pub stdin: StdioMode,
+    pub stdout: StdioMode,
+    pub stderr: StdioMode,
+}
+
+/// When and how to stop a child that runs too long.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timeout {
+    /// How long the child may run, from spawn.
+    pub after: Duration,
+    /// The first signal sent to the process group.
+    pub signal: i32,
+    /// How long to wait after `signal` before SIGKILL.
+    pub grace: Duration,
+}
+
+/// procbox's ends of the child's pipes, for the streams that were piped.
+#[derive(Debug, Default)]
+pub struct Pipes {
+    pub stdin: Option<std::process::ChildStdin>,
+    pub stdout: Option<std::process::ChildStdout>,
+    pub stderr: Option<std::process::ChildStderr>,
+}
+
+/// What the watcher publishes once it has reaped the child.
+type Exit = Option<Result<ExitStatus, SpawnError>>;
+
+/// A child started by [`spawn`]. Dropping it kills the child's process group.
+#[derive(Debug)]
+pub struct Process {
+    shared: Arc<Shared>,
+    exit: watch::Receiver<Exit>,
+}
+
+/// Starts `permit` in a new process group.
+///
+/// Must be called inside a tokio runtime: the child's watcher is a task.
+///
+/// # Errors
+/// [`SpawnError::NotFound`] if the file vanished since the gate resolved it,
+/// [`SpawnError::InvalidInput`] if the kernel found the request too large,
+/// and [`SpawnError::Io`] for anything else the OS refused.
+pub fn spawn(permit: &Permit, stdio: StdioPlan, timeout: Option<Timeout>) -> Result<(Process, Pipes), SpawnError> {
+    let mut command = std::process::Command::new(permit.program());
+    command
+        .arg0(permit.arg0())
+        .args(permit.args())
+        .env_clear()
+        .envs(permit.env().iter().map(|(k, v)| (k, v)))
+        .current_dir(permit.cwd())
+        .process_group(0)
+        .stdin(stdio.stdin.to_std())
+        .stdout(stdio.stdout.to_std())
+        .stderr(stdio.stderr.to_std());
+    let started = Instant::now();
+    let mut child = command.spawn().map_err(|e| spawn_error(permit, e))?;
+    let pipes = Pipes {
+        stdin: child.stdin.take(),
+        stdout: child.stdout.take(),
+        stderr: child.stderr.take(),
+    };
+    let shared = Arc::new(Shared {
+        pid: child.id() as libc::pid_t,
+        reaped: Mutex::new(false),
+    });
+    // `child` is dropped here without waiting, which std allows: from now on
+    // the watcher alone reaps it.
+    drop(child);
+    let exit_watch = ExitWatch::new(shared.pid);
+    let (tx, rx) = watch::channel(None);
+    tokio::spawn(watch_child(shared.clone(), exit_watch, started, timeout, tx));
+    Ok((Process { shared, exit: rx }, pipes))
+}
+
+fn spawn_error(permit: &Permit, err: io::Error) -> SpawnError {
+    let program = permit.program().display();
+    match err.kind() {
+        io::ErrorKind::NotFound => SpawnError::NotFound(format!("{program}: {err}")),
+        io::ErrorKind::ArgumentListTooLong => SpawnError::InvalidInput(format!(
+            "{program}: the kernel refused the arguments and environment as too large ({err})"
+        )),
+        _ => SpawnError::io(format_args!("starting {program}"), err),
+    }
+}
+
+impl Process {
+    /// The child's process id (also its process group id).
+    pub fn id(&self) -> u32 {
+        self.shared.pid as u32
+    }
+
+    /// Waits until the child has exited and been reaped.
+    ///
+    /// # Errors
+    /// [`SpawnError::Io`] if the exit status could not be collected, e.g.
+    /// because code outside procbox reaped the child.
+    pub async fn wait(&mut self) -> Result<ExitStatus, SpawnError> {
+        match self.exit.wait_for(Option::is_some).await {
+            Ok(exit) => exit.clone().expect("wait_for returned a published exit"),
+            // The watcher is gone without publishing: only when the runtime
+            // is shutting down, and then its guard kills and reaps.
+            Err(_) => Err(SpawnError::Io("the child's supervisor stopped before it exited".into())),
+        }
+    }
+
+    /// The exit status if the child has already been reaped.
+    pub fn try_wait(&self) -> Option<Result<ExitStatus, SpawnError>> {
+        self.exit.borrow().clone()
+    }
+
+    /// Sends `signal` to the child process itself. Does nothing once the
+    /// child has been reaped.
+    ///
+    /// # Errors
+    /// [`SpawnError::Io`] if the kernel refuses the signal.
+    pub fn signal(&self, signal: i32) -> Result<(), SpawnError> {
+        self.shared.signal(signal, Target::Child)
+    }
+
+    /// Sends SIGKILL to the child's whole process group. Does nothing once
+    /// the child has been reaped.
+    ///
+    /// # Errors
+    /// [`SpawnError::Io`] if the kernel refuses the signal.
+    pub fn kill(&self) -> Result<(), SpawnError> {
+        self.shared.signal(libc::SIGKILL, Target::Group)
+    }
+
+    /// A handle that resolves once this child has been reaped, usable after
+    /// the `Process` itself is gone.
+    pub fn waiter(&self) -> ExitWaiter {
+        ExitWaiter(self.exit.clone())
+    }
+
+    /// Kills the group and waits, at most `bound`, until the child is reaped.
+    /// A SIGKILLed child normally goes within microseconds; the bound only
+    /// matters for a process stuck in the kernel, which the watcher then
+    /// reaps later.
+    pub async fn kill_and_reap(&mut self, bound: Duration) {
+        let _ = self.kill();
+        let _ = tokio::time::timeout(bound, self.wait()).await;
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.shared.signal(libc::SIGKILL, Target::Group);
+    }
+}
+
+/// Resolves once a child has been reaped.
+#[derive(Debug, Clone)]
+pub struct ExitWaiter(watch::Receiver<Exit>);
+
+impl ExitWaiter {
+    /// Whether the child has been reaped already.
+    pub fn is_reaped(&self) -> bool {
+        self.0.borrow().is_some()
+    }
+
+    /// Waits until every child in `waiters` has been reaped, for at most
+    /// `bound` in total.
+    pub async fn all_reaped(waiters: Vec<ExitWaiter>, bound: Duration) {
+        let deadline = tokio::time::Instant::now() + bound;
+        for mut waiter in waiters {
+            let _ = tokio::time::timeout_at(deadline, waiter.0.wait_for(Option::is_some)).await;
+        }
+    }
+}
+
+/// Who receives a signal.
+#[derive(Debug, Clone, Copy)]
+enum Target {
+    Child,
+    Group,
+}
+
+/// State shared between a [`Process`] handle and its watcher.
+#[derive(Debug)]
+struct Shared {
+    pid: libc::pid_t,
+    /// True once the watcher reaped the child; from then on the pid may
+    /// belong to someone else and must not be signalled.
+    reaped: Mutex<bool>,
+}
+
+impl Shared {
+    fn signal(&self, signal: i32, target: Target) -> Result<(), SpawnError> {
+        let reaped = self.reaped.lock().unwrap_or_else(|e| e.into_inner());
+        if *reaped {
+            return Ok(());
+        }
+        // SAFETY: plain syscalls on a pid we own and have not reaped.
+        let rc = unsafe {
+            match target {
+                Target::Child => libc::kill(self.pid, signal),
+                Target::Group => libc::killpg(self.pid, signal),
+            }
+        };
+        match rc {
+            0 => Ok(()),
+            _ => match io::Error::last_os_error() {
+                // The group may already be empty but for the zombie leader.
+                e if e.raw_os_error() == Some(libc::ESRCH) => Ok(()),
+                e => Err(SpawnError::io(format_args!("signalling process {}", self.pid), e)),
+            },
+        }
+    }
+
+    /// Kills what is left of the group, then reaps the (already exited)
+    /// leader. Blocks only until the leader exits, which the caller has
+    /// awaited or forced.
+    fn reap(&self, started: Instant, timed_out: bool) -> Result<ExitStatus, SpawnError> {
+        let duration = started.elapsed();
+        let mut reaped = self.reaped.lock().unwrap_or_else(|e| e.into_inner());
+        if *reaped {
+            return Err(SpawnError::Io(format!("process {} was already reaped", self.pid)));
+        }
+        // SAFETY: the leader is unreaped, so the group id is still ours.
+        unsafe { libc::killpg(self.pid, libc::SIGKILL) };
+        let (status, usage) = wait4(self.pid);
+        *reaped = true;
+        let status = status
+            .map_err(|e| SpawnError::io(format_args!("collecting the exit status of process {}", self.pid), e))?;
+        Ok(ExitStatus {
+            termination: Termination::from_raw(status),
+            duration,
+            timed_out,
+            usage,
+        })
+    }
+}
+
+/// `wait4(pid)`, retried on EINTR.
+fn wait4(pid: libc::pid_t) -> (io::Result<libc::c_int>, Usage) {
+    let mut status = 0;
+    // SAFETY: rusage is plain old data; wait4 fills it.
+    let mut rusage: libc::rusage = unsafe { std::mem::zeroed() };
+    loop {
+        // SAFETY: valid pointers to locals.
+        let rc = unsafe { libc::wait4(pid, &mut status, 0, &mut rusage) };
+        if rc == pid {
+            return (Ok(status), Usage::from_rusage(&rusage));
+        }
+        let err = io::Error::last_os_error();
+        if err.kind() != io::ErrorKind::Interrupted {
+            return (Err(err), Usage::default());
+        }
+    }
+}
+
+/// Tells when a child has exited, without reaping it.
+enum ExitWatch {
+    /// A pidfd: readable once the process has exited (Linux 5.3+).
+    Pidfd(AsyncFd<OwnedFd>),
+    /// Fallback: a thread blocked in `waitid(WNOWAIT)`.
+    Thread(watch::Receiver<bool>),
+}
+
+impl ExitWatch {
+    fn new(pid: libc::pid_t) -> ExitWatch {
+        let registered = pidfd_open(pid).and_then(|fd| {
+            // SAFETY: the AsyncFd owns the OwnedFd, which stays open and
+            // unchanged until the AsyncFd is dropped.
+            unsafe { AsyncFd::register_with_interest(fd, tokio::io::Interest::READABLE) }.map_err(io::Error::from)
+        });
+        match registered {
+            Ok(fd) => ExitWatch::Pidfd(fd),
+            Err(_) => {
+                let (tx, rx) = watch::channel(false);
+                std::thread::spawn(move || {
+                    waitid_nowait(pid);
+                    let _ = tx.send(true);
+                });
+                ExitWatch::Thread(rx)
+            }
+        }
+    }
+
+    async fn exited(&mut self) {
+        match self {
+            // Readiness is never cleared, so later calls return at once.
+            ExitWatch::Pidfd(fd) => drop(fd.readable().await),
+            ExitWatch::Thread(rx) => drop(rx.wait_for(|exited| *exited).await),
+        }
+    }
+}
+
+fn pidfd_open(pid: libc::pid_t) -> io::Result<OwnedFd> {
+    // SAFETY: pidfd_open takes a pid and flags and returns a new fd.
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: the kernel just gave us this fd (it is close-on-exec).
+    Ok(unsafe { OwnedFd::from_raw_fd(fd as i32) })
+}
+
+/// Blocks until `pid` has exited, leaving it unreaped.
+fn waitid_nowait(pid: libc::pid_t) {
+    loop {
+        // SAFETY: siginfo is plain old data; waitid fills it.
+        let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+        let rc = unsafe { libc::waitid(libc::P_PID, pid as libc::id_t, &mut info, libc::WEXITED | libc::WNOWAIT) };
+        if rc == 0 || io::Error::last_os_error().kind() != io::ErrorKind::Interrupted {
+            return;
+        }
+    }
+}
+
+/// The watcher task: waits for the exit (enforcing the timeout), reaps, and
+/// publishes the status.
+async fn watch_child(
+    shared: Arc<Shared>,
+    mut exit_watch: ExitWatch,
+    started: Instant,
+    timeout: Option<Timeout>,
+    tx: watch::Sender<Exit>,
+) {
+    let guard = ReapOnCancel(Some(shared.clone()));
+    let timed_out = match timeout {
+        None => {
+            exit_watch.exited().await;
+            false
+        }
+        Some(timeout) => enforce_timeout(&shared, &mut exit_watch, started, timeout).await,
+    };
+    let status = shared.reap(started, timed_out);
+    guard.disarm();
+    let _ = tx.send(Some(status));
+}
+
+/// Waits for the exit; when time runs out, sends the timeout's signal to the
+/// group, waits the grace period, then SIGKILLs the group. Returns whether
+/// the timeout fired.
+async fn enforce_timeout(shared: &Shared, exit_watch: &mut ExitWatch, started: Instant, timeout: Timeout) -> bool {
+    let deadline = tokio::time::Instant::from_std(started + timeout.after);
+    if tokio::time::timeout_at(deadline, exit_watch.exited()).await.is_ok() {
+        return false;
+    }
+    let _ = shared.signal(timeout.signal, Target::Group);
+    if tokio::time::timeout(timeout.grace, exit_watch.exited()).await.is_err() {
+        let _ = shared.signal(libc::SIGKILL, Target::Group);
+        exit_watch.exited().await;
+    }
+    true
+}
+
+/// Kills and reaps the child if the watcher task is dropped before it could
+/// (the runtime is shutting down). Reaping moves to a plain thread so that
+/// dropping never blocks.
+struct ReapOnCancel(Option<Arc<Shared>>);
+
+impl ReapOnCancel {
+    fn disarm(mut self) {
+        self.0 = None;
+    }
+}
+
+impl Drop for ReapOnCancel {
+    fn drop(&mut self) {
+        if let Some(shared) = self.0.take() {
+            let _ = shared.signal(libc::SIGKILL, Target::Group);
+            std::thread::spawn(move || {
+                waitid_nowait(shared.pid);
+                let _ = shared.reap(Instant::now(), false);
+            });
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::gate::{Gate, SpawnRequest};
+    use crate::policy::PolicyBuilder;
+    use crate::resolve::SearchPath;
+    use std::ffi::OsStr;
+    use std::io::{BufRead, BufReader};
+
+    const TEST_DEADLINE: Duration = Duration::from_secs(30);
+    const QUIET: StdioPlan = StdioPlan {
+        stdin: StdioMode::Null,
+        stdout: StdioMode::Null,
+        stderr: StdioMode::Null,
+    };
+
+    fn permit(program: &str, args: &[&str]) -> Permit {
+        let policy = PolicyBuilder::new()
+            .start_dir("/")
+            .search_path(SearchPath::parse(OsStr::new("/usr/bin:/bin")))
+            .allow_run(program)
+            .build()
+            .unwrap();
+        let request = SpawnRequest {
+            program: program.into(),
+            args: args.iter().map(|s| s.to_string()).collect(),
+            env: vec![("PATH".into(), "/usr/bin:/bin".into())],
+            cwd: None,
+        };
+        Gate::new(Arc::new(policy)).check(&request).unwrap()
+    }
+
+    async fn bounded<F: std::future::Future>(f: F) -> F::Output {
+        tokio::time::timeout(TEST_DEADLINE, f).await.expect("test deadline")
+    }
+
+    fn running(pid: u32) -> bool {
+        match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+            Ok(stat) => stat.rsplit(')').next().and_then(|r| r.trim_start().chars().next()) != Some('Z'),
+            Err(_) => false,
+        }
+    }
+
+    #[tokio::test]
+    async fn reports_exit_code_duration_and_usage() {
+        let (mut process, _) = spawn(&permit("sh", &["-c", "exit 3"]), QUIET, None).unwrap();
+        let status = bounded(process.wait()).await.unwrap();
+        assert_eq!(status.termination, Termination::Exited(3));
+        assert!(!status.timed_out);
+        assert!(status.duration > Duration::ZERO);
+        assert!(status.usage.max_rss_bytes > 0, "rusage is filled in: {status:?}");
+        // Waiting again returns the same status.
+        assert_eq!(bounded(process.wait()).await.unwrap(), status);
+        assert_eq!(process.try_wait(), Some(Ok(status)));
+    }
+
+    #[tokio::test]
+    async fn a_signal_is_reported_as_such() {
+        let (mut process, _) = spawn(&permit("sleep", &["1000"]), QUIET, None).unwrap();
+        assert_eq!(process.try_wait(), None);
+        process.signal(libc::SIGTERM).unwrap();
+        let status = bounded(process.wait()).await.unwrap();
+        assert_eq!(status.termination, Termination::Signalled(libc::SIGTERM));
+        // Signalling after the reap is a no-op, never a stray kill.
+        process.signal(libc::SIGTERM).unwrap();
+        process.kill().unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_timeout_sends_the_signal_first() {
+        let timeout = Timeout {
+            after: Duration::from_millis(100),
+            signal: libc::SIGTERM,
+            grace: Duration::from_secs(20),
+        };
+        let (mut process, _) = spawn(&permit("sleep", &["1000"]), QUIET, Some(timeout)).unwrap();
+        let status = bounded(process.wait()).await.unwrap();
+        assert!(status.timed_out);
+        assert_eq!(status.termination, Termination::Signalled(libc::SIGTERM));
+    }
+
+    #[tokio::test]
+    async fn a_timeout_escalates_to_sigkill_when_the_signal_is_ignored() {
+        let timeout = Timeout {
+            after: Duration::from_millis(100),
+            signal: libc::SIGTERM,
+            grace: Duration::from_millis(100),
+        };
+        let ignores_term = permit("sh", &["-c", "trap '' TERM; sleep 1000"]);
+        let (mut process, _) = spawn(&ignores_term, QUIET, Some(timeout)).unwrap();
+        let status = bounded(process.wait()).await.unwrap();
+        assert!(status.timed_out);
+        assert_eq!(status.termination, Termination::Signalled(libc::SIGKILL));
+    }
+
+    #[tokio::test]
+    async fn leftovers_in_the_group_die_with_the_leader() {
+        let plan = StdioPlan {
+            stdout: StdioMode::Piped,
+            ..QUIET
+        };
+        let (mut process, pipes) = spawn(&permit("sh", &["-c", "sleep 1000 & echo $!"]), plan, None).unwrap();
+        let mut line = String::new();
+        BufReader::new(pipes.stdout.unwrap()).read_line(&mut line).unwrap();
+        let grandchild: u32 = line.trim().parse().unwrap();
+        let status = bounded(process.wait()).await.unwrap();
+        assert_eq!(status.termination, Termination::Exited(0));
+        // SIGKILL is delivered asynchronously: wait for the exit itself. A
+        // `sleep 1000` that exits within the deadline was killed.
+        let mut grandchild_exit = ExitWatch::new(grandchild as libc::pid_t);
+        assert!(matches!(grandchild_exit, ExitWatch::Pidfd(_)) || !running(grandchild));
+        bounded(grandchild_exit.exited()).await;
+    }
+
+    #[tokio::test]
+    async fn dropping_kills_and_the_watcher_reaps() {
+        let (process, _) = spawn(&permit("sleep", &["1000"]), QUIET, None).unwrap();
+        let pid = process.id();
+        let waiter = process.waiter();
+        drop(process);
+        bounded(ExitWaiter::all_reaped(vec![waiter.clone()], TEST_DEADLINE)).await;
+        assert!(waiter.is_reaped());
+        // SAFETY: existence check only.
+        assert_ne!(
+            unsafe { libc::kill(pid as i32, 0) },
+            0,
+            "pid {pid} still exists (zombie or alive)"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_vanished_program_is_not_found() {
+        let dir = tempdir();
+        let program = dir.join("tool");
+        std::fs::copy("/bin/true", &program).unwrap();
+        let permit = permit(program.to_str().unwrap(), &[]);
+        std::fs::remove_file(&program).unwrap();
+        let err = spawn(&permit, QUIET, None).unwrap_err();
+        assert!(matches!(err, SpawnError::NotFound(_)), "{err}");
+    }
+
+    fn tempdir() -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("procbox-supervisor-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+    use std::path::PathBuf;
+}
