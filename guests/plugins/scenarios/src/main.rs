@@ -1,0 +1,254 @@
+//! Test plugin for the end-to-end tests: `scenarios NAME [ARGS]` runs one
+//! scenario against real processes and prints `key=value` lines that the
+//! tests assert.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::time::Duration;
+
+use procbox_sdk::{Command, Error, Signal, Stdio};
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let name = args.first().map(String::as_str).unwrap_or("");
+    let rest = &args[args.len().min(1)..];
+    let result = match name {
+        "echo" => echo(),
+        "cat-round-trip" => cat_round_trip(mib(rest)),
+        "read-write-traits" => read_write_traits(),
+        "both-streams" => both_streams(mib(rest)),
+        "exit-code" => exit_code(&rest[0]),
+        "signalled" => signalled(),
+        "send-signal" => send_signal(),
+        "kill" => kill(),
+        "try-wait" => try_wait(),
+        "timeout" => timeout(),
+        "spawn" => spawn_and_report(rest),
+        "huge-args" => huge_args(),
+        "drop-kills" => drop_kills(),
+        "leave-running" => leave_running(),
+        "trap-with-child" => trap_with_child(),
+        "checked-failure" => checked_failure(),
+        "exit" => procbox_sdk::exit(rest[0].parse().expect("an exit code")),
+        other => {
+            eprintln!("unknown scenario {other:?}");
+            std::process::exit(2);
+        }
+    };
+    if let Err(err) = result {
+        println!("error={err}");
+        std::process::exit(1);
+    }
+}
+
+fn mib(args: &[String]) -> usize {
+    args.first().map_or(1, |a| a.parse().expect("a number of MiB")) * 1024 * 1024
+}
+
+/// Deterministic, incompressible-looking test data.
+fn pattern(len: usize) -> Vec<u8> {
+    let mut x: u32 = 0x9e37_79b9;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            x as u8
+        })
+        .collect()
+}
+
+fn echo() -> Result<(), Error> {
+    let out = Command::new("echo").args(["hello", "world"]).output()?;
+    println!("stdout={:?}", out.stdout_lossy());
+    println!("code={:?}", out.status.code());
+    println!("duration_ns_positive={}", !out.status.duration.is_zero());
+    Ok(())
+}
+
+fn cat_round_trip(len: usize) -> Result<(), Error> {
+    let data = pattern(len);
+    let cat = Command::new("cat")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()?;
+    let out = cat.communicate(&data)?;
+    println!(
+        "sent={} received={} equal={}",
+        data.len(),
+        out.stdout.len(),
+        out.stdout == data
+    );
+    Ok(())
+}
+
+fn read_write_traits() -> Result<(), Error> {
+    let mut cat = Command::new("cat")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()?;
+    let mut stdin = cat.stdin.take().expect("piped");
+    let mut stdout = BufReader::new(cat.stdout.take().expect("piped"));
+    // One line at a time: each reply arrives while cat still runs.
+    for i in 0..3 {
+        writeln!(stdin, "line {i}")?;
+        let mut reply = String::new();
+        stdout.read_line(&mut reply)?;
+        println!("reply={:?} running={}", reply, cat.try_wait()?.is_none());
+    }
+    drop(stdin);
+    let mut rest = String::new();
+    stdout.read_to_string(&mut rest)?;
+    println!("rest={rest:?} code={:?}", cat.wait()?.code());
+    Ok(())
+}
+
+fn both_streams(len: usize) -> Result<(), Error> {
+    let data = pattern(len);
+    let tee = Command::new("tee")
+        .arg("/dev/stderr")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()?;
+    let out = tee.communicate(&data)?;
+    println!(
+        "stdout={} stderr={} equal={}",
+        out.stdout.len(),
+        out.stderr.len(),
+        out.stdout == data && out.stderr == data
+    );
+    Ok(())
+}
+
+fn exit_code(code: &str) -> Result<(), Error> {
+    let status = Command::new("sh")
+        .args(["-c", &format!("exit {code}")])
+        .unchecked()
+        .status()?;
+    println!(
+        "code={:?} signal={:?} success={}",
+        status.code(),
+        status.signal(),
+        status.success()
+    );
+    Ok(())
+}
+
+fn signalled() -> Result<(), Error> {
+    let status = Command::new("sh").args(["-c", "kill -9 $$"]).unchecked().status()?;
+    println!("code={:?} signal={:?}", status.code(), status.signal());
+    Ok(())
+}
+
+fn send_signal() -> Result<(), Error> {
+    let mut child = Command::new("sleep").arg("1000").spawn()?;
+    child.signal(Signal::Terminate)?;
+    let status = child.wait()?;
+    println!("signal={:?}", status.signal());
+    // Signalling a child that is gone is not an error.
+    child.signal(Signal::Terminate)?;
+    println!("second_signal=ok");
+    Ok(())
+}
+
+fn kill() -> Result<(), Error> {
+    let mut child = Command::new("sleep").arg("1000").spawn()?;
+    child.kill()?;
+    let status = child.wait()?;
+    println!("signal={:?}", status.signal());
+    child.kill()?;
+    println!("second_kill=ok");
+    Ok(())
+}
+
+fn try_wait() -> Result<(), Error> {
+    let mut child = Command::new("sleep").arg("1000").spawn()?;
+    println!("before={:?}", child.try_wait()?.map(|s| s.signal()));
+    child.kill()?;
+    child.wait()?;
+    println!("after={:?}", child.try_wait()?.map(|s| s.signal()));
+    Ok(())
+}
+
+fn timeout() -> Result<(), Error> {
+    let status = Command::new("sleep")
+        .arg("1000")
+        .timeout(Duration::from_millis(200))
+        .unchecked()
+        .status()?;
+    println!("timed_out={} signal={:?}", status.timed_out, status.signal());
+    Ok(())
+}
+
+/// `spawn PROGRAM [ARGS]`: reports how a spawn request ended.
+fn spawn_and_report(args: &[String]) -> Result<(), Error> {
+    let result = Command::new(&args[0]).args(&args[1..]).unchecked().status();
+    match result {
+        Ok(status) => println!("status={status}"),
+        Err(Error::Denied(m)) => println!("denied={m}"),
+        Err(Error::NotFound(m)) => println!("not_found={m}"),
+        Err(Error::InvalidInput(m)) => println!("invalid_input={m}"),
+        Err(other) => println!("other={other}"),
+    }
+    Ok(())
+}
+
+/// Requests far beyond what `exec` accepts must be clear errors.
+fn huge_args() -> Result<(), Error> {
+    let long_argument = "x".repeat(200 * 1024);
+    let many_arguments = vec!["y"; 100_000];
+    for (name, args) in [("long", vec![long_argument.as_str()]), ("many", many_arguments)] {
+        match Command::new("echo").args(args).output() {
+            Err(Error::InvalidInput(m)) => println!("{name}=invalid_input: {m}"),
+            other => println!("{name}=unexpected: {other:?}"),
+        }
+    }
+    Ok(())
+}
+
+fn drop_kills() -> Result<(), Error> {
+    let child = Command::new("sleep").arg("1000").spawn()?;
+    let pid = child.id();
+    println!("pid={pid}");
+    drop(child);
+    // Once drop returns the child is dead and reaped: ps finds nothing,
+    // not even a zombie.
+    let ps = Command::new("ps")
+        .args(["-o", "stat=", "-p", &pid.to_string()])
+        .unchecked()
+        .output()?;
+    println!("ps_code={:?} ps_out={:?}", ps.status.code(), ps.stdout_lossy().trim());
+    Ok(())
+}
+
+/// Starts a child with a background grandchild, prints both pids, and ends
+/// the plugin without waiting or dropping the handle.
+fn leave_running() -> Result<(), Error> {
+    let mut child = Command::new("sh")
+        .args(["-c", "sleep 1000 & echo $!; exec sleep 1000"])
+        .env("PATH", "/usr/bin:/bin")
+        .stdout(Stdio::piped())
+        .spawn()?;
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().expect("piped")).read_line(&mut line)?;
+    println!("child={} grandchild={}", child.id(), line.trim());
+    std::mem::forget(child);
+    Ok(())
+}
+
+fn trap_with_child() -> Result<(), Error> {
+    let child = Command::new("sleep").arg("1000").spawn()?;
+    println!("child={}", child.id());
+    std::mem::forget(child);
+    // An unreachable instruction: the plugin traps.
+    core::arch::wasm32::unreachable()
+}
+
+fn checked_failure() -> Result<(), Error> {
+    let err = Command::new("sh")
+        .args(["-c", "echo one >&2; echo two >&2; exit 3"])
+        .output()
+        .expect_err("exit 3 is an error by default");
+    println!("message={err}");
+    Ok(())
+}

@@ -1,0 +1,257 @@
+//! Building a command, like `std::process::Command`.
+
+use std::time::Duration;
+
+use crate::bindings::procbox::host::process as wit;
+use crate::child::Child;
+use crate::error::{tail, Error, Failure};
+use crate::status::{ExitStatus, Output};
+use crate::Signal;
+
+/// How many lines of stderr a [`Failure`] keeps.
+const STDERR_TAIL_LINES: usize = 10;
+/// Default time between the timeout signal and SIGKILL.
+const DEFAULT_KILL_GRACE: Duration = Duration::from_secs(2);
+
+/// Where a child's standard stream goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stdio {
+    /// A pipe that the plugin reads or writes.
+    Piped,
+    /// The null device.
+    Null,
+}
+
+impl Stdio {
+    /// A pipe that the plugin reads or writes.
+    pub fn piped() -> Stdio {
+        Stdio::Piped
+    }
+    /// The null device.
+    pub fn null() -> Stdio {
+        Stdio::Null
+    }
+}
+
+/// A command to run. Build it, then call [`spawn`](Command::spawn),
+/// [`output`](Command::output) or [`status`](Command::status).
+#[derive(Debug, Clone)]
+pub struct Command {
+    program: String,
+    args: Vec<String>,
+    env: Vec<(String, String)>,
+    cwd: Option<String>,
+    stdin: Option<Stdio>,
+    stdout: Option<Stdio>,
+    stderr: Option<Stdio>,
+    timeout: Option<Duration>,
+    timeout_signal: Signal,
+    kill_grace: Duration,
+    checked: bool,
+}
+
+impl Command {
+    /// A command that runs `program`: a name looked up on the host's PATH,
+    /// or a path.
+    pub fn new(program: impl Into<String>) -> Command {
+        Command {
+            program: program.into(),
+            args: Vec::new(),
+            env: Vec::new(),
+            cwd: None,
+            stdin: None,
+            stdout: None,
+            stderr: None,
+            timeout: None,
+            timeout_signal: Signal::Terminate,
+            kill_grace: DEFAULT_KILL_GRACE,
+            checked: true,
+        }
+    }
+
+    /// Adds one argument.
+    pub fn arg(&mut self, arg: impl Into<String>) -> &mut Command {
+        self.args.push(arg.into());
+        self
+    }
+
+    /// Adds several arguments.
+    pub fn args<I, S>(&mut self, args: I) -> &mut Command
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.args.extend(args.into_iter().map(Into::into));
+        self
+    }
+
+    /// Sets an environment variable. The environment starts empty.
+    pub fn env(&mut self, key: impl Into<String>, value: impl Into<String>) -> &mut Command {
+        let key = key.into();
+        self.env.retain(|(k, _)| *k != key);
+        self.env.push((key, value.into()));
+        self
+    }
+
+    /// Sets several environment variables.
+    pub fn envs<I, K, V>(&mut self, vars: I) -> &mut Command
+    where
+        I: IntoIterator<Item = (K, V)>,
+        K: Into<String>,
+        V: Into<String>,
+    {
+        for (k, v) in vars {
+            self.env(k, v);
+        }
+        self
+    }
+
+    /// Removes a variable set earlier.
+    pub fn env_remove(&mut self, key: &str) -> &mut Command {
+        self.env.retain(|(k, _)| k != key);
+        self
+    }
+
+    /// Removes every variable set earlier. (Nothing is inherited anyway.)
+    pub fn env_clear(&mut self) -> &mut Command {
+        self.env.clear();
+        self
+    }
+
+    /// Sets the working directory; it must lie in a directory the host grants.
+    pub fn current_dir(&mut self, dir: impl Into<String>) -> &mut Command {
+        self.cwd = Some(dir.into());
+        self
+    }
+
+    /// Where stdin comes from (default: null).
+    pub fn stdin(&mut self, stdio: Stdio) -> &mut Command {
+        self.stdin = Some(stdio);
+        self
+    }
+
+    /// Where stdout goes (default: null for `spawn`, piped for `output`).
+    pub fn stdout(&mut self, stdio: Stdio) -> &mut Command {
+        self.stdout = Some(stdio);
+        self
+    }
+
+    /// Where stderr goes (default: null for `spawn`, piped for `output` and
+    /// `status`, which keep its tail for error messages).
+    pub fn stderr(&mut self, stdio: Stdio) -> &mut Command {
+        self.stderr = Some(stdio);
+        self
+    }
+
+    /// Stops the child if it runs longer than `timeout`: the host sends
+    /// SIGTERM (see [`timeout_signal`](Self::timeout_signal)) to its process
+    /// group, waits [`kill_grace`](Self::kill_grace), then sends SIGKILL.
+    pub fn timeout(&mut self, timeout: Duration) -> &mut Command {
+        self.timeout = Some(timeout);
+        self
+    }
+
+    /// The first signal sent when the timeout runs out (default SIGTERM).
+    pub fn timeout_signal(&mut self, signal: Signal) -> &mut Command {
+        self.timeout_signal = signal;
+        self
+    }
+
+    /// Time between the timeout signal and SIGKILL (default 2 s).
+    pub fn kill_grace(&mut self, grace: Duration) -> &mut Command {
+        self.kill_grace = grace;
+        self
+    }
+
+    /// Makes [`output`](Self::output) and [`status`](Self::status) return a
+    /// non-zero exit, a signal or a timeout as a status instead of an error.
+    pub fn unchecked(&mut self) -> &mut Command {
+        self.checked = false;
+        self
+    }
+
+    /// The command line, for messages.
+    pub fn display(&self) -> String {
+        std::iter::once(self.program.as_str())
+            .chain(self.args.iter().map(String::as_str))
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+
+    /// Starts the child. Unset streams default to null.
+    ///
+    /// # Errors
+    /// [`Error::Denied`] if the host's policy refuses, [`Error::NotFound`]
+    /// if there is no such program, and the other [`Error`] cases as the
+    /// host reports them.
+    pub fn spawn(&self) -> Result<Child, Error> {
+        self.spawn_with(Stdio::Null, Stdio::Null, Stdio::Null)
+    }
+
+    /// Runs the child to the end, capturing stdout and stderr (unless set
+    /// otherwise) concurrently.
+    ///
+    /// # Errors
+    /// As [`spawn`](Self::spawn); and [`Error::Failed`] for a non-zero exit,
+    /// a signal or a timeout, unless [`unchecked`](Self::unchecked).
+    pub fn output(&self) -> Result<Output, Error> {
+        let output = self
+            .spawn_with(Stdio::Null, Stdio::Piped, Stdio::Piped)?
+            .wait_with_output()?;
+        self.check(output)
+    }
+
+    /// Runs the child to the end and returns its status. Stdout goes to
+    /// null and stderr is captured for the error message, unless set.
+    ///
+    /// # Errors
+    /// As [`output`](Self::output).
+    pub fn status(&self) -> Result<ExitStatus, Error> {
+        let output = self
+            .spawn_with(Stdio::Null, Stdio::Null, Stdio::Piped)?
+            .wait_with_output()?;
+        Ok(self.check(output)?.status)
+    }
+
+    fn spawn_with(&self, stdin: Stdio, stdout: Stdio, stderr: Stdio) -> Result<Child, Error> {
+        let command = wit::Command {
+            program: self.program.clone(),
+            args: self.args.clone(),
+            env: self.env.clone(),
+            cwd: self.cwd.clone(),
+            stdin: self.stdin.unwrap_or(stdin).into(),
+            stdout: self.stdout.unwrap_or(stdout).into(),
+            stderr: self.stderr.unwrap_or(stderr).into(),
+            timeout: self.timeout.map(|after| wit::Timeout {
+                after: nanos(after),
+                signal: self.timeout_signal,
+                grace: nanos(self.kill_grace),
+            }),
+        };
+        Ok(Child::new(wit::spawn(&command)?))
+    }
+
+    fn check(&self, output: Output) -> Result<Output, Error> {
+        if !self.checked || output.status.success() {
+            return Ok(output);
+        }
+        Err(Error::Failed(Box::new(Failure {
+            command: self.display(),
+            status: output.status,
+            stderr_tail: tail(&output.stderr, STDERR_TAIL_LINES),
+        })))
+    }
+}
+
+impl From<Stdio> for wit::Stdio {
+    fn from(stdio: Stdio) -> Self {
+        match stdio {
+            Stdio::Piped => wit::Stdio::Piped,
+            Stdio::Null => wit::Stdio::Null,
+        }
+    }
+}
+
+fn nanos(duration: Duration) -> u64 {
+    u64::try_from(duration.as_nanos()).unwrap_or(u64::MAX)
+}

@@ -1,0 +1,101 @@
+//! How a child ended and what it printed.
+
+use std::fmt;
+use std::time::Duration;
+
+use crate::bindings::procbox::host::process as wit;
+
+/// CPU time and peak memory of a finished child.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Usage {
+    /// Time spent in user mode.
+    pub user_cpu: Duration,
+    /// Time spent in the kernel on the child's behalf.
+    pub system_cpu: Duration,
+    /// Largest resident set size, in bytes.
+    pub max_rss_bytes: u64,
+}
+
+/// How a child ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ExitStatus {
+    code: Option<i32>,
+    signal: Option<i32>,
+    /// Wall time from spawn to exit.
+    pub duration: Duration,
+    /// Whether the host stopped the child because its timeout ran out.
+    pub timed_out: bool,
+    /// CPU time and peak memory.
+    pub usage: Usage,
+}
+
+impl ExitStatus {
+    /// True for exit code 0 without a timeout.
+    pub fn success(&self) -> bool {
+        self.code == Some(0) && !self.timed_out
+    }
+    /// The exit code, if the child exited by itself.
+    pub fn code(&self) -> Option<i32> {
+        self.code
+    }
+    /// The signal number, if a signal killed the child.
+    pub fn signal(&self) -> Option<i32> {
+        self.signal
+    }
+}
+
+impl fmt::Display for ExitStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match (self.code, self.signal) {
+            (Some(code), _) => write!(f, "exit code {code}")?,
+            (_, Some(signal)) => write!(f, "killed by signal {signal}")?,
+            _ => write!(f, "unknown status")?,
+        }
+        if self.timed_out {
+            write!(f, " (timed out)")?;
+        }
+        write!(f, " after {:.3}s", self.duration.as_secs_f64())
+    }
+}
+
+impl From<wit::ExitStatus> for ExitStatus {
+    fn from(status: wit::ExitStatus) -> Self {
+        let (code, signal) = match status.termination {
+            wit::Termination::Exited(code) => (Some(code), None),
+            wit::Termination::Signalled(signal) => (None, Some(signal)),
+        };
+        ExitStatus {
+            code,
+            signal,
+            duration: Duration::from_nanos(status.duration),
+            timed_out: status.timed_out,
+            usage: Usage {
+                user_cpu: Duration::from_nanos(status.usage.user_cpu),
+                system_cpu: Duration::from_nanos(status.usage.system_cpu),
+                max_rss_bytes: status.usage.max_rss_bytes,
+            },
+        }
+    }
+}
+
+/// A finished child and everything it printed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Output {
+    /// How it ended.
+    pub status: ExitStatus,
+    /// Everything it wrote to stdout (empty unless piped).
+    pub stdout: Vec<u8>,
+    /// Everything it wrote to stderr (empty unless piped).
+    pub stderr: Vec<u8>,
+}
+
+impl Output {
+    /// Stdout as text, with invalid UTF-8 replaced by U+FFFD.
+    pub fn stdout_lossy(&self) -> String {
+        String::from_utf8_lossy(&self.stdout).into_owned()
+    }
+    /// Stderr as text, with invalid UTF-8 replaced by U+FFFD.
+    pub fn stderr_lossy(&self) -> String {
+        String::from_utf8_lossy(&self.stderr).into_owned()
+    }
+}
