@@ -1,0 +1,118 @@
+//! Helpers for the end-to-end tests: where the plugins and the `procbox`
+//! binary are, running it with a deadline, and checking for leftover
+//! processes.
+
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::time::Duration;
+
+/// Paths of the test plugins, built by `build.rs`.
+pub mod guests {
+    include!(concat!(env!("OUT_DIR"), "/guests.rs"));
+}
+
+/// No single procbox run in the tests may take longer than this.
+pub const RUN_DEADLINE: Duration = Duration::from_secs(60);
+
+/// The `procbox` binary that `cargo test` built next to the test binaries.
+pub fn procbox_bin() -> PathBuf {
+    let exe = std::env::current_exe().expect("current_exe");
+    let dir = exe.parent().and_then(|deps| deps.parent()).expect("target/<profile>");
+    let bin = dir.join("procbox");
+    assert!(
+        bin.exists(),
+        "{} is missing: build it with `cargo build --bin procbox` (or run `cargo test --workspace`)",
+        bin.display()
+    );
+    bin
+}
+
+/// What a finished procbox run printed.
+#[derive(Debug)]
+pub struct Run {
+    pub code: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    /// The value of the first `key=value` word for `key` in stdout (values
+    /// without spaces).
+    pub fn value(&self, key: &str) -> Option<String> {
+        let prefix = format!("{key}=");
+        self.stdout
+            .split_whitespace()
+            .find_map(|word| word.strip_prefix(&prefix).map(str::to_string))
+    }
+
+    /// The rest of the first stdout line that starts with `key=` (values
+    /// with spaces, such as messages).
+    pub fn line(&self, key: &str) -> Option<String> {
+        let prefix = format!("{key}=");
+        self.stdout
+            .lines()
+            .find_map(|line| line.strip_prefix(&prefix).map(str::to_string))
+    }
+}
+
+/// Runs `procbox ARGS` to completion, failing the test if it takes longer
+/// than [`RUN_DEADLINE`] (the process is killed then).
+pub async fn procbox(args: &[&str]) -> Run {
+    let child = tokio::process::Command::new(procbox_bin())
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("start procbox");
+    let output = tokio::time::timeout(RUN_DEADLINE, child.wait_with_output())
+        .await
+        .unwrap_or_else(|_| panic!("procbox {args:?} did not finish within {RUN_DEADLINE:?}"))
+        .expect("wait for procbox");
+    Run {
+        code: output.status.code(),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    }
+}
+
+/// Runs the scenarios plugin: `procbox run scenarios.wasm GRANTS -- ARGS`.
+pub async fn scenario(grants: &[&str], args: &[&str]) -> Run {
+    let mut argv = vec!["run", guests::SCENARIOS];
+    for grant in grants {
+        argv.extend(["--allow-run", grant]);
+    }
+    argv.push("--");
+    argv.extend(args);
+    procbox(&argv).await
+}
+
+/// Whether a process with this pid exists in any state, zombies included.
+pub fn process_exists(pid: u32) -> bool {
+    // SAFETY: signal 0 only checks for existence.
+    unsafe { libc::kill(pid as libc::pid_t, 0) == 0 }
+}
+
+/// Waits until the process `pid` (not necessarily our child) has exited,
+/// for at most `deadline`. Returns whether it did. Signals are delivered
+/// asynchronously, so a killed process may linger for a moment; this waits
+/// on a pidfd instead of guessing with sleeps.
+pub fn exits_within(pid: u32, deadline: Duration) -> bool {
+    // SAFETY: pidfd_open returns a new fd or -1.
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid as libc::pid_t, 0) };
+    if fd < 0 {
+        // ESRCH: already gone (and reaped).
+        return std::io::Error::last_os_error().raw_os_error() == Some(libc::ESRCH);
+    }
+    let mut poll = libc::pollfd {
+        fd: fd as i32,
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    let millis = deadline.as_millis().min(i32::MAX as u128) as i32;
+    // SAFETY: one valid pollfd; the fd is closed right after.
+    let ready = unsafe { libc::poll(&mut poll, 1, millis) };
+    unsafe { libc::close(fd as i32) };
+    ready == 1
+}
