@@ -32,8 +32,12 @@ pub(crate) fn communicate(
 ) -> Result<(Vec<u8>, Vec<u8>), Error> {
     let mut feed = match stdin {
         Some(stream) if !input.is_empty() => Feed::Writing(stream, input),
-        // Nothing to send: dropping the stream closes the pipe.
-        _ => Feed::Done,
+        // Nothing to send: dropping the stream now closes the pipe, so a
+        // child that reads stdin sees end-of-file.
+        other => {
+            drop(other);
+            Feed::Done
+        }
     };
     let mut out = Drain::new(stdout);
     let mut err = Drain::new(stderr);
@@ -88,10 +92,7 @@ impl<'a> Feed<'a> {
                 Err(e) => closed_or_error(e),
             },
             // Ready again after `flush` means the flush finished.
-            Feed::Flushing(stream) => match stream.check_write() {
-                Ok(_) | Err(StreamError::Closed) => Ok(Feed::Done),
-                Err(e) => Err(stream_error(e).into()),
-            },
+            Feed::Flushing(_) => Ok(Feed::Done),
             Feed::Done => Ok(Feed::Done),
         }
     }
@@ -104,12 +105,11 @@ fn start_flush(stream: OutputStream) -> Result<Feed<'static>, Error> {
     }
 }
 
-/// A child that closed its stdin early simply does not want the rest.
-fn closed_or_error(err: StreamError) -> Result<Feed<'static>, Error> {
-    match err {
-        StreamError::Closed => Ok(Feed::Done),
-        e => Err(stream_error(e).into()),
-    }
+/// A child that closed its stdin early (EPIPE: reported once as a failed
+/// operation, then as closed) simply does not want the rest; keep draining
+/// its output.
+fn closed_or_error(_: StreamError) -> Result<Feed<'static>, Error> {
+    Ok(Feed::Done)
 }
 
 /// One output stream being read to the end.
