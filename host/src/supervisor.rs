@@ -23,6 +23,7 @@ use std::io;
 use std::os::fd::{FromRawFd, OwnedFd};
 use std::os::unix::process::CommandExt;
 use std::process::Stdio;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -31,7 +32,8 @@ use tokio::sync::watch;
 
 use crate::error::SpawnError;
 use crate::exit::{ExitStatus, Termination, Usage};
-use crate::gate::Permit;
+use crate::gate::{ChildSlot, Permit};
+use crate::policy::CEILING_GRACE;
 
 /// How one standard stream of the child is connected.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -70,6 +72,26 @@ pub struct Timeout {
     pub grace: Duration,
 }
 
+impl Timeout {
+    /// The timeout to apply: the plugin's `requested` one, shortened to the
+    /// policy's `ceiling`; or the ceiling alone (SIGTERM, then SIGKILL after
+    /// [`CEILING_GRACE`]) when the plugin asked for none.
+    pub fn capped(requested: Option<Timeout>, ceiling: Option<Duration>) -> Option<Timeout> {
+        match (requested, ceiling) {
+            (requested, None) => requested,
+            (None, Some(ceiling)) => Some(Timeout {
+                after: ceiling,
+                signal: libc::SIGTERM,
+                grace: CEILING_GRACE,
+            }),
+            (Some(requested), Some(ceiling)) => Some(Timeout {
+                after: requested.after.min(ceiling),
+                ..requested
+            }),
+        }
+    }
+}
+
 /// procbox's ends of the child's pipes, for the streams that were piped.
 #[derive(Debug, Default)]
 pub struct Pipes {
@@ -96,7 +118,7 @@ pub struct Process {
 /// [`SpawnError::NotFound`] if the file vanished since the gate resolved it,
 /// [`SpawnError::InvalidInput`] if the kernel found the request too large,
 /// and [`SpawnError::Io`] for anything else the OS refused.
-pub fn spawn(permit: &Permit, stdio: StdioPlan, timeout: Option<Timeout>) -> Result<(Process, Pipes), SpawnError> {
+pub fn spawn(permit: &mut Permit, stdio: StdioPlan, timeout: Option<Timeout>) -> Result<(Process, Pipes), SpawnError> {
     let mut command = std::process::Command::new(permit.program());
     command
         .arg0(permit.arg0())
@@ -118,13 +140,19 @@ pub fn spawn(permit: &Permit, stdio: StdioPlan, timeout: Option<Timeout>) -> Res
     let shared = Arc::new(Shared {
         pid: child.id() as libc::pid_t,
         reaped: Mutex::new(false),
+        output_truncated: AtomicBool::new(false),
     });
     // `child` is dropped here without waiting, which std allows: from now on
     // the watcher alone reaps it.
     drop(child);
     let exit_watch = ExitWatch::new(shared.pid);
     let (tx, rx) = watch::channel(None);
-    tokio::spawn(watch_child(shared.clone(), exit_watch, started, timeout, tx));
+    // The slot counts this child as running until the watcher has reaped it.
+    let slot = permit.take_slot();
+    // Armed before the task exists: a task dropped before its first poll
+    // (runtime shutting down) still kills and reaps.
+    let guard = ReapOnCancel(Some(shared.clone()));
+    tokio::spawn(watch_child(guard, exit_watch, started, timeout, tx, slot));
     Ok((Process { shared, exit: rx }, pipes))
 }
 
@@ -182,6 +210,11 @@ impl Process {
         self.shared.signal(libc::SIGKILL, Target::Group)
     }
 
+    /// A handle that kills this child for exceeding its output cap.
+    pub fn output_limiter(&self) -> OutputLimiter {
+        OutputLimiter(self.shared.clone())
+    }
+
     /// A handle that resolves once this child has been reaped, usable after
     /// the `Process` itself is gone.
     pub fn waiter(&self) -> ExitWaiter {
@@ -204,6 +237,19 @@ impl Drop for Process {
     }
 }
 
+/// Kills a child whose output went over the policy's cap, and marks its
+/// exit status `output_truncated`.
+#[derive(Debug, Clone)]
+pub struct OutputLimiter(Arc<Shared>);
+
+impl OutputLimiter {
+    /// Marks the output truncated and kills the child's process group.
+    pub fn exceeded(&self) {
+        self.0.output_truncated.store(true, Ordering::Release);
+        let _ = self.0.signal(libc::SIGKILL, Target::Group);
+    }
+}
+
 /// Resolves once a child has been reaped.
 #[derive(Debug, Clone)]
 pub struct ExitWaiter(watch::Receiver<Exit>);
@@ -212,6 +258,17 @@ impl ExitWaiter {
     /// Whether the child has been reaped already.
     pub fn is_reaped(&self) -> bool {
         self.0.borrow().is_some()
+    }
+
+    /// Waits until the child has been reaped and returns its status.
+    ///
+    /// # Errors
+    /// As [`Process::wait`].
+    pub async fn status(mut self) -> Result<ExitStatus, SpawnError> {
+        match self.0.wait_for(Option::is_some).await {
+            Ok(exit) => exit.clone().expect("wait_for returned a published exit"),
+            Err(_) => Err(SpawnError::Io("the child's supervisor stopped before it exited".into())),
+        }
     }
 
     /// Waits until every child in `waiters` has been reaped, for at most
@@ -238,6 +295,8 @@ struct Shared {
     /// True once the watcher reaped the child; from then on the pid may
     /// belong to someone else and must not be signalled.
     reaped: Mutex<bool>,
+    /// Set when the child was killed for writing more than the output cap.
+    output_truncated: AtomicBool,
 }
 
 impl Shared {
@@ -250,7 +309,8 @@ impl Shared {
         let rc = unsafe {
             match target {
                 Target::Child => libc::kill(self.pid, signal),
-                Target::Group => libc::killpg(self.pid, signal),
+                // The leader too, in case it moved itself to another group.
+                Target::Group => libc::killpg(self.pid, signal).min(libc::kill(self.pid, signal)),
             }
         };
         match rc {
@@ -282,6 +342,7 @@ impl Shared {
             termination: Termination::from_raw(status),
             duration,
             timed_out,
+            output_truncated: self.output_truncated.load(Ordering::Acquire),
             usage,
         })
     }
@@ -307,8 +368,8 @@ fn wait4(pid: libc::pid_t) -> (io::Result<libc::c_int>, Usage) {
 
 /// Tells when a child has exited, without reaping it.
 enum ExitWatch {
-    /// A pidfd: readable once the process has exited (Linux 5.3+).
-    Pidfd(AsyncFd<OwnedFd>),
+    /// A pidfd (readable once the process has exited; Linux 5.3+) and the pid.
+    Pidfd(AsyncFd<OwnedFd>, libc::pid_t),
     /// Fallback: a thread blocked in `waitid(WNOWAIT)`.
     Thread(watch::Receiver<bool>),
 }
@@ -321,22 +382,38 @@ impl ExitWatch {
             unsafe { AsyncFd::register_with_interest(fd, tokio::io::Interest::READABLE) }.map_err(io::Error::from)
         });
         match registered {
-            Ok(fd) => ExitWatch::Pidfd(fd),
-            Err(_) => {
-                let (tx, rx) = watch::channel(false);
-                std::thread::spawn(move || {
-                    waitid_nowait(pid);
-                    let _ = tx.send(true);
-                });
-                ExitWatch::Thread(rx)
-            }
+            Ok(fd) => ExitWatch::Pidfd(fd, pid),
+            Err(_) => ExitWatch::thread(pid),
         }
+    }
+
+    /// Waits in a thread blocked in `waitid(WNOWAIT)`. If no thread can be
+    /// made, falls back to a blocking wait on tokio's blocking pool.
+    fn thread(pid: libc::pid_t) -> ExitWatch {
+        let (tx, rx) = watch::channel(false);
+        let wait = move || {
+            waitid_nowait(pid);
+            let _ = tx.send(true);
+        };
+        let spawned = std::thread::Builder::new()
+            .name(format!("procbox-wait-{pid}"))
+            .spawn(wait.clone());
+        if spawned.is_err() {
+            tokio::task::spawn_blocking(wait);
+        }
+        ExitWatch::Thread(rx)
     }
 
     async fn exited(&mut self) {
         match self {
             // Readiness is never cleared, so later calls return at once.
-            ExitWatch::Pidfd(fd) => drop(fd.readable().await),
+            ExitWatch::Pidfd(fd, pid) => {
+                if fd.readable().await.is_err() {
+                    // The reactor failed us: block a helper thread instead.
+                    *self = ExitWatch::thread(*pid);
+                    Box::pin(self.exited()).await;
+                }
+            }
             ExitWatch::Thread(rx) => drop(rx.wait_for(|exited| *exited).await),
         }
     }
@@ -367,13 +444,14 @@ fn waitid_nowait(pid: libc::pid_t) {
 /// The watcher task: waits for the exit (enforcing the timeout), reaps, and
 /// publishes the status.
 async fn watch_child(
-    shared: Arc<Shared>,
+    guard: ReapOnCancel,
     mut exit_watch: ExitWatch,
     started: Instant,
     timeout: Option<Timeout>,
     tx: watch::Sender<Exit>,
+    slot: ChildSlot,
 ) {
-    let guard = ReapOnCancel(Some(shared.clone()));
+    let shared = guard.shared();
     let timed_out = match timeout {
         None => {
             exit_watch.exited().await;
@@ -383,6 +461,7 @@ async fn watch_child(
     };
     let status = shared.reap(started, timed_out);
     guard.disarm();
+    drop(slot);
     let _ = tx.send(Some(status));
 }
 
@@ -408,6 +487,10 @@ async fn enforce_timeout(shared: &Shared, exit_watch: &mut ExitWatch, started: I
 struct ReapOnCancel(Option<Arc<Shared>>);
 
 impl ReapOnCancel {
+    fn shared(&self) -> Arc<Shared> {
+        self.0.clone().expect("armed until disarmed")
+    }
+
     fn disarm(mut self) {
         self.0 = None;
     }
@@ -417,10 +500,12 @@ impl Drop for ReapOnCancel {
     fn drop(&mut self) {
         if let Some(shared) = self.0.take() {
             let _ = shared.signal(libc::SIGKILL, Target::Group);
-            std::thread::spawn(move || {
+            let reap = move || {
                 waitid_nowait(shared.pid);
                 let _ = shared.reap(Instant::now(), false);
-            });
+            };
+            // Without a thread the child stays a zombie until procbox exits.
+            let _ = std::thread::Builder::new().name("procbox-reap".into()).spawn(reap);
         }
     }
 }
@@ -446,6 +531,7 @@ mod tests {
             .start_dir("/")
             .search_path(SearchPath::parse(OsStr::new("/usr/bin:/bin")))
             .allow_run(program)
+            .allow_env("PATH=/usr/bin:/bin")
             .build()
             .unwrap();
         let request = SpawnRequest {
@@ -470,7 +556,7 @@ mod tests {
 
     #[tokio::test]
     async fn reports_exit_code_duration_and_usage() {
-        let (mut process, _) = spawn(&permit("sh", &["-c", "exit 3"]), QUIET, None).unwrap();
+        let (mut process, _) = spawn(&mut permit("sh", &["-c", "exit 3"]), QUIET, None).unwrap();
         let status = bounded(process.wait()).await.unwrap();
         assert_eq!(status.termination, Termination::Exited(3));
         assert!(!status.timed_out);
@@ -483,7 +569,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_signal_is_reported_as_such() {
-        let (mut process, _) = spawn(&permit("sleep", &["1000"]), QUIET, None).unwrap();
+        let (mut process, _) = spawn(&mut permit("sleep", &["1000"]), QUIET, None).unwrap();
         assert_eq!(process.try_wait(), None);
         process.signal(libc::SIGTERM).unwrap();
         let status = bounded(process.wait()).await.unwrap();
@@ -500,7 +586,7 @@ mod tests {
             signal: libc::SIGTERM,
             grace: Duration::from_secs(20),
         };
-        let (mut process, _) = spawn(&permit("sleep", &["1000"]), QUIET, Some(timeout)).unwrap();
+        let (mut process, _) = spawn(&mut permit("sleep", &["1000"]), QUIET, Some(timeout)).unwrap();
         let status = bounded(process.wait()).await.unwrap();
         assert!(status.timed_out);
         assert_eq!(status.termination, Termination::Signalled(libc::SIGTERM));
@@ -513,8 +599,8 @@ mod tests {
             signal: libc::SIGTERM,
             grace: Duration::from_millis(100),
         };
-        let ignores_term = permit("sh", &["-c", "trap '' TERM; sleep 1000"]);
-        let (mut process, _) = spawn(&ignores_term, QUIET, Some(timeout)).unwrap();
+        let mut ignores_term = permit("sh", &["-c", "trap '' TERM; sleep 1000"]);
+        let (mut process, _) = spawn(&mut ignores_term, QUIET, Some(timeout)).unwrap();
         let status = bounded(process.wait()).await.unwrap();
         assert!(status.timed_out);
         assert_eq!(status.termination, Termination::Signalled(libc::SIGKILL));
@@ -526,7 +612,7 @@ mod tests {
             stdout: StdioMode::Piped,
             ..QUIET
         };
-        let (mut process, pipes) = spawn(&permit("sh", &["-c", "sleep 1000 & echo $!"]), plan, None).unwrap();
+        let (mut process, pipes) = spawn(&mut permit("sh", &["-c", "sleep 1000 & echo $!"]), plan, None).unwrap();
         let mut line = String::new();
         BufReader::new(pipes.stdout.unwrap()).read_line(&mut line).unwrap();
         let grandchild: u32 = line.trim().parse().unwrap();
@@ -535,13 +621,13 @@ mod tests {
         // SIGKILL is delivered asynchronously: wait for the exit itself. A
         // `sleep 1000` that exits within the deadline was killed.
         let mut grandchild_exit = ExitWatch::new(grandchild as libc::pid_t);
-        assert!(matches!(grandchild_exit, ExitWatch::Pidfd(_)) || !running(grandchild));
+        assert!(matches!(grandchild_exit, ExitWatch::Pidfd(..)) || !running(grandchild));
         bounded(grandchild_exit.exited()).await;
     }
 
     #[tokio::test]
     async fn dropping_kills_and_the_watcher_reaps() {
-        let (process, _) = spawn(&permit("sleep", &["1000"]), QUIET, None).unwrap();
+        let (process, _) = spawn(&mut permit("sleep", &["1000"]), QUIET, None).unwrap();
         let pid = process.id();
         let waiter = process.waiter();
         drop(process);
@@ -560,9 +646,9 @@ mod tests {
         let dir = tempdir();
         let program = dir.join("tool");
         std::fs::copy("/bin/true", &program).unwrap();
-        let permit = permit(program.to_str().unwrap(), &[]);
+        let mut permit = permit(program.to_str().unwrap(), &[]);
         std::fs::remove_file(&program).unwrap();
-        let err = spawn(&permit, QUIET, None).unwrap_err();
+        let err = spawn(&mut permit, QUIET, None).unwrap_err();
         assert!(matches!(err, SpawnError::NotFound(_)), "{err}");
     }
 
