@@ -2,9 +2,11 @@
 //! pipe ends the plugin has not taken yet.
 
 use std::os::fd::OwnedFd;
+use std::sync::Arc;
 
 use wasmtime_wasi::p2::Pollable;
 
+use crate::stdio::OutputBudget;
 use crate::supervisor::{Pipes, Process};
 
 /// A child process as the plugin sees it.
@@ -18,16 +20,19 @@ pub struct Child {
     pub(crate) stdin: Option<OwnedFd>,
     pub(crate) stdout: Option<OwnedFd>,
     pub(crate) stderr: Option<OwnedFd>,
+    /// The output cap shared by stdout and stderr, if the policy sets one.
+    pub(crate) output_budget: Option<Arc<OutputBudget>>,
 }
 
 impl Child {
-    /// Wraps a freshly spawned process and its pipes.
-    pub fn new(process: Process, pipes: Pipes) -> Child {
+    /// Wraps a freshly spawned process, its pipes and its output cap.
+    pub fn new(process: Process, pipes: Pipes, output_budget: Option<Arc<OutputBudget>>) -> Child {
         Child {
             process,
             stdin: pipes.stdin.map(OwnedFd::from),
             stdout: pipes.stdout.map(OwnedFd::from),
             stderr: pipes.stderr.map(OwnedFd::from),
+            output_budget,
         }
     }
 

@@ -10,23 +10,45 @@ use wasmtime::component::{HasData, Linker, ResourceTable};
 use wasmtime_wasi::WasiView;
 
 use crate::bindings::process;
-use crate::gate::Gate;
+use crate::error::SpawnError;
+use crate::gate::{Gate, Permit, SpawnRequest};
+use crate::observe::SpawnHook;
 use crate::supervisor::ExitWaiter;
 
 /// The process-related state of one plugin instance.
-#[derive(Debug)]
 pub struct ProcessCtx {
     pub(crate) gate: Gate,
+    pub(crate) hooks: Vec<Arc<dyn SpawnHook>>,
     pub(crate) exits: ExitRegistry,
 }
 
 impl ProcessCtx {
-    /// State whose every spawn goes through `gate`.
-    pub fn new(gate: Gate) -> Self {
+    /// State whose every spawn goes through `gate`, reported to `hooks`.
+    pub fn new(gate: Gate, hooks: Vec<Arc<dyn SpawnHook>>) -> Self {
         ProcessCtx {
             gate,
+            hooks,
             exits: ExitRegistry::default(),
         }
+    }
+
+    /// Reports the gate's `verdict` to every hook; a hook may still refuse
+    /// an allowed request.
+    ///
+    /// # Errors
+    /// The gate's error, or a denial naming the hook's reason.
+    pub fn decide(&self, request: &SpawnRequest, verdict: Result<Permit, SpawnError>) -> Result<Permit, SpawnError> {
+        for hook in &self.hooks {
+            if let Err(reason) = hook.on_decision(request, verdict.as_ref()) {
+                if let Ok(permit) = &verdict {
+                    return Err(SpawnError::Denied(format!(
+                        "{}: refused by the host application: {reason}",
+                        permit.command_line()
+                    )));
+                }
+            }
+        }
+        verdict
     }
 
     /// The children this plugin started that have not been reaped yet,

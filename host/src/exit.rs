@@ -31,6 +31,9 @@ pub struct ExitStatus {
     pub duration: Duration,
     /// Whether procbox stopped the child because its timeout ran out.
     pub timed_out: bool,
+    /// Whether procbox killed the child for writing more output than the
+    /// policy's cap.
+    pub output_truncated: bool,
     /// CPU time and peak memory.
     pub usage: Usage,
 }

@@ -5,11 +5,28 @@
 //! be made here, and the supervisor ([`crate::supervisor`]) spawns only from
 //! a `Permit`, so no code path can start a process that the gate has not
 //! judged. `procbox explain` calls the same function.
+//!
+//! The order of checks, and so which reason a denial gives:
+//! 1. request size and NUL bytes (invalid input);
+//! 2. the working directory (must exist, and lie in a granted directory);
+//! 3. the program (resolved to its canonical file; missing = not found);
+//! 4. deny rules of the grants (a match denies, whatever else allows);
+//! 5. allow rules of the grants (one must match);
+//! 6. the manifest, if any (one of its requests must match);
+//! 7. the sha256 pin of the allowing rule, if any;
+//! 8. every variable the plugin sets (grants, then manifest);
+//! 9. the limits on children at once and in total (limit exceeded).
 
+use std::collections::HashMap;
+use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use crate::error::SpawnError;
+use crate::policy::env::is_injection;
+use crate::policy::rule::ExecRule;
 use crate::policy::Policy;
 use crate::resolve::resolve_program;
 
@@ -20,21 +37,26 @@ pub struct SpawnRequest {
     pub program: String,
     /// The arguments, without the program name.
     pub args: Vec<String>,
-    /// The child's whole environment.
+    /// Variables the plugin sets for the child.
     pub env: Vec<(String, String)>,
     /// The working directory, if the plugin chose one.
     pub cwd: Option<String>,
 }
 
 /// A request that the gate allowed, with everything resolved. Only the gate
-/// can make one.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// can make one. While it (or the child started from it) lives, it holds
+/// one of the policy's concurrent-children slots.
+#[derive(Debug)]
 pub struct Permit {
     program: PathBuf,
     arg0: String,
     args: Vec<String>,
     env: Vec<(String, String)>,
     cwd: PathBuf,
+    rule: String,
+    max_runtime: Option<Duration>,
+    max_output_bytes: Option<u64>,
+    slot: ChildSlot,
 }
 
 impl Permit {
@@ -42,8 +64,9 @@ impl Permit {
     pub fn program(&self) -> &Path {
         &self.program
     }
-    /// `argv[0]`: the program as the plugin wrote it (multi-call binaries
-    /// such as busybox look at it).
+    /// `argv[0]`: the program as the allowing rule wrote it. Multi-call
+    /// binaries (busybox, pg_wrapper) choose their tool from it, so letting
+    /// the plugin choose would let `--allow-run cat` run busybox's `rm`.
     pub fn arg0(&self) -> &str {
         &self.arg0
     }
@@ -51,7 +74,8 @@ impl Permit {
     pub fn args(&self) -> &[String] {
         &self.args
     }
-    /// The child's whole environment.
+    /// The child's whole environment: passed-through host variables plus
+    /// those the plugin set.
     pub fn env(&self) -> &[(String, String)] {
         &self.env
     }
@@ -59,22 +83,66 @@ impl Permit {
     pub fn cwd(&self) -> &Path {
         &self.cwd
     }
+    /// The rule that allowed the request, with its source.
+    pub fn rule(&self) -> &str {
+        &self.rule
+    }
+    /// The policy's ceiling on the child's run time.
+    pub fn max_runtime(&self) -> Option<Duration> {
+        self.max_runtime
+    }
+    /// The policy's cap on the child's captured output.
+    pub fn max_output_bytes(&self) -> Option<u64> {
+        self.max_output_bytes
+    }
+    /// The program and arguments as one line, for messages and logs.
+    pub fn command_line(&self) -> String {
+        command_line(&self.program, &self.args)
+    }
+    /// Takes the concurrency slot, to be held until the child is reaped.
+    pub(crate) fn take_slot(&mut self) -> ChildSlot {
+        std::mem::take(&mut self.slot)
+    }
 }
 
-/// Environment variables that make the dynamic loader run code of the
-/// caller's choosing inside the child, whatever binary the policy allowed.
-const LOADER_INJECTION_PREFIXES: &[&str] = &["LD_", "DYLD_"];
+/// One of the policy's concurrent-children slots; freed when dropped.
+#[derive(Debug, Default)]
+pub struct ChildSlot(Option<Arc<Counters>>);
 
-/// Judges spawn requests against one [`Policy`].
+impl Drop for ChildSlot {
+    fn drop(&mut self) {
+        if let Some(counters) = self.0.take() {
+            counters.running.fetch_sub(1, Ordering::AcqRel);
+        }
+    }
+}
+
+#[derive(Debug, Default)]
+struct Counters {
+    running: AtomicUsize,
+    spawned: AtomicU64,
+}
+
+/// Identity of a file's current contents, for the digest cache.
+type FileStamp = (PathBuf, u64, u64, i64, i64);
+
+/// Judges spawn requests against one [`Policy`], and counts the children it
+/// let start (for the limits).
 #[derive(Debug, Clone)]
 pub struct Gate {
     policy: Arc<Policy>,
+    counters: Arc<Counters>,
+    digests: Arc<Mutex<HashMap<FileStamp, [u8; 32]>>>,
 }
 
 impl Gate {
-    /// A gate for `policy`.
+    /// A gate for `policy`, with no children counted yet.
     pub fn new(policy: Arc<Policy>) -> Self {
-        Gate { policy }
+        Gate {
+            policy,
+            counters: Arc::default(),
+            digests: Arc::default(),
+        }
     }
 
     /// The policy this gate enforces.
@@ -86,21 +154,31 @@ impl Gate {
     ///
     /// # Errors
     /// [`SpawnError::InvalidInput`] for a malformed request,
-    /// [`SpawnError::NotFound`] when the program does not exist, and
-    /// [`SpawnError::Denied`] when the policy does not grant it; the message
-    /// names the request and the reason.
+    /// [`SpawnError::NotFound`] when the program does not exist,
+    /// [`SpawnError::Denied`] when a rule refuses it (the message names the
+    /// request, the rule and its source), and [`SpawnError::LimitExceeded`]
+    /// when too many children run or ran.
     pub fn check(&self, request: &SpawnRequest) -> Result<Permit, SpawnError> {
         self.check_size(request)?;
         let cwd = self.check_cwd(request.cwd.as_deref())?;
         let program = resolve_program(&request.program, &cwd, &self.policy.search_path)?;
-        self.check_program(request, &program)?;
-        check_env(&request.env)?;
+        let line = command_line(&program, &request.args);
+        let allowing = self.check_exec(&line, &program, &request.args)?;
+        self.check_pin(&line, &program, allowing)?;
+        let env = self.check_env(&request.program, &request.env)?;
+        let slot = self.reserve_slot(&line)?;
         Ok(Permit {
             program,
-            arg0: request.program.clone(),
+            // The rule, not the plugin, names the program: a multi-call
+            // binary (busybox, pg_wrapper) picks its tool from argv[0].
+            arg0: allowing.program.clone(),
             args: request.args.clone(),
-            env: request.env.clone(),
+            env,
             cwd,
+            rule: format!("allow rule {allowing}"),
+            max_runtime: self.policy.limits.max_runtime,
+            max_output_bytes: self.policy.limits.max_output_bytes,
+            slot,
         })
     }
 
@@ -109,37 +187,37 @@ impl Gate {
         let args = request.args.iter().map(|a| a.len());
         let env = request.env.iter().map(|(k, v)| k.len() + 1 + v.len());
         let sizes: Vec<usize> = args.chain(env).collect();
+        let program = &request.program;
         if sizes.len() > limits.max_items {
             return Err(SpawnError::InvalidInput(format!(
-                "{}: {} arguments and variables, more than the limit of {}",
-                request.program,
+                "{program}: {} arguments and variables, more than the limit of {}",
                 sizes.len(),
                 limits.max_items
             )));
         }
         if let Some(longest) = sizes.iter().copied().max().filter(|&n| n > limits.max_string_bytes) {
             return Err(SpawnError::InvalidInput(format!(
-                "{}: an argument or variable of {longest} bytes is longer than the limit of {} bytes",
-                request.program, limits.max_string_bytes
+                "{program}: an argument or variable of {longest} bytes is longer than the limit of {} bytes",
+                limits.max_string_bytes
             )));
         }
         let total: usize = sizes.iter().map(|n| n + 1).sum();
         if total > limits.max_total_bytes {
             return Err(SpawnError::InvalidInput(format!(
-                "{}: the arguments and variables take {total} bytes, more than the limit of {} bytes",
-                request.program, limits.max_total_bytes
+                "{program}: the arguments and variables take {total} bytes, more than the limit of {} bytes",
+                limits.max_total_bytes
             )));
         }
         if let Some(arg) = request.args.iter().find(|a| a.contains('\0')) {
             return Err(SpawnError::InvalidInput(format!(
-                "{}: the argument {arg:?} contains a NUL byte",
-                request.program
+                "{program}: the argument {arg:?} contains a NUL byte"
             )));
         }
         Ok(())
     }
 
-    /// The canonical working directory, which must lie in a granted root.
+    /// The canonical working directory: the start directory by default; an
+    /// explicit one must lie in a granted directory.
     fn check_cwd(&self, cwd: Option<&str>) -> Result<PathBuf, SpawnError> {
         let Some(cwd) = cwd else {
             return Ok(self.policy.start_dir.clone());
@@ -149,8 +227,10 @@ impl Gate {
                 "the working directory {cwd:?} contains a NUL byte"
             )));
         }
-        let joined = self.policy.start_dir.join(cwd);
-        let canonical = joined
+        let canonical = self
+            .policy
+            .start_dir
+            .join(cwd)
             .canonicalize()
             .map_err(|e| SpawnError::InvalidInput(format!("working directory {cwd}: {e}")))?;
         if !canonical.is_dir() {
@@ -159,50 +239,192 @@ impl Gate {
             )));
         }
         if !self.policy.dirs.iter().any(|root| canonical.starts_with(root)) {
+            let granted = match self.policy.dirs.as_slice() {
+                [] => "none is granted; grant one with --dir".to_string(),
+                dirs => format!("granted: {}", join_paths(dirs)),
+            };
             return Err(SpawnError::Denied(format!(
-                "working directory {} is outside the granted directories ({})",
-                canonical.display(),
-                join_paths(&self.policy.dirs)
+                "working directory {} is outside the granted directories ({granted})",
+                canonical.display()
             )));
         }
         Ok(canonical)
     }
 
-    fn check_program(&self, request: &SpawnRequest, program: &Path) -> Result<(), SpawnError> {
-        if self.policy.programs.iter().any(|grant| grant.path == program) {
+    /// Deny rules, then allow rules, then the manifest. Returns the
+    /// allowing rule of the grants.
+    fn check_exec(&self, line: &str, program: &Path, args: &[String]) -> Result<&ExecRule, SpawnError> {
+        let grants = &self.policy.grants;
+        if let Some(deny) = grants.deny.iter().find(|r| r.matches(program, args)) {
+            return Err(SpawnError::Denied(format!("{line}: matches deny rule {deny}")));
+        }
+        let Some(allow) = grants.allow.iter().find(|r| r.matches(program, args)) else {
+            return Err(SpawnError::Denied(format!(
+                "{line}: {}",
+                no_match_reason(&grants.allow, program)
+            )));
+        };
+        if let Some((path, manifest)) = &self.policy.manifest {
+            if !manifest.allow.iter().any(|r| r.matches(program, args)) {
+                return Err(SpawnError::Denied(format!(
+                    "{line}: the plugin's manifest ({}) does not request it",
+                    path.display()
+                )));
+            }
+        }
+        Ok(allow)
+    }
+
+    fn check_pin(&self, line: &str, program: &Path, rule: &ExecRule) -> Result<(), SpawnError> {
+        let Some(expected) = rule.sha256 else { return Ok(()) };
+        let actual = self
+            .digest(program)
+            .map_err(|e| SpawnError::io(format_args!("hashing {}", program.display()), e))?;
+        if actual == expected {
             return Ok(());
         }
-        let command_line = std::iter::once(program.display().to_string())
-            .chain(request.args.iter().cloned())
-            .collect::<Vec<_>>()
-            .join(" ");
-        let granted: Vec<PathBuf> = self.policy.programs.iter().map(|g| g.path.clone()).collect();
-        let granted = if granted.is_empty() {
-            "nothing".to_string()
-        } else {
-            join_paths(&granted)
-        };
         Err(SpawnError::Denied(format!(
-            "{command_line}: no --allow-run rule grants {} (granted: {granted})",
-            program.display()
+            "{line}: the sha256 of {} is {}, but rule {rule} pins {}",
+            program.display(),
+            hex(&actual),
+            hex(&expected)
         )))
+    }
+
+    /// The file's SHA-256, cached while its inode, size and mtime stay the
+    /// same.
+    fn digest(&self, path: &Path) -> std::io::Result<[u8; 32]> {
+        use sha2::Digest;
+        use std::os::unix::fs::MetadataExt;
+        let meta = std::fs::metadata(path)?;
+        let stamp = (
+            path.to_path_buf(),
+            meta.ino(),
+            meta.size(),
+            meta.mtime(),
+            meta.mtime_nsec(),
+        );
+        if let Some(digest) = self.digests.lock().unwrap_or_else(|e| e.into_inner()).get(&stamp) {
+            return Ok(*digest);
+        }
+        let mut hasher = sha2::Sha256::new();
+        let mut file = std::fs::File::open(path)?;
+        let mut buf = vec![0; 64 * 1024];
+        loop {
+            match file.read(&mut buf)? {
+                0 => break,
+                n => hasher.update(&buf[..n]),
+            }
+        }
+        let digest: [u8; 32] = hasher.finalize().into();
+        self.digests
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(stamp, digest);
+        Ok(digest)
+    }
+
+    /// The child's environment: passed-through variables, plus each variable
+    /// the plugin sets if both layers allow it.
+    fn check_env(&self, program: &str, vars: &[(String, String)]) -> Result<Vec<(String, String)>, SpawnError> {
+        let mut env = self.policy.passed_env.clone();
+        for (name, value) in vars {
+            if name.is_empty() || name.contains(['=', '\0']) || value.contains('\0') {
+                return Err(SpawnError::InvalidInput(format!(
+                    "{program}: environment variable {name:?}: a name must be non-empty without '=' or NUL, and a value without NUL"
+                )));
+            }
+            if !self.policy.grants.env.iter().any(|r| r.allows_setting(name, value)) {
+                return Err(SpawnError::Denied(env_denial(program, name)));
+            }
+            if let Some((path, manifest)) = &self.policy.manifest {
+                if !manifest.env.iter().any(|r| r.allows_setting(name, value)) {
+                    return Err(SpawnError::Denied(format!(
+                        "{program}: environment variable {name}: the plugin's manifest ({}) does not request it",
+                        path.display()
+                    )));
+                }
+            }
+            env.retain(|(n, _)| n != name);
+            env.push((name.clone(), value.clone()));
+        }
+        Ok(env)
+    }
+
+    fn reserve_slot(&self, line: &str) -> Result<ChildSlot, SpawnError> {
+        let limits = &self.policy.limits;
+        let counters = &self.counters;
+        if let Some(max) = limits.max_children {
+            if counters.running.fetch_add(1, Ordering::AcqRel) >= max {
+                counters.running.fetch_sub(1, Ordering::AcqRel);
+                return Err(SpawnError::LimitExceeded(format!(
+                    "{line}: {max} children are already running, the most this policy allows at once (max-children)"
+                )));
+            }
+        } else {
+            counters.running.fetch_add(1, Ordering::AcqRel);
+        }
+        let slot = ChildSlot(Some(counters.clone()));
+        if let Some(max) = limits.max_spawns {
+            if counters.spawned.fetch_add(1, Ordering::AcqRel) >= max {
+                counters.spawned.fetch_sub(1, Ordering::AcqRel);
+                return Err(SpawnError::LimitExceeded(format!(
+                    "{line}: the plugin already started {max} children, the most this policy allows in one run (max-spawns)"
+                )));
+            }
+        }
+        Ok(slot)
     }
 }
 
-fn check_env(env: &[(String, String)]) -> Result<(), SpawnError> {
-    for (name, value) in env {
-        if name.is_empty() || name.contains('=') || name.contains('\0') || value.contains('\0') {
-            return Err(SpawnError::InvalidInput(format!(
-                "environment variable {name:?}: a name must be non-empty without '=' or NUL, and a value without NUL"
-            )));
-        }
-        if LOADER_INJECTION_PREFIXES.iter().any(|prefix| name.starts_with(prefix)) {
-            return Err(SpawnError::Denied(format!(
-                "environment variable {name}: it tells the dynamic loader to run other code inside the child, so it is never passed unless granted by exact name"
-            )));
-        }
+/// Why no allow rule matched: other rules for the same program, or none.
+fn no_match_reason(allow: &[ExecRule], program: &Path) -> String {
+    let same_program: Vec<String> = allow
+        .iter()
+        .filter(|r| r.path == program)
+        .map(ToString::to_string)
+        .collect();
+    if !same_program.is_empty() {
+        return format!(
+            "no allow rule matches these arguments (rules for {}: {})",
+            program.display(),
+            same_program.join(", ")
+        );
     }
-    Ok(())
+    let mut granted: Vec<String> = allow.iter().map(|r| r.path.display().to_string()).collect();
+    granted.dedup();
+    let granted = match granted.len() {
+        0 => "nothing".to_string(),
+        n if n > 8 => format!("{} and {} more", granted[..8].join(", "), n - 8),
+        _ => granted.join(", "),
+    };
+    format!("no allow rule grants {} (granted: {granted})", program.display())
+}
+
+fn env_denial(program: &str, name: &str) -> String {
+    if is_injection(name) {
+        format!(
+            "{program}: environment variable {name} can make the child load or run code of the plugin's choosing, so only a rule that names it exactly (--allow-env {name}=GLOB) allows it"
+        )
+    } else {
+        format!("{program}: environment variable {name}: no env rule lets the plugin set it (grant it with --allow-env {name}=GLOB)")
+    }
+}
+
+fn command_line(program: &Path, args: &[String]) -> String {
+    std::iter::once(program.display().to_string())
+        .chain(args.iter().map(|a| quote(a)))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// An argument as a reader should see it: quoted when it is empty or has
+/// spaces, quotes or control characters.
+fn quote(arg: &str) -> String {
+    if !arg.is_empty() && !arg.contains(|c: char| c.is_whitespace() || c.is_control() || c == '"' || c == '\'') {
+        return arg.to_string();
+    }
+    format!("{arg:?}")
 }
 
 fn join_paths(paths: &[PathBuf]) -> String {
@@ -213,179 +435,6 @@ fn join_paths(paths: &[PathBuf]) -> String {
         .join(", ")
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::policy::{PolicyBuilder, RequestLimits};
-    use crate::resolve::SearchPath;
-    use std::ffi::OsStr;
-
-    fn gate(programs: &[&str]) -> Gate {
-        let mut builder = PolicyBuilder::new()
-            .start_dir("/usr")
-            .search_path(SearchPath::parse(OsStr::new("/usr/bin:/bin")));
-        for p in programs {
-            builder = builder.allow_run(*p);
-        }
-        Gate::new(Arc::new(builder.build().unwrap()))
-    }
-
-    fn request(program: &str, args: &[&str]) -> SpawnRequest {
-        SpawnRequest {
-            program: program.into(),
-            args: args.iter().map(|s| s.to_string()).collect(),
-            ..Default::default()
-        }
-    }
-
-    fn verdict(gate: &Gate, request: &SpawnRequest) -> String {
-        match gate.check(request) {
-            Ok(permit) => format!("allowed {}", permit.program().display()),
-            Err(err) => err.to_string(),
-        }
-    }
-
-    #[test]
-    fn decisions() {
-        let cat = Path::new("/usr/bin/cat").canonicalize().unwrap();
-        let g = gate(&["cat"]);
-        let cases: &[(SpawnRequest, &str)] = &[
-            // the granted program by name
-            (request("cat", &["-n"]), "allowed"),
-            // the same file by absolute path
-            (request(cat.to_str().unwrap(), &[]), "allowed"),
-            // the same file by a path relative to the default cwd (/usr)
-            (request("./bin/cat", &[]), "allowed"),
-            // anything not granted
-            (request("rm", &["-rf", "/"]), "denied"),
-            // a program that does not exist is reported as such, not as denied
-            (request("no-such-program-procbox", &[]), "not found"),
-            // an empty program is malformed
-            (request("", &[]), "invalid input"),
-            // a NUL byte in an argument would be truncated by exec
-            (request("cat", &["a\0b"]), "invalid input"),
-            // a cwd outside the granted roots
-            (
-                SpawnRequest {
-                    cwd: Some("/etc".into()),
-                    ..request("cat", &[])
-                },
-                "denied",
-            ),
-            // `..` cannot climb out of the root
-            (
-                SpawnRequest {
-                    cwd: Some("bin/../..".into()),
-                    ..request("cat", &[])
-                },
-                "denied",
-            ),
-            // a cwd inside the root is fine
-            (
-                SpawnRequest {
-                    cwd: Some("bin/../lib".into()),
-                    ..request("cat", &[])
-                },
-                "allowed",
-            ),
-            // a missing cwd is malformed, not denied
-            (
-                SpawnRequest {
-                    cwd: Some("no-such-dir".into()),
-                    ..request("cat", &[])
-                },
-                "invalid input",
-            ),
-            // loader injection is refused
-            (
-                SpawnRequest {
-                    env: vec![("LD_PRELOAD".into(), "/tmp/x.so".into())],
-                    ..request("cat", &[])
-                },
-                "denied",
-            ),
-            (
-                SpawnRequest {
-                    env: vec![("DYLD_INSERT_LIBRARIES".into(), "x".into())],
-                    ..request("cat", &[])
-                },
-                "denied",
-            ),
-            // malformed variable names
-            (
-                SpawnRequest {
-                    env: vec![("A=B".into(), "x".into())],
-                    ..request("cat", &[])
-                },
-                "invalid input",
-            ),
-            (
-                SpawnRequest {
-                    env: vec![("".into(), "x".into())],
-                    ..request("cat", &[])
-                },
-                "invalid input",
-            ),
-            // ordinary variables pass
-            (
-                SpawnRequest {
-                    env: vec![("LANG".into(), "C".into())],
-                    ..request("cat", &[])
-                },
-                "allowed",
-            ),
-        ];
-        for (request, expected) in cases {
-            let got = verdict(&g, request);
-            assert!(got.starts_with(expected), "{request:?}: expected {expected}, got {got}");
-        }
-    }
-
-    #[test]
-    fn nothing_is_allowed_by_default() {
-        let got = verdict(&gate(&[]), &request("true", &[]));
-        assert!(got.starts_with("denied"), "{got}");
-        assert!(got.contains("granted: nothing"), "{got}");
-    }
-
-    #[test]
-    fn a_denial_names_the_resolved_program_and_the_request() {
-        let err = gate(&["cat"])
-            .check(&request("rm", &["-rf", "/x"]))
-            .unwrap_err()
-            .to_string();
-        let rm = Path::new("/usr/bin/rm").canonicalize().unwrap();
-        assert!(err.contains(&format!("{} -rf /x", rm.display())), "{err}");
-        assert!(err.contains("no --allow-run rule grants"), "{err}");
-    }
-
-    #[test]
-    fn oversized_requests_are_clear_errors() {
-        let policy = PolicyBuilder::new()
-            .start_dir("/")
-            .allow_run("/bin/true")
-            .request_limits(RequestLimits {
-                max_string_bytes: 10,
-                max_total_bytes: 30,
-                max_items: 3,
-            })
-            .build()
-            .unwrap();
-        let g = Gate::new(Arc::new(policy));
-        let cases = [
-            (vec!["a"; 4], "more than the limit of 3"),
-            (vec!["0123456789a"], "longer than the limit of 10 bytes"),
-            (
-                vec!["0123456789", "0123456789", "0123456789"],
-                "more than the limit of 30 bytes",
-            ),
-        ];
-        for (args, expected) in cases {
-            let err = verdict(&g, &request("/bin/true", &args));
-            assert!(
-                err.starts_with("invalid input") && err.contains(expected),
-                "{args:?}: {err}"
-            );
-        }
-    }
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

@@ -3,13 +3,16 @@
 //! grants.
 //!
 //! Where things are decided:
-//! - [`policy`]: what was granted (plain data, built by [`PolicyBuilder`]);
+//! - [`policy`]: what was granted and what the plugin requests (plain data,
+//!   built by [`PolicyBuilder`]; rule grammar in [`policy::rule`] and
+//!   [`policy::env`], files in [`policy::document`]);
 //! - [`gate`]: **the one gate** every spawn passes, [`Gate::check`];
 //! - [`resolve`]: how a program name becomes the file that would run;
 //! - [`supervisor`]: spawning from a [`Permit`], process groups, timeouts,
 //!   reaping;
 //! - [`stdio`]: child pipes as `wasi:io` streams;
 //! - `host/`: the WIT interface, one file per interface or resource;
+//! - [`observe`]: the audit log and hooks on every decision and exit;
 //! - [`runtime`]: engine, loading, running, cleanup.
 //!
 //! Embedding procbox as a plugin system:
@@ -19,12 +22,14 @@
 //! use procbox::{PolicyBuilder, Runtime, RunOptions};
 //!
 //! # async fn example() -> anyhow::Result<()> {
-//! let policy = PolicyBuilder::new().allow_run("git").build()?;
+//! let policy = PolicyBuilder::new()
+//!     .allow_run("git log **")
+//!     .deny_run("git log --output=*")
+//!     .allow_env("LANG=C*")
+//!     .build()?;
 //! let runtime = Runtime::new()?;
 //! let plugin = runtime.load_file("report.wasm".as_ref())?;
-//! let outcome = runtime
-//!     .run(&plugin, RunOptions { policy: Arc::new(policy), args: vec![] })
-//!     .await?;
+//! let outcome = runtime.run(&plugin, RunOptions::new(Arc::new(policy))).await?;
 //! println!("{outcome:?}");
 //! # Ok(()) }
 //! ```
@@ -36,6 +41,7 @@ pub mod error;
 pub mod exit;
 pub mod gate;
 mod host;
+pub mod observe;
 pub mod policy;
 pub mod resolve;
 pub mod runtime;
@@ -45,5 +51,6 @@ pub mod supervisor;
 pub use error::SpawnError;
 pub use exit::{ExitStatus, Termination, Usage};
 pub use gate::{Gate, Permit, SpawnRequest};
-pub use policy::{Policy, PolicyBuilder, PolicyError};
-pub use runtime::{LoadError, Outcome, Plugin, RunError, RunOptions, Runtime};
+pub use observe::{AuditLog, ExitEvent, SpawnHook};
+pub use policy::{Limits, Policy, PolicyBuilder, PolicyError, Source};
+pub use runtime::{Description, LoadError, Outcome, Plugin, RunError, RunOptions, Runtime};

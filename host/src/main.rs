@@ -1,16 +1,22 @@
 //! The `procbox` command line.
 
+mod cli;
+
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
-use procbox::{Outcome, PolicyBuilder, RunOptions, Runtime};
+use procbox::{AuditLog, Outcome, PolicyBuilder, RunOptions, Runtime, SpawnHook, SpawnRequest};
 
-/// procbox's own failures (a bad plugin, a bad grant, a trap) exit with this
-/// code, as `env`, `timeout` and `docker run` do; a plugin's exit code
-/// passes through unchanged.
+use cli::grants::{manifest_for, GrantArgs};
+
+/// Exit status for a wrong command line, grant or policy file.
+const EXIT_USAGE: u8 = 2;
+/// procbox's own failures (a bad plugin, a trap) exit with this code, as
+/// `env`, `timeout` and `docker run` do; a plugin's exit code passes
+/// through unchanged.
 const EXIT_PROCBOX_FAILED: u8 = 125;
 
 #[derive(Parser)]
@@ -26,9 +32,20 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Commands {
-    /// Run a plugin. It may start only the programs you grant.
-    #[command(after_help = "Examples:\n  procbox run report.wasm --allow-run git --allow-run wc -- --since 1.week")]
+    /// Run a plugin. It may start only what you grant.
+    #[command(
+        after_help = "Examples:\n  procbox run report.wasm --allow-run 'git log **' --allow-run 'wc -l *' -- --since 1.week\n  procbox run report.wasm --grants grants.toml --audit audit.jsonl"
+    )]
     Run(RunArgs),
+    /// Dry-run one spawn request against the grants: prints `allowed` or
+    /// `denied` with the rule, and exits 0 (allowed) or 3 (denied).
+    #[command(
+        after_help = "Examples:\n  procbox explain --allow-run git --deny-run 'git push **' -- git push origin\n  procbox explain --grants grants.toml --cwd src --env LANG=C -- wc -l main.rs"
+    )]
+    Explain(ExplainArgs),
+    /// Show what a plugin imports and exports, and what its manifest requests.
+    #[command(after_help = "Example:\n  procbox inspect report.wasm")]
+    Inspect(InspectArgs),
     /// Run the bundled demo plugin (it grants itself echo, cat, grep and tee).
     Demo,
 }
@@ -37,14 +54,67 @@ enum Commands {
 struct RunArgs {
     /// The plugin: a WebAssembly component built for wasm32-wasip2.
     plugin: PathBuf,
-    /// Allow the plugin to run PROGRAM with any arguments. A bare name is
-    /// resolved through your PATH now; the grant is the file it resolves to.
-    /// Repeatable. Nothing is allowed otherwise.
-    #[arg(long = "allow-run", value_name = "PROGRAM")]
-    allow_run: Vec<String>,
+    #[command(flatten)]
+    grants: GrantArgs,
+    /// The plugin's manifest (default: PLUGIN.manifest.toml beside the
+    /// plugin, if present). Requests it does not list are denied.
+    #[arg(long, value_name = "FILE")]
+    manifest: Option<PathBuf>,
+    /// Append a JSON line per spawn decision and per exit to FILE.
+    #[arg(long, value_name = "FILE")]
+    audit: Option<PathBuf>,
     /// Arguments passed to the plugin (write them after `--`).
     #[arg(last = true, value_name = "ARGS")]
     args: Vec<String>,
+}
+
+#[derive(Args)]
+struct ExplainArgs {
+    #[command(flatten)]
+    grants: GrantArgs,
+    /// Check against this plugin manifest too.
+    #[arg(long, value_name = "FILE")]
+    manifest: Option<PathBuf>,
+    /// The working directory the plugin would ask for.
+    #[arg(long, value_name = "DIR")]
+    cwd: Option<String>,
+    /// A variable the plugin would set (repeatable).
+    #[arg(long = "env", value_name = "NAME=VALUE", value_parser = parse_var)]
+    env: Vec<(String, String)>,
+    /// The program and its arguments (after `--`).
+    #[arg(last = true, required = true, value_name = "PROGRAM [ARGS]")]
+    command: Vec<String>,
+}
+
+#[derive(Args)]
+struct InspectArgs {
+    /// The plugin.
+    plugin: PathBuf,
+    /// Its manifest (default: PLUGIN.manifest.toml beside it, if present).
+    #[arg(long, value_name = "FILE")]
+    manifest: Option<PathBuf>,
+}
+
+fn parse_var(text: &str) -> Result<(String, String), String> {
+    text.split_once('=')
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .ok_or_else(|| format!("{text:?} is not NAME=VALUE"))
+}
+
+/// How a command failed, and so which exit status it gets.
+enum Failure {
+    Usage(anyhow::Error),
+    Procbox(anyhow::Error),
+}
+
+impl<E: Into<anyhow::Error>> From<E> for Failure {
+    fn from(err: E) -> Self {
+        Failure::Procbox(err.into())
+    }
+}
+
+fn usage(err: impl Into<anyhow::Error>) -> Failure {
+    Failure::Usage(err.into())
 }
 
 fn main() -> ExitCode {
@@ -55,43 +125,68 @@ fn main() -> ExitCode {
         .init();
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,
-        Err(e) => return fail(anyhow::Error::new(e).context("cannot start the async runtime")),
+        Err(e) => {
+            return report(Failure::Procbox(
+                anyhow::Error::new(e).context("cannot start the async runtime"),
+            ))
+        }
     };
     match runtime.block_on(dispatch(cli)) {
         Ok(code) => ExitCode::from(code),
-        Err(e) => fail(e),
+        Err(failure) => report(failure),
     }
 }
 
-fn fail(err: anyhow::Error) -> ExitCode {
+fn report(failure: Failure) -> ExitCode {
+    let (err, code) = match failure {
+        Failure::Usage(err) => (err, EXIT_USAGE),
+        Failure::Procbox(err) => (err, EXIT_PROCBOX_FAILED),
+    };
     eprintln!("procbox: error: {err:#}");
-    ExitCode::from(EXIT_PROCBOX_FAILED)
+    ExitCode::from(code)
 }
 
-async fn dispatch(cli: Cli) -> anyhow::Result<u8> {
+async fn dispatch(cli: Cli) -> Result<u8, Failure> {
     match cli.command {
         Commands::Run(args) => run(args).await,
+        Commands::Explain(args) => explain(args),
+        Commands::Inspect(args) => {
+            let manifest = manifest_for(&args.plugin, args.manifest.as_deref());
+            cli::inspect::inspect(&Runtime::new()?, &args.plugin, manifest.as_deref())?;
+            Ok(0)
+        }
         Commands::Demo => demo().await,
     }
 }
 
-async fn run(args: RunArgs) -> anyhow::Result<u8> {
-    let mut policy = PolicyBuilder::new();
-    for program in args.allow_run {
-        policy = policy.allow_run(program);
+async fn run(args: RunArgs) -> Result<u8, Failure> {
+    let manifest = manifest_for(&args.plugin, args.manifest.as_deref());
+    let policy = args.grants.policy(manifest.as_deref()).map_err(usage)?;
+    let mut hooks: Vec<Arc<dyn SpawnHook>> = Vec::new();
+    if let Some(path) = &args.audit {
+        let log = AuditLog::open(path).with_context(|| format!("cannot open the audit log {}", path.display()))?;
+        hooks.push(Arc::new(log));
     }
-    let policy = policy.build()?;
     let runtime = Runtime::new()?;
     let plugin = runtime.load_file(&args.plugin)?;
-    execute(
-        &runtime,
-        &plugin,
-        RunOptions {
-            policy: Arc::new(policy),
-            args: args.args,
-        },
-    )
-    .await
+    let options = RunOptions {
+        policy: Arc::new(policy),
+        args: args.args,
+        hooks,
+    };
+    execute(&runtime, &plugin, options).await
+}
+
+fn explain(args: ExplainArgs) -> Result<u8, Failure> {
+    let policy = args.grants.policy(args.manifest.as_deref()).map_err(usage)?;
+    let (program, rest) = args.command.split_first().expect("clap requires the command");
+    let request = SpawnRequest {
+        program: program.clone(),
+        args: rest.to_vec(),
+        env: args.env,
+        cwd: args.cwd,
+    };
+    Ok(cli::explain::explain(policy, request))
 }
 
 /// The demo's grants: exactly the programs the bundled plugin uses.
@@ -99,56 +194,57 @@ async fn run(args: RunArgs) -> anyhow::Result<u8> {
 const DEMO_GRANTS: &[&str] = &["echo", "cat", "grep", "tee"];
 
 #[cfg(feature = "demo")]
-async fn demo() -> anyhow::Result<u8> {
+async fn demo() -> Result<u8, Failure> {
     const DEMO_WASM: &[u8] = include_bytes!(env!("PROCBOX_DEMO_WASM"));
-    let mut policy = PolicyBuilder::new();
-    for program in DEMO_GRANTS {
-        policy = policy.allow_run(*program);
-    }
-    let policy = policy
+    let policy = DEMO_GRANTS
+        .iter()
+        .fold(PolicyBuilder::new(), |builder, program| builder.allow_run(program))
         .build()
         .context("the demo needs echo, cat, grep and tee on PATH")?;
-    let granted: Vec<String> = policy.programs().iter().map(|g| g.path.display().to_string()).collect();
+    let granted: Vec<String> = policy
+        .grants()
+        .allow_rules()
+        .iter()
+        .map(|r| r.path.display().to_string())
+        .collect();
     println!("procbox demo: the bundled plugin may run only {}", granted.join(", "));
     let runtime = Runtime::new()?;
     let plugin = runtime.load_bytes("demo.wasm", DEMO_WASM)?;
-    execute(
-        &runtime,
-        &plugin,
-        RunOptions {
-            policy: Arc::new(policy),
-            args: vec![],
-        },
-    )
-    .await
+    execute(&runtime, &plugin, RunOptions::new(Arc::new(policy))).await
 }
 
 #[cfg(not(feature = "demo"))]
-async fn demo() -> anyhow::Result<u8> {
-    anyhow::bail!("this procbox was built without the `demo` feature")
+async fn demo() -> Result<u8, Failure> {
+    Err(usage(anyhow::anyhow!(
+        "this procbox was built without the `demo` feature"
+    )))
 }
 
-/// Runs the plugin until it ends or procbox receives SIGINT or SIGTERM.
-async fn execute(runtime: &Runtime, plugin: &procbox::Plugin, options: RunOptions) -> anyhow::Result<u8> {
+/// Runs the plugin until it ends or procbox receives SIGINT, SIGTERM or
+/// SIGHUP.
+async fn execute(runtime: &Runtime, plugin: &procbox::Plugin, options: RunOptions) -> Result<u8, Failure> {
     let stop = shutdown_signal()?;
     match runtime.run_until(plugin, options, stop).await? {
         Outcome::Exited(code) => Ok(exit_byte(code)),
         Outcome::Stopped(code) => {
-            eprintln!("procbox: stopped by signal; the plugin's children were killed");
+            eprintln!("procbox: stopped by a signal; the plugin's children were killed");
             Ok(exit_byte(code))
         }
     }
 }
 
-/// Resolves to the shell's exit code for the first SIGINT (130) or SIGTERM (143).
+/// Resolves to the shell's exit code (128 + signal) for the first SIGINT,
+/// SIGTERM or SIGHUP.
 fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = i32>> {
     use tokio::signal::unix::{signal, SignalKind};
     let mut interrupt = signal(SignalKind::interrupt()).context("cannot handle SIGINT")?;
     let mut terminate = signal(SignalKind::terminate()).context("cannot handle SIGTERM")?;
+    let mut hangup = signal(SignalKind::hangup()).context("cannot handle SIGHUP")?;
     Ok(async move {
         tokio::select! {
             _ = interrupt.recv() => 128 + libc::SIGINT,
             _ = terminate.recv() => 128 + libc::SIGTERM,
+            _ = hangup.recv() => 128 + libc::SIGHUP,
         }
     })
 }

@@ -8,11 +8,12 @@ use std::time::Duration;
 
 use wasmtime::component::{Component, Linker, ResourceTable};
 use wasmtime::{Engine, Store};
-use wasmtime_wasi::{I32Exit, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
+use wasmtime_wasi::{FsPerms, I32Exit, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
 use crate::bindings;
 use crate::ctx::{self, ProcboxView, ProcessCtx, ProcessView};
 use crate::gate::Gate;
+use crate::observe::SpawnHook;
 use crate::policy::Policy;
 use crate::supervisor::ExitWaiter;
 
@@ -38,13 +39,39 @@ pub struct Plugin {
     pre: bindings::PluginPre<PluginState>,
 }
 
+/// What `procbox inspect` shows about a component.
+#[derive(Debug)]
+pub struct Description {
+    /// Size of the file in bytes.
+    pub size: usize,
+    /// Names of the component's imports.
+    pub imports: Vec<String>,
+    /// Names of its exports.
+    pub exports: Vec<String>,
+    /// `Ok` if it is a procbox plugin, else why not.
+    pub fits: Result<(), String>,
+}
+
 /// What one run of a plugin gets.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct RunOptions {
     /// The policy every spawn is checked against.
     pub policy: Arc<Policy>,
     /// The plugin's arguments, after its name.
     pub args: Vec<String>,
+    /// Told of every spawn decision and exit (e.g. an [`crate::AuditLog`]).
+    pub hooks: Vec<Arc<dyn SpawnHook>>,
+}
+
+impl RunOptions {
+    /// Options with `policy`, no arguments and no hooks.
+    pub fn new(policy: Arc<Policy>) -> Self {
+        RunOptions {
+            policy,
+            args: Vec::new(),
+            hooks: Vec::new(),
+        }
+    }
 }
 
 /// How a run ended.
@@ -112,6 +139,39 @@ impl Runtime {
     /// # Errors
     /// [`LoadError`], naming the plugin and the problem.
     pub fn load_bytes(&self, name: &str, bytes: &[u8]) -> Result<Plugin, LoadError> {
+        let component = self.compile(name, bytes)?;
+        let pre = self.prepare(name, &component)?;
+        Ok(Plugin {
+            name: name.to_string(),
+            pre,
+        })
+    }
+
+    /// What the component at `path` imports and exports, and whether it is
+    /// a procbox plugin.
+    ///
+    /// # Errors
+    /// [`LoadError`] when the file is not a valid component at all.
+    pub fn describe_file(&self, path: &Path) -> Result<Description, LoadError> {
+        let name = path.display().to_string();
+        let bytes = std::fs::read(path).map_err(|source| LoadError::Read {
+            name: name.clone(),
+            source,
+        })?;
+        let component = self.compile(&name, &bytes)?;
+        let ty = component.component_type();
+        Ok(Description {
+            size: bytes.len(),
+            imports: ty.imports(&self.engine).map(|(name, _)| name.to_string()).collect(),
+            exports: ty.exports(&self.engine).map(|(name, _)| name.to_string()).collect(),
+            fits: self.prepare(&name, &component).map(|_| ()).map_err(|e| match e {
+                LoadError::WrongWorld { reason, .. } => reason,
+                other => other.to_string(),
+            }),
+        })
+    }
+
+    fn compile(&self, name: &str, bytes: &[u8]) -> Result<Component, LoadError> {
         let name = name.to_string();
         if bytes.len() < 8 || &bytes[..4] != WASM_MAGIC {
             return Err(LoadError::NotWasm { name });
@@ -119,22 +179,27 @@ impl Runtime {
         if bytes[4..8] == CORE_MODULE_VERSION {
             return Err(LoadError::CoreModule { name });
         }
-        let component = Component::new(&self.engine, bytes).map_err(|e| LoadError::Invalid {
-            name: name.clone(),
+        Component::new(&self.engine, bytes).map_err(|e| LoadError::Invalid {
+            name,
             reason: format!("{e:#}"),
-        })?;
+        })
+    }
+
+    /// Links `component` against WASI and procbox, and checks its exports.
+    fn prepare(&self, name: &str, component: &Component) -> Result<bindings::PluginPre<PluginState>, LoadError> {
+        let wrong_world = |reason: String| LoadError::WrongWorld {
+            name: name.to_string(),
+            reason,
+        };
         let instance_pre = self
             .linker
-            .instantiate_pre(&component)
-            .map_err(|e| LoadError::WrongWorld {
-                name: name.clone(),
-                reason: format!("{e:#}"),
-            })?;
-        let pre = bindings::PluginPre::new(instance_pre).map_err(|e| LoadError::WrongWorld {
-            name: name.clone(),
-            reason: format!("{e:#}; a plugin must export wasi:cli/run (build it as a binary with a `main`)"),
-        })?;
-        Ok(Plugin { name, pre })
+            .instantiate_pre(component)
+            .map_err(|e| wrong_world(format!("{e:#}")))?;
+        bindings::PluginPre::new(instance_pre).map_err(|e| {
+            wrong_world(format!(
+                "{e:#}; a plugin must export wasi:cli/run (build it as a binary with a `main`)"
+            ))
+        })
     }
 
     /// Runs `plugin` to completion. Every child it started is killed and
@@ -160,15 +225,8 @@ impl Runtime {
     ) -> Result<Outcome, RunError> {
         let mut args = vec![plugin.name.clone()];
         args.extend(options.args);
-        let wasi = WasiCtxBuilder::new()
-            .inherit_stdout()
-            .inherit_stderr()
-            .args(&args)
-            .allow_tcp(false)
-            .allow_udp(false)
-            .allow_ip_name_lookup(false)
-            .build();
-        let process = ProcessCtx::new(Gate::new(options.policy));
+        let wasi = plugin_wasi(&options.policy, &args)?;
+        let process = ProcessCtx::new(Gate::new(options.policy), options.hooks);
         let exits = process.exits();
         let state = PluginState {
             wasi,
@@ -186,6 +244,41 @@ impl Runtime {
         ExitWaiter::all_reaped(exits.take(), FINAL_REAP_BOUND).await;
         outcome
     }
+}
+
+/// The plugin's own WASI context: its arguments, stdout and stderr, and
+/// only the files, network and environment the policy grants it.
+fn plugin_wasi(policy: &Policy, args: &[String]) -> Result<WasiCtx, RunError> {
+    let mut builder = WasiCtxBuilder::new();
+    builder
+        .inherit_stdout()
+        .inherit_stderr()
+        .args(args)
+        .envs(policy.passed_env());
+    let caps = policy.plugin();
+    let preopens = caps
+        .read_dirs
+        .iter()
+        .map(|dir| (dir, FsPerms::ReadOnly))
+        .chain(caps.write_dirs.iter().map(|dir| (dir, FsPerms::ReadWrite)));
+    // The plugin sees each directory at its real path.
+    for (dir, perms) in preopens {
+        let guest_path = dir.to_string_lossy();
+        builder
+            .preopened_dir(dir, guest_path.as_ref(), perms)
+            .map_err(|e| RunError::Instantiate {
+                name: args[0].clone(),
+                reason: format!("cannot open {} for the plugin: {e:#}", dir.display()),
+            })?;
+    }
+    builder
+        .allow_tcp(caps.network)
+        .allow_udp(caps.network)
+        .allow_ip_name_lookup(caps.network);
+    if caps.network {
+        builder.socket_addr_check(|_, _| Box::pin(async { true }));
+    }
+    Ok(builder.build())
 }
 
 async fn run_instance(

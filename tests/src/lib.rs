@@ -77,12 +77,19 @@ pub async fn procbox(args: &[&str]) -> Run {
     }
 }
 
-/// Runs the scenarios plugin: `procbox run scenarios.wasm GRANTS -- ARGS`.
-pub async fn scenario(grants: &[&str], args: &[&str]) -> Run {
+/// Runs the scenarios plugin with `--allow-run` for each of `programs`:
+/// `procbox run scenarios.wasm --allow-run P... -- ARGS`.
+pub async fn scenario(programs: &[&str], args: &[&str]) -> Run {
+    let flags: Vec<String> = programs.iter().map(|p| format!("--allow-run={p}")).collect();
+    let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
+    scenario_with(&flags, args).await
+}
+
+/// Runs the scenarios plugin with any procbox flags:
+/// `procbox run scenarios.wasm FLAGS -- ARGS`.
+pub async fn scenario_with(flags: &[&str], args: &[&str]) -> Run {
     let mut argv = vec!["run", guests::SCENARIOS];
-    for grant in grants {
-        argv.extend(["--allow-run", grant]);
-    }
+    argv.extend(flags);
     argv.push("--");
     argv.extend(args);
     procbox(&argv).await

@@ -111,6 +111,12 @@ async fn a_failing_command_is_an_error_with_its_stderr() {
 }
 
 #[tokio::test]
+async fn output_with_piped_stdin_and_no_input_closes_stdin() {
+    let run = bounded!(scenario(&["cat"], &["empty-stdin"]));
+    assert_eq!(run.value("empty_stdin_out").as_deref(), Some("\"\""), "{run:?}");
+}
+
+#[tokio::test]
 async fn the_plugin_exit_code_becomes_procbox_exit_code() {
     let run = bounded!(scenario(&[], &["exit", "7"]));
     assert_eq!(run.code, Some(7), "{run:?}");

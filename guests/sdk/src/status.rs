@@ -25,14 +25,17 @@ pub struct ExitStatus {
     pub duration: Duration,
     /// Whether the host stopped the child because its timeout ran out.
     pub timed_out: bool,
+    /// Whether the host killed the child for writing more output than the
+    /// policy's cap; the output read ends at the cap.
+    pub output_truncated: bool,
     /// CPU time and peak memory.
     pub usage: Usage,
 }
 
 impl ExitStatus {
-    /// True for exit code 0 without a timeout.
+    /// True for exit code 0, without a timeout or truncated output.
     pub fn success(&self) -> bool {
-        self.code == Some(0) && !self.timed_out
+        self.code == Some(0) && !self.timed_out && !self.output_truncated
     }
     /// The exit code, if the child exited by itself.
     pub fn code(&self) -> Option<i32> {
@@ -54,6 +57,9 @@ impl fmt::Display for ExitStatus {
         if self.timed_out {
             write!(f, " (timed out)")?;
         }
+        if self.output_truncated {
+            write!(f, " (output over the cap; killed)")?;
+        }
         write!(f, " after {:.3}s", self.duration.as_secs_f64())
     }
 }
@@ -69,6 +75,7 @@ impl From<wit::ExitStatus> for ExitStatus {
             signal,
             duration: Duration::from_nanos(status.duration),
             timed_out: status.timed_out,
+            output_truncated: status.output_truncated,
             usage: Usage {
                 user_cpu: Duration::from_nanos(status.usage.user_cpu),
                 system_cpu: Duration::from_nanos(status.usage.system_cpu),

@@ -29,17 +29,21 @@ impl process::HostChild for ProcessView<'_> {
     }
 
     async fn take_stdout(&mut self, child: Resource<Child>) -> wasmtime::Result<Option<Resource<DynInputStream>>> {
-        let Some(pipe) = self.table.get_mut(&child)?.stdout.take() else {
+        let child = self.table.get_mut(&child)?;
+        let Some(pipe) = child.stdout.take() else {
             return Ok(None);
         };
-        Ok(Some(self.table.push(stdio::reader(pipe)?)?))
+        let stream = stdio::reader(pipe, child.output_budget.clone())?;
+        Ok(Some(self.table.push(stream)?))
     }
 
     async fn take_stderr(&mut self, child: Resource<Child>) -> wasmtime::Result<Option<Resource<DynInputStream>>> {
-        let Some(pipe) = self.table.get_mut(&child)?.stderr.take() else {
+        let child = self.table.get_mut(&child)?;
+        let Some(pipe) = child.stderr.take() else {
             return Ok(None);
         };
-        Ok(Some(self.table.push(stdio::reader(pipe)?)?))
+        let stream = stdio::reader(pipe, child.output_budget.clone())?;
+        Ok(Some(self.table.push(stream)?))
     }
 
     async fn subscribe(&mut self, child: Resource<Child>) -> wasmtime::Result<Resource<DynPollable>> {
@@ -107,6 +111,7 @@ impl From<ExitStatus> for process::ExitStatus {
             },
             duration: nanos(status.duration),
             timed_out: status.timed_out,
+            output_truncated: status.output_truncated,
             usage: process::Usage {
                 user_cpu: nanos(status.usage.user_cpu),
                 system_cpu: nanos(status.usage.system_cpu),

@@ -1,5 +1,7 @@
 //! `procbox:host/process`: the `spawn` function.
 
+use std::time::Duration;
+
 use wasmtime::component::Resource;
 
 use crate::bindings::process::{self, Command, Stdio};
@@ -7,6 +9,8 @@ use crate::child::Child;
 use crate::ctx::ProcessView;
 use crate::error::SpawnError;
 use crate::gate::SpawnRequest;
+use crate::observe::ExitEvent;
+use crate::stdio::OutputBudget;
 use crate::supervisor::{self, StdioMode, StdioPlan, Timeout};
 
 use super::child::signal_number;
@@ -21,17 +25,17 @@ impl process::Host for ProcessView<'_> {
     }
 }
 
-/// Gate, then supervisor: the only way a plugin starts a process.
+/// Gate, hooks, then supervisor: the only way a plugin starts a process.
 fn start(view: &ProcessView<'_>, command: Command) -> Result<Child, SpawnError> {
     let stdio = StdioPlan {
         stdin: stdio_mode(command.stdin),
         stdout: stdio_mode(command.stdout),
         stderr: stdio_mode(command.stderr),
     };
-    let timeout = command.timeout.map(|t| Timeout {
-        after: std::time::Duration::from_nanos(t.after),
+    let requested_timeout = command.timeout.map(|t| Timeout {
+        after: Duration::from_nanos(t.after),
         signal: signal_number(t.signal),
-        grace: std::time::Duration::from_nanos(t.grace),
+        grace: Duration::from_nanos(t.grace),
     });
     let request = SpawnRequest {
         program: command.program,
@@ -39,10 +43,30 @@ fn start(view: &ProcessView<'_>, command: Command) -> Result<Child, SpawnError> 
         env: command.env,
         cwd: command.cwd,
     };
-    let permit = view.ctx.gate.check(&request)?;
-    let (process, pipes) = supervisor::spawn(&permit, stdio, timeout)?;
-    view.ctx.exits.register(process.waiter());
-    Ok(Child::new(process, pipes))
+    let verdict = view.ctx.gate.check(&request);
+    let mut permit = view.ctx.decide(&request, verdict)?;
+    let timeout = Timeout::capped(requested_timeout, permit.max_runtime());
+    let (process, pipes) = supervisor::spawn(&mut permit, stdio, timeout)?;
+    let waiter = process.waiter();
+    view.ctx.exits.register(waiter.clone());
+    if !view.ctx.hooks.is_empty() {
+        let hooks = view.ctx.hooks.clone();
+        let (pid, program, args) = (process.id(), permit.program().to_path_buf(), permit.args().to_vec());
+        tokio::spawn(async move {
+            let status = waiter.status().await;
+            let event = ExitEvent {
+                pid,
+                program: &program,
+                args: &args,
+                status: &status,
+            };
+            hooks.iter().for_each(|hook| hook.on_exit(&event));
+        });
+    }
+    let budget = permit
+        .max_output_bytes()
+        .map(|bytes| OutputBudget::new(bytes, process.output_limiter()));
+    Ok(Child::new(process, pipes, budget))
 }
 
 fn stdio_mode(stdio: Stdio) -> StdioMode {

@@ -28,6 +28,14 @@ fn main() {
         "leave-running" => leave_running(),
         "trap-with-child" => trap_with_child(),
         "checked-failure" => checked_failure(),
+        "output-flood" => output_flood(),
+        "unbounded-sleep" => unbounded_sleep(),
+        "many-children" => many_children(rest[0].parse().expect("a count")),
+        "forge-handle" => forge_handle(rest[0].parse().expect("a handle number")),
+        "read-file" => read_file(&rest[0]),
+        "plugin-env" => plugin_env(),
+        "spawn-with-env" => spawn_with_env(rest),
+        "empty-stdin" => empty_stdin(),
         "exit" => procbox_sdk::exit(rest[0].parse().expect("an exit code")),
         other => {
             eprintln!("unknown scenario {other:?}");
@@ -225,8 +233,7 @@ fn drop_kills() -> Result<(), Error> {
 /// the plugin without waiting or dropping the handle.
 fn leave_running() -> Result<(), Error> {
     let mut child = Command::new("sh")
-        .args(["-c", "sleep 1000 & echo $!; exec sleep 1000"])
-        .env("PATH", "/usr/bin:/bin")
+        .args(["-c", "/usr/bin/sleep 1000 & echo $!; exec /usr/bin/sleep 1000"])
         .stdout(Stdio::piped())
         .spawn()?;
     let mut line = String::new();
@@ -242,6 +249,105 @@ fn trap_with_child() -> Result<(), Error> {
     std::mem::forget(child);
     // An unreachable instruction: the plugin traps.
     core::arch::wasm32::unreachable()
+}
+
+/// `cat /dev/zero` never ends by itself: only the output cap stops it.
+fn output_flood() -> Result<(), Error> {
+    let out = Command::new("cat").arg("/dev/zero").unchecked().output()?;
+    println!(
+        "truncated={} stdout_len={} signal={:?}",
+        out.status.output_truncated,
+        out.stdout.len(),
+        out.status.signal()
+    );
+    Ok(())
+}
+
+/// No timeout from the plugin: only the policy's ceiling stops it.
+fn unbounded_sleep() -> Result<(), Error> {
+    let status = Command::new("sleep").arg("1000").unchecked().status()?;
+    println!("timed_out={} signal={:?}", status.timed_out, status.signal());
+    Ok(())
+}
+
+/// Starts `count` children without waiting; reports where the limit hit.
+fn many_children(count: usize) -> Result<(), Error> {
+    let mut children = Vec::new();
+    for i in 0..count {
+        match Command::new("sleep").arg("1000").spawn() {
+            Ok(child) => children.push(child),
+            Err(err) => {
+                println!("spawned={i}");
+                println!("error={err}");
+                return Ok(());
+            }
+        }
+    }
+    println!("spawned={count}");
+    Ok(())
+}
+
+/// Raw bindings under a world of its own, so that its type information does
+/// not collide with the SDK's.
+mod raw {
+    wit_bindgen::generate!({
+        path: "../../../wit",
+        inline: "package procbox:scenarios; world forge { import procbox:host/process@0.1.0; }",
+        world: "procbox:scenarios/forge",
+        generate_all,
+    });
+}
+
+/// Forges a child handle from a bare number and tries to signal it. The
+/// host must trap: a plugin can only signal children it holds.
+fn forge_handle(handle: u32) -> Result<(), Error> {
+    // SAFETY: deliberately unsound; that is the point of the scenario.
+    let forged = unsafe { raw::procbox::host::process::Child::from_handle(handle) };
+    let result = forged.send_signal(raw::procbox::host::process::Signal::Kill);
+    println!("forged_signal_returned={result:?}");
+    Ok(())
+}
+
+/// Reads a file through the plugin's own WASI filesystem.
+fn read_file(path: &str) -> Result<(), Error> {
+    match std::fs::read_to_string(path) {
+        Ok(text) => println!("read_ok={}", text.trim()),
+        Err(err) => println!("read_error={err}"),
+    }
+    Ok(())
+}
+
+/// Prints the plugin's own environment, one `env:NAME=VALUE` line each.
+fn plugin_env() -> Result<(), Error> {
+    let vars: Vec<(String, String)> = std::env::vars().collect();
+    println!("plugin_env_count={}", vars.len());
+    for (k, v) in vars {
+        println!("env:{k}={v}");
+    }
+    Ok(())
+}
+
+/// `spawn-with-env NAME=VALUE PROGRAM [ARGS]`: runs the program with one
+/// variable set and prints what it wrote.
+fn spawn_with_env(args: &[String]) -> Result<(), Error> {
+    let (name, value) = args[0].split_once('=').expect("NAME=VALUE");
+    match Command::new(&args[1])
+        .args(&args[2..])
+        .env(name, value)
+        .unchecked()
+        .output()
+    {
+        Ok(out) => print!("{}", out.stdout_lossy()),
+        Err(err) => println!("error={err}"),
+    }
+    Ok(())
+}
+
+/// `output()` with piped stdin and nothing to send must still close stdin.
+fn empty_stdin() -> Result<(), Error> {
+    let out = Command::new("cat").stdin(Stdio::piped()).output()?;
+    println!("empty_stdin_out={:?}", out.stdout_lossy());
+    Ok(())
 }
 
 fn checked_failure() -> Result<(), Error> {

@@ -1,0 +1,122 @@
+//! The grant flags shared by `run` and `explain`, and turning them into a
+//! policy.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use clap::Args;
+use procbox::policy::document::{self, Kind};
+use procbox::{Limits, Policy, PolicyBuilder, Source};
+
+/// What the user grants. Nothing is allowed without these.
+#[derive(Args, Debug, Default)]
+pub struct GrantArgs {
+    /// Allow a program: 'PROGRAM [PATTERN...]' as one word. PROGRAM alone
+    /// allows any arguments; each PATTERN matches one argument by position:
+    /// a literal, `*` (any one argument), `**` (all the rest; last only), or
+    /// a glob inside one argument (`--format=*`). The program is resolved
+    /// through your PATH now; the grant is the file it resolves to.
+    #[arg(long = "allow-run", value_name = "RULE", help_heading = "Grants")]
+    pub allow_run: Vec<String>,
+    /// Deny a program or some of its argument lists, in the same form. Deny
+    /// rules win over allow rules.
+    #[arg(long = "deny-run", value_name = "RULE", help_heading = "Grants")]
+    pub deny_run: Vec<String>,
+    /// NAME passes your value of NAME to every child (and to the plugin);
+    /// NAME=GLOB lets the plugin set NAME to a matching value. Loader and
+    /// interpreter injection variables (LD_*, BASH_ENV, …) need their exact
+    /// name.
+    #[arg(long = "allow-env", value_name = "RULE", help_heading = "Grants")]
+    pub allow_env: Vec<String>,
+    /// A directory (and everything below it) where a child may be asked to
+    /// run. Without a cwd a child runs where procbox was started.
+    #[arg(long = "dir", value_name = "PATH", help_heading = "Grants")]
+    pub dirs: Vec<PathBuf>,
+    /// Read grants from a TOML file (see the README for its keys).
+    #[arg(long = "grants", value_name = "FILE", help_heading = "Grants")]
+    pub grants_files: Vec<PathBuf>,
+    /// Let the plugin itself read files below DIR.
+    #[arg(long = "allow-read", value_name = "DIR", help_heading = "The plugin's own access")]
+    pub allow_read: Vec<PathBuf>,
+    /// Let the plugin itself read and write files below DIR.
+    #[arg(long = "allow-write", value_name = "DIR", help_heading = "The plugin's own access")]
+    pub allow_write: Vec<PathBuf>,
+    /// Let the plugin itself open network sockets and resolve names.
+    #[arg(long = "allow-net", help_heading = "The plugin's own access")]
+    pub allow_net: bool,
+    /// Most children running at once (default 64).
+    #[arg(long = "max-children", value_name = "N", help_heading = "Limits")]
+    pub max_children: Option<usize>,
+    /// Most children started in the whole run (default: no limit).
+    #[arg(long = "max-spawns", value_name = "N", help_heading = "Limits")]
+    pub max_spawns: Option<u64>,
+    /// Longest any child may run, e.g. 30s (default: no limit).
+    #[arg(long = "max-runtime", value_name = "DURATION", value_parser = parse_duration, help_heading = "Limits")]
+    pub max_runtime: Option<Duration>,
+    /// Most bytes of stdout+stderr the plugin may read from one child, e.g.
+    /// 16MiB; a child that writes more is killed (default: no limit).
+    #[arg(long = "max-output", value_name = "SIZE", value_parser = parse_bytes, help_heading = "Limits")]
+    pub max_output: Option<u64>,
+}
+
+fn parse_duration(text: &str) -> Result<Duration, String> {
+    document::parse_duration(text)
+}
+
+fn parse_bytes(text: &str) -> Result<u64, String> {
+    document::parse_bytes(text)
+}
+
+impl GrantArgs {
+    /// The policy these flags, the grants files and the manifest (if any)
+    /// describe.
+    ///
+    /// # Errors
+    /// A message naming the flag, file and line of a malformed or
+    /// unresolvable rule.
+    pub fn policy(&self, manifest: Option<&Path>) -> anyhow::Result<Policy> {
+        let mut builder = PolicyBuilder::new();
+        for file in &self.grants_files {
+            builder = builder.grants_document(document::read(file, Kind::Grants).map_err(anyhow::Error::msg)?);
+        }
+        for rule in &self.allow_run {
+            builder = builder.allow_run_from(rule, Source::Flag("--allow-run"));
+        }
+        for rule in &self.deny_run {
+            builder = builder.deny_run_from(rule, Source::Flag("--deny-run"));
+        }
+        for rule in &self.allow_env {
+            builder = builder.allow_env_from(rule, Source::Flag("--allow-env"));
+        }
+        for dir in &self.dirs {
+            builder = builder.allow_dir(dir);
+        }
+        for dir in &self.allow_read {
+            builder = builder.allow_read(dir);
+        }
+        for dir in &self.allow_write {
+            builder = builder.allow_write(dir);
+        }
+        builder = builder.allow_net(self.allow_net).limits(Limits {
+            max_children: self.max_children,
+            max_spawns: self.max_spawns,
+            max_runtime: self.max_runtime,
+            max_output_bytes: self.max_output,
+        });
+        if let Some(path) = manifest {
+            let doc = document::read(path, Kind::Manifest).map_err(anyhow::Error::msg)?;
+            builder = builder.manifest_document(path, doc);
+        }
+        Ok(builder.build()?)
+    }
+}
+
+/// The manifest to use for `plugin`: the one given, or `NAME.manifest.toml`
+/// beside `NAME.wasm` if it exists.
+pub fn manifest_for(plugin: &Path, given: Option<&Path>) -> Option<PathBuf> {
+    if let Some(given) = given {
+        return Some(given.to_path_buf());
+    }
+    let beside = plugin.with_extension("manifest.toml");
+    beside.is_file().then_some(beside)
+}

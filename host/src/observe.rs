@@ -1,0 +1,147 @@
+//! Watching what the gate decides and how children end: the audit log, and
+//! a hook for applications that embed procbox (for example to ask the user
+//! before a command runs, as Zellij's permission prompt does).
+
+use std::io::Write;
+use std::path::Path;
+use std::sync::Mutex;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use serde_json::json;
+
+use crate::error::SpawnError;
+use crate::exit::{ExitStatus, Termination};
+use crate::gate::{Permit, SpawnRequest};
+
+/// Called for every spawn decision and every exit. Methods run on the
+/// runtime's threads: keep them short (or hand work to a task).
+pub trait SpawnHook: Send + Sync {
+    /// After the gate decided `request`. Returning `Err(reason)` refuses a
+    /// request the gate allowed; the plugin gets a denial naming the hook's
+    /// reason. The return value is ignored for requests already refused.
+    fn on_decision(&self, request: &SpawnRequest, verdict: Result<&Permit, &SpawnError>) -> Result<(), String> {
+        let _ = (request, verdict);
+        Ok(())
+    }
+
+    /// After a child was reaped (or its status could not be collected).
+    fn on_exit(&self, exit: &ExitEvent<'_>) {
+        let _ = exit;
+    }
+}
+
+/// How one child ended.
+#[derive(Debug)]
+pub struct ExitEvent<'a> {
+    /// Its process id.
+    pub pid: u32,
+    /// The canonical program.
+    pub program: &'a Path,
+    /// Its arguments.
+    pub args: &'a [String],
+    /// Its status, or why none could be collected.
+    pub status: &'a Result<ExitStatus, SpawnError>,
+}
+
+/// Writes one JSON object per line for every decision and exit. Variable
+/// values are never written, only names. Each line is flushed as it is
+/// written, so a crash leaves complete lines.
+pub struct AuditLog {
+    file: Mutex<std::fs::File>,
+}
+
+impl AuditLog {
+    /// Appends to `path`, creating it if needed.
+    ///
+    /// # Errors
+    /// If the file cannot be opened for appending.
+    pub fn open(path: &Path) -> std::io::Result<AuditLog> {
+        let file = std::fs::OpenOptions::new().create(true).append(true).open(path)?;
+        Ok(AuditLog { file: Mutex::new(file) })
+    }
+
+    fn write(&self, record: serde_json::Value) {
+        let mut line = record.to_string();
+        line.push('\n');
+        let mut file = self.file.lock().unwrap_or_else(|e| e.into_inner());
+        if let Err(e) = file.write_all(line.as_bytes()) {
+            tracing::error!("audit log write failed: {e}");
+        }
+    }
+}
+
+impl SpawnHook for AuditLog {
+    fn on_decision(&self, request: &SpawnRequest, verdict: Result<&Permit, &SpawnError>) -> Result<(), String> {
+        let env_names: Vec<&str> = request.env.iter().map(|(k, _)| k.as_str()).collect();
+        let record = match verdict {
+            Ok(permit) => json!({
+                "ts_ms": now_ms(),
+                "event": "decision",
+                "decision": "allowed",
+                "program": permit.program(),
+                "argv": std::iter::once(permit.arg0()).chain(permit.args().iter().map(String::as_str)).collect::<Vec<_>>(),
+                "cwd": permit.cwd(),
+                "env": permit.env().iter().map(|(k, _)| k.as_str()).collect::<Vec<_>>(),
+                "rule": permit.rule(),
+            }),
+            Err(err) => json!({
+                "ts_ms": now_ms(),
+                "event": "decision",
+                "decision": error_kind(err),
+                "program": request.program,
+                "argv": std::iter::once(request.program.as_str()).chain(request.args.iter().map(String::as_str)).collect::<Vec<_>>(),
+                "cwd": request.cwd,
+                "env": env_names,
+                "reason": err.to_string(),
+            }),
+        };
+        self.write(record);
+        Ok(())
+    }
+
+    fn on_exit(&self, exit: &ExitEvent<'_>) {
+        let mut record = json!({
+            "ts_ms": now_ms(),
+            "event": "exit",
+            "pid": exit.pid,
+            "program": exit.program,
+            "args": exit.args,
+        });
+        match exit.status {
+            Ok(status) => {
+                let (code, signal) = match status.termination {
+                    Termination::Exited(code) => (Some(code), None),
+                    Termination::Signalled(signal) => (None, Some(signal)),
+                };
+                record["code"] = json!(code);
+                record["signal"] = json!(signal);
+                record["duration_ms"] = json!(status.duration.as_secs_f64() * 1e3);
+                record["timed_out"] = json!(status.timed_out);
+                record["output_truncated"] = json!(status.output_truncated);
+                record["user_cpu_ms"] = json!(status.usage.user_cpu.as_secs_f64() * 1e3);
+                record["system_cpu_ms"] = json!(status.usage.system_cpu.as_secs_f64() * 1e3);
+                record["max_rss_bytes"] = json!(status.usage.max_rss_bytes);
+            }
+            Err(err) => record["error"] = json!(err.to_string()),
+        }
+        self.write(record);
+    }
+}
+
+/// `allowed`/`denied`/… as the log names an outcome.
+fn error_kind(err: &SpawnError) -> &'static str {
+    match err {
+        SpawnError::Denied(_) => "denied",
+        SpawnError::NotFound(_) => "not-found",
+        SpawnError::InvalidInput(_) => "invalid-input",
+        SpawnError::LimitExceeded(_) => "limit-exceeded",
+        SpawnError::Io(_) => "io-error",
+    }
+}
+
+fn now_ms() -> u128 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis())
+        .unwrap_or(0)
+}

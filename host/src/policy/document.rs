@@ -1,0 +1,396 @@
+//! Grants files (`--grants FILE`) and plugin manifests, as TOML.
+//!
+//! Both use the same keys; a manifest may only *request* (`allow-run`,
+//! `allow-env`, `[[run]]` without `deny`) and may describe the plugin. Every
+//! rule remembers its file and line, so a denial can say
+//! `matches deny rule 'git push **' (grants.toml:7)`.
+//!
+//! ```toml
+//! allow-run = ["git log **", "wc -l *"]
+//! deny-run  = ["git push **"]
+//! allow-env = ["HOME", "LANG=C*"]
+//! dir       = ["."]            # relative to this file's directory
+//! allow-read = ["docs"]        # the plugin's own filesystem (read-only)
+//! allow-write = ["out"]        # ... and read-write
+//! allow-net = false            # the plugin's own sockets
+//!
+//! [[run]]                      # exact argument lists, and pins
+//! program = "printf"
+//! args = ["%s\n", "hello world"]
+//! sha256 = "…64 hex digits…"
+//! deny = false
+//!
+//! [limits]
+//! max-children = 8
+//! max-spawns = 1000
+//! max-runtime = "30s"
+//! max-output = "16MiB"
+//! ```
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+use toml::Spanned;
+
+use super::{Limits, Source};
+
+/// Everything a document says, with sources, before programs are resolved.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Document {
+    pub allow_run: Vec<RunSpec>,
+    pub deny_run: Vec<RunSpec>,
+    pub env: Vec<(String, Source)>,
+    pub dirs: Vec<PathBuf>,
+    pub read_dirs: Vec<PathBuf>,
+    pub write_dirs: Vec<PathBuf>,
+    pub network: bool,
+    pub limits: Limits,
+    pub plugin: Option<PluginInfo>,
+}
+
+/// One exec rule as a document states it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunSpec {
+    /// The one-word form, or the program for the list form.
+    pub written: String,
+    /// For the list form: the program and its argument patterns.
+    pub parts: Option<(String, Option<Vec<String>>)>,
+    /// A required SHA-256 of the program file.
+    pub sha256: Option<[u8; 32]>,
+    pub source: Source,
+}
+
+/// What a manifest says about its plugin.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PluginInfo {
+    pub name: Option<String>,
+    pub description: Option<String>,
+    pub version: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct Raw {
+    #[serde(default)]
+    allow_run: Vec<Spanned<String>>,
+    #[serde(default)]
+    deny_run: Vec<Spanned<String>>,
+    #[serde(default)]
+    allow_env: Vec<Spanned<String>>,
+    #[serde(default)]
+    dir: Vec<String>,
+    #[serde(default)]
+    allow_read: Vec<String>,
+    #[serde(default)]
+    allow_write: Vec<String>,
+    #[serde(default)]
+    allow_net: bool,
+    #[serde(default)]
+    run: Vec<Spanned<RawRun>>,
+    limits: Option<RawLimits>,
+    plugin: Option<PluginInfo>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRun {
+    program: String,
+    args: Option<Vec<String>>,
+    sha256: Option<String>,
+    #[serde(default)]
+    deny: bool,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct RawLimits {
+    max_children: Option<usize>,
+    max_spawns: Option<u64>,
+    max_runtime: Option<String>,
+    max_output: Option<RawBytes>,
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum RawBytes {
+    Number(u64),
+    Text(String),
+}
+
+/// Which kind of document is being read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// The user's grants.
+    Grants,
+    /// The plugin's requests.
+    Manifest,
+}
+
+/// Reads and parses a document file.
+///
+/// # Errors
+/// A message that starts with the file name (and line, where known).
+pub fn read(path: &Path, kind: Kind) -> Result<Document, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    parse(&text, path, kind)
+}
+
+/// Parses a document; `path` names it in sources and anchors its relative
+/// directories.
+///
+/// # Errors
+/// A message that starts with the file name (and line, where known).
+pub fn parse(text: &str, path: &Path, kind: Kind) -> Result<Document, String> {
+    let raw: Raw = toml::from_str(text).map_err(|e| {
+        let line = e.span().map(|s| line_of(text, s.start));
+        let at = line
+            .map(|l| format!("{}:{l}", path.display()))
+            .unwrap_or_else(|| path.display().to_string());
+        format!("{at}: {}", e.message())
+    })?;
+    let source = |span: std::ops::Range<usize>| Source::File {
+        path: path.to_path_buf(),
+        line: line_of(text, span.start),
+    };
+    let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
+    let relative = |dirs: Vec<String>| dirs.into_iter().map(|d| base.join(d)).collect::<Vec<_>>();
+    let mut doc = Document::default();
+    for rule in raw.allow_run {
+        doc.allow_run.push(RunSpec {
+            source: source(rule.span()),
+            written: rule.into_inner(),
+            parts: None,
+            sha256: None,
+        });
+    }
+    for rule in raw.deny_run {
+        doc.deny_run.push(RunSpec {
+            source: source(rule.span()),
+            written: rule.into_inner(),
+            parts: None,
+            sha256: None,
+        });
+    }
+    for run in raw.run {
+        let src = source(run.span());
+        let run = run.into_inner();
+        let sha256 = run
+            .sha256
+            .as_deref()
+            .map(parse_sha256)
+            .transpose()
+            .map_err(|e| format!("{src}: {e}"))?;
+        let spec = RunSpec {
+            written: run.program.clone(),
+            parts: Some((run.program, run.args)),
+            sha256,
+            source: src,
+        };
+        if run.deny {
+            doc.deny_run.push(spec)
+        } else {
+            doc.allow_run.push(spec)
+        }
+    }
+    doc.env = raw
+        .allow_env
+        .into_iter()
+        .map(|e| (e.get_ref().clone(), source(e.span())))
+        .collect();
+    doc.dirs = relative(raw.dir);
+    doc.read_dirs = relative(raw.allow_read);
+    doc.write_dirs = relative(raw.allow_write);
+    doc.network = raw.allow_net;
+    if let Some(limits) = raw.limits {
+        doc.limits = parse_limits(limits).map_err(|e| format!("{}: [limits] {e}", path.display()))?;
+    }
+    doc.plugin = raw.plugin;
+    if kind == Kind::Manifest {
+        check_manifest(&doc, path)?;
+    }
+    Ok(doc)
+}
+
+/// A manifest requests; it cannot deny, grant directories or set limits.
+fn check_manifest(doc: &Document, path: &Path) -> Result<(), String> {
+    let grants_only = [
+        (!doc.deny_run.is_empty(), "deny rules"),
+        (!doc.dirs.is_empty(), "`dir`"),
+        (
+            !doc.read_dirs.is_empty() || !doc.write_dirs.is_empty(),
+            "`allow-read`/`allow-write`",
+        ),
+        (doc.network, "`allow-net`"),
+        (doc.limits != Limits::default(), "`[limits]`"),
+    ];
+    match grants_only.iter().find(|(present, _)| *present) {
+        Some((_, what)) => Err(format!(
+            "{}: a manifest lists what the plugin requests (allow-run, allow-env, [[run]], [plugin]); {what} belong in the user's grants",
+            path.display()
+        )),
+        None => Ok(()),
+    }
+}
+
+fn parse_limits(raw: RawLimits) -> Result<Limits, String> {
+    Ok(Limits {
+        max_children: raw.max_children,
+        max_spawns: raw.max_spawns,
+        max_runtime: raw.max_runtime.as_deref().map(parse_duration).transpose()?,
+        max_output_bytes: match raw.max_output {
+            None => None,
+            Some(RawBytes::Number(n)) => Some(n),
+            Some(RawBytes::Text(t)) => Some(parse_bytes(&t)?),
+        },
+    })
+}
+
+/// Parses a duration such as `30s`, `500ms` or `2m`.
+///
+/// # Errors
+/// A message that quotes the input.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    humantime::parse_duration(text).map_err(|e| format!("{text:?} is not a duration like 30s or 500ms: {e}"))
+}
+
+/// Parses a byte count: a number with an optional `K`, `M` or `G` suffix
+/// (binary: `KiB`/`K` = 1024).
+///
+/// # Errors
+/// A message that quotes the input.
+pub fn parse_bytes(text: &str) -> Result<u64, String> {
+    let trimmed = text.trim();
+    let digits = trimmed.find(|c: char| !c.is_ascii_digit()).unwrap_or(trimmed.len());
+    let (number, unit) = trimmed.split_at(digits);
+    let scale: u64 = match unit.trim() {
+        "" | "B" => 1,
+        "K" | "KiB" | "k" => 1 << 10,
+        "M" | "MiB" => 1 << 20,
+        "G" | "GiB" => 1 << 30,
+        _ => return Err(format!("{text:?} is not a size like 65536, 64KiB or 16MiB")),
+    };
+    number
+        .parse::<u64>()
+        .ok()
+        .and_then(|n| n.checked_mul(scale))
+        .ok_or_else(|| format!("{text:?} is not a size like 65536, 64KiB or 16MiB"))
+}
+
+fn parse_sha256(hex: &str) -> Result<[u8; 32], String> {
+    let bad = || format!("sha256 {hex:?} is not 64 hexadecimal digits");
+    if hex.len() != 64 {
+        return Err(bad());
+    }
+    let mut digest = [0u8; 32];
+    for (i, byte) in digest.iter_mut().enumerate() {
+        *byte = u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).map_err(|_| bad())?;
+    }
+    Ok(digest)
+}
+
+/// The 1-based line of byte offset `at`.
+fn line_of(text: &str, at: usize) -> usize {
+    text[..at.min(text.len())].matches('\n').count() + 1
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn grants(text: &str) -> Result<Document, String> {
+        parse(text, Path::new("/etc/procbox/grants.toml"), Kind::Grants)
+    }
+
+    #[test]
+    fn rules_remember_their_line() {
+        let doc = grants("# grants\nallow-run = [\n  \"git log **\",\n]\ndeny-run = [\"git push **\"]\n").unwrap();
+        assert_eq!(doc.allow_run[0].source.to_string(), "/etc/procbox/grants.toml:3");
+        assert_eq!(doc.deny_run[0].source.to_string(), "/etc/procbox/grants.toml:5");
+    }
+
+    #[test]
+    fn the_list_form_and_pins() {
+        let doc = grants(&format!(
+            "[[run]]\nprogram = \"printf\"\nargs = [\"%s\", \"a b\"]\nsha256 = \"{}\"\n\n[[run]]\nprogram = \"rm\"\ndeny = true\n",
+            "ab".repeat(32)
+        ))
+        .unwrap();
+        let printf = &doc.allow_run[0];
+        assert_eq!(
+            printf.parts,
+            Some(("printf".into(), Some(vec!["%s".into(), "a b".into()])))
+        );
+        assert_eq!(printf.sha256, Some([0xab; 32]));
+        assert_eq!(doc.deny_run[0].written, "rm");
+        assert_eq!(
+            doc.deny_run[0].source.to_string(),
+            "/etc/procbox/grants.toml:6",
+            "the `[[run]]` header line"
+        );
+    }
+
+    #[test]
+    fn limits_and_directories() {
+        let doc =
+            grants("dir = [\"src\"]\n[limits]\nmax-children = 4\nmax-runtime = \"1m 30s\"\nmax-output = \"16MiB\"\n")
+                .unwrap();
+        assert_eq!(doc.dirs, vec![PathBuf::from("/etc/procbox/src")]);
+        assert_eq!(doc.limits.max_children, Some(4));
+        assert_eq!(doc.limits.max_runtime, Some(Duration::from_secs(90)));
+        assert_eq!(doc.limits.max_output_bytes, Some(16 << 20));
+    }
+
+    #[test]
+    fn mistakes_are_reported_with_file_and_line() {
+        let cases = [
+            // a typo in a key is an error, not a silently ignored grant
+            ("allow_run = [\"git\"]\n", "grants.toml:1"),
+            ("\n\nallow-run = \"git\"\n", "grants.toml:3"),
+            ("[limits]\nmax-runtime = \"soon\"\n", "not a duration"),
+            ("[limits]\nmax-output = \"lots\"\n", "not a size"),
+            (
+                "[[run]]\nprogram = \"git\"\nsha256 = \"xyz\"\n",
+                "not 64 hexadecimal digits",
+            ),
+            ("allow-run = [\"git\"", "grants.toml:1"),
+        ];
+        for (text, expected) in cases {
+            let err = grants(text).unwrap_err();
+            assert!(err.contains(expected), "{text:?}: {err}");
+            assert!(err.starts_with("/etc/procbox/grants.toml"), "{err}");
+        }
+    }
+
+    #[test]
+    fn a_manifest_can_only_request() {
+        let manifest = |text| parse(text, Path::new("m.toml"), Kind::Manifest);
+        assert!(
+            manifest("[plugin]\nname = \"report\"\nallow-run = [\"git log **\"]\n").is_err(),
+            "keys after a table belong to it"
+        );
+        let ok =
+            manifest("allow-run = [\"git log **\"]\nallow-env = [\"LANG=C\"]\n[plugin]\nname = \"report\"\n").unwrap();
+        assert_eq!(ok.plugin.unwrap().name.as_deref(), Some("report"));
+        for text in [
+            "deny-run = [\"rm\"]",
+            "dir = [\".\"]",
+            "allow-net = true",
+            "[limits]\nmax-spawns = 1",
+            "[[run]]\nprogram = \"rm\"\ndeny = true",
+        ] {
+            let err = manifest(text).unwrap_err();
+            assert!(err.contains("belong in the user's grants"), "{text}: {err}");
+        }
+    }
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_bytes("65536"), Ok(65536));
+        assert_eq!(parse_bytes("64KiB"), Ok(64 << 10));
+        assert_eq!(parse_bytes("2G"), Ok(2 << 30));
+        assert!(parse_bytes("-1").is_err());
+        assert!(parse_bytes("99999999999999999999G").is_err());
+    }
+}
