@@ -33,7 +33,7 @@ impl process::HostChild for ProcessView<'_> {
         let Some(pipe) = child.stdout.take() else {
             return Ok(None);
         };
-        let stream = stdio::reader(pipe, child.output_budget.clone())?;
+        let stream = stdio::reader(pipe, child.process().waiter(), child.output_budget.clone())?;
         Ok(Some(self.table.push(stream)?))
     }
 
@@ -42,7 +42,7 @@ impl process::HostChild for ProcessView<'_> {
         let Some(pipe) = child.stderr.take() else {
             return Ok(None);
         };
-        let stream = stdio::reader(pipe, child.output_budget.clone())?;
+        let stream = stdio::reader(pipe, child.process().waiter(), child.output_budget.clone())?;
         Ok(Some(self.table.push(stream)?))
     }
 
