@@ -27,7 +27,7 @@ use std::time::Duration;
 use crate::error::SpawnError;
 use crate::policy::env::is_injection;
 use crate::policy::rule::ExecRule;
-use crate::policy::Policy;
+use crate::policy::{ChildRlimits, Policy};
 use crate::resolve::resolve_program;
 
 /// What a plugin asks to run, before any checks.
@@ -56,6 +56,8 @@ pub struct Permit {
     rule: String,
     max_runtime: Option<Duration>,
     max_output_bytes: Option<u64>,
+    rlimits: ChildRlimits,
+    die_with_host: bool,
     slot: ChildSlot,
 }
 
@@ -94,6 +96,14 @@ impl Permit {
     /// The policy's cap on the child's captured output.
     pub fn max_output_bytes(&self) -> Option<u64> {
         self.max_output_bytes
+    }
+    /// Kernel resource limits to set in the child.
+    pub fn rlimits(&self) -> &ChildRlimits {
+        &self.rlimits
+    }
+    /// Whether the child must die with procbox (`PR_SET_PDEATHSIG`).
+    pub fn die_with_host(&self) -> bool {
+        self.die_with_host
     }
     /// The program and arguments as one line, for messages and logs.
     pub fn command_line(&self) -> String {
@@ -178,6 +188,8 @@ impl Gate {
             rule: format!("allow rule {allowing}"),
             max_runtime: self.policy.limits.max_runtime,
             max_output_bytes: self.policy.limits.max_output_bytes,
+            rlimits: self.policy.limits.rlimits,
+            die_with_host: self.policy.limits.die_with_host == Some(true),
             slot,
         })
     }

@@ -35,7 +35,9 @@
 //! ```
 
 pub mod bindings;
+pub mod budget;
 pub mod child;
+pub mod containment;
 pub mod ctx;
 pub mod error;
 pub mod exit;
@@ -52,5 +54,5 @@ pub use error::SpawnError;
 pub use exit::{ExitStatus, Termination, Usage};
 pub use gate::{Gate, Permit, SpawnRequest};
 pub use observe::{AuditLog, ExitEvent, SpawnHook};
-pub use policy::{Limits, Policy, PolicyBuilder, PolicyError, Source};
+pub use policy::{Limits, PluginLimits, Policy, PolicyBuilder, PolicyError, Source};
 pub use runtime::{Description, LoadError, Outcome, Plugin, RunError, RunOptions, Runtime};

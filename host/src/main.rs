@@ -8,12 +8,16 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
-use procbox::{AuditLog, Outcome, PolicyBuilder, RunOptions, Runtime, SpawnHook, SpawnRequest};
+use procbox::{containment, AuditLog, Outcome, PolicyBuilder, RunError, RunOptions, Runtime, SpawnHook, SpawnRequest};
 
 use cli::grants::{manifest_for, GrantArgs};
 
 /// Exit status for a wrong command line, grant or policy file.
 const EXIT_USAGE: u8 = 2;
+/// The plugin ran out of its time budget (as GNU `timeout` reports it).
+const EXIT_OUT_OF_TIME: u8 = 124;
+/// How long the final sweep of adopted orphans may take.
+const SWEEP_BOUND: std::time::Duration = std::time::Duration::from_secs(5);
 /// procbox's own failures (a bad plugin, a trap) exit with this code, as
 /// `env`, `timeout` and `docker run` do; a plugin's exit code passes
 /// through unchanged.
@@ -104,6 +108,7 @@ fn parse_var(text: &str) -> Result<(String, String), String> {
 /// How a command failed, and so which exit status it gets.
 enum Failure {
     Usage(anyhow::Error),
+    OutOfTime(anyhow::Error),
     Procbox(anyhow::Error),
 }
 
@@ -119,6 +124,11 @@ fn usage(err: impl Into<anyhow::Error>) -> Failure {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // Before any thread exists: descriptors inherited without close-on-exec
+    // must not reach the plugin's children.
+    if let Err(e) = containment::cloexec_inherited_fds() {
+        eprintln!("procbox: warning: cannot mark inherited descriptors close-on-exec: {e}");
+    }
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::from_env("PROCBOX_LOG"))
         .with_writer(std::io::stderr)
@@ -140,6 +150,7 @@ fn main() -> ExitCode {
 fn report(failure: Failure) -> ExitCode {
     let (err, code) = match failure {
         Failure::Usage(err) => (err, EXIT_USAGE),
+        Failure::OutOfTime(err) => (err, EXIT_OUT_OF_TIME),
         Failure::Procbox(err) => (err, EXIT_PROCBOX_FAILED),
     };
     eprintln!("procbox: error: {err:#}");
@@ -221,15 +232,29 @@ async fn demo() -> Result<u8, Failure> {
 }
 
 /// Runs the plugin until it ends or procbox receives SIGINT, SIGTERM or
-/// SIGHUP.
+/// SIGHUP; then kills whatever its children left behind.
 async fn execute(runtime: &Runtime, plugin: &procbox::Plugin, options: RunOptions) -> Result<u8, Failure> {
+    // Grandchildren that leave their process group (setsid, daemons) are
+    // re-parented to procbox instead of init, so the sweep below finds them.
+    if let Err(e) = containment::become_subreaper() {
+        tracing::warn!(
+            "cannot become the child subreaper ({e}); processes that leave their group may outlive the plugin"
+        );
+    }
     let stop = shutdown_signal()?;
-    match runtime.run_until(plugin, options, stop).await? {
-        Outcome::Exited(code) => Ok(exit_byte(code)),
-        Outcome::Stopped(code) => {
+    let outcome = runtime.run_until(plugin, options, stop).await;
+    let adopted = containment::kill_adopted(SWEEP_BOUND).await;
+    if adopted > 0 {
+        tracing::info!("killed {adopted} processes that had left their children's process groups");
+    }
+    match outcome {
+        Ok(Outcome::Exited(code)) => Ok(exit_byte(code)),
+        Ok(Outcome::Stopped(code)) => {
             eprintln!("procbox: stopped by a signal; the plugin's children were killed");
             Ok(exit_byte(code))
         }
+        Err(err @ RunError::OutOfTime { .. }) => Err(Failure::OutOfTime(err.into())),
+        Err(err) => Err(err.into()),
     }
 }
 

@@ -11,6 +11,7 @@ use wasmtime::{Engine, Store};
 use wasmtime_wasi::{FsPerms, I32Exit, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
 use crate::bindings;
+use crate::budget::{EpochTicker, MemoryCap};
 use crate::ctx::{self, ProcboxView, ProcessCtx, ProcessView};
 use crate::gate::Gate;
 use crate::observe::SpawnHook;
@@ -30,6 +31,7 @@ const CORE_MODULE_VERSION: [u8; 4] = [1, 0, 0, 0];
 pub struct Runtime {
     engine: Engine,
     linker: Linker<PluginState>,
+    _ticker: EpochTicker,
 }
 
 /// A compiled plugin, checked against the `procbox:host/plugin` world and
@@ -106,6 +108,16 @@ pub enum RunError {
     Instantiate { name: String, reason: String },
     #[error("plugin {name} trapped: {reason}")]
     Trap { name: String, reason: String },
+    #[error(
+        "plugin {name} ran out of its time budget of {} (--max-plugin-time); it was stopped and its children were killed",
+        humantime::format_duration(*budget)
+    )]
+    OutOfTime { name: String, budget: Duration },
+    #[error(
+        "plugin {name} tried to grow its memory past its cap of {} MiB (--max-plugin-memory); it was stopped and its children were killed",
+        cap >> 20
+    )]
+    OutOfMemory { name: String, cap: u64 },
 }
 
 impl Runtime {
@@ -114,11 +126,19 @@ impl Runtime {
     /// # Errors
     /// If wasmtime cannot create an engine for this machine.
     pub fn new() -> anyhow::Result<Runtime> {
-        let config = wasmtime::Config::new();
+        let mut config = wasmtime::Config::new();
+        // Busy WebAssembly yields at every epoch tick, so budgets, signals
+        // and other tasks are never starved.
+        config.epoch_interruption(true);
         let engine = Engine::new(&config)?;
         let mut linker = Linker::new(&engine);
         ctx::add_to_linker(&mut linker)?;
-        Ok(Runtime { engine, linker })
+        let ticker = EpochTicker::start(&engine)?;
+        Ok(Runtime {
+            engine,
+            linker,
+            _ticker: ticker,
+        })
     }
 
     /// Reads, compiles and checks the plugin at `path`.
@@ -226,17 +246,44 @@ impl Runtime {
         let mut args = vec![plugin.name.clone()];
         args.extend(options.args);
         let wasi = plugin_wasi(&options.policy, &args)?;
+        let caps = options.policy.plugin().clone();
         let process = ProcessCtx::new(Gate::new(options.policy), options.hooks);
         let exits = process.exits();
+        let mut table = ResourceTable::new();
+        table.set_max_capacity(caps.max_handles);
         let state = PluginState {
             wasi,
-            table: ResourceTable::new(),
+            table,
             process,
+            memory: MemoryCap::new(caps.max_memory_bytes),
         };
         let mut store = Store::new(&self.engine, state);
+        store.limiter(|state| &mut state.memory);
+        store.epoch_deadline_async_yield_and_update(1);
+        let name = &plugin.name;
+        let budgeted = async {
+            match caps.max_time {
+                None => run_instance(&plugin.pre, &mut store, name).await,
+                Some(budget) => tokio::time::timeout(budget, run_instance(&plugin.pre, &mut store, name))
+                    .await
+                    .unwrap_or_else(|_| {
+                        Err(RunError::OutOfTime {
+                            name: name.clone(),
+                            budget,
+                        })
+                    }),
+            }
+        };
         let outcome = tokio::select! {
-            result = run_instance(&plugin.pre, &mut store, &plugin.name) => result,
+            result = budgeted => result,
             code = stop => Ok(Outcome::Stopped(code)),
+        };
+        let outcome = match outcome {
+            Err(RunError::Trap { .. }) if store.data().memory.exceeded() => Err(RunError::OutOfMemory {
+                name: name.clone(),
+                cap: caps.max_memory_bytes,
+            }),
+            other => other,
         };
         // Dropping the store drops every child handle, which kills each
         // child's process group; then wait for the watchers to reap them.
@@ -311,6 +358,7 @@ pub struct PluginState {
     wasi: WasiCtx,
     table: ResourceTable,
     process: ProcessCtx,
+    memory: MemoryCap,
 }
 
 impl WasiView for PluginState {

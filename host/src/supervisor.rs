@@ -16,8 +16,11 @@
 //! - **Dropping a [`Process`] kills the group** with SIGKILL and never
 //!   blocks: the watcher reaps in the background. If the runtime shuts down
 //!   first, the watcher's guard kills and reaps on a plain thread.
-//! - Spawning uses `std::process::Command` without `pre_exec`, which keeps
-//!   it on the `posix_spawn` (vfork-class) path even for a large host.
+//! - Spawning uses `std::process::Command`. Without `pre_exec` it stays on
+//!   the `posix_spawn` (vfork-class) path, whose cost does not grow with the
+//!   host's memory. Child rlimits and `PR_SET_PDEATHSIG` must run in the
+//!   child before `exec`, so only when the policy asks for them does
+//!   spawning take the `fork`+`exec` path.
 
 use std::io;
 use std::os::fd::{FromRawFd, OwnedFd};
@@ -130,6 +133,7 @@ pub fn spawn(permit: &mut Permit, stdio: StdioPlan, timeout: Option<Timeout>) ->
         .stdin(stdio.stdin.to_std())
         .stdout(stdio.stdout.to_std())
         .stderr(stdio.stderr.to_std());
+    prepare_child(&mut command, permit);
     let started = Instant::now();
     let mut child = command.spawn().map_err(|e| spawn_error(permit, e))?;
     let pipes = Pipes {
@@ -154,6 +158,48 @@ pub fn spawn(permit: &mut Permit, stdio: StdioPlan, timeout: Option<Timeout>) ->
     let guard = ReapOnCancel(Some(shared.clone()));
     tokio::spawn(watch_child(guard, exit_watch, started, timeout, tx, slot));
     Ok((Process { shared, exit: rx }, pipes))
+}
+
+/// Sets the child's rlimits and death signal before `exec`, when the
+/// policy asks for any (this forces the `fork` path).
+fn prepare_child(command: &mut std::process::Command, permit: &Permit) {
+    let limits = permit.rlimits().to_set();
+    let die_with_host = permit.die_with_host();
+    if limits.is_empty() && !die_with_host {
+        return;
+    }
+    // SAFETY: getpid has no preconditions.
+    let parent = unsafe { libc::getpid() };
+    let setup = move || -> io::Result<()> {
+        // Only async-signal-safe syscalls from here on: this runs in the
+        // forked child. `limits` was allocated before the fork.
+        for &(resource, value) in &limits {
+            let limit = libc::rlimit {
+                rlim_cur: value,
+                rlim_max: value,
+            };
+            // SAFETY: a valid pointer to a local.
+            if unsafe { libc::setrlimit(resource, &limit) } != 0 {
+                return Err(io::Error::last_os_error());
+            }
+        }
+        if die_with_host {
+            // SAFETY: plain prctl and getppid calls.
+            unsafe {
+                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0) != 0 {
+                    return Err(io::Error::last_os_error());
+                }
+                // procbox may have died before the prctl took effect.
+                if libc::getppid() != parent {
+                    return Err(io::Error::from_raw_os_error(libc::ESRCH));
+                }
+            }
+        }
+        Ok(())
+    };
+    // SAFETY: `setup` only makes async-signal-safe syscalls and allocates
+    // nothing.
+    unsafe { command.pre_exec(setup) };
 }
 
 fn spawn_error(permit: &Permit, err: io::Error) -> SpawnError {

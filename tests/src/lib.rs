@@ -123,3 +123,116 @@ pub fn exits_within(pid: u32, deadline: Duration) -> bool {
     unsafe { libc::close(fd as i32) };
     ready == 1
 }
+
+/// A procbox started in the background, for tests that signal it mid-run.
+pub struct Background {
+    child: tokio::process::Child,
+    lines: tokio::io::Lines<tokio::io::BufReader<tokio::process::ChildStdout>>,
+    /// Every stdout line read so far.
+    pub seen: Vec<String>,
+}
+
+impl Background {
+    /// Starts `procbox ARGS` with stdout piped.
+    pub fn start(args: &[&str]) -> Background {
+        use tokio::io::AsyncBufReadExt;
+        let mut child = tokio::process::Command::new(procbox_bin())
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("start procbox");
+        let stdout = child.stdout.take().expect("piped");
+        Background {
+            child,
+            lines: tokio::io::BufReader::new(stdout).lines(),
+            seen: Vec::new(),
+        }
+    }
+
+    /// procbox's pid.
+    pub fn pid(&self) -> u32 {
+        self.child.id().expect("running")
+    }
+
+    /// Reads stdout until a line contains `text`; returns that line.
+    pub async fn line_with(&mut self, text: &str) -> String {
+        let read = async {
+            while let Some(line) = self.lines.next_line().await.expect("read stdout") {
+                self.seen.push(line.clone());
+                if line.contains(text) {
+                    return line;
+                }
+            }
+            panic!("procbox ended without printing {text:?}; saw {:?}", self.seen)
+        };
+        tokio::time::timeout(RUN_DEADLINE, read)
+            .await
+            .expect("waiting for output")
+    }
+
+    /// Sends `signal` to procbox.
+    pub fn signal(&self, signal: i32) {
+        // SAFETY: signalling our own child.
+        unsafe { libc::kill(self.pid() as libc::pid_t, signal) };
+    }
+
+    /// Waits for procbox to exit; returns its exit code and stderr.
+    pub async fn finish(mut self) -> (Option<i32>, String) {
+        use tokio::io::AsyncReadExt;
+        let mut stderr = String::new();
+        let mut pipe = self.child.stderr.take().expect("piped");
+        let status = tokio::time::timeout(RUN_DEADLINE, async {
+            pipe.read_to_string(&mut stderr).await.expect("read stderr");
+            self.child.wait().await.expect("wait")
+        })
+        .await
+        .expect("procbox did not exit");
+        (status.code(), stderr)
+    }
+}
+
+/// Picks `key=value` out of a line of `key=value` words.
+pub fn field(line: &str, key: &str) -> u32 {
+    let prefix = format!("{key}=");
+    line.split_whitespace()
+        .find_map(|w| w.strip_prefix(&prefix))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("no numeric {key}= in {line:?}"))
+}
+
+/// Runs `procbox ARGS` to completion and returns its peak RSS in bytes (from
+/// `wait4`), with what it printed.
+pub async fn procbox_peak_rss(args: &[&str]) -> (Run, u64) {
+    let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+    let measure = tokio::task::spawn_blocking(move || {
+        let child = std::process::Command::new(procbox_bin())
+            .args(&args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start procbox");
+        let pid = child.id() as libc::pid_t;
+        let mut stdout = child.stdout.expect("piped");
+        let mut out = String::new();
+        std::io::Read::read_to_string(&mut stdout, &mut out).expect("read stdout");
+        let mut status = 0;
+        // SAFETY: rusage is plain old data filled by wait4 for our child.
+        let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+        let rc = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+        assert_eq!(rc, pid, "wait4");
+        let run = Run {
+            code: libc::WIFEXITED(status).then(|| libc::WEXITSTATUS(status)),
+            stdout: out,
+            stderr: String::new(),
+        };
+        (run, usage.ru_maxrss as u64 * 1024)
+    });
+    tokio::time::timeout(RUN_DEADLINE, measure)
+        .await
+        .expect("procbox did not finish")
+        .expect("measuring task")
+}

@@ -6,7 +6,8 @@ use std::time::Duration;
 
 use clap::Args;
 use procbox::policy::document::{self, Kind};
-use procbox::{Limits, Policy, PolicyBuilder, Source};
+use procbox::policy::ChildRlimits;
+use procbox::{Limits, PluginLimits, Policy, PolicyBuilder, Source};
 
 /// What the user grants. Nothing is allowed without these.
 #[derive(Args, Debug, Default)]
@@ -57,6 +58,52 @@ pub struct GrantArgs {
     /// 16MiB; a child that writes more is killed (default: no limit).
     #[arg(long = "max-output", value_name = "SIZE", value_parser = parse_bytes, help_heading = "Limits")]
     pub max_output: Option<u64>,
+    /// Each child's CPU time, in seconds (RLIMIT_CPU: SIGXCPU, then SIGKILL).
+    #[arg(
+        long = "rlimit-cpu",
+        value_name = "SECONDS",
+        help_heading = "Child resource limits (each forces the fork path)"
+    )]
+    pub rlimit_cpu: Option<u64>,
+    /// Each child's address space, e.g. 1GiB (RLIMIT_AS).
+    #[arg(long = "rlimit-as", value_name = "SIZE", value_parser = parse_bytes, help_heading = "Child resource limits (each forces the fork path)")]
+    pub rlimit_as: Option<u64>,
+    /// Each child's open files (RLIMIT_NOFILE).
+    #[arg(
+        long = "rlimit-nofile",
+        value_name = "N",
+        help_heading = "Child resource limits (each forces the fork path)"
+    )]
+    pub rlimit_nofile: Option<u64>,
+    /// The largest file a child may write, e.g. 100MiB (RLIMIT_FSIZE).
+    #[arg(long = "rlimit-fsize", value_name = "SIZE", value_parser = parse_bytes, help_heading = "Child resource limits (each forces the fork path)")]
+    pub rlimit_fsize: Option<u64>,
+    /// Processes of the user, counted by the kernel (RLIMIT_NPROC; not
+    /// enforced for root).
+    #[arg(
+        long = "rlimit-nproc",
+        value_name = "N",
+        help_heading = "Child resource limits (each forces the fork path)"
+    )]
+    pub rlimit_nproc: Option<u64>,
+    /// Kill each child if procbox itself dies, even by SIGKILL
+    /// (PR_SET_PDEATHSIG).
+    #[arg(
+        long = "die-with-procbox",
+        help_heading = "Child resource limits (each forces the fork path)"
+    )]
+    pub die_with_procbox: bool,
+    /// Cap on each linear memory of the plugin, e.g. 256MiB (default 512MiB).
+    #[arg(long = "max-plugin-memory", value_name = "SIZE", value_parser = parse_bytes, help_heading = "Limits on the plugin itself")]
+    pub max_plugin_memory: Option<u64>,
+    /// Budget for the whole plugin run, e.g. 10m; exit status 124 when it
+    /// runs out (default: no limit).
+    #[arg(long = "max-plugin-time", value_name = "DURATION", value_parser = parse_duration, help_heading = "Limits on the plugin itself")]
+    pub max_plugin_time: Option<Duration>,
+    /// Handles (children, streams, pollables) the plugin may hold at once
+    /// (default 10000).
+    #[arg(long = "max-handles", value_name = "N", help_heading = "Limits on the plugin itself")]
+    pub max_handles: Option<usize>,
 }
 
 fn parse_duration(text: &str) -> Result<Duration, String> {
@@ -97,12 +144,27 @@ impl GrantArgs {
         for dir in &self.allow_write {
             builder = builder.allow_write(dir);
         }
-        builder = builder.allow_net(self.allow_net).limits(Limits {
-            max_children: self.max_children,
-            max_spawns: self.max_spawns,
-            max_runtime: self.max_runtime,
-            max_output_bytes: self.max_output,
-        });
+        builder = builder
+            .allow_net(self.allow_net)
+            .limits(Limits {
+                max_children: self.max_children,
+                max_spawns: self.max_spawns,
+                max_runtime: self.max_runtime,
+                max_output_bytes: self.max_output,
+                rlimits: ChildRlimits {
+                    cpu_seconds: self.rlimit_cpu,
+                    address_space: self.rlimit_as,
+                    open_files: self.rlimit_nofile,
+                    file_size: self.rlimit_fsize,
+                    processes: self.rlimit_nproc,
+                },
+                die_with_host: self.die_with_procbox.then_some(true),
+            })
+            .plugin_limits(PluginLimits {
+                max_memory_bytes: self.max_plugin_memory,
+                max_handles: self.max_handles,
+                max_time: self.max_plugin_time,
+            });
         if let Some(path) = manifest {
             let doc = document::read(path, Kind::Manifest).map_err(anyhow::Error::msg)?;
             builder = builder.manifest_document(path, doc);

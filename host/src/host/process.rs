@@ -21,7 +21,16 @@ impl process::Host for ProcessView<'_> {
             Ok(child) => child,
             Err(err) => return Ok(Err(err.into())),
         };
-        Ok(Ok(self.table.push(child)?))
+        match self.table.push(child) {
+            Ok(handle) => Ok(Ok(handle)),
+            // The child is dropped with the error, which kills it.
+            Err(wasmtime::component::ResourceTableError::Full) => Ok(Err(SpawnError::LimitExceeded(format!(
+                "the plugin holds {} handles, the most it may (--max-handles)",
+                self.table.max_capacity()
+            ))
+            .into())),
+            Err(e) => Err(e.into()),
+        }
     }
 }
 

@@ -25,6 +25,15 @@
 //! max-spawns = 1000
 //! max-runtime = "30s"
 //! max-output = "16MiB"
+//! plugin-memory = "256MiB"     # each linear memory of the plugin
+//! plugin-handles = 10000
+//! plugin-time = "10m"          # the whole run
+//! cpu-seconds = 60             # child rlimits (these force the fork path)
+//! address-space = "2GiB"
+//! open-files = 1024
+//! file-size = "1GiB"
+//! processes = 256
+//! die-with-procbox = true      # PR_SET_PDEATHSIG
 //! ```
 
 use std::path::{Path, PathBuf};
@@ -33,7 +42,7 @@ use std::time::Duration;
 use serde::Deserialize;
 use toml::Spanned;
 
-use super::{Limits, Source};
+use super::{Limits, PluginLimits, Source};
 
 /// Everything a document says, with sources, before programs are resolved.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -46,6 +55,7 @@ pub struct Document {
     pub write_dirs: Vec<PathBuf>,
     pub network: bool,
     pub limits: Limits,
+    pub plugin_limits: PluginLimits,
     pub plugin: Option<PluginInfo>,
 }
 
@@ -110,6 +120,15 @@ struct RawLimits {
     max_spawns: Option<u64>,
     max_runtime: Option<String>,
     max_output: Option<RawBytes>,
+    plugin_memory: Option<RawBytes>,
+    plugin_handles: Option<usize>,
+    plugin_time: Option<String>,
+    cpu_seconds: Option<u64>,
+    address_space: Option<RawBytes>,
+    open_files: Option<u64>,
+    file_size: Option<RawBytes>,
+    processes: Option<u64>,
+    die_with_procbox: Option<bool>,
 }
 
 #[derive(Deserialize)]
@@ -204,7 +223,8 @@ pub fn parse(text: &str, path: &Path, kind: Kind) -> Result<Document, String> {
     doc.write_dirs = relative(raw.allow_write);
     doc.network = raw.allow_net;
     if let Some(limits) = raw.limits {
-        doc.limits = parse_limits(limits).map_err(|e| format!("{}: [limits] {e}", path.display()))?;
+        (doc.limits, doc.plugin_limits) =
+            parse_limits(limits).map_err(|e| format!("{}: [limits] {e}", path.display()))?;
     }
     doc.plugin = raw.plugin;
     if kind == Kind::Manifest {
@@ -223,7 +243,10 @@ fn check_manifest(doc: &Document, path: &Path) -> Result<(), String> {
             "`allow-read`/`allow-write`",
         ),
         (doc.network, "`allow-net`"),
-        (doc.limits != Limits::default(), "`[limits]`"),
+        (
+            doc.limits != Limits::default() || doc.plugin_limits != PluginLimits::default(),
+            "`[limits]`",
+        ),
     ];
     match grants_only.iter().find(|(present, _)| *present) {
         Some((_, what)) => Err(format!(
@@ -234,17 +257,32 @@ fn check_manifest(doc: &Document, path: &Path) -> Result<(), String> {
     }
 }
 
-fn parse_limits(raw: RawLimits) -> Result<Limits, String> {
-    Ok(Limits {
+fn parse_limits(raw: RawLimits) -> Result<(Limits, PluginLimits), String> {
+    let bytes = |raw: Option<RawBytes>| match raw {
+        None => Ok(None),
+        Some(RawBytes::Number(n)) => Ok(Some(n)),
+        Some(RawBytes::Text(t)) => parse_bytes(&t).map(Some),
+    };
+    let limits = Limits {
         max_children: raw.max_children,
         max_spawns: raw.max_spawns,
         max_runtime: raw.max_runtime.as_deref().map(parse_duration).transpose()?,
-        max_output_bytes: match raw.max_output {
-            None => None,
-            Some(RawBytes::Number(n)) => Some(n),
-            Some(RawBytes::Text(t)) => Some(parse_bytes(&t)?),
+        max_output_bytes: bytes(raw.max_output)?,
+        rlimits: super::ChildRlimits {
+            cpu_seconds: raw.cpu_seconds,
+            address_space: bytes(raw.address_space)?,
+            open_files: raw.open_files,
+            file_size: bytes(raw.file_size)?,
+            processes: raw.processes,
         },
-    })
+        die_with_host: raw.die_with_procbox,
+    };
+    let plugin = PluginLimits {
+        max_memory_bytes: bytes(raw.plugin_memory)?,
+        max_handles: raw.plugin_handles,
+        max_time: raw.plugin_time.as_deref().map(parse_duration).transpose()?,
+    };
+    Ok((limits, plugin))
 }
 
 /// Parses a duration such as `30s`, `500ms` or `2m`.

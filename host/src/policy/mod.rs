@@ -58,6 +58,55 @@ pub struct Limits {
     /// The most bytes of stdout plus stderr a plugin may read from one child;
     /// past it the child is killed and its status says `output-truncated`.
     pub max_output_bytes: Option<u64>,
+    /// Kernel resource limits set in each child before `exec`.
+    pub rlimits: ChildRlimits,
+    /// `Some(true)`: each child gets SIGKILL if procbox dies, even by
+    /// SIGKILL itself (`PR_SET_PDEATHSIG`).
+    pub die_with_host: Option<bool>,
+}
+
+/// Kernel resource limits (`setrlimit`) for each child; `None` leaves the
+/// limit as procbox has it. Setting any of these, or `die_with_host`,
+/// moves spawning from `posix_spawn` to `fork`+`exec`, which costs more in a
+/// large host.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ChildRlimits {
+    /// RLIMIT_CPU, in seconds.
+    pub cpu_seconds: Option<u64>,
+    /// RLIMIT_AS, in bytes.
+    pub address_space: Option<u64>,
+    /// RLIMIT_NOFILE.
+    pub open_files: Option<u64>,
+    /// RLIMIT_FSIZE, in bytes.
+    pub file_size: Option<u64>,
+    /// RLIMIT_NPROC (per user; the kernel does not enforce it for root).
+    pub processes: Option<u64>,
+}
+
+impl ChildRlimits {
+    /// The limits that are set, as `(resource, value)` pairs for `setrlimit`.
+    pub fn to_set(&self) -> Vec<(libc::__rlimit_resource_t, u64)> {
+        [
+            (libc::RLIMIT_CPU, self.cpu_seconds),
+            (libc::RLIMIT_AS, self.address_space),
+            (libc::RLIMIT_NOFILE, self.open_files),
+            (libc::RLIMIT_FSIZE, self.file_size),
+            (libc::RLIMIT_NPROC, self.processes),
+        ]
+        .into_iter()
+        .filter_map(|(resource, value)| value.map(|v| (resource, v)))
+        .collect()
+    }
+
+    fn overridden_by(self, other: ChildRlimits) -> ChildRlimits {
+        ChildRlimits {
+            cpu_seconds: other.cpu_seconds.or(self.cpu_seconds),
+            address_space: other.address_space.or(self.address_space),
+            open_files: other.open_files.or(self.open_files),
+            file_size: other.file_size.or(self.file_size),
+            processes: other.processes.or(self.processes),
+        }
+    }
 }
 
 impl Limits {
@@ -68,6 +117,8 @@ impl Limits {
             max_spawns: other.max_spawns.or(self.max_spawns),
             max_runtime: other.max_runtime.or(self.max_runtime),
             max_output_bytes: other.max_output_bytes.or(self.max_output_bytes),
+            rlimits: self.rlimits.overridden_by(other.rlimits),
+            die_with_host: other.die_with_host.or(self.die_with_host),
         }
     }
 }
@@ -103,8 +154,38 @@ impl Default for RequestLimits {
     }
 }
 
-/// The plugin's own WASI capabilities.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// Limits on the plugin itself. `None` keeps the default.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PluginLimits {
+    /// The most bytes any one linear memory of the plugin may grow to
+    /// (default [`DEFAULT_PLUGIN_MEMORY`]).
+    pub max_memory_bytes: Option<u64>,
+    /// The most handles (children, streams, pollables, …) the plugin may hold
+    /// at once (default [`DEFAULT_PLUGIN_HANDLES`]).
+    pub max_handles: Option<usize>,
+    /// How long the whole plugin run may take (default: no limit). When it
+    /// runs out the plugin is stopped, busy or not, and its children killed.
+    pub max_time: Option<Duration>,
+}
+
+impl PluginLimits {
+    /// `self`, with each limit that `other` sets replaced by `other`'s.
+    pub fn overridden_by(self, other: PluginLimits) -> PluginLimits {
+        PluginLimits {
+            max_memory_bytes: other.max_memory_bytes.or(self.max_memory_bytes),
+            max_handles: other.max_handles.or(self.max_handles),
+            max_time: other.max_time.or(self.max_time),
+        }
+    }
+}
+
+/// The default cap on each linear memory of a plugin.
+pub const DEFAULT_PLUGIN_MEMORY: u64 = 512 << 20;
+/// The default cap on handles a plugin holds at once.
+pub const DEFAULT_PLUGIN_HANDLES: usize = 10_000;
+
+/// The plugin's own WASI capabilities and limits.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PluginCaps {
     /// Directories the plugin may read (canonical).
     pub read_dirs: Vec<PathBuf>,
@@ -112,6 +193,12 @@ pub struct PluginCaps {
     pub write_dirs: Vec<PathBuf>,
     /// Whether the plugin may open sockets and resolve names.
     pub network: bool,
+    /// The cap on each linear memory, in bytes.
+    pub max_memory_bytes: u64,
+    /// The cap on handles held at once.
+    pub max_handles: usize,
+    /// The budget for the whole run.
+    pub max_time: Option<Duration>,
 }
 
 /// The rules of one gate.
@@ -218,7 +305,9 @@ struct LayerSpec {
 ///   on total spawns, run time or output until set.
 /// - **request size:** [`RequestLimits::default`].
 /// - **the plugin itself:** no files, no network, no environment but the
-///   passed-through variables.
+///   passed-through variables; each linear memory at most
+///   [`DEFAULT_PLUGIN_MEMORY`], at most [`DEFAULT_PLUGIN_HANDLES`] handles,
+///   no limit on run time.
 /// - **search path:** this process's `PATH` at build time, absolute entries
 ///   only ([`search_path`](Self::search_path) replaces it).
 #[derive(Debug, Clone, Default)]
@@ -230,6 +319,7 @@ pub struct PolicyBuilder {
     write_dirs: Vec<PathBuf>,
     network: bool,
     limits: Limits,
+    plugin_limits: PluginLimits,
     start_dir: Option<PathBuf>,
     search_path: Option<SearchPath>,
     request_limits: RequestLimits,
@@ -320,6 +410,13 @@ impl PolicyBuilder {
         self
     }
 
+    /// Sets limits on the plugin itself; each that `limits` sets replaces
+    /// the current one.
+    pub fn plugin_limits(mut self, limits: PluginLimits) -> Self {
+        self.plugin_limits = self.plugin_limits.overridden_by(limits);
+        self
+    }
+
     /// Adds everything a grants file says.
     pub fn grants_document(mut self, doc: Document) -> Self {
         self.grants.allow.extend(doc.allow_run);
@@ -330,6 +427,7 @@ impl PolicyBuilder {
         self.write_dirs.extend(doc.write_dirs);
         self.network |= doc.network;
         self.limits = self.limits.overridden_by(doc.limits);
+        self.plugin_limits = self.plugin_limits.overridden_by(doc.plugin_limits);
         self
     }
 
@@ -419,6 +517,9 @@ impl PolicyBuilder {
                 read_dirs: canonical_all(&self.read_dirs)?,
                 write_dirs: canonical_all(&self.write_dirs)?,
                 network: self.network,
+                max_memory_bytes: self.plugin_limits.max_memory_bytes.unwrap_or(DEFAULT_PLUGIN_MEMORY),
+                max_handles: self.plugin_limits.max_handles.unwrap_or(DEFAULT_PLUGIN_HANDLES),
+                max_time: self.plugin_limits.max_time,
             },
             passed_env,
         })

@@ -36,6 +36,12 @@ fn main() {
         "plugin-env" => plugin_env(),
         "spawn-with-env" => spawn_with_env(rest),
         "empty-stdin" => empty_stdin(),
+        "spin-with-child" => spin_with_child(),
+        "memory-bomb" => memory_bomb(),
+        "hold-tree" => hold_tree(),
+        "escaped-pipe" => escaped_pipe(),
+        "flood" => flood(),
+        "child-fds" => child_fds(),
         "exit" => procbox_sdk::exit(rest[0].parse().expect("an exit code")),
         other => {
             eprintln!("unknown scenario {other:?}");
@@ -347,6 +353,93 @@ fn spawn_with_env(args: &[String]) -> Result<(), Error> {
 fn empty_stdin() -> Result<(), Error> {
     let out = Command::new("cat").stdin(Stdio::piped()).output()?;
     println!("empty_stdin_out={:?}", out.stdout_lossy());
+    Ok(())
+}
+
+/// Starts a child, then spins forever without yielding.
+fn spin_with_child() -> Result<(), Error> {
+    let child = Command::new("sleep").arg("1000").spawn()?;
+    println!("child={}", child.id());
+    let mut x: u64 = 0;
+    loop {
+        x = std::hint::black_box(x.wrapping_add(1));
+    }
+}
+
+/// Starts a child, then allocates (and touches) memory until it fails.
+fn memory_bomb() -> Result<(), Error> {
+    let child = Command::new("sleep").arg("1000").spawn()?;
+    println!("child={}", child.id());
+    let mut hoard: Vec<Vec<u8>> = Vec::new();
+    loop {
+        hoard.push(vec![1u8; 16 << 20]);
+        std::hint::black_box(&hoard);
+    }
+}
+
+/// Starts a tree (a child, a grandchild in its group, and one that escaped
+/// with setsid), prints their pids, and waits forever.
+fn hold_tree() -> Result<(), Error> {
+    let mut child = Command::new("sh")
+        .args([
+            "-c",
+            "/usr/bin/setsid /usr/bin/sleep 1000 & echo $!; /usr/bin/sleep 1000 & echo $!; exec /usr/bin/sleep 1000",
+        ])
+        .stdout(Stdio::piped())
+        .spawn()?;
+    let mut lines = BufReader::new(child.stdout.take().expect("piped")).lines();
+    let escaped = lines.next().transpose()?.unwrap_or_default();
+    let grandchild = lines.next().transpose()?.unwrap_or_default();
+    println!("child={} grandchild={grandchild} escaped={escaped}", child.id());
+    loop {
+        std::thread::sleep(Duration::from_secs(1000));
+    }
+}
+
+/// A grandchild escapes the group with setsid and keeps stdout open; reading
+/// the child's output must still end when the child does.
+fn escaped_pipe() -> Result<(), Error> {
+    let out = Command::new("sh")
+        .args(["-c", "/usr/bin/setsid /usr/bin/sleep 1000 & echo hi"])
+        .output()?;
+    println!("escaped_pipe_out={:?}", out.stdout_lossy());
+    let timed = Command::new("sh")
+        .args(["-c", "/usr/bin/setsid /usr/bin/sleep 1000 & exec /usr/bin/sleep 1000"])
+        .timeout(Duration::from_millis(300))
+        .unchecked()
+        .output()?;
+    println!(
+        "escaped_timeout timed_out={} signal={:?}",
+        timed.status.timed_out,
+        timed.status.signal()
+    );
+    Ok(())
+}
+
+/// A child writes as fast as it can; the plugin first never reads, then
+/// reads slowly, then kills it.
+fn flood() -> Result<(), Error> {
+    let mut child = Command::new("cat").arg("/dev/zero").stdout(Stdio::piped()).spawn()?;
+    std::thread::sleep(Duration::from_millis(700));
+    let mut stdout = child.stdout.take().expect("piped");
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut read = 0;
+    for _ in 0..70 {
+        read += stdout.read(&mut buf)?;
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    child.kill()?;
+    println!("flood_read={read} signal={:?}", child.wait()?.signal());
+    Ok(())
+}
+
+/// Lists the file descriptors a child sees.
+fn child_fds() -> Result<(), Error> {
+    let out = Command::new("ls").arg("/proc/self/fd").output()?;
+    println!(
+        "child_fds={}",
+        out.stdout_lossy().split_whitespace().collect::<Vec<_>>().join(",")
+    );
     Ok(())
 }
 
