@@ -29,31 +29,56 @@ fn assert_gone(pid: u32, what: &str) {
     assert!(exits_within(pid, DEATH_BOUND), "{what} {pid} survived");
 }
 
+/// After procbox has exited: the child was reaped by procbox, the
+/// grandchild killed with its group, and the escapee adopted, killed and
+/// reaped by procbox as subreaper. None exists any more, not even as a
+/// zombie.
+#[track_caller]
+fn assert_tree_gone(line: &str) {
+    for key in ["child", "grandchild", "escaped"] {
+        let pid = field(line, key);
+        assert!(
+            !process_exists(pid),
+            "{key} {pid} of the tree survived the plugin (or is a zombie)"
+        );
+    }
+}
+
+/// The `child= grandchild= escaped=` line a tree scenario printed.
+fn tree_line(run: &procbox_tests::Run) -> String {
+    run.stdout
+        .lines()
+        .find(|l| l.contains("escaped="))
+        .unwrap_or_else(|| panic!("no tree in {run:?}"))
+        .to_string()
+}
+
 #[tokio::test]
 async fn dropping_a_child_kills_and_reaps_it_at_once() {
-    let run = bounded!(scenario(&["sleep", "ps"], &["drop-kills"]));
+    let run = bounded!(scenario(&["sh", "ps"], &["drop-kills"]));
     assert_eq!(run.code, Some(0), "{run:?}");
     // Checked inside the plugin, while procbox still runs: `ps` finds no
     // process with that pid, not even a zombie.
     assert_eq!(run.value("ps_code").as_deref(), Some("Some(1)"), "{run:?}");
     assert_eq!(run.value("ps_out").as_deref(), Some("\"\""), "{run:?}");
     assert!(!process_exists(pid(&run, "pid")));
+    // The grandchild in its group went with it; the escapee went at the end.
+    assert_tree_gone(&tree_line(&run));
 }
 
 #[tokio::test]
 async fn ending_without_waiting_kills_the_child_and_its_grandchildren() {
     let run = bounded!(scenario(&["sh"], &["leave-running"]));
     assert_eq!(run.code, Some(0), "{run:?}");
-    assert!(!process_exists(pid(&run, "child")), "the child is killed and reaped");
-    assert_gone(pid(&run, "grandchild"), "grandchild");
+    assert_tree_gone(&tree_line(&run));
 }
 
 #[tokio::test]
 async fn a_trapping_plugin_still_has_its_children_killed() {
-    let run = bounded!(scenario(&["sleep"], &["trap-with-child"]));
+    let run = bounded!(scenario(&["sh"], &["trap-with-child"]));
     assert_eq!(run.code, Some(125), "a trap is procbox's failure: {run:?}");
     assert!(run.stderr.contains("trapped"), "{run:?}");
-    assert!(!process_exists(pid(&run, "child")));
+    assert_tree_gone(&tree_line(&run));
 }
 
 #[tokio::test]
@@ -61,33 +86,33 @@ async fn a_spinning_plugin_is_stopped_by_its_time_budget() {
     let mut procbox = Background::start(&[
         "run",
         guests::SCENARIOS,
-        "--allow-run=sleep",
+        "--allow-run=sh",
         "--max-plugin-time=1s",
         "--",
         "spin-with-child",
     ]);
-    let child = field(&bounded!(procbox.line_with("child=")), "child");
+    let tree = bounded!(procbox.line_with("escaped="));
     let (code, stderr) = bounded!(procbox.finish());
     assert_eq!(code, Some(124), "{stderr}");
     assert!(stderr.contains("ran out of its time budget of 1s"), "{stderr}");
-    assert!(!process_exists(child), "the child is killed and reaped");
+    assert_tree_gone(&tree);
 }
 
 #[tokio::test]
 async fn sigint_stops_even_a_spinning_plugin() {
-    let mut procbox = Background::start(&["run", guests::SCENARIOS, "--allow-run=sleep", "--", "spin-with-child"]);
-    let child = field(&bounded!(procbox.line_with("child=")), "child");
+    let mut procbox = Background::start(&["run", guests::SCENARIOS, "--allow-run=sh", "--", "spin-with-child"]);
+    let tree = bounded!(procbox.line_with("escaped="));
     procbox.signal(libc::SIGINT);
     let (code, stderr) = bounded!(procbox.finish());
     assert_eq!(code, Some(130), "{stderr}");
     assert!(stderr.contains("stopped by a signal"), "{stderr}");
-    assert!(!process_exists(child));
+    assert_tree_gone(&tree);
 }
 
 #[tokio::test]
 async fn a_memory_bomb_is_stopped_at_its_cap() {
     let run = bounded!(scenario_with(
-        &["--allow-run=sleep", "--max-plugin-memory=64MiB"],
+        &["--allow-run=sh", "--max-plugin-memory=64MiB"],
         &["memory-bomb"]
     ));
     assert_eq!(run.code, Some(125), "{run:?}");
@@ -95,29 +120,19 @@ async fn a_memory_bomb_is_stopped_at_its_cap() {
         run.stderr.contains("tried to grow its memory past its cap of 64 MiB"),
         "{run:?}"
     );
-    assert!(!process_exists(pid(&run, "child")));
+    assert_tree_gone(&tree_line(&run));
 }
 
 #[tokio::test]
 async fn sigterm_kills_the_whole_tree_including_escapees() {
     let mut procbox = Background::start(&["run", guests::SCENARIOS, "--allow-run=sh", "--", "hold-tree"]);
-    let line = bounded!(procbox.line_with("escaped="));
-    let (child, grandchild, escaped) = (
-        field(&line, "child"),
-        field(&line, "grandchild"),
-        field(&line, "escaped"),
-    );
+    let tree = bounded!(procbox.line_with("escaped="));
     procbox.signal(libc::SIGTERM);
     let (code, stderr) = bounded!(procbox.finish());
     assert_eq!(code, Some(143), "{stderr}");
-    assert!(!process_exists(child), "the child is killed and reaped");
-    assert_gone(grandchild, "grandchild in the child's group");
-    // setsid took it out of the group; as subreaper procbox adopted and
-    // killed it.
-    assert!(
-        !process_exists(escaped),
-        "escaped grandchild {escaped} survived (or was left a zombie)"
-    );
+    // setsid took one grandchild out of the group; as subreaper procbox
+    // adopted, killed and reaped it.
+    assert_tree_gone(&tree);
 }
 
 #[tokio::test]

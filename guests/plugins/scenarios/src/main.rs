@@ -221,7 +221,7 @@ fn huge_args() -> Result<(), Error> {
 }
 
 fn drop_kills() -> Result<(), Error> {
-    let child = Command::new("sleep").arg("1000").spawn()?;
+    let child = start_tree()?;
     let pid = child.id();
     println!("pid={pid}");
     drop(child);
@@ -235,24 +235,15 @@ fn drop_kills() -> Result<(), Error> {
     Ok(())
 }
 
-/// Starts a child with a background grandchild, prints both pids, and ends
-/// the plugin without waiting or dropping the handle.
+/// Starts a tree and ends the plugin without waiting or dropping the handle.
 fn leave_running() -> Result<(), Error> {
-    let mut child = Command::new("sh")
-        .args(["-c", "/usr/bin/sleep 1000 & echo $!; exec /usr/bin/sleep 1000"])
-        .stdout(Stdio::piped())
-        .spawn()?;
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().expect("piped")).read_line(&mut line)?;
-    println!("child={} grandchild={}", child.id(), line.trim());
-    std::mem::forget(child);
+    std::mem::forget(start_tree()?);
     Ok(())
 }
 
 fn trap_with_child() -> Result<(), Error> {
-    let child = Command::new("sleep").arg("1000").spawn()?;
-    println!("child={}", child.id());
-    std::mem::forget(child);
+    let tree = start_tree()?;
+    std::mem::forget(tree);
     // An unreachable instruction: the plugin traps.
     core::arch::wasm32::unreachable()
 }
@@ -356,20 +347,18 @@ fn empty_stdin() -> Result<(), Error> {
     Ok(())
 }
 
-/// Starts a child, then spins forever without yielding.
+/// Starts a tree, then spins forever without yielding.
 fn spin_with_child() -> Result<(), Error> {
-    let child = Command::new("sleep").arg("1000").spawn()?;
-    println!("child={}", child.id());
+    let _tree = start_tree()?;
     let mut x: u64 = 0;
     loop {
         x = std::hint::black_box(x.wrapping_add(1));
     }
 }
 
-/// Starts a child, then allocates (and touches) memory until it fails.
+/// Starts a tree, then allocates (and touches) memory until it fails.
 fn memory_bomb() -> Result<(), Error> {
-    let child = Command::new("sleep").arg("1000").spawn()?;
-    println!("child={}", child.id());
+    let _tree = start_tree()?;
     let mut hoard: Vec<Vec<u8>> = Vec::new();
     loop {
         hoard.push(vec![1u8; 16 << 20]);
@@ -377,9 +366,9 @@ fn memory_bomb() -> Result<(), Error> {
     }
 }
 
-/// Starts a tree (a child, a grandchild in its group, and one that escaped
-/// with setsid), prints their pids, and waits forever.
-fn hold_tree() -> Result<(), Error> {
+/// Starts a tree: a child, a grandchild in its process group, and one that
+/// escaped the group with setsid. Prints `child= grandchild= escaped=`.
+fn start_tree() -> Result<procbox_sdk::Child, Error> {
     let mut child = Command::new("sh")
         .args([
             "-c",
@@ -391,6 +380,12 @@ fn hold_tree() -> Result<(), Error> {
     let escaped = lines.next().transpose()?.unwrap_or_default();
     let grandchild = lines.next().transpose()?.unwrap_or_default();
     println!("child={} grandchild={grandchild} escaped={escaped}", child.id());
+    Ok(child)
+}
+
+/// Starts a tree and waits forever.
+fn hold_tree() -> Result<(), Error> {
+    let _tree = start_tree()?;
     loop {
         std::thread::sleep(Duration::from_secs(1000));
     }
