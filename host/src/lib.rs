@@ -36,6 +36,7 @@
 
 pub mod bindings;
 pub mod budget;
+pub mod cache;
 pub mod child;
 pub mod containment;
 pub mod ctx;

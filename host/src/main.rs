@@ -47,6 +47,11 @@ enum Commands {
         after_help = "Examples:\n  procbox explain --allow-run git --deny-run 'git push **' -- git push origin\n  procbox explain --grants grants.toml --cwd src --env LANG=C -- wc -l main.rs"
     )]
     Explain(ExplainArgs),
+    /// Compile a plugin ahead of time into the cache, so that runs start fast.
+    #[command(
+        after_help = "The cache is $PROCBOX_CACHE_DIR, else $XDG_CACHE_HOME/procbox, else ~/.cache/procbox.\n\nExample:\n  procbox compile report.wasm"
+    )]
+    Compile(CompileArgs),
     /// Show what a plugin imports and exports, and what its manifest requests.
     #[command(after_help = "Example:\n  procbox inspect report.wasm")]
     Inspect(InspectArgs),
@@ -67,6 +72,9 @@ struct RunArgs {
     /// Append a JSON line per spawn decision and per exit to FILE.
     #[arg(long, value_name = "FILE")]
     audit: Option<PathBuf>,
+    /// Compile the plugin afresh instead of using the compilation cache.
+    #[arg(long)]
+    no_cache: bool,
     /// Arguments passed to the plugin (write them after `--`).
     #[arg(last = true, value_name = "ARGS")]
     args: Vec<String>,
@@ -88,6 +96,12 @@ struct ExplainArgs {
     /// The program and its arguments (after `--`).
     #[arg(last = true, required = true, value_name = "PROGRAM [ARGS]")]
     command: Vec<String>,
+}
+
+#[derive(Args)]
+struct CompileArgs {
+    /// The plugin to compile.
+    plugin: PathBuf,
 }
 
 #[derive(Args)]
@@ -166,8 +180,40 @@ async fn dispatch(cli: Cli) -> Result<u8, Failure> {
             cli::inspect::inspect(&Runtime::new()?, &args.plugin, manifest.as_deref())?;
             Ok(0)
         }
+        Commands::Compile(args) => compile(args),
         Commands::Demo => demo().await,
     }
+}
+
+/// A runtime, with the compilation cache unless `no_cache` (or there is no
+/// home directory to put it in).
+fn runtime(no_cache: bool) -> anyhow::Result<Runtime> {
+    let runtime = Runtime::new()?;
+    Ok(match procbox::cache::Cache::default_dir() {
+        Some(dir) if !no_cache => runtime.with_cache(dir),
+        _ => runtime,
+    })
+}
+
+fn compile(args: CompileArgs) -> Result<u8, Failure> {
+    let runtime = runtime(false)?;
+    let cache = runtime
+        .cache()
+        .ok_or_else(|| usage(anyhow::anyhow!("no cache directory: set PROCBOX_CACHE_DIR or HOME")))?;
+    let name = args.plugin.display().to_string();
+    let bytes = std::fs::read(&args.plugin).with_context(|| format!("cannot read plugin {name}"))?;
+    let started = std::time::Instant::now();
+    let (_, origin) = runtime.compile_cached(&name, &bytes)?;
+    // Loading also checks that it is a procbox plugin.
+    runtime.load_bytes(&name, &bytes)?;
+    let entry = cache.entry_path(&bytes);
+    match origin {
+        procbox::cache::Origin::Compiled => {
+            println!("compiled {name} in {:.0?} into {}", started.elapsed(), entry.display())
+        }
+        procbox::cache::Origin::Cached => println!("{name} is already compiled: {}", entry.display()),
+    }
+    Ok(0)
 }
 
 async fn run(args: RunArgs) -> Result<u8, Failure> {
@@ -219,7 +265,7 @@ async fn demo() -> Result<u8, Failure> {
         .map(|r| r.path.display().to_string())
         .collect();
     println!("procbox demo: the bundled plugin may run only {}", granted.join(", "));
-    let runtime = Runtime::new()?;
+    let runtime = runtime(false)?;
     let plugin = runtime.load_bytes("demo.wasm", DEMO_WASM)?;
     execute(&runtime, &plugin, RunOptions::new(Arc::new(policy))).await
 }

@@ -12,6 +12,7 @@ use wasmtime_wasi::{FsPerms, I32Exit, WasiCtx, WasiCtxBuilder, WasiCtxView, Wasi
 
 use crate::bindings;
 use crate::budget::{EpochTicker, MemoryCap};
+use crate::cache::{Cache, Origin};
 use crate::ctx::{self, ProcboxView, ProcessCtx, ProcessView};
 use crate::gate::Gate;
 use crate::observe::SpawnHook;
@@ -31,6 +32,7 @@ const CORE_MODULE_VERSION: [u8; 4] = [1, 0, 0, 0];
 pub struct Runtime {
     engine: Engine,
     linker: Linker<PluginState>,
+    cache: Option<Cache>,
     _ticker: EpochTicker,
 }
 
@@ -137,8 +139,20 @@ impl Runtime {
         Ok(Runtime {
             engine,
             linker,
+            cache: None,
             _ticker: ticker,
         })
+    }
+
+    /// Keeps compiled plugins in `dir` (see [`crate::cache`]).
+    pub fn with_cache(mut self, dir: impl Into<std::path::PathBuf>) -> Runtime {
+        self.cache = Some(Cache::new(dir, &self.engine));
+        self
+    }
+
+    /// The compilation cache, if any.
+    pub fn cache(&self) -> Option<&Cache> {
+        self.cache.as_ref()
     }
 
     /// Reads, compiles and checks the plugin at `path`.
@@ -159,7 +173,7 @@ impl Runtime {
     /// # Errors
     /// [`LoadError`], naming the plugin and the problem.
     pub fn load_bytes(&self, name: &str, bytes: &[u8]) -> Result<Plugin, LoadError> {
-        let component = self.compile(name, bytes)?;
+        let component = self.compile_cached(name, bytes)?.0;
         let pre = self.prepare(name, &component)?;
         Ok(Plugin {
             name: name.to_string(),
@@ -189,6 +203,17 @@ impl Runtime {
                 other => other.to_string(),
             }),
         })
+    }
+
+    /// Compiles a plugin, or loads it from the cache; says which.
+    ///
+    /// # Errors
+    /// [`LoadError`] when the bytes are not a valid component.
+    pub fn compile_cached(&self, name: &str, bytes: &[u8]) -> Result<(Component, Origin), LoadError> {
+        match &self.cache {
+            Some(cache) => cache.load_or_compile(&self.engine, bytes, || self.compile(name, bytes)),
+            None => Ok((self.compile(name, bytes)?, Origin::Compiled)),
+        }
     }
 
     fn compile(&self, name: &str, bytes: &[u8]) -> Result<Component, LoadError> {

@@ -55,10 +55,23 @@ impl Run {
     }
 }
 
+/// Applies the environment every procbox run in the tests gets: a
+/// compilation cache inside the target directory, not the user's.
+fn test_env(command: &mut tokio::process::Command) -> &mut tokio::process::Command {
+    let target = procbox_bin()
+        .parent()
+        .and_then(|p| p.parent())
+        .map(|p| p.join("procbox-test-cache"));
+    if let Some(dir) = target {
+        command.env("PROCBOX_CACHE_DIR", dir);
+    }
+    command
+}
+
 /// Runs `procbox ARGS` to completion, failing the test if it takes longer
 /// than [`RUN_DEADLINE`] (the process is killed then).
 pub async fn procbox(args: &[&str]) -> Run {
-    let child = tokio::process::Command::new(procbox_bin())
+    let child = test_env(&mut tokio::process::Command::new(procbox_bin()))
         .args(args)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -136,7 +149,7 @@ impl Background {
     /// Starts `procbox ARGS` with stdout piped.
     pub fn start(args: &[&str]) -> Background {
         use tokio::io::AsyncBufReadExt;
-        let mut child = tokio::process::Command::new(procbox_bin())
+        let mut child = test_env(&mut tokio::process::Command::new(procbox_bin()))
             .args(args)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())

@@ -1,0 +1,85 @@
+//! The compilation cache: compiled once, loaded after; a changed plugin is
+//! recompiled; a corrupt, truncated or foreign entry is detected and
+//! rebuilt, never loaded.
+
+use procbox::cache::Origin;
+use procbox::Runtime;
+
+/// A real plugin: the demo, which the build embeds.
+const PLUGIN: &[u8] = include_bytes!(env!("PROCBOX_DEMO_WASM"));
+
+fn runtime(dir: &std::path::Path) -> Runtime {
+    Runtime::new().unwrap().with_cache(dir)
+}
+
+fn origin(runtime: &Runtime, wasm: &[u8]) -> Origin {
+    runtime.compile_cached("demo.wasm", wasm).unwrap().1
+}
+
+#[test]
+fn compiled_once_then_loaded() {
+    let dir = tempfile::tempdir().unwrap();
+    let rt = runtime(dir.path());
+    assert_eq!(origin(&rt, PLUGIN), Origin::Compiled);
+    assert!(rt.cache().unwrap().entry_path(PLUGIN).is_file());
+    assert_eq!(origin(&rt, PLUGIN), Origin::Cached);
+    // A new runtime (a new procbox process) finds it too, and the loaded
+    // component is a working plugin.
+    let again = runtime(dir.path());
+    assert_eq!(origin(&again, PLUGIN), Origin::Cached);
+    again.load_bytes("demo.wasm", PLUGIN).unwrap();
+}
+
+#[test]
+fn a_changed_plugin_is_recompiled() {
+    let dir = tempfile::tempdir().unwrap();
+    let rt = runtime(dir.path());
+    assert_eq!(origin(&rt, PLUGIN), Origin::Compiled);
+    // The same plugin with one more (custom) section: other bytes.
+    let mut changed = PLUGIN.to_vec();
+    changed.extend_from_slice(&[0, 5, 4, b'n', b'o', b't', b'e']);
+    assert_ne!(
+        rt.cache().unwrap().entry_path(&changed),
+        rt.cache().unwrap().entry_path(PLUGIN)
+    );
+    assert_eq!(origin(&rt, &changed), Origin::Compiled);
+}
+
+#[test]
+fn broken_entries_are_rebuilt_not_trusted() {
+    let dir = tempfile::tempdir().unwrap();
+    let rt = runtime(dir.path());
+    let entry = rt.cache().unwrap().entry_path(PLUGIN);
+    assert_eq!(origin(&rt, PLUGIN), Origin::Compiled);
+    let good = std::fs::read(&entry).unwrap();
+    let mut flipped = good.clone();
+    let middle = flipped.len() / 2;
+    flipped[middle] ^= 0x40;
+    let cases: Vec<(&str, Vec<u8>)> = vec![
+        ("one flipped bit in the code", flipped),
+        ("truncated", good[..good.len() / 3].to_vec()),
+        ("empty", Vec::new()),
+        ("a foreign file", b"\x7fELF not a cache entry at all".to_vec()),
+        ("a raw wasmtime artifact without our header", good[48..].to_vec()),
+    ];
+    for (what, bytes) in cases {
+        std::fs::write(&entry, &bytes).unwrap();
+        assert_eq!(origin(&rt, PLUGIN), Origin::Compiled, "{what}: must be recompiled");
+        assert_eq!(
+            std::fs::read(&entry).unwrap(),
+            good,
+            "{what}: the entry is rewritten whole"
+        );
+        assert_eq!(origin(&rt, PLUGIN), Origin::Cached, "{what}: and then used");
+    }
+}
+
+#[test]
+fn an_unwritable_cache_still_runs_the_plugin() {
+    let file = tempfile::NamedTempFile::new().unwrap();
+    // A "directory" that is a file: nothing can be stored there.
+    let rt = runtime(&file.path().join("cache"));
+    assert_eq!(origin(&rt, PLUGIN), Origin::Compiled);
+    assert_eq!(origin(&rt, PLUGIN), Origin::Compiled);
+    rt.load_bytes("demo.wasm", PLUGIN).unwrap();
+}
