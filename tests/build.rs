@@ -2,7 +2,7 @@
 
 /// Every guest the tests run. A plugin in `guests/plugins/` that is not
 /// listed here has no test: list it.
-const GUESTS: &[(&str, &str)] = &[("SCENARIOS", "scenarios")];
+const GUESTS: &[(&str, &str)] = &[("SCENARIOS", "scenarios"), ("BENCH", "bench")];
 
 fn main() {
     let packages: Vec<&str> = GUESTS.iter().map(|(_, package)| *package).collect();

@@ -1,0 +1,111 @@
+//! The bench plugin (guests/plugins/bench) runs every scenario and prints a
+//! well-formed result line. Correctness only: each scenario runs in its
+//! tiny `--quick` mode and nothing here measures time.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use procbox_tests::{guests, procbox, Run};
+
+const TEST_DEADLINE: Duration = Duration::from_secs(120);
+const DD_RULE: &str = "--allow-run=dd if=/dev/zero bs=1M count=* status=none";
+
+/// `procbox run bench.wasm FLAGS -- ARGS`, within the test deadline.
+async fn bench(flags: &[&str], args: &[&str]) -> Run {
+    let mut argv = vec!["run", guests::BENCH];
+    argv.extend(flags);
+    argv.push("--");
+    argv.extend(args);
+    tokio::time::timeout(TEST_DEADLINE, procbox(&argv))
+        .await
+        .expect("test deadline")
+}
+
+/// The fields of the run's one `result scenario=NAME ...` line; every field
+/// but the scenario must be a non-negative number.
+fn result(run: &Run, scenario: &str) -> HashMap<String, f64> {
+    assert_eq!(run.code, Some(0), "{run:?}");
+    let lines: Vec<&str> = run.stdout.lines().filter(|l| l.starts_with("result ")).collect();
+    assert_eq!(lines.len(), 1, "one result line: {run:?}");
+    let mut words = lines[0].split_whitespace().skip(1);
+    assert_eq!(words.next(), Some(format!("scenario={scenario}").as_str()), "{run:?}");
+    words
+        .map(|word| {
+            let (key, value) = word
+                .split_once('=')
+                .unwrap_or_else(|| panic!("{word:?} is not key=value"));
+            let number: f64 = value
+                .parse()
+                .unwrap_or_else(|_| panic!("{key}={value:?} is not a number in {:?}", lines[0]));
+            assert!(number.is_finite() && number >= 0.0, "{key}={value}");
+            (key.to_string(), number)
+        })
+        .collect()
+}
+
+fn assert_latency(fields: &HashMap<String, f64>, n: f64) {
+    assert_eq!(fields["n"], n, "{fields:?}");
+    assert!(fields["min_ns"] > 0.0, "{fields:?}");
+    assert!(fields["min_ns"] <= fields["median_ns"], "{fields:?}");
+    assert!(fields["median_ns"] <= fields["p90_ns"], "{fields:?}");
+    assert!(fields["p90_ns"] <= fields["total_ns"], "{fields:?}");
+}
+
+#[tokio::test]
+async fn noop_exits_cleanly_without_a_result() {
+    let run = bench(&[], &["noop"]).await;
+    assert_eq!(run.code, Some(0), "{run:?}");
+    assert!(!run.stdout.contains("result "), "{run:?}");
+}
+
+#[tokio::test]
+async fn spawn_true_reports_latencies() {
+    let run = bench(&["--allow-run=/bin/true"], &["spawn_true", "--quick"]).await;
+    assert_latency(&result(&run, "spawn_true"), 5.0);
+}
+
+#[tokio::test]
+async fn capture_echo_reports_latencies() {
+    let run = bench(&["--allow-run=echo hello"], &["capture_echo", "--quick"]).await;
+    assert_latency(&result(&run, "capture_echo"), 5.0);
+}
+
+#[tokio::test]
+async fn burst_reports_a_rate() {
+    let run = bench(&["--allow-run=/bin/true"], &["burst", "--quick"]).await;
+    let fields = result(&run, "burst");
+    assert_eq!(fields["n"], 10.0, "{fields:?}");
+    assert!(fields["spawned_ns"] <= fields["total_ns"], "{fields:?}");
+    assert!(fields["rate_per_s"] > 0.0, "{fields:?}");
+}
+
+#[tokio::test]
+async fn read_reads_every_byte() {
+    let run = bench(&[DD_RULE], &["read", "--quick"]).await;
+    let fields = result(&run, "read");
+    assert_eq!(fields["bytes"], (4u64 << 20) as f64, "{fields:?}");
+    assert!(fields["gb_per_s"] > 0.0, "{fields:?}");
+}
+
+#[tokio::test]
+async fn hold_keeps_every_child_running() {
+    let run = bench(
+        &["--allow-run=sleep 1000", "--allow-run=/bin/true"],
+        &["hold", "--quick"],
+    )
+    .await;
+    let fields = result(&run, "hold");
+    assert_eq!(fields["n"], 10.0, "{fields:?}");
+    assert_eq!(fields["running"], 10.0, "{fields:?}");
+}
+
+#[tokio::test]
+async fn an_ungranted_scenario_reports_the_denial() {
+    let run = bench(&[], &["spawn_true", "--quick"]).await;
+    assert_eq!(run.code, Some(1), "{run:?}");
+    assert!(
+        run.stdout.contains("error scenario=spawn_true message=denied"),
+        "{run:?}"
+    );
+    assert!(!run.stdout.contains("result "), "{run:?}");
+}
