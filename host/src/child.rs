@@ -29,9 +29,9 @@ impl Child {
     pub fn new(process: Process, pipes: Pipes, output_budget: Option<Arc<OutputBudget>>) -> Child {
         Child {
             process,
-            stdin: pipes.stdin.map(OwnedFd::from),
-            stdout: pipes.stdout.map(OwnedFd::from),
-            stderr: pipes.stderr.map(OwnedFd::from),
+            stdin: pipes.stdin,
+            stdout: pipes.stdout,
+            stderr: pipes.stderr,
             output_budget,
         }
     }

@@ -28,11 +28,14 @@ use crate::error::SpawnError;
 use crate::policy::env::is_injection;
 use crate::policy::rule::ExecRule;
 use crate::policy::{ChildRlimits, Policy};
+use crate::redirect::{Redirect, Redirects, Target};
 use crate::resolve::resolve_program;
 
 /// What a plugin asks to run, before any checks.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SpawnRequest {
+    /// Where the child's standard streams go (default: all null).
+    pub stdio: Redirects<Redirect>,
     /// The program as the plugin wrote it.
     pub program: String,
     /// The arguments, without the program name.
@@ -53,6 +56,7 @@ pub struct Permit {
     args: Vec<String>,
     env: Vec<(String, String)>,
     cwd: PathBuf,
+    stdio: Redirects<Target>,
     rule: String,
     max_runtime: Option<Duration>,
     max_output_bytes: Option<u64>,
@@ -84,6 +88,10 @@ impl Permit {
     /// The canonical working directory.
     pub fn cwd(&self) -> &Path {
         &self.cwd
+    }
+    /// Where the child's standard streams go.
+    pub fn stdio(&self) -> &Redirects<Target> {
+        &self.stdio
     }
     /// The rule that allowed the request, with its source.
     pub fn rule(&self) -> &str {
@@ -176,6 +184,7 @@ impl Gate {
         let allowing = self.check_exec(&line, &program, &request.args)?;
         self.check_pin(&line, &program, allowing)?;
         let env = self.check_env(&request.program, &request.env)?;
+        let stdio = self.check_stdio(&line, &cwd, &request.stdio)?;
         let slot = self.reserve_slot(&line)?;
         Ok(Permit {
             program,
@@ -185,6 +194,7 @@ impl Gate {
             args: request.args.clone(),
             env,
             cwd,
+            stdio,
             rule: format!("allow rule {allowing}"),
             max_runtime: self.policy.limits.max_runtime,
             max_output_bytes: self.policy.limits.max_output_bytes,
@@ -361,6 +371,82 @@ impl Gate {
             env.push((name.clone(), value.clone()));
         }
         Ok(env)
+    }
+
+    /// Each stream's target: inheriting needs a grant; a file must lie in a
+    /// granted directory; `stdout` is for stderr only and `child-stdout` for
+    /// stdin only.
+    fn check_stdio(
+        &self,
+        line: &str,
+        cwd: &Path,
+        stdio: &Redirects<Redirect>,
+    ) -> Result<Redirects<Target>, SpawnError> {
+        let one = |name: &str, redirect: &Redirect| -> Result<Target, SpawnError> {
+            let misplaced = |what: &str| {
+                SpawnError::InvalidInput(format!(
+                    "{line}: {name}: `{what}` is only for {}",
+                    if what == "stdout" { "stderr" } else { "stdin" }
+                ))
+            };
+            Ok(match redirect {
+                Redirect::Piped => Target::Piped,
+                Redirect::Null => Target::Null,
+                Redirect::Inherit if self.policy.allow_inherit => Target::Inherit,
+                Redirect::Inherit => {
+                    return Err(SpawnError::Denied(format!(
+                        "{line}: {name}: using procbox's own {name} needs --allow-inherit"
+                    )))
+                }
+                Redirect::File { path, append } => Target::File {
+                    path: self.check_file(line, name, cwd, path)?,
+                    append: *append,
+                },
+                Redirect::Stdout if name == "stderr" => Target::SameAsStdout,
+                Redirect::Stdout => return Err(misplaced("stdout")),
+                Redirect::ChildStdout if name == "stdin" => Target::ChildStdout,
+                Redirect::ChildStdout => return Err(misplaced("child-stdout")),
+            })
+        };
+        Ok(Redirects {
+            stdin: one("stdin", &stdio.stdin)?,
+            stdout: one("stdout", &stdio.stdout)?,
+            stderr: one("stderr", &stdio.stderr)?,
+        })
+    }
+
+    /// A redirection file: its directory resolved (no `..` or symlink
+    /// escapes) and inside a granted directory; the file itself not a
+    /// symlink and not a directory.
+    fn check_file(&self, line: &str, name: &str, cwd: &Path, path: &str) -> Result<PathBuf, SpawnError> {
+        let invalid = |why: String| SpawnError::InvalidInput(format!("{line}: {name} file {path:?}: {why}"));
+        if path.is_empty() || path.contains('\0') {
+            return Err(invalid("the path is empty or contains a NUL byte".into()));
+        }
+        let joined = cwd.join(path);
+        let (Some(dir), Some(file_name)) = (joined.parent(), joined.file_name()) else {
+            return Err(invalid("not a file path".into()));
+        };
+        let dir = dir.canonicalize().map_err(|e| invalid(format!("its directory: {e}")))?;
+        if !self.policy.dirs.iter().any(|root| dir.starts_with(root)) {
+            return Err(SpawnError::Denied(format!(
+                "{line}: {name} file {}: outside the granted directories ({})",
+                dir.join(file_name).display(),
+                match self.policy.dirs.as_slice() {
+                    [] => "none is granted; grant one with --dir".to_string(),
+                    dirs => join_paths(dirs),
+                }
+            )));
+        }
+        let resolved = dir.join(file_name);
+        match std::fs::symlink_metadata(&resolved) {
+            Ok(meta) if meta.file_type().is_symlink() => Err(SpawnError::Denied(format!(
+                "{line}: {name} file {}: a symlink, which could point anywhere",
+                resolved.display()
+            ))),
+            Ok(meta) if meta.is_dir() => Err(invalid("a directory".into())),
+            _ => Ok(resolved),
+        }
     }
 
     fn reserve_slot(&self, line: &str) -> Result<ChildSlot, SpawnError> {

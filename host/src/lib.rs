@@ -46,6 +46,7 @@ pub mod gate;
 mod host;
 pub mod observe;
 pub mod policy;
+pub mod redirect;
 pub mod resolve;
 pub mod runtime;
 pub mod stdio;

@@ -242,6 +242,7 @@ fn explain(args: ExplainArgs) -> Result<u8, Failure> {
         args: rest.to_vec(),
         env: args.env,
         cwd: args.cwd,
+        stdio: Default::default(),
     };
     Ok(cli::explain::explain(policy, request))
 }

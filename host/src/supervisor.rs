@@ -37,32 +37,7 @@ use crate::error::SpawnError;
 use crate::exit::{ExitStatus, Termination, Usage};
 use crate::gate::{ChildSlot, Permit};
 use crate::policy::CEILING_GRACE;
-
-/// How one standard stream of the child is connected.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum StdioMode {
-    /// A pipe to procbox.
-    Piped,
-    /// `/dev/null`.
-    Null,
-}
-
-impl StdioMode {
-    fn to_std(self) -> Stdio {
-        match self {
-            StdioMode::Piped => Stdio::piped(),
-            StdioMode::Null => Stdio::null(),
-        }
-    }
-}
-
-/// The three standard streams of a new child.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct StdioPlan {
-    pub stdin: StdioMode,
-    pub stdout: StdioMode,
-    pub stderr: StdioMode,
-}
+use crate::redirect::Target;
 
 /// When and how to stop a child that runs too long.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -98,9 +73,9 @@ impl Timeout {
 /// procbox's ends of the child's pipes, for the streams that were piped.
 #[derive(Debug, Default)]
 pub struct Pipes {
-    pub stdin: Option<std::process::ChildStdin>,
-    pub stdout: Option<std::process::ChildStdout>,
-    pub stderr: Option<std::process::ChildStderr>,
+    pub stdin: Option<OwnedFd>,
+    pub stdout: Option<OwnedFd>,
+    pub stderr: Option<OwnedFd>,
 }
 
 /// What the watcher publishes once it has reaped the child.
@@ -121,7 +96,11 @@ pub struct Process {
 /// [`SpawnError::NotFound`] if the file vanished since the gate resolved it,
 /// [`SpawnError::InvalidInput`] if the kernel found the request too large,
 /// and [`SpawnError::Io`] for anything else the OS refused.
-pub fn spawn(permit: &mut Permit, stdio: StdioPlan, timeout: Option<Timeout>) -> Result<(Process, Pipes), SpawnError> {
+pub fn spawn(
+    permit: &mut Permit,
+    upstream: Option<OwnedFd>,
+    timeout: Option<Timeout>,
+) -> Result<(Process, Pipes), SpawnError> {
     let mut command = std::process::Command::new(permit.program());
     command
         .arg0(permit.arg0())
@@ -129,17 +108,18 @@ pub fn spawn(permit: &mut Permit, stdio: StdioPlan, timeout: Option<Timeout>) ->
         .env_clear()
         .envs(permit.env().iter().map(|(k, v)| (k, v)))
         .current_dir(permit.cwd())
-        .process_group(0)
-        .stdin(stdio.stdin.to_std())
-        .stdout(stdio.stdout.to_std())
-        .stderr(stdio.stderr.to_std());
+        .process_group(0);
+    let merged_read_end = connect_stdio(&mut command, permit, upstream)?;
     prepare_child(&mut command, permit);
     let started = Instant::now();
     let mut child = command.spawn().map_err(|e| spawn_error(permit, e))?;
+    // Our own pipe for `2>&1`: close our copies of its write end (the
+    // child holds them now) so end-of-file arrives when the child exits.
+    drop(command);
     let pipes = Pipes {
-        stdin: child.stdin.take(),
-        stdout: child.stdout.take(),
-        stderr: child.stderr.take(),
+        stdin: child.stdin.take().map(OwnedFd::from),
+        stdout: child.stdout.take().map(OwnedFd::from).or(merged_read_end),
+        stderr: child.stderr.take().map(OwnedFd::from),
     };
     let shared = Arc::new(Shared {
         pid: child.id() as libc::pid_t,
@@ -158,6 +138,88 @@ pub fn spawn(permit: &mut Permit, stdio: StdioPlan, timeout: Option<Timeout>) ->
     let guard = ReapOnCancel(Some(shared.clone()));
     tokio::spawn(watch_child(guard, exit_watch, started, timeout, tx, slot));
     Ok((Process { shared, exit: rx }, pipes))
+}
+
+/// Connects the child's stdin, stdout and stderr to the permit's targets.
+/// Returns procbox's read end when stderr joins a piped stdout (`2>&1`),
+/// which needs a pipe of our own.
+fn connect_stdio(
+    command: &mut std::process::Command,
+    permit: &Permit,
+    upstream: Option<OwnedFd>,
+) -> Result<Option<OwnedFd>, SpawnError> {
+    let targets = permit.stdio();
+    let failed = |what: &str, e: io::Error| SpawnError::io(format_args!("{}: {what}", permit.command_line()), e);
+    let stdin = match &targets.stdin {
+        Target::ChildStdout => {
+            let fd = upstream.ok_or_else(|| SpawnError::InvalidInput("stdin: no child stdout was given".into()))?;
+            Stdio::from(fd)
+        }
+        Target::File { path, .. } => {
+            Stdio::from(open_file(path, false, false).map_err(|e| failed("opening stdin", e))?)
+        }
+        other => simple_stdio(other),
+    };
+    let merge = targets.stderr == Target::SameAsStdout;
+    let mut read_end = None;
+    // The stdout sink, and a duplicate of it for stderr when merged.
+    let (stdout, for_stderr): (Stdio, Option<Stdio>) = match &targets.stdout {
+        Target::Piped if merge => {
+            let (reader, writer) = std::io::pipe().map_err(|e| failed("creating a pipe", e))?;
+            read_end = Some(OwnedFd::from(reader));
+            let copy = writer.try_clone().map_err(|e| failed("duplicating a pipe", e))?;
+            (Stdio::from(writer), Some(Stdio::from(copy)))
+        }
+        Target::File { path, append } => {
+            let file = open_file(path, true, *append).map_err(|e| failed("opening stdout", e))?;
+            let copy = if merge {
+                Some(Stdio::from(
+                    file.try_clone().map_err(|e| failed("duplicating stdout", e))?,
+                ))
+            } else {
+                None
+            };
+            (Stdio::from(file), copy)
+        }
+        other => (simple_stdio(other), merge.then(|| simple_stdio(other))),
+    };
+    let stderr = match (&targets.stderr, for_stderr) {
+        (_, Some(merged)) => merged,
+        (Target::File { path, append }, None) => {
+            Stdio::from(open_file(path, true, *append).map_err(|e| failed("opening stderr", e))?)
+        }
+        (other, None) => simple_stdio(other),
+    };
+    command.stdin(stdin).stdout(stdout).stderr(stderr);
+    Ok(read_end)
+}
+
+/// Stdio for targets that need no descriptor of ours.
+fn simple_stdio(target: &Target) -> Stdio {
+    match target {
+        Target::Piped => Stdio::piped(),
+        Target::Inherit => Stdio::inherit(),
+        _ => Stdio::null(),
+    }
+}
+
+/// Opens a redirection file; its last component must not be a symlink
+/// (O_NOFOLLOW), even if one appeared since the gate looked.
+fn open_file(path: &std::path::Path, write: bool, append: bool) -> io::Result<std::fs::File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut options = std::fs::OpenOptions::new();
+    options.custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC);
+    if write {
+        options.write(true).create(true).mode(0o644);
+        if append {
+            options.append(true)
+        } else {
+            options.truncate(true)
+        };
+    } else {
+        options.read(true);
+    }
+    options.open(path)
 }
 
 /// Sets the child's rlimits and death signal before `exec`, when the
@@ -244,7 +306,7 @@ impl Process {
     /// # Errors
     /// [`SpawnError::Io`] if the kernel refuses the signal.
     pub fn signal(&self, signal: i32) -> Result<(), SpawnError> {
-        self.shared.signal(signal, Target::Child)
+        self.shared.signal(signal, SignalTarget::Child)
     }
 
     /// Sends SIGKILL to the child's whole process group. Does nothing once
@@ -253,7 +315,7 @@ impl Process {
     /// # Errors
     /// [`SpawnError::Io`] if the kernel refuses the signal.
     pub fn kill(&self) -> Result<(), SpawnError> {
-        self.shared.signal(libc::SIGKILL, Target::Group)
+        self.shared.signal(libc::SIGKILL, SignalTarget::Group)
     }
 
     /// A handle that kills this child for exceeding its output cap.
@@ -279,7 +341,7 @@ impl Process {
 
 impl Drop for Process {
     fn drop(&mut self) {
-        let _ = self.shared.signal(libc::SIGKILL, Target::Group);
+        let _ = self.shared.signal(libc::SIGKILL, SignalTarget::Group);
     }
 }
 
@@ -292,7 +354,7 @@ impl OutputLimiter {
     /// Marks the output truncated and kills the child's process group.
     pub fn exceeded(&self) {
         self.0.output_truncated.store(true, Ordering::Release);
-        let _ = self.0.signal(libc::SIGKILL, Target::Group);
+        let _ = self.0.signal(libc::SIGKILL, SignalTarget::Group);
     }
 }
 
@@ -329,7 +391,7 @@ impl ExitWaiter {
 
 /// Who receives a signal.
 #[derive(Debug, Clone, Copy)]
-enum Target {
+enum SignalTarget {
     Child,
     Group,
 }
@@ -346,7 +408,7 @@ struct Shared {
 }
 
 impl Shared {
-    fn signal(&self, signal: i32, target: Target) -> Result<(), SpawnError> {
+    fn signal(&self, signal: i32, target: SignalTarget) -> Result<(), SpawnError> {
         let reaped = self.reaped.lock().unwrap_or_else(|e| e.into_inner());
         if *reaped {
             return Ok(());
@@ -354,9 +416,9 @@ impl Shared {
         // SAFETY: plain syscalls on a pid we own and have not reaped.
         let rc = unsafe {
             match target {
-                Target::Child => libc::kill(self.pid, signal),
+                SignalTarget::Child => libc::kill(self.pid, signal),
                 // The leader too, in case it moved itself to another group.
-                Target::Group => libc::killpg(self.pid, signal).min(libc::kill(self.pid, signal)),
+                SignalTarget::Group => libc::killpg(self.pid, signal).min(libc::kill(self.pid, signal)),
             }
         };
         match rc {
@@ -519,9 +581,9 @@ async fn enforce_timeout(shared: &Shared, exit_watch: &mut ExitWatch, started: I
     if tokio::time::timeout_at(deadline, exit_watch.exited()).await.is_ok() {
         return false;
     }
-    let _ = shared.signal(timeout.signal, Target::Group);
+    let _ = shared.signal(timeout.signal, SignalTarget::Group);
     if tokio::time::timeout(timeout.grace, exit_watch.exited()).await.is_err() {
-        let _ = shared.signal(libc::SIGKILL, Target::Group);
+        let _ = shared.signal(libc::SIGKILL, SignalTarget::Group);
         exit_watch.exited().await;
     }
     true
@@ -545,7 +607,7 @@ impl ReapOnCancel {
 impl Drop for ReapOnCancel {
     fn drop(&mut self) {
         if let Some(shared) = self.0.take() {
-            let _ = shared.signal(libc::SIGKILL, Target::Group);
+            let _ = shared.signal(libc::SIGKILL, SignalTarget::Group);
             let reap = move || {
                 waitid_nowait(shared.pid);
                 let _ = shared.reap(Instant::now(), false);
@@ -561,18 +623,18 @@ mod tests {
     use super::*;
     use crate::gate::{Gate, SpawnRequest};
     use crate::policy::PolicyBuilder;
+    use crate::redirect::{Redirect, Redirects};
     use crate::resolve::SearchPath;
     use std::ffi::OsStr;
     use std::io::{BufRead, BufReader};
 
     const TEST_DEADLINE: Duration = Duration::from_secs(30);
-    const QUIET: StdioPlan = StdioPlan {
-        stdin: StdioMode::Null,
-        stdout: StdioMode::Null,
-        stderr: StdioMode::Null,
-    };
 
     fn permit(program: &str, args: &[&str]) -> Permit {
+        permit_with(program, args, Redirects::default())
+    }
+
+    fn permit_with(program: &str, args: &[&str], stdio: Redirects<Redirect>) -> Permit {
         let policy = PolicyBuilder::new()
             .start_dir("/")
             .search_path(SearchPath::parse(OsStr::new("/usr/bin:/bin")))
@@ -585,6 +647,7 @@ mod tests {
             args: args.iter().map(|s| s.to_string()).collect(),
             env: vec![("PATH".into(), "/usr/bin:/bin".into())],
             cwd: None,
+            stdio,
         };
         Gate::new(Arc::new(policy)).check(&request).unwrap()
     }
@@ -602,7 +665,7 @@ mod tests {
 
     #[tokio::test]
     async fn reports_exit_code_duration_and_usage() {
-        let (mut process, _) = spawn(&mut permit("sh", &["-c", "exit 3"]), QUIET, None).unwrap();
+        let (mut process, _) = spawn(&mut permit("sh", &["-c", "exit 3"]), None, None).unwrap();
         let status = bounded(process.wait()).await.unwrap();
         assert_eq!(status.termination, Termination::Exited(3));
         assert!(!status.timed_out);
@@ -615,7 +678,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_signal_is_reported_as_such() {
-        let (mut process, _) = spawn(&mut permit("sleep", &["1000"]), QUIET, None).unwrap();
+        let (mut process, _) = spawn(&mut permit("sleep", &["1000"]), None, None).unwrap();
         assert_eq!(process.try_wait(), None);
         process.signal(libc::SIGTERM).unwrap();
         let status = bounded(process.wait()).await.unwrap();
@@ -632,7 +695,7 @@ mod tests {
             signal: libc::SIGTERM,
             grace: Duration::from_secs(20),
         };
-        let (mut process, _) = spawn(&mut permit("sleep", &["1000"]), QUIET, Some(timeout)).unwrap();
+        let (mut process, _) = spawn(&mut permit("sleep", &["1000"]), None, Some(timeout)).unwrap();
         let status = bounded(process.wait()).await.unwrap();
         assert!(status.timed_out);
         assert_eq!(status.termination, Termination::Signalled(libc::SIGTERM));
@@ -646,7 +709,7 @@ mod tests {
             grace: Duration::from_millis(100),
         };
         let mut ignores_term = permit("sh", &["-c", "trap '' TERM; sleep 1000"]);
-        let (mut process, _) = spawn(&mut ignores_term, QUIET, Some(timeout)).unwrap();
+        let (mut process, _) = spawn(&mut ignores_term, None, Some(timeout)).unwrap();
         let status = bounded(process.wait()).await.unwrap();
         assert!(status.timed_out);
         assert_eq!(status.termination, Termination::Signalled(libc::SIGKILL));
@@ -654,13 +717,16 @@ mod tests {
 
     #[tokio::test]
     async fn leftovers_in_the_group_die_with_the_leader() {
-        let plan = StdioPlan {
-            stdout: StdioMode::Piped,
-            ..QUIET
+        let stdio = Redirects {
+            stdout: Redirect::Piped,
+            ..Redirects::default()
         };
-        let (mut process, pipes) = spawn(&mut permit("sh", &["-c", "sleep 1000 & echo $!"]), plan, None).unwrap();
+        let mut permit = permit_with("sh", &["-c", "sleep 1000 & echo $!"], stdio);
+        let (mut process, pipes) = spawn(&mut permit, None, None).unwrap();
         let mut line = String::new();
-        BufReader::new(pipes.stdout.unwrap()).read_line(&mut line).unwrap();
+        BufReader::new(std::fs::File::from(pipes.stdout.unwrap()))
+            .read_line(&mut line)
+            .unwrap();
         let grandchild: u32 = line.trim().parse().unwrap();
         let status = bounded(process.wait()).await.unwrap();
         assert_eq!(status.termination, Termination::Exited(0));
@@ -673,7 +739,7 @@ mod tests {
 
     #[tokio::test]
     async fn dropping_kills_and_the_watcher_reaps() {
-        let (process, _) = spawn(&mut permit("sleep", &["1000"]), QUIET, None).unwrap();
+        let (process, _) = spawn(&mut permit("sleep", &["1000"]), None, None).unwrap();
         let pid = process.id();
         let waiter = process.waiter();
         drop(process);
@@ -694,7 +760,7 @@ mod tests {
         std::fs::copy("/bin/true", &program).unwrap();
         let mut permit = permit(program.to_str().unwrap(), &[]);
         std::fs::remove_file(&program).unwrap();
-        let err = spawn(&mut permit, QUIET, None).unwrap_err();
+        let err = spawn(&mut permit, None, None).unwrap_err();
         assert!(matches!(err, SpawnError::NotFound(_)), "{err}");
     }
 

@@ -93,12 +93,9 @@ impl Child {
         let stdin = self.stdin.take().map(|s| s.0);
         let stdout = self.stdout.take();
         let stderr = self.stderr.take();
-        let (out, err) = pump::communicate(
-            stdin,
-            input,
-            stdout.as_ref().map(|s| &s.0),
-            stderr.as_ref().map(|s| &s.0),
-        )?;
+        let streams = [stdout.as_ref().map(|s| &s.0), stderr.as_ref().map(|s| &s.0)];
+        let mut read = pump::communicate(stdin, input, &streams)?.into_iter();
+        let (out, err) = (read.next().unwrap_or_default(), read.next().unwrap_or_default());
         let status = self.wait()?;
         Ok(Output {
             status,

@@ -13,13 +13,27 @@ const STDERR_TAIL_LINES: usize = 10;
 /// Default time between the timeout signal and SIGKILL.
 const DEFAULT_KILL_GRACE: Duration = Duration::from_secs(2);
 
-/// Where a child's standard stream goes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Where a child's standard stream goes (the original design's "default
+/// readers and writers").
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Stdio {
     /// A pipe that the plugin reads or writes.
     Piped,
     /// The null device.
     Null,
+    /// procbox's own stream (its terminal, say); the host must grant it
+    /// (`--allow-inherit`).
+    Inherit,
+    /// A file relative to the child's working directory, inside a directory
+    /// the host grants: read for stdin; truncated, or appended to, for output.
+    File {
+        /// The file's path.
+        path: String,
+        /// Append instead of truncating (output only).
+        append: bool,
+    },
+    /// For stderr only: wherever stdout goes, as the shell's `2>&1`.
+    ToStdout,
 }
 
 impl Stdio {
@@ -30,6 +44,41 @@ impl Stdio {
     /// The null device.
     pub fn null() -> Stdio {
         Stdio::Null
+    }
+    /// procbox's own stream of the same name (needs `--allow-inherit`).
+    pub fn inherit() -> Stdio {
+        Stdio::Inherit
+    }
+    /// A file: read for stdin; created or truncated for stdout and stderr.
+    pub fn file(path: impl Into<String>) -> Stdio {
+        Stdio::File {
+            path: path.into(),
+            append: false,
+        }
+    }
+    /// A file that output is appended to.
+    pub fn append(path: impl Into<String>) -> Stdio {
+        Stdio::File {
+            path: path.into(),
+            append: true,
+        }
+    }
+    /// For stderr: merge into stdout (`2>&1`).
+    pub fn to_stdout() -> Stdio {
+        Stdio::ToStdout
+    }
+
+    pub(crate) fn to_wit(&self) -> wit::Stdio<'static> {
+        match self {
+            Stdio::Piped => wit::Stdio::Piped,
+            Stdio::Null => wit::Stdio::Null,
+            Stdio::Inherit => wit::Stdio::Inherit,
+            Stdio::File { path, append } => wit::Stdio::File(wit::FileRedirect {
+                path: path.clone(),
+                append: *append,
+            }),
+            Stdio::ToStdout => wit::Stdio::Stdout,
+        }
     }
 }
 
@@ -214,24 +263,42 @@ impl Command {
     }
 
     fn spawn_with(&self, stdin: Stdio, stdout: Stdio, stderr: Stdio) -> Result<Child, Error> {
-        let command = wit::Command {
+        let command = self.to_wit(stdin.to_wit(), stdout, stderr);
+        Ok(Child::new(wit::spawn(&command)?))
+    }
+
+    /// This command as the host's record; unset streams take the defaults.
+    pub(crate) fn to_wit<'a>(&self, stdin: wit::Stdio<'a>, stdout: Stdio, stderr: Stdio) -> wit::Command<'a> {
+        wit::Command {
             program: self.program.clone(),
             args: self.args.clone(),
             env: self.env.clone(),
             cwd: self.cwd.clone(),
-            stdin: self.stdin.unwrap_or(stdin).into(),
-            stdout: self.stdout.unwrap_or(stdout).into(),
-            stderr: self.stderr.unwrap_or(stderr).into(),
+            stdin: match &self.stdin {
+                Some(own) => own.to_wit(),
+                None => stdin,
+            },
+            stdout: self.stdout.as_ref().unwrap_or(&stdout).to_wit(),
+            stderr: self.stderr.as_ref().unwrap_or(&stderr).to_wit(),
             timeout: self.timeout.map(|after| wit::Timeout {
                 after: nanos(after),
                 signal: self.timeout_signal,
                 grace: nanos(self.kill_grace),
             }),
-        };
-        Ok(Child::new(wit::spawn(&command)?))
+        }
     }
 
-    fn check(&self, output: Output) -> Result<Output, Error> {
+    /// Whether a non-zero exit is an error (the default).
+    pub(crate) fn is_checked(&self) -> bool {
+        self.checked
+    }
+
+    /// Starts a pipeline: this command's stdout becomes `next`'s stdin.
+    pub fn pipe(&self, next: &Command) -> crate::Pipeline {
+        crate::Pipeline::new(self.clone()).pipe(next)
+    }
+
+    pub(crate) fn check(&self, output: Output) -> Result<Output, Error> {
         if !self.checked || output.status.success() {
             return Ok(output);
         }
@@ -240,15 +307,6 @@ impl Command {
             status: output.status,
             stderr_tail: tail(&output.stderr, STDERR_TAIL_LINES),
         })))
-    }
-}
-
-impl From<Stdio> for wit::Stdio {
-    fn from(stdio: Stdio) -> Self {
-        match stdio {
-            Stdio::Piped => wit::Stdio::Piped,
-            Stdio::Null => wit::Stdio::Null,
-        }
     }
 }
 

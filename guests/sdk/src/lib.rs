@@ -36,12 +36,14 @@ mod bindings {
 mod child;
 mod command;
 mod error;
+mod pipeline;
 mod pump;
 mod status;
 
 pub use child::{Child, ChildStderr, ChildStdin, ChildStdout};
 pub use command::{Command, Stdio};
 pub use error::{Error, Failure};
+pub use pipeline::{Pipeline, PipelineOutput};
 pub use status::{ExitStatus, Output, Usage};
 
 /// A signal that a plugin may send to its own children.

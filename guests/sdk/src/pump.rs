@@ -22,14 +22,14 @@ enum Feed<'a> {
     Done,
 }
 
-/// Writes `input` to `stdin` and closes it, while reading `stdout` and
-/// `stderr` to end-of-file. Returns what was read.
+/// Writes `input` to `stdin` and closes it, while reading every one of
+/// `outputs` to end-of-file. Returns what was read from each, in order
+/// (empty for a `None`).
 pub(crate) fn communicate(
     stdin: Option<OutputStream>,
     input: &[u8],
-    stdout: Option<&InputStream>,
-    stderr: Option<&InputStream>,
-) -> Result<(Vec<u8>, Vec<u8>), Error> {
+    outputs: &[Option<&InputStream>],
+) -> Result<Vec<Vec<u8>>, Error> {
     let mut feed = match stdin {
         Some(stream) if !input.is_empty() => Feed::Writing(stream, input),
         // Nothing to send: dropping the stream now closes the pipe, so a
@@ -39,19 +39,17 @@ pub(crate) fn communicate(
             Feed::Done
         }
     };
-    let mut out = Drain::new(stdout);
-    let mut err = Drain::new(stderr);
-    while out.open || err.open || !matches!(feed, Feed::Done) {
+    let mut drains: Vec<Drain> = outputs.iter().map(|s| Drain::new(*s)).collect();
+    while drains.iter().any(|d| d.open) || !matches!(feed, Feed::Done) {
         let ready = {
-            let mut pollables: Vec<(Slot, Pollable)> = Vec::with_capacity(3);
+            let mut pollables: Vec<(Slot, Pollable)> = Vec::with_capacity(drains.len() + 1);
             if let Feed::Writing(s, _) | Feed::Flushing(s) = &feed {
                 pollables.push((Slot::Stdin, s.subscribe()));
             }
-            if let Some(s) = out.stream.filter(|_| out.open) {
-                pollables.push((Slot::Stdout, s.subscribe()));
-            }
-            if let Some(s) = err.stream.filter(|_| err.open) {
-                pollables.push((Slot::Stderr, s.subscribe()));
+            for (i, drain) in drains.iter().enumerate() {
+                if let Some(s) = drain.stream.filter(|_| drain.open) {
+                    pollables.push((Slot::Output(i), s.subscribe()));
+                }
             }
             let refs: Vec<&Pollable> = pollables.iter().map(|(_, p)| p).collect();
             let ready = poll(&refs);
@@ -60,19 +58,17 @@ pub(crate) fn communicate(
         for slot in ready {
             match slot {
                 Slot::Stdin => feed = feed.advance()?,
-                Slot::Stdout => out.pull()?,
-                Slot::Stderr => err.pull()?,
+                Slot::Output(i) => drains[i].pull()?,
             }
         }
     }
-    Ok((out.bytes, err.bytes))
+    Ok(drains.into_iter().map(|d| d.bytes).collect())
 }
 
 #[derive(Clone, Copy)]
 enum Slot {
     Stdin,
-    Stdout,
-    Stderr,
+    Output(usize),
 }
 
 impl<'a> Feed<'a> {

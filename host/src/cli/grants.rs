@@ -36,6 +36,10 @@ pub struct GrantArgs {
     /// Read grants from a TOML file (see the README for its keys).
     #[arg(long = "grants", value_name = "FILE", help_heading = "Grants")]
     pub grants_files: Vec<PathBuf>,
+    /// Let children use procbox's own stdin, stdout and stderr
+    /// (`Stdio::inherit`). Their output then escapes --max-output.
+    #[arg(long = "allow-inherit", help_heading = "Grants")]
+    pub allow_inherit: bool,
     /// Let the plugin itself read files below DIR.
     #[arg(long = "allow-read", value_name = "DIR", help_heading = "The plugin's own access")]
     pub allow_read: Vec<PathBuf>,
@@ -146,6 +150,7 @@ impl GrantArgs {
         }
         builder = builder
             .allow_net(self.allow_net)
+            .allow_inherit(self.allow_inherit)
             .limits(Limits {
                 max_children: self.max_children,
                 max_spawns: self.max_spawns,

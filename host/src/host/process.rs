@@ -1,5 +1,6 @@
 //! `procbox:host/process`: the `spawn` function.
 
+use std::os::fd::OwnedFd;
 use std::time::Duration;
 
 use wasmtime::component::Resource;
@@ -10,8 +11,9 @@ use crate::ctx::ProcessView;
 use crate::error::SpawnError;
 use crate::gate::SpawnRequest;
 use crate::observe::ExitEvent;
+use crate::redirect::{Redirect, Redirects};
 use crate::stdio::OutputBudget;
-use crate::supervisor::{self, StdioMode, StdioPlan, Timeout};
+use crate::supervisor::{self, Timeout};
 
 use super::child::signal_number;
 
@@ -35,11 +37,15 @@ impl process::Host for ProcessView<'_> {
 }
 
 /// Gate, hooks, then supervisor: the only way a plugin starts a process.
-fn start(view: &ProcessView<'_>, command: Command) -> Result<Child, SpawnError> {
-    let stdio = StdioPlan {
-        stdin: stdio_mode(command.stdin),
-        stdout: stdio_mode(command.stdout),
-        stderr: stdio_mode(command.stderr),
+fn start(view: &mut ProcessView<'_>, command: Command) -> Result<Child, SpawnError> {
+    let upstream_handle = match &command.stdin {
+        Stdio::ChildStdout(handle) => Some(Resource::<Child>::new_borrow(handle.rep())),
+        _ => None,
+    };
+    let stdio = Redirects {
+        stdin: redirect(command.stdin),
+        stdout: redirect(command.stdout),
+        stderr: redirect(command.stderr),
     };
     let requested_timeout = command.timeout.map(|t| Timeout {
         after: Duration::from_nanos(t.after),
@@ -51,11 +57,17 @@ fn start(view: &ProcessView<'_>, command: Command) -> Result<Child, SpawnError> 
         args: command.args,
         env: command.env,
         cwd: command.cwd,
+        stdio,
     };
     let verdict = view.ctx.gate.check(&request);
     let mut permit = view.ctx.decide(&request, verdict)?;
     let timeout = Timeout::capped(requested_timeout, permit.max_runtime());
-    let (process, pipes) = supervisor::spawn(&mut permit, stdio, timeout)?;
+    // Only now, with the request allowed, take the upstream child's pipe.
+    let upstream = match upstream_handle {
+        None => None,
+        Some(handle) => Some(take_upstream_stdout(view, handle)?),
+    };
+    let (process, pipes) = supervisor::spawn(&mut permit, upstream, timeout)?;
     let waiter = process.waiter();
     view.ctx.exits.register(waiter.clone());
     if !view.ctx.hooks.is_empty() {
@@ -78,9 +90,30 @@ fn start(view: &ProcessView<'_>, command: Command) -> Result<Child, SpawnError> 
     Ok(Child::new(process, pipes, budget))
 }
 
-fn stdio_mode(stdio: Stdio) -> StdioMode {
+/// The upstream child's untaken stdout pipe, for `child-stdout`.
+fn take_upstream_stdout(view: &mut ProcessView<'_>, handle: Resource<Child>) -> Result<OwnedFd, SpawnError> {
+    let upstream = view.table.get_mut(&handle).map_err(|e| {
+        SpawnError::InvalidInput(format!(
+            "stdin: the child given as stdin is not a valid child handle ({e})"
+        ))
+    })?;
+    upstream.stdout.take().ok_or_else(|| {
+        SpawnError::InvalidInput(
+            "stdin: the child given as stdin has no stdout pipe to pass on (spawn it with `stdout: piped` and do not take its stdout)".into(),
+        )
+    })
+}
+
+fn redirect(stdio: Stdio) -> Redirect {
     match stdio {
-        Stdio::Piped => StdioMode::Piped,
-        Stdio::Null => StdioMode::Null,
+        Stdio::Piped => Redirect::Piped,
+        Stdio::Null => Redirect::Null,
+        Stdio::Inherit => Redirect::Inherit,
+        Stdio::File(file) => Redirect::File {
+            path: file.path,
+            append: file.append,
+        },
+        Stdio::Stdout => Redirect::Stdout,
+        Stdio::ChildStdout(_) => Redirect::ChildStdout,
     }
 }

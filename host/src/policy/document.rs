@@ -54,6 +54,7 @@ pub struct Document {
     pub read_dirs: Vec<PathBuf>,
     pub write_dirs: Vec<PathBuf>,
     pub network: bool,
+    pub allow_inherit: bool,
     pub limits: Limits,
     pub plugin_limits: PluginLimits,
     pub plugin: Option<PluginInfo>,
@@ -97,6 +98,8 @@ struct Raw {
     allow_write: Vec<String>,
     #[serde(default)]
     allow_net: bool,
+    #[serde(default)]
+    allow_inherit: bool,
     #[serde(default)]
     run: Vec<Spanned<RawRun>>,
     limits: Option<RawLimits>,
@@ -222,6 +225,7 @@ pub fn parse(text: &str, path: &Path, kind: Kind) -> Result<Document, String> {
     doc.read_dirs = relative(raw.allow_read);
     doc.write_dirs = relative(raw.allow_write);
     doc.network = raw.allow_net;
+    doc.allow_inherit = raw.allow_inherit;
     if let Some(limits) = raw.limits {
         (doc.limits, doc.plugin_limits) =
             parse_limits(limits).map_err(|e| format!("{}: [limits] {e}", path.display()))?;
@@ -243,6 +247,7 @@ fn check_manifest(doc: &Document, path: &Path) -> Result<(), String> {
             "`allow-read`/`allow-write`",
         ),
         (doc.network, "`allow-net`"),
+        (doc.allow_inherit, "`allow-inherit`"),
         (
             doc.limits != Limits::default() || doc.plugin_limits != PluginLimits::default(),
             "`[limits]`",

@@ -236,6 +236,7 @@ pub struct Policy {
     pub(crate) limits: Limits,
     pub(crate) plugin: PluginCaps,
     pub(crate) passed_env: Vec<(String, String)>,
+    pub(crate) allow_inherit: bool,
 }
 
 impl Policy {
@@ -318,6 +319,7 @@ pub struct PolicyBuilder {
     read_dirs: Vec<PathBuf>,
     write_dirs: Vec<PathBuf>,
     network: bool,
+    allow_inherit: bool,
     limits: Limits,
     plugin_limits: PluginLimits,
     start_dir: Option<PathBuf>,
@@ -404,6 +406,13 @@ impl PolicyBuilder {
         self
     }
 
+    /// Lets children use procbox's own stdin, stdout and stderr (`inherit`).
+    /// Output that goes there escapes the output cap.
+    pub fn allow_inherit(mut self, allowed: bool) -> Self {
+        self.allow_inherit = allowed;
+        self
+    }
+
     /// Sets limits; each limit that `limits` sets replaces the current one.
     pub fn limits(mut self, limits: Limits) -> Self {
         self.limits = self.limits.overridden_by(limits);
@@ -426,6 +435,7 @@ impl PolicyBuilder {
         self.read_dirs.extend(doc.read_dirs);
         self.write_dirs.extend(doc.write_dirs);
         self.network |= doc.network;
+        self.allow_inherit |= doc.allow_inherit;
         self.limits = self.limits.overridden_by(doc.limits);
         self.plugin_limits = self.plugin_limits.overridden_by(doc.plugin_limits);
         self
@@ -522,6 +532,7 @@ impl PolicyBuilder {
                 max_time: self.plugin_limits.max_time,
             },
             passed_env,
+            allow_inherit: self.allow_inherit,
         })
     }
 }

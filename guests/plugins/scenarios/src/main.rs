@@ -42,6 +42,10 @@ fn main() {
         "escaped-pipe" => escaped_pipe(),
         "flood" => flood(),
         "child-fds" => child_fds(),
+        "pipeline" => pipeline(),
+        "pipeline-fail" => pipeline_fail(),
+        "redirect" => redirect(&rest[0]),
+        "inherit" => inherit(),
         "exit" => procbox_sdk::exit(rest[0].parse().expect("an exit code")),
         other => {
             eprintln!("unknown scenario {other:?}");
@@ -435,6 +439,75 @@ fn child_fds() -> Result<(), Error> {
         "child_fds={}",
         out.stdout_lossy().split_whitespace().collect::<Vec<_>>().join(",")
     );
+    Ok(())
+}
+
+/// `printf 'b\na\nb\n' | sort | uniq -c`, child to child.
+fn pipeline() -> Result<(), Error> {
+    let out = Command::new("printf")
+        .arg("b\na\nb\n")
+        .pipe(&Command::new("sort"))
+        .pipe(&Command::new("uniq").arg("-c"))
+        .output()?;
+    let counts: Vec<String> = out
+        .stdout_lossy()
+        .lines()
+        .map(|l| l.split_whitespace().collect::<Vec<_>>().join(":"))
+        .collect();
+    println!("pipeline_out={} stages={}", counts.join(","), out.statuses.len());
+    Ok(())
+}
+
+/// Two failing stages: the error names the rightmost one.
+fn pipeline_fail() -> Result<(), Error> {
+    let result = Command::new("sh")
+        .args(["-c", "echo x; exit 3"])
+        .pipe(Command::new("sh").args(["-c", "cat >/dev/null; echo oops >&2; exit 4"]))
+        .pipe(&Command::new("cat"))
+        .output();
+    match result {
+        Err(err) => println!("pipeline_error={}", err.to_string().replace('\n', " / ")),
+        Ok(out) => println!("pipeline_ok={:?}", out.statuses),
+    }
+    Ok(())
+}
+
+/// Files as stdin/stdout, appending, and stderr merged into stdout.
+fn redirect(dir: &str) -> Result<(), Error> {
+    let file = format!("{dir}/out.txt");
+    Command::new("echo").arg("hello").stdout(Stdio::file(&file)).status()?;
+    Command::new("echo")
+        .arg("again")
+        .stdout(Stdio::append(&file))
+        .status()?;
+    let back = Command::new("cat").stdin(Stdio::file(&file)).output()?;
+    println!("file_round_trip={:?}", back.stdout_lossy());
+    let merged = Command::new("sh")
+        .args(["-c", "echo out; echo err >&2"])
+        .stderr(Stdio::to_stdout())
+        .output()?;
+    println!("merged={:?}", merged.stdout_lossy());
+    match Command::new("echo")
+        .arg("x")
+        .stdout(Stdio::file("/etc/procbox-escape"))
+        .status()
+    {
+        Err(err) => println!("outside={err}"),
+        Ok(status) => println!("outside_ok={status}"),
+    }
+    Ok(())
+}
+
+/// procbox's own stdout, if granted.
+fn inherit() -> Result<(), Error> {
+    match Command::new("echo")
+        .arg("straight to the terminal")
+        .stdout(Stdio::inherit())
+        .status()
+    {
+        Ok(status) => println!("inherit_status={status}"),
+        Err(err) => println!("inherit_error={err}"),
+    }
     Ok(())
 }
 

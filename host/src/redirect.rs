@@ -1,0 +1,48 @@
+//! Where a child's standard streams go: as a plugin asks ([`Redirect`]),
+//! and as the gate resolved and allowed it ([`Target`]).
+
+use std::path::PathBuf;
+
+/// The three standard streams of one child.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Redirects<T> {
+    pub stdin: T,
+    pub stdout: T,
+    pub stderr: T,
+}
+
+/// Where one stream should go, as requested.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Redirect {
+    /// A pipe to the plugin.
+    Piped,
+    /// The null device.
+    #[default]
+    Null,
+    /// procbox's own stream.
+    Inherit,
+    /// A file, relative to the child's working directory.
+    File { path: String, append: bool },
+    /// stderr only: wherever stdout goes.
+    Stdout,
+    /// stdin only: another child's stdout pipe.
+    ChildStdout,
+}
+
+/// Where one stream goes, after the gate allowed it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    /// A pipe to the plugin.
+    Piped,
+    /// The null device.
+    Null,
+    /// procbox's own stream.
+    Inherit,
+    /// A file: its canonical directory joined with its name (which is not a
+    /// symlink, if it exists).
+    File { path: PathBuf, append: bool },
+    /// stderr only: wherever stdout goes.
+    SameAsStdout,
+    /// stdin only: another child's stdout pipe.
+    ChildStdout,
+}

@@ -1,0 +1,106 @@
+//! Composition: pipelines between children and redirections, through the
+//! real binary, each stage and file under the policy.
+
+use procbox_tests::{scenario, scenario_with};
+
+const TEST_DEADLINE: std::time::Duration = std::time::Duration::from_secs(120);
+
+macro_rules! bounded {
+    ($body:expr) => {
+        tokio::time::timeout(TEST_DEADLINE, $body).await.expect("test deadline")
+    };
+}
+
+#[tokio::test]
+async fn a_three_stage_pipeline_runs_child_to_child() {
+    let run = bounded!(scenario(&["printf", "sort", "uniq"], &["pipeline"]));
+    assert_eq!(run.code, Some(0), "{run:?}");
+    assert_eq!(run.value("pipeline_out").as_deref(), Some("1:a,2:b"), "{run:?}");
+    assert_eq!(run.value("stages").as_deref(), Some("3"), "{run:?}");
+}
+
+#[tokio::test]
+async fn every_stage_is_checked_by_the_policy() {
+    // uniq is not granted: the pipeline is refused at that stage.
+    let run = bounded!(scenario(&["printf", "sort"], &["pipeline"]));
+    assert_eq!(run.code, Some(1), "{run:?}");
+    assert!(
+        run.line("error")
+            .is_some_and(|e| e.starts_with("denied:") && e.contains("uniq -c")),
+        "{run:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_failing_pipeline_reports_the_rightmost_failure() {
+    let run = bounded!(scenario(&["sh", "cat"], &["pipeline-fail"]));
+    let error = run.line("pipeline_error").unwrap_or_else(|| panic!("{run:?}"));
+    assert!(
+        error.contains("`sh -c cat >/dev/null; echo oops >&2; exit 4` failed: exit code 4"),
+        "{error}"
+    );
+    assert!(error.contains("oops"), "the failing stage's stderr: {error}");
+}
+
+#[tokio::test]
+async fn files_and_merged_stderr() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().canonicalize().unwrap();
+    let grant = format!("--dir={}", root.display());
+    let run = bounded!(scenario_with(
+        &["--allow-run=echo", "--allow-run=cat", "--allow-run=sh", &grant],
+        &["redirect", root.to_str().unwrap()]
+    ));
+    assert_eq!(run.code, Some(0), "{run:?}");
+    assert_eq!(
+        run.value("file_round_trip").as_deref(),
+        Some("\"hello\\nagain\\n\""),
+        "{run:?}"
+    );
+    assert_eq!(std::fs::read_to_string(root.join("out.txt")).unwrap(), "hello\nagain\n");
+    assert_eq!(run.value("merged").as_deref(), Some("\"out\\nerr\\n\""), "{run:?}");
+    let outside = run.line("outside").unwrap_or_else(|| panic!("{run:?}"));
+    assert!(
+        outside.starts_with("denied:") && outside.contains("outside the granted directories"),
+        "{outside}"
+    );
+    assert!(!std::path::Path::new("/etc/procbox-escape").exists());
+}
+
+#[tokio::test]
+async fn a_symlinked_output_file_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().canonicalize().unwrap();
+    std::os::unix::fs::symlink("/tmp/procbox-symlink-target", root.join("out.txt")).unwrap();
+    let grant = format!("--dir={}", root.display());
+    let run = bounded!(scenario_with(
+        &["--allow-run=echo", "--allow-run=cat", "--allow-run=sh", &grant],
+        &["redirect", root.to_str().unwrap()]
+    ));
+    assert_eq!(run.code, Some(1), "{run:?}");
+    assert!(
+        run.line("error")
+            .is_some_and(|e| e.contains("a symlink, which could point anywhere")),
+        "{run:?}"
+    );
+    assert!(!std::path::Path::new("/tmp/procbox-symlink-target").exists());
+}
+
+#[tokio::test]
+async fn inheriting_procbox_stdout_needs_a_grant() {
+    let denied = bounded!(scenario(&["echo"], &["inherit"]));
+    assert!(
+        denied
+            .line("inherit_error")
+            .is_some_and(|e| e.contains("needs --allow-inherit")),
+        "{denied:?}"
+    );
+    let allowed = bounded!(scenario_with(&["--allow-run=echo", "--allow-inherit"], &["inherit"]));
+    assert!(allowed.stdout.contains("straight to the terminal"), "{allowed:?}");
+    assert!(
+        allowed
+            .line("inherit_status")
+            .is_some_and(|s| s.starts_with("exit code 0")),
+        "{allowed:?}"
+    );
+}
