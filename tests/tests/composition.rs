@@ -104,3 +104,64 @@ async fn inheriting_procbox_stdout_needs_a_grant() {
         "{allowed:?}"
     );
 }
+
+#[tokio::test]
+async fn an_over_long_line_is_a_recoverable_error() {
+    let run = bounded!(scenario(&["printf"], &["lines"]));
+    assert_eq!(run.line("lines").as_deref(), Some("short|<over 50>|after"), "{run:?}");
+}
+
+#[tokio::test]
+async fn text_json_input_and_read() {
+    let run = bounded!(scenario_with(
+        &[
+            "--allow-run=echo",
+            "--allow-run=tr",
+            "--allow-run=printf",
+            "--allow-run=sh",
+            "--dir=."
+        ],
+        &["decode"]
+    ));
+    assert_eq!(run.code, Some(0), "{run:?}");
+    assert_eq!(run.value("json_name").as_deref(), Some("procbox"), "{run:?}");
+    assert_eq!(run.value("json_n").as_deref(), Some("3"), "{run:?}");
+    assert_eq!(
+        run.value("bad_json_is_decode_error").as_deref(),
+        Some("true"),
+        "{run:?}"
+    );
+    assert_eq!(run.value("upper").as_deref(), Some("HELLO"), "{run:?}");
+    assert_eq!(
+        run.value("invalid_utf8_is_decode_error").as_deref(),
+        Some("true"),
+        "{run:?}"
+    );
+    assert_eq!(run.value("failure_names_cwd").as_deref(), Some("true"), "{run:?}");
+}
+
+#[tokio::test]
+async fn waiting_for_any_child_and_with_a_deadline() {
+    let run = bounded!(scenario(&["sleep"], &["wait-any"]));
+    assert_eq!(run.code, Some(0), "{run:?}");
+    assert_eq!(run.value("first").as_deref(), Some("1"), "the quick one: {run:?}");
+    assert_eq!(run.line("slow_after_200ms").as_deref(), Some("None"), "{run:?}");
+    assert_eq!(run.line("slow_after_kill").as_deref(), Some("Some(Some(9))"), "{run:?}");
+}
+
+#[tokio::test]
+async fn a_queue_keeps_input_order_and_fails_fast_or_keeps_going() {
+    let run = bounded!(scenario(&["sh", "echo", "false", "sleep"], &["queue"]));
+    assert_eq!(run.code, Some(0), "{run:?}");
+    assert_eq!(
+        run.value("parallel_in_order").as_deref(),
+        Some("0,1,2,3,4,5"),
+        "{run:?}"
+    );
+    assert_eq!(
+        run.value("fail_fast").as_deref(),
+        Some("ok,failed,cancelled,cancelled"),
+        "{run:?}"
+    );
+    assert_eq!(run.value("keep_going").as_deref(), Some("ok,failed,ok,ok"), "{run:?}");
+}

@@ -52,7 +52,16 @@ impl Child {
     /// [`Error::Io`] if the host could not collect the status.
     pub fn wait(&mut self) -> Result<ExitStatus, Error> {
         drop(self.stdin.take());
+        self.wait_raw()
+    }
+
+    /// Waits without touching stdin.
+    pub(crate) fn wait_raw(&mut self) -> Result<ExitStatus, Error> {
         Ok(self.handle.wait()?.into())
+    }
+
+    pub(crate) fn handle(&self) -> &wit::Child {
+        &self.handle
     }
 
     /// The exit status if the child has exited, without blocking.
@@ -148,6 +157,26 @@ impl io::Write for ChildStdin {
 
     fn flush(&mut self) -> io::Result<()> {
         self.0.blocking_flush().map_err(stream_error)
+    }
+}
+
+impl ChildStdout {
+    /// The lines of stdout as they arrive, at most [`crate::DEFAULT_MAX_LINE`]
+    /// bytes each (see [`crate::Lines`]).
+    pub fn lines(self) -> crate::Lines<ChildStdout> {
+        crate::Lines::new(self, crate::DEFAULT_MAX_LINE)
+    }
+
+    /// The lines of stdout, at most `max` bytes each.
+    pub fn lines_with_max(self, max: usize) -> crate::Lines<ChildStdout> {
+        crate::Lines::new(self, max)
+    }
+}
+
+impl ChildStderr {
+    /// The lines of stderr as they arrive (see [`crate::Lines`]).
+    pub fn lines(self) -> crate::Lines<ChildStderr> {
+        crate::Lines::new(self, crate::DEFAULT_MAX_LINE)
     }
 }
 

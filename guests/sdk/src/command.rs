@@ -97,6 +97,7 @@ pub struct Command {
     timeout_signal: Signal,
     kill_grace: Duration,
     checked: bool,
+    input: Option<Vec<u8>>,
 }
 
 impl Command {
@@ -115,6 +116,7 @@ impl Command {
             timeout_signal: Signal::Terminate,
             kill_grace: DEFAULT_KILL_GRACE,
             checked: true,
+            input: None,
         }
     }
 
@@ -219,6 +221,24 @@ impl Command {
         self
     }
 
+    /// Feeds `input` to stdin in [`output`](Self::output) and
+    /// [`status`](Self::status), written while the output is read so
+    /// neither side can block the other (like Python's `communicate`).
+    pub fn input(&mut self, input: impl Into<Vec<u8>>) -> &mut Command {
+        self.input = Some(input.into());
+        self
+    }
+
+    /// Runs the command and returns its stdout as trimmed text, like `$(…)`
+    /// in a shell or duct's `read()`.
+    ///
+    /// # Errors
+    /// As [`output`](Self::output), and [`Error::Decode`] if stdout is not
+    /// UTF-8.
+    pub fn read(&self) -> Result<String, Error> {
+        Ok(self.output()?.stdout_text()?.trim().to_string())
+    }
+
     /// The command line, for messages.
     pub fn display(&self) -> String {
         std::iter::once(self.program.as_str())
@@ -244,10 +264,18 @@ impl Command {
     /// As [`spawn`](Self::spawn); and [`Error::Failed`] for a non-zero exit,
     /// a signal or a timeout, unless [`unchecked`](Self::unchecked).
     pub fn output(&self) -> Result<Output, Error> {
-        let output = self
-            .spawn_with(Stdio::Null, Stdio::Piped, Stdio::Piped)?
-            .wait_with_output()?;
+        let child = self.spawn_with(self.default_stdin(), Stdio::Piped, Stdio::Piped)?;
+        let output = child.communicate(self.input.as_deref().unwrap_or_default())?;
         self.check(output)
+    }
+
+    /// Piped when there is [`input`](Self::input) to feed, else null.
+    fn default_stdin(&self) -> Stdio {
+        if self.input.is_some() {
+            Stdio::Piped
+        } else {
+            Stdio::Null
+        }
     }
 
     /// Runs the child to the end and returns its status. Stdout goes to
@@ -256,9 +284,8 @@ impl Command {
     /// # Errors
     /// As [`output`](Self::output).
     pub fn status(&self) -> Result<ExitStatus, Error> {
-        let output = self
-            .spawn_with(Stdio::Null, Stdio::Null, Stdio::Piped)?
-            .wait_with_output()?;
+        let child = self.spawn_with(self.default_stdin(), Stdio::Null, Stdio::Piped)?;
+        let output = child.communicate(self.input.as_deref().unwrap_or_default())?;
         Ok(self.check(output)?.status)
     }
 
@@ -304,6 +331,7 @@ impl Command {
         }
         Err(Error::Failed(Box::new(Failure {
             command: self.display(),
+            cwd: self.cwd.clone(),
             status: output.status,
             stderr_tail: tail(&output.stderr, STDERR_TAIL_LINES),
         })))

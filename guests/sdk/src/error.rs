@@ -19,6 +19,16 @@ pub enum Error {
     LimitExceeded(String),
     /// The operating system, or a stream to the child, failed.
     Io(String),
+    /// A line longer than the reader's maximum; the reader skipped it and
+    /// can go on with the next line.
+    LineTooLong {
+        /// The maximum, in bytes.
+        max: usize,
+    },
+    /// Output that is not valid UTF-8 text, or not the JSON expected.
+    Decode(String),
+    /// Not run, or stopped: an earlier command of a fail-fast queue failed.
+    Cancelled(String),
     /// The command ran but did not succeed: a non-zero exit, a signal or a
     /// timeout. Only from checked calls ([`crate::Command::output`],
     /// [`crate::Command::status`]).
@@ -30,6 +40,8 @@ pub enum Error {
 pub struct Failure {
     /// The command line, for messages.
     pub command: String,
+    /// The working directory it was asked to run in (`None`: procbox's).
+    pub cwd: Option<String>,
     /// How it ended.
     pub status: ExitStatus,
     /// The last lines of its stderr, if it was captured.
@@ -44,8 +56,14 @@ impl fmt::Display for Error {
             Error::InvalidInput(m) => write!(f, "invalid input: {m}"),
             Error::LimitExceeded(m) => write!(f, "limit exceeded: {m}"),
             Error::Io(m) => write!(f, "i/o error: {m}"),
+            Error::LineTooLong { max } => write!(f, "a line is longer than {max} bytes; it was skipped"),
+            Error::Decode(m) => write!(f, "cannot decode the output: {m}"),
+            Error::Cancelled(m) => write!(f, "cancelled: {m}"),
             Error::Failed(failure) => {
                 write!(f, "`{}` failed: {}", failure.command, failure.status)?;
+                if let Some(cwd) = &failure.cwd {
+                    write!(f, " (in {cwd})")?;
+                }
                 if !failure.stderr_tail.is_empty() {
                     write!(f, "; stderr ends with:\n{}", failure.stderr_tail)?;
                 }

@@ -36,15 +36,21 @@ mod bindings {
 mod child;
 mod command;
 mod error;
+mod lines;
 mod pipeline;
 mod pump;
+mod queue;
 mod status;
+mod wait;
 
 pub use child::{Child, ChildStderr, ChildStdin, ChildStdout};
 pub use command::{Command, Stdio};
 pub use error::{Error, Failure};
+pub use lines::{Lines, DEFAULT_MAX_LINE};
 pub use pipeline::{Pipeline, PipelineOutput};
+pub use queue::Queue;
 pub use status::{ExitStatus, Output, Usage};
+pub use wait::wait_any;
 
 /// A signal that a plugin may send to its own children.
 pub use bindings::procbox::host::process::Signal;

@@ -109,14 +109,14 @@ fn closed_or_error(_: StreamError) -> Result<Feed<'static>, Error> {
 }
 
 /// One output stream being read to the end.
-struct Drain<'a> {
-    stream: Option<&'a InputStream>,
-    open: bool,
-    bytes: Vec<u8>,
+pub(crate) struct Drain<'a> {
+    pub(crate) stream: Option<&'a InputStream>,
+    pub(crate) open: bool,
+    pub(crate) bytes: Vec<u8>,
 }
 
 impl<'a> Drain<'a> {
-    fn new(stream: Option<&'a InputStream>) -> Self {
+    pub(crate) fn new(stream: Option<&'a InputStream>) -> Self {
         Drain {
             stream,
             open: stream.is_some(),
@@ -125,7 +125,7 @@ impl<'a> Drain<'a> {
     }
 
     /// Takes everything available now from a stream that polled ready.
-    fn pull(&mut self) -> Result<(), Error> {
+    pub(crate) fn pull(&mut self) -> Result<(), Error> {
         let Some(stream) = self.stream else { return Ok(()) };
         loop {
             match stream.read(READ_CHUNK) {

@@ -97,6 +97,30 @@ pub struct Output {
 }
 
 impl Output {
+    /// Stdout as text; invalid UTF-8 is an error.
+    ///
+    /// # Errors
+    /// [`crate::Error::Decode`] if stdout is not UTF-8.
+    pub fn stdout_text(&self) -> Result<String, crate::Error> {
+        String::from_utf8(self.stdout.clone()).map_err(|e| crate::Error::Decode(format!("stdout is not UTF-8: {e}")))
+    }
+
+    /// Stdout as text without leading and trailing white space (invalid
+    /// UTF-8 replaced), as `$(command)` gives it in a shell.
+    pub fn stdout_trimmed(&self) -> String {
+        self.stdout_lossy().trim().to_string()
+    }
+
+    /// Stdout parsed as JSON into `T`.
+    ///
+    /// # Errors
+    /// [`crate::Error::Decode`] naming where the JSON went wrong.
+    #[cfg(feature = "json")]
+    pub fn json<T: serde::de::DeserializeOwned>(&self) -> Result<T, crate::Error> {
+        serde_json::from_slice(&self.stdout)
+            .map_err(|e| crate::Error::Decode(format!("stdout is not the JSON expected: {e}")))
+    }
+
     /// Stdout as text, with invalid UTF-8 replaced by U+FFFD.
     pub fn stdout_lossy(&self) -> String {
         String::from_utf8_lossy(&self.stdout).into_owned()

@@ -5,7 +5,7 @@
 use std::io::{BufRead, BufReader, Read, Write};
 use std::time::Duration;
 
-use procbox_sdk::{Command, Error, Signal, Stdio};
+use procbox_sdk::{Command, Error, Queue, Signal, Stdio};
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -46,6 +46,10 @@ fn main() {
         "pipeline-fail" => pipeline_fail(),
         "redirect" => redirect(&rest[0]),
         "inherit" => inherit(),
+        "lines" => lines(),
+        "decode" => decode(),
+        "wait-any" => wait_any(),
+        "queue" => queue(),
         "exit" => procbox_sdk::exit(rest[0].parse().expect("an exit code")),
         other => {
             eprintln!("unknown scenario {other:?}");
@@ -508,6 +512,126 @@ fn inherit() -> Result<(), Error> {
         Ok(status) => println!("inherit_status={status}"),
         Err(err) => println!("inherit_error={err}"),
     }
+    Ok(())
+}
+
+/// A 100-byte line among short ones, read with a 50-byte maximum.
+fn lines() -> Result<(), Error> {
+    let long = "x".repeat(100);
+    let mut child = Command::new("printf")
+        .args(["%s\\n%s\\n%s\\n", "short", &long, "after"])
+        .stdout(Stdio::piped())
+        .spawn()?;
+    let items: Vec<String> = child
+        .stdout
+        .take()
+        .expect("piped")
+        .lines_with_max(50)
+        .map(|line| match line {
+            Ok(text) => text,
+            Err(Error::LineTooLong { max }) => format!("<over {max}>"),
+            Err(other) => format!("<{other}>"),
+        })
+        .collect();
+    child.wait()?;
+    println!("lines={}", items.join("|"));
+    Ok(())
+}
+
+/// Text, JSON, input and read().
+fn decode() -> Result<(), Error> {
+    let json: serde_json::Value = Command::new("echo")
+        .arg(r#"{"name":"procbox","n":3}"#)
+        .output()?
+        .json()?;
+    println!(
+        "json_name={} json_n={}",
+        json["name"].as_str().unwrap_or("?"),
+        json["n"]
+    );
+    let bad = Command::new("echo")
+        .arg("not json")
+        .output()?
+        .json::<serde_json::Value>();
+    println!("bad_json_is_decode_error={}", matches!(bad, Err(Error::Decode(_))));
+    println!(
+        "upper={}",
+        Command::new("tr").args(["a-z", "A-Z"]).input("hello").read()?
+    );
+    let invalid = Command::new("printf").arg("\\377").output()?.stdout_text();
+    println!(
+        "invalid_utf8_is_decode_error={}",
+        matches!(invalid, Err(Error::Decode(_)))
+    );
+    let failed = Command::new("sh")
+        .args(["-c", "exit 2"])
+        .current_dir(".")
+        .status()
+        .expect_err("exit 2");
+    println!("failure_names_cwd={}", failed.to_string().contains("(in .)"));
+    Ok(())
+}
+
+/// Any of several children, and a child against a deadline.
+fn wait_any() -> Result<(), Error> {
+    let mut slow = Command::new("sleep").arg("1000").spawn()?;
+    let mut quick = Command::new("sleep").arg("0").spawn()?;
+    let (index, status) = procbox_sdk::wait_any(&mut [&mut slow, &mut quick])?;
+    println!("first={index} code={:?}", status.code());
+    println!(
+        "slow_after_200ms={:?}",
+        slow.wait_timeout(Duration::from_millis(200))?.map(|s| s.code())
+    );
+    slow.kill()?;
+    println!(
+        "slow_after_kill={:?}",
+        slow.wait_timeout(Duration::from_secs(30))?.map(|s| s.signal())
+    );
+    Ok(())
+}
+
+/// Parallel results in input order; fail-fast and keep-going.
+fn queue() -> Result<(), Error> {
+    // Later commands finish first.
+    let commands = (0..6).map(|i| {
+        let mut c = Command::new("sh");
+        c.args(["-c", &format!("sleep 0.{}; echo {i}", 6 - i)]);
+        c
+    });
+    let outputs: Vec<String> = Queue::new(commands)
+        .parallel(3)
+        .run()
+        .into_iter()
+        .map(|r| r.map(|o| o.stdout_trimmed()).unwrap_or_else(|e| e.to_string()))
+        .collect();
+    println!("parallel_in_order={}", outputs.join(","));
+    let describe = |results: Vec<Result<procbox_sdk::Output, Error>>| {
+        results
+            .into_iter()
+            .map(|r| match r {
+                Ok(_) => "ok".to_string(),
+                Err(Error::Failed(_)) => "failed".to_string(),
+                Err(Error::Cancelled(_)) => "cancelled".to_string(),
+                Err(other) => format!("{other}"),
+            })
+            .collect::<Vec<_>>()
+            .join(",")
+    };
+    let mixed = || {
+        let mut list = vec![
+            Command::new("echo"),
+            Command::new("false"),
+            Command::new("sleep"),
+            Command::new("echo"),
+        ];
+        list[2].arg("0.1");
+        list
+    };
+    println!("fail_fast={}", describe(Queue::new(mixed()).run()));
+    println!(
+        "keep_going={}",
+        describe(Queue::new(mixed()).keep_going().parallel(4).run())
+    );
     Ok(())
 }
 
