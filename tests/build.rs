@@ -2,9 +2,21 @@
 
 /// Every guest the tests run. A plugin in `guests/plugins/` that is not
 /// listed here has no test: list it.
-const GUESTS: &[(&str, &str)] = &[("SCENARIOS", "scenarios"), ("BENCH", "bench")];
+const GUESTS: &[(&str, &str)] = &[
+    ("SCENARIOS", "scenarios"),
+    ("BENCH", "bench"),
+    ("SYSINFO", "sysinfo"),
+    ("PS_TOP", "ps-top"),
+    ("SORT_BIG", "sort-big"),
+    ("REDIRECT_LOG", "redirect-log"),
+    ("REPO_REPORT", "repo-report"),
+    ("LOG_WATCHER", "log-watcher"),
+    ("CHECKSUMS", "checksums"),
+    ("FASTEST", "fastest"),
+];
 
 fn main() {
+    require_a_test_for_every_plugin();
     let packages: Vec<&str> = GUESTS.iter().map(|(_, package)| *package).collect();
     let paths = procbox_guest_build::build(&packages);
     let mut consts = String::new();
@@ -13,4 +25,19 @@ fn main() {
     }
     let out = std::path::PathBuf::from(std::env::var_os("OUT_DIR").expect("cargo sets OUT_DIR"));
     std::fs::write(out.join("guests.rs"), consts).expect("write guests.rs");
+}
+
+/// A plugin in `guests/plugins/` that no test runs fails the build.
+fn require_a_test_for_every_plugin() {
+    let plugins = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../guests/plugins");
+    for entry in std::fs::read_dir(&plugins).expect("guests/plugins") {
+        let name = entry
+            .expect("a directory entry")
+            .file_name()
+            .to_string_lossy()
+            .into_owned();
+        if !GUESTS.iter().any(|(_, package)| *package == name) {
+            panic!("guests/plugins/{name} has no test: add it to GUESTS in tests/build.rs and run it from a test");
+        }
+    }
 }
