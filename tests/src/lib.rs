@@ -14,6 +14,19 @@ pub mod guests {
 /// No single procbox run in the tests may take longer than this.
 pub const RUN_DEADLINE: Duration = Duration::from_secs(60);
 
+/// No test may take longer than this.
+pub const TEST_DEADLINE: Duration = Duration::from_secs(120);
+
+/// Awaits `$body`, failing the test after [`TEST_DEADLINE`].
+#[macro_export]
+macro_rules! bounded {
+    ($body:expr) => {
+        tokio::time::timeout($crate::TEST_DEADLINE, $body)
+            .await
+            .expect("test deadline")
+    };
+}
+
 /// The `procbox` binary that `cargo test` built next to the test binaries.
 pub fn procbox_bin() -> PathBuf {
     let exe = std::env::current_exe().expect("current_exe");
@@ -55,30 +68,23 @@ impl Run {
     }
 }
 
-/// Applies the environment every procbox run in the tests gets: a
-/// compilation cache inside the target directory, not the user's.
-fn test_env(command: &mut tokio::process::Command) -> &mut tokio::process::Command {
-    let target = procbox_bin()
-        .parent()
-        .and_then(|p| p.parent())
-        .map(|p| p.join("procbox-test-cache"));
-    if let Some(dir) = target {
-        command.env("PROCBOX_CACHE_DIR", dir);
+/// `procbox ARGS` as every test runs it: no stdin, stdout and stderr piped,
+/// killed if the test drops it, and a compilation cache inside the target
+/// directory rather than the user's.
+fn procbox_command(args: &[&str]) -> tokio::process::Command {
+    let bin = procbox_bin();
+    let mut command = tokio::process::Command::new(&bin);
+    if let Some(target) = bin.parent().and_then(|p| p.parent()) {
+        command.env("PROCBOX_CACHE_DIR", target.join("procbox-test-cache"));
     }
+    command.args(args).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).kill_on_drop(true);
     command
 }
 
 /// Runs `procbox ARGS` to completion, failing the test if it takes longer
 /// than [`RUN_DEADLINE`] (the process is killed then).
 pub async fn procbox(args: &[&str]) -> Run {
-    let child = test_env(&mut tokio::process::Command::new(procbox_bin()))
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("start procbox");
+    let child = procbox_command(args).spawn().expect("start procbox");
     let output = tokio::time::timeout(RUN_DEADLINE, child.wait_with_output())
         .await
         .unwrap_or_else(|_| panic!("procbox {args:?} did not finish within {RUN_DEADLINE:?}"))
@@ -149,14 +155,7 @@ impl Background {
     /// Starts `procbox ARGS` with stdout piped.
     pub fn start(args: &[&str]) -> Background {
         use tokio::io::AsyncBufReadExt;
-        let mut child = test_env(&mut tokio::process::Command::new(procbox_bin()))
-            .args(args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true)
-            .spawn()
-            .expect("start procbox");
+        let mut child = procbox_command(args).spawn().expect("start procbox");
         let stdout = child.stdout.take().expect("piped");
         Background {
             child,

@@ -3,11 +3,9 @@
 //! tiny `--quick` mode and nothing here measures time.
 
 use std::collections::HashMap;
-use std::time::Duration;
 
-use procbox_tests::{guests, procbox, Run};
+use procbox_tests::{guests, procbox, Run, TEST_DEADLINE};
 
-const TEST_DEADLINE: Duration = Duration::from_secs(120);
 const DD_RULE: &str = "--allow-run=dd if=/dev/zero bs=1M count=* status=none";
 
 /// `procbox run bench.wasm FLAGS -- ARGS`, within the test deadline.

@@ -1,9 +1,7 @@
 //! The command line: bad input gets one clear line and a non-zero exit,
 //! never a panic; the demo works.
 
-use procbox_tests::{procbox, Run};
-
-const TEST_DEADLINE: std::time::Duration = std::time::Duration::from_secs(120);
+use procbox_tests::{procbox, Run, TEST_DEADLINE};
 
 /// Runs `procbox run FILE` on a file holding `bytes`.
 async fn run_file(bytes: &[u8]) -> Run {

@@ -1,15 +1,7 @@
 //! Composition: pipelines between children and redirections, through the
 //! real binary, each stage and file under the policy.
 
-use procbox_tests::{scenario, scenario_with};
-
-const TEST_DEADLINE: std::time::Duration = std::time::Duration::from_secs(120);
-
-macro_rules! bounded {
-    ($body:expr) => {
-        tokio::time::timeout(TEST_DEADLINE, $body).await.expect("test deadline")
-    };
-}
+use procbox_tests::{bounded, scenario, scenario_with};
 
 #[tokio::test]
 async fn a_three_stage_pipeline_runs_child_to_child() {

@@ -4,9 +4,7 @@
 use std::path::PathBuf;
 use std::process::Command as StdCommand;
 
-use procbox_tests::{guests, procbox, Run};
-
-const TEST_DEADLINE: std::time::Duration = std::time::Duration::from_secs(120);
+use procbox_tests::{guests, procbox, Run, TEST_DEADLINE};
 
 /// Runs an example with its manifest: `procbox run NAME.wasm --manifest
 /// guests/plugins/NAME/NAME.manifest.toml FLAGS -- ARGS`.

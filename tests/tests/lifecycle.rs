@@ -5,18 +5,11 @@
 use std::time::Duration;
 
 use procbox_tests::{
-    exits_within, field, guests, procbox_peak_rss, process_exists, scenario, scenario_with, Background,
+    bounded, exits_within, field, guests, procbox_peak_rss, process_exists, scenario, scenario_with, Background,
 };
 
-const TEST_DEADLINE: Duration = Duration::from_secs(120);
 /// How long a killed process may take to disappear (signals are async).
 const DEATH_BOUND: Duration = Duration::from_secs(10);
-
-macro_rules! bounded {
-    ($body:expr) => {
-        tokio::time::timeout(TEST_DEADLINE, $body).await.expect("test deadline")
-    };
-}
 
 fn pid(run: &procbox_tests::Run, key: &str) -> u32 {
     run.value(key)

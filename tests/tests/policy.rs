@@ -1,15 +1,7 @@
 //! The policy through the real binary: denials are values with reasons,
 //! grants files, manifests, limits, the audit log, `explain` and `inspect`.
 
-use procbox_tests::{guests, procbox, scenario, scenario_with, Run};
-
-const TEST_DEADLINE: std::time::Duration = std::time::Duration::from_secs(120);
-
-macro_rules! bounded {
-    ($body:expr) => {
-        tokio::time::timeout(TEST_DEADLINE, $body).await.expect("test deadline")
-    };
-}
+use procbox_tests::{bounded, guests, procbox, scenario, scenario_with, Run};
 
 fn line(run: &Run, key: &str) -> String {
     run.line(key).unwrap_or_else(|| panic!("no {key}= in {run:?}"))

@@ -1,17 +1,7 @@
 //! A real plugin spawns, streams and waits on real processes through the
 //! real `procbox` binary.
 
-use procbox_tests::scenario;
-
-/// Every test here is bounded by `procbox_tests::RUN_DEADLINE` per run and
-/// by this overall limit.
-const TEST_DEADLINE: std::time::Duration = std::time::Duration::from_secs(120);
-
-macro_rules! bounded {
-    ($body:expr) => {
-        tokio::time::timeout(TEST_DEADLINE, $body).await.expect("test deadline")
-    };
-}
+use procbox_tests::{bounded, scenario};
 
 #[tokio::test]
 async fn echo_output_is_captured() {

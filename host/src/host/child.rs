@@ -29,21 +29,11 @@ impl process::HostChild for ProcessView<'_> {
     }
 
     async fn take_stdout(&mut self, child: Resource<Child>) -> wasmtime::Result<Option<Resource<DynInputStream>>> {
-        let child = self.table.get_mut(&child)?;
-        let Some(pipe) = child.stdout.take() else {
-            return Ok(None);
-        };
-        let stream = stdio::reader(pipe, child.process().waiter(), child.output_budget.clone())?;
-        Ok(Some(self.table.push(stream)?))
+        self.take_reader(child, |c| &mut c.stdout)
     }
 
     async fn take_stderr(&mut self, child: Resource<Child>) -> wasmtime::Result<Option<Resource<DynInputStream>>> {
-        let child = self.table.get_mut(&child)?;
-        let Some(pipe) = child.stderr.take() else {
-            return Ok(None);
-        };
-        let stream = stdio::reader(pipe, child.process().waiter(), child.output_budget.clone())?;
-        Ok(Some(self.table.push(stream)?))
+        self.take_reader(child, |c| &mut c.stderr)
     }
 
     async fn subscribe(&mut self, child: Resource<Child>) -> wasmtime::Result<Resource<DynPollable>> {
@@ -84,6 +74,23 @@ impl process::HostChild for ProcessView<'_> {
         // rely on the child being gone.
         child.process().kill_and_reap(DROP_REAP_BOUND).await;
         Ok(())
+    }
+}
+
+impl ProcessView<'_> {
+    /// Wraps the untaken pipe that `pick` selects as a capped `wasi:io`
+    /// input stream, or `None` if it is not there.
+    fn take_reader(
+        &mut self,
+        child: Resource<Child>,
+        pick: impl FnOnce(&mut Child) -> &mut Option<std::os::fd::OwnedFd>,
+    ) -> wasmtime::Result<Option<Resource<DynInputStream>>> {
+        let child = self.table.get_mut(&child)?;
+        let Some(pipe) = pick(child).take() else {
+            return Ok(None);
+        };
+        let stream = stdio::reader(pipe, child.process().waiter(), child.output_budget.clone())?;
+        Ok(Some(self.table.push(stream)?))
     }
 }
 
