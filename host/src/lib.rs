@@ -55,6 +55,6 @@ pub mod supervisor;
 pub use error::SpawnError;
 pub use exit::{ExitStatus, Termination, Usage};
 pub use gate::{Gate, Permit, SpawnRequest};
-pub use observe::{AuditLog, ExitEvent, SpawnHook};
+pub use observe::{AuditLog, ExitEvent, SpawnHook, VerboseLog};
 pub use policy::{Limits, PluginLimits, Policy, PolicyBuilder, PolicyError, Source};
 pub use runtime::{Description, LoadError, Outcome, Plugin, RunError, RunOptions, Runtime};

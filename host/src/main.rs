@@ -8,7 +8,9 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
-use procbox::{containment, AuditLog, Outcome, PolicyBuilder, RunError, RunOptions, Runtime, SpawnHook, SpawnRequest};
+use procbox::{
+    containment, AuditLog, Outcome, PolicyBuilder, RunError, RunOptions, Runtime, SpawnHook, SpawnRequest, VerboseLog,
+};
 
 use cli::grants::{manifest_for, GrantArgs};
 
@@ -30,6 +32,9 @@ const EXIT_PROCBOX_FAILED: u8 = 125;
     about = "Run WebAssembly plugins that script OS processes, under limits you grant."
 )]
 struct Cli {
+    /// Print each command the plugin runs, and how it ended, on stderr.
+    #[arg(short, long, global = true)]
+    verbose: bool,
     #[command(subcommand)]
     command: Commands,
 }
@@ -143,9 +148,17 @@ fn main() -> ExitCode {
     if let Err(e) = containment::cloexec_inherited_fds() {
         eprintln!("procbox: warning: cannot mark inherited descriptors close-on-exec: {e}");
     }
+    let mut filter = tracing_subscriber::EnvFilter::from_env("PROCBOX_LOG");
+    if cli.verbose {
+        filter = filter.add_directive("procbox::verbose=info".parse().expect("a valid directive"));
+    }
+    use std::io::IsTerminal;
     tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::from_env("PROCBOX_LOG"))
+        .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .without_time()
+        .with_target(false)
         .init();
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,
@@ -173,7 +186,7 @@ fn report(failure: Failure) -> ExitCode {
 
 async fn dispatch(cli: Cli) -> Result<u8, Failure> {
     match cli.command {
-        Commands::Run(args) => run(args).await,
+        Commands::Run(args) => run(args, cli.verbose).await,
         Commands::Explain(args) => explain(args),
         Commands::Inspect(args) => {
             let manifest = manifest_for(&args.plugin, args.manifest.as_deref());
@@ -216,10 +229,13 @@ fn compile(args: CompileArgs) -> Result<u8, Failure> {
     Ok(0)
 }
 
-async fn run(args: RunArgs) -> Result<u8, Failure> {
+async fn run(args: RunArgs, verbose: bool) -> Result<u8, Failure> {
     let manifest = manifest_for(&args.plugin, args.manifest.as_deref());
     let policy = args.grants.policy(manifest.as_deref()).map_err(usage)?;
     let mut hooks: Vec<Arc<dyn SpawnHook>> = Vec::new();
+    if verbose {
+        hooks.push(Arc::new(VerboseLog));
+    }
     if let Some(path) = &args.audit {
         let log = AuditLog::open(path).with_context(|| format!("cannot open the audit log {}", path.display()))?;
         hooks.push(Arc::new(log));

@@ -128,6 +128,42 @@ impl SpawnHook for AuditLog {
     }
 }
 
+/// Reports every command and how it ended on stderr (through `tracing`,
+/// target `procbox::verbose`), like execa's verbose mode: `procbox -v`.
+pub struct VerboseLog;
+
+impl SpawnHook for VerboseLog {
+    fn on_decision(&self, request: &SpawnRequest, verdict: Result<&Permit, &SpawnError>) -> Result<(), String> {
+        match verdict {
+            Ok(permit) => tracing::info!(target: "procbox::verbose", "$ {}", permit.command_line()),
+            Err(err) => tracing::warn!(target: "procbox::verbose", "refused {}: {err}", request.program),
+        }
+        Ok(())
+    }
+
+    fn on_exit(&self, exit: &ExitEvent<'_>) {
+        let command = std::iter::once(exit.program.display().to_string())
+            .chain(exit.args.iter().cloned())
+            .collect::<Vec<_>>()
+            .join(" ");
+        match exit.status {
+            Ok(status) => {
+                let how = match status.termination {
+                    Termination::Exited(code) => format!("exit code {code}"),
+                    Termination::Signalled(signal) => format!("signal {signal}"),
+                };
+                let extra = match (status.timed_out, status.output_truncated) {
+                    (true, _) => " (timed out)",
+                    (_, true) => " (output over the cap)",
+                    _ => "",
+                };
+                tracing::info!(target: "procbox::verbose", "[{}] {command}: {how}{extra} after {:.3}s", exit.pid, status.duration.as_secs_f64());
+            }
+            Err(err) => tracing::warn!(target: "procbox::verbose", "[{}] {command}: {err}", exit.pid),
+        }
+    }
+}
+
 /// `allowed`/`denied`/… as the log names an outcome.
 fn error_kind(err: &SpawnError) -> &'static str {
     match err {

@@ -1,7 +1,7 @@
 //! The command line: bad input gets one clear line and a non-zero exit,
 //! never a panic; the demo works.
 
-use procbox_tests::{procbox, Run, TEST_DEADLINE};
+use procbox_tests::{bounded, procbox, Run, TEST_DEADLINE};
 
 /// Runs `procbox run FILE` on a file holding `bytes`.
 async fn run_file(bytes: &[u8]) -> Run {
@@ -111,4 +111,28 @@ async fn the_demo_walks_through_every_step() {
     for text in expected {
         assert!(run.stdout.contains(text), "missing {text:?} in:\n{}", run.stdout);
     }
+}
+
+#[tokio::test]
+async fn verbose_prints_each_command_and_how_it_ended() {
+    let echo = std::path::Path::new("/usr/bin/echo").canonicalize().unwrap();
+    let run = bounded!(procbox(&[
+        "-v",
+        "run",
+        procbox_tests::guests::SCENARIOS,
+        "--allow-run=echo",
+        "--",
+        "echo"
+    ]));
+    assert_eq!(run.code, Some(0), "{run:?}");
+    assert!(
+        run.stderr.contains(&format!("$ {} hello world", echo.display())),
+        "{run:?}"
+    );
+    assert!(
+        run.stderr
+            .contains(&format!("{} hello world: exit code 0 after", echo.display())),
+        "{run:?}"
+    );
+    assert!(!run.stderr.contains('\x1b'), "no colour codes in a pipe: {run:?}");
 }
