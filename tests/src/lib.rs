@@ -77,7 +77,12 @@ fn procbox_command(args: &[&str]) -> tokio::process::Command {
     if let Some(target) = bin.parent().and_then(|p| p.parent()) {
         command.env("PROCBOX_CACHE_DIR", target.join("procbox-test-cache"));
     }
-    command.args(args).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).kill_on_drop(true);
+    command
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
     command
 }
 
