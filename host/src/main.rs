@@ -62,6 +62,10 @@ enum Commands {
     Inspect(InspectArgs),
     /// Run the bundled demo plugin (it grants itself echo, cat, grep and tee).
     Demo,
+    /// Create a plugin crate NAME in the current directory, with the SDK
+    /// vendored, ready for `cargo build --release`.
+    #[command(after_help = "Example:\n  procbox new repo-tool && cd repo-tool && cargo build --release")]
+    New(NewArgs),
 }
 
 #[derive(Args)]
@@ -101,6 +105,12 @@ struct ExplainArgs {
     /// The program and its arguments (after `--`).
     #[arg(last = true, required = true, value_name = "PROGRAM [ARGS]")]
     command: Vec<String>,
+}
+
+#[derive(Args)]
+struct NewArgs {
+    /// The crate's name (and directory).
+    name: String,
 }
 
 #[derive(Args)]
@@ -190,11 +200,17 @@ async fn dispatch(cli: Cli) -> Result<u8, Failure> {
         Commands::Explain(args) => explain(args),
         Commands::Inspect(args) => {
             let manifest = manifest_for(&args.plugin, args.manifest.as_deref());
-            cli::inspect::inspect(&Runtime::new()?, &args.plugin, manifest.as_deref())?;
+            cli::inspect::inspect(&runtime(false)?, &args.plugin, manifest.as_deref())?;
             Ok(0)
         }
         Commands::Compile(args) => compile(args),
         Commands::Demo => demo().await,
+        Commands::New(args) => {
+            let here = std::env::current_dir().context("cannot find the current directory")?;
+            cli::scaffold::new_plugin(&here, &args.name).map_err(usage)?;
+            println!("created {0}/: cd {0} && cargo build --release", args.name);
+            Ok(0)
+        }
     }
 }
 
@@ -240,7 +256,7 @@ async fn run(args: RunArgs, verbose: bool) -> Result<u8, Failure> {
         let log = AuditLog::open(path).with_context(|| format!("cannot open the audit log {}", path.display()))?;
         hooks.push(Arc::new(log));
     }
-    let runtime = Runtime::new()?;
+    let runtime = runtime(args.no_cache)?;
     let plugin = runtime.load_file(&args.plugin)?;
     let options = RunOptions {
         policy: Arc::new(policy),

@@ -86,10 +86,28 @@ fn procbox_command(args: &[&str]) -> tokio::process::Command {
     command
 }
 
+/// Runs `procbox ARGS` with extra environment variables (see [`procbox`]).
+pub async fn procbox_with_env(vars: &[(&str, &std::path::Path)], args: &[&str]) -> Run {
+    let mut command = procbox_command(args);
+    command.envs(vars.iter().map(|(k, v)| (*k, *v)));
+    finish(command, args).await
+}
+
+/// Runs `procbox ARGS` in `dir` to completion (see [`procbox`]).
+pub async fn procbox_in(dir: &std::path::Path, args: &[&str]) -> Run {
+    let mut command = procbox_command(args);
+    command.current_dir(dir);
+    finish(command, args).await
+}
+
 /// Runs `procbox ARGS` to completion, failing the test if it takes longer
 /// than [`RUN_DEADLINE`] (the process is killed then).
 pub async fn procbox(args: &[&str]) -> Run {
-    let child = procbox_command(args).spawn().expect("start procbox");
+    finish(procbox_command(args), args).await
+}
+
+async fn finish(mut command: tokio::process::Command, args: &[&str]) -> Run {
+    let child = command.spawn().expect("start procbox");
     let output = tokio::time::timeout(RUN_DEADLINE, child.wait_with_output())
         .await
         .unwrap_or_else(|_| panic!("procbox {args:?} did not finish within {RUN_DEADLINE:?}"))

@@ -136,3 +136,25 @@ async fn verbose_prints_each_command_and_how_it_ended() {
     );
     assert!(!run.stderr.contains('\x1b'), "no colour codes in a pipe: {run:?}");
 }
+
+#[tokio::test]
+async fn run_compiles_once_into_the_cache_unless_told_not_to() {
+    let cache = tempfile::tempdir().unwrap();
+    let entries = || std::fs::read_dir(cache.path()).map(|d| d.count()).unwrap_or(0);
+    let vars = [("PROCBOX_CACHE_DIR", cache.path())];
+    let args = ["run", procbox_tests::guests::SCENARIOS, "--", "exit", "0"];
+    let no_cache = ["run", "--no-cache", procbox_tests::guests::SCENARIOS, "--", "exit", "0"];
+    assert_eq!(
+        bounded!(procbox_tests::procbox_with_env(&vars, &no_cache)).code,
+        Some(0)
+    );
+    assert_eq!(entries(), 0, "--no-cache writes nothing");
+    assert_eq!(bounded!(procbox_tests::procbox_with_env(&vars, &args)).code, Some(0));
+    assert_eq!(entries(), 1, "the first run stores the compiled plugin");
+    let compile = bounded!(procbox_tests::procbox_with_env(
+        &vars,
+        &["compile", procbox_tests::guests::SCENARIOS]
+    ));
+    assert!(compile.stdout.contains("is already compiled"), "{compile:?}");
+    assert_eq!(entries(), 1);
+}

@@ -3,3 +3,4 @@
 pub mod explain;
 pub mod grants;
 pub mod inspect;
+pub mod scaffold;

@@ -1,0 +1,71 @@
+//! `procbox new`: a plugin crate created outside this repository builds
+//! with plain `cargo build --release` and runs.
+
+use std::time::Duration;
+
+use procbox_tests::{procbox_bin, procbox_in};
+
+/// Building the new crate compiles wit-bindgen for wasm: allow for a slow,
+/// shared machine.
+const BUILD_DEADLINE: Duration = Duration::from_secs(900);
+
+#[tokio::test]
+async fn a_new_plugin_builds_and_runs_outside_the_repository() {
+    let dir = tempfile::tempdir().unwrap();
+    let created = procbox_in(dir.path(), &["new", "hello-plugin"]).await;
+    assert_eq!(created.code, Some(0), "{created:?}");
+    let crate_dir = dir.path().join("hello-plugin");
+    for file in [
+        "Cargo.toml",
+        ".cargo/config.toml",
+        "src/main.rs",
+        "hello-plugin.manifest.toml",
+        "procbox-sdk/src/lib.rs",
+        "procbox-sdk/wit/process.wit",
+    ] {
+        assert!(crate_dir.join(file).is_file(), "{file} was not created");
+    }
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let build = tokio::process::Command::new(cargo)
+        .args(["build", "--release"])
+        .current_dir(&crate_dir)
+        .env_remove("CARGO_TARGET_DIR")
+        .env_remove("RUSTFLAGS")
+        .env_remove("CARGO_ENCODED_RUSTFLAGS")
+        .kill_on_drop(true)
+        .output();
+    let build = tokio::time::timeout(BUILD_DEADLINE, build)
+        .await
+        .expect("build deadline")
+        .unwrap();
+    assert!(build.status.success(), "{}", String::from_utf8_lossy(&build.stderr));
+    let wasm = crate_dir.join("target/wasm32-wasip2/release/hello-plugin.wasm");
+    let manifest = crate_dir.join("hello-plugin.manifest.toml");
+    let run = procbox_in(
+        &crate_dir,
+        &[
+            "run",
+            wasm.to_str().unwrap(),
+            "--manifest",
+            manifest.to_str().unwrap(),
+            "--allow-run",
+            "echo",
+        ],
+    )
+    .await;
+    assert_eq!(run.code, Some(0), "{run:?}");
+    assert_eq!(run.stdout, "hello from hello-plugin\n");
+    assert!(procbox_bin().exists());
+}
+
+#[tokio::test]
+async fn new_refuses_bad_names_and_existing_directories() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = procbox_in(dir.path(), &["new", "9lives"]).await;
+    assert_eq!(bad.code, Some(2), "{bad:?}");
+    assert!(bad.stderr.contains("is not a valid crate name"), "{bad:?}");
+    std::fs::create_dir(dir.path().join("taken")).unwrap();
+    let taken = procbox_in(dir.path(), &["new", "taken"]).await;
+    assert_eq!(taken.code, Some(2), "{taken:?}");
+    assert!(taken.stderr.contains("already exists"), "{taken:?}");
+}
