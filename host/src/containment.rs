@@ -49,8 +49,13 @@ pub fn cloexec_inherited_fds() -> io::Result<()> {
     Ok(())
 }
 
-/// The pids whose parent is this process, from `/proc/*/stat`.
+/// The pids whose parent is this process. Reads each thread's
+/// `/proc/self/task/TID/children` (cheap: only our own children), or, on a
+/// kernel without that file, scans every `/proc/PID/stat`.
 pub fn children() -> Vec<libc::pid_t> {
+    if std::path::Path::new("/proc/thread-self/children").exists() {
+        return children_of_our_threads();
+    }
     let me = std::process::id() as libc::pid_t;
     let Ok(entries) = std::fs::read_dir("/proc") else {
         return Vec::new();
@@ -59,6 +64,26 @@ pub fn children() -> Vec<libc::pid_t> {
         .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse::<libc::pid_t>().ok())
         .filter(|pid| parent_of(*pid) == Some(me))
         .collect()
+}
+
+/// Children listed under each of our threads. A thread that exits while we
+/// read hands its children to another thread; the caller's sweep repeats
+/// until none are left, so a child missed in one pass is found in the next.
+fn children_of_our_threads() -> Vec<libc::pid_t> {
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+        return Vec::new();
+    };
+    let mut pids: Vec<libc::pid_t> = tasks
+        .filter_map(|task| std::fs::read_to_string(task.ok()?.path().join("children")).ok())
+        .flat_map(|list| {
+            list.split_whitespace()
+                .filter_map(|pid| pid.parse().ok())
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    pids.sort_unstable();
+    pids.dedup();
+    pids
 }
 
 fn parent_of(pid: libc::pid_t) -> Option<libc::pid_t> {
@@ -97,4 +122,20 @@ pub async fn kill_adopted(bound: Duration) -> usize {
         .ok()
         .and_then(Result::ok)
         .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn children_lists_our_own_children_and_only_them() {
+        let mut child = std::process::Command::new("sleep").arg("1000").spawn().unwrap();
+        let pid = child.id() as libc::pid_t;
+        assert!(children().contains(&pid), "{:?} misses {pid}", children());
+        assert!(!children().contains(&1), "init is nobody's child here");
+        child.kill().unwrap();
+        child.wait().unwrap();
+        assert!(!children().contains(&pid), "a reaped child is gone");
+    }
 }
