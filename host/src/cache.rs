@@ -155,4 +155,3 @@ impl Hasher for DigestHasher {
         self.0.update(bytes);
     }
 }
-
