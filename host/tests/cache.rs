@@ -60,7 +60,11 @@ fn broken_entries_are_rebuilt_not_trusted() {
         ("truncated", good[..good.len() / 3].to_vec()),
         ("empty", Vec::new()),
         ("a foreign file", b"\x7fELF not a cache entry at all".to_vec()),
-        ("a raw wasmtime artifact without our header", good[48..].to_vec()),
+        (
+            "a raw wasmtime artifact without our trailer",
+            good[..good.len() - 48].to_vec(),
+        ),
+        ("a trailer with nothing before it", good[good.len() - 48..].to_vec()),
     ];
     for (what, bytes) in cases {
         std::fs::write(&entry, &bytes).unwrap();
