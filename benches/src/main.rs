@@ -528,8 +528,11 @@ impl Bench {
                 c
             }
         };
-        let python_cmd = || {
-            let mut c = std::process::Command::new("python3");
+        // The interpreter itself: `python3` on PATH may be a wrapper script
+        // (pyenv's shim costs ~40 ms more than the interpreter it runs).
+        let python = python_executable()?;
+        let python_cmd = move || {
+            let mut c = std::process::Command::new(&python);
             c.args(["-c", "pass"]);
             c
         };
@@ -541,6 +544,7 @@ impl Bench {
         for rep in 0..self.reps {
             let cmd = procbox_cmd.clone();
             let p = median_ns(&tokio::task::spawn_blocking(move || time_process(&cmd, runs)).await??);
+            let python_cmd = python_cmd.clone();
             let y = median_ns(&tokio::task::spawn_blocking(move || time_process(&python_cmd, runs)).await??);
             let l = self.in_process_run(&in_process_cache, runs).await?;
             rep_log(
@@ -678,6 +682,21 @@ impl Bench {
             ),
         ])
     }
+}
+
+/// The real `python3` interpreter, not whatever wrapper PATH finds first.
+fn python_executable() -> Result<PathBuf> {
+    let out = std::process::Command::new("python3")
+        .args(["-c", "import sys; print(sys.executable)"])
+        .output()?;
+    ensure!(out.status.success(), "python3 -c 'import sys' failed: {}", out.status);
+    let path = PathBuf::from(String::from_utf8(out.stdout)?.trim());
+    ensure!(
+        path.is_file(),
+        "python3 reports a missing interpreter: {}",
+        path.display()
+    );
+    Ok(path)
 }
 
 /// The `key=value` words of a result line.
