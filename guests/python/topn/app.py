@@ -1,0 +1,312 @@
+"""topn: the most frequent lines of some files, counted by real processes.
+
+    topn [-n N] [-v] FILE...
+
+runs the pipeline
+
+    sort -- FILE... | uniq -c | sort -rn
+
+and prints its first N lines (default 10), as `| head -n N` would. The
+stages are connected child to child through OS pipes (`Stdio_ChildStdout`),
+so the data never passes through the plugin: it reads only the last stage's
+stdout, and every stage's stderr, as `wasi:io` streams.
+
+Children start with an empty environment, so `sort` and `uniq` compare bytes
+(the C locale). Relative FILE paths are relative to where procbox runs.
+
+Exit status:
+    0  the top lines were printed
+    1  a stage failed (the message names it, with its status and stderr),
+       or another error
+    2  bad arguments (the usage is printed)
+    3  procbox refused to start a stage: it was not granted
+
+Run it with procbox (the manifest narrows what may be granted):
+
+    procbox run topn.wasm --manifest topn.manifest.toml \\
+        --allow-run sort --allow-run 'uniq -c' -- -n 5 access.log
+"""
+
+import sys
+import traceback
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+
+from componentize_py_types import Err
+from wit_world import exports
+from wit_world.imports import poll, process, streams
+from wit_world.imports.exit import exit_with_code
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_DENIED = 0, 1, 2, 3
+
+USAGE = """\
+usage: topn [-n N] [-v] FILE...
+
+Print the N most frequent lines of the FILEs, with their counts, as
+`sort -- FILE... | uniq -c | sort -rn | head -n N` does.
+
+  -n N, --lines=N   how many lines to print (default 10)
+  -v, --verbose     report each stage and its pid on stderr
+  -h, --help        print this help
+"""
+
+STDERR_TAIL = 4096  # bytes of each stage's stderr kept for error messages
+READ_CHUNK = 64 * 1024
+
+
+def exit_with(code: int) -> None:
+    """Ends the plugin with exactly `code`.
+
+    `sys.exit(n)` reports every n >= 1 as 1, so this uses wasi:cli/exit's
+    `exit-with-code`. It ends the instance at once: flush first.
+    """
+    sys.stdout.flush()
+    sys.stderr.flush()
+    exit_with_code(code)
+
+
+def say(message: str) -> None:
+    print(f"topn: {message}", file=sys.stderr)
+
+
+# --- arguments ---------------------------------------------------------------
+# Hand-rolled: argparse needs the `locale` module (through gettext), which the
+# componentize-py runtime does not include.
+
+
+class UsageError(Exception):
+    pass
+
+
+@dataclass
+class Options:
+    lines: int = 10
+    verbose: bool = False
+    help: bool = False
+    files: list[str] = field(default_factory=list)
+
+
+def count(text: str | None, option: str) -> int:
+    if text is None:
+        raise UsageError(f"{option} needs a number")
+    if not text.isdigit() or int(text) < 1:
+        raise UsageError(f"{option}: not a positive number: {text!r}")
+    return int(text)
+
+
+def parse_args(argv: list[str]) -> Options:
+    options = Options()
+    args: Iterator[str] = iter(argv)
+    for arg in args:
+        if arg == "--":
+            options.files.extend(args)  # the rest are files, even `-x`
+        elif arg in ("-h", "--help"):
+            options.help = True
+        elif arg in ("-v", "--verbose"):
+            options.verbose = True
+        elif arg in ("-n", "--lines"):
+            options.lines = count(next(args, None), arg)
+        elif arg.startswith("--lines="):
+            options.lines = count(arg.removeprefix("--lines="), "--lines")
+        elif arg.startswith("-n"):
+            options.lines = count(arg.removeprefix("-n"), "-n")  # -n5
+        elif arg.startswith("-") and arg != "-":
+            raise UsageError(f"unknown option {arg!r}")
+        else:
+            options.files.append(arg)
+    if not options.files and not options.help:
+        raise UsageError("no FILE given")
+    return options
+
+
+# --- the pipeline --------------------------------------------------------------
+
+
+class StageDenied(Exception):
+    """procbox's policy refused to start a stage."""
+
+
+class StageFailed(Exception):
+    """A stage could not start, or ended unsuccessfully."""
+
+
+@dataclass
+class Stage:
+    program: str
+    args: list[str]
+    child: process.Child | None = None
+    stderr: bytearray = field(default_factory=bytearray)  # its tail
+
+    def __str__(self) -> str:
+        return " ".join([self.program, *self.args])
+
+    def keep_stderr(self, data: bytes) -> None:
+        self.stderr += data
+        del self.stderr[:-STDERR_TAIL]
+
+
+def start(stages: list[Stage], cleanup: ExitStack, verbose: bool) -> None:
+    """Spawns the stages, each reading the previous one's stdout.
+
+    Every handle goes onto `cleanup`. Leaving it drops them in reverse order,
+    streams before their children, and dropping a child's handle kills its
+    process group (if it still runs) and reaps it: whatever goes wrong,
+    nothing is left running.
+    """
+    previous = None
+    for number, stage in enumerate(stages, 1):
+        command = process.Command(
+            program=stage.program,
+            args=stage.args,
+            env=[],
+            cwd=None,
+            stdin=process.Stdio_Null() if previous is None else process.Stdio_ChildStdout(previous),
+            stdout=process.Stdio_Piped(),
+            stderr=process.Stdio_Piped(),
+            timeout=None,
+        )
+        try:
+            stage.child = cleanup.enter_context(process.spawn(command))
+        except Err as err:
+            reason = err.value  # a process.Error_* case; its .value is the message
+            if isinstance(reason, process.Error_Denied):
+                raise StageDenied(f"stage {number} `{stage}` was not allowed: {reason.value}") from None
+            raise StageFailed(f"stage {number} `{stage}` could not start: {reason.value}") from None
+        if verbose:
+            say(f"stage {number} `{stage}` started, pid {stage.child.pid()}")
+        previous = stage.child
+
+
+@dataclass
+class Reader:
+    """An open stream, the pollable that says it has data, and where data goes."""
+
+    stream: streams.InputStream
+    ready: poll.Pollable
+    take: Callable[[bytes], None]  # called with b"" at the end
+
+
+def read_all(readers: list[Reader]) -> None:
+    """Reads every stream as its data arrives, until all have ended.
+
+    Reading them together matters: a stage that fills its stderr pipe while
+    the plugin waits on stdout alone would block, and the pipeline with it.
+    """
+    while readers:
+        ready = set(poll.poll([reader.ready for reader in readers]))
+        still_open = []
+        for index, reader in enumerate(readers):
+            if index in ready:
+                try:
+                    reader.take(reader.stream.read(READ_CHUNK))
+                except Err as err:
+                    if not isinstance(err.value, streams.StreamError_Closed):
+                        raise
+                    reader.take(b"")
+                    continue  # ended: leave it out of the next poll
+            still_open.append(reader)
+        readers = still_open
+
+
+class FirstLines:
+    """Keeps the first `n` lines fed to it, and ignores the rest."""
+
+    def __init__(self, n: int):
+        self.n = n
+        self.lines: list[bytes] = []
+        self.partial = bytearray()
+
+    def take(self, data: bytes) -> None:
+        if len(self.lines) >= self.n:
+            return  # still drained, so that the last stage can finish
+        if not data:  # the end: a last line without a newline
+            if self.partial:
+                self.lines.append(bytes(self.partial))
+            return
+        self.partial += data
+        *complete, rest = self.partial.split(b"\n")
+        self.lines += [line + b"\n" for line in complete[: self.n - len(self.lines)]]
+        self.partial = bytearray(rest)
+
+
+def failure(status: process.ExitStatus) -> str | None:
+    """How a stage failed, or None if it succeeded."""
+    match status.termination:
+        case process.Termination_Exited(value=0):
+            return None
+        case process.Termination_Exited(value=code):
+            return f"exit status {code}"
+        case process.Termination_Signalled(value=signal):
+            return f"killed by signal {signal}"
+
+
+def top_lines(files: list[str], n: int, verbose: bool) -> list[bytes]:
+    """The first `n` lines of `sort -- FILES | uniq -c | sort -rn`."""
+    stages = [
+        Stage("sort", ["--", *files]),
+        Stage("uniq", ["-c"]),
+        Stage("sort", ["-rn"]),
+    ]
+    top = FirstLines(n)
+    with ExitStack() as cleanup:
+        start(stages, cleanup, verbose)
+
+        sources = [(stages[-1].child.take_stdout(), top.take)]
+        sources += [(stage.child.take_stderr(), stage.keep_stderr) for stage in stages]
+        readers = []
+        for stream, take in sources:
+            cleanup.enter_context(stream)
+            ready = cleanup.enter_context(stream.subscribe())  # dropped before its stream
+            readers.append(Reader(stream, ready, take))
+        read_all(readers)
+
+        problems = []
+        for number, stage in enumerate(stages, 1):
+            how = failure(stage.child.wait())
+            if how is not None:
+                detail = stage.stderr.decode("utf-8", "replace").strip()
+                problems.append(f"stage {number} `{stage}` failed: {how}" + (f": {detail}" if detail else ""))
+        if problems:
+            raise StageFailed("\n".join(problems))
+    return top.lines
+
+
+# --- the entry point -------------------------------------------------------------
+
+
+def main(argv: list[str]) -> int:
+    try:
+        options = parse_args(argv)
+    except UsageError as err:
+        say(str(err))
+        sys.stderr.write(USAGE)
+        return EXIT_USAGE
+    if options.help:
+        sys.stdout.write(USAGE)
+        return EXIT_OK
+    try:
+        lines = top_lines(options.files, options.lines, options.verbose)
+    except StageDenied as err:
+        say(str(err))
+        return EXIT_DENIED
+    except StageFailed as err:
+        for line in str(err).splitlines():
+            say(line)
+        return EXIT_FAILED
+    sys.stdout.buffer.write(b"".join(lines))
+    return EXIT_OK
+
+
+class Run(exports.Run):
+    """wasi:cli/run, which procbox calls."""
+
+    def run(self) -> None:
+        try:
+            code = main(sys.argv[1:])
+        except Exception:
+            # A bug, or an error from the host we did not expect: report it
+            # and fail like a Python script would, rather than trap.
+            traceback.print_exc()
+            code = EXIT_FAILED
+        exit_with(code)

@@ -1,0 +1,301 @@
+//! The Python guest, `guests/python/topn`: a plugin in a second language,
+//! built from the same WIT with componentize-py from PyPI
+//! (`guests/python/build.sh`), run through the real procbox binary against
+//! real processes.
+//!
+//! The plugin is built once per test binary, and again only when its
+//! sources are newer than the `.wasm`. If its toolchain cannot be installed
+//! here (build.sh exits 77: no Python 3.10+, no venv, or pip cannot fetch
+//! componentize-py), every test prints why and passes without running; any
+//! other build failure fails them.
+//!
+//! The component is about 18 MB and takes a debug procbox some 25 s to
+//! compile, so the build step also compiles it into the cache that the
+//! `procbox` helpers use (`target/procbox-test-cache`): once per machine,
+//! not once per run.
+
+use std::future::Future;
+use std::path::{Path, PathBuf};
+use std::process::Command as StdCommand;
+use std::time::{Duration, SystemTime};
+
+use procbox_tests::{procbox, procbox_bin, process_exists, Run};
+use tokio::sync::OnceCell;
+
+/// Generous, for a first run: pip install, componentize (about 25 s) and the
+/// cold compile (about 25 s), on a machine that may be busy.
+const DEADLINE: Duration = Duration::from_secs(300);
+
+/// build.sh's status for "the toolchain cannot be installed here".
+const TOOLCHAIN_UNAVAILABLE: i32 = 77;
+
+/// Awaits `test`, failing after [`DEADLINE`].
+async fn within<T>(test: impl Future<Output = T>) -> T {
+    tokio::time::timeout(DEADLINE, test).await.expect("test deadline")
+}
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .canonicalize()
+        .expect("the repository")
+}
+
+/// `target/` (or `$CARGO_TARGET_DIR`): where the procbox binary was built.
+fn target_dir() -> PathBuf {
+    let bin = procbox_bin();
+    bin.parent()
+        .and_then(Path::parent)
+        .expect("target/<profile>/procbox")
+        .to_path_buf()
+}
+
+/// The built plugin, or why it cannot be built here.
+static PLUGIN: OnceCell<Result<PathBuf, String>> = OnceCell::const_new();
+
+/// The topn plugin's `.wasm`, built and compiled into the test cache; `None`
+/// (after printing why) if its toolchain cannot be installed here.
+async fn plugin() -> Option<&'static Path> {
+    match PLUGIN.get_or_init(build).await {
+        Ok(wasm) => Some(wasm),
+        Err(reason) => {
+            eprintln!("skipped: the Python plugin's toolchain cannot be installed here: {reason}");
+            None
+        }
+    }
+}
+
+async fn build() -> Result<PathBuf, String> {
+    let target = target_dir();
+    let wasm = target.join("guests/python/topn.wasm");
+    let script = repo().join("guests/python/build.sh");
+    if stale(&wasm, &script) {
+        let started = std::time::Instant::now();
+        let mut command = tokio::process::Command::new("bash");
+        command.arg(&script).arg("topn").arg(&wasm);
+        if std::env::var_os("PROCBOX_PY_VENV").is_none() {
+            // build.sh's default is in `target/` too, unless CARGO_TARGET_DIR moved it.
+            command.env("PROCBOX_PY_VENV", target.join("componentize-py-venv"));
+        }
+        let out = command
+            .stdin(std::process::Stdio::null())
+            .kill_on_drop(true)
+            .output()
+            .await
+            .expect("start guests/python/build.sh");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        match out.status.code() {
+            Some(0) => eprintln!("built {} in {:.0?}", wasm.display(), started.elapsed()),
+            Some(TOOLCHAIN_UNAVAILABLE) => return Err(stderr.trim().to_string()),
+            _ => panic!("guests/python/build.sh failed ({}):\n{stderr}", out.status),
+        }
+    }
+    // Compile it into the cache that `procbox_tests::procbox` runs use, so
+    // that no test run pays for it under its own, shorter deadline.
+    let started = std::time::Instant::now();
+    let out = tokio::process::Command::new(procbox_bin())
+        .arg("compile")
+        .arg(&wasm)
+        .env("PROCBOX_CACHE_DIR", target.join("procbox-test-cache"))
+        .stdin(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .output()
+        .await
+        .expect("start procbox compile");
+    assert!(
+        out.status.success(),
+        "procbox compile {}: {}",
+        wasm.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    eprintln!(
+        "{} ({:.0?})",
+        String::from_utf8_lossy(&out.stdout).trim(),
+        started.elapsed()
+    );
+    Ok(wasm)
+}
+
+/// Whether `wasm` is missing or older than build.sh or a Python source of
+/// the plugin.
+fn stale(wasm: &Path, script: &Path) -> bool {
+    let modified = |path: &Path| std::fs::metadata(path).and_then(|m| m.modified()).ok();
+    let Some(built) = modified(wasm) else {
+        return true;
+    };
+    let sources = std::fs::read_dir(repo().join("guests/python/topn"))
+        .expect("guests/python/topn")
+        .map(|entry| entry.expect("a directory entry").path())
+        .filter(|path| path.extension().is_some_and(|ext| ext == "py"));
+    std::iter::once(script.to_path_buf())
+        .chain(sources)
+        .any(|source| modified(&source).unwrap_or(SystemTime::now()) > built)
+}
+
+/// `procbox run topn.wasm --manifest guests/python/topn/topn.manifest.toml
+/// FLAGS -- ARGS`.
+async fn topn(wasm: &Path, flags: &[&str], args: &[&str]) -> Run {
+    let manifest = repo().join("guests/python/topn/topn.manifest.toml");
+    let (wasm, manifest) = (wasm.to_str().unwrap(), manifest.to_str().unwrap());
+    let mut argv = vec!["run", wasm, "--manifest", manifest];
+    argv.extend(flags);
+    argv.push("--");
+    argv.extend(args);
+    let run = procbox(&argv).await;
+    assert!(!run.stderr.contains("Traceback"), "the plugin raised: {run:?}");
+    run
+}
+
+/// The grants topn needs; its manifest narrows them to `sort -- FILE...`,
+/// `uniq -c` and `sort -rn`.
+const GRANTS: &[&str] = &["--allow-run=sort", "--allow-run=uniq -c"];
+
+/// What the shell prints for the same pipeline over the same files, with
+/// the same empty environment (apart from PATH, to find the programs).
+fn native(files: &[&str], n: usize) -> String {
+    let script = format!("sort -- \"$@\" | uniq -c | sort -rn | head -n {n}");
+    let out = StdCommand::new("sh")
+        .args(["-c", &script, "sh"])
+        .args(files)
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").expect("PATH"))
+        .output()
+        .expect("run the pipeline natively");
+    assert!(out.status.success(), "native pipeline: {out:?}");
+    String::from_utf8(out.stdout).expect("utf-8")
+}
+
+/// Three files of lines with different frequencies (and ties), large
+/// enough that the pipes between the stages fill up.
+fn inputs(dir: &Path) -> Vec<String> {
+    (0..3)
+        .map(|file| {
+            let path = dir.join(format!("input-{file}.txt"));
+            let text: String = (0..6000)
+                .map(|i| match i % 4 {
+                    0 => format!("word {}\n", (i * 7 + file) % 23),
+                    1 => format!("GET /page/{}\n", i % 41),
+                    2 => format!("{}\n", i % 3),
+                    _ => format!("line {} with spaces\n", (i * i) % 101),
+                })
+                .collect();
+            std::fs::write(&path, text).unwrap();
+            path.to_str().unwrap().to_string()
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn prints_what_the_shell_pipeline_prints() {
+    within(async {
+        let Some(wasm) = plugin().await else { return };
+        let dir = tempfile::tempdir().unwrap();
+        let files = inputs(dir.path());
+        let files: Vec<&str> = files.iter().map(String::as_str).collect();
+
+        let mut args = vec!["-n", "7"];
+        args.extend(&files);
+        let run = topn(wasm, GRANTS, &args).await;
+        assert_eq!(run.code, Some(0), "{run:?}");
+        assert_eq!(run.stdout, native(&files, 7), "{run:?}");
+        assert_eq!(run.stdout.lines().count(), 7, "{run:?}");
+        assert_eq!(run.stderr, "", "{run:?}");
+
+        // Without -n: ten lines.
+        let run = topn(wasm, GRANTS, &files).await;
+        assert_eq!(run.code, Some(0), "{run:?}");
+        assert_eq!(run.stdout, native(&files, 10), "{run:?}");
+        assert_eq!(run.stdout.lines().count(), 10, "{run:?}");
+    })
+    .await
+}
+
+#[tokio::test]
+async fn a_stage_without_a_grant_is_refused_and_nothing_is_left_running() {
+    within(async {
+        let Some(wasm) = plugin().await else { return };
+        // A FIFO that nobody writes: the first stage, `sort`, blocks opening
+        // it, so it is still running when the second stage is refused.
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("never-written");
+        let c_path = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+        // SAFETY: a valid NUL-terminated path.
+        assert_eq!(unsafe { libc::mkfifo(c_path.as_ptr(), 0o600) }, 0, "mkfifo");
+
+        // `sort` is granted, `uniq` is not.
+        let run = topn(wasm, &["--allow-run=sort"], &["-v", fifo.to_str().unwrap()]).await;
+        assert_eq!(run.code, Some(3), "{run:?}");
+        assert!(
+            run.stderr.contains("stage 2 `uniq -c` was not allowed") && run.stderr.contains("/uniq"),
+            "names the refused program: {run:?}"
+        );
+        assert_eq!(run.stdout, "", "{run:?}");
+
+        let pids: Vec<u32> = run
+            .stderr
+            .lines()
+            .filter_map(|line| line.split_once("started, pid ")?.1.parse().ok())
+            .collect();
+        assert_eq!(pids.len(), 1, "only `sort` started: {run:?}");
+        for pid in pids {
+            assert!(!process_exists(pid), "stage pid {pid} is still there: {run:?}");
+        }
+    })
+    .await
+}
+
+#[tokio::test]
+async fn bad_arguments_print_the_usage_and_exit_2() {
+    within(async {
+        let Some(wasm) = plugin().await else { return };
+        for (args, complaint) in [
+            (&["-n", "many", "file.txt"][..], "-n: not a positive number: 'many'"),
+            (&["--lines=0", "file.txt"][..], "--lines: not a positive number: '0'"),
+            (&["--frobnicate", "file.txt"][..], "unknown option '--frobnicate'"),
+            (&[][..], "no FILE given"),
+        ] {
+            let run = topn(wasm, GRANTS, args).await;
+            assert_eq!(run.code, Some(2), "{args:?}: {run:?}");
+            assert!(run.stderr.contains(&format!("topn: {complaint}")), "{args:?}: {run:?}");
+            assert!(
+                run.stderr.contains("usage: topn [-n N] [-v] FILE..."),
+                "{args:?}: {run:?}"
+            );
+            assert_eq!(run.stdout, "", "{args:?}: {run:?}");
+        }
+
+        let run = topn(wasm, GRANTS, &["--help"]).await;
+        assert_eq!(run.code, Some(0), "{run:?}");
+        assert!(run.stdout.starts_with("usage: topn"), "{run:?}");
+    })
+    .await
+}
+
+#[tokio::test]
+async fn a_missing_input_fails_the_sort_stage_and_exits_1() {
+    within(async {
+        let Some(wasm) = plugin().await else { return };
+        let dir = tempfile::tempdir().unwrap();
+        let present = dir.path().join("present.txt");
+        std::fs::write(&present, "a\nb\na\n").unwrap();
+        let missing = dir.path().join("missing.txt");
+        let (present, missing) = (present.to_str().unwrap(), missing.to_str().unwrap());
+
+        // How sort itself fails on it, natively.
+        let sort = StdCommand::new("sort").args(["--", missing]).output().unwrap();
+        let status = sort.status.code().expect("sort exited");
+        assert_ne!(status, 0);
+
+        let run = topn(wasm, GRANTS, &[present, missing]).await;
+        assert_eq!(run.code, Some(1), "{run:?}");
+        let stage = format!("topn: stage 1 `sort -- {present} {missing}` failed: exit status {status}");
+        assert!(run.stderr.contains(&stage), "expected {stage:?} in {run:?}");
+        assert!(
+            run.stderr.contains("No such file or directory"),
+            "sort's own message: {run:?}"
+        );
+        assert!(!run.stderr.contains("stage 2"), "uniq and sort -rn succeeded: {run:?}");
+        assert_eq!(run.stdout, "", "no partial result: {run:?}");
+    })
+    .await
+}
