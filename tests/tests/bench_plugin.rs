@@ -86,6 +86,25 @@ async fn read_reads_every_byte() {
 }
 
 #[tokio::test]
+async fn pipeline_counts_what_the_shell_counts() {
+    let run = bench(
+        &["--allow-run=seq 1 100000", "--allow-run=grep 7", "--allow-run=wc -l"],
+        &["pipeline", "--quick"],
+    )
+    .await;
+    let fields = result(&run, "pipeline");
+    assert_latency(&fields, 3.0);
+    let native = std::process::Command::new("sh")
+        .args(["-c", "seq 1 100000 | grep 7 | wc -l"])
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .output()
+        .unwrap();
+    let expected: f64 = String::from_utf8_lossy(&native.stdout).trim().parse().unwrap();
+    assert_eq!(fields["lines"], expected, "{fields:?}");
+}
+
+#[tokio::test]
 async fn hold_keeps_every_child_running() {
     let run = bench(
         &["--allow-run=sleep 1000", "--allow-run=/bin/true"],

@@ -11,7 +11,7 @@ use std::fmt::Write as _;
 use std::io::{Read, Write};
 use std::time::Instant;
 
-use procbox_sdk::{Child, Command, Error, Stdio};
+use procbox_sdk::{Child, Command, Error, Pipeline, Stdio};
 
 struct Args {
     scenario: String,
@@ -45,7 +45,9 @@ fn parse_args() -> Args {
 
 fn usage(why: &str) -> ! {
     eprintln!("bench: {why}");
-    eprintln!("usage: bench noop|spawn_true|capture_echo|burst|read|hold [--n N] [--mib M] [--quick] [--out FILE]");
+    eprintln!(
+        "usage: bench noop|spawn_true|capture_echo|burst|read|pipeline|hold [--n N] [--mib M] [--quick] [--out FILE]"
+    );
     procbox_sdk::exit(2)
 }
 
@@ -58,6 +60,7 @@ fn main() {
         "spawn_true" => spawn_true(n(200, 5)).map(Some),
         "capture_echo" => capture_echo(n(200, 5)).map(Some),
         "burst" => burst(n(500, 10)).map(Some),
+        "pipeline" => pipeline(n(50, 3)).map(Some),
         "read" => read(args.mib.unwrap_or(if args.quick { 4 } else { 2048 })).map(Some),
         "hold" => hold(n(500, 10)).map(Some),
         other => usage(&format!("unknown scenario {other:?}")),
@@ -181,6 +184,30 @@ fn read(mib: u64) -> Result<String, Error> {
     Ok(format!(
         "result scenario=read bytes={bytes} total_ns={total} gb_per_s={gbps:.3}"
     ))
+}
+
+/// The 3-stage pipeline of (e); the harness runs the same one through `sh`.
+const PIPELINE_SEQ_TO: &str = "100000";
+
+/// (e): `seq 1 100000 | grep 7 | wc -l`, child to child, `n` times; the
+/// plugin reads only `wc`'s output.
+fn pipeline(n: usize) -> Result<String, Error> {
+    let mut seq = Command::new("seq");
+    seq.args(["1", PIPELINE_SEQ_TO]);
+    let mut grep = Command::new("grep");
+    grep.arg("7");
+    let mut wc = Command::new("wc");
+    wc.arg("-l");
+    let mut expected = None;
+    let (samples, total) = timed(n, || {
+        let out = Pipeline::new(seq.clone()).pipe(&grep).pipe(&wc).output()?;
+        let count = String::from_utf8_lossy(&out.stdout).trim().to_string();
+        // Every run must count the same lines (40951 with GNU grep).
+        expect(!count.is_empty() && *expected.get_or_insert(count.clone()) == count, "wc printed something else")
+    })?;
+    let mut line = latency_line("pipeline", samples, total);
+    let _ = write!(line, " lines={}", expected.unwrap_or_default());
+    Ok(line)
 }
 
 /// (h): start `n` `sleep 1000` children and keep them; then spawn one
