@@ -203,7 +203,10 @@ fn pipeline(n: usize) -> Result<String, Error> {
         let out = Pipeline::new(seq.clone()).pipe(&grep).pipe(&wc).output()?;
         let count = String::from_utf8_lossy(&out.stdout).trim().to_string();
         // Every run must count the same lines (40951 with GNU grep).
-        expect(!count.is_empty() && *expected.get_or_insert(count.clone()) == count, "wc printed something else")
+        expect(
+            !count.is_empty() && *expected.get_or_insert(count.clone()) == count,
+            "wc printed something else",
+        )
     })?;
     let mut line = latency_line("pipeline", samples, total);
     let _ = write!(line, " lines={}", expected.unwrap_or_default());
