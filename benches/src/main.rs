@@ -46,6 +46,7 @@ struct Sizes {
     cli_runs: usize,
     hold: usize,
     cached_loads: usize,
+    instantiations: usize,
 }
 
 const FULL: Sizes = Sizes {
@@ -57,6 +58,7 @@ const FULL: Sizes = Sizes {
     cli_runs: 20,
     hold: 500,
     cached_loads: 20,
+    instantiations: 200,
 };
 
 const QUICK: Sizes = Sizes {
@@ -68,6 +70,7 @@ const QUICK: Sizes = Sizes {
     cli_runs: 3,
     hold: 20,
     cached_loads: 3,
+    instantiations: 5,
 };
 
 /// One line of the final table.
@@ -688,6 +691,27 @@ impl Bench {
             let _ = std::fs::remove_dir_all(&dir);
         }
         let (c, l, f) = (median(compile), median(cached), median(cached_full));
+        let (mut on_demand, mut pooling) = (Vec::new(), Vec::new());
+        for rep in 0..self.reps {
+            let d = median_ns(&instantiations(
+                &self.wasm,
+                Allocator::OnDemand,
+                self.sizes.instantiations,
+            )?);
+            let p = median_ns(&instantiations(
+                &self.wasm,
+                Allocator::Pooling,
+                self.sizes.instantiations,
+            )?);
+            rep_log(
+                "i",
+                rep,
+                &[("instantiate_on_demand", us(d)), ("instantiate_pooling", us(p))],
+            );
+            on_demand.push(d);
+            pooling.push(p);
+        }
+        let (d, p) = (median(on_demand), median(pooling));
         Ok(vec![
             Row::new(
                 "(i) plugin load from cache (compile_cached)",
@@ -702,6 +726,14 @@ impl Bench {
                 ms(f),
                 "-".into(),
                 "-".into(),
+                "(info)",
+                None,
+            ),
+            Row::new(
+                "(i) instantiate + drop: pooling vs on-demand allocator",
+                us(p),
+                format!("{} on-demand", us(d)),
+                ratio(p / d),
                 "(info)",
                 None,
             ),
@@ -722,6 +754,47 @@ fn python_executable() -> Result<PathBuf> {
         path.display()
     );
     Ok(path)
+}
+
+/// Wasmtime's two instance allocators.
+#[derive(Clone, Copy)]
+enum Allocator {
+    /// procbox's choice: memories and tables mapped per instance.
+    OnDemand,
+    /// Slots reserved up front and reused.
+    Pooling,
+}
+
+/// Per-instantiation times of `wasm` (a store, an instance from an
+/// `InstancePre`, and dropping both) under `allocator`, with imports that
+/// would trap if called: this measures instantiation only, nothing runs.
+fn instantiations(wasm: &[u8], allocator: Allocator, n: usize) -> Result<Vec<u128>> {
+    use wasmtime::component::{Component, Linker};
+    let mut config = wasmtime::Config::new();
+    config.epoch_interruption(true); // as procbox's engine
+    if let Allocator::Pooling = allocator {
+        let mut pool = wasmtime::PoolingAllocationConfig::default();
+        pool.total_component_instances(16)
+            .total_core_instances(64)
+            .total_memories(16)
+            .total_tables(64);
+        config.allocation_strategy(wasmtime::InstanceAllocationStrategy::Pooling(pool));
+    }
+    let engine = wasmtime::Engine::new(&config)?;
+    let component = Component::new(&engine, wasm)?;
+    let mut linker = Linker::<()>::new(&engine);
+    linker.define_unknown_imports_as_traps(&component)?;
+    let pre = linker.instantiate_pre(&component)?;
+    let mut samples = Vec::with_capacity(n);
+    for _ in 0..n {
+        let t = Instant::now();
+        let mut store = wasmtime::Store::new(&engine, ());
+        store.set_epoch_deadline(u64::MAX / 2);
+        pre.instantiate(&mut store)?;
+        drop(store);
+        samples.push(t.elapsed().as_nanos());
+    }
+    Ok(samples)
 }
 
 /// The `key=value` words of a result line.
