@@ -57,4 +57,4 @@ pub use exit::{ExitStatus, Termination, Usage};
 pub use gate::{Gate, Permit, SpawnRequest};
 pub use observe::{AuditLog, ExitEvent, SpawnHook, VerboseLog};
 pub use policy::{Limits, PluginLimits, Policy, PolicyBuilder, PolicyError, Source};
-pub use runtime::{Description, LoadError, Outcome, Plugin, RunError, RunOptions, Runtime};
+pub use runtime::{CompileHook, Description, LoadError, Outcome, Plugin, RunError, RunOptions, Runtime};

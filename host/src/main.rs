@@ -9,27 +9,68 @@ use std::sync::Arc;
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 use procbox::{
-    containment, AuditLog, Outcome, PolicyBuilder, RunError, RunOptions, Runtime, SpawnHook, SpawnRequest, VerboseLog,
+    containment, AuditLog, Outcome, PolicyBuilder, RunOptions, Runtime, SpawnHook, SpawnRequest, VerboseLog,
 };
 
+use cli::failure::Failure;
 use cli::grants::{manifest_for, GrantArgs};
 
-/// Exit status for a wrong command line, grant or policy file.
-const EXIT_USAGE: u8 = 2;
-/// The plugin ran out of its time budget (as GNU `timeout` reports it).
-const EXIT_OUT_OF_TIME: u8 = 124;
 /// How long the final sweep of adopted orphans may take.
 const SWEEP_BOUND: std::time::Duration = std::time::Duration::from_secs(5);
-/// procbox's own failures (a bad plugin, a trap) exit with this code, as
-/// `env`, `timeout` and `docker run` do; a plugin's exit code passes
-/// through unchanged.
-const EXIT_PROCBOX_FAILED: u8 = 125;
+
+// The examples in `--help`. Each works as written in a directory that holds
+// the example plugin it names (guests/plugins/, built into
+// target/guests/wasm32-wasip2/release) with its manifest beside it; paths
+// under target/ and guests/ are from the root of procbox's repository.
+
+const EXAMPLES: &str = "\
+Examples:
+  procbox demo
+  procbox run fastest.wasm --allow-run sleep -- 3 1 2
+  procbox explain --allow-run git --deny-run 'git push **' -- git push origin
+  procbox new my-plugin";
+
+const RUN_EXAMPLES: &str = "\
+Examples:
+  procbox run sysinfo.wasm --allow-run uname --allow-run id --allow-run ls --allow-env LC_ALL=C
+  procbox run fastest.wasm --allow-run 'sleep *' --max-plugin-time 1m -- 3 1 2
+  procbox run checksums.wasm --allow-run 'sha256sum *' --audit audit.jsonl -- /etc/hostname /etc/os-release
+  procbox run repo-report.wasm --dir . --allow-run git --allow-run sort --allow-run 'uniq -c' --allow-run wc -- .";
+
+const EXPLAIN_EXAMPLES: &str = "\
+Examples:
+  procbox explain --allow-run git --deny-run 'git push **' -- git push origin
+  procbox explain --allow-run 'wc -l *' --dir . --cwd . -- wc -l README.md
+  procbox explain --allow-run 'sort -n' --allow-env 'LC_ALL=C' --env LC_ALL=C -- sort -n";
+
+const COMPILE_EXAMPLES: &str = "\
+The cache is $PROCBOX_CACHE_DIR, else $XDG_CACHE_HOME/procbox, else ~/.cache/procbox.
+
+Examples:
+  procbox compile sysinfo.wasm
+  PROCBOX_CACHE_DIR=/tmp/procbox-cache procbox compile sysinfo.wasm";
+
+const INSPECT_EXAMPLES: &str = "\
+Examples:
+  procbox inspect sysinfo.wasm
+  procbox inspect target/guests/wasm32-wasip2/release/sysinfo.wasm --manifest guests/plugins/sysinfo/sysinfo.manifest.toml";
+
+const DEMO_EXAMPLES: &str = "\
+Examples:
+  procbox demo
+  procbox -v demo    # also prints each command it runs, and how it ended";
+
+const NEW_EXAMPLES: &str = "\
+Examples:
+  procbox new repo-tool && cd repo-tool && cargo build --release
+  procbox run target/wasm32-wasip2/release/repo-tool.wasm --manifest repo-tool.manifest.toml --allow-run echo";
 
 #[derive(Parser)]
 #[command(
     name = "procbox",
     version,
-    about = "Run WebAssembly plugins that script OS processes, under limits you grant."
+    about = "Run WebAssembly plugins that script OS processes, under limits you grant.",
+    after_help = EXAMPLES
 )]
 struct Cli {
     /// Print each command the plugin runs, and how it ended, on stderr.
@@ -42,29 +83,24 @@ struct Cli {
 #[derive(Subcommand)]
 enum Commands {
     /// Run a plugin. It may start only what you grant.
-    #[command(
-        after_help = "Examples:\n  procbox run report.wasm --allow-run 'git log **' --allow-run 'wc -l *' -- --since 1.week\n  procbox run report.wasm --grants grants.toml --audit audit.jsonl"
-    )]
+    #[command(after_help = RUN_EXAMPLES)]
     Run(RunArgs),
     /// Dry-run one spawn request against the grants: prints `allowed` or
     /// `denied` with the rule, and exits 0 (allowed) or 3 (denied).
-    #[command(
-        after_help = "Examples:\n  procbox explain --allow-run git --deny-run 'git push **' -- git push origin\n  procbox explain --grants grants.toml --cwd src --env LANG=C -- wc -l main.rs"
-    )]
+    #[command(after_help = EXPLAIN_EXAMPLES)]
     Explain(ExplainArgs),
     /// Compile a plugin ahead of time into the cache, so that runs start fast.
-    #[command(
-        after_help = "The cache is $PROCBOX_CACHE_DIR, else $XDG_CACHE_HOME/procbox, else ~/.cache/procbox.\n\nExample:\n  procbox compile report.wasm"
-    )]
+    #[command(after_help = COMPILE_EXAMPLES)]
     Compile(CompileArgs),
     /// Show what a plugin imports and exports, and what its manifest requests.
-    #[command(after_help = "Example:\n  procbox inspect report.wasm")]
+    #[command(after_help = INSPECT_EXAMPLES)]
     Inspect(InspectArgs),
     /// Run the bundled demo plugin (it grants itself echo, cat, grep and tee).
+    #[command(after_help = DEMO_EXAMPLES)]
     Demo,
     /// Create a plugin crate NAME in the current directory, with the SDK
     /// vendored, ready for `cargo build --release`.
-    #[command(after_help = "Example:\n  procbox new repo-tool && cd repo-tool && cargo build --release")]
+    #[command(after_help = NEW_EXAMPLES)]
     New(NewArgs),
 }
 
@@ -134,25 +170,17 @@ fn parse_var(text: &str) -> Result<(String, String), String> {
         .ok_or_else(|| format!("{text:?} is not NAME=VALUE"))
 }
 
-/// How a command failed, and so which exit status it gets.
-enum Failure {
-    Usage(anyhow::Error),
-    OutOfTime(anyhow::Error),
-    Procbox(anyhow::Error),
-}
-
-impl<E: Into<anyhow::Error>> From<E> for Failure {
-    fn from(err: E) -> Self {
-        Failure::Procbox(err.into())
-    }
-}
-
-fn usage(err: impl Into<anyhow::Error>) -> Failure {
-    Failure::Usage(err.into())
-}
-
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        // --help and --version, and help in place of a missing subcommand.
+        Err(err)
+            if !err.use_stderr() || err.kind() == clap::error::ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand =>
+        {
+            err.exit()
+        }
+        Err(err) => return report(Failure::from_clap(&err, &meant_command())),
+    };
     // Before any thread exists: descriptors inherited without close-on-exec
     // must not reach the plugin's children.
     if let Err(e) = containment::cloexec_inherited_fds() {
@@ -173,7 +201,7 @@ fn main() -> ExitCode {
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,
         Err(e) => {
-            return report(Failure::Procbox(
+            return report(Failure::procbox(
                 anyhow::Error::new(e).context("cannot start the async runtime"),
             ))
         }
@@ -184,14 +212,21 @@ fn main() -> ExitCode {
     }
 }
 
+/// `procbox SUBCOMMAND` for the first argument that names a subcommand, else
+/// `procbox`: where a rejected command line should look for help.
+fn meant_command() -> String {
+    use clap::CommandFactory;
+    let cli = Cli::command();
+    std::env::args()
+        .skip(1)
+        .find(|arg| cli.get_subcommands().any(|sub| sub.get_name() == arg))
+        .map_or_else(|| "procbox".to_string(), |sub| format!("procbox {sub}"))
+}
+
+/// Prints the failure (one line, and a hint) and returns its exit status.
 fn report(failure: Failure) -> ExitCode {
-    let (err, code) = match failure {
-        Failure::Usage(err) => (err, EXIT_USAGE),
-        Failure::OutOfTime(err) => (err, EXIT_OUT_OF_TIME),
-        Failure::Procbox(err) => (err, EXIT_PROCBOX_FAILED),
-    };
-    eprintln!("procbox: error: {err:#}");
-    ExitCode::from(code)
+    eprint!("{}", failure.render());
+    ExitCode::from(failure.status())
 }
 
 async fn dispatch(cli: Cli) -> Result<u8, Failure> {
@@ -200,14 +235,16 @@ async fn dispatch(cli: Cli) -> Result<u8, Failure> {
         Commands::Explain(args) => explain(args),
         Commands::Inspect(args) => {
             let manifest = manifest_for(&args.plugin, args.manifest.as_deref());
-            cli::inspect::inspect(&runtime(false)?, &args.plugin, manifest.as_deref())?;
+            // Inspecting always compiles; it never uses the cache.
+            let runtime = Runtime::new()?.with_compile_hook(cli::progress::compile_hook(None));
+            cli::inspect::inspect(&runtime, &args.plugin, manifest.as_deref())?;
             Ok(0)
         }
         Commands::Compile(args) => compile(args),
         Commands::Demo => demo().await,
         Commands::New(args) => {
             let here = std::env::current_dir().context("cannot find the current directory")?;
-            cli::scaffold::new_plugin(&here, &args.name).map_err(usage)?;
+            cli::scaffold::new_plugin(&here, &args.name)?;
             println!("created {0}/: cd {0} && cargo build --release", args.name);
             Ok(0)
         }
@@ -215,28 +252,46 @@ async fn dispatch(cli: Cli) -> Result<u8, Failure> {
 }
 
 /// A runtime, with the compilation cache unless `no_cache` (or there is no
-/// home directory to put it in).
-fn runtime(no_cache: bool) -> anyhow::Result<Runtime> {
+/// home directory to put it in), that shows progress when compiling takes
+/// a while; with the cache, `cached_note` says why it happens this time.
+fn runtime(no_cache: bool, cached_note: Option<&'static str>) -> anyhow::Result<Runtime> {
     let runtime = Runtime::new()?;
     Ok(match procbox::cache::Cache::default_dir() {
-        Some(dir) if !no_cache => runtime.with_cache(dir),
-        _ => runtime,
+        Some(dir) if !no_cache => runtime
+            .with_cache(dir)
+            .with_compile_hook(cli::progress::compile_hook(cached_note)),
+        _ => runtime.with_compile_hook(cli::progress::compile_hook(None)),
     })
 }
 
+/// What the progress line says when a run compiles into the cache.
+const FIRST_RUN: Option<&str> = Some("first run only");
+
 fn compile(args: CompileArgs) -> Result<u8, Failure> {
-    let runtime = runtime(false)?;
-    let cache = runtime
-        .cache()
-        .ok_or_else(|| usage(anyhow::anyhow!("no cache directory: set PROCBOX_CACHE_DIR or HOME")))?;
+    let runtime = runtime(false, None)?;
+    let cache = runtime.cache().ok_or_else(|| {
+        Failure::usage_msg("there is no cache directory: none of PROCBOX_CACHE_DIR, XDG_CACHE_HOME and HOME is set")
+            .with_hint("set PROCBOX_CACHE_DIR to a writable directory")
+    })?;
     let name = args.plugin.display().to_string();
-    let bytes = std::fs::read(&args.plugin).with_context(|| format!("cannot read plugin {name}"))?;
+    let bytes = std::fs::read(&args.plugin).map_err(|source| procbox::LoadError::Read {
+        name: name.clone(),
+        source,
+    })?;
+    let entry = cache.entry_path(&bytes);
+    check_writable(entry.parent().expect("entries live in a directory"))?;
     let started = std::time::Instant::now();
     let (_, origin) = runtime.compile_cached(&name, &bytes)?;
     // Loading also checks that it is a procbox plugin.
     runtime.load_bytes(&name, &bytes)?;
-    let entry = cache.entry_path(&bytes);
     match origin {
+        procbox::cache::Origin::Compiled if !entry.is_file() => {
+            return Err(Failure::procbox(anyhow::anyhow!(
+                "compiled {name}, but could not store it in the cache as {}",
+                entry.display()
+            ))
+            .with_hint("set PROCBOX_CACHE_DIR to a writable directory"))
+        }
         procbox::cache::Origin::Compiled => {
             println!("compiled {name} in {:.0?} into {}", started.elapsed(), entry.display())
         }
@@ -245,18 +300,36 @@ fn compile(args: CompileArgs) -> Result<u8, Failure> {
     Ok(0)
 }
 
+/// Fails unless files can be created in the cache directory `dir` (which
+/// is created if need be), so that `compile` does not compile in vain.
+fn check_writable(dir: &std::path::Path) -> Result<(), Failure> {
+    let probe = dir.join(format!(".probe-{}", std::process::id()));
+    std::fs::create_dir_all(dir)
+        .and_then(|()| std::fs::File::create(&probe))
+        .and_then(|_| std::fs::remove_file(&probe))
+        .map_err(|e| {
+            Failure::procbox(
+                anyhow::Error::new(e).context(format!("cannot write to the cache directory {}", dir.display())),
+            )
+            .with_hint("set PROCBOX_CACHE_DIR to a writable directory")
+        })
+}
+
 async fn run(args: RunArgs, verbose: bool) -> Result<u8, Failure> {
     let manifest = manifest_for(&args.plugin, args.manifest.as_deref());
-    let policy = args.grants.policy(manifest.as_deref()).map_err(usage)?;
+    let policy = args.grants.policy(manifest.as_deref())?;
     let mut hooks: Vec<Arc<dyn SpawnHook>> = Vec::new();
     if verbose {
         hooks.push(Arc::new(VerboseLog));
     }
     if let Some(path) = &args.audit {
-        let log = AuditLog::open(path).with_context(|| format!("cannot open the audit log {}", path.display()))?;
+        let log = AuditLog::open(path).map_err(|e| {
+            Failure::procbox(anyhow::Error::new(e).context(format!("cannot open the audit log {}", path.display())))
+                .with_hint("give --audit a file in a directory that exists and that you can write")
+        })?;
         hooks.push(Arc::new(log));
     }
-    let runtime = runtime(args.no_cache)?;
+    let runtime = runtime(args.no_cache, FIRST_RUN)?;
     let plugin = runtime.load_file(&args.plugin)?;
     let options = RunOptions {
         policy: Arc::new(policy),
@@ -267,7 +340,7 @@ async fn run(args: RunArgs, verbose: bool) -> Result<u8, Failure> {
 }
 
 fn explain(args: ExplainArgs) -> Result<u8, Failure> {
-    let policy = args.grants.policy(args.manifest.as_deref()).map_err(usage)?;
+    let policy = args.grants.policy(args.manifest.as_deref())?;
     let (program, rest) = args.command.split_first().expect("clap requires the command");
     let request = SpawnRequest {
         program: program.clone(),
@@ -276,7 +349,7 @@ fn explain(args: ExplainArgs) -> Result<u8, Failure> {
         cwd: args.cwd,
         stdio: Default::default(),
     };
-    Ok(cli::explain::explain(policy, request))
+    cli::explain::explain(policy, request)
 }
 
 /// The demo's grants: exactly the programs the bundled plugin uses.
@@ -290,7 +363,8 @@ async fn demo() -> Result<u8, Failure> {
         .iter()
         .fold(PolicyBuilder::new(), |builder, program| builder.allow_run(program))
         .build()
-        .context("the demo needs echo, cat, grep and tee on PATH")?;
+        .context("the demo needs echo, cat, grep and tee on PATH")
+        .map_err(|e| Failure::procbox(e).with_hint("install coreutils and grep, or put them on PATH"))?;
     let granted: Vec<String> = policy
         .grants()
         .allow_rules()
@@ -298,16 +372,15 @@ async fn demo() -> Result<u8, Failure> {
         .map(|r| r.path.display().to_string())
         .collect();
     println!("procbox demo: the bundled plugin may run only {}", granted.join(", "));
-    let runtime = runtime(false)?;
+    let runtime = runtime(false, FIRST_RUN)?;
     let plugin = runtime.load_bytes("demo.wasm", DEMO_WASM)?;
     execute(&runtime, &plugin, RunOptions::new(Arc::new(policy))).await
 }
 
 #[cfg(not(feature = "demo"))]
 async fn demo() -> Result<u8, Failure> {
-    Err(usage(anyhow::anyhow!(
-        "this procbox was built without the `demo` feature"
-    )))
+    Err(Failure::usage_msg("this procbox was built without the `demo` feature")
+        .with_hint("build procbox with its default features (cargo build --features demo)"))
 }
 
 /// Runs the plugin until it ends or procbox receives SIGINT, SIGTERM or
@@ -332,7 +405,7 @@ async fn execute(runtime: &Runtime, plugin: &procbox::Plugin, options: RunOption
             eprintln!("procbox: stopped by a signal; the plugin's children were killed");
             Ok(exit_byte(code))
         }
-        Err(err @ RunError::OutOfTime { .. }) => Err(Failure::OutOfTime(err.into())),
+        // Out of time exits with 124 (see `Failure`).
         Err(err) => Err(err.into()),
     }
 }

@@ -33,8 +33,15 @@ pub struct Runtime {
     engine: Engine,
     linker: Linker<PluginState>,
     cache: Option<Cache>,
+    compile_hook: Option<CompileHook>,
     _ticker: EpochTicker,
 }
+
+/// Told that a plugin is about to be compiled (it was not in the cache, or
+/// there is none), with its name and size in bytes. The value it returns is
+/// dropped when compiling ends, successfully or not. The `procbox` command
+/// line uses it to show progress when a compile takes a while.
+pub type CompileHook = Box<dyn Fn(&str, usize) -> Box<dyn std::any::Any> + Send + Sync>;
 
 /// A compiled plugin, checked against the `procbox:host/plugin` world and
 /// ready to instantiate.
@@ -140,6 +147,7 @@ impl Runtime {
             engine,
             linker,
             cache: None,
+            compile_hook: None,
             _ticker: ticker,
         })
     }
@@ -147,6 +155,16 @@ impl Runtime {
     /// Keeps compiled plugins in `dir` (see [`crate::cache`]).
     pub fn with_cache(mut self, dir: impl Into<std::path::PathBuf>) -> Runtime {
         self.cache = Some(Cache::new(dir, &self.engine));
+        self
+    }
+
+    /// Calls `hook` whenever a plugin has to be compiled (see [`CompileHook`]);
+    /// loads from the cache do not call it.
+    pub fn with_compile_hook(
+        mut self,
+        hook: impl Fn(&str, usize) -> Box<dyn std::any::Any> + Send + Sync + 'static,
+    ) -> Runtime {
+        self.compile_hook = Some(Box::new(hook));
         self
     }
 
@@ -224,6 +242,7 @@ impl Runtime {
         if bytes[4..8] == CORE_MODULE_VERSION {
             return Err(LoadError::CoreModule { name });
         }
+        let _compiling = self.compile_hook.as_ref().map(|hook| hook(&name, bytes.len()));
         Component::new(&self.engine, bytes).map_err(|e| LoadError::Invalid {
             name,
             reason: format!("{e:#}"),
@@ -370,11 +389,51 @@ async fn run_instance(
         Ok(Err(())) => Ok(Outcome::Exited(1)),
         Err(e) => match e.downcast_ref::<I32Exit>() {
             Some(exit) => Ok(Outcome::Exited(exit.0)),
-            None => Err(RunError::Trap {
-                name: name.to_string(),
-                reason: format!("{e:?}"),
-            }),
+            None => {
+                // The whole report (WebAssembly backtrace, causes) is for
+                // whoever debugs the plugin: `procbox -v` shows it.
+                tracing::info!(target: "procbox::verbose", "plugin {name} trapped: {e:?}");
+                Err(RunError::Trap {
+                    name: name.to_string(),
+                    reason: trap_reason(&e),
+                })
+            }
         },
+    }
+}
+
+/// A trap in one line: its root cause, and the innermost function of the
+/// plugin's own code it happened in, e.g. `unknown handle index 77 (in
+/// scenarios::forge_handle)`.
+fn trap_reason(error: &wasmtime::Error) -> String {
+    let cause = error.root_cause().to_string();
+    let cause = cause.split_whitespace().collect::<Vec<_>>().join(" ");
+    let function = error
+        .downcast_ref::<wasmtime::WasmBacktrace>()
+        .into_iter()
+        .flat_map(|trace| trace.frames())
+        .filter_map(|frame| frame.func_name())
+        .map(|name| without_symbol_hash(&format!("{:#}", rustc_demangle::demangle(name))).to_string())
+        .find(|name| !is_runtime_code(name));
+    match function {
+        Some(function) => format!("{cause} (in {function})"),
+        None => cause,
+    }
+}
+
+/// Whether the function `name` belongs to the language's runtime (Rust's
+/// standard library, the start and panic machinery) rather than the plugin.
+fn is_runtime_code(name: &str) -> bool {
+    let krate = name.split("::").next().unwrap_or(name);
+    let krate = krate.split('[').next().unwrap_or(krate);
+    matches!(krate, "std" | "core" | "alloc" | "panic_abort" | "panic_unwind") || name.starts_with(['_', '<'])
+}
+
+/// `scenarios::main::heb8ff38b950ce567` without its `::h…` hash.
+fn without_symbol_hash(name: &str) -> &str {
+    match name.rsplit_once("::h") {
+        Some((path, hash)) if hash.len() == 16 && hash.bytes().all(|b| b.is_ascii_hexdigit()) => path,
+        _ => name,
     }
 }
 

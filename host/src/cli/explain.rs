@@ -5,20 +5,28 @@ use std::sync::Arc;
 
 use procbox::{Gate, Policy, SpawnError, SpawnRequest};
 
+use super::failure::Failure;
+use super::output::emit;
+
 /// Exit status when the request would be allowed.
 pub const EXIT_ALLOWED: u8 = 0;
 /// Exit status when it would be refused.
 pub const EXIT_DENIED: u8 = 3;
 
 /// Decides `request` and prints the verdict; returns the exit status.
-pub fn explain(policy: Policy, request: SpawnRequest) -> u8 {
+///
+/// # Errors
+/// If stdout cannot be written.
+pub fn explain(policy: Policy, request: SpawnRequest) -> Result<u8, Failure> {
     let gate = Gate::new(Arc::new(policy));
-    match gate.check(&request) {
+    let mut out = String::new();
+    let status = match gate.check(&request) {
         Ok(permit) => {
-            println!("allowed: {}: {}", permit.command_line(), permit.rule());
-            println!("  cwd: {}", permit.cwd().display());
+            outln!(out, "allowed: {}: {}", permit.command_line(), permit.rule());
+            outln!(out, "  cwd: {}", permit.cwd().display());
             let names: Vec<&str> = permit.env().iter().map(|(k, _)| k.as_str()).collect();
-            println!(
+            outln!(
+                out,
                 "  env: {}",
                 if names.is_empty() {
                     "(empty)".to_string()
@@ -27,17 +35,19 @@ pub fn explain(policy: Policy, request: SpawnRequest) -> u8 {
                 }
             );
             if let Some(limit) = permit.max_runtime() {
-                println!("  runtime ceiling: {}", humantime::format_duration(limit));
+                outln!(out, "  runtime ceiling: {}", humantime::format_duration(limit));
             }
             EXIT_ALLOWED
         }
         Err(SpawnError::Denied(message)) => {
-            println!("denied: {message}");
+            outln!(out, "denied: {message}");
             EXIT_DENIED
         }
         Err(other) => {
-            println!("denied ({other})");
+            outln!(out, "denied ({other})");
             EXIT_DENIED
         }
-    }
+    };
+    emit(&out)?;
+    Ok(status)
 }

@@ -9,6 +9,8 @@ use procbox::policy::document::{self, Kind};
 use procbox::policy::ChildRlimits;
 use procbox::{Limits, PluginLimits, Policy, PolicyBuilder, Source};
 
+use super::failure::Failure;
+
 /// What the user grants. Nothing is allowed without these.
 #[derive(Args, Debug, Default)]
 pub struct GrantArgs {
@@ -123,12 +125,12 @@ impl GrantArgs {
     /// describe.
     ///
     /// # Errors
-    /// A message naming the flag, file and line of a malformed or
+    /// A usage failure naming the flag, file and line of a malformed or
     /// unresolvable rule.
-    pub fn policy(&self, manifest: Option<&Path>) -> anyhow::Result<Policy> {
+    pub fn policy(&self, manifest: Option<&Path>) -> Result<Policy, Failure> {
         let mut builder = PolicyBuilder::new();
         for file in &self.grants_files {
-            builder = builder.grants_document(document::read(file, Kind::Grants).map_err(anyhow::Error::msg)?);
+            builder = builder.grants_document(read_document(file, Kind::Grants)?);
         }
         for rule in &self.allow_run {
             builder = builder.allow_run_from(rule, Source::Flag("--allow-run"));
@@ -171,11 +173,32 @@ impl GrantArgs {
                 max_time: self.max_plugin_time,
             });
         if let Some(path) = manifest {
-            let doc = document::read(path, Kind::Manifest).map_err(anyhow::Error::msg)?;
-            builder = builder.manifest_document(path, doc);
+            builder = builder.manifest_document(path, read_document(path, Kind::Manifest)?);
         }
-        Ok(builder.build()?)
+        builder.build().map_err(Failure::usage)
     }
+}
+
+/// Reads and parses a grants file or manifest.
+///
+/// # Errors
+/// A usage failure: the file cannot be read, or where (file:line) and why
+/// it cannot be parsed.
+pub fn read_document(path: &Path, kind: Kind) -> Result<document::Document, Failure> {
+    let (what, flag) = match kind {
+        Kind::Grants => ("grants file", "--grants"),
+        Kind::Manifest => ("manifest", "--manifest"),
+    };
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        Failure::usage(anyhow::Error::new(e).context(format!("cannot read the {what} {}", path.display())))
+            .with_hint(format!("check the path given to {flag}"))
+    })?;
+    document::parse(&text, path, kind).map_err(|message| {
+        Failure::usage_msg(message).with_hint(match kind {
+            Kind::Grants => "see the README, section \"The grants file\", for its keys and their values",
+            Kind::Manifest => "a manifest takes allow-run, allow-env, [[run]] and [plugin]; see the README, section \"The grants file\"",
+        })
+    })
 }
 
 /// The manifest to use for `plugin`: the one given, or `NAME.manifest.toml`

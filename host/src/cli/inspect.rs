@@ -3,33 +3,39 @@
 
 use std::path::Path;
 
-use procbox::policy::document::{self, Kind};
+use procbox::policy::document::Kind;
 use procbox::Runtime;
+
+use super::failure::{Failure, EXIT_PROCBOX_FAILED};
+use super::grants::read_document;
+use super::output::emit;
 
 /// Prints the description of `plugin` (and of `manifest`, if any).
 ///
 /// # Errors
-/// If the file is not a component, or the manifest cannot be read.
-pub fn inspect(runtime: &Runtime, plugin: &Path, manifest: Option<&Path>) -> anyhow::Result<()> {
+/// If the file is not a component, or the manifest cannot be read (both
+/// procbox failures here, exit status 125), or stdout cannot be written.
+pub fn inspect(runtime: &Runtime, plugin: &Path, manifest: Option<&Path>) -> Result<(), Failure> {
     let description = runtime.describe_file(plugin)?;
-    println!("plugin: {} ({} bytes)", plugin.display(), description.size);
+    let mut out = String::new();
+    outln!(out, "plugin: {} ({} bytes)", plugin.display(), description.size);
     match &description.fits {
-        Ok(()) => println!("world: procbox:host/plugin@0.1.0 (runs with `procbox run`)"),
-        Err(reason) => println!("world: not a procbox plugin: {reason}"),
+        Ok(()) => outln!(out, "world: procbox:host/plugin@0.1.0 (runs with `procbox run`)"),
+        Err(reason) => outln!(out, "world: not a procbox plugin: {reason}"),
     }
-    println!("imports:");
+    outln!(out, "imports:");
     for import in &description.imports {
-        println!("  {import}");
+        outln!(out, "  {import}");
     }
-    println!("exports:");
+    outln!(out, "exports:");
     for export in &description.exports {
-        println!("  {export}");
+        outln!(out, "  {export}");
     }
     match manifest {
-        None => println!("manifest: none (the plugin runs with whatever you grant)"),
+        None => outln!(out, "manifest: none (the plugin runs with whatever you grant)"),
         Some(path) => {
-            let doc = document::read(path, Kind::Manifest).map_err(anyhow::Error::msg)?;
-            println!("manifest: {}", path.display());
+            let doc = read_document(path, Kind::Manifest).map_err(|f| f.with_status(EXIT_PROCBOX_FAILED))?;
+            outln!(out, "manifest: {}", path.display());
             if let Some(info) = &doc.plugin {
                 for (key, value) in [
                     ("name", &info.name),
@@ -37,7 +43,7 @@ pub fn inspect(runtime: &Runtime, plugin: &Path, manifest: Option<&Path>) -> any
                     ("description", &info.description),
                 ] {
                     if let Some(value) = value {
-                        println!("  {key}: {value}");
+                        outln!(out, "  {key}: {value}");
                     }
                 }
             }
@@ -46,12 +52,12 @@ pub fn inspect(runtime: &Runtime, plugin: &Path, manifest: Option<&Path>) -> any
                     Some((_, Some(args))) => format!(" {args:?}"),
                     _ => String::new(),
                 };
-                println!("  requests run: {}{args} ({})", rule.written, rule.source);
+                outln!(out, "  requests run: {}{args} ({})", rule.written, rule.source);
             }
             for (rule, source) in &doc.env {
-                println!("  requests env: {rule} ({source})");
+                outln!(out, "  requests env: {rule} ({source})");
             }
         }
     }
-    Ok(())
+    emit(&out)
 }

@@ -5,7 +5,9 @@
 
 use std::path::Path;
 
-use anyhow::{bail, Context};
+use anyhow::Context;
+
+use super::failure::Failure;
 
 /// Files copied from procbox's own tree, by their path in it.
 macro_rules! vendored {
@@ -40,18 +42,24 @@ const WIT_SOURCES: &[(&str, &str)] = vendored!(
 /// Creates the plugin crate `name` in `parent`.
 ///
 /// # Errors
-/// If the name is not a valid crate name, the directory exists, or a file
-/// cannot be written.
-pub fn new_plugin(parent: &Path, name: &str) -> anyhow::Result<()> {
+/// A usage failure if the name is not a valid crate name, the directory
+/// exists, or a file cannot be written.
+pub fn new_plugin(parent: &Path, name: &str) -> Result<(), Failure> {
     let valid = !name.is_empty()
         && !name.starts_with(|c: char| c.is_ascii_digit())
         && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
     if !valid {
-        bail!("{name:?} is not a valid crate name (letters, digits, '-' and '_', not starting with a digit)");
+        return Err(Failure::usage_msg(format!(
+            "{name:?} is not a valid crate name: use letters, digits, '-' and '_', not starting with a digit"
+        ))
+        .with_hint(
+            "give a name, not a path, e.g. `procbox new repo-tool`; the crate is created in the current directory",
+        ));
     }
     let root = parent.join(name);
     if root.exists() {
-        bail!("{} already exists; choose another name or remove it", root.display());
+        return Err(Failure::usage_msg(format!("{} already exists", root.display()))
+            .with_hint(format!("choose another name, or remove {} first", root.display())));
     }
     let mut files: Vec<(String, String)> = vec![
         ("Cargo.toml".into(), plugin_manifest(name)),
@@ -75,8 +83,11 @@ pub fn new_plugin(parent: &Path, name: &str) -> anyhow::Result<()> {
     }
     for (path, text) in files {
         let path = root.join(path);
-        std::fs::create_dir_all(path.parent().expect("files live in directories"))?;
-        std::fs::write(&path, text).with_context(|| format!("cannot write {}", path.display()))?;
+        let dir = path.parent().expect("files live in directories");
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("cannot create {}", dir.display()))
+            .and_then(|()| std::fs::write(&path, text).with_context(|| format!("cannot write {}", path.display())))
+            .map_err(|e| Failure::usage(e).with_hint("run `procbox new` in a directory you can write"))?;
     }
     Ok(())
 }

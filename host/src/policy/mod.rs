@@ -17,6 +17,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use crate::error::SpawnError;
 use crate::resolve::{resolve_program, SearchPath};
 use document::{Document, RunSpec};
 use env::EnvRule;
@@ -274,9 +275,20 @@ impl Policy {
 /// source.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PolicyError {
-    /// A rule that cannot be parsed or resolved.
+    /// A rule that cannot be parsed.
     #[error("{origin}: {message}")]
     Rule { origin: Source, message: String },
+    /// A granted program that does not resolve to an executable file.
+    #[error("{origin}: rule '{rule}': {reason}")]
+    Unresolved {
+        origin: Source,
+        /// The rule as written.
+        rule: String,
+        /// Its program, as written.
+        program: String,
+        /// Why it does not resolve.
+        reason: SpawnError,
+    },
     /// A directory that cannot be used.
     #[error("directory {path}: {reason}")]
     Dir { path: PathBuf, reason: String },
@@ -597,7 +609,14 @@ fn resolve_rule(
             );
             return Ok(None);
         }
-        Err(e) => return Err(error(format!("rule '{}': {e}", spec.written))),
+        Err(reason) => {
+            return Err(PolicyError::Unresolved {
+                origin: spec.source.clone(),
+                rule: spec.written.clone(),
+                program: parsed.program,
+                reason,
+            })
+        }
     };
     Ok(Some(ExecRule {
         written: parsed.written,
