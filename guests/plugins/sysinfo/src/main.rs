@@ -1,7 +1,7 @@
 //! `sysinfo`: what machine is this? The command builder (environment,
 //! working directory, timeouts, unchecked) and errors with context.
 //!
-//! `procbox run sysinfo.wasm --manifest sysinfo.manifest.toml --allow-run uname --allow-run id --allow-run ls`
+//! `procbox run sysinfo.wasm --manifest sysinfo.manifest.toml --allow-run uname --allow-run id --allow-run ls --allow-env LC_ALL=C`
 
 use std::time::Duration;
 
