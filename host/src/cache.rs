@@ -16,13 +16,27 @@
 //! a temporary file and renamed into place, so readers never see half an
 //! entry, and a file that is mapped is never changed in place.
 //!
+//! Loading an entry runs its machine code, so the cache must be private to
+//! the user: an entry is used only if it is a regular file (not a link, a
+//! FIFO or a device) owned by this user and writable by nobody else, in a
+//! directory that is also this user's and writable by nobody else. The
+//! directory is created with mode 0700 and entries with 0600. An entry is
+//! opened once; its digest is checked and wasmtime maps it through that same
+//! descriptor (`/proc/self/fd/N`), so a rename in between cannot swap in a
+//! file that was never checked. A cache directory that fails these checks
+//! (say `PROCBOX_CACHE_DIR` pointing at a directory someone else made in
+//! `/tmp`) is not used at all: plugins are compiled every time, with a
+//! warning.
+//!
 //! BLAKE3 rather than SHA-256: both are collision resistant, which the key
 //! needs (a collision would run one plugin's code for another), but this
 //! machine class has no SHA instructions, and software SHA-256 of a plugin
 //! and its entry was 80 % of a cached load (about 6.5 of 8 ms, `perf`).
 
+use std::fs::File;
 use std::hash::Hasher;
-use std::io::Write;
+use std::io::{Read, Write};
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
 use wasmtime::component::Component;
@@ -87,6 +101,10 @@ impl Cache {
         wasm: &[u8],
         compile: impl FnOnce() -> Result<Component, E>,
     ) -> Result<(Component, Origin), E> {
+        if let Err(e) = self.ensure_dir() {
+            tracing::warn!("not using the compilation cache: {e}");
+            return Ok((compile()?, Origin::Compiled));
+        }
         let entry = self.entry_path(wasm);
         match read_entry(engine, &entry) {
             Ok(Some(component)) => return Ok((component, Origin::Cached)),
@@ -99,16 +117,65 @@ impl Cache {
         }
         Ok((component, Origin::Compiled))
     }
+
+    /// Creates the cache directory (mode 0700) if need be, and checks that
+    /// it is private: a directory owned by this user that nobody else may
+    /// write to.
+    ///
+    /// # Errors
+    /// If it cannot be created, or is not private (the error says why).
+    pub fn ensure_dir(&self) -> std::io::Result<()> {
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(&self.dir)?;
+        let meta = std::fs::symlink_metadata(&self.dir)?;
+        let problem = if !meta.is_dir() {
+            Some("it is not a directory".to_string())
+        } else {
+            not_private(&meta)
+        };
+        match problem {
+            None => Ok(()),
+            Some(why) => Err(std::io::Error::new(
+                std::io::ErrorKind::PermissionDenied,
+                format!("the cache directory {} is not private: {why}", self.dir.display()),
+            )),
+        }
+    }
+}
+
+/// Why a file or directory with `meta` could hold code planted by someone
+/// else, or `None` if only this user can have written it.
+fn not_private(meta: &std::fs::Metadata) -> Option<String> {
+    // SAFETY: geteuid cannot fail and touches no memory.
+    let me = unsafe { libc::geteuid() };
+    if meta.uid() != me {
+        Some(format!("it belongs to uid {}, not to uid {me}", meta.uid()))
+    } else if meta.mode() & 0o022 != 0 {
+        Some(format!("others may write to it (mode {:o})", meta.mode() & 0o7777))
+    } else {
+        None
+    }
 }
 
 /// The component in `entry`, `None` if there is no entry, or why the entry
 /// cannot be used.
 fn read_entry(engine: &Engine, entry: &Path) -> Result<Option<Component>, String> {
-    let bytes = match std::fs::read(entry) {
-        Ok(bytes) => bytes,
+    let mut file = match open_entry(entry) {
+        Ok(file) => file,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(e.to_string()),
     };
+    let meta = file.metadata().map_err(|e| e.to_string())?;
+    if !meta.is_file() {
+        return Err("it is not a regular file".into());
+    }
+    if let Some(why) = not_private(&meta) {
+        return Err(why);
+    }
+    let mut bytes = Vec::with_capacity(usize::try_from(meta.len()).unwrap_or(0));
+    file.read_to_end(&mut bytes).map_err(|e| e.to_string())?;
     let Some(rest) = bytes.strip_suffix(MAGIC.as_slice()) else {
         return Err("not a procbox cache entry".into());
     };
@@ -118,20 +185,36 @@ fn read_entry(engine: &Engine, entry: &Path) -> Result<Option<Component>, String
     if blake3::hash(payload).as_bytes() != digest {
         return Err("its contents do not match their digest".into());
     }
-    // SAFETY: the file holds byte for byte what `Component::serialize`
-    // produced for this engine fingerprint (digest checked above; wasmtime
-    // ignores our trailer after its ELF image and checks its own header and
-    // engine compatibility again). Entries are only ever replaced by rename,
-    // never modified in place, so the mapping stays valid while it lives.
-    unsafe { Component::deserialize_file(engine, entry) }
-        .map(Some)
-        .map_err(|e| format!("{e:#}"))
+    // SAFETY: the file behind `file` holds byte for byte what
+    // `Component::serialize` produced for this engine fingerprint (digest
+    // checked above; wasmtime finds its image through the ELF section
+    // headers, so our trailer after it is never read, and it checks its own
+    // header and engine compatibility again). `/proc/self/fd/N` reopens that
+    // same file, not whatever the path names now. Entries are only ever
+    // replaced by rename, never modified in place, so the mapping stays
+    // valid while it lives. Without /proc, the checked bytes are copied.
+    use std::os::fd::AsRawFd;
+    let same_file = PathBuf::from(format!("/proc/self/fd/{}", file.as_raw_fd()));
+    let loaded = match unsafe { Component::deserialize_file(engine, &same_file) } {
+        Ok(component) => Ok(component),
+        Err(_) if !Path::new("/proc/self/fd").is_dir() => unsafe { Component::deserialize(engine, payload) },
+        Err(e) => Err(e),
+    };
+    loaded.map(Some).map_err(|e| format!("{e:#}"))
+}
+
+/// Opens an entry without following a symbolic link and without blocking
+/// on a FIFO planted in its place.
+fn open_entry(entry: &Path) -> std::io::Result<File> {
+    std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+        .open(entry)
 }
 
 fn write_entry(entry: &Path, component: &Component) -> anyhow::Result<()> {
     let payload = component.serialize()?;
     let dir = entry.parent().expect("entries live in a directory");
-    std::fs::create_dir_all(dir)?;
     let mut file = tempfile_in(dir)?;
     file.1.write_all(&payload)?;
     file.1.write_all(blake3::hash(&payload).as_bytes())?;
@@ -146,7 +229,11 @@ fn tempfile_in(dir: &Path) -> std::io::Result<(PathBuf, std::fs::File)> {
     static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let path = dir.join(format!(".tmp-{}-{n}", std::process::id()));
-    let file = std::fs::OpenOptions::new().write(true).create_new(true).open(&path)?;
+    let file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&path)?;
     Ok((path, file))
 }
 

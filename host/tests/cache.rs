@@ -87,3 +87,71 @@ fn an_unwritable_cache_still_runs_the_plugin() {
     assert_eq!(origin(&rt, PLUGIN), Origin::Compiled);
     rt.load_bytes("demo.wasm", PLUGIN).unwrap();
 }
+
+/// An entry runs as machine code, so only a private one is trusted.
+#[test]
+fn entries_that_others_could_have_planted_are_not_trusted() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let rt = runtime(dir.path());
+    let entry = rt.cache().unwrap().entry_path(PLUGIN);
+    assert_eq!(origin(&rt, PLUGIN), Origin::Compiled);
+    let mode = |path: &std::path::Path| std::fs::symlink_metadata(path).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&entry), 0o600, "entries are written private");
+    let good = std::fs::read(&entry).unwrap();
+
+    // Writable by others: intact, but not trusted.
+    std::fs::set_permissions(&entry, std::fs::Permissions::from_mode(0o666)).unwrap();
+    assert_eq!(origin(&rt, PLUGIN), Origin::Compiled, "a world-writable entry");
+    assert_eq!(mode(&entry), 0o600, "and it is replaced by a private one");
+
+    // A symbolic link to an intact entry elsewhere: not followed.
+    let elsewhere = dir.path().join("elsewhere.cwasm");
+    std::fs::write(&elsewhere, &good).unwrap();
+    std::fs::remove_file(&entry).unwrap();
+    std::os::unix::fs::symlink(&elsewhere, &entry).unwrap();
+    assert_eq!(origin(&rt, PLUGIN), Origin::Compiled, "a symlinked entry");
+    assert!(!std::fs::symlink_metadata(&entry).unwrap().file_type().is_symlink());
+    assert_eq!(origin(&rt, PLUGIN), Origin::Cached);
+}
+
+/// A FIFO in an entry's place must not hang the loader.
+#[test]
+fn a_fifo_in_place_of_an_entry_does_not_hang() {
+    let dir = tempfile::tempdir().unwrap();
+    let rt = runtime(dir.path());
+    let entry = rt.cache().unwrap().entry_path(PLUGIN);
+    std::fs::create_dir_all(entry.parent().unwrap()).unwrap();
+    let path = std::ffi::CString::new(entry.as_os_str().as_encoded_bytes()).unwrap();
+    // SAFETY: a valid NUL-terminated path.
+    assert_eq!(unsafe { libc::mkfifo(path.as_ptr(), 0o600) }, 0);
+    let (done, finished) = std::sync::mpsc::channel();
+    std::thread::spawn(move || done.send(origin(&rt, PLUGIN)));
+    let got = finished
+        .recv_timeout(std::time::Duration::from_secs(60))
+        .expect("the load hung on a FIFO");
+    assert_eq!(got, Origin::Compiled);
+}
+
+/// A cache directory that others may write to is not used at all.
+#[test]
+fn a_shared_cache_directory_is_not_used() {
+    use std::os::unix::fs::PermissionsExt;
+    let parent = tempfile::tempdir().unwrap();
+    let shared = parent.path().join("shared");
+    std::fs::create_dir(&shared).unwrap();
+    std::fs::set_permissions(&shared, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let rt = runtime(&shared);
+    assert!(rt.cache().unwrap().ensure_dir().is_err());
+    assert_eq!(origin(&rt, PLUGIN), Origin::Compiled);
+    assert_eq!(origin(&rt, PLUGIN), Origin::Compiled, "nothing stored, nothing loaded");
+    assert_eq!(std::fs::read_dir(&shared).unwrap().count(), 0);
+
+    // One procbox creates for itself is private.
+    let own = parent.path().join("own/cache");
+    let rt = runtime(&own);
+    assert_eq!(origin(&rt, PLUGIN), Origin::Compiled);
+    let mode = std::fs::metadata(&own).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o700);
+    assert_eq!(origin(&rt, PLUGIN), Origin::Cached);
+}
