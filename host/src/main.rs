@@ -45,10 +45,12 @@ Examples:
 
 const COMPILE_EXAMPLES: &str = "\
 The cache is $PROCBOX_CACHE_DIR, else $XDG_CACHE_HOME/procbox, else ~/.cache/procbox.
+It must be private (yours, mode 0700 when procbox creates it): its entries are
+machine code that procbox runs.
 
 Examples:
   procbox compile sysinfo.wasm
-  PROCBOX_CACHE_DIR=/tmp/procbox-cache procbox compile sysinfo.wasm";
+  PROCBOX_CACHE_DIR=~/.cache/procbox-ci procbox compile sysinfo.wasm";
 
 const INSPECT_EXAMPLES: &str = "\
 Examples:
@@ -184,7 +186,9 @@ fn main() -> ExitCode {
     // Before any thread exists: descriptors inherited without close-on-exec
     // must not reach the plugin's children.
     if let Err(e) = containment::cloexec_inherited_fds() {
-        eprintln!("procbox: warning: cannot mark inherited descriptors close-on-exec: {e}");
+        warn(&format!(
+            "procbox: warning: cannot mark inherited descriptors close-on-exec: {e}"
+        ));
     }
     let mut filter = tracing_subscriber::EnvFilter::from_env("PROCBOX_LOG");
     if cli.verbose {
@@ -217,15 +221,28 @@ fn main() -> ExitCode {
 fn meant_command() -> String {
     use clap::CommandFactory;
     let cli = Cli::command();
-    std::env::args()
+    std::env::args_os()
         .skip(1)
-        .find(|arg| cli.get_subcommands().any(|sub| sub.get_name() == arg))
-        .map_or_else(|| "procbox".to_string(), |sub| format!("procbox {sub}"))
+        .find_map(|arg| {
+            let arg = arg.to_str()?;
+            cli.get_subcommands()
+                .any(|sub| sub.get_name() == arg)
+                .then(|| format!("procbox {arg}"))
+        })
+        .unwrap_or_else(|| "procbox".to_string())
+}
+
+/// One line on stderr. A stderr that cannot be written (a terminal that hung
+/// up, which is also what SIGHUP reports) loses the line, never the exit
+/// status: `eprintln!` would panic there.
+fn warn(line: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "{line}");
 }
 
 /// Prints the failure (one line, and a hint) and returns its exit status.
 fn report(failure: Failure) -> ExitCode {
-    eprint!("{}", failure.render());
+    warn(failure.render().trim_end());
     ExitCode::from(failure.status())
 }
 
@@ -245,7 +262,7 @@ async fn dispatch(cli: Cli) -> Result<u8, Failure> {
         Commands::New(args) => {
             let here = std::env::current_dir().context("cannot find the current directory")?;
             cli::scaffold::new_plugin(&here, &args.name)?;
-            println!("created {0}/: cd {0} && cargo build --release", args.name);
+            cli::output::emit(&format!("created {0}/: cd {0} && cargo build --release\n", args.name))?;
             Ok(0)
         }
     }
@@ -279,7 +296,7 @@ fn compile(args: CompileArgs) -> Result<u8, Failure> {
         source,
     })?;
     let entry = cache.entry_path(&bytes);
-    check_writable(entry.parent().expect("entries live in a directory"))?;
+    check_writable(cache, entry.parent().expect("entries live in a directory"))?;
     let started = std::time::Instant::now();
     let (_, origin) = runtime.compile_cached(&name, &bytes)?;
     // Loading also checks that it is a procbox plugin.
@@ -293,25 +310,31 @@ fn compile(args: CompileArgs) -> Result<u8, Failure> {
             .with_hint("set PROCBOX_CACHE_DIR to a writable directory"))
         }
         procbox::cache::Origin::Compiled => {
-            println!("compiled {name} in {:.0?} into {}", started.elapsed(), entry.display())
+            cli::output::emit(&format!(
+                "compiled {name} in {:.0?} into {}\n",
+                started.elapsed(),
+                entry.display()
+            ))?;
         }
-        procbox::cache::Origin::Cached => println!("{name} is already compiled: {}", entry.display()),
+        procbox::cache::Origin::Cached => {
+            cli::output::emit(&format!("{name} is already compiled: {}\n", entry.display()))?;
+        }
     }
     Ok(0)
 }
 
-/// Fails unless files can be created in the cache directory `dir` (which
-/// is created if need be), so that `compile` does not compile in vain.
-fn check_writable(dir: &std::path::Path) -> Result<(), Failure> {
+/// Fails unless the cache directory `dir` is private and files can be
+/// created in it (it is created if need be), so that `compile` does not
+/// compile in vain.
+fn check_writable(cache: &procbox::cache::Cache, dir: &std::path::Path) -> Result<(), Failure> {
     let probe = dir.join(format!(".probe-{}", std::process::id()));
-    std::fs::create_dir_all(dir)
-        .and_then(|()| std::fs::File::create(&probe))
+    cache
+        .ensure_dir()
+        .and_then(|()| std::fs::OpenOptions::new().write(true).create_new(true).open(&probe))
         .and_then(|_| std::fs::remove_file(&probe))
         .map_err(|e| {
-            Failure::procbox(
-                anyhow::Error::new(e).context(format!("cannot write to the cache directory {}", dir.display())),
-            )
-            .with_hint("set PROCBOX_CACHE_DIR to a writable directory")
+            Failure::procbox(anyhow::Error::new(e).context(format!("cannot use the cache directory {}", dir.display())))
+                .with_hint("set PROCBOX_CACHE_DIR to a directory of your own that only you can write")
         })
 }
 
@@ -371,7 +394,10 @@ async fn demo() -> Result<u8, Failure> {
         .iter()
         .map(|r| r.path.display().to_string())
         .collect();
-    println!("procbox demo: the bundled plugin may run only {}", granted.join(", "));
+    cli::output::emit(&format!(
+        "procbox demo: the bundled plugin may run only {}\n",
+        granted.join(", ")
+    ))?;
     let runtime = runtime(false, FIRST_RUN)?;
     let plugin = runtime.load_bytes("demo.wasm", DEMO_WASM)?;
     execute(&runtime, &plugin, RunOptions::new(Arc::new(policy))).await
@@ -402,7 +428,7 @@ async fn execute(runtime: &Runtime, plugin: &procbox::Plugin, options: RunOption
     match outcome {
         Ok(Outcome::Exited(code)) => Ok(exit_byte(code)),
         Ok(Outcome::Stopped(code)) => {
-            eprintln!("procbox: stopped by a signal; the plugin's children were killed");
+            warn("procbox: stopped by a signal; the plugin's children were killed");
             Ok(exit_byte(code))
         }
         // Out of time exits with 124 (see `Failure`).

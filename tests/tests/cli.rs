@@ -417,3 +417,34 @@ async fn a_closed_stdout_is_not_a_panic() {
         assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
     }
 }
+
+/// Arguments that are not UTF-8: a usage error where a word is expected, a
+/// path like any other where a path is; never a panic.
+#[tokio::test]
+async fn arguments_that_are_not_utf8_do_not_panic() {
+    use std::ffi::OsStr;
+    use std::os::unix::ffi::OsStrExt;
+    let bad = OsStr::from_bytes(b"\xff\xfe");
+    let cases = [
+        (vec![bad], 2, "unrecognized subcommand"),
+        (vec![OsStr::new("run"), bad], 125, "cannot read plugin"),
+    ];
+    for (args, code, message) in cases {
+        let out = tokio::time::timeout(
+            TEST_DEADLINE,
+            tokio::process::Command::new(procbox_tests::procbox_bin())
+                .args(&args)
+                .stdin(std::process::Stdio::null())
+                .kill_on_drop(true)
+                .output(),
+        )
+        .await
+        .expect("test deadline")
+        .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(code), "{args:?}: {stderr}");
+        assert!(stderr.starts_with("procbox: error: "), "{args:?}: {stderr}");
+        assert!(stderr.contains(message), "{args:?}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+    }
+}
