@@ -1,8 +1,9 @@
 //! Adapters from the child's OS pipes to standard `wasi:io` streams.
 //!
-//! Both keep memory bounded. The reader holds at most one chunk in flight
-//! plus one buffered, so a child that floods stdout blocks on its full pipe
-//! instead of growing the host. Chunks start at [`MIN_CHUNK`] (the default
+//! Both keep memory bounded. The reader holds at most one chunk in flight,
+//! one queued, and the untaken rest of one the plugin read in part, so a
+//! child that floods stdout blocks on its full pipe instead of growing the
+//! host. Chunks start at [`MIN_CHUNK`] (the default
 //! pipe size) and double, with the pipe, up to [`MAX_CHUNK`] only while the
 //! plugin keeps up with a child that fills them: a bulk reader pays one
 //! wakeup and one component call per MiB instead of per 64 KiB (2 GiB read
@@ -12,16 +13,17 @@
 //! child has consumed them (`check-write` reports 0 meanwhile).
 //!
 //! End-of-file comes when every writer closed the pipe, **or** when the
-//! child has been reaped and what it left in the pipe has been read: a
-//! grandchild that escaped the process group and still holds the pipe open
-//! cannot make a reader hang (the CPython #119710 trap).
+//! child has been reaped and what the pipe held at that moment has been
+//! read: a grandchild that escaped the process group and still holds the
+//! pipe open, or keeps writing to it, cannot make a reader hang (the
+//! CPython #119710 trap).
 //!
 //! With an output cap, stdout and stderr of one child share an
 //! [`OutputBudget`]: the plugin may read that many bytes in total; the first
 //! byte beyond it kills the child and ends both streams.
 
 use std::os::fd::OwnedFd;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use bytes::{Bytes, BytesMut};
@@ -149,28 +151,35 @@ impl Drop for ChildOutput {
 }
 
 /// Reads the pipe into `sender` until end-of-file, or until the child is
-/// reaped and the pipe holds nothing more.
+/// reaped and what it left in the pipe has been read.
 async fn pump_pipe(mut pipe_end: pipe::Receiver, exit: ExitWaiter, sender: mpsc::Sender<Chunk>) {
     let mut reaped = std::pin::pin!(exit.status());
-    let mut child_gone = false;
+    // Once the child is reaped: the bytes still to deliver, which is what
+    // the pipe held then. An escaped grandchild may hold the write end open
+    // and keep writing; that is not the child's output and must not keep
+    // the stream open.
+    let mut left_after_reap: Option<usize> = None;
     let mut chunk_size = ChunkSize::new();
+    let mut growth = PipeGrowth::default();
     loop {
         let mut buf = BytesMut::with_capacity(chunk_size.current);
-        let read = if child_gone {
-            // Only what is already in the pipe: an escaped grandchild may
-            // hold the write end open forever.
-            match read_available(&pipe_end, &mut buf) {
+        let read = match left_after_reap {
+            Some(0) => Ok(0),
+            Some(left) => match read_available(&pipe_end, &mut buf, left) {
                 Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => Ok(0),
+                Ok(n) => {
+                    left_after_reap = Some(left - n);
+                    Ok(n)
+                }
                 other => other,
-            }
-        } else {
-            tokio::select! {
+            },
+            None => tokio::select! {
                 read = pipe_end.read_buf(&mut buf) => read,
                 _ = &mut reaped => {
-                    child_gone = true;
+                    left_after_reap = Some(pipe_backlog(&pipe_end));
                     continue;
                 }
-            }
+            },
         };
         let filled = matches!(read, Ok(n) if n == chunk_size.current);
         let chunk = match read {
@@ -193,8 +202,9 @@ async fn pump_pipe(mut pipe_end: pipe::Receiver, exit: ExitWaiter, sender: mpsc:
         if last {
             return;
         }
-        if chunk_size.next(filled, kept_up) {
-            grow_pipe(&pipe_end, chunk_size.current);
+        let before = chunk_size.current;
+        if chunk_size.next(filled, kept_up) && !growth.grow(&pipe_end, chunk_size.current) {
+            chunk_size.current = before; // the pipe could not grow: neither do reads
         }
     }
 }
@@ -210,40 +220,92 @@ impl ChunkSize {
     }
 
     /// Adapts to the last read: double while reads fill their buffer and
-    /// the plugin keeps up, back to the minimum as soon as it falls behind.
-    /// Returns whether the size grew.
+    /// the plugin keeps up, halve after a short read (a big buffer would
+    /// stay allocated for a few bytes), back to the minimum as soon as the
+    /// plugin falls behind. Returns whether the size grew.
     fn next(&mut self, filled: bool, kept_up: bool) -> bool {
         let before = self.current;
         self.current = match (filled, kept_up) {
             (true, true) => (before * 2).min(MAX_CHUNK),
             (_, false) => MIN_CHUNK,
-            (false, true) => before,
+            (false, true) => (before / 2).max(MIN_CHUNK),
         };
         self.current > before
     }
 }
 
-/// Asks the kernel for a pipe of `size` bytes, so that one read can return
-/// that much. Best effort: past the user's pipe quota the kernel refuses,
-/// and the pipe keeps its size.
-fn grow_pipe(pipe_end: &pipe::Receiver, size: usize) {
-    use std::os::fd::AsRawFd;
-    let size = libc::c_int::try_from(size).unwrap_or(libc::c_int::MAX);
-    // SAFETY: F_SETPIPE_SZ on a pipe we own; it changes only its capacity.
-    unsafe { libc::fcntl(pipe_end.as_raw_fd(), libc::F_SETPIPE_SZ, size) };
+/// How far all of procbox's pipes together may grow beyond their default
+/// size. Pipe buffers count against the user's quota
+/// (`/proc/sys/fs/pipe-user-pages-soft`, 64 MiB by default), past which
+/// every new pipe of this user, in any program, is cut to a page or two.
+const GROWN_PIPES_BUDGET: usize = 16 * 1024 * 1024;
+
+/// Bytes of [`GROWN_PIPES_BUDGET`] in use.
+static GROWN_PIPE_BYTES: AtomicUsize = AtomicUsize::new(0);
+
+/// One pipe's share of [`GROWN_PIPES_BUDGET`], given back when dropped.
+#[derive(Default)]
+struct PipeGrowth {
+    extra: usize,
 }
 
-/// One non-blocking `read(2)` into `buf`'s spare capacity. (tokio's
-/// `try_read_buf` trusts its cached readiness, which is still unset for a
-/// pipe the reactor has not polled yet, and would report "would block"
-/// with data waiting.)
-fn read_available(pipe_end: &pipe::Receiver, buf: &mut BytesMut) -> std::io::Result<usize> {
+impl PipeGrowth {
+    /// Grows the pipe to hold `size` bytes, if the budget and the kernel
+    /// allow it; returns whether it did.
+    fn grow(&mut self, pipe_end: &pipe::Receiver, size: usize) -> bool {
+        use std::os::fd::AsRawFd;
+        let more = size.saturating_sub(MIN_CHUNK).saturating_sub(self.extra);
+        let reserved = GROWN_PIPE_BYTES.fetch_update(Ordering::AcqRel, Ordering::Acquire, |used| {
+            (used + more <= GROWN_PIPES_BUDGET).then_some(used + more)
+        });
+        if reserved.is_err() {
+            return false;
+        }
+        let wanted = libc::c_int::try_from(size).unwrap_or(libc::c_int::MAX);
+        // SAFETY: F_SETPIPE_SZ on a pipe we own; it changes only its
+        // capacity and returns the new one (or -1).
+        let capacity = unsafe { libc::fcntl(pipe_end.as_raw_fd(), libc::F_SETPIPE_SZ, wanted) };
+        if capacity < wanted {
+            GROWN_PIPE_BYTES.fetch_sub(more, Ordering::AcqRel);
+            return false;
+        }
+        self.extra += more;
+        true
+    }
+}
+
+impl Drop for PipeGrowth {
+    fn drop(&mut self) {
+        GROWN_PIPE_BYTES.fetch_sub(self.extra, Ordering::AcqRel);
+    }
+}
+
+/// How many bytes the pipe holds now (`FIONREAD`); if the kernel will not
+/// say, "all there is", and the drain stops at the first empty read.
+fn pipe_backlog(pipe_end: &pipe::Receiver) -> usize {
+    use std::os::fd::AsRawFd;
+    let mut bytes: libc::c_int = 0;
+    // SAFETY: FIONREAD writes one int through the pointer we pass.
+    let rc = unsafe { libc::ioctl(pipe_end.as_raw_fd(), libc::FIONREAD, &mut bytes) };
+    if rc == 0 {
+        usize::try_from(bytes).unwrap_or(0)
+    } else {
+        usize::MAX
+    }
+}
+
+/// One non-blocking `read(2)` of at most `max` bytes into `buf`'s spare
+/// capacity. (tokio's `try_read_buf` trusts its cached readiness, which is
+/// still unset for a pipe the reactor has not polled yet, and would report
+/// "would block" with data waiting.)
+fn read_available(pipe_end: &pipe::Receiver, buf: &mut BytesMut, max: usize) -> std::io::Result<usize> {
     use std::os::fd::AsRawFd;
     let spare = buf.spare_capacity_mut();
+    let len = spare.len().min(max);
     loop {
-        // SAFETY: reads at most `spare.len()` bytes into memory we own; the
-        // fd is the pipe's, non-blocking since tokio registered it.
-        let n = unsafe { libc::read(pipe_end.as_raw_fd(), spare.as_mut_ptr().cast(), spare.len()) };
+        // SAFETY: reads at most `len <= spare.len()` bytes into memory we
+        // own; the fd is the pipe's, non-blocking since tokio registered it.
+        let n = unsafe { libc::read(pipe_end.as_raw_fd(), spare.as_mut_ptr().cast(), len) };
         if n >= 0 {
             // SAFETY: the kernel initialised the first `n` spare bytes.
             unsafe { buf.set_len(buf.len() + n as usize) };
@@ -353,7 +415,9 @@ mod tests {
         assert_eq!(seen, [64, 128, 256, 512, 1024].map(|k| k * 1024));
         assert!(!size.next(true, true), "capped at MAX_CHUNK");
         assert_eq!(size.current, MAX_CHUNK);
-        assert!(!size.next(false, true), "a short read keeps the size");
+        assert!(!size.next(false, true), "a short read halves the size");
+        assert_eq!(size.current, MAX_CHUNK / 2);
+        size.next(true, true);
         assert_eq!(size.current, MAX_CHUNK);
         assert!(!size.next(true, false), "a plugin that falls behind shrinks it");
         assert_eq!(size.current, MIN_CHUNK);

@@ -160,6 +160,18 @@ async fn an_escaped_grandchild_holding_the_pipe_does_not_hang_reads() {
     let run = bounded!(scenario(&["sh"], &["escaped-pipe"]));
     assert_eq!(run.code, Some(0), "{run:?}");
     assert_eq!(run.value("escaped_pipe_out").as_deref(), Some("\"hi\\n\""), "{run:?}");
+    // An escapee that is still writing when the child exits: the stream
+    // ends, after at most what the pipe and procbox's chunks held then.
+    assert!(run.stdout.contains("escaped_writer has_hi=true"), "{run:?}");
+    let bytes: usize = run
+        .value("after_exit_bytes")
+        .expect("after_exit_bytes=")
+        .parse()
+        .unwrap();
+    assert!(
+        bytes <= 4 << 20,
+        "{bytes} bytes after the exit: the drain did not stop at the reap"
+    );
     assert!(
         run.stdout.contains("escaped_timeout timed_out=true signal=Some(15)"),
         "{run:?}"

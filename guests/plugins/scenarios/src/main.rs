@@ -406,6 +406,30 @@ fn escaped_pipe() -> Result<(), Error> {
         .args(["-c", "/usr/bin/setsid /usr/bin/sleep 1000 & echo hi"])
         .output()?;
     println!("escaped_pipe_out={:?}", out.stdout_lossy());
+    // The escapee writes without end: once the child is reaped, the stream
+    // delivers what the pipe held then, and ends. The child exits only when
+    // its stdin closes, which the plugin does once the escapee's output has
+    // arrived: the escapee is writing when the child goes.
+    let mut child = Command::new("sh")
+        .args(["-c", "/usr/bin/setsid /usr/bin/yes escaped & echo hi; read _"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()?;
+    let mut stdout = child.stdout.take().expect("piped");
+    let mut head = Vec::new();
+    let mut buf = [0u8; 4096];
+    while !head.windows(8).any(|w| w == b"escaped\n") {
+        match stdout.read(&mut buf).map_err(Error::from)? {
+            0 => break,
+            n => head.extend_from_slice(&buf[..n]),
+        }
+    }
+    drop(child.stdin.take());
+    let mut rest = Vec::new();
+    stdout.read_to_end(&mut rest).map_err(Error::from)?;
+    child.wait()?;
+    let hi = String::from_utf8_lossy(&head).lines().any(|line| line == "hi");
+    println!("escaped_writer has_hi={hi} after_exit_bytes={}", rest.len());
     let timed = Command::new("sh")
         .args(["-c", "/usr/bin/setsid /usr/bin/sleep 1000 & exec /usr/bin/sleep 1000"])
         .timeout(Duration::from_millis(300))
