@@ -40,6 +40,14 @@ out=${2:-$repo/target/guests/python/$plugin.wasm}
 venv=${PROCBOX_PY_VENV:-$repo/target/componentize-py-venv}
 python=${PYTHON:-python3}
 
+# One build at a time per venv: two test binaries (or a person and a test)
+# may build at once, and pip must not install into a venv twice.
+mkdir -p "$(dirname "$venv")"
+if command -v flock >/dev/null; then
+    exec 9>"$venv.lock"
+    flock 9
+fi
+
 # 1. A virtual environment with componentize-py, made once.
 componentize=$venv/bin/componentize-py
 installed() {

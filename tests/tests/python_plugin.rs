@@ -6,8 +6,9 @@
 //! The plugin is built once per test binary, and again only when its
 //! sources are newer than the `.wasm`. If its toolchain cannot be installed
 //! here (build.sh exits 77: no Python 3.10+, no venv, or pip cannot fetch
-//! componentize-py), every test prints why and passes without running; any
-//! other build failure fails them.
+//! componentize-py), every test prints why and passes without running,
+//! unless `PROCBOX_REQUIRE_PYTHON` is set (then they fail); any other build
+//! failure fails them.
 //!
 //! The component is about 18 MB and takes a debug procbox some 25 s to
 //! compile, so the build step also compiles it into the cache that the
@@ -58,6 +59,9 @@ static PLUGIN: OnceCell<Result<PathBuf, String>> = OnceCell::const_new();
 async fn plugin() -> Option<&'static Path> {
     match PLUGIN.get_or_init(build).await {
         Ok(wasm) => Some(wasm),
+        Err(reason) if std::env::var_os("PROCBOX_REQUIRE_PYTHON").is_some() => {
+            panic!("PROCBOX_REQUIRE_PYTHON is set, but the Python plugin's toolchain cannot be installed: {reason}")
+        }
         Err(reason) => {
             eprintln!("skipped: the Python plugin's toolchain cannot be installed here: {reason}");
             None
@@ -116,8 +120,8 @@ async fn build() -> Result<PathBuf, String> {
     Ok(wasm)
 }
 
-/// Whether `wasm` is missing or older than build.sh or a Python source of
-/// the plugin.
+/// Whether `wasm` is missing or older than build.sh, the WIT it is built
+/// from, or a Python source of the plugin.
 fn stale(wasm: &Path, script: &Path) -> bool {
     let modified = |path: &Path| std::fs::metadata(path).and_then(|m| m.modified()).ok();
     let Some(built) = modified(wasm) else {
@@ -128,6 +132,7 @@ fn stale(wasm: &Path, script: &Path) -> bool {
         .map(|entry| entry.expect("a directory entry").path())
         .filter(|path| path.extension().is_some_and(|ext| ext == "py"));
     std::iter::once(script.to_path_buf())
+        .chain(std::iter::once(repo().join("wit/process.wit")))
         .chain(sources)
         .any(|source| modified(&source).unwrap_or(SystemTime::now()) > built)
 }
