@@ -90,7 +90,8 @@ impl Failure {
     }
 
     /// What went wrong and why, in one line: the error and its causes,
-    /// joined by `: `, leaving out a cause its context already quotes.
+    /// joined by `: `, leaving out a cause its context already ends with
+    /// (a context that quotes its cause, as `LoadError::Read` does).
     pub fn message(&self) -> String {
         if let Some(message) = known_message(&self.error) {
             return message;
@@ -98,7 +99,7 @@ impl Failure {
         let mut text = String::new();
         for cause in self.error.chain() {
             let cause = one_line(&cause.to_string());
-            if cause.is_empty() || text.contains(&cause) {
+            if cause.is_empty() || text.ends_with(&cause) {
                 continue;
             }
             if !text.is_empty() {
