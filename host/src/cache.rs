@@ -125,11 +125,16 @@ impl Cache {
     /// # Errors
     /// If it cannot be created, or is not private (the error says why).
     pub fn ensure_dir(&self) -> std::io::Result<()> {
-        std::fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(&self.dir)?;
-        let meta = std::fs::symlink_metadata(&self.dir)?;
+        let meta = match std::fs::symlink_metadata(&self.dir) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                std::fs::DirBuilder::new()
+                    .recursive(true)
+                    .mode(0o700)
+                    .create(&self.dir)?;
+                std::fs::symlink_metadata(&self.dir)?
+            }
+            other => other?,
+        };
         let problem = if !meta.is_dir() {
             Some("it is not a directory".to_string())
         } else {

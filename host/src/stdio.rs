@@ -220,15 +220,17 @@ impl ChunkSize {
     }
 
     /// Adapts to the last read: double while reads fill their buffer and
-    /// the plugin keeps up, halve after a short read (a big buffer would
-    /// stay allocated for a few bytes), back to the minimum as soon as the
-    /// plugin falls behind. Returns whether the size grew.
+    /// the plugin keeps up, back to the minimum as soon as it falls behind.
+    /// A short read keeps the size: a bulk stream has them now and then, and
+    /// a big buffer that holds a few bytes costs address space, not memory
+    /// (only the pages the kernel wrote are resident).
+    /// Returns whether the size grew.
     fn next(&mut self, filled: bool, kept_up: bool) -> bool {
         let before = self.current;
         self.current = match (filled, kept_up) {
             (true, true) => (before * 2).min(MAX_CHUNK),
             (_, false) => MIN_CHUNK,
-            (false, true) => (before / 2).max(MIN_CHUNK),
+            (false, true) => before,
         };
         self.current > before
     }
@@ -415,9 +417,7 @@ mod tests {
         assert_eq!(seen, [64, 128, 256, 512, 1024].map(|k| k * 1024));
         assert!(!size.next(true, true), "capped at MAX_CHUNK");
         assert_eq!(size.current, MAX_CHUNK);
-        assert!(!size.next(false, true), "a short read halves the size");
-        assert_eq!(size.current, MAX_CHUNK / 2);
-        size.next(true, true);
+        assert!(!size.next(false, true), "a short read keeps the size");
         assert_eq!(size.current, MAX_CHUNK);
         assert!(!size.next(true, false), "a plugin that falls behind shrinks it");
         assert_eq!(size.current, MIN_CHUNK);
