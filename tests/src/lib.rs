@@ -69,14 +69,18 @@ impl Run {
 }
 
 /// `procbox ARGS` as every test runs it: no stdin, stdout and stderr piped,
-/// killed if the test drops it, and a compilation cache inside the target
-/// directory rather than the user's.
+/// killed if the test drops it, a compilation cache inside the target
+/// directory rather than the user's, and no progress line for a slow
+/// compile (a plugin's first compile on a busy machine can take over the
+/// default second, and tests compare stderr exactly; the progress tests set
+/// their own threshold).
 fn procbox_command(args: &[&str]) -> tokio::process::Command {
     let bin = procbox_bin();
     let mut command = tokio::process::Command::new(&bin);
     if let Some(target) = bin.parent().and_then(|p| p.parent()) {
         command.env("PROCBOX_CACHE_DIR", target.join("procbox-test-cache"));
     }
+    command.env("PROCBOX_PROGRESS_AFTER_MS", "3600000");
     command
         .args(args)
         .stdin(Stdio::null())
