@@ -68,6 +68,22 @@ impl Run {
     }
 }
 
+/// `target/` (or `$CARGO_TARGET_DIR`): where the procbox binary was built.
+pub fn target_dir() -> PathBuf {
+    let bin = procbox_bin();
+    bin.parent()
+        .and_then(std::path::Path::parent)
+        .expect("target/<profile>/procbox")
+        .to_path_buf()
+}
+
+/// The compilation cache every test's procbox uses: inside the target
+/// directory, so a plugin is compiled once per machine, never into the
+/// user's cache.
+pub fn test_cache_dir() -> PathBuf {
+    target_dir().join("procbox-test-cache")
+}
+
 /// `procbox ARGS` as every test runs it: no stdin, stdout and stderr piped,
 /// killed if the test drops it, a compilation cache inside the target
 /// directory rather than the user's, and no progress line for a slow
@@ -75,11 +91,8 @@ impl Run {
 /// default second, and tests compare stderr exactly; the progress tests set
 /// their own threshold).
 fn procbox_command(args: &[&str]) -> tokio::process::Command {
-    let bin = procbox_bin();
-    let mut command = tokio::process::Command::new(&bin);
-    if let Some(target) = bin.parent().and_then(|p| p.parent()) {
-        command.env("PROCBOX_CACHE_DIR", target.join("procbox-test-cache"));
-    }
+    let mut command = tokio::process::Command::new(procbox_bin());
+    command.env("PROCBOX_CACHE_DIR", test_cache_dir());
     command.env("PROCBOX_PROGRESS_AFTER_MS", "3600000");
     command
         .args(args)

@@ -20,7 +20,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command as StdCommand;
 use std::time::{Duration, SystemTime};
 
-use procbox_tests::{procbox, procbox_bin, process_exists, Run};
+use procbox_tests::{procbox, procbox_bin, process_exists, target_dir, test_cache_dir, Run};
 use tokio::sync::OnceCell;
 
 /// Generous, for a first run: pip install, componentize (about 25 s) and the
@@ -40,15 +40,6 @@ fn repo() -> PathBuf {
         .join("..")
         .canonicalize()
         .expect("the repository")
-}
-
-/// `target/` (or `$CARGO_TARGET_DIR`): where the procbox binary was built.
-fn target_dir() -> PathBuf {
-    let bin = procbox_bin();
-    bin.parent()
-        .and_then(Path::parent)
-        .expect("target/<profile>/procbox")
-        .to_path_buf()
 }
 
 /// The built plugin, or why it cannot be built here.
@@ -100,7 +91,7 @@ async fn build() -> Result<PathBuf, String> {
     let out = tokio::process::Command::new(procbox_bin())
         .arg("compile")
         .arg(&wasm)
-        .env("PROCBOX_CACHE_DIR", target.join("procbox-test-cache"))
+        .env("PROCBOX_CACHE_DIR", test_cache_dir())
         .stdin(std::process::Stdio::null())
         .kill_on_drop(true)
         .output()
