@@ -13,6 +13,8 @@ const GUESTS: &[(&str, &str)] = &[
     ("LOG_WATCHER", "log-watcher"),
     ("CHECKSUMS", "checksums"),
     ("FASTEST", "fastest"),
+    // The demo is not in guests/plugins: the embedding example runs it.
+    ("DEMO", "procbox-demo"),
 ];
 
 fn main() {

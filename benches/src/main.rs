@@ -27,7 +27,7 @@ use std::time::Instant;
 use anyhow::{bail, ensure, Context, Result};
 use procbox::policy::ChildRlimits;
 use procbox::{
-    Limits, Outcome, Permit, Plugin, PolicyBuilder, RunOptions, Runtime, SpawnError, SpawnHook, SpawnRequest,
+    Decision, Limits, Observer, Outcome, Plugin, PolicyBuilder, RunOptions, Runtime, SpawnError, SpawnRequest,
 };
 
 /// The bench plugin, built by build.rs.
@@ -282,18 +282,16 @@ impl Bench {
         &self,
         policy: PolicyBuilder,
         args: &[String],
-        hooks: Vec<Arc<dyn SpawnHook>>,
+        observers: Vec<Arc<dyn Observer>>,
     ) -> Result<HashMap<String, String>> {
         let n = self.runs.fetch_add(1, Ordering::Relaxed);
         let out = self.tmp.join(format!("result-{n}.txt"));
         let policy = policy.allow_write(&self.tmp).build()?;
         let mut argv = args.to_vec();
         argv.extend(["--out".to_string(), out.display().to_string()]);
-        let options = RunOptions {
-            policy: Arc::new(policy),
-            args: argv,
-            hooks,
-        };
+        let options = observers
+            .into_iter()
+            .fold(RunOptions::new(Arc::new(policy)).args(argv), RunOptions::observer);
         let outcome = self.runtime.run(&self.plugin, options).await?;
         ensure!(
             outcome == Outcome::Exited(0),
@@ -1042,15 +1040,14 @@ struct RssProbe {
     samples: Mutex<(u64, u64)>,
 }
 
-impl SpawnHook for RssProbe {
-    fn on_decision(&self, _: &SpawnRequest, _: Result<&Permit, &SpawnError>) -> Result<(), String> {
+impl Observer for RssProbe {
+    fn on_verdict(&self, _: &SpawnRequest, _: Result<&Decision, &SpawnError>) {
         let k = self.decisions.fetch_add(1, Ordering::SeqCst) + 1;
         if k == 1 {
             self.samples.lock().unwrap().0 = vm_rss_kib();
         } else if k == self.at {
             self.samples.lock().unwrap().1 = vm_rss_kib();
         }
-        Ok(())
     }
 }
 
@@ -1073,11 +1070,9 @@ async fn rss_child(kind: &str, n: usize) -> Result<()> {
                     ..Limits::default()
                 })
                 .build()?;
-            let options = RunOptions {
-                policy: Arc::new(policy),
-                args: vec!["hold".into(), "--n".into(), n.to_string()],
-                hooks: vec![probe.clone()],
-            };
+            let options = RunOptions::new(Arc::new(policy))
+                .args(["hold".to_string(), "--n".into(), n.to_string()])
+                .observer(probe.clone());
             // The plugin prints its result line; keep this process's stdout
             // for the rss line only.
             let outcome = runtime.run(&plugin, options).await?;

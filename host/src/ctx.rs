@@ -1,108 +1,69 @@
-//! Per-plugin state for the process interface, and how it is linked.
-//!
-//! Host functions are implemented on the small [`ProcessView`] (the gate
-//! plus the resource table), never on an embedder's store type; the
-//! [`ProcessHost`] marker wires that view into a [`Linker`].
-
-use std::sync::{Arc, Mutex};
+//! Per-plugin state for the process interface, and how it is linked, named
+//! as wasmtime-wasi names its own: [`ProcessCtx`] is the state,
+//! [`ProcessCtxView`] the state plus the resource table that host functions
+//! operate on, and [`ProcessView`] the trait an embedder's store type
+//! implements to hand out that view.
 
 use wasmtime::component::{HasData, Linker, ResourceTable};
 use wasmtime_wasi::WasiView;
 
 use crate::bindings::process;
-use crate::error::SpawnError;
-use crate::gate::{Gate, Permit, SpawnRequest};
-use crate::observe::SpawnHook;
-use crate::supervisor::ExitWaiter;
+use crate::spawner::{ExitRegistry, Spawner};
 
 /// The process-related state of one plugin instance.
 pub struct ProcessCtx {
-    pub(crate) gate: Gate,
-    pub(crate) hooks: Vec<Arc<dyn SpawnHook>>,
-    pub(crate) exits: ExitRegistry,
+    pub(crate) spawner: Spawner,
 }
 
 impl ProcessCtx {
-    /// State whose every spawn goes through `gate`, reported to `hooks`.
-    pub fn new(gate: Gate, hooks: Vec<Arc<dyn SpawnHook>>) -> Self {
-        ProcessCtx {
-            gate,
-            hooks,
-            exits: ExitRegistry::default(),
-        }
-    }
-
-    /// Reports the gate's `verdict` to every hook; a hook may still refuse
-    /// an allowed request.
-    ///
-    /// # Errors
-    /// The gate's error, or a denial naming the hook's reason.
-    pub fn decide(&self, request: &SpawnRequest, verdict: Result<Permit, SpawnError>) -> Result<Permit, SpawnError> {
-        for hook in &self.hooks {
-            if let Err(reason) = hook.on_decision(request, verdict.as_ref()) {
-                if let Ok(permit) = &verdict {
-                    return Err(SpawnError::Denied(format!(
-                        "{}: refused by the host application: {reason}",
-                        permit.command_line()
-                    )));
-                }
-            }
-        }
-        verdict
+    /// State whose every spawn goes through `spawner`.
+    pub fn new(spawner: Spawner) -> Self {
+        ProcessCtx { spawner }
     }
 
     /// The children this plugin started that have not been reaped yet,
     /// shared so that whoever ends the plugin can wait for their reaping.
     pub fn exits(&self) -> ExitRegistry {
-        self.exits.clone()
-    }
-}
-
-/// The unreaped children of one plugin.
-#[derive(Debug, Clone, Default)]
-pub struct ExitRegistry(Arc<Mutex<Vec<ExitWaiter>>>);
-
-impl ExitRegistry {
-    /// Remembers a new child, forgetting those already reaped.
-    pub fn register(&self, waiter: ExitWaiter) {
-        let mut waiters = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        waiters.retain(|w| !w.is_reaped());
-        waiters.push(waiter);
-    }
-
-    /// Takes all remembered children.
-    pub fn take(&self) -> Vec<ExitWaiter> {
-        std::mem::take(&mut *self.0.lock().unwrap_or_else(|e| e.into_inner()))
+        self.spawner.exits()
     }
 }
 
 /// What the process host functions operate on.
-pub struct ProcessView<'a> {
+pub struct ProcessCtxView<'a> {
     /// The plugin's process state.
     pub ctx: &'a mut ProcessCtx,
     /// The plugin's resource table, shared with WASI.
     pub table: &'a mut ResourceTable,
 }
 
-/// A store type that can host procbox plugins: it provides WASI and the
-/// process interface over one shared resource table.
-pub trait ProcboxView: WasiView {
-    /// The process state and the resource table.
-    fn procbox(&mut self) -> ProcessView<'_>;
+/// A store type that can host `procbox:host/process`.
+pub trait ProcessView: Send {
+    /// The process state and the resource table (the same table WASI uses,
+    /// so a child's streams are ordinary `wasi:io` streams).
+    fn process(&mut self) -> ProcessCtxView<'_>;
 }
 
-/// Marker that maps a store type to its [`ProcessView`].
+/// Marker that maps a store type to its [`ProcessCtxView`].
 pub struct ProcessHost;
 
 impl HasData for ProcessHost {
-    type Data<'a> = ProcessView<'a>;
+    type Data<'a> = ProcessCtxView<'a>;
 }
 
-/// Adds WASI and `procbox:host/process` to `linker`.
+/// Adds `procbox:host/process` (only) to `linker`.
 ///
 /// # Errors
 /// If an import is already defined in `linker`.
-pub fn add_to_linker<T: ProcboxView + 'static>(linker: &mut Linker<T>) -> wasmtime::Result<()> {
+pub fn add_to_linker<T: ProcessView + 'static>(linker: &mut Linker<T>) -> wasmtime::Result<()> {
+    process::add_to_linker::<T, ProcessHost>(linker, T::process)
+}
+
+/// Adds WASI (`wasi:cli`, `wasi:io`, `wasi:filesystem`, ...) and
+/// `procbox:host/process` to `linker`: everything a procbox plugin imports.
+///
+/// # Errors
+/// If an import is already defined in `linker`.
+pub fn add_to_linker_with_wasi<T: WasiView + ProcessView + 'static>(linker: &mut Linker<T>) -> wasmtime::Result<()> {
     wasmtime_wasi::p2::add_to_linker_async(linker)?;
-    process::add_to_linker::<T, ProcessHost>(linker, T::procbox)
+    add_to_linker(linker)
 }

@@ -4,8 +4,6 @@
 //! [`SpawnError`] values and reach the plugin as the WIT `error` variant.
 //! Traps are kept for guest bugs, such as using a handle that does not exist.
 
-use crate::bindings::process;
-
 /// A failed request to start or control a child. Every message names what
 /// was asked and why it failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -31,17 +29,5 @@ impl SpawnError {
     /// An [`SpawnError::Io`] that says what was being done when `err` happened.
     pub fn io(doing: impl std::fmt::Display, err: std::io::Error) -> Self {
         SpawnError::Io(format!("{doing}: {err}"))
-    }
-}
-
-impl From<SpawnError> for process::Error {
-    fn from(err: SpawnError) -> Self {
-        match err {
-            SpawnError::Denied(m) => process::Error::Denied(m),
-            SpawnError::NotFound(m) => process::Error::NotFound(m),
-            SpawnError::InvalidInput(m) => process::Error::InvalidInput(m),
-            SpawnError::LimitExceeded(m) => process::Error::LimitExceeded(m),
-            SpawnError::Io(m) => process::Error::Io(m),
-        }
     }
 }

@@ -6,13 +6,17 @@
 //! - [`policy`]: what was granted and what the plugin requests (plain data,
 //!   built by [`PolicyBuilder`]; rule grammar in [`policy::rule`] and
 //!   [`policy::env`], files in [`policy::document`]);
-//! - [`gate`]: **the one gate** every spawn passes, [`Gate::check`];
+//! - [`spawner`]: **the one spawn path**, [`Spawner::spawn`]: judge,
+//!   escalate, authorize, admit, spawn, observe;
+//! - [`gate`]: the pure decision against the policy, [`Gate::judge`];
+//! - [`admission`]: the limits on children at once and in total;
+//! - [`hooks`]: authorizers, the escalation hook, observers;
 //! - [`resolve`]: how a program name becomes the file that would run;
 //! - [`supervisor`]: spawning from a [`Permit`], process groups, timeouts,
 //!   reaping;
 //! - [`stdio`]: child pipes as `wasi:io` streams;
 //! - `host/`: the WIT interface, one file per interface or resource;
-//! - [`observe`]: the audit log and hooks on every decision and exit;
+//! - [`observe`]: the audit log and `-v`, as observers;
 //! - [`runtime`]: engine, loading, running, cleanup.
 //!
 //! Embedding procbox as a plugin system:
@@ -34,6 +38,7 @@
 //! # Ok(()) }
 //! ```
 
+pub mod admission;
 pub mod bindings;
 pub mod budget;
 pub mod cache;
@@ -43,18 +48,30 @@ pub mod ctx;
 pub mod error;
 pub mod exit;
 pub mod gate;
+pub mod hooks;
 mod host;
 pub mod observe;
 pub mod policy;
 pub mod redirect;
 pub mod resolve;
 pub mod runtime;
+pub mod spawner;
 pub mod stdio;
 pub mod supervisor;
 
+pub use admission::{Admission, Permit};
 pub use error::SpawnError;
 pub use exit::{ExitStatus, Termination, Usage};
-pub use gate::{Gate, Permit, SpawnRequest};
-pub use observe::{AuditLog, ExitEvent, SpawnHook, VerboseLog};
+pub use gate::{Decision, Gate, Refusal, SpawnRequest, Unmatched};
+pub use hooks::{Answer, Authorizer, Escalation, ExitEvent, Observer};
+pub use observe::{AuditLog, VerboseLog};
 pub use policy::{Limits, PluginLimits, Policy, PolicyBuilder, PolicyError, Source};
-pub use runtime::{CompileHook, Description, LoadError, Outcome, Plugin, RunError, RunOptions, Runtime};
+pub use runtime::{CompileHook, Description, LoadError, Outcome, Plugin, RunError, RunOptions, Runtime, WasiSetup};
+pub use spawner::{Hooks, Spawned, Spawner};
+
+/// The wasmtime this crate is built with, for embedders that need its
+/// types (e.g. a `Linker` of their own).
+pub use wasmtime;
+/// The wasmtime-wasi this crate is built with, for shaping a plugin's WASI
+/// context ([`RunOptions::wasi`]), e.g. capturing its stdout.
+pub use wasmtime_wasi;

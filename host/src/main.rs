@@ -8,9 +8,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
-use procbox::{
-    containment, AuditLog, Outcome, PolicyBuilder, RunOptions, Runtime, SpawnHook, SpawnRequest, VerboseLog,
-};
+use procbox::{containment, AuditLog, Outcome, PolicyBuilder, RunOptions, Runtime, SpawnRequest, VerboseLog};
 
 use cli::failure::Failure;
 use cli::grants::{manifest_for, GrantArgs};
@@ -341,24 +339,19 @@ fn check_writable(cache: &procbox::cache::Cache, dir: &std::path::Path) -> Resul
 async fn run(args: RunArgs, verbose: bool) -> Result<u8, Failure> {
     let manifest = manifest_for(&args.plugin, args.manifest.as_deref());
     let policy = args.grants.policy(manifest.as_deref())?;
-    let mut hooks: Vec<Arc<dyn SpawnHook>> = Vec::new();
+    let mut options = RunOptions::new(Arc::new(policy)).args(args.args);
     if verbose {
-        hooks.push(Arc::new(VerboseLog));
+        options = options.observer(Arc::new(VerboseLog));
     }
     if let Some(path) = &args.audit {
         let log = AuditLog::open(path).map_err(|e| {
             Failure::procbox(anyhow::Error::new(e).context(format!("cannot open the audit log {}", path.display())))
                 .with_hint("give --audit a file in a directory that exists and that you can write")
         })?;
-        hooks.push(Arc::new(log));
+        options = options.observer(Arc::new(log));
     }
     let runtime = runtime(args.no_cache, FIRST_RUN)?;
     let plugin = runtime.load_file(&args.plugin)?;
-    let options = RunOptions {
-        policy: Arc::new(policy),
-        args: args.args,
-        hooks,
-    };
     execute(&runtime, &plugin, options).await
 }
 

@@ -1,6 +1,6 @@
-//! Watching what the gate decides and how children end: the audit log, and
-//! a hook for applications that embed procbox (for example to ask the user
-//! before a command runs, as Zellij's permission prompt does).
+//! The observers procbox ships: the audit log and `procbox -v`. Each sees
+//! the final verdict of every request (see [`crate::hooks::Observer`]), so
+//! what they record is what happened.
 
 use std::io::Write;
 use std::path::Path;
@@ -10,38 +10,9 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use serde_json::json;
 
 use crate::error::SpawnError;
-use crate::exit::{ExitStatus, Termination};
-use crate::gate::{Permit, SpawnRequest};
-
-/// Called for every spawn decision and every exit. Methods run on the
-/// runtime's threads: keep them short (or hand work to a task).
-pub trait SpawnHook: Send + Sync {
-    /// After the gate decided `request`. Returning `Err(reason)` refuses a
-    /// request the gate allowed; the plugin gets a denial naming the hook's
-    /// reason. The return value is ignored for requests already refused.
-    fn on_decision(&self, request: &SpawnRequest, verdict: Result<&Permit, &SpawnError>) -> Result<(), String> {
-        let _ = (request, verdict);
-        Ok(())
-    }
-
-    /// After a child was reaped (or its status could not be collected).
-    fn on_exit(&self, exit: &ExitEvent<'_>) {
-        let _ = exit;
-    }
-}
-
-/// How one child ended.
-#[derive(Debug)]
-pub struct ExitEvent<'a> {
-    /// Its process id.
-    pub pid: u32,
-    /// The canonical program.
-    pub program: &'a Path,
-    /// Its arguments.
-    pub args: &'a [String],
-    /// Its status, or why none could be collected.
-    pub status: &'a Result<ExitStatus, SpawnError>,
-}
+use crate::exit::Termination;
+use crate::gate::{Decision, SpawnRequest};
+use crate::hooks::{ExitEvent, Observer};
 
 /// Writes one JSON object per line for every decision and exit. Variable
 /// values are never written, only names. Each line is flushed as it is
@@ -70,8 +41,8 @@ impl AuditLog {
     }
 }
 
-impl SpawnHook for AuditLog {
-    fn on_decision(&self, request: &SpawnRequest, verdict: Result<&Permit, &SpawnError>) -> Result<(), String> {
+impl Observer for AuditLog {
+    fn on_verdict(&self, request: &SpawnRequest, verdict: Result<&Decision, &SpawnError>) {
         let env_names: Vec<&str> = request.env.iter().map(|(k, _)| k.as_str()).collect();
         let record = match verdict {
             Ok(permit) => json!({
@@ -96,7 +67,6 @@ impl SpawnHook for AuditLog {
             }),
         };
         self.write(record);
-        Ok(())
     }
 
     fn on_exit(&self, exit: &ExitEvent<'_>) {
@@ -132,13 +102,12 @@ impl SpawnHook for AuditLog {
 /// target `procbox::verbose`), like execa's verbose mode: `procbox -v`.
 pub struct VerboseLog;
 
-impl SpawnHook for VerboseLog {
-    fn on_decision(&self, request: &SpawnRequest, verdict: Result<&Permit, &SpawnError>) -> Result<(), String> {
+impl Observer for VerboseLog {
+    fn on_verdict(&self, request: &SpawnRequest, verdict: Result<&Decision, &SpawnError>) {
         match verdict {
             Ok(permit) => tracing::info!(target: "procbox::verbose", "$ {}", permit.command_line()),
             Err(err) => tracing::warn!(target: "procbox::verbose", "refused {}: {err}", request.program),
         }
-        Ok(())
     }
 
     fn on_exit(&self, exit: &ExitEvent<'_>) {

@@ -13,10 +13,10 @@ use wasmtime_wasi::{FsPerms, I32Exit, WasiCtx, WasiCtxBuilder, WasiCtxView, Wasi
 use crate::bindings;
 use crate::budget::{EpochTicker, MemoryCap};
 use crate::cache::{Cache, Origin};
-use crate::ctx::{self, ProcboxView, ProcessCtx, ProcessView};
-use crate::gate::Gate;
-use crate::observe::SpawnHook;
+use crate::ctx::{self, ProcessCtx, ProcessCtxView, ProcessView};
+use crate::hooks::{Authorizer, Escalation, Observer};
 use crate::policy::Policy;
+use crate::spawner::{Hooks, Spawner};
 use crate::supervisor::ExitWaiter;
 
 /// How long the end of a run waits for killed children to be reaped.
@@ -63,16 +63,29 @@ pub struct Description {
     pub fits: Result<(), String>,
 }
 
-/// What one run of a plugin gets.
+/// What one run of a plugin gets. Start from [`RunOptions::new`] and add
+/// to it; the defaults are the safe ones:
+/// - no arguments;
+/// - no hooks: the policy alone decides, and nothing is logged;
+/// - the plugin's own stdout and stderr are procbox's; it gets only the
+///   directories, network and variables its policy grants it.
 #[derive(Clone)]
+#[non_exhaustive]
 pub struct RunOptions {
     /// The policy every spawn is checked against.
     pub policy: Arc<Policy>,
     /// The plugin's arguments, after its name.
     pub args: Vec<String>,
-    /// Told of every spawn decision and exit (e.g. an [`crate::AuditLog`]).
-    pub hooks: Vec<Arc<dyn SpawnHook>>,
+    /// The hooks of the run's [`Spawner`].
+    pub hooks: Hooks,
+    /// Shapes the plugin's own WASI context after procbox has set it up.
+    pub wasi: Option<Arc<WasiSetup>>,
 }
+
+/// Changes the plugin's own WASI context: capture its stdout or stderr,
+/// add a preopened directory, set a variable. What is given here is the
+/// plugin's alone: it grants nothing to the processes the plugin starts.
+pub type WasiSetup = dyn Fn(&mut WasiCtxBuilder) + Send + Sync;
 
 impl RunOptions {
     /// Options with `policy`, no arguments and no hooks.
@@ -80,8 +93,39 @@ impl RunOptions {
         RunOptions {
             policy,
             args: Vec::new(),
-            hooks: Vec::new(),
+            hooks: Hooks::default(),
+            wasi: None,
         }
+    }
+
+    /// Passes `args` to the plugin, after its name.
+    pub fn args(mut self, args: impl IntoIterator<Item = impl Into<String>>) -> Self {
+        self.args = args.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Adds an authorizer, asked after those added before it.
+    pub fn authorizer(mut self, authorizer: Arc<dyn Authorizer>) -> Self {
+        self.hooks.authorizers.push(authorizer);
+        self
+    }
+
+    /// Sets the escalation hook (there is at most one).
+    pub fn escalation(mut self, escalation: Arc<dyn Escalation>) -> Self {
+        self.hooks.escalation = Some(escalation);
+        self
+    }
+
+    /// Adds an observer.
+    pub fn observer(mut self, observer: Arc<dyn Observer>) -> Self {
+        self.hooks.observers.push(observer);
+        self
+    }
+
+    /// Shapes the plugin's WASI context; see [`WasiSetup`].
+    pub fn wasi(mut self, setup: impl Fn(&mut WasiCtxBuilder) + Send + Sync + 'static) -> Self {
+        self.wasi = Some(Arc::new(setup));
+        self
     }
 }
 
@@ -141,7 +185,7 @@ impl Runtime {
         config.epoch_interruption(true);
         let engine = Engine::new(&config)?;
         let mut linker = Linker::new(&engine);
-        ctx::add_to_linker(&mut linker)?;
+        ctx::add_to_linker_with_wasi(&mut linker)?;
         let ticker = EpochTicker::start(&engine)?;
         Ok(Runtime {
             engine,
@@ -289,9 +333,9 @@ impl Runtime {
     ) -> Result<Outcome, RunError> {
         let mut args = vec![plugin.name.clone()];
         args.extend(options.args);
-        let wasi = plugin_wasi(&options.policy, &args)?;
+        let wasi = plugin_wasi(&options.policy, &args, options.wasi.as_deref())?;
         let caps = options.policy.plugin().clone();
-        let process = ProcessCtx::new(Gate::new(options.policy), options.hooks);
+        let process = ProcessCtx::new(Spawner::new(options.policy, options.hooks));
         let exits = process.exits();
         let mut table = ResourceTable::new();
         table.set_max_capacity(caps.max_handles);
@@ -339,7 +383,7 @@ impl Runtime {
 
 /// The plugin's own WASI context: its arguments, stdout and stderr, and
 /// only the files, network and environment the policy grants it.
-fn plugin_wasi(policy: &Policy, args: &[String]) -> Result<WasiCtx, RunError> {
+fn plugin_wasi(policy: &Policy, args: &[String], setup: Option<&WasiSetup>) -> Result<WasiCtx, RunError> {
     let mut builder = WasiCtxBuilder::new();
     builder
         .inherit_stdout()
@@ -368,6 +412,9 @@ fn plugin_wasi(policy: &Policy, args: &[String]) -> Result<WasiCtx, RunError> {
         .allow_ip_name_lookup(caps.network);
     if caps.network {
         builder.socket_addr_check(|_, _| Box::pin(async { true }));
+    }
+    if let Some(setup) = setup {
+        setup(&mut builder);
     }
     Ok(builder.build())
 }
@@ -454,9 +501,9 @@ impl WasiView for PluginState {
     }
 }
 
-impl ProcboxView for PluginState {
-    fn procbox(&mut self) -> ProcessView<'_> {
-        ProcessView {
+impl ProcessView for PluginState {
+    fn process(&mut self) -> ProcessCtxView<'_> {
+        ProcessCtxView {
             ctx: &mut self.process,
             table: &mut self.table,
         }

@@ -20,7 +20,7 @@ pub const EXIT_DENIED: u8 = 3;
 pub fn explain(policy: Policy, request: SpawnRequest) -> Result<u8, Failure> {
     let gate = Gate::new(Arc::new(policy));
     let mut out = String::new();
-    let status = match gate.check(&request) {
+    let status = match gate.decide(&request) {
         Ok(permit) => {
             outln!(out, "allowed: {}: {}", permit.command_line(), permit.rule());
             outln!(out, "  cwd: {}", permit.cwd().display());

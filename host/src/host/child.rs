@@ -7,7 +7,7 @@ use wasmtime_wasi::p2::{DynInputStream, DynOutputStream, DynPollable};
 
 use crate::bindings::process::{self, Signal};
 use crate::child::Child;
-use crate::ctx::ProcessView;
+use crate::ctx::ProcessCtxView;
 use crate::error::SpawnError;
 use crate::exit::{ExitStatus, Termination};
 use crate::stdio;
@@ -16,7 +16,7 @@ use crate::stdio;
 /// process before leaving the reap to the background watcher.
 const DROP_REAP_BOUND: Duration = Duration::from_secs(2);
 
-impl process::HostChild for ProcessView<'_> {
+impl process::HostChild for ProcessCtxView<'_> {
     async fn pid(&mut self, child: Resource<Child>) -> wasmtime::Result<u32> {
         Ok(self.table.get_mut(&child)?.process().id())
     }
@@ -77,7 +77,7 @@ impl process::HostChild for ProcessView<'_> {
     }
 }
 
-impl ProcessView<'_> {
+impl ProcessCtxView<'_> {
     /// Wraps the untaken pipe that `pick` selects as a capped `wasi:io`
     /// input stream, or `None` if it is not there.
     fn take_reader(

@@ -32,6 +32,8 @@ pub enum Source {
     File { path: PathBuf, line: usize },
     /// Code of an application that embeds procbox.
     Api,
+    /// Granted during the run, by the escalation hook (a prompt, a broker).
+    Escalation,
 }
 
 impl fmt::Display for Source {
@@ -40,6 +42,7 @@ impl fmt::Display for Source {
             Source::Flag(flag) => write!(f, "{flag}"),
             Source::File { path, line } => write!(f, "{}:{line}", path.display()),
             Source::Api => write!(f, "embedder policy"),
+            Source::Escalation => write!(f, "granted during the run"),
         }
     }
 }
@@ -268,6 +271,23 @@ impl Policy {
     /// Host variables that pass through to every child and to the plugin.
     pub fn passed_env(&self) -> &[(String, String)] {
         &self.passed_env
+    }
+
+    /// Parses an allow rule written as for `--allow-run` and resolves its
+    /// program as the policy's own rules were resolved.
+    ///
+    /// # Errors
+    /// [`PolicyError::Rule`] for a malformed rule, [`PolicyError::Unresolved`]
+    /// for a program that does not resolve.
+    pub fn resolve_rule(&self, written: &str, source: Source) -> Result<ExecRule, PolicyError> {
+        let spec = RunSpec {
+            written: written.to_string(),
+            parts: None,
+            sha256: None,
+            source,
+        };
+        let rule = resolve_rule(&spec, &self.start_dir, &self.search_path, true)?;
+        Ok(rule.expect("a strict resolution returns a rule or an error"))
     }
 }
 

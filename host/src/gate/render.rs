@@ -1,0 +1,100 @@
+//! How the gate writes requests and reasons into messages. One renderer:
+//! every message, log line and `explain` output quotes arguments the same
+//! way.
+
+use std::path::{Path, PathBuf};
+
+use crate::policy::env::is_injection;
+use crate::policy::rule::ExecRule;
+
+/// The program and its arguments as one line, each argument quoted as
+/// [`quote`] does.
+pub fn command_line(program: &Path, args: &[String]) -> String {
+    std::iter::once(program.display().to_string())
+        .chain(args.iter().map(|a| quote(a)))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// An argument as a reader should see it: quoted (as a Rust string literal)
+/// when it is empty or has whitespace, quotes or control characters.
+pub fn quote(arg: &str) -> String {
+    if !arg.is_empty() && !arg.contains(|c: char| c.is_whitespace() || c.is_control() || c == '"' || c == '\'') {
+        return arg.to_string();
+    }
+    format!("{arg:?}")
+}
+
+/// Why no allow rule matched: other rules for the same program, or none.
+pub(super) fn no_match_reason(allow: &[ExecRule], program: &Path) -> String {
+    let same_program: Vec<String> = allow
+        .iter()
+        .filter(|r| r.path == program)
+        .map(ToString::to_string)
+        .collect();
+    if !same_program.is_empty() {
+        return format!(
+            "no allow rule matches these arguments (rules for {}: {})",
+            program.display(),
+            same_program.join(", ")
+        );
+    }
+    let mut granted: Vec<String> = allow.iter().map(|r| r.path.display().to_string()).collect();
+    granted.dedup();
+    let granted = match granted.len() {
+        0 => "nothing".to_string(),
+        n if n > 8 => format!("{} and {} more", granted[..8].join(", "), n - 8),
+        _ => granted.join(", "),
+    };
+    format!("no allow rule grants {} (granted: {granted})", program.display())
+}
+
+/// Why the plugin may not set variable `name`.
+pub(super) fn env_denial(program: &str, name: &str) -> String {
+    if is_injection(name) {
+        format!(
+            "{program}: environment variable {name} can make the child load or run code of the plugin's choosing, so only a rule that names it exactly (--allow-env {name}=GLOB) allows it"
+        )
+    } else {
+        format!("{program}: environment variable {name}: no env rule lets the plugin set it (grant it with --allow-env {name}=GLOB)")
+    }
+}
+
+/// The granted directories, for a denial.
+pub(super) fn granted_dirs(dirs: &[PathBuf]) -> String {
+    match dirs {
+        [] => "none is granted; grant one with --dir".to_string(),
+        dirs => dirs
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect::<Vec<_>>()
+            .join(", "),
+    }
+}
+
+pub(super) fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn arguments_are_quoted_only_when_a_reader_needs_it() {
+        let cases: &[(&str, &str)] = &[
+            // plain words stay as they are
+            ("-n", "-n"),
+            ("--format=%H", "--format=%H"),
+            // empty, spaces, quotes and control characters are quoted
+            ("", "\"\""),
+            ("two words", "\"two words\""),
+            ("it's", "\"it's\""),
+            ("a\"b", "\"a\\\"b\""),
+            ("line\nbreak", "\"line\\nbreak\""),
+        ];
+        for (arg, shown) in cases {
+            assert_eq!(quote(arg), *shown, "quote({arg:?})");
+        }
+    }
+}

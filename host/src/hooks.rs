@@ -1,0 +1,75 @@
+//! The three kinds of hook an application attaches to the [`crate::Spawner`],
+//! kept apart because each may do something different:
+//!
+//! | hook | called for | may |
+//! |---|---|---|
+//! | [`Authorizer`] | requests the policy allows | only narrow: allow, or deny with a reason |
+//! | [`Escalation`] | requests no allow rule grants (never those a deny rule or the manifest refuses) | grant this once, grant a rule for the rest of the run, or deny |
+//! | [`Observer`] | the final verdict of every request, and every exit | nothing: watch |
+//!
+//! Authorizers and the escalation hook are async, so an application can show
+//! a real dialog. Observers run on the runtime's threads: keep them short.
+
+use std::path::Path;
+
+use crate::error::SpawnError;
+use crate::exit::ExitStatus;
+use crate::gate::{Decision, SpawnRequest, Unmatched};
+
+/// Narrows what the policy allows, e.g. an editor's per-project switch.
+#[async_trait::async_trait]
+pub trait Authorizer: Send + Sync {
+    /// Called for a request the policy allows. `Err(reason)` refuses it;
+    /// the plugin gets a denial naming `reason`.
+    async fn authorize(&self, decision: &Decision) -> Result<(), String>;
+}
+
+/// Asked about a request that no allow rule grants: a permission prompt, a
+/// broker, a dialog.
+#[async_trait::async_trait]
+pub trait Escalation: Send + Sync {
+    /// Decides `request`. Taking long is fine: the plugin waits.
+    async fn escalate(&self, request: &Unmatched) -> Answer;
+}
+
+/// What an [`Escalation`] hook answers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Answer {
+    /// Allow this one request, exactly as asked.
+    AllowOnce,
+    /// Allow it, and add this allow rule (written as for `--allow-run`) for
+    /// the rest of the run. The rule must match the request; deny rules and
+    /// the manifest still apply.
+    AllowRule(String),
+    /// Refuse it; the plugin gets a denial naming the reason.
+    Deny(String),
+}
+
+/// Watches what happens: the audit log, `procbox -v`, metrics.
+pub trait Observer: Send + Sync {
+    /// The final verdict on `request`: `Ok` only once the child has started
+    /// (after every hook agreed, the limits had room and the OS spawned it);
+    /// otherwise the error the plugin gets.
+    fn on_verdict(&self, request: &SpawnRequest, verdict: Result<&Decision, &SpawnError>) {
+        let _ = (request, verdict);
+    }
+
+    /// After a child was reaped (or its status could not be collected).
+    fn on_exit(&self, exit: &ExitEvent<'_>) {
+        let _ = exit;
+    }
+}
+
+/// How one child ended.
+#[derive(Debug)]
+pub struct ExitEvent<'a> {
+    /// Its process id.
+    pub pid: u32,
+    /// The canonical program.
+    pub program: &'a Path,
+    /// Its arguments.
+    pub args: &'a [String],
+    /// Its status, or why none could be collected.
+    pub status: &'a Result<ExitStatus, SpawnError>,
+}

@@ -1,0 +1,244 @@
+//! **The one spawn path.** [`Spawner::spawn`] is the only way anything in
+//! procbox starts a process, and it always takes the same steps:
+//!
+//! 1. **judge**: the [`Gate`] decides the request against the policy (pure);
+//! 2. **escalate**: a request that no allow rule grants (and that no deny
+//!    rule and no manifest refuses) goes to the [`Escalation`] hook, if
+//!    any; its "allow" is judged again through the gate, so deny rules, the
+//!    manifest, pins, env and stdio rules still apply;
+//! 3. **authorize**: every [`Authorizer`] sees the allowed request and may
+//!    refuse it;
+//! 4. **admit**: [`Admission`] reserves a running slot and one of
+//!    `max-spawns`, given back if the spawn does not happen;
+//! 5. **spawn**: the supervisor starts the child from the permit;
+//! 6. **observe**: every [`Observer`] sees the final verdict (so the audit
+//!    log never records "allowed" for a spawn that did not happen), and
+//!    later the child's exit.
+
+use std::os::fd::OwnedFd;
+use std::sync::{Arc, Mutex};
+
+use crate::admission::Admission;
+use crate::error::SpawnError;
+use crate::gate::{Decision, Gate, Refusal, SpawnRequest, Unmatched};
+use crate::hooks::{Answer, Authorizer, Escalation, ExitEvent, Observer};
+use crate::policy::rule::{ArgPattern, ArgsPattern, ExecRule};
+use crate::policy::{Policy, Source};
+use crate::supervisor::{self, ExitWaiter, Pipes, Process, Timeout};
+
+/// Starts the processes of one plugin run, under one policy and its hooks.
+pub struct Spawner {
+    gate: Gate,
+    admission: Admission,
+    hooks: Hooks,
+    /// Allow rules the escalation hook added during this run.
+    granted: Mutex<Vec<ExecRule>>,
+    exits: ExitRegistry,
+}
+
+/// The hooks of a [`Spawner`]; see [`crate::hooks`].
+#[derive(Clone, Default)]
+pub struct Hooks {
+    /// Called, in order, for requests the policy allows.
+    pub authorizers: Vec<Arc<dyn Authorizer>>,
+    /// Asked about requests no allow rule grants.
+    pub escalation: Option<Arc<dyn Escalation>>,
+    /// Told of every final verdict and every exit.
+    pub observers: Vec<Arc<dyn Observer>>,
+}
+
+/// A child that [`Spawner::spawn`] started.
+#[derive(Debug)]
+pub struct Spawned {
+    /// The supervised process.
+    pub process: Process,
+    /// procbox's ends of its piped streams.
+    pub pipes: Pipes,
+    /// The policy's cap on its captured output.
+    pub max_output_bytes: Option<u64>,
+}
+
+impl Spawner {
+    /// A spawner for `policy` with `hooks`.
+    pub fn new(policy: Arc<Policy>, hooks: Hooks) -> Self {
+        Spawner {
+            admission: Admission::new(policy.limits),
+            gate: Gate::new(policy),
+            hooks,
+            granted: Mutex::default(),
+            exits: ExitRegistry::default(),
+        }
+    }
+
+    /// The gate this spawner judges with.
+    pub fn gate(&self) -> &Gate {
+        &self.gate
+    }
+
+    /// The children this spawner started that have not been reaped yet.
+    pub fn exits(&self) -> ExitRegistry {
+        self.exits.clone()
+    }
+
+    /// Judges, authorizes, admits and starts `request`; see the module docs.
+    /// `timeout` is the plugin's own; the policy's ceiling shortens it.
+    /// `upstream` is called only once the request is allowed, to take the
+    /// pipe a `child-stdout` stdin reads from.
+    ///
+    /// # Errors
+    /// The refusal or failure the plugin gets: [`SpawnError`].
+    pub async fn spawn(
+        &self,
+        request: SpawnRequest,
+        timeout: Option<Timeout>,
+        upstream: impl FnOnce() -> Result<Option<OwnedFd>, SpawnError>,
+    ) -> Result<Spawned, SpawnError> {
+        let started = self.start(&request, timeout, upstream).await;
+        let verdict = started.as_ref().map(|(_, decision)| decision);
+        for observer in &self.hooks.observers {
+            observer.on_verdict(&request, verdict);
+        }
+        let (spawned, decision) = started?;
+        self.observe_exit(&spawned.process, decision);
+        Ok(spawned)
+    }
+
+    async fn start(
+        &self,
+        request: &SpawnRequest,
+        timeout: Option<Timeout>,
+        upstream: impl FnOnce() -> Result<Option<OwnedFd>, SpawnError>,
+    ) -> Result<(Spawned, Decision), SpawnError> {
+        let decision = self.decide(request).await?;
+        let mut permit = self.admission.admit(decision)?;
+        let upstream = upstream()?;
+        let timeout = Timeout::capped(timeout, permit.max_runtime());
+        let (process, pipes) = supervisor::spawn(&mut permit, upstream, timeout)?;
+        self.exits.register(process.waiter());
+        let spawned = Spawned {
+            process,
+            pipes,
+            max_output_bytes: permit.max_output_bytes(),
+        };
+        Ok((spawned, (*permit).clone()))
+    }
+
+    /// Judge, escalate, authorize: the final decision on `request`.
+    async fn decide(&self, request: &SpawnRequest) -> Result<Decision, SpawnError> {
+        let decision = match self.judge(request) {
+            Ok(decision) => decision,
+            Err(Refusal::Final(error)) => return Err(error),
+            Err(Refusal::Unmatched(unmatched)) => self.escalate(request, unmatched).await?,
+        };
+        for authorizer in &self.hooks.authorizers {
+            if let Err(reason) = authorizer.authorize(&decision).await {
+                return Err(SpawnError::Denied(format!(
+                    "{}: refused by the host application: {reason}",
+                    decision.command_line()
+                )));
+            }
+        }
+        Ok(decision)
+    }
+
+    fn judge(&self, request: &SpawnRequest) -> Result<Decision, Refusal> {
+        let granted = self.granted.lock().unwrap_or_else(|e| e.into_inner());
+        self.gate.judge(request, &granted)
+    }
+
+    /// Asks the escalation hook; an "allow" is judged again with the rule
+    /// it grants.
+    async fn escalate(&self, request: &SpawnRequest, unmatched: Unmatched) -> Result<Decision, SpawnError> {
+        let Some(hook) = &self.hooks.escalation else {
+            return Err(unmatched.error());
+        };
+        let (rule, remember) = match hook.escalate(&unmatched).await {
+            Answer::Deny(reason) => {
+                return Err(SpawnError::Denied(format!(
+                    "{}: refused by the host application: {reason}",
+                    unmatched.command_line()
+                )))
+            }
+            Answer::AllowOnce => (exact_rule(request, &unmatched), false),
+            Answer::AllowRule(written) => (self.granted_rule(&written, &unmatched)?, true),
+        };
+        let decision = self
+            .gate
+            .judge(request, std::slice::from_ref(&rule))
+            .map_err(Refusal::into_error)?;
+        if remember {
+            self.granted.lock().unwrap_or_else(|e| e.into_inner()).push(rule);
+        }
+        Ok(decision)
+    }
+
+    /// The rule an escalation hook granted, checked to cover the request.
+    fn granted_rule(&self, written: &str, unmatched: &Unmatched) -> Result<ExecRule, SpawnError> {
+        let refused = |why: String| {
+            SpawnError::Denied(format!(
+                "{}: the host application granted rule '{written}', but {why}",
+                unmatched.command_line()
+            ))
+        };
+        let rule = self
+            .gate
+            .policy()
+            .resolve_rule(written, Source::Escalation)
+            .map_err(|e| refused(e.to_string()))?;
+        if !rule.matches(&unmatched.program, &unmatched.args) {
+            return Err(refused("it does not match the request".into()));
+        }
+        Ok(rule)
+    }
+
+    /// Tells the observers, in the background, how the child ended.
+    fn observe_exit(&self, process: &Process, decision: Decision) {
+        if self.hooks.observers.is_empty() {
+            return;
+        }
+        let observers = self.hooks.observers.clone();
+        let waiter = process.waiter();
+        let pid = process.id();
+        tokio::spawn(async move {
+            let status = waiter.status().await;
+            let event = ExitEvent {
+                pid,
+                program: decision.program(),
+                args: decision.args(),
+                status: &status,
+            };
+            observers.iter().for_each(|observer| observer.on_exit(&event));
+        });
+    }
+}
+
+/// A rule that allows exactly the request: its program with these literal
+/// arguments, for an escalation's "allow once".
+fn exact_rule(request: &SpawnRequest, unmatched: &Unmatched) -> ExecRule {
+    ExecRule {
+        written: unmatched.command_line(),
+        program: request.program.clone(),
+        path: unmatched.program.clone(),
+        args: ArgsPattern::Positional(unmatched.args.iter().cloned().map(ArgPattern::Literal).collect()),
+        sha256: None,
+        source: Source::Escalation,
+    }
+}
+
+/// The unreaped children of one run.
+#[derive(Debug, Clone, Default)]
+pub struct ExitRegistry(Arc<Mutex<Vec<ExitWaiter>>>);
+
+impl ExitRegistry {
+    /// Remembers a new child, forgetting those already reaped.
+    pub fn register(&self, waiter: ExitWaiter) {
+        let mut waiters = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        waiters.retain(|w| !w.is_reaped());
+        waiters.push(waiter);
+    }
+
+    /// Takes all remembered children.
+    pub fn take(&self) -> Vec<ExitWaiter> {
+        std::mem::take(&mut *self.0.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+}

@@ -1,0 +1,318 @@
+//! The process supervisor: starts a permitted program, watches for its
+//! exit, enforces its timeout, and reaps it.
+//!
+//! Rules, in the order they matter:
+//! - **Only from a [`Permit`].** [`spawn`] takes nothing else, and only
+//!   [`crate::Admission`] makes permits, after the gate and the hooks.
+//! - **One watcher per child** owns the child's exit: it is the only code
+//!   that reaps ([`watch`]). Until it has reaped, the child's pid (and so
+//!   its process group id) cannot be reused, so signalling them is safe;
+//!   after, nobody signals them again ([`process`]).
+//! - **The group goes with the leader.** Each child leads its own session
+//!   and process group ([`launch`]). When it exits, the watcher kills
+//!   whatever is left in its group *before* reaping it (the zombie leader
+//!   keeps the group id pinned), so a background grandchild cannot keep
+//!   pipes open and hang a reader.
+//! - **Dropping a [`Process`] kills the group** with SIGKILL and never
+//!   blocks: the watcher reaps in the background. If the runtime shuts down
+//!   first, the watcher's guard kills and reaps on a plain thread.
+//! - **Our own spawn primitive** ([`launch`]): `posix_spawn` (vfork-class,
+//!   so its cost does not grow with the host's memory) unless the child
+//!   needs code before `exec` ([`setup`]: rlimits, the death signal, and
+//!   later confinement), which takes `fork` + `exec`.
+//!
+//! Where things are: [`connect`] opens the child's streams, [`launch`]
+//! starts it, [`watch`] waits, times out and reaps, [`process`] is the
+//! handle, [`os`] hides the signal and reap system calls for tests.
+
+pub mod connect;
+pub mod launch;
+pub mod os;
+pub mod process;
+pub mod setup;
+pub mod watch;
+
+use std::io;
+use std::os::fd::OwnedFd;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::sync::watch as channel;
+
+use crate::admission::Permit;
+use crate::error::SpawnError;
+use crate::policy::CEILING_GRACE;
+use crate::redirect::Target;
+
+pub use process::{ExitWaiter, OutputLimiter, Process};
+pub use setup::ChildSetup;
+
+use launch::{ChildFds, Exec, Session};
+use process::Shared;
+use watch::{watch_child, ExitWatch, ReapOnCancel};
+
+/// When and how to stop a child that runs too long.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timeout {
+    /// How long the child may run, from spawn.
+    pub after: Duration,
+    /// The first signal sent to the process group.
+    pub signal: i32,
+    /// How long to wait after `signal` before SIGKILL.
+    pub grace: Duration,
+}
+
+impl Timeout {
+    /// The timeout to apply: the plugin's `requested` one, shortened to the
+    /// policy's `ceiling`; or the ceiling alone (SIGTERM, then SIGKILL after
+    /// [`CEILING_GRACE`]) when the plugin asked for none.
+    pub fn capped(requested: Option<Timeout>, ceiling: Option<Duration>) -> Option<Timeout> {
+        match (requested, ceiling) {
+            (requested, None) => requested,
+            (None, Some(ceiling)) => Some(Timeout {
+                after: ceiling,
+                signal: libc::SIGTERM,
+                grace: CEILING_GRACE,
+            }),
+            (Some(requested), Some(ceiling)) => Some(Timeout {
+                after: requested.after.min(ceiling),
+                ..requested
+            }),
+        }
+    }
+}
+
+/// procbox's ends of the child's pipes, for the streams that were piped.
+#[derive(Debug, Default)]
+pub struct Pipes {
+    /// The write end of the child's stdin.
+    pub stdin: Option<OwnedFd>,
+    /// The read end of the child's stdout (and stderr, when merged).
+    pub stdout: Option<OwnedFd>,
+    /// The read end of the child's stderr.
+    pub stderr: Option<OwnedFd>,
+}
+
+/// Starts `permit`: its own session (or, with an inherited stream, its own
+/// process group), its streams connected, its watcher running.
+///
+/// Must be called inside a tokio runtime: the child's watcher is a task.
+///
+/// # Errors
+/// [`SpawnError::NotFound`] if the file vanished since the gate resolved it,
+/// [`SpawnError::InvalidInput`] if the kernel found the request too large,
+/// and [`SpawnError::Io`] for anything else the OS refused.
+pub fn spawn(
+    permit: &mut Permit,
+    upstream: Option<OwnedFd>,
+    timeout: Option<Timeout>,
+) -> Result<(Process, Pipes), SpawnError> {
+    let failed = |what: &str, e: io::Error| SpawnError::io(format_args!("{}: {what}", permit.command_line()), e);
+    let exec = Exec::new(permit.program(), permit.arg0(), permit.args(), permit.env())
+        .map_err(|e| SpawnError::InvalidInput(format!("{}: {e}", permit.command_line())))?;
+    let cwd = launch::open_dir(permit.cwd()).map_err(|e| failed("opening the working directory", e))?;
+    let connected = connect::connect(permit.stdio(), upstream).map_err(|(what, e)| failed(what, e))?;
+    let fds = ChildFds {
+        stdio: connected.stdio().map_err(|e| failed("opening /dev/null", e))?,
+        cwd: std::os::fd::AsFd::as_fd(&cwd),
+    };
+    let setup = ChildSetup::new(permit.rlimits(), permit.die_with_host());
+    let started = Instant::now();
+    let pid = launch::launch(&exec, &fds, session(permit), &setup).map_err(|e| spawn_error(permit, e))?;
+    // The child holds its ends now; ours close here, so that end-of-file
+    // arrives when the child (and whoever it shared them with) exits.
+    let pipes = connected.pipes;
+    let shared = Arc::new(Shared::new(pid, &os::System));
+    let exit_watch = ExitWatch::new(pid);
+    let (tx, rx) = channel::channel(None);
+    // The slot counts this child as started, and as running until the
+    // watcher has reaped it.
+    let slot = permit.started();
+    // Armed before the task exists: a task dropped before its first poll
+    // (runtime shutting down) still kills and reaps.
+    let guard = ReapOnCancel(Some(shared.clone()));
+    tokio::spawn(watch_child(guard, exit_watch, started, timeout, tx, slot));
+    Ok((Process { shared, exit: rx }, pipes))
+}
+
+/// A child that uses procbox's own terminal streams stays in procbox's
+/// session; every other child gets a session of its own, and with it no
+/// controlling terminal.
+fn session(permit: &Permit) -> Session {
+    let stdio = permit.stdio();
+    let streams = [&stdio.stdin, &stdio.stdout, &stdio.stderr];
+    match streams.iter().any(|t| **t == Target::Inherit) {
+        true => Session::SameAsProcbox,
+        false => Session::New,
+    }
+}
+
+fn spawn_error(permit: &Permit, err: io::Error) -> SpawnError {
+    let program = permit.program().display();
+    match err.kind() {
+        io::ErrorKind::NotFound => SpawnError::NotFound(format!("{program}: {err}")),
+        io::ErrorKind::ArgumentListTooLong => SpawnError::InvalidInput(format!(
+            "{program}: the kernel refused the arguments and environment as too large ({err})"
+        )),
+        _ => SpawnError::io(format_args!("starting {program}"), err),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::watch::Exited;
+    use super::*;
+    use crate::admission::Admission;
+    use crate::exit::Termination;
+    use crate::gate::{Gate, SpawnRequest};
+    use crate::policy::PolicyBuilder;
+    use crate::redirect::{Redirect, Redirects};
+    use crate::resolve::SearchPath;
+    use std::ffi::OsStr;
+    use std::io::{BufRead, BufReader};
+
+    const TEST_DEADLINE: Duration = Duration::from_secs(30);
+
+    fn permit(program: &str, args: &[&str]) -> Permit {
+        permit_with(program, args, Redirects::default())
+    }
+
+    fn permit_with(program: &str, args: &[&str], stdio: Redirects<Redirect>) -> Permit {
+        let policy = PolicyBuilder::new()
+            .start_dir("/")
+            .search_path(SearchPath::parse(OsStr::new("/usr/bin:/bin")))
+            .allow_run(program)
+            .allow_env("PATH=/usr/bin:/bin")
+            .build()
+            .unwrap();
+        let request = SpawnRequest {
+            program: program.into(),
+            args: args.iter().map(|s| s.to_string()).collect(),
+            env: vec![("PATH".into(), "/usr/bin:/bin".into())],
+            cwd: None,
+            stdio,
+        };
+        let policy = Arc::new(policy);
+        let decision = Gate::new(policy.clone()).decide(&request).unwrap();
+        Admission::new(policy.limits).admit(decision).unwrap()
+    }
+
+    async fn bounded<F: std::future::Future>(f: F) -> F::Output {
+        tokio::time::timeout(TEST_DEADLINE, f).await.expect("test deadline")
+    }
+
+    fn running(pid: u32) -> bool {
+        match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+            Ok(stat) => stat.rsplit(')').next().and_then(|r| r.trim_start().chars().next()) != Some('Z'),
+            Err(_) => false,
+        }
+    }
+
+    #[tokio::test]
+    async fn reports_exit_code_duration_and_usage() {
+        let (mut process, _) = spawn(&mut permit("sh", &["-c", "exit 3"]), None, None).unwrap();
+        let status = bounded(process.wait()).await.unwrap();
+        assert_eq!(status.termination, Termination::Exited(3));
+        assert!(!status.timed_out);
+        assert!(status.duration > Duration::ZERO);
+        assert!(status.usage.max_rss_bytes > 0, "rusage is filled in: {status:?}");
+        // Waiting again returns the same status.
+        assert_eq!(bounded(process.wait()).await.unwrap(), status);
+        assert_eq!(process.try_wait(), Some(Ok(status)));
+    }
+
+    #[tokio::test]
+    async fn a_signal_is_reported_as_such() {
+        let (mut process, _) = spawn(&mut permit("sleep", &["1000"]), None, None).unwrap();
+        assert_eq!(process.try_wait(), None);
+        process.signal(libc::SIGTERM).unwrap();
+        let status = bounded(process.wait()).await.unwrap();
+        assert_eq!(status.termination, Termination::Signalled(libc::SIGTERM));
+        // Signalling after the reap is a no-op, never a stray kill.
+        process.signal(libc::SIGTERM).unwrap();
+        process.kill().unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_timeout_sends_the_signal_first() {
+        let timeout = Timeout {
+            after: Duration::from_millis(100),
+            signal: libc::SIGTERM,
+            grace: Duration::from_secs(20),
+        };
+        let (mut process, _) = spawn(&mut permit("sleep", &["1000"]), None, Some(timeout)).unwrap();
+        let status = bounded(process.wait()).await.unwrap();
+        assert!(status.timed_out);
+        assert_eq!(status.termination, Termination::Signalled(libc::SIGTERM));
+    }
+
+    #[tokio::test]
+    async fn a_timeout_escalates_to_sigkill_when_the_signal_is_ignored() {
+        let timeout = Timeout {
+            after: Duration::from_millis(100),
+            signal: libc::SIGTERM,
+            grace: Duration::from_millis(100),
+        };
+        let mut ignores_term = permit("sh", &["-c", "trap '' TERM; sleep 1000"]);
+        let (mut process, _) = spawn(&mut ignores_term, None, Some(timeout)).unwrap();
+        let status = bounded(process.wait()).await.unwrap();
+        assert!(status.timed_out);
+        assert_eq!(status.termination, Termination::Signalled(libc::SIGKILL));
+    }
+
+    #[tokio::test]
+    async fn leftovers_in_the_group_die_with_the_leader() {
+        let stdio = Redirects {
+            stdout: Redirect::Piped,
+            ..Redirects::default()
+        };
+        let mut permit = permit_with("sh", &["-c", "sleep 1000 & echo $!"], stdio);
+        let (mut process, pipes) = spawn(&mut permit, None, None).unwrap();
+        let mut line = String::new();
+        BufReader::new(std::fs::File::from(pipes.stdout.unwrap()))
+            .read_line(&mut line)
+            .unwrap();
+        let grandchild: u32 = line.trim().parse().unwrap();
+        let status = bounded(process.wait()).await.unwrap();
+        assert_eq!(status.termination, Termination::Exited(0));
+        // SIGKILL is delivered asynchronously: wait for the exit itself. A
+        // `sleep 1000` that exits within the deadline was killed.
+        let mut grandchild_exit = ExitWatch::new(grandchild as libc::pid_t);
+        assert!(matches!(grandchild_exit, ExitWatch::Pidfd(..)) || !running(grandchild));
+        bounded(grandchild_exit.exited()).await;
+    }
+
+    #[tokio::test]
+    async fn dropping_kills_and_the_watcher_reaps() {
+        let (process, _) = spawn(&mut permit("sleep", &["1000"]), None, None).unwrap();
+        let pid = process.id();
+        let waiter = process.waiter();
+        drop(process);
+        bounded(ExitWaiter::all_reaped(vec![waiter.clone()], TEST_DEADLINE)).await;
+        assert!(waiter.is_reaped());
+        // SAFETY: existence check only.
+        assert_ne!(
+            unsafe { libc::kill(pid as i32, 0) },
+            0,
+            "pid {pid} still exists (zombie or alive)"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_vanished_program_is_not_found() {
+        let dir = tempdir();
+        let program = dir.join("tool");
+        std::fs::copy("/bin/true", &program).unwrap();
+        let mut permit = permit(program.to_str().unwrap(), &[]);
+        std::fs::remove_file(&program).unwrap();
+        let err = spawn(&mut permit, None, None).unwrap_err();
+        assert!(matches!(err, SpawnError::NotFound(_)), "{err}");
+    }
+
+    fn tempdir() -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("procbox-supervisor-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+    use std::path::PathBuf;
+}

@@ -1,0 +1,84 @@
+//! What happens in a child between `fork` and `exec`, as data prepared in
+//! advance.
+//!
+//! **The rule of the fork window.** [`ChildSetup::apply`] runs in the
+//! forked child of a multi-threaded process: only the forking thread exists
+//! there, and any lock another thread held (the allocator's, stdio's) stays
+//! locked for ever. So it may only make async-signal-safe system calls on
+//! data allocated before the fork: no allocation, no formatting, no locks,
+//! no `Drop` that does any of these. Everything is built by
+//! [`ChildSetup::new`] in the parent.
+//!
+//! An empty setup needs no code in the child, which lets the spawn take
+//! the fast `posix_spawn` path (see [`super::launch`]).
+//!
+//! Room is left, and marked, for the confinement that `crate::confine`
+//! will prepare: a Landlock ruleset, a compiled seccomp filter,
+//! capabilities to drop, a cgroup to join.
+
+use std::io;
+
+use crate::policy::ChildRlimits;
+
+/// Everything a child must do to itself before `exec`.
+#[derive(Debug, Default, Clone)]
+pub struct ChildSetup {
+    /// `setrlimit` calls: (resource, soft and hard value).
+    rlimits: Vec<(libc::__rlimit_resource_t, u64)>,
+    /// With `Some(parent)`: die with SIGKILL when the parent thread exits
+    /// (`PR_SET_PDEATHSIG`), and fail if `parent` is already gone.
+    die_with: Option<libc::pid_t>,
+}
+
+impl ChildSetup {
+    /// The setup for a child with `rlimits` that must (or need not) die
+    /// with procbox.
+    pub fn new(rlimits: &ChildRlimits, die_with_host: bool) -> ChildSetup {
+        ChildSetup {
+            rlimits: rlimits.to_set(),
+            // SAFETY: getpid has no preconditions.
+            die_with: die_with_host.then(|| unsafe { libc::getpid() }),
+        }
+    }
+
+    /// Whether the child needs no code of ours before `exec`.
+    pub fn is_empty(&self) -> bool {
+        self.rlimits.is_empty() && self.die_with.is_none()
+    }
+
+    /// Applies the setup to the calling process. **Only in the fork
+    /// window**: see the module docs.
+    ///
+    /// # Errors
+    /// The first system call that failed, as an OS error.
+    pub(super) fn apply(&self) -> Result<(), i32> {
+        for &(resource, value) in &self.rlimits {
+            let limit = libc::rlimit {
+                rlim_cur: value,
+                rlim_max: value,
+            };
+            // SAFETY: a valid pointer to a local.
+            if unsafe { libc::setrlimit(resource, &limit) } != 0 {
+                return Err(errno());
+            }
+        }
+        if let Some(parent) = self.die_with {
+            // SAFETY: plain prctl and getppid calls.
+            unsafe {
+                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0) != 0 {
+                    return Err(errno());
+                }
+                // procbox may have died before the prctl took effect.
+                if libc::getppid() != parent {
+                    return Err(libc::ESRCH);
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The calling thread's `errno`, without allocating.
+pub(super) fn errno() -> i32 {
+    io::Error::last_os_error().raw_os_error().unwrap_or(libc::EIO)
+}
