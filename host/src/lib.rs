@@ -43,6 +43,7 @@ pub mod bindings;
 pub mod budget;
 pub mod cache;
 pub mod child;
+mod confine;
 pub mod containment;
 pub mod ctx;
 pub mod error;
