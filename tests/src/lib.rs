@@ -179,6 +179,7 @@ pub fn exits_within(pid: u32, deadline: Duration) -> bool {
     let millis = deadline.as_millis().min(i32::MAX as u128) as i32;
     // SAFETY: one valid pollfd; the fd is closed right after.
     let ready = unsafe { libc::poll(&mut poll, 1, millis) };
+    // SAFETY: the pidfd is ours and used no more.
     unsafe { libc::close(fd as i32) };
     ready == 1
 }
@@ -259,6 +260,8 @@ pub fn field(line: &str, key: &str) -> u32 {
 /// `wait4`), with what it printed.
 pub async fn procbox_peak_rss(args: &[&str]) -> (Run, u64) {
     let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+    // Reaped by the wait4 below, which std's Child cannot do with rusage.
+    #[allow(clippy::zombie_processes)]
     let measure = tokio::task::spawn_blocking(move || {
         let child = std::process::Command::new(procbox_bin())
             .args(&args)
@@ -274,6 +277,7 @@ pub async fn procbox_peak_rss(args: &[&str]) -> (Run, u64) {
         let mut status = 0;
         // SAFETY: rusage is plain old data filled by wait4 for our child.
         let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+        // SAFETY: valid pointers to locals; `pid` is our unreaped child.
         let rc = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
         assert_eq!(rc, pid, "wait4");
         let run = Run {

@@ -402,7 +402,7 @@ impl PolicyBuilder {
     }
 
     /// Adds an env rule: `NAME` passes the host's value through, `NAME=GLOB`
-    /// lets the plugin set it (see [`env`]).
+    /// lets the plugin set it (see [`env`](mod@env)).
     pub fn allow_env(self, rule: &str) -> Self {
         self.allow_env_from(rule, Source::Api)
     }

@@ -136,6 +136,7 @@ impl FileActions {
     fn new(fds: &ChildFds<'_>) -> io::Result<FileActions> {
         // SAFETY: init fills the zeroed struct; destroy runs on drop.
         let mut actions = FileActions(unsafe { std::mem::zeroed() });
+        // SAFETY: initialises the struct just allocated.
         check(unsafe { libc::posix_spawn_file_actions_init(&mut actions.0) })?;
         for (target, fd) in fds.stdio.iter().enumerate() {
             let fd = fd.as_raw_fd();

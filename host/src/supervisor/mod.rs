@@ -290,8 +290,8 @@ mod tests {
         drop(process);
         bounded(ExitWaiter::all_reaped(vec![waiter.clone()], TEST_DEADLINE)).await;
         assert!(waiter.is_reaped());
-        // SAFETY: existence check only.
         assert_ne!(
+            // SAFETY: existence check only.
             unsafe { libc::kill(pid as i32, 0) },
             0,
             "pid {pid} still exists (zombie or alive)"

@@ -1,7 +1,7 @@
 //! What happens in a child between `fork` and `exec`, as data prepared in
 //! advance.
 //!
-//! **The rule of the fork window.** [`ChildSetup::apply`] runs in the
+//! **The rule of the fork window.** `ChildSetup::apply` runs in the
 //! forked child of a multi-threaded process: only the forking thread exists
 //! there, and any lock another thread held (the allocator's, stdio's) stays
 //! locked for ever. So it may only make async-signal-safe system calls on

@@ -113,6 +113,7 @@ fn waitid_nowait(pid: libc::pid_t) {
     loop {
         // SAFETY: siginfo is plain old data; waitid fills it.
         let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+        // SAFETY: a valid pointer to a local; WNOWAIT leaves the child unreaped.
         let rc = unsafe { libc::waitid(libc::P_PID, pid as libc::id_t, &mut info, libc::WEXITED | libc::WNOWAIT) };
         if rc == 0 || io::Error::last_os_error().kind() != io::ErrorKind::Interrupted {
             return;
