@@ -2,12 +2,12 @@
 //! policy.
 
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
-use clap::Args;
+use clap::{Arg, ArgAction, ArgMatches, Args};
 use procbox::policy::document::{self, Kind};
-use procbox::policy::ChildRlimits;
-use procbox::{Limits, PluginLimits, Policy, PolicyBuilder, Source};
+use procbox::policy::knobs::{Knob, ValueKind};
+use procbox::policy::{LimitSettings, KNOBS};
+use procbox::{Policy, PolicyBuilder, Source};
 
 use super::failure::Failure;
 
@@ -51,73 +51,62 @@ pub struct GrantArgs {
     /// Let the plugin itself open network sockets and resolve names.
     #[arg(long = "allow-net", help_heading = "The plugin's own access")]
     pub allow_net: bool,
-    /// Most children running at once (default 64).
-    #[arg(long = "max-children", value_name = "N", help_heading = "Limits")]
-    pub max_children: Option<usize>,
-    /// Most children started in the whole run (default: no limit).
-    #[arg(long = "max-spawns", value_name = "N", help_heading = "Limits")]
-    pub max_spawns: Option<u64>,
-    /// Longest any child may run, e.g. 30s (default: no limit).
-    #[arg(long = "max-runtime", value_name = "DURATION", value_parser = parse_duration, help_heading = "Limits")]
-    pub max_runtime: Option<Duration>,
-    /// Most bytes of stdout+stderr the plugin may read from one child, e.g.
-    /// 16MiB; a child that writes more is killed (default: no limit).
-    #[arg(long = "max-output", value_name = "SIZE", value_parser = parse_bytes, help_heading = "Limits")]
-    pub max_output: Option<u64>,
-    /// Each child's CPU time, in seconds (RLIMIT_CPU: SIGXCPU, then SIGKILL).
-    #[arg(
-        long = "rlimit-cpu",
-        value_name = "SECONDS",
-        help_heading = "Child resource limits (each forces the fork path)"
-    )]
-    pub rlimit_cpu: Option<u64>,
-    /// Each child's address space, e.g. 1GiB (RLIMIT_AS).
-    #[arg(long = "rlimit-as", value_name = "SIZE", value_parser = parse_bytes, help_heading = "Child resource limits (each forces the fork path)")]
-    pub rlimit_as: Option<u64>,
-    /// Each child's open files (RLIMIT_NOFILE).
-    #[arg(
-        long = "rlimit-nofile",
-        value_name = "N",
-        help_heading = "Child resource limits (each forces the fork path)"
-    )]
-    pub rlimit_nofile: Option<u64>,
-    /// The largest file a child may write, e.g. 100MiB (RLIMIT_FSIZE).
-    #[arg(long = "rlimit-fsize", value_name = "SIZE", value_parser = parse_bytes, help_heading = "Child resource limits (each forces the fork path)")]
-    pub rlimit_fsize: Option<u64>,
-    /// Processes of the user, counted by the kernel (RLIMIT_NPROC; not
-    /// enforced for root).
-    #[arg(
-        long = "rlimit-nproc",
-        value_name = "N",
-        help_heading = "Child resource limits (each forces the fork path)"
-    )]
-    pub rlimit_nproc: Option<u64>,
-    /// Kill each child if procbox itself dies, even by SIGKILL
-    /// (PR_SET_PDEATHSIG).
-    #[arg(
-        long = "die-with-procbox",
-        help_heading = "Child resource limits (each forces the fork path)"
-    )]
-    pub die_with_procbox: bool,
-    /// Cap on each linear memory of the plugin, e.g. 256MiB (default 512MiB).
-    #[arg(long = "max-plugin-memory", value_name = "SIZE", value_parser = parse_bytes, help_heading = "Limits on the plugin itself")]
-    pub max_plugin_memory: Option<u64>,
-    /// Budget for the whole plugin run, e.g. 10m; exit status 124 when it
-    /// runs out (default: no limit).
-    #[arg(long = "max-plugin-time", value_name = "DURATION", value_parser = parse_duration, help_heading = "Limits on the plugin itself")]
-    pub max_plugin_time: Option<Duration>,
-    /// Handles (children, streams, pollables) the plugin may hold at once
-    /// (default 10000).
-    #[arg(long = "max-handles", value_name = "N", help_heading = "Limits on the plugin itself")]
-    pub max_handles: Option<usize>,
+    /// Every limit, one flag per knob of `procbox::policy::KNOBS`.
+    #[command(flatten)]
+    pub limits: LimitFlags,
 }
 
-fn parse_duration(text: &str) -> Result<Duration, String> {
-    document::parse_duration(text)
+/// The limit flags: one per knob of the one schema
+/// (`procbox::policy::knobs`), with its name, help and value syntax, so a
+/// flag and its grants-file key can never drift apart.
+#[derive(Debug, Default)]
+pub struct LimitFlags(pub LimitSettings);
+
+impl clap::FromArgMatches for LimitFlags {
+    fn from_arg_matches(matches: &ArgMatches) -> Result<Self, clap::Error> {
+        let mut settings = LimitSettings::default();
+        for knob in KNOBS {
+            let value = match knob.kind {
+                ValueKind::Switch => matches.get_flag(knob.name).then(|| "true".to_string()),
+                _ => matches.get_one::<String>(knob.name).cloned(),
+            };
+            if let Some(value) = value {
+                settings
+                    .set(knob.name, &value)
+                    .map_err(|e| clap::Error::raw(clap::error::ErrorKind::ValueValidation, e))?;
+            }
+        }
+        Ok(LimitFlags(settings))
+    }
+
+    fn update_from_arg_matches(&mut self, matches: &ArgMatches) -> Result<(), clap::Error> {
+        *self = Self::from_arg_matches(matches)?;
+        Ok(())
+    }
 }
 
-fn parse_bytes(text: &str) -> Result<u64, String> {
-    document::parse_bytes(text)
+impl clap::Args for LimitFlags {
+    fn augment_args(command: clap::Command) -> clap::Command {
+        KNOBS.iter().fold(command, |command, knob| command.arg(knob_flag(knob)))
+    }
+
+    fn augment_args_for_update(command: clap::Command) -> clap::Command {
+        Self::augment_args(command)
+    }
+}
+
+/// The flag of one knob; its value is checked as the grants file checks it.
+fn knob_flag(knob: &'static Knob) -> Arg {
+    let flag = Arg::new(knob.name)
+        .long(knob.name)
+        .help(knob.help.trim_end_matches('.'))
+        .help_heading(knob.heading);
+    match knob.kind {
+        ValueKind::Switch => flag.action(ArgAction::SetTrue),
+        _ => flag
+            .value_name(knob.value_name())
+            .value_parser(move |text: &str| LimitSettings::default().set(knob.name, text).map(|()| text.to_string())),
+    }
 }
 
 impl GrantArgs {
@@ -153,25 +142,7 @@ impl GrantArgs {
         builder = builder
             .allow_net(self.allow_net)
             .allow_inherit(self.allow_inherit)
-            .limits(Limits {
-                max_children: self.max_children,
-                max_spawns: self.max_spawns,
-                max_runtime: self.max_runtime,
-                max_output_bytes: self.max_output,
-                rlimits: ChildRlimits {
-                    cpu_seconds: self.rlimit_cpu,
-                    address_space: self.rlimit_as,
-                    open_files: self.rlimit_nofile,
-                    file_size: self.rlimit_fsize,
-                    processes: self.rlimit_nproc,
-                },
-                die_with_host: self.die_with_procbox.then_some(true),
-            })
-            .plugin_limits(PluginLimits {
-                max_memory_bytes: self.max_plugin_memory,
-                max_handles: self.max_handles,
-                max_time: self.max_plugin_time,
-            });
+            .limit_settings(&self.limits.0);
         if let Some(path) = manifest {
             builder = builder.manifest_document(path, read_document(path, Kind::Manifest)?);
         }

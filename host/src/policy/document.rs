@@ -20,20 +20,20 @@
 //! sha256 = "…64 hex digits…"
 //! deny = false
 //!
-//! [limits]
+//! [limits]                     # the same names as the flags: see knobs.rs
 //! max-children = 8
 //! max-spawns = 1000
 //! max-runtime = "30s"
 //! max-output = "16MiB"
-//! plugin-memory = "256MiB"     # each linear memory of the plugin
-//! plugin-handles = 10000
-//! plugin-time = "10m"          # the whole run
-//! cpu-seconds = 60             # child rlimits (these force the fork path)
-//! address-space = "2GiB"
-//! open-files = 1024
-//! file-size = "1GiB"
-//! processes = 256
+//! rlimit-cpu = 60              # child rlimits (these force the fork path)
+//! rlimit-as = "2GiB"
+//! rlimit-nofile = 1024
+//! rlimit-fsize = "1GiB"
+//! rlimit-nproc = 256
 //! die-with-procbox = true      # PR_SET_PDEATHSIG
+//! max-plugin-memory = "256MiB" # each linear memory of the plugin
+//! max-plugin-time = "10m"      # the whole run
+//! max-handles = 10000
 //! ```
 
 use std::path::{Path, PathBuf};
@@ -42,7 +42,8 @@ use std::time::Duration;
 use serde::Deserialize;
 use toml::Spanned;
 
-use super::{Limits, PluginLimits, Source};
+use super::knobs::LimitSettings;
+use super::Source;
 
 /// Everything a document says, with sources, before programs are resolved.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -55,8 +56,7 @@ pub struct Document {
     pub write_dirs: Vec<PathBuf>,
     pub network: bool,
     pub allow_inherit: bool,
-    pub limits: Limits,
-    pub plugin_limits: PluginLimits,
+    pub limits: LimitSettings,
     pub plugin: Option<PluginInfo>,
 }
 
@@ -102,7 +102,7 @@ struct Raw {
     allow_inherit: bool,
     #[serde(default)]
     run: Vec<Spanned<RawRun>>,
-    limits: Option<RawLimits>,
+    limits: Option<LimitSettings>,
     plugin: Option<PluginInfo>,
 }
 
@@ -114,31 +114,6 @@ struct RawRun {
     sha256: Option<String>,
     #[serde(default)]
     deny: bool,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "kebab-case")]
-struct RawLimits {
-    max_children: Option<usize>,
-    max_spawns: Option<u64>,
-    max_runtime: Option<String>,
-    max_output: Option<RawBytes>,
-    plugin_memory: Option<RawBytes>,
-    plugin_handles: Option<usize>,
-    plugin_time: Option<String>,
-    cpu_seconds: Option<u64>,
-    address_space: Option<RawBytes>,
-    open_files: Option<u64>,
-    file_size: Option<RawBytes>,
-    processes: Option<u64>,
-    die_with_procbox: Option<bool>,
-}
-
-#[derive(Deserialize)]
-#[serde(untagged)]
-enum RawBytes {
-    Number(u64),
-    Text(String),
 }
 
 /// Which kind of document is being read.
@@ -170,7 +145,7 @@ pub fn parse(text: &str, path: &Path, kind: Kind) -> Result<Document, String> {
         let at = line
             .map(|l| format!("{}:{l}", path.display()))
             .unwrap_or_else(|| path.display().to_string());
-        format!("{at}: {}", e.message())
+        format!("{at}: {}{}", e.message(), renamed_hint(e.message()))
     })?;
     let source = |span: std::ops::Range<usize>| Source::File {
         path: path.to_path_buf(),
@@ -226,10 +201,7 @@ pub fn parse(text: &str, path: &Path, kind: Kind) -> Result<Document, String> {
     doc.write_dirs = relative(raw.allow_write);
     doc.network = raw.allow_net;
     doc.allow_inherit = raw.allow_inherit;
-    if let Some(limits) = raw.limits {
-        (doc.limits, doc.plugin_limits) =
-            parse_limits(limits).map_err(|e| format!("{}: [limits] {e}", path.display()))?;
-    }
+    doc.limits = raw.limits.unwrap_or_default();
     doc.plugin = raw.plugin;
     if kind == Kind::Manifest {
         check_manifest(&doc, path)?;
@@ -248,10 +220,7 @@ fn check_manifest(doc: &Document, path: &Path) -> Result<(), String> {
         ),
         (doc.network, "`allow-net`"),
         (doc.allow_inherit, "`allow-inherit`"),
-        (
-            doc.limits != Limits::default() || doc.plugin_limits != PluginLimits::default(),
-            "`[limits]`",
-        ),
+        (!doc.limits.is_empty(), "`[limits]`"),
     ];
     match grants_only.iter().find(|(present, _)| *present) {
         Some((_, what)) => Err(format!(
@@ -262,32 +231,25 @@ fn check_manifest(doc: &Document, path: &Path) -> Result<(), String> {
     }
 }
 
-fn parse_limits(raw: RawLimits) -> Result<(Limits, PluginLimits), String> {
-    let bytes = |raw: Option<RawBytes>| match raw {
-        None => Ok(None),
-        Some(RawBytes::Number(n)) => Ok(Some(n)),
-        Some(RawBytes::Text(t)) => parse_bytes(&t).map(Some),
-    };
-    let limits = Limits {
-        max_children: raw.max_children,
-        max_spawns: raw.max_spawns,
-        max_runtime: raw.max_runtime.as_deref().map(parse_duration).transpose()?,
-        max_output_bytes: bytes(raw.max_output)?,
-        rlimits: super::ChildRlimits {
-            cpu_seconds: raw.cpu_seconds,
-            address_space: bytes(raw.address_space)?,
-            open_files: raw.open_files,
-            file_size: bytes(raw.file_size)?,
-            processes: raw.processes,
-        },
-        die_with_host: raw.die_with_procbox,
-    };
-    let plugin = PluginLimits {
-        max_memory_bytes: bytes(raw.plugin_memory)?,
-        max_handles: raw.plugin_handles,
-        max_time: raw.plugin_time.as_deref().map(parse_duration).transpose()?,
-    };
-    Ok((limits, plugin))
+/// Keys of `[limits]` before every knob had one name, and that name.
+const RENAMED: &[(&str, &str)] = &[
+    ("plugin-memory", "max-plugin-memory"),
+    ("plugin-handles", "max-handles"),
+    ("plugin-time", "max-plugin-time"),
+    ("cpu-seconds", "rlimit-cpu"),
+    ("address-space", "rlimit-as"),
+    ("open-files", "rlimit-nofile"),
+    ("file-size", "rlimit-fsize"),
+    ("processes", "rlimit-nproc"),
+];
+
+/// For an unknown key that was renamed: which name to write instead.
+fn renamed_hint(message: &str) -> String {
+    RENAMED
+        .iter()
+        .find(|(old, _)| message.contains(&format!("unknown field `{old}`")))
+        .map(|(old, new)| format!(" (`{old}` is now `{new}`, the same name as its flag --{new})"))
+        .unwrap_or_default()
 }
 
 /// Parses a duration such as `30s`, `500ms` or `2m`.
@@ -380,9 +342,10 @@ mod tests {
             grants("dir = [\"src\"]\n[limits]\nmax-children = 4\nmax-runtime = \"1m 30s\"\nmax-output = \"16MiB\"\n")
                 .unwrap();
         assert_eq!(doc.dirs, vec![PathBuf::from("/etc/procbox/src")]);
-        assert_eq!(doc.limits.max_children, Some(4));
-        assert_eq!(doc.limits.max_runtime, Some(Duration::from_secs(90)));
-        assert_eq!(doc.limits.max_output_bytes, Some(16 << 20));
+        let limits = doc.limits.limits();
+        assert_eq!(limits.max_children, Some(4));
+        assert_eq!(limits.max_runtime, Some(Duration::from_secs(90)));
+        assert_eq!(limits.max_output_bytes, Some(16 << 20));
     }
 
     #[test]

@@ -1,0 +1,358 @@
+//! [`PolicyBuilder`]: collects grants from flags, files and code, and
+//! freezes them into a [`Policy`].
+
+use std::path::{Path, PathBuf};
+
+use super::document::{Document, RunSpec};
+use super::env::EnvRule;
+use super::knobs::LimitSettings;
+use super::rule::{ExecRule, ParsedRule};
+use super::*;
+use crate::resolve::{resolve_program, SearchPath};
+
+#[derive(Debug, Clone, Default)]
+struct LayerSpec {
+    allow: Vec<RunSpec>,
+    deny: Vec<RunSpec>,
+    env: Vec<(String, Source)>,
+}
+
+/// Collects grants and freezes them into a [`Policy`].
+///
+/// Defaults, all of them deny-by-default:
+/// - **programs:** none. Nothing can be spawned until an allow rule.
+/// - **manifest:** none; then only the grants decide.
+/// - **environment:** children start with an empty environment; nothing
+///   passes through and the plugin may set nothing until an env rule.
+/// - **working directory:** children run in the start directory (default:
+///   the current directory). An explicit working directory must lie inside a
+///   directory granted with [`allow_dir`](Self::allow_dir); none is granted.
+/// - **limits:** at most [`DEFAULT_MAX_CHILDREN`] children at once; no limit
+///   on total spawns, run time or output until set.
+/// - **request size:** [`RequestLimits::default`].
+/// - **the plugin itself:** no files, no network, no environment but the
+///   passed-through variables; each linear memory at most
+///   [`DEFAULT_PLUGIN_MEMORY`], at most [`DEFAULT_PLUGIN_HANDLES`] handles,
+///   no limit on run time.
+/// - **search path:** this process's `PATH` at build time, absolute entries
+///   only ([`search_path`](Self::search_path) replaces it).
+#[derive(Debug, Clone, Default)]
+pub struct PolicyBuilder {
+    grants: LayerSpec,
+    manifest: Option<(PathBuf, LayerSpec)>,
+    dirs: Vec<PathBuf>,
+    read_dirs: Vec<PathBuf>,
+    write_dirs: Vec<PathBuf>,
+    network: bool,
+    allow_inherit: bool,
+    limits: Limits,
+    plugin_limits: PluginLimits,
+    start_dir: Option<PathBuf>,
+    search_path: Option<SearchPath>,
+    request_limits: RequestLimits,
+    host_env: Option<Vec<(String, String)>>,
+}
+
+impl PolicyBuilder {
+    /// A builder that grants nothing.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Allows a program, in the one-word form `PROGRAM [PATTERN...]` (see
+    /// [`rule`]). A bare name is resolved through the search path when the
+    /// policy is built; the grant is the file it resolves to.
+    pub fn allow_run(self, rule: &str) -> Self {
+        self.allow_run_from(rule, Source::Api)
+    }
+
+    /// [`allow_run`](Self::allow_run), remembering where the rule came from.
+    pub fn allow_run_from(mut self, rule: &str, source: Source) -> Self {
+        self.grants.allow.push(RunSpec {
+            written: rule.to_string(),
+            parts: None,
+            sha256: None,
+            source,
+        });
+        self
+    }
+
+    /// Denies a program or some of its argument lists. Deny rules win over
+    /// allow rules.
+    pub fn deny_run(self, rule: &str) -> Self {
+        self.deny_run_from(rule, Source::Api)
+    }
+
+    /// [`deny_run`](Self::deny_run), remembering where the rule came from.
+    pub fn deny_run_from(mut self, rule: &str, source: Source) -> Self {
+        self.grants.deny.push(RunSpec {
+            written: rule.to_string(),
+            parts: None,
+            sha256: None,
+            source,
+        });
+        self
+    }
+
+    /// Adds an env rule: `NAME` passes the host's value through, `NAME=GLOB`
+    /// lets the plugin set it (see [`env`](mod@env)).
+    pub fn allow_env(self, rule: &str) -> Self {
+        self.allow_env_from(rule, Source::Api)
+    }
+
+    /// [`allow_env`](Self::allow_env), remembering where the rule came from.
+    pub fn allow_env_from(mut self, rule: &str, source: Source) -> Self {
+        self.grants.env.push((rule.to_string(), source));
+        self
+    }
+
+    /// Grants a directory (and everything below it) where children may be
+    /// asked to run.
+    pub fn allow_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.dirs.push(dir.into());
+        self
+    }
+
+    /// Lets the plugin itself read files below `dir`.
+    pub fn allow_read(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.read_dirs.push(dir.into());
+        self
+    }
+
+    /// Lets the plugin itself read and write files below `dir`.
+    pub fn allow_write(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.write_dirs.push(dir.into());
+        self
+    }
+
+    /// Lets the plugin itself open sockets and resolve names.
+    pub fn allow_net(mut self, allowed: bool) -> Self {
+        self.network = allowed;
+        self
+    }
+
+    /// Lets children use procbox's own stdin, stdout and stderr (`inherit`).
+    /// Output that goes there escapes the output cap.
+    pub fn allow_inherit(mut self, allowed: bool) -> Self {
+        self.allow_inherit = allowed;
+        self
+    }
+
+    /// Sets limits; each limit that `limits` sets replaces the current one.
+    pub fn limits(mut self, limits: Limits) -> Self {
+        self.limits = self.limits.overridden_by(limits);
+        self
+    }
+
+    /// Sets limits on the plugin itself; each that `limits` sets replaces
+    /// the current one.
+    pub fn plugin_limits(mut self, limits: PluginLimits) -> Self {
+        self.plugin_limits = self.plugin_limits.overridden_by(limits);
+        self
+    }
+
+    /// Sets every knob `settings` sets (limits on children and on the
+    /// plugin, under their flag names); each replaces the current value.
+    pub fn limit_settings(self, settings: &LimitSettings) -> Self {
+        self.limits(settings.limits()).plugin_limits(settings.plugin_limits())
+    }
+
+    /// Adds everything a grants file says.
+    pub fn grants_document(mut self, doc: Document) -> Self {
+        self.grants.allow.extend(doc.allow_run);
+        self.grants.deny.extend(doc.deny_run);
+        self.grants.env.extend(doc.env);
+        self.dirs.extend(doc.dirs);
+        self.read_dirs.extend(doc.read_dirs);
+        self.write_dirs.extend(doc.write_dirs);
+        self.network |= doc.network;
+        self.allow_inherit |= doc.allow_inherit;
+        self.limit_settings(&doc.limits)
+    }
+
+    /// Sets the plugin's manifest: from now on a request must also be among
+    /// its requests.
+    pub fn manifest_document(mut self, path: impl Into<PathBuf>, doc: Document) -> Self {
+        let spec = LayerSpec {
+            allow: doc.allow_run,
+            deny: Vec::new(),
+            env: doc.env,
+        };
+        self.manifest = Some((path.into(), spec));
+        self
+    }
+
+    /// Sets the default working directory of children (default: the
+    /// current directory).
+    pub fn start_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.start_dir = Some(dir.into());
+        self
+    }
+
+    /// Replaces the directories searched for bare program names.
+    pub fn search_path(mut self, search: SearchPath) -> Self {
+        self.search_path = Some(search);
+        self
+    }
+
+    /// Replaces the size limits on one request.
+    pub fn request_limits(mut self, limits: RequestLimits) -> Self {
+        self.request_limits = limits;
+        self
+    }
+
+    /// Replaces the host environment that pass-through rules read (default:
+    /// this process's environment at build time).
+    pub fn host_env(mut self, vars: Vec<(String, String)>) -> Self {
+        self.host_env = Some(vars);
+        self
+    }
+
+    /// Resolves and checks every rule and freezes the policy.
+    ///
+    /// # Errors
+    /// [`PolicyError`], naming the rule and where it came from, when a rule
+    /// is malformed, a granted program or directory does not exist.
+    pub fn build(self) -> Result<Policy, PolicyError> {
+        let search_path = self.search_path.unwrap_or_else(SearchPath::from_env);
+        let start_dir = match self.start_dir {
+            Some(dir) => dir,
+            None => std::env::current_dir().map_err(|e| PolicyError::Dir {
+                path: PathBuf::from("."),
+                reason: e.to_string(),
+            })?,
+        };
+        let start_dir = canonical_dir(&start_dir)?;
+        let resolve = |spec: &RunSpec, strict: bool| resolve_rule(spec, &start_dir, &search_path, strict);
+        let grants = build_layer(&self.grants, |s| resolve(s, true))?;
+        let manifest = match &self.manifest {
+            None => None,
+            Some((path, spec)) => Some((path.clone(), build_layer(spec, |s| resolve(s, false))?)),
+        };
+        let host_env = self.host_env.unwrap_or_else(|| std::env::vars().collect());
+        let passed_env = host_env
+            .into_iter()
+            .filter(|(name, _)| {
+                grants.env.iter().any(|r| r.passes(name))
+                    && manifest
+                        .as_ref()
+                        .is_none_or(|(_, m)| m.env.iter().any(|r| r.passes(name)))
+            })
+            .collect();
+        let canonical_all = |dirs: &[PathBuf]| dirs.iter().map(|d| canonical_dir(d)).collect::<Result<Vec<_>, _>>();
+        Ok(Policy {
+            grants,
+            manifest,
+            dirs: canonical_all(&self.dirs)?,
+            start_dir,
+            search_path,
+            request_limits: self.request_limits,
+            limits: Limits {
+                max_children: Some(DEFAULT_MAX_CHILDREN),
+                ..Limits::default()
+            }
+            .overridden_by(self.limits),
+            plugin: PluginCaps {
+                read_dirs: canonical_all(&self.read_dirs)?,
+                write_dirs: canonical_all(&self.write_dirs)?,
+                network: self.network,
+                max_memory_bytes: self.plugin_limits.max_memory_bytes.unwrap_or(DEFAULT_PLUGIN_MEMORY),
+                max_handles: self.plugin_limits.max_handles.unwrap_or(DEFAULT_PLUGIN_HANDLES),
+                max_time: self.plugin_limits.max_time,
+            },
+            passed_env,
+            allow_inherit: self.allow_inherit,
+        })
+    }
+}
+
+/// Builds one layer; `resolve` returns `None` for a rule to drop.
+fn build_layer(
+    spec: &LayerSpec,
+    resolve: impl Fn(&RunSpec) -> Result<Option<ExecRule>, PolicyError>,
+) -> Result<Layer, PolicyError> {
+    let rules = |specs: &[RunSpec]| -> Result<Vec<ExecRule>, PolicyError> {
+        Ok(specs
+            .iter()
+            .map(&resolve)
+            .collect::<Result<Vec<_>, _>>()?
+            .into_iter()
+            .flatten()
+            .collect())
+    };
+    let env = spec
+        .env
+        .iter()
+        .map(|(written, source)| {
+            EnvRule::parse(written, source.clone()).map_err(|message| PolicyError::Rule {
+                origin: source.clone(),
+                message,
+            })
+        })
+        .collect::<Result<_, _>>()?;
+    Ok(Layer {
+        allow: rules(&spec.allow)?,
+        deny: rules(&spec.deny)?,
+        env,
+    })
+}
+
+/// Parses a rule and resolves its program. With `strict`, a program that
+/// cannot be found is an error (a grant the user should fix); without, the
+/// rule is dropped (a manifest request for a tool this host lacks can never
+/// match anyway).
+pub(super) fn resolve_rule(
+    spec: &RunSpec,
+    start_dir: &Path,
+    search: &SearchPath,
+    strict: bool,
+) -> Result<Option<ExecRule>, PolicyError> {
+    let error = |message: String| PolicyError::Rule {
+        origin: spec.source.clone(),
+        message,
+    };
+    let parsed = match &spec.parts {
+        None => ParsedRule::from_words(&spec.written),
+        Some((program, args)) => ParsedRule::from_parts(&spec.written, program, args.clone()),
+    }
+    .map_err(|e| error(e.to_string()))?;
+    let path = match resolve_program(&parsed.program, start_dir, search) {
+        Ok(path) => path,
+        Err(_) if !strict => {
+            tracing::warn!(
+                "{}: rule '{}': program not found on this host; ignored",
+                spec.source,
+                spec.written
+            );
+            return Ok(None);
+        }
+        Err(reason) => {
+            return Err(PolicyError::Unresolved {
+                origin: spec.source.clone(),
+                rule: spec.written.clone(),
+                program: parsed.program,
+                reason,
+            })
+        }
+    };
+    Ok(Some(ExecRule {
+        written: parsed.written,
+        program: parsed.program,
+        path,
+        args: parsed.args,
+        sha256: spec.sha256,
+        source: spec.source.clone(),
+    }))
+}
+
+fn canonical_dir(dir: &Path) -> Result<PathBuf, PolicyError> {
+    let error = |reason: String| PolicyError::Dir {
+        path: dir.to_path_buf(),
+        reason,
+    };
+    let canonical = dir.canonicalize().map_err(|e| error(e.to_string()))?;
+    if !canonical.is_dir() {
+        return Err(error("not a directory".into()));
+    }
+    Ok(canonical)
+}
