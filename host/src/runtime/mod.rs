@@ -3,7 +3,6 @@
 
 use std::future::Future;
 use std::path::Path;
-use std::sync::Arc;
 use std::time::Duration;
 
 use wasmtime::component::{Component, Linker, ResourceTable};
@@ -14,10 +13,17 @@ use crate::bindings;
 use crate::budget::{EpochTicker, MemoryCap};
 use crate::cache::{Cache, Origin};
 use crate::ctx::{self, ProcessCtx, ProcessCtxView, ProcessView};
-use crate::hooks::{Authorizer, Escalation, Observer};
 use crate::policy::Policy;
-use crate::spawner::{Hooks, Spawner};
+use crate::spawner::Spawner;
 use crate::supervisor::ExitWaiter;
+
+mod errors;
+mod options;
+
+pub use errors::{LoadError, RunError};
+pub use options::{Outcome, RunOptions, WasiSetup};
+
+use errors::trap_reason;
 
 /// How long the end of a run waits for killed children to be reaped.
 const FINAL_REAP_BOUND: Duration = Duration::from_secs(5);
@@ -61,116 +67,6 @@ pub struct Description {
     pub exports: Vec<String>,
     /// `Ok` if it is a procbox plugin, else why not.
     pub fits: Result<(), String>,
-}
-
-/// What one run of a plugin gets. Start from [`RunOptions::new`] and add
-/// to it; the defaults are the safe ones:
-/// - no arguments;
-/// - no hooks: the policy alone decides, and nothing is logged;
-/// - the plugin's own stdout and stderr are procbox's; it gets only the
-///   directories, network and variables its policy grants it.
-#[derive(Clone)]
-#[non_exhaustive]
-pub struct RunOptions {
-    /// The policy every spawn is checked against.
-    pub policy: Arc<Policy>,
-    /// The plugin's arguments, after its name.
-    pub args: Vec<String>,
-    /// The hooks of the run's [`Spawner`].
-    pub hooks: Hooks,
-    /// Shapes the plugin's own WASI context after procbox has set it up.
-    pub wasi: Option<Arc<WasiSetup>>,
-}
-
-/// Changes the plugin's own WASI context: capture its stdout or stderr,
-/// add a preopened directory, set a variable. What is given here is the
-/// plugin's alone: it grants nothing to the processes the plugin starts.
-pub type WasiSetup = dyn Fn(&mut WasiCtxBuilder) + Send + Sync;
-
-impl RunOptions {
-    /// Options with `policy`, no arguments and no hooks.
-    pub fn new(policy: Arc<Policy>) -> Self {
-        RunOptions {
-            policy,
-            args: Vec::new(),
-            hooks: Hooks::default(),
-            wasi: None,
-        }
-    }
-
-    /// Passes `args` to the plugin, after its name.
-    pub fn args(mut self, args: impl IntoIterator<Item = impl Into<String>>) -> Self {
-        self.args = args.into_iter().map(Into::into).collect();
-        self
-    }
-
-    /// Adds an authorizer, asked after those added before it.
-    pub fn authorizer(mut self, authorizer: Arc<dyn Authorizer>) -> Self {
-        self.hooks.authorizers.push(authorizer);
-        self
-    }
-
-    /// Sets the escalation hook (there is at most one).
-    pub fn escalation(mut self, escalation: Arc<dyn Escalation>) -> Self {
-        self.hooks.escalation = Some(escalation);
-        self
-    }
-
-    /// Adds an observer.
-    pub fn observer(mut self, observer: Arc<dyn Observer>) -> Self {
-        self.hooks.observers.push(observer);
-        self
-    }
-
-    /// Shapes the plugin's WASI context; see [`WasiSetup`].
-    pub fn wasi(mut self, setup: impl Fn(&mut WasiCtxBuilder) + Send + Sync + 'static) -> Self {
-        self.wasi = Some(Arc::new(setup));
-        self
-    }
-}
-
-/// How a run ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Outcome {
-    /// The plugin returned or exited with this code.
-    Exited(i32),
-    /// The run was stopped from outside with this code (e.g. 130 after SIGINT).
-    Stopped(i32),
-}
-
-/// A plugin that cannot be loaded. Each message says what is wrong and what
-/// to do.
-#[derive(Debug, thiserror::Error)]
-pub enum LoadError {
-    #[error("cannot read plugin {name}: {source}")]
-    Read { name: String, source: std::io::Error },
-    #[error("{name} is not a WebAssembly file (it does not start with the \\0asm magic bytes)")]
-    NotWasm { name: String },
-    #[error("{name} is a core WebAssembly module, not a component: build the plugin for the wasm32-wasip2 target")]
-    CoreModule { name: String },
-    #[error("{name} is not a valid WebAssembly component: {reason}")]
-    Invalid { name: String, reason: String },
-    #[error("{name} is not a procbox plugin (world procbox:host/plugin@0.1.0): {reason}")]
-    WrongWorld { name: String, reason: String },
-}
-
-/// A plugin that failed while running.
-#[derive(Debug, thiserror::Error)]
-pub enum RunError {
-    #[error("plugin {name} could not start: {reason}")]
-    Instantiate { name: String, reason: String },
-    #[error("plugin {name} trapped: {reason}")]
-    Trap { name: String, reason: String },
-    #[error(
-        "plugin {name} ran out of its time budget of {} (--max-plugin-time); it was stopped and its children were killed",
-        humantime::format_duration(*budget)
-    )]
-    OutOfTime { name: String, budget: Duration },
-    #[error(
-        "plugin {name} tried to grow its memory past its cap of {} MiB (--max-plugin-memory); it was stopped and its children were killed",
-        cap >> 20
-    )]
-    OutOfMemory { name: String, cap: u64 },
 }
 
 impl Runtime {
@@ -446,41 +342,6 @@ async fn run_instance(
                 })
             }
         },
-    }
-}
-
-/// A trap in one line: its root cause, and the innermost function of the
-/// plugin's own code it happened in, e.g. `unknown handle index 77 (in
-/// scenarios::forge_handle)`.
-fn trap_reason(error: &wasmtime::Error) -> String {
-    let cause = error.root_cause().to_string();
-    let cause = cause.split_whitespace().collect::<Vec<_>>().join(" ");
-    let function = error
-        .downcast_ref::<wasmtime::WasmBacktrace>()
-        .into_iter()
-        .flat_map(|trace| trace.frames())
-        .filter_map(|frame| frame.func_name())
-        .map(|name| without_symbol_hash(&format!("{:#}", rustc_demangle::demangle(name))).to_string())
-        .find(|name| !is_runtime_code(name));
-    match function {
-        Some(function) => format!("{cause} (in {function})"),
-        None => cause,
-    }
-}
-
-/// Whether the function `name` belongs to the language's runtime (Rust's
-/// standard library, the start and panic machinery) rather than the plugin.
-fn is_runtime_code(name: &str) -> bool {
-    let krate = name.split("::").next().unwrap_or(name);
-    let krate = krate.split('[').next().unwrap_or(krate);
-    matches!(krate, "std" | "core" | "alloc" | "panic_abort" | "panic_unwind") || name.starts_with(['_', '<'])
-}
-
-/// `scenarios::main::heb8ff38b950ce567` without its `::h…` hash.
-fn without_symbol_hash(name: &str) -> &str {
-    match name.rsplit_once("::h") {
-        Some((path, hash)) if hash.len() == 16 && hash.bytes().all(|b| b.is_ascii_hexdigit()) => path,
-        _ => name,
     }
 }
 

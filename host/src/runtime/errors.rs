@@ -1,0 +1,74 @@
+//! Why a plugin could not be loaded or run, each in one line a user can act
+//! on.
+
+use std::time::Duration;
+
+/// A plugin that cannot be loaded. Each message says what is wrong and what
+/// to do.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    #[error("cannot read plugin {name}: {source}")]
+    Read { name: String, source: std::io::Error },
+    #[error("{name} is not a WebAssembly file (it does not start with the \\0asm magic bytes)")]
+    NotWasm { name: String },
+    #[error("{name} is a core WebAssembly module, not a component: build the plugin for the wasm32-wasip2 target")]
+    CoreModule { name: String },
+    #[error("{name} is not a valid WebAssembly component: {reason}")]
+    Invalid { name: String, reason: String },
+    #[error("{name} is not a procbox plugin (world procbox:host/plugin@0.1.0): {reason}")]
+    WrongWorld { name: String, reason: String },
+}
+
+/// A plugin that failed while running.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error("plugin {name} could not start: {reason}")]
+    Instantiate { name: String, reason: String },
+    #[error("plugin {name} trapped: {reason}")]
+    Trap { name: String, reason: String },
+    #[error(
+        "plugin {name} ran out of its time budget of {} (--max-plugin-time); it was stopped and its children were killed",
+        humantime::format_duration(*budget)
+    )]
+    OutOfTime { name: String, budget: Duration },
+    #[error(
+        "plugin {name} tried to grow its memory past its cap of {} MiB (--max-plugin-memory); it was stopped and its children were killed",
+        cap >> 20
+    )]
+    OutOfMemory { name: String, cap: u64 },
+}
+
+/// A trap in one line: its root cause, and the innermost function of the
+/// plugin's own code it happened in, e.g. `unknown handle index 77 (in
+/// scenarios::forge_handle)`.
+pub(super) fn trap_reason(error: &wasmtime::Error) -> String {
+    let cause = error.root_cause().to_string();
+    let cause = cause.split_whitespace().collect::<Vec<_>>().join(" ");
+    let function = error
+        .downcast_ref::<wasmtime::WasmBacktrace>()
+        .into_iter()
+        .flat_map(|trace| trace.frames())
+        .filter_map(|frame| frame.func_name())
+        .map(|name| without_symbol_hash(&format!("{:#}", rustc_demangle::demangle(name))).to_string())
+        .find(|name| !is_runtime_code(name));
+    match function {
+        Some(function) => format!("{cause} (in {function})"),
+        None => cause,
+    }
+}
+
+/// Whether the function `name` belongs to the language's runtime (Rust's
+/// standard library, the start and panic machinery) rather than the plugin.
+fn is_runtime_code(name: &str) -> bool {
+    let krate = name.split("::").next().unwrap_or(name);
+    let krate = krate.split('[').next().unwrap_or(krate);
+    matches!(krate, "std" | "core" | "alloc" | "panic_abort" | "panic_unwind") || name.starts_with(['_', '<'])
+}
+
+/// `scenarios::main::heb8ff38b950ce567` without its `::h…` hash.
+fn without_symbol_hash(name: &str) -> &str {
+    match name.rsplit_once("::h") {
+        Some((path, hash)) if hash.len() == 16 && hash.bytes().all(|b| b.is_ascii_hexdigit()) => path,
+        _ => name,
+    }
+}
