@@ -68,16 +68,6 @@ impl Admission {
         }
         Ok(Permit { decision, slot })
     }
-
-    /// Children started so far (reaped or not).
-    pub fn spawned(&self) -> u64 {
-        self.counters.spawned.load(Ordering::Acquire)
-    }
-
-    /// Children holding a running slot now.
-    pub fn running(&self) -> usize {
-        self.counters.running.load(Ordering::Acquire)
-    }
 }
 
 /// Adds one to `counter` unless that would pass `max`.

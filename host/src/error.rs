@@ -7,6 +7,7 @@
 /// A failed request to start or control a child. Every message names what
 /// was asked and why it failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum SpawnError {
     /// The policy refused the request.
     #[error("denied: {0}")]

@@ -2,22 +2,22 @@
 //! processes, under a capability policy that the person running them
 //! grants.
 //!
-//! Where things are decided:
-//! - [`policy`]: what was granted and what the plugin requests (plain data,
-//!   built by [`PolicyBuilder`]; rule grammar in [`policy::rule`] and
-//!   [`policy::env`], files in [`policy::document`]);
-//! - [`spawner`]: **the one spawn path**, [`Spawner::spawn`]: judge,
-//!   escalate, authorize, admit, spawn, observe;
-//! - [`gate`]: the pure decision against the policy, [`Gate::judge`];
-//! - [`admission`]: the limits on children at once and in total;
-//! - [`hooks`]: authorizers, the escalation hook, observers;
-//! - [`resolve`]: how a program name becomes the file that would run;
-//! - [`supervisor`]: spawning from a [`Permit`], process groups, timeouts,
-//!   reaping;
-//! - [`stdio`]: child pipes as `wasi:io` streams;
-//! - `host/`: the WIT interface, one file per interface or resource;
-//! - [`observe`]: the audit log and `-v`, as observers;
-//! - [`runtime`]: engine, loading, running, cleanup.
+//! The public surface, by what an embedder does with it (ARCHITECTURE.md
+//! has the inside):
+//! - **grant**: [`PolicyBuilder`] → [`Policy`]; rule grammar in
+//!   [`policy::rule`] and [`policy::env`], files in [`policy::document`],
+//!   limits in [`policy::knobs`];
+//! - **run a plugin**: [`Runtime`], [`RunOptions`] (hooks, the plugin's own
+//!   WASI), [`Outcome`], [`LoadError`], [`RunError`];
+//! - **decide with the user**: [`hooks`] ([`Authorizer`], [`Escalation`],
+//!   [`Observer`]), and the shipped observers [`AuditLog`], [`VerboseLog`];
+//! - **start processes without wasm**: [`Spawner::spawn`], the one spawn
+//!   path (judge, escalate, authorize, admit, spawn, observe), and
+//!   [`Gate`], the pure decision it starts with;
+//! - **link into a store of your own**: [`ctx`] ([`ProcessCtx`],
+//!   [`ProcessView`], [`add_to_linker`]);
+//! - **process-wide choices** an application makes itself: [`containment`]
+//!   (subreaper sweep, inherited descriptors), [`cache`].
 //!
 //! Embedding procbox as a plugin system:
 //!
@@ -38,37 +38,43 @@
 //! # Ok(()) }
 //! ```
 
-pub mod admission;
-pub mod bindings;
-pub mod budget;
+#![deny(missing_docs)]
+
+mod admission;
+mod bindings;
+mod budget;
 pub mod cache;
-pub mod child;
+mod child;
 mod confine;
 pub mod containment;
 pub mod ctx;
-pub mod error;
-pub mod exit;
+mod error;
+mod exit;
 pub mod gate;
 pub mod hooks;
 mod host;
-pub mod observe;
+mod observe;
 pub mod policy;
-pub mod redirect;
+mod redirect;
 pub mod resolve;
-pub mod runtime;
+mod runtime;
 pub mod spawner;
-pub mod stdio;
-pub mod supervisor;
+mod stdio;
+mod supervisor;
 
-pub use admission::{Admission, Permit};
+pub use cache::Origin;
+pub use ctx::{add_to_linker, add_to_linker_with_wasi, ProcessCtx, ProcessCtxView, ProcessView};
 pub use error::SpawnError;
 pub use exit::{ExitStatus, Termination, Usage};
 pub use gate::{Decision, Gate, Refusal, SpawnRequest, Unmatched};
 pub use hooks::{Answer, Authorizer, Escalation, ExitEvent, Observer};
 pub use observe::{AuditLog, VerboseLog};
-pub use policy::{Limits, PluginLimits, Policy, PolicyBuilder, PolicyError, Source};
+pub use policy::{LimitSettings, Limits, PluginLimits, Policy, PolicyBuilder, PolicyError, Source, KNOBS};
+pub use redirect::{Redirect, Redirects, Target};
+pub use resolve::SearchPath;
 pub use runtime::{CompileHook, Description, LoadError, Outcome, Plugin, RunError, RunOptions, Runtime, WasiSetup};
-pub use spawner::{Hooks, Spawned, Spawner};
+pub use spawner::{ExitRegistry, Hooks, Spawned, Spawner};
+pub use supervisor::{ExitWaiter, OutputLimiter, Pipes, Process, Timeout};
 
 /// The wasmtime this crate is built with, for embedders that need its
 /// types (e.g. a `Linker` of their own).

@@ -6,8 +6,11 @@ use std::path::PathBuf;
 /// The three standard streams of one child.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Redirects<T> {
+    /// Standard input (fd 0).
     pub stdin: T,
+    /// Standard output (fd 1).
     pub stdout: T,
+    /// Standard error (fd 2).
     pub stderr: T,
 }
 
@@ -22,7 +25,12 @@ pub enum Redirect {
     /// procbox's own stream.
     Inherit,
     /// A file, relative to the child's working directory.
-    File { path: String, append: bool },
+    File {
+        /// The path as the plugin wrote it.
+        path: String,
+        /// Append instead of truncating (output streams).
+        append: bool,
+    },
     /// stderr only: wherever stdout goes.
     Stdout,
     /// stdin only: another child's stdout pipe.
@@ -40,7 +48,12 @@ pub enum Target {
     Inherit,
     /// A file: its canonical directory joined with its name (which is not a
     /// symlink, if it exists).
-    File { path: PathBuf, append: bool },
+    File {
+        /// The resolved path.
+        path: PathBuf,
+        /// Append instead of truncating (output streams).
+        append: bool,
+    },
     /// stderr only: wherever stdout goes.
     SameAsStdout,
     /// stdin only: another child's stdout pipe.

@@ -8,7 +8,7 @@
 //!    manifest, pins, env and stdio rules still apply;
 //! 3. **authorize**: every [`Authorizer`] sees the allowed request and may
 //!    refuse it;
-//! 4. **admit**: [`Admission`] reserves a running slot and one of
+//! 4. **admit**: `Admission` reserves a running slot and one of
 //!    `max-spawns`, given back if the spawn does not happen;
 //! 5. **spawn**: the supervisor starts the child from the permit;
 //! 6. **observe**: every [`Observer`] sees the final verdict (so the audit

@@ -201,6 +201,7 @@ fn load_hint(error: &LoadError) -> String {
         LoadError::WrongWorld { name, .. } => {
             format!("the plugin must target procbox:host/plugin; see `procbox inspect {name}`")
         }
+        _ => "check that the file is the plugin's .wasm".into(),
     }
 }
 
@@ -216,6 +217,7 @@ fn run_hint(error: &RunError) -> Option<String> {
             "raise --max-plugin-memory if the plugin needs more (e.g. --max-plugin-memory {}MiB)",
             (cap >> 20).max(1) * 2
         )),
+        _ => None,
     }
 }
 
@@ -242,6 +244,7 @@ fn policy_hint(error: &PolicyError) -> String {
         }
         PolicyError::Dir { .. } => "grant a directory that exists (--dir, --allow-read, --allow-write, `dir`)".into(),
         PolicyError::Document(_) => "see the README, section \"The grants file\"".into(),
+        _ => "see `procbox run --help`".into(),
     }
 }
 

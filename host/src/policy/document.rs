@@ -48,15 +48,25 @@ use super::Source;
 /// Everything a document says, with sources, before programs are resolved.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Document {
+    /// `allow-run` and `[[run]]` rules.
     pub allow_run: Vec<RunSpec>,
+    /// `deny-run` and `[[run]] deny = true` rules.
     pub deny_run: Vec<RunSpec>,
+    /// `allow-env` rules, as written, with their lines.
     pub env: Vec<(String, Source)>,
+    /// `dir`: where children may run (relative to the file's directory).
     pub dirs: Vec<PathBuf>,
+    /// `allow-read`: the plugin's own read-only directories.
     pub read_dirs: Vec<PathBuf>,
+    /// `allow-write`: the plugin's own read-write directories.
     pub write_dirs: Vec<PathBuf>,
+    /// `allow-net`: the plugin's own sockets.
     pub network: bool,
+    /// `allow-inherit`: children may use procbox's own streams.
     pub allow_inherit: bool,
+    /// `[limits]`.
     pub limits: LimitSettings,
+    /// `[plugin]`: what a manifest says about its plugin.
     pub plugin: Option<PluginInfo>,
 }
 
@@ -69,6 +79,7 @@ pub struct RunSpec {
     pub parts: Option<(String, Option<Vec<String>>)>,
     /// A required SHA-256 of the program file.
     pub sha256: Option<[u8; 32]>,
+    /// The file and line.
     pub source: Source,
 }
 
@@ -76,8 +87,11 @@ pub struct RunSpec {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PluginInfo {
+    /// The plugin's name, for people (never trusted as an identity).
     pub name: Option<String>,
+    /// One line on what it does.
     pub description: Option<String>,
+    /// Its version.
     pub version: Option<String>,
 }
 

@@ -36,7 +36,12 @@ pub enum Source {
     /// A command-line flag, e.g. `--allow-run`.
     Flag(&'static str),
     /// A line of a grants file or manifest.
-    File { path: PathBuf, line: usize },
+    File {
+        /// The file.
+        path: PathBuf,
+        /// The line, from 1.
+        line: usize,
+    },
     /// Code of an application that embeds procbox.
     Api,
     /// Granted during the run, by the escalation hook (a prompt, a broker).
@@ -160,13 +165,20 @@ impl Policy {
 /// A policy that was written wrongly: the message names the rule and its
 /// source.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum PolicyError {
     /// A rule that cannot be parsed.
     #[error("{origin}: {message}")]
-    Rule { origin: Source, message: String },
+    Rule {
+        /// Where the rule came from.
+        origin: Source,
+        /// What is wrong with it.
+        message: String,
+    },
     /// A granted program that does not resolve to an executable file.
     #[error("{origin}: rule '{rule}': {reason}")]
     Unresolved {
+        /// Where the rule came from.
         origin: Source,
         /// The rule as written.
         rule: String,
@@ -177,7 +189,12 @@ pub enum PolicyError {
     },
     /// A directory that cannot be used.
     #[error("directory {path}: {reason}")]
-    Dir { path: PathBuf, reason: String },
+    Dir {
+        /// The directory as given.
+        path: PathBuf,
+        /// Why it cannot be used.
+        reason: String,
+    },
     /// A grants file or manifest that cannot be read or parsed.
     #[error("{0}")]
     Document(String),

@@ -63,15 +63,20 @@ pub struct ExecRule {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("rule '{written}': {reason}")]
 pub struct RuleError {
+    /// The rule as written.
     pub written: String,
+    /// What is wrong with it.
     pub reason: String,
 }
 
 /// A rule before its program is resolved: what parsing produces.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ParsedRule {
+    /// The rule as written.
     pub written: String,
+    /// Its program, as written.
     pub program: String,
+    /// Its argument patterns.
     pub args: ArgsPattern,
 }
 

@@ -4,33 +4,46 @@
 use std::time::Duration;
 
 /// A plugin that cannot be loaded. Each message says what is wrong and what
-/// to do.
+/// to do; `name` is the plugin as the caller named it (usually its path).
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+#[allow(missing_docs)] // the fields are the message's parts, named as it uses them
 pub enum LoadError {
+    /// The file cannot be read.
     #[error("cannot read plugin {name}: {source}")]
     Read { name: String, source: std::io::Error },
+    /// Not WebAssembly at all.
     #[error("{name} is not a WebAssembly file (it does not start with the \\0asm magic bytes)")]
     NotWasm { name: String },
+    /// A core module rather than a component.
     #[error("{name} is a core WebAssembly module, not a component: build the plugin for the wasm32-wasip2 target")]
     CoreModule { name: String },
+    /// wasmtime refused it.
     #[error("{name} is not a valid WebAssembly component: {reason}")]
     Invalid { name: String, reason: String },
+    /// A component, but not of the `procbox:host/plugin` world.
     #[error("{name} is not a procbox plugin (world procbox:host/plugin@0.1.0): {reason}")]
     WrongWorld { name: String, reason: String },
 }
 
-/// A plugin that failed while running.
+/// A plugin that failed while running; `name` is the plugin as loaded.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+#[allow(missing_docs)] // the fields are the message's parts, named as it uses them
 pub enum RunError {
+    /// Instantiation failed (e.g. a directory it was granted cannot be opened).
     #[error("plugin {name} could not start: {reason}")]
     Instantiate { name: String, reason: String },
+    /// The plugin trapped; `reason` is one line naming the plugin's function.
     #[error("plugin {name} trapped: {reason}")]
     Trap { name: String, reason: String },
+    /// `--max-plugin-time` ran out.
     #[error(
         "plugin {name} ran out of its time budget of {} (--max-plugin-time); it was stopped and its children were killed",
         humantime::format_duration(*budget)
     )]
     OutOfTime { name: String, budget: Duration },
+    /// The plugin tried to grow a memory past `--max-plugin-memory`.
     #[error(
         "plugin {name} tried to grow its memory past its cap of {} MiB (--max-plugin-memory); it was stopped and its children were killed",
         cap >> 20

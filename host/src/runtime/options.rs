@@ -21,7 +21,7 @@ pub struct RunOptions {
     pub policy: Arc<Policy>,
     /// The plugin's arguments, after its name.
     pub args: Vec<String>,
-    /// The hooks of the run's [`Spawner`].
+    /// The hooks of the run's [`crate::Spawner`].
     pub hooks: Hooks,
     /// Shapes the plugin's own WASI context after procbox has set it up.
     pub wasi: Option<Arc<WasiSetup>>,

@@ -21,7 +21,7 @@ use super::os::ProcessOs;
 /// What the watcher publishes once it has reaped the child.
 pub(super) type Exit = Option<Result<ExitStatus, SpawnError>>;
 
-/// A child started by [`super::spawn`]. Dropping it kills the child's
+/// A child started by the supervisor. Dropping it kills the child's
 /// process group.
 #[derive(Debug)]
 pub struct Process {
