@@ -28,10 +28,30 @@ async fn a_failing_pipeline_reports_the_rightmost_failure() {
     let run = bounded!(scenario(&["sh", "cat"], &["pipeline-fail"]));
     let error = run.line("pipeline_error").unwrap_or_else(|| panic!("{run:?}"));
     assert!(
-        error.contains("`sh -c cat >/dev/null; echo oops >&2; exit 4` failed: exit code 4"),
+        error.contains(r#"`sh -c "cat >/dev/null; echo oops >&2; exit 4"` failed: exit code 4"#),
         "{error}"
     );
     assert!(error.contains("oops"), "the failing stage's stderr: {error}");
+}
+
+#[tokio::test]
+async fn the_sdk_writes_a_command_line_as_the_host_does() {
+    // `echo` is not granted: the host's refusal shows the command line by
+    // its own rule, next to the SDK's `Display` of the same command.
+    let run = bounded!(scenario(&["true"], &["quoting"]));
+    let shown = run.line("shown").unwrap_or_else(|| panic!("{run:?}"));
+    assert_eq!(
+        shown,
+        r#"echo plain "" "two words" "tab\there" "it's" "say \"hi\"" "\u{1b}[31m" ünï a\b"#,
+        "{run:?}"
+    );
+    let refused = run.line("refused").unwrap_or_else(|| panic!("{run:?}"));
+    // The host names the program by its resolved path, unquoted.
+    let args = shown.strip_prefix("echo").expect("the program comes first");
+    assert!(
+        refused.starts_with("denied: /") && refused.contains(&format!("/echo{args}: ")),
+        "the host's line {refused:?} should end with the SDK's arguments {args:?}"
+    );
 }
 
 #[tokio::test]

@@ -11,6 +11,8 @@
 //! stage, as `set -o pipefail` does. [`Pipeline::unchecked`] returns every
 //! status instead.
 
+use std::fmt;
+
 use crate::bindings::procbox::host::process as wit;
 use crate::command::{Command, Stdio};
 use crate::error::Error;
@@ -18,6 +20,9 @@ use crate::pump;
 use crate::status::{ExitStatus, Output};
 
 /// Commands whose stdout feeds the next one's stdin.
+///
+/// Build one with [`Command::pipe`]. Its [`Display`](fmt::Display) is the
+/// stages' command lines (as [`Command`] displays them) joined by ` | `.
 #[derive(Debug, Clone)]
 pub struct Pipeline {
     stages: Vec<Command>,
@@ -63,11 +68,6 @@ impl Pipeline {
     pub fn unchecked(mut self) -> Pipeline {
         self.checked = false;
         self
-    }
-
-    /// The pipeline as a shell would write it, for messages.
-    pub fn display(&self) -> String {
-        self.stages.iter().map(Command::display).collect::<Vec<_>>().join(" | ")
     }
 
     /// Runs every stage to the end; returns the last stdout and each stderr.
@@ -123,5 +123,17 @@ impl Pipeline {
             }
             _ => Ok(output),
         }
+    }
+}
+
+impl fmt::Display for Pipeline {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, stage) in self.stages.iter().enumerate() {
+            if i > 0 {
+                f.write_str(" | ")?;
+            }
+            write!(f, "{stage}")?;
+        }
+        Ok(())
     }
 }

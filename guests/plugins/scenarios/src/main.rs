@@ -44,6 +44,7 @@ fn main() {
         "child-fds" => child_fds(),
         "pipeline" => pipeline(),
         "pipeline-fail" => pipeline_fail(),
+        "quoting" => quoting(),
         "redirect" => redirect(&rest[0]),
         "inherit" => inherit(),
         "lines" => lines(),
@@ -496,6 +497,29 @@ fn pipeline_fail() -> Result<(), Error> {
     match result {
         Err(err) => println!("pipeline_error={}", err.to_string().replace('\n', " / ")),
         Ok(out) => println!("pipeline_ok={:?}", out.statuses),
+    }
+    Ok(())
+}
+
+/// A command line as the SDK shows it, next to the host's refusal of the
+/// same command (`echo` is not granted), which shows it by the host's rule.
+fn quoting() -> Result<(), Error> {
+    let mut echo = Command::new("echo");
+    echo.args([
+        "plain",
+        "",
+        "two words",
+        "tab\there",
+        "it's",
+        "say \"hi\"",
+        "\u{1b}[31m",
+        "ünï",
+        "a\\b",
+    ]);
+    println!("shown={echo}");
+    match echo.output() {
+        Err(err) => println!("refused={err}"),
+        Ok(out) => println!("ran={}", out.status),
     }
     Ok(())
 }
