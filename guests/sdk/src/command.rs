@@ -34,8 +34,6 @@ pub enum Stdio {
         /// Append instead of truncating (output only).
         append: bool,
     },
-    /// For stderr only: wherever stdout goes, as the shell's `2>&1`.
-    ToStdout,
 }
 
 impl Stdio {
@@ -65,11 +63,6 @@ impl Stdio {
             append: true,
         }
     }
-    /// For stderr: merge into stdout (`2>&1`).
-    pub fn to_stdout() -> Stdio {
-        Stdio::ToStdout
-    }
-
     pub(crate) fn to_wit(&self) -> wit::Stdio<'static> {
         match self {
             Stdio::Piped => wit::Stdio::Piped,
@@ -79,9 +72,16 @@ impl Stdio {
                 path: path.clone(),
                 append: *append,
             }),
-            Stdio::ToStdout => wit::Stdio::Stdout,
         }
     }
+}
+
+/// Where stderr goes when the command says so: a [`Stdio`], or stdout.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Stderr {
+    Stdio(Stdio),
+    /// `2>&1`.
+    ToStdout,
 }
 
 /// A command to run. Build it, then call [`spawn`](Command::spawn),
@@ -97,7 +97,7 @@ pub struct Command {
     cwd: Option<String>,
     stdin: Option<Stdio>,
     stdout: Option<Stdio>,
-    stderr: Option<Stdio>,
+    stderr: Option<Stderr>,
     timeout: Option<Duration>,
     timeout_signal: Signal,
     kill_grace: Duration,
@@ -193,9 +193,27 @@ impl Command {
     }
 
     /// Where stderr goes (default: null for `spawn`, piped for `output` and
-    /// `status`, which keep its tail for error messages).
+    /// `status`, which keep its tail for error messages). Replaces an earlier
+    /// [`stderr_to_stdout`](Self::stderr_to_stdout).
     pub fn stderr(&mut self, stdio: Stdio) -> &mut Command {
-        self.stderr = Some(stdio);
+        self.stderr = Some(Stderr::Stdio(stdio));
+        self
+    }
+
+    /// Sends stderr wherever stdout goes, as the shell's `2>&1`: into the
+    /// same pipe (so [`Output::stdout`] holds both, in the order the child
+    /// wrote them, and [`Output::stderr`] is empty), the same file, or null.
+    /// Replaces an earlier [`stderr`](Self::stderr).
+    ///
+    /// ```no_run
+    /// # use procbox_sdk::{Command, Stdio};
+    /// # fn main() -> Result<(), procbox_sdk::Error> {
+    /// // make >>build.log 2>&1
+    /// Command::new("make").stdout(Stdio::append("build.log")).stderr_to_stdout().status()?;
+    /// # Ok(()) }
+    /// ```
+    pub fn stderr_to_stdout(&mut self) -> &mut Command {
+        self.stderr = Some(Stderr::ToStdout);
         self
     }
 
@@ -305,7 +323,11 @@ impl Command {
                 None => stdin,
             },
             stdout: self.stdout.as_ref().unwrap_or(&stdout).to_wit(),
-            stderr: self.stderr.as_ref().unwrap_or(&stderr).to_wit(),
+            stderr: match &self.stderr {
+                Some(Stderr::Stdio(own)) => own.to_wit(),
+                Some(Stderr::ToStdout) => wit::Stdio::Stdout,
+                None => stderr.to_wit(),
+            },
             timeout: self.timeout.map(|after| wit::Timeout {
                 after: nanos(after),
                 signal: self.timeout_signal,
@@ -434,10 +456,7 @@ mod tests {
         assert_eq!(spaced.to_string(), r#""/opt/my tools/run" "" x"#);
         // What is not part of the command line is not shown.
         let mut env = Command::new("env");
-        env.env("A", "b")
-            .current_dir("/tmp")
-            .unchecked()
-            .stderr(crate::Stdio::Null);
+        env.env("A", "b").current_dir("/tmp").unchecked().stderr_to_stdout();
         assert_eq!(env.to_string(), "env");
     }
 

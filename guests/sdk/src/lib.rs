@@ -59,7 +59,7 @@
 //! use procbox_sdk::{wait_any, Command, Queue, Stdio};
 //! # fn main() -> Result<(), procbox_sdk::Error> {
 //! // Files in a directory the host grants; 2>&1.
-//! Command::new("make").stdout(Stdio::append("build.log")).stderr(Stdio::to_stdout()).status()?;
+//! Command::new("make").stdout(Stdio::append("build.log")).stderr_to_stdout().status()?;
 //! // a | b | c, child to child through OS pipes; the rightmost failure wins.
 //! let top = Command::new("git").args(["log", "--format=%an"])
 //!     .pipe(&Command::new("sort"))

@@ -536,7 +536,7 @@ fn redirect(dir: &str) -> Result<(), Error> {
     println!("file_round_trip={:?}", back.stdout_lossy());
     let merged = Command::new("sh")
         .args(["-c", "echo out; echo err >&2"])
-        .stderr(Stdio::to_stdout())
+        .stderr_to_stdout()
         .output()?;
     println!("merged={:?}", merged.stdout_lossy());
     match Command::new("echo")
