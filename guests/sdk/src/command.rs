@@ -239,7 +239,9 @@ impl Command {
 
     /// Makes [`output`](Self::output) and [`status`](Self::status) return a
     /// status that is not a [success](ExitStatus::success) (a non-zero exit,
-    /// a signal, a timeout, truncated output) instead of an error.
+    /// a signal, a timeout, truncated output) instead of an error. In a
+    /// [`Pipeline`](crate::Pipeline), this stage's failure is ignored and
+    /// the other stages' is not.
     pub fn unchecked(&mut self) -> &mut Command {
         self.checked = false;
         self
