@@ -305,6 +305,17 @@ def stage_failure(statuses: list[process.ExitStatus], index: int) -> str | None:
     return failure(status)
 
 
+def reported_stage(statuses: list[process.ExitStatus]) -> int | None:
+    """The index of the stage a failed pipeline reports, or None if it succeeded.
+
+    pipefail: the rightmost failing stage (every stage of topn is checked).
+    """
+    for index in reversed(range(len(statuses))):
+        if stage_failure(statuses, index) is not None:
+            return index
+    return None
+
+
 def top_lines(files: list[str], n: int, verbose: bool) -> list[bytes]:
     """The first `n` lines of `sort -- FILES | uniq -c | sort -rn`."""
     stages = [
@@ -326,13 +337,12 @@ def top_lines(files: list[str], n: int, verbose: bool) -> list[bytes]:
         read_all(readers)
 
         statuses = [stage.child.wait() for stage in stages]
-        # pipefail: the rightmost failing stage is the one reported.
-        for index in reversed(range(len(stages))):
+        index = reported_stage(statuses)
+        if index is not None:
+            stage = stages[index]
             how = stage_failure(statuses, index)
-            if how is not None:
-                stage = stages[index]
-                detail = stage.stderr.decode("utf-8", "replace").strip()
-                raise StageFailed(f"stage {index + 1} `{stage}` failed: {how}" + (f": {detail}" if detail else ""))
+            detail = stage.stderr.decode("utf-8", "replace").strip()
+            raise StageFailed(f"stage {index + 1} `{stage}` failed: {how}" + (f": {detail}" if detail else ""))
     return top.lines
 
 
