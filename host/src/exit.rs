@@ -39,9 +39,11 @@ pub struct ExitStatus {
 }
 
 impl ExitStatus {
-    /// Whether the child exited with code 0 and was not timed out.
+    /// Whether the child succeeded: it exited with code 0, was not timed
+    /// out, and its output was not truncated. The one success rule of
+    /// `procbox:host/process` (see `wit/process.wit`).
     pub fn success(&self) -> bool {
-        self.termination == Termination::Exited(0) && !self.timed_out
+        self.termination == Termination::Exited(0) && !self.timed_out && !self.output_truncated
     }
 }
 
@@ -66,6 +68,35 @@ impl Usage {
             user_cpu: time(ru.ru_utime),
             system_cpu: time(ru.ru_stime),
             max_rss_bytes: (ru.ru_maxrss.max(0) as u64) * 1024,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{ExitStatus, Termination, Usage};
+    use std::time::Duration;
+
+    /// The success rule of `wit/process.wit`, as the SDK's unit test states it.
+    #[test]
+    fn success_is_exit_0_without_timeout_or_truncation() {
+        let status = |termination, timed_out, output_truncated| ExitStatus {
+            termination,
+            duration: Duration::ZERO,
+            timed_out,
+            output_truncated,
+            usage: Usage::default(),
+        };
+        let cases = [
+            (status(Termination::Exited(0), false, false), true),
+            (status(Termination::Exited(1), false, false), false),
+            (status(Termination::Signalled(9), false, false), false),
+            (status(Termination::Signalled(13), false, false), false),
+            (status(Termination::Exited(0), true, false), false),
+            (status(Termination::Exited(0), false, true), false),
+        ];
+        for (status, success) in cases {
+            assert_eq!(status.success(), success, "{status:?}");
         }
     }
 }

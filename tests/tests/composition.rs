@@ -28,10 +28,70 @@ async fn a_failing_pipeline_reports_the_rightmost_failure() {
     let run = bounded!(scenario(&["sh", "cat"], &["pipeline-fail"]));
     let error = run.line("pipeline_error").unwrap_or_else(|| panic!("{run:?}"));
     assert!(
-        error.contains("`sh -c cat >/dev/null; echo oops >&2; exit 4` failed: exit code 4"),
+        error.contains(r#"`sh -c "cat >/dev/null; echo oops >&2; exit 4"` failed: exit code 4"#),
         "{error}"
     );
     assert!(error.contains("oops"), "the failing stage's stderr: {error}");
+}
+
+#[tokio::test]
+async fn a_stage_killed_by_sigpipe_after_head_exited_is_not_a_failure() {
+    // `seq 1 200000 | sort -rn | head -n 3`: about 1.3 MB goes from sort to
+    // head, far more than a pipe holds, so sort is still writing when head
+    // exits, and SIGPIPE kills it.
+    let run = bounded!(scenario(&["seq", "sort", "head"], &["pipeline-head"]));
+    assert_eq!(run.code, Some(0), "{run:?}");
+    assert_eq!(
+        run.value("head_out").as_deref(),
+        Some("200000,199999,199998"),
+        "{run:?}"
+    );
+    assert_eq!(
+        run.value("head_signals").as_deref(),
+        Some("None,Some(13),None"),
+        "sort really was killed by SIGPIPE: {run:?}"
+    );
+    assert_eq!(run.value("head_failed_stage").as_deref(), Some("None"), "{run:?}");
+}
+
+#[tokio::test]
+async fn a_failing_checked_middle_stage_is_reported_even_beside_an_unchecked_stage() {
+    let run = bounded!(scenario(&["seq", "sh", "cat"], &["pipeline-middle-fails"]));
+    assert_eq!(run.code, Some(0), "{run:?}");
+    let middle = r#"`sh -c "cat >/dev/null; echo middle broke >&2; exit 5"` failed: exit code 5"#;
+    let error = run.line("middle_error").unwrap_or_else(|| panic!("{run:?}"));
+    assert!(error.contains(middle), "{error}");
+    assert!(error.contains("middle broke"), "the stage's stderr: {error}");
+    // The last stage is unchecked and fails too: the checked middle stage
+    // is still reported (duct's rule).
+    let error = run.line("duct_error").unwrap_or_else(|| panic!("{run:?}"));
+    assert!(error.contains(middle), "{error}");
+    // With every stage unchecked, the statuses come back and the rule still
+    // names the middle stage.
+    assert_eq!(
+        run.value("unchecked_failed_stage").as_deref(),
+        Some("Some(1)"),
+        "{run:?}"
+    );
+}
+
+#[tokio::test]
+async fn the_sdk_writes_a_command_line_as_the_host_does() {
+    // `echo` is not granted: the host's refusal shows the command line by
+    // its own rule, next to the SDK's `Display` of the same command.
+    let run = bounded!(scenario(&["true"], &["quoting"]));
+    let shown = run.line("shown").unwrap_or_else(|| panic!("{run:?}"));
+    assert_eq!(
+        shown, r#"echo plain "" "two words" "tab\there" "it's" "say \"hi\"" "\u{1b}[31m" ünï a\b"#,
+        "{run:?}"
+    );
+    let refused = run.line("refused").unwrap_or_else(|| panic!("{run:?}"));
+    // The host names the program by its resolved path, unquoted.
+    let args = shown.strip_prefix("echo").expect("the program comes first");
+    assert!(
+        refused.starts_with("denied: /") && refused.contains(&format!("/echo{args}: ")),
+        "the host's line {refused:?} should end with the SDK's arguments {args:?}"
+    );
 }
 
 #[tokio::test]

@@ -295,3 +295,35 @@ async fn a_missing_input_fails_the_sort_stage_and_exits_1() {
     })
     .await
 }
+
+/// topn's success rule, pipeline rule and quoting, against the same tables
+/// as the Rust SDK's unit tests (`guests/python/topn_rules_test.py`, plain
+/// CPython 3.10+ with stand-ins for the bindings; no componentize-py).
+#[tokio::test]
+async fn topn_follows_the_success_and_pipeline_rules_and_quotes_as_the_host() {
+    within(async {
+        let python = std::env::var_os("PYTHON").unwrap_or_else(|| "python3".into());
+        let recent = tokio::process::Command::new(&python)
+            .args(["-c", "import sys; sys.exit(sys.version_info < (3, 10))"])
+            .kill_on_drop(true)
+            .status()
+            .await;
+        if !recent.is_ok_and(|status| status.success()) {
+            let reason = format!("{} is missing or older than 3.10", python.to_string_lossy());
+            if std::env::var_os("PROCBOX_REQUIRE_PYTHON").is_some() {
+                panic!("PROCBOX_REQUIRE_PYTHON is set, but {reason}");
+            }
+            eprintln!("skipped: {reason}");
+            return;
+        }
+        let out = tokio::process::Command::new(&python)
+            .arg(repo().join("guests/python/topn_rules_test.py"))
+            .stdin(std::process::Stdio::null())
+            .kill_on_drop(true)
+            .output()
+            .await
+            .expect("start python");
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    })
+    .await
+}

@@ -94,7 +94,7 @@ async fn a_failing_command_is_an_error_with_its_stderr() {
     let run = bounded!(scenario(&["sh"], &["checked-failure"]));
     assert!(
         run.stdout
-            .contains("message=`sh -c echo one >&2; echo two >&2; exit 3` failed: exit code 3"),
+            .contains(r#"message=`sh -c "echo one >&2; echo two >&2; exit 3"` failed: exit code 3"#),
         "{run:?}"
     );
     assert!(run.stdout.contains("stderr ends with:\none\ntwo"), "{run:?}");

@@ -14,10 +14,18 @@ stdout, and every stage's stderr, as `wasi:io` streams.
 Children start with an empty environment, so `sort` and `uniq` compare bytes
 (the C locale). Relative FILE paths are relative to where procbox runs.
 
+Whether a stage failed follows procbox's rules (wit/process.wit): a stage
+succeeded only if it exited 0, did not time out and its output was not cut
+at the policy's cap; a stage killed by SIGPIPE because a later stage ended
+is not a failure; and when several stages failed, the rightmost one is
+reported (pipefail). Command lines in messages are quoted as procbox quotes
+them: a word that is empty or has white space, a quote or a control
+character is written in double quotes, with escapes.
+
 Exit status:
     0  the top lines were printed
-    1  a stage failed (the message names it, with its status and stderr),
-       or another error
+    1  a stage failed (the message names the rightmost failing stage, with
+       its status and stderr), or another error
     2  bad arguments (the usage is printed)
     3  procbox refused to start a stage: it was not granted
 
@@ -53,6 +61,7 @@ Print the N most frequent lines of the FILEs, with their counts, as
 
 STDERR_TAIL = 4096  # bytes of each stage's stderr kept for error messages
 READ_CHUNK = 64 * 1024
+SIGPIPE = 13  # Linux: written to a pipe whose reader has gone
 
 
 def exit_with(code: int) -> None:
@@ -120,6 +129,34 @@ def parse_args(argv: list[str]) -> Options:
     return options
 
 
+# --- command lines ---------------------------------------------------------------
+
+# How Rust's `{:?}` escapes these inside a string.
+ESCAPES = {"\\": "\\\\", '"': '\\"', "\n": "\\n", "\r": "\\r", "\t": "\\t", "\0": "\\0"}
+
+
+def is_control(c: str) -> bool:
+    """Rust's `char::is_control`: the C0 and C1 control characters."""
+    return ord(c) < 0x20 or 0x7F <= ord(c) < 0xA0
+
+
+def quote(word: str) -> str:
+    """One word of a command line as procbox writes it in messages.
+
+    The rule of the host (`quote` in host/src/gate.rs) and of the Rust SDK
+    (`Display` for `Command`): the word as it is, unless it is empty or
+    contains white space, a quote or a control character; then in double
+    quotes with Rust's `{:?}` escapes (`\\"`, `\\\\`, `\\n`, `\\t`,
+    `\\0`, and `\\u{1b}` for other characters that are not printable).
+    Rust also escapes combining marks, which this does not.
+    """
+    plain = word and not any(c.isspace() or is_control(c) or c in "\"'" for c in word)
+    if plain:
+        return word
+    escaped = "".join(ESCAPES.get(c) or (c if c.isprintable() else f"\\u{{{ord(c):x}}}") for c in word)
+    return f'"{escaped}"'
+
+
 # --- the pipeline --------------------------------------------------------------
 
 
@@ -139,7 +176,7 @@ class Stage:
     stderr: bytearray = field(default_factory=bytearray)  # its tail
 
     def __str__(self) -> str:
-        return " ".join([self.program, *self.args])
+        return " ".join(quote(word) for word in [self.program, *self.args])
 
     def keep_stderr(self, data: bytes) -> None:
         self.stderr += data
@@ -231,14 +268,52 @@ class FirstLines:
 
 
 def failure(status: process.ExitStatus) -> str | None:
-    """How a stage failed, or None if it succeeded."""
+    """How a child failed, or None if it succeeded.
+
+    procbox's success rule: exited 0, not timed out, output not truncated.
+    """
     match status.termination:
-        case process.Termination_Exited(value=0):
-            return None
         case process.Termination_Exited(value=code):
-            return f"exit status {code}"
+            how = f"exit status {code}"
         case process.Termination_Signalled(value=signal):
-            return f"killed by signal {signal}"
+            how = f"killed by signal {signal}"
+    if status.timed_out:
+        return f"{how} (timed out)"
+    if status.output_truncated:
+        return f"{how} (output over the cap; killed)"
+    if status.termination == process.Termination_Exited(0):
+        return None
+    return how
+
+
+def stage_failure(statuses: list[process.ExitStatus], index: int) -> str | None:
+    """How stage `index` of a finished pipeline failed, or None.
+
+    procbox's pipeline rule: a stage killed by SIGPIPE after a later stage
+    exited is not a failure (`... | head` ends a pipeline that way). Only
+    the next stage reads a stage's stdout, and every stage has exited when
+    this is asked, so SIGPIPE is excused in every stage but the last.
+    """
+    status = statuses[index]
+    broken_pipe = (
+        status.termination == process.Termination_Signalled(SIGPIPE)
+        and not status.timed_out
+        and not status.output_truncated
+    )
+    if broken_pipe and index + 1 < len(statuses):
+        return None
+    return failure(status)
+
+
+def reported_stage(statuses: list[process.ExitStatus]) -> int | None:
+    """The index of the stage a failed pipeline reports, or None if it succeeded.
+
+    pipefail: the rightmost failing stage (every stage of topn is checked).
+    """
+    for index in reversed(range(len(statuses))):
+        if stage_failure(statuses, index) is not None:
+            return index
+    return None
 
 
 def top_lines(files: list[str], n: int, verbose: bool) -> list[bytes]:
@@ -261,14 +336,13 @@ def top_lines(files: list[str], n: int, verbose: bool) -> list[bytes]:
             readers.append(Reader(stream, ready, take))
         read_all(readers)
 
-        problems = []
-        for number, stage in enumerate(stages, 1):
-            how = failure(stage.child.wait())
-            if how is not None:
-                detail = stage.stderr.decode("utf-8", "replace").strip()
-                problems.append(f"stage {number} `{stage}` failed: {how}" + (f": {detail}" if detail else ""))
-        if problems:
-            raise StageFailed("\n".join(problems))
+        statuses = [stage.child.wait() for stage in stages]
+        index = reported_stage(statuses)
+        if index is not None:
+            stage = stages[index]
+            how = stage_failure(statuses, index)
+            detail = stage.stderr.decode("utf-8", "replace").strip()
+            raise StageFailed(f"stage {index + 1} `{stage}` failed: {how}" + (f": {detail}" if detail else ""))
     return top.lines
 
 

@@ -1,5 +1,7 @@
 //! Building a command, like `std::process::Command`.
 
+use std::borrow::Cow;
+use std::fmt;
 use std::time::Duration;
 
 use crate::bindings::procbox::host::process as wit;
@@ -32,8 +34,6 @@ pub enum Stdio {
         /// Append instead of truncating (output only).
         append: bool,
     },
-    /// For stderr only: wherever stdout goes, as the shell's `2>&1`.
-    ToStdout,
 }
 
 impl Stdio {
@@ -63,11 +63,6 @@ impl Stdio {
             append: true,
         }
     }
-    /// For stderr: merge into stdout (`2>&1`).
-    pub fn to_stdout() -> Stdio {
-        Stdio::ToStdout
-    }
-
     pub(crate) fn to_wit(&self) -> wit::Stdio<'static> {
         match self {
             Stdio::Piped => wit::Stdio::Piped,
@@ -77,13 +72,23 @@ impl Stdio {
                 path: path.clone(),
                 append: *append,
             }),
-            Stdio::ToStdout => wit::Stdio::Stdout,
         }
     }
 }
 
+/// Where stderr goes when the command says so: a [`Stdio`], or stdout.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Stderr {
+    Stdio(Stdio),
+    /// `2>&1`.
+    ToStdout,
+}
+
 /// A command to run. Build it, then call [`spawn`](Command::spawn),
 /// [`output`](Command::output) or [`status`](Command::status).
+///
+/// Its [`Display`](fmt::Display) is the command line as procbox's messages
+/// show it, with words quoted when they need it.
 #[derive(Debug, Clone)]
 pub struct Command {
     program: String,
@@ -92,7 +97,7 @@ pub struct Command {
     cwd: Option<String>,
     stdin: Option<Stdio>,
     stdout: Option<Stdio>,
-    stderr: Option<Stdio>,
+    stderr: Option<Stderr>,
     timeout: Option<Duration>,
     timeout_signal: Signal,
     kill_grace: Duration,
@@ -188,9 +193,27 @@ impl Command {
     }
 
     /// Where stderr goes (default: null for `spawn`, piped for `output` and
-    /// `status`, which keep its tail for error messages).
+    /// `status`, which keep its tail for error messages). Replaces an earlier
+    /// [`stderr_to_stdout`](Self::stderr_to_stdout).
     pub fn stderr(&mut self, stdio: Stdio) -> &mut Command {
-        self.stderr = Some(stdio);
+        self.stderr = Some(Stderr::Stdio(stdio));
+        self
+    }
+
+    /// Sends stderr wherever stdout goes, as the shell's `2>&1`: into the
+    /// same pipe (so [`Output::stdout`] holds both, in the order the child
+    /// wrote them, and [`Output::stderr`] is empty), the same file, or null.
+    /// Replaces an earlier [`stderr`](Self::stderr).
+    ///
+    /// ```no_run
+    /// # use procbox_sdk::{Command, Stdio};
+    /// # fn main() -> Result<(), procbox_sdk::Error> {
+    /// // make >>build.log 2>&1
+    /// Command::new("make").stdout(Stdio::append("build.log")).stderr_to_stdout().status()?;
+    /// # Ok(()) }
+    /// ```
+    pub fn stderr_to_stdout(&mut self) -> &mut Command {
+        self.stderr = Some(Stderr::ToStdout);
         self
     }
 
@@ -215,7 +238,10 @@ impl Command {
     }
 
     /// Makes [`output`](Self::output) and [`status`](Self::status) return a
-    /// non-zero exit, a signal or a timeout as a status instead of an error.
+    /// status that is not a [success](ExitStatus::success) (a non-zero exit,
+    /// a signal, a timeout, truncated output) instead of an error. In a
+    /// [`Pipeline`](crate::Pipeline), this stage's failure is ignored and
+    /// the other stages' is not.
     pub fn unchecked(&mut self) -> &mut Command {
         self.checked = false;
         self
@@ -239,14 +265,6 @@ impl Command {
         Ok(self.output()?.stdout_text()?.trim().to_string())
     }
 
-    /// The command line, for messages.
-    pub fn display(&self) -> String {
-        std::iter::once(self.program.as_str())
-            .chain(self.args.iter().map(String::as_str))
-            .collect::<Vec<_>>()
-            .join(" ")
-    }
-
     /// Starts the child. Unset streams default to null.
     ///
     /// # Errors
@@ -261,8 +279,9 @@ impl Command {
     /// otherwise) concurrently.
     ///
     /// # Errors
-    /// As [`spawn`](Self::spawn); and [`Error::Failed`] for a non-zero exit,
-    /// a signal or a timeout, unless [`unchecked`](Self::unchecked).
+    /// As [`spawn`](Self::spawn); and [`Error::Failed`] when the child did
+    /// not succeed ([`ExitStatus::success`]: a non-zero exit, a signal, a
+    /// timeout or truncated output), unless [`unchecked`](Self::unchecked).
     pub fn output(&self) -> Result<Output, Error> {
         let child = self.spawn_with(self.default_stdin(), Stdio::Piped, Stdio::Piped)?;
         let output = child.communicate(self.input.as_deref().unwrap_or_default())?;
@@ -306,7 +325,11 @@ impl Command {
                 None => stdin,
             },
             stdout: self.stdout.as_ref().unwrap_or(&stdout).to_wit(),
-            stderr: self.stderr.as_ref().unwrap_or(&stderr).to_wit(),
+            stderr: match &self.stderr {
+                Some(Stderr::Stdio(own)) => own.to_wit(),
+                Some(Stderr::ToStdout) => wit::Stdio::Stdout,
+                None => stderr.to_wit(),
+            },
             timeout: self.timeout.map(|after| wit::Timeout {
                 after: nanos(after),
                 signal: self.timeout_signal,
@@ -329,15 +352,121 @@ impl Command {
         if !self.checked || output.status.success() {
             return Ok(output);
         }
-        Err(Error::Failed(Box::new(Failure {
-            command: self.display(),
+        Err(self.failure(output.status, &output.stderr))
+    }
+
+    /// The [`Error::Failed`] for this command ending with `status`, with
+    /// the tail of `stderr`.
+    pub(crate) fn failure(&self, status: ExitStatus, stderr: &[u8]) -> Error {
+        Error::Failed(Box::new(Failure {
+            command: self.to_string(),
             cwd: self.cwd.clone(),
-            status: output.status,
-            stderr_tail: tail(&output.stderr, STDERR_TAIL_LINES),
-        })))
+            status,
+            stderr_tail: tail(stderr, STDERR_TAIL_LINES),
+        }))
+    }
+}
+
+/// The command line as procbox shows it in messages: the program and its
+/// arguments separated by spaces, each word written as it is unless it is
+/// empty or contains white space, a quote (`"` or `'`) or a control
+/// character; such a word is written as Rust's `{:?}` writes a string (in
+/// double quotes, with `\"`, `\\`, `\n`, `\t`, `\u{1b}`, ... escapes).
+///
+/// This is the host's rule for the arguments in its own messages
+/// (`denied: /usr/bin/git log "a b": ...`), so a command reads the same in
+/// an SDK error as in a refusal. One difference: the host writes the
+/// program as the path it resolved and does not quote it; here the program
+/// is the one given to [`Command::new`], quoted by the same rule as the
+/// arguments. The environment, working directory and redirections are not
+/// shown. Every message of this crate that names a command (a
+/// [`Failure`], a pipeline's stage, a queue's cancelled command) uses this.
+///
+/// ```
+/// # use procbox_sdk::Command;
+/// let mut sh = Command::new("sh");
+/// sh.args(["-c", "echo hi; exit 3", ""]);
+/// assert_eq!(sh.to_string(), r#"sh -c "echo hi; exit 3" """#);
+/// ```
+impl fmt::Display for Command {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&quote(&self.program))?;
+        for arg in &self.args {
+            write!(f, " {}", quote(arg))?;
+        }
+        Ok(())
+    }
+}
+
+/// One word of a command line as [`Command`]'s `Display` writes it: the
+/// same rule as the host's `quote` in `host/src/gate.rs`.
+fn quote(word: &str) -> Cow<'_, str> {
+    let plain =
+        !word.is_empty() && !word.contains(|c: char| c.is_whitespace() || c.is_control() || c == '"' || c == '\'');
+    if plain {
+        Cow::Borrowed(word)
+    } else {
+        Cow::Owned(format!("{word:?}"))
     }
 }
 
 fn nanos(duration: Duration) -> u64 {
     u64::try_from(duration.as_nanos()).unwrap_or(u64::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{quote, Command};
+
+    /// The quoting of the host's messages (`quote` in `host/src/gate.rs`):
+    /// a word is written as it is unless it is empty or contains white
+    /// space, `"`, `'` or a control character; then as Rust's `{:?}`.
+    /// Every row here is what the host writes for the same argument.
+    #[test]
+    fn words_are_quoted_as_the_host_quotes_them() {
+        let cases = [
+            ("plain", "plain"),
+            ("--format=%an", "--format=%an"),
+            ("a*b?[c]", "a*b?[c]"),
+            ("$HOME;|&<>()", "$HOME;|&<>()"),
+            ("back\\slash", "back\\slash"),
+            ("ünïcødé", "ünïcødé"),
+            ("", r#""""#),
+            ("two words", r#""two words""#),
+            ("tab\there", r#""tab\there""#),
+            ("line\nbreak", r#""line\nbreak""#),
+            ("it's", r#""it's""#),
+            (r#"say "hi""#, r#""say \"hi\"""#),
+            (r#"both\ "quoted""#, r#""both\\ \"quoted\"""#),
+            ("\u{1b}[31m", r#""\u{1b}[31m""#),
+            ("nul\0", r#""nul\0""#),
+            ("\u{a0}no-break", r#""\u{a0}no-break""#),
+        ];
+        for (word, shown) in cases {
+            assert_eq!(quote(word), shown, "{word:?}");
+        }
+    }
+
+    #[test]
+    fn a_command_line_is_its_quoted_words() {
+        let mut sh = Command::new("sh");
+        sh.args(["-c", "cat >/dev/null; exit 4"]);
+        assert_eq!(sh.to_string(), r#"sh -c "cat >/dev/null; exit 4""#);
+        assert_eq!(Command::new("true").to_string(), "true");
+        let mut spaced = Command::new("/opt/my tools/run");
+        spaced.args(["", "x"]);
+        assert_eq!(spaced.to_string(), r#""/opt/my tools/run" "" x"#);
+        // What is not part of the command line is not shown.
+        let mut env = Command::new("env");
+        env.env("A", "b").current_dir("/tmp").unchecked().stderr_to_stdout();
+        assert_eq!(env.to_string(), "env");
+    }
+
+    #[test]
+    fn a_pipeline_joins_its_stages_with_bars() {
+        let mut grep = Command::new("grep");
+        grep.arg("a b");
+        let pipeline = Command::new("ls").pipe(&grep).pipe(Command::new("wc").arg("-l"));
+        assert_eq!(pipeline.to_string(), r#"ls | grep "a b" | wc -l"#);
+    }
 }

@@ -29,16 +29,18 @@ pub enum Error {
     Decode(String),
     /// Not run, or stopped: an earlier command of a fail-fast queue failed.
     Cancelled(String),
-    /// The command ran but did not succeed: a non-zero exit, a signal or a
-    /// timeout. Only from checked calls ([`crate::Command::output`],
-    /// [`crate::Command::status`]).
+    /// The command ran but did not succeed ([`ExitStatus::success`]): a
+    /// non-zero exit, a signal, a timeout or output cut at the policy's
+    /// cap. Only from checked calls ([`crate::Command::output`],
+    /// [`crate::Command::status`], a checked stage of a
+    /// [`crate::Pipeline`], a [`crate::Queue`]).
     Failed(Box<Failure>),
 }
 
 /// A command that ran and failed, with what a person needs to see why.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Failure {
-    /// The command line, for messages.
+    /// The command line, as [`crate::Command`]'s `Display` writes it.
     pub command: String,
     /// The working directory it was asked to run in (`None`: procbox's).
     pub cwd: Option<String>,

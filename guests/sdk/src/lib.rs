@@ -19,9 +19,14 @@
 //! # Ok(()) }
 //! ```
 //!
-//! A non-zero exit, a signal or a timeout is an [`Error::Failed`] that
-//! shows the command line, the status, its duration and the end of stderr,
-//! unless the command is [`Command::unchecked`].
+//! A command that does not succeed is an [`Error::Failed`] that shows the
+//! command line, the status, its duration and the end of stderr, unless
+//! the command is [`Command::unchecked`]. Success has one definition,
+//! written in `wit/process.wit` and shared with the host
+//! ([`ExitStatus::success`]): exit code 0, no timeout, and no output cut
+//! at the policy's cap. A command line in a message is written
+//! as the host writes it in its own (see [`Command`]'s `Display`): words
+//! with spaces, quotes or control characters are quoted.
 //!
 //! # Stream, with a line limit that is not a trap
 //!
@@ -59,8 +64,10 @@
 //! use procbox_sdk::{wait_any, Command, Queue, Stdio};
 //! # fn main() -> Result<(), procbox_sdk::Error> {
 //! // Files in a directory the host grants; 2>&1.
-//! Command::new("make").stdout(Stdio::append("build.log")).stderr(Stdio::to_stdout()).status()?;
-//! // a | b | c, child to child through OS pipes; the rightmost failure wins.
+//! Command::new("make").stdout(Stdio::append("build.log")).stderr_to_stdout().status()?;
+//! // a | b | c, child to child through OS pipes. The rightmost failing
+//! // stage is reported (pipefail), but a stage killed by SIGPIPE because a
+//! // later one stopped reading (`… | head`) is not a failure.
 //! let top = Command::new("git").args(["log", "--format=%an"])
 //!     .pipe(&Command::new("sort"))
 //!     .pipe(Command::new("uniq").arg("-c"))
@@ -86,8 +93,13 @@
 //! - **The environment starts empty.** Nothing is inherited; set what the
 //!   child needs with [`Command::env`] (the host must grant it).
 //! - **A non-zero exit is an error** for [`Command::output`],
-//!   [`Command::status`] and [`Command::read`], as in duct and execa; opt
-//!   out with [`Command::unchecked`]. [`Child::wait`] returns the raw status.
+//!   [`Command::status`] and [`Command::read`], as in duct and execa, and
+//!   so are a signal, a timeout and truncated output; opt out with
+//!   [`Command::unchecked`]. [`Child::wait`] returns the raw status.
+//! - **Pipelines** report the rightmost failing stage, excuse SIGPIPE in a
+//!   stage whose reader has ended, and let an unchecked stage hide only its
+//!   own failure: the rule is on [`Pipeline`].
+//! - **`2>&1`** is [`Command::stderr_to_stdout`].
 //! - **A child never outlives its handle.** Dropping a [`Child`] kills the
 //!   child's whole process group and reaps it.
 //! - **Exit codes:** end the plugin with [`exit`] to report an exact code.

@@ -81,9 +81,9 @@ impl Queue {
             }
             if failed && self.fail_fast {
                 for run in running.drain(..) {
-                    let line = self.commands[run.index].display();
+                    let command = &self.commands[run.index];
                     results[run.index] = Some(Err(Error::Cancelled(format!(
-                        "`{line}` was killed: an earlier command failed"
+                        "`{command}` was killed: an earlier command failed"
                     ))));
                 }
                 break;
@@ -102,8 +102,7 @@ impl Queue {
             .map(|(result, command)| {
                 result.unwrap_or_else(|| {
                     Err(Error::Cancelled(format!(
-                        "`{}` did not run: an earlier command failed",
-                        command.display()
+                        "`{command}` did not run: an earlier command failed"
                     )))
                 })
             })

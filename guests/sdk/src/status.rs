@@ -32,8 +32,14 @@ pub struct ExitStatus {
     pub usage: Usage,
 }
 
+/// SIGPIPE's number on Linux: a write to a pipe whose reader has gone.
+pub(crate) const SIGPIPE: i32 = 13;
+
 impl ExitStatus {
-    /// True for exit code 0, without a timeout or truncated output.
+    /// Whether the child succeeded: it exited with code 0, was not stopped
+    /// by its timeout and its output was not cut at the policy's cap. This
+    /// is the one success rule of `procbox:host/process` (see
+    /// `wit/process.wit`); every checked call of this crate uses it.
     pub fn success(&self) -> bool {
         self.code == Some(0) && !self.timed_out && !self.output_truncated
     }
@@ -44,6 +50,28 @@ impl ExitStatus {
     /// The signal number, if a signal killed the child.
     pub fn signal(&self) -> Option<i32> {
         self.signal
+    }
+}
+
+#[cfg(test)]
+impl ExitStatus {
+    /// A status that exited with `code` (tests only).
+    pub(crate) fn exited(code: i32) -> ExitStatus {
+        ExitStatus::ended(Some(code), None)
+    }
+    /// A status killed by `signal` (tests only).
+    pub(crate) fn signalled(signal: i32) -> ExitStatus {
+        ExitStatus::ended(None, Some(signal))
+    }
+    fn ended(code: Option<i32>, signal: Option<i32>) -> ExitStatus {
+        ExitStatus {
+            code,
+            signal,
+            duration: Duration::ZERO,
+            timed_out: false,
+            output_truncated: false,
+            usage: Usage::default(),
+        }
     }
 }
 
@@ -128,5 +156,36 @@ impl Output {
     /// Stderr as text, with invalid UTF-8 replaced by U+FFFD.
     pub fn stderr_lossy(&self) -> String {
         String::from_utf8_lossy(&self.stderr).into_owned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ExitStatus;
+
+    /// The success rule of `wit/process.wit`: exited(0), not timed out, not
+    /// truncated.
+    #[test]
+    fn success_is_exit_0_without_timeout_or_truncation() {
+        let timed_out = ExitStatus {
+            timed_out: true,
+            ..ExitStatus::exited(0)
+        };
+        let truncated = ExitStatus {
+            output_truncated: true,
+            ..ExitStatus::exited(0)
+        };
+        let cases = [
+            (ExitStatus::exited(0), true),
+            (ExitStatus::exited(1), false),
+            (ExitStatus::exited(-1), false),
+            (ExitStatus::signalled(9), false),
+            (ExitStatus::signalled(13), false),
+            (timed_out, false),
+            (truncated, false),
+        ];
+        for (status, success) in cases {
+            assert_eq!(status.success(), success, "{status:?}");
+        }
     }
 }

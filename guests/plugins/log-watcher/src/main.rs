@@ -32,7 +32,7 @@ fn run() -> Result<(), Error> {
     let mut child = Command::new(program)
         .args(rest)
         .stdout(Stdio::piped())
-        .stderr(Stdio::to_stdout())
+        .stderr_to_stdout()
         .timeout(deadline)
         .kill_grace(Duration::from_millis(500))
         .spawn()?;

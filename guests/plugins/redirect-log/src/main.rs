@@ -26,7 +26,7 @@ fn run() -> Result<(), Error> {
     Command::new("sh")
         .args(["-c", "echo step one; echo 'a warning' >&2; echo step two"])
         .stdout(Stdio::append(&log))
-        .stderr(Stdio::to_stdout())
+        .stderr_to_stdout()
         .status()?;
     // Output nobody needs goes to null.
     Command::new("date").stdout(Stdio::null()).status()?;

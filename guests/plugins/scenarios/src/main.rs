@@ -44,6 +44,9 @@ fn main() {
         "child-fds" => child_fds(),
         "pipeline" => pipeline(),
         "pipeline-fail" => pipeline_fail(),
+        "pipeline-head" => pipeline_head(),
+        "pipeline-middle-fails" => pipeline_middle_fails(),
+        "quoting" => quoting(),
         "redirect" => redirect(&rest[0]),
         "inherit" => inherit(),
         "lines" => lines(),
@@ -500,6 +503,78 @@ fn pipeline_fail() -> Result<(), Error> {
     Ok(())
 }
 
+/// `seq 1 200000 | sort -rn | head -n 3`: `head` exits after three lines,
+/// so `sort`, with about 1.3 MB still to write, is killed by SIGPIPE. The
+/// pipeline succeeds anyway (the pipeline rule's SIGPIPE exception).
+fn pipeline_head() -> Result<(), Error> {
+    let out = Command::new("seq")
+        .args(["1", "200000"])
+        .pipe(Command::new("sort").arg("-rn"))
+        .pipe(Command::new("head").args(["-n", "3"]))
+        .output()?;
+    println!("head_out={}", out.stdout_lossy().lines().collect::<Vec<_>>().join(","));
+    let signals: Vec<String> = out.statuses.iter().map(|s| format!("{:?}", s.signal())).collect();
+    println!("head_signals={}", signals.join(","));
+    println!("head_failed_stage={:?}", out.failed_stage());
+    Ok(())
+}
+
+/// A failing checked middle stage is reported, also when the last stage is
+/// unchecked and fails too (duct's rule).
+fn pipeline_middle_fails() -> Result<(), Error> {
+    let mut middle = Command::new("sh");
+    middle.args(["-c", "cat >/dev/null; echo middle broke >&2; exit 5"]);
+    let checked = Command::new("seq")
+        .args(["1", "1000"])
+        .pipe(&middle)
+        .pipe(&Command::new("cat"))
+        .output();
+    match checked {
+        Err(err) => println!("middle_error={}", err.to_string().replace('\n', " / ")),
+        Ok(out) => println!("middle_ok={:?}", out.statuses),
+    }
+    let with_unchecked_last = Command::new("seq")
+        .args(["1", "1000"])
+        .pipe(&middle)
+        .pipe(Command::new("sh").args(["-c", "cat; exit 1"]).unchecked())
+        .output();
+    match with_unchecked_last {
+        Err(err) => println!("duct_error={}", err.to_string().replace('\n', " / ")),
+        Ok(out) => println!("duct_ok={:?}", out.statuses),
+    }
+    let all_unchecked = Command::new("seq")
+        .args(["1", "1000"])
+        .pipe(&middle)
+        .pipe(&Command::new("cat"))
+        .unchecked()
+        .output()?;
+    println!("unchecked_failed_stage={:?}", all_unchecked.failed_stage());
+    Ok(())
+}
+
+/// A command line as the SDK shows it, next to the host's refusal of the
+/// same command (`echo` is not granted), which shows it by the host's rule.
+fn quoting() -> Result<(), Error> {
+    let mut echo = Command::new("echo");
+    echo.args([
+        "plain",
+        "",
+        "two words",
+        "tab\there",
+        "it's",
+        "say \"hi\"",
+        "\u{1b}[31m",
+        "ünï",
+        "a\\b",
+    ]);
+    println!("shown={echo}");
+    match echo.output() {
+        Err(err) => println!("refused={err}"),
+        Ok(out) => println!("ran={}", out.status),
+    }
+    Ok(())
+}
+
 /// Files as stdin/stdout, appending, and stderr merged into stdout.
 fn redirect(dir: &str) -> Result<(), Error> {
     let file = format!("{dir}/out.txt");
@@ -512,7 +587,7 @@ fn redirect(dir: &str) -> Result<(), Error> {
     println!("file_round_trip={:?}", back.stdout_lossy());
     let merged = Command::new("sh")
         .args(["-c", "echo out; echo err >&2"])
-        .stderr(Stdio::to_stdout())
+        .stderr_to_stdout()
         .output()?;
     println!("merged={:?}", merged.stdout_lossy());
     match Command::new("echo")
