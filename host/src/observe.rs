@@ -11,6 +11,7 @@ use serde_json::json;
 
 use crate::error::SpawnError;
 use crate::exit::Termination;
+use crate::gate::render::command_line;
 use crate::gate::{Decision, SpawnRequest};
 use crate::hooks::{ExitEvent, Observer};
 
@@ -111,10 +112,7 @@ impl Observer for VerboseLog {
     }
 
     fn on_exit(&self, exit: &ExitEvent<'_>) {
-        let command = std::iter::once(exit.program.display().to_string())
-            .chain(exit.args.iter().cloned())
-            .collect::<Vec<_>>()
-            .join(" ");
+        let command = command_line(exit.program, exit.args);
         match exit.status {
             Ok(status) => {
                 let how = match status.termination {

@@ -7,10 +7,10 @@ use std::path::{Path, PathBuf};
 use crate::policy::env::is_injection;
 use crate::policy::rule::ExecRule;
 
-/// The program and its arguments as one line, each argument quoted as
-/// [`quote`] does.
+/// The program and its arguments as one line, each word quoted as
+/// [`quote`] does (the SDK's `Display` for `Command` follows the same rule).
 pub fn command_line(program: &Path, args: &[String]) -> String {
-    std::iter::once(program.display().to_string())
+    std::iter::once(quote(&program.to_string_lossy()))
         .chain(args.iter().map(|a| quote(a)))
         .collect::<Vec<_>>()
         .join(" ")
