@@ -322,3 +322,35 @@ async fn without_an_escalation_hook_an_ungranted_request_is_denied_with_the_reas
     let denied = bounded(run(&spawner, request("echo", &["bye"]))).await.unwrap_err();
     assert!(denied.contains("no allow rule matches these arguments"), "{denied}");
 }
+
+#[tokio::test]
+async fn the_plugins_timeout_cannot_outlast_the_policys_ceiling() {
+    use procbox::{Termination, Timeout};
+    let limits = Limits {
+        max_runtime: Some(Duration::from_millis(300)),
+        ..Limits::default()
+    };
+    let spawner = spawner(builder().allow_run("sleep").limits(limits), Hooks::default());
+    let hour = Duration::from_secs(3600);
+    // Before: the plugin's SIGCONT and hour of grace kept the child alive
+    // past the user's 300 ms ceiling, whichever timeout came first.
+    let cases = [
+        // the plugin's timeout first: its signal is ignored, SIGKILL at the ceiling + grace
+        (100, libc::SIGCONT, Termination::Signalled(libc::SIGKILL)),
+        // the ceiling first: the ceiling's SIGTERM, not the plugin's SIGCONT
+        (60_000, libc::SIGCONT, Termination::Signalled(libc::SIGTERM)),
+    ];
+    for (after_ms, signal, ended) in cases {
+        let timeout = Timeout {
+            after: Duration::from_millis(after_ms),
+            signal,
+            grace: hour,
+        };
+        let mut spawned = bounded(spawner.spawn(request("sleep", &["1000"]), Some(timeout), || Ok(None)))
+            .await
+            .unwrap();
+        let status = bounded(spawned.process.wait()).await.unwrap();
+        assert!(status.timed_out, "{status:?}");
+        assert_eq!(status.termination, ended, "{status:?}");
+    }
+}

@@ -63,20 +63,31 @@ pub struct Timeout {
 }
 
 impl Timeout {
-    /// The timeout to apply: the plugin's `requested` one, shortened to the
-    /// policy's `ceiling`; or the ceiling alone (SIGTERM, then SIGKILL after
-    /// [`CEILING_GRACE`]) when the plugin asked for none.
+    /// The timeout to apply, given the plugin's `requested` one and the
+    /// policy's `ceiling`. The ceiling is the user's, so the plugin cannot
+    /// stretch it:
+    /// - no ceiling: the plugin's timeout, as asked;
+    /// - the plugin's timeout fires first: its own signal, but SIGKILL comes
+    ///   no later than the ceiling plus [`CEILING_GRACE`], whatever grace it
+    ///   asked for (a signal the child ignores, `SIGCONT`, an hour of grace);
+    /// - otherwise: the ceiling's own escalation, SIGTERM then SIGKILL after
+    ///   [`CEILING_GRACE`].
     pub fn capped(requested: Option<Timeout>, ceiling: Option<Duration>) -> Option<Timeout> {
-        match (requested, ceiling) {
-            (requested, None) => requested,
-            (None, Some(ceiling)) => Some(Timeout {
+        let Some(ceiling) = ceiling else {
+            return requested;
+        };
+        match requested {
+            Some(requested) if requested.after < ceiling => {
+                let kill_at = (requested.after + requested.grace).min(ceiling + CEILING_GRACE);
+                Some(Timeout {
+                    grace: kill_at - requested.after,
+                    ..requested
+                })
+            }
+            _ => Some(Timeout {
                 after: ceiling,
                 signal: libc::SIGTERM,
                 grace: CEILING_GRACE,
-            }),
-            (Some(requested), Some(ceiling)) => Some(Timeout {
-                after: requested.after.min(ceiling),
-                ..requested
             }),
         }
     }
@@ -205,6 +216,55 @@ mod tests {
         match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
             Ok(stat) => stat.rsplit(')').next().and_then(|r| r.trim_start().chars().next()) != Some('Z'),
             Err(_) => false,
+        }
+    }
+
+    #[test]
+    fn the_policys_ceiling_cannot_be_stretched_by_the_plugins_timeout() {
+        let ms = Duration::from_millis;
+        let t = |after, signal, grace| Timeout {
+            after: ms(after),
+            signal,
+            grace: ms(grace),
+        };
+        let hour = 3_600_000;
+        let g = CEILING_GRACE.as_millis() as u64;
+        let cases = [
+            // no ceiling: the plugin's timeout as asked
+            (Some(t(100, libc::SIGINT, hour)), None, Some(t(100, libc::SIGINT, hour))),
+            (None, None, None),
+            // no timeout asked: the ceiling's own escalation
+            (None, Some(1000), Some(t(1000, libc::SIGTERM, g))),
+            // the plugin's comes first and ends in time: as asked
+            (
+                Some(t(100, libc::SIGINT, 50)),
+                Some(1000),
+                Some(t(100, libc::SIGINT, 50)),
+            ),
+            // ... but its grace cannot outlast the ceiling's SIGKILL
+            (
+                Some(t(100, libc::SIGCONT, hour)),
+                Some(1000),
+                Some(t(100, libc::SIGCONT, 900 + g)),
+            ),
+            // the ceiling comes first: its signal and grace, not the plugin's
+            (
+                Some(t(5000, libc::SIGCONT, hour)),
+                Some(1000),
+                Some(t(1000, libc::SIGTERM, g)),
+            ),
+            (
+                Some(t(1000, libc::SIGSTOP, hour)),
+                Some(1000),
+                Some(t(1000, libc::SIGTERM, g)),
+            ),
+        ];
+        for (requested, ceiling, expected) in cases {
+            assert_eq!(
+                Timeout::capped(requested, ceiling.map(ms)),
+                expected,
+                "{requested:?} under {ceiling:?}"
+            );
         }
     }
 
