@@ -354,3 +354,44 @@ async fn the_plugins_timeout_cannot_outlast_the_policys_ceiling() {
         assert_eq!(status.termination, ended, "{status:?}");
     }
 }
+
+#[tokio::test]
+async fn only_regular_files_are_redirect_targets_and_opening_one_never_blocks() {
+    use procbox::{Redirect, Redirects};
+    use std::os::unix::ffi::OsStrExt;
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().canonicalize().unwrap();
+    let fifo = root.join("pipe");
+    let c = std::ffi::CString::new(fifo.as_os_str().as_bytes()).unwrap();
+    // SAFETY: a valid C string.
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+    let spawner = spawner(
+        builder().start_dir(&root).allow_dir(&root).allow_run("cat"),
+        Hooks::default(),
+    );
+    let file = || Redirect::File {
+        path: "pipe".into(),
+        append: false,
+    };
+    // A FIFO as stdin (would block a blocking open until a writer comes)
+    // and as stdout (would block until a reader comes).
+    let stdin = Redirects {
+        stdin: file(),
+        ..Redirects::default()
+    };
+    let stdout = Redirects {
+        stdout: file(),
+        ..Redirects::default()
+    };
+    for stdio in [stdin, stdout] {
+        let request = SpawnRequest {
+            stdio,
+            ..request("cat", &[])
+        };
+        let err = bounded(run(&spawner, request)).await.unwrap_err();
+        assert!(
+            err.starts_with("invalid input") && err.contains("not a regular file"),
+            "{err}"
+        );
+    }
+}

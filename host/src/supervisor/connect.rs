@@ -138,11 +138,14 @@ fn dev_null() -> io::Result<BorrowedFd<'static>> {
 }
 
 /// Opens a redirection file; its last component must not be a symlink
-/// (O_NOFOLLOW), even if one appeared since the gate looked.
+/// (O_NOFOLLOW), even if one appeared since the gate looked. Only a
+/// regular file will do: the open never blocks (O_NONBLOCK, so a FIFO
+/// with no one at the other end cannot hang procbox), and a FIFO, a device
+/// or a socket is refused once opened, before any child sees it.
 fn open_file(path: &Path, write: bool, append: bool) -> io::Result<std::fs::File> {
-    use std::os::unix::fs::OpenOptionsExt;
+    use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
     let mut options = std::fs::OpenOptions::new();
-    options.custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC);
+    options.custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC | libc::O_NONBLOCK);
     if write {
         options.write(true).create(true).mode(0o644);
         if append {
@@ -153,5 +156,43 @@ fn open_file(path: &Path, write: bool, append: bool) -> io::Result<std::fs::File
     } else {
         options.read(true);
     }
-    options.open(path)
+    let not_regular = |what: &str| {
+        io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!(
+                "{} is {what}, not a regular file; redirect only to regular files",
+                path.display()
+            ),
+        )
+    };
+    let file = options.open(path).map_err(|e| match e.raw_os_error() {
+        // A FIFO (or device) with no reader refuses a non-blocking writer.
+        Some(libc::ENXIO) => not_regular("a FIFO or a device"),
+        _ => e,
+    })?;
+    let kind = file.metadata()?.file_type();
+    if !kind.is_file() {
+        let what = match () {
+            _ if kind.is_fifo() => "a FIFO",
+            _ if kind.is_socket() => "a socket",
+            _ if kind.is_char_device() || kind.is_block_device() => "a device",
+            _ => "not a file",
+        };
+        return Err(not_regular(what));
+    }
+    set_blocking(&file)?;
+    Ok(file)
+}
+
+/// Clears O_NONBLOCK: the child gets the file as an ordinary descriptor.
+fn set_blocking(file: &std::fs::File) -> io::Result<()> {
+    use std::os::fd::AsRawFd;
+    let fd = file.as_raw_fd();
+    // SAFETY: fcntl on a descriptor we own.
+    let flags = unsafe { libc::fcntl(fd, libc::F_GETFL) };
+    // SAFETY: as above.
+    if flags < 0 || unsafe { libc::fcntl(fd, libc::F_SETFL, flags & !libc::O_NONBLOCK) } < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
 }

@@ -122,7 +122,10 @@ pub fn spawn(
     let exec = Exec::new(permit.program(), permit.arg0(), permit.args(), permit.env())
         .map_err(|e| SpawnError::InvalidInput(format!("{}: {e}", permit.command_line())))?;
     let cwd = launch::open_dir(permit.cwd()).map_err(|e| failed("opening the working directory", e))?;
-    let connected = connect::connect(permit.stdio(), upstream).map_err(|(what, e)| failed(what, e))?;
+    let connected = connect::connect(permit.stdio(), upstream).map_err(|(what, e)| match e.kind() {
+        io::ErrorKind::InvalidInput => SpawnError::InvalidInput(format!("{}: {what}: {e}", permit.command_line())),
+        _ => failed(what, e),
+    })?;
     let fds = ChildFds {
         stdio: connected.stdio().map_err(|e| failed("opening /dev/null", e))?,
         cwd: std::os::fd::AsFd::as_fd(&cwd),
