@@ -1,10 +1,15 @@
-//! Helpers for the end-to-end tests: where the plugins and the `procbox`
-//! binary are, running it with a deadline, and checking for leftover
+//! Helpers for the end-to-end tests: where the plugins are, running a
+//! guest in process ([`run_guest`]) or through the `procbox` binary with a
+//! deadline ([`procbox`], [`procbox_run`]), and checking for leftover
 //! processes.
 
 use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::Duration;
+
+pub mod harness;
+
+pub use harness::{run_guest, Outcome};
 
 /// Paths of the test plugins, built by `build.rs`.
 pub mod guests {
@@ -68,12 +73,13 @@ impl Run {
     }
 }
 
-/// `target/` (or `$CARGO_TARGET_DIR`): where the procbox binary was built.
+/// `target/` (or `$CARGO_TARGET_DIR`): where this test binary, and the
+/// procbox binary next to it, were built.
 pub fn target_dir() -> PathBuf {
-    let bin = procbox_bin();
-    bin.parent()
-        .and_then(std::path::Path::parent)
-        .expect("target/<profile>/procbox")
+    let exe = std::env::current_exe().expect("current_exe");
+    exe.ancestors()
+        .nth(3)
+        .expect("target/<profile>/deps/<test binary>")
         .to_path_buf()
 }
 
@@ -134,6 +140,16 @@ async fn finish(mut command: tokio::process::Command, args: &[&str]) -> Run {
         stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
         stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
     }
+}
+
+/// Runs a guest through the binary with any procbox flags:
+/// `procbox run GUEST FLAGS -- ARGS` (see [`procbox`]).
+pub async fn procbox_run(guest: &str, flags: &[&str], args: &[&str]) -> Run {
+    let mut argv = vec!["run", guest];
+    argv.extend(flags);
+    argv.push("--");
+    argv.extend(args);
+    procbox(&argv).await
 }
 
 /// Runs the scenarios plugin with `--allow-run` for each of `programs`:
