@@ -15,7 +15,7 @@
 use std::sync::{Arc, LazyLock};
 
 use procbox::wasmtime_wasi::p2::pipe::MemoryOutputPipe;
-use procbox::{Outcome as RunOutcome, PolicyBuilder, RunError, RunOptions, Runtime};
+use procbox::{Limits, Outcome as RunOutcome, PolicyBuilder, RunError, RunOptions, Runtime};
 
 use crate::{test_cache_dir, RUN_DEADLINE};
 
@@ -107,4 +107,12 @@ pub async fn run_guest(guest: &str, policy: impl FnOnce(PolicyBuilder) -> Policy
         stdout: String::from_utf8_lossy(&stdout.contents()).into_owned(),
         stderr: String::from_utf8_lossy(&stderr.contents()).into_owned(),
     }
+}
+
+/// The default [`Limits`] with what `set` changes, for
+/// [`PolicyBuilder::limits`]: `limits(|l| l.max_children = Some(3))`.
+pub fn limits(set: impl FnOnce(&mut Limits)) -> Limits {
+    let mut limits = Limits::default();
+    set(&mut limits);
+    limits
 }

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 pub mod harness;
 
-pub use harness::{run_guest, Outcome};
+pub use harness::{limits, run_guest, Outcome};
 
 /// Paths of the test plugins, built by `build.rs`.
 pub mod guests {
@@ -146,24 +146,6 @@ async fn finish(mut command: tokio::process::Command, args: &[&str]) -> Run {
 /// `procbox run GUEST FLAGS -- ARGS` (see [`procbox`]).
 pub async fn procbox_run(guest: &str, flags: &[&str], args: &[&str]) -> Run {
     let mut argv = vec!["run", guest];
-    argv.extend(flags);
-    argv.push("--");
-    argv.extend(args);
-    procbox(&argv).await
-}
-
-/// Runs the scenarios plugin with `--allow-run` for each of `programs`:
-/// `procbox run scenarios.wasm --allow-run P... -- ARGS`.
-pub async fn scenario(programs: &[&str], args: &[&str]) -> Run {
-    let flags: Vec<String> = programs.iter().map(|p| format!("--allow-run={p}")).collect();
-    let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
-    scenario_with(&flags, args).await
-}
-
-/// Runs the scenarios plugin with any procbox flags:
-/// `procbox run scenarios.wasm FLAGS -- ARGS`.
-pub async fn scenario_with(flags: &[&str], args: &[&str]) -> Run {
-    let mut argv = vec!["run", guests::SCENARIOS];
     argv.extend(flags);
     argv.push("--");
     argv.extend(args);
