@@ -1,5 +1,5 @@
 //! Compiles the test plugins and exposes each `.wasm` path as a constant in
-//! `procbox_tests::guests`.
+//! `procbox_tests::guests`, and fails the build when a guest has no test.
 //!
 //! Two kinds of guests:
 //! - the example plugins (and the demo), one package each, listed in
@@ -8,8 +8,9 @@
 //!   is one small plugin that checks one scenario, found here by itself and
 //!   named `guests::NAME` in capitals (`drop-kills` is `DROP_KILLS`).
 //!
-//! Every directory in `guests/plugins/` must be built here; otherwise the
-//! build fails and says which.
+//! Every constant must be used, as `guests::NAME`, by a test in
+//! `tests/tests/`, and every directory in `guests/plugins/` must be built
+//! here; otherwise the build fails and says which.
 
 use std::path::{Path, PathBuf};
 
@@ -53,6 +54,10 @@ fn main() {
             .map(|bin| (constant_name(bin), out_dir.join(format!("{bin}.wasm")))),
     );
 
+    let tests = manifest_dir.join("tests");
+    println!("cargo:rerun-if-changed={}", tests.display());
+    require_a_test_for_every_guest(&guests, &tests);
+
     let mut consts = String::new();
     for (name, path) in &guests {
         consts.push_str(&format!("pub const {name}: &str = {:?};\n", path.display().to_string()));
@@ -91,4 +96,36 @@ fn scenario_guests(bin_dir: &Path) -> Vec<String> {
 /// `drop-kills` → `DROP_KILLS`.
 fn constant_name(bin: &str) -> String {
     bin.replace('-', "_").to_uppercase()
+}
+
+/// A guest that no file in `tests/tests/` names as `guests::NAME` fails the
+/// build.
+fn require_a_test_for_every_guest(guests: &[(String, PathBuf)], tests: &Path) {
+    let mut sources = String::new();
+    for entry in std::fs::read_dir(tests).expect("tests/tests") {
+        let path = entry.expect("a directory entry").path();
+        if path.extension().is_some_and(|ext| ext == "rs") {
+            sources.push_str(&std::fs::read_to_string(&path).expect("read a test file"));
+        }
+    }
+    let untested: Vec<&str> = guests
+        .iter()
+        .map(|(name, _)| name.as_str())
+        .filter(|name| !names_guest(&sources, name))
+        .collect();
+    if !untested.is_empty() {
+        panic!(
+            "no test in tests/tests/ runs these guests: {}; use each as `guests::NAME` in a test, or delete the guest",
+            untested.join(", ")
+        );
+    }
+}
+
+/// Whether `sources` mention `guests::NAME` as a whole word.
+fn names_guest(sources: &str, name: &str) -> bool {
+    let needle = format!("guests::{name}");
+    sources.match_indices(&needle).any(|(at, _)| {
+        let next = sources[at + needle.len()..].chars().next();
+        !next.is_some_and(|c| c.is_alphanumeric() || c == '_')
+    })
 }
