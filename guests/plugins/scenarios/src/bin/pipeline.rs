@@ -11,7 +11,7 @@ fn main() {
         let result = Command::new("printf")
             .arg("b\na\nb\n")
             .pipe(&Command::new("sort"))
-            .pipe(&Command::new("uniq").arg("-c"))
+            .pipe(Command::new("uniq").arg("-c"))
             .output();
         if args.first().map(String::as_str) == Some("denied") {
             match result {
