@@ -196,7 +196,9 @@ async fn a_trap_is_one_line_naming_the_function() {
     assert_failure_with_hint(
         &run,
         125,
-        "trapped: unknown handle index 77 (in forge_handle::forge)",
+        // The innermost function of the plugin's own crate, whichever the
+        // compiler did not inline.
+        "trapped: unknown handle index 77 (in forge_handle::",
         "procbox -v run",
     );
 }
