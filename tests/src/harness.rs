@@ -1,9 +1,12 @@
 //! Running a guest in process, on the library, as an embedder would: no
 //! `procbox` binary, the plugin's own stdout and stderr captured.
 //!
-//! ```ignore
+//! ```no_run
+//! # use procbox_tests::{bounded, guests, run_guest};
+//! # async fn echo_output_is_captured() {
 //! let run = bounded!(run_guest(guests::ECHO, |p| p.allow_run("echo"), &[]));
 //! run.assert_passed();
+//! # }
 //! ```
 //!
 //! Use it for everything the library decides: spawning, streams, the
