@@ -208,3 +208,49 @@ async fn a_forged_child_handle_traps() {
     .await
     .expect("test deadline");
 }
+
+#[tokio::test]
+async fn stdin_from_the_plugin_and_from_another_child() {
+    tokio::time::timeout(TEST_DEADLINE, async {
+        let mut plugin = Plugin::granted(&["cat"]);
+        let mut view = plugin.view();
+        let mut first = command("cat", &[]);
+        first.stdin = Stdio::Piped;
+        first.stdout = Stdio::Piped;
+        let first = view.spawn(first).await.unwrap().expect("granted");
+        // The second cat reads the first one's stdout, child to child.
+        let mut second = command("cat", &[]);
+        second.stdin = Stdio::ChildStdout(borrow(&first));
+        second.stdout = Stdio::Piped;
+        let second = view.spawn(second).await.unwrap().expect("granted");
+
+        // That stdout is gone from the first child: the plugin cannot take
+        // it, and passing it again is a request error, not a trap.
+        assert!(view.take_stdout(borrow(&first)).await.unwrap().is_none());
+        let mut third = command("cat", &[]);
+        third.stdin = Stdio::ChildStdout(borrow(&first));
+        let again = view.spawn(third).await.unwrap();
+        assert!(matches!(again, Err(process::Error::InvalidInput(_))), "{again:?}");
+
+        let stdin = view.take_stdin(borrow(&first)).await.unwrap().expect("piped");
+        view.table
+            .get_mut(&stdin)
+            .unwrap()
+            .blocking_write_and_flush(bytes::Bytes::from_static(b"through two cats\n"))
+            .await
+            .unwrap();
+        // Dropping the stream closes the pipe: end-of-file for the first cat.
+        view.table.delete(stdin).unwrap();
+        let stdout = view.take_stdout(borrow(&second)).await.unwrap().expect("piped");
+        assert_eq!(read_to_end(view.table, &stdout).await, b"through two cats\n");
+        for child in [&first, &second] {
+            let status = view.wait(borrow(child)).await.unwrap().expect("a status");
+            assert!(matches!(status.termination, Termination::Exited(0)), "{status:?}");
+        }
+        view.table.delete(stdout).unwrap();
+        HostChild::drop(&mut view, second).await.unwrap();
+        HostChild::drop(&mut view, first).await.unwrap();
+    })
+    .await
+    .expect("test deadline");
+}
