@@ -1,10 +1,15 @@
-//! Helpers for the end-to-end tests: where the plugins and the `procbox`
-//! binary are, running it with a deadline, and checking for leftover
+//! Helpers for the end-to-end tests: where the plugins are, running a
+//! guest in process ([`run_guest`]) or through the `procbox` binary with a
+//! deadline ([`procbox`], [`procbox_run`]), and checking for leftover
 //! processes.
 
 use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::Duration;
+
+pub mod harness;
+
+pub use harness::{limits, run_guest, Outcome};
 
 /// Paths of the test plugins, built by `build.rs`.
 pub mod guests {
@@ -68,12 +73,13 @@ impl Run {
     }
 }
 
-/// `target/` (or `$CARGO_TARGET_DIR`): where the procbox binary was built.
+/// `target/` (or `$CARGO_TARGET_DIR`): where this test binary, and the
+/// procbox binary next to it, were built.
 pub fn target_dir() -> PathBuf {
-    let bin = procbox_bin();
-    bin.parent()
-        .and_then(std::path::Path::parent)
-        .expect("target/<profile>/procbox")
+    let exe = std::env::current_exe().expect("current_exe");
+    exe.ancestors()
+        .nth(3)
+        .expect("target/<profile>/deps/<test binary>")
         .to_path_buf()
 }
 
@@ -136,18 +142,10 @@ async fn finish(mut command: tokio::process::Command, args: &[&str]) -> Run {
     }
 }
 
-/// Runs the scenarios plugin with `--allow-run` for each of `programs`:
-/// `procbox run scenarios.wasm --allow-run P... -- ARGS`.
-pub async fn scenario(programs: &[&str], args: &[&str]) -> Run {
-    let flags: Vec<String> = programs.iter().map(|p| format!("--allow-run={p}")).collect();
-    let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
-    scenario_with(&flags, args).await
-}
-
-/// Runs the scenarios plugin with any procbox flags:
-/// `procbox run scenarios.wasm FLAGS -- ARGS`.
-pub async fn scenario_with(flags: &[&str], args: &[&str]) -> Run {
-    let mut argv = vec!["run", guests::SCENARIOS];
+/// Runs a guest through the binary with any procbox flags:
+/// `procbox run GUEST FLAGS -- ARGS` (see [`procbox`]).
+pub async fn procbox_run(guest: &str, flags: &[&str], args: &[&str]) -> Run {
+    let mut argv = vec!["run", guest];
     argv.extend(flags);
     argv.push("--");
     argv.extend(args);

@@ -1,28 +1,31 @@
 //! The bench plugin (guests/plugins/bench) runs every scenario and prints a
 //! well-formed result line. Correctness only: each scenario runs in its
-//! tiny `--quick` mode and nothing here measures time.
+//! tiny `--quick` mode and nothing here measures time. In process
+//! ([`run_guest`]): nothing here needs the binary.
 
 use std::collections::HashMap;
 
-use procbox_tests::{guests, procbox, Run, TEST_DEADLINE};
+use procbox_tests::{guests, run_guest, Outcome, TEST_DEADLINE};
 
-const DD_RULE: &str = "--allow-run=dd if=/dev/zero bs=1M count=* status=none";
+const DD_RULE: &str = "dd if=/dev/zero bs=1M count=* status=none";
 
-/// `procbox run bench.wasm FLAGS -- ARGS`, within the test deadline.
-async fn bench(flags: &[&str], args: &[&str]) -> Run {
-    let mut argv = vec!["run", guests::BENCH];
-    argv.extend(flags);
-    argv.push("--");
-    argv.extend(args);
-    tokio::time::timeout(TEST_DEADLINE, procbox(&argv))
+/// Runs the bench plugin with `args`, granting each of `rules`
+/// (`--allow-run` rules), within the test deadline.
+async fn bench(rules: &[&str], args: &[&str]) -> Outcome {
+    let policy = |p| {
+        rules
+            .iter()
+            .fold(p, |p: procbox::PolicyBuilder, rule| p.allow_run(rule))
+    };
+    tokio::time::timeout(TEST_DEADLINE, run_guest(guests::BENCH, policy, args))
         .await
         .expect("test deadline")
 }
 
 /// The fields of the run's one `result scenario=NAME ...` line; every field
 /// but the scenario must be a non-negative number.
-fn result(run: &Run, scenario: &str) -> HashMap<String, f64> {
-    assert_eq!(run.code, Some(0), "{run:?}");
+fn result(run: &Outcome, scenario: &str) -> HashMap<String, f64> {
+    run.assert_passed();
     let lines: Vec<&str> = run.stdout.lines().filter(|l| l.starts_with("result ")).collect();
     assert_eq!(lines.len(), 1, "one result line: {run:?}");
     let mut words = lines[0].split_whitespace().skip(1);
@@ -52,25 +55,25 @@ fn assert_latency(fields: &HashMap<String, f64>, n: f64) {
 #[tokio::test]
 async fn noop_exits_cleanly_without_a_result() {
     let run = bench(&[], &["noop"]).await;
-    assert_eq!(run.code, Some(0), "{run:?}");
+    run.assert_passed();
     assert!(!run.stdout.contains("result "), "{run:?}");
 }
 
 #[tokio::test]
 async fn spawn_true_reports_latencies() {
-    let run = bench(&["--allow-run=/bin/true"], &["spawn_true", "--quick"]).await;
+    let run = bench(&["/bin/true"], &["spawn_true", "--quick"]).await;
     assert_latency(&result(&run, "spawn_true"), 5.0);
 }
 
 #[tokio::test]
 async fn capture_echo_reports_latencies() {
-    let run = bench(&["--allow-run=echo hello"], &["capture_echo", "--quick"]).await;
+    let run = bench(&["echo hello"], &["capture_echo", "--quick"]).await;
     assert_latency(&result(&run, "capture_echo"), 5.0);
 }
 
 #[tokio::test]
 async fn burst_reports_a_rate() {
-    let run = bench(&["--allow-run=/bin/true"], &["burst", "--quick"]).await;
+    let run = bench(&["/bin/true"], &["burst", "--quick"]).await;
     let fields = result(&run, "burst");
     assert_eq!(fields["n"], 10.0, "{fields:?}");
     assert!(fields["spawned_ns"] <= fields["total_ns"], "{fields:?}");
@@ -87,11 +90,7 @@ async fn read_reads_every_byte() {
 
 #[tokio::test]
 async fn pipeline_counts_what_the_shell_counts() {
-    let run = bench(
-        &["--allow-run=seq 1 100000", "--allow-run=grep 7", "--allow-run=wc -l"],
-        &["pipeline", "--quick"],
-    )
-    .await;
+    let run = bench(&["seq 1 100000", "grep 7", "wc -l"], &["pipeline", "--quick"]).await;
     let fields = result(&run, "pipeline");
     assert_latency(&fields, 3.0);
     let native = std::process::Command::new("sh")
@@ -106,11 +105,7 @@ async fn pipeline_counts_what_the_shell_counts() {
 
 #[tokio::test]
 async fn hold_keeps_every_child_running() {
-    let run = bench(
-        &["--allow-run=sleep 1000", "--allow-run=/bin/true"],
-        &["hold", "--quick"],
-    )
-    .await;
+    let run = bench(&["sleep 1000", "/bin/true"], &["hold", "--quick"]).await;
     let fields = result(&run, "hold");
     assert_eq!(fields["n"], 10.0, "{fields:?}");
     assert_eq!(fields["running"], 10.0, "{fields:?}");
@@ -119,7 +114,7 @@ async fn hold_keeps_every_child_running() {
 #[tokio::test]
 async fn an_ungranted_scenario_reports_the_denial() {
     let run = bench(&[], &["spawn_true", "--quick"]).await;
-    assert_eq!(run.code, Some(1), "{run:?}");
+    assert!(matches!(run.code, Ok(1)), "{run:?}");
     assert!(
         run.stdout.contains("error scenario=spawn_true message=denied"),
         "{run:?}"

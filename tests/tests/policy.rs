@@ -1,51 +1,61 @@
-//! The policy through the real binary: denials are values with reasons,
-//! grants files, manifests, limits, the audit log, `explain` and `inspect`.
+//! The policy: denials are values with reasons, limits, the plugin's own
+//! files and environment (in process, [`run_guest`]); and through the real
+//! binary what only the command line does: flags named in messages, usage
+//! errors, grants files and manifests found beside the plugin, the audit
+//! log, `explain` and `inspect`.
 
-use procbox_tests::{bounded, guests, procbox, scenario, scenario_with, Run};
+use std::time::Duration;
 
-fn line(run: &Run, key: &str) -> String {
-    run.line(key).unwrap_or_else(|| panic!("no {key}= in {run:?}"))
-}
+use procbox_tests::{bounded, guests, limits, procbox, procbox_run, run_guest};
 
 #[tokio::test]
 async fn an_ungranted_program_is_denied_with_its_reason() {
-    let run = bounded!(scenario(&["echo"], &["spawn", "rm", "-rf", "/tmp/x"]));
-    assert_eq!(run.code, Some(0), "the denial is a value, not a trap: {run:?}");
-    let denied = line(&run, "denied");
-    assert!(denied.contains("rm -rf /tmp/x"), "names the request: {denied}");
-    assert!(denied.contains("no allow rule grants"), "says why: {denied}");
+    // The guest exits 0 only if the denial came back as a value (not a
+    // trap) that names the request and says why.
+    let run = bounded!(run_guest(
+        guests::SPAWN_OUTCOME,
+        |p| p.allow_run("echo"),
+        &["denied:rm -rf /tmp/x|no allow rule grants", "rm", "-rf", "/tmp/x"]
+    ));
+    run.assert_passed();
 }
 
 #[tokio::test]
 async fn nothing_is_granted_by_default() {
-    let run = bounded!(scenario(&[], &["spawn", "true"]));
-    assert!(line(&run, "denied").contains("granted: nothing"), "{run:?}");
+    let run = bounded!(run_guest(
+        guests::SPAWN_OUTCOME,
+        |p| p,
+        &["denied:granted: nothing", "true"]
+    ));
+    run.assert_passed();
 }
 
 #[tokio::test]
 async fn a_deny_rule_is_named_with_its_flag() {
-    let run = bounded!(scenario_with(
+    let run = bounded!(procbox_run(
+        guests::SPAWN_OUTCOME,
         &["--allow-run=ls", "--deny-run=ls -R **"],
-        &["spawn", "ls", "-R", "/"]
+        &["denied:matches deny rule 'ls -R **' (--deny-run)", "ls", "-R", "/"]
     ));
-    assert!(
-        line(&run, "denied").contains("matches deny rule 'ls -R **' (--deny-run)"),
-        "{run:?}"
-    );
+    assert_eq!(run.code, Some(0), "{run:?}");
 }
 
 #[tokio::test]
 async fn a_missing_program_is_not_found_rather_than_denied() {
-    let run = bounded!(scenario(&["echo"], &["spawn", "no-such-program-procbox"]));
-    assert!(
-        line(&run, "not_found").contains("no-such-program-procbox: no such program on the host's PATH"),
-        "{run:?}"
-    );
+    let run = bounded!(run_guest(
+        guests::SPAWN_OUTCOME,
+        |p| p.allow_run("echo"),
+        &[
+            "not-found:no-such-program-procbox: no such program on the host's PATH",
+            "no-such-program-procbox"
+        ]
+    ));
+    run.assert_passed();
 }
 
 #[tokio::test]
 async fn a_grant_for_a_missing_program_is_a_usage_error() {
-    let run = bounded!(scenario(&["no-such-program-procbox"], &["echo"]));
+    let run = bounded!(procbox_run(guests::ECHO, &["--allow-run=no-such-program-procbox"], &[]));
     assert_eq!(run.code, Some(2), "{run:?}");
     assert!(
         run.stderr.contains("--allow-run: rule 'no-such-program-procbox'"),
@@ -56,74 +66,58 @@ async fn a_grant_for_a_missing_program_is_a_usage_error() {
 
 #[tokio::test]
 async fn a_malformed_rule_is_a_usage_error() {
-    let run = bounded!(scenario(&["git ** log"], &["echo"]));
+    let run = bounded!(procbox_run(guests::ECHO, &["--allow-run=git ** log"], &[]));
     assert_eq!(run.code, Some(2), "{run:?}");
     assert!(run.stderr.contains("may only be the last pattern"), "{run:?}");
 }
 
 #[tokio::test]
 async fn huge_argument_lists_are_invalid_input_not_a_crash() {
-    let run = bounded!(scenario(&["echo"], &["huge-args"]));
-    assert_eq!(run.code, Some(0), "{run:?}");
-    let long = line(&run, "long");
-    assert!(
-        long.starts_with("invalid_input") && long.contains("longer than the limit"),
-        "{long}"
-    );
-    let many = line(&run, "many");
-    assert!(
-        many.starts_with("invalid_input") && many.contains("more than the limit"),
-        "{many}"
-    );
+    bounded!(run_guest(guests::HUGE_ARGS, |p| p.allow_run("echo"), &[])).assert_passed();
 }
 
 #[tokio::test]
 async fn the_output_cap_kills_the_child_and_says_truncated() {
-    let run = bounded!(scenario_with(
-        &["--allow-run=cat", "--max-output=1MiB"],
-        &["output-flood"]
+    let limits = limits(|l| l.max_output_bytes = Some(1 << 20));
+    let run = bounded!(run_guest(
+        guests::OUTPUT_FLOOD,
+        |p| p.allow_run("cat").limits(limits),
+        &[]
     ));
-    assert_eq!(run.code, Some(0), "{run:?}");
-    assert_eq!(run.value("truncated").as_deref(), Some("true"), "{run:?}");
-    assert_eq!(
-        run.value("stdout_len").as_deref(),
-        Some("1048576"),
-        "exactly the cap: {run:?}"
-    );
-    assert_eq!(run.value("signal").as_deref(), Some("Some(9)"), "{run:?}");
+    run.assert_passed();
 }
 
 #[tokio::test]
 async fn the_runtime_ceiling_times_out_a_child_that_asked_for_no_timeout() {
-    let run = bounded!(scenario_with(
-        &["--allow-run=sleep", "--max-runtime=200ms"],
-        &["unbounded-sleep"]
+    let limits = limits(|l| l.max_runtime = Some(Duration::from_millis(200)));
+    let run = bounded!(run_guest(
+        guests::UNBOUNDED_SLEEP,
+        |p| p.allow_run("sleep").limits(limits),
+        &[]
     ));
-    assert_eq!(run.value("timed_out").as_deref(), Some("true"), "{run:?}");
-    assert_eq!(run.value("signal").as_deref(), Some("Some(15)"), "{run:?}");
+    run.assert_passed();
 }
 
 #[tokio::test]
 async fn spawning_past_max_children_is_limit_exceeded() {
-    let run = bounded!(scenario_with(
-        &["--allow-run=sleep", "--max-children=3"],
-        &["many-children", "5"]
+    let limits = limits(|l| l.max_children = Some(3));
+    let run = bounded!(run_guest(
+        guests::MANY_CHILDREN,
+        |p| p.allow_run("sleep").limits(limits),
+        &["5", "3", "max-children"]
     ));
-    assert_eq!(run.value("spawned").as_deref(), Some("3"), "{run:?}");
-    assert!(
-        line(&run, "error").starts_with("limit exceeded:") && line(&run, "error").contains("max-children"),
-        "{run:?}"
-    );
+    run.assert_passed();
 }
 
 #[tokio::test]
 async fn spawning_past_max_spawns_is_limit_exceeded() {
-    let run = bounded!(scenario_with(
-        &["--allow-run=sleep", "--max-spawns=2"],
-        &["many-children", "5"]
+    let limits = limits(|l| l.max_spawns = Some(2));
+    let run = bounded!(run_guest(
+        guests::MANY_CHILDREN,
+        |p| p.allow_run("sleep").limits(limits),
+        &["5", "2", "max-spawns"]
     ));
-    assert_eq!(run.value("spawned").as_deref(), Some("2"), "{run:?}");
-    assert!(line(&run, "error").contains("max-spawns"), "{run:?}");
+    run.assert_passed();
 }
 
 #[tokio::test]
@@ -131,13 +125,10 @@ async fn a_forged_child_handle_traps_instead_of_signalling_anyone() {
     // Handle numbers 0..4 cover "nothing there" and "a resource of another
     // type" (the plugin's own stdio); none may reach a process.
     for handle in ["0", "1", "2", "3", "4", "4294967295"] {
-        let run = bounded!(scenario(&["sleep"], &["forge-handle", handle]));
-        assert_eq!(run.code, Some(125), "handle {handle}: {run:?}");
-        assert!(run.stderr.contains("trapped"), "handle {handle}: {run:?}");
-        assert!(
-            !run.stdout.contains("forged_signal_returned"),
-            "handle {handle}: {run:?}"
-        );
+        let run = bounded!(run_guest(guests::FORGE_HANDLE, |p| p.allow_run("sleep"), &[handle]));
+        assert!(run.failure().contains("trapped"), "handle {handle}: {run:?}");
+        // The guest panics, and says so, if the call returned at all.
+        assert!(!run.stderr.contains("did not trap"), "handle {handle}: {run:?}");
     }
 }
 
@@ -147,56 +138,70 @@ async fn the_plugin_sees_no_files_or_environment_unless_granted() {
     let file = dir.path().join("note.txt");
     std::fs::write(&file, "hello from the host").unwrap();
     let path = file.to_str().unwrap();
-    let denied = bounded!(scenario(&[], &["read-file", path]));
-    assert!(denied.line("read_error").is_some(), "{denied:?}");
-    let read_flag = format!("--allow-read={}", dir.path().display());
-    let allowed = bounded!(scenario_with(&[&read_flag], &["read-file", path]));
-    assert_eq!(
-        allowed.line("read_ok").as_deref(),
-        Some("hello from the host"),
-        "{allowed:?}"
-    );
+    // Without a grant the read fails; with one it finds the text.
+    bounded!(run_guest(guests::READ_FILE, |p| p, &[path])).assert_passed();
+    let granted = |p: procbox::PolicyBuilder| p.allow_read(dir.path());
+    bounded!(run_guest(guests::READ_FILE, granted, &[path, "hello from the host"])).assert_passed();
 
-    let env = bounded!(scenario(&[], &["plugin-env"]));
-    assert_eq!(env.value("plugin_env_count").as_deref(), Some("0"), "{env:?}");
-    let env = bounded!(scenario_with(&["--allow-env=HOME"], &["plugin-env"]));
-    assert!(env.stdout.contains("env:HOME="), "{env:?}");
+    // No variables at all, unless one is granted; then that one only.
+    bounded!(run_guest(guests::PLUGIN_ENV, |p| p, &[])).assert_passed();
+    bounded!(run_guest(
+        guests::PLUGIN_ENV,
+        |p| p
+            .allow_env("HOME")
+            .host_env(vec![("HOME".into(), "/home/someone".into())]),
+        &["HOME"]
+    ))
+    .assert_passed();
+}
+
+#[tokio::test]
+async fn a_guest_whose_check_fails_traps_with_the_check_on_its_stderr() {
+    // The harness at work: a guest that sees something other than what the
+    // test expects panics, which fails its run.
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("note.txt");
+    std::fs::write(&file, "hello from the host").unwrap();
+    let run = bounded!(run_guest(
+        guests::READ_FILE,
+        |p| p.allow_read(dir.path()),
+        &[file.to_str().unwrap(), "something else"]
+    ));
+    assert!(run.failure().contains("trapped"), "{run:?}");
+    assert!(run.stderr.contains("panicked"), "{run:?}");
+    assert!(run.stderr.contains("something else"), "{run:?}");
 }
 
 #[tokio::test]
 async fn variables_reach_the_child_only_as_granted() {
-    let set = bounded!(scenario_with(
-        &["--allow-run=env", "--allow-env=GREETING=hel*"],
-        &["spawn-with-env", "GREETING=hello", "env"]
+    // The child's whole environment is the one variable the plugin set.
+    let set = bounded!(run_guest(
+        guests::SPAWN_OUTCOME,
+        |p| p.allow_run("env").allow_env("GREETING=hel*"),
+        &["stdout:GREETING=hello", "GREETING=hello", "env"]
     ));
-    assert_eq!(
-        set.stdout.trim(),
-        "GREETING=hello",
-        "the child's whole environment: {set:?}"
-    );
-    let refused = bounded!(scenario_with(
-        &["--allow-run=env"],
-        &["spawn-with-env", "LD_PRELOAD=/tmp/x.so", "env"]
+    set.assert_passed();
+    let refused = bounded!(run_guest(
+        guests::SPAWN_OUTCOME,
+        |p| p.allow_run("env"),
+        &[
+            "denied:only a rule that names it exactly",
+            "LD_PRELOAD=/tmp/x.so",
+            "env"
+        ]
     ));
-    assert!(
-        line(&refused, "error").contains("only a rule that names it exactly"),
-        "{refused:?}"
-    );
+    refused.assert_passed();
 }
 
 #[tokio::test]
 async fn a_grants_file_and_a_manifest_beside_the_plugin() {
     let dir = tempfile::tempdir().unwrap();
-    let plugin = dir.path().join("scenarios.wasm");
-    std::fs::copy(guests::SCENARIOS, &plugin).unwrap();
+    let plugin = dir.path().join("plugin.wasm");
+    std::fs::copy(guests::SPAWN_OUTCOME, &plugin).unwrap();
     let grants = dir.path().join("grants.toml");
     std::fs::write(&grants, "allow-run = [\"echo\", \"ls\"]\n").unwrap();
     // The manifest beside the plugin requests echo only.
-    std::fs::write(
-        dir.path().join("scenarios.manifest.toml"),
-        "allow-run = [\"echo **\"]\n",
-    )
-    .unwrap();
+    std::fs::write(dir.path().join("plugin.manifest.toml"), "allow-run = [\"echo **\"]\n").unwrap();
     let run = |args: &'static [&'static str]| {
         let (plugin, grants) = (plugin.display().to_string(), grants.display().to_string());
         async move {
@@ -206,16 +211,11 @@ async fn a_grants_file_and_a_manifest_beside_the_plugin() {
             procbox(&argv).await
         }
     };
-    let echo = bounded!(run(&["spawn", "echo", "hi"]));
-    assert!(
-        echo.line("status").is_some_and(|s| s.starts_with("exit code 0")),
-        "{echo:?}"
-    );
-    let ls = bounded!(run(&["spawn", "ls"]));
-    assert!(
-        line(&ls, "denied").contains("the plugin's manifest"),
-        "granted but not requested: {ls:?}"
-    );
+    let echo = bounded!(run(&["ok", "echo", "hi"]));
+    assert_eq!(echo.code, Some(0), "{echo:?}");
+    // Granted but not requested.
+    let ls = bounded!(run(&["denied:the plugin's manifest", "ls"]));
+    assert_eq!(ls.code, Some(0), "{ls:?}");
 }
 
 #[tokio::test]
@@ -223,13 +223,18 @@ async fn the_audit_log_records_decisions_and_exits_without_values() {
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("audit.jsonl");
     let audit = format!("--audit={}", log.display());
-    let run = bounded!(scenario_with(
+    let run = bounded!(procbox_run(
+        guests::SPAWN_OUTCOME,
         &["--allow-run=echo", "--allow-env=SECRET=*", &audit],
-        &["spawn-with-env", "SECRET=hunter2", "echo", "hi"]
+        &["stdout:hi", "SECRET=hunter2", "echo", "hi"]
     ));
-    assert_eq!(run.stdout.trim(), "hi", "{run:?}");
-    let denied = bounded!(scenario_with(&["--allow-run=echo", &audit], &["spawn", "rm", "x"]));
-    assert!(denied.line("denied").is_some(), "{denied:?}");
+    assert_eq!(run.code, Some(0), "{run:?}");
+    let denied = bounded!(procbox_run(
+        guests::SPAWN_OUTCOME,
+        &["--allow-run=echo", &audit],
+        &["denied", "rm", "x"]
+    ));
+    assert_eq!(denied.code, Some(0), "{denied:?}");
     let text = std::fs::read_to_string(&log).unwrap();
     assert!(
         !text.contains("hunter2"),
@@ -333,7 +338,7 @@ async fn inspect_shows_imports_exports_and_the_manifest() {
     .unwrap();
     let run = bounded!(procbox(&[
         "inspect",
-        guests::SCENARIOS,
+        guests::ECHO,
         "--manifest",
         manifest.to_str().unwrap()
     ]));

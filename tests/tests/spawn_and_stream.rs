@@ -1,113 +1,85 @@
-//! A real plugin spawns, streams and waits on real processes through the
-//! real `procbox` binary.
+//! A real plugin spawns, streams and waits on real processes. Each guest
+//! checks what it saw (see its file in guests/plugins/scenarios/src/bin);
+//! these run in process ([`run_guest`]), except where the `procbox` binary
+//! itself is under test.
 
-use procbox_tests::{bounded, scenario};
+use procbox_tests::{bounded, guests, procbox_run, run_guest};
 
 #[tokio::test]
 async fn echo_output_is_captured() {
-    let run = bounded!(scenario(&["echo"], &["echo"]));
-    assert_eq!(run.code, Some(0), "{run:?}");
-    assert_eq!(run.line("stdout").as_deref(), Some("\"hello world\\n\""), "{run:?}");
-    assert_eq!(run.value("code").as_deref(), Some("Some(0)"));
-    assert_eq!(run.value("duration_ns_positive").as_deref(), Some("true"));
+    bounded!(run_guest(guests::ECHO, |p| p.allow_run("echo"), &[])).assert_passed();
 }
 
 #[tokio::test]
 async fn ten_mib_round_trip_through_cat() {
-    let run = bounded!(scenario(&["cat"], &["cat-round-trip", "10"]));
-    assert_eq!(run.code, Some(0), "{run:?}");
-    assert_eq!(run.value("sent").as_deref(), Some("10485760"));
-    assert_eq!(run.value("received").as_deref(), Some("10485760"));
-    assert_eq!(run.value("equal").as_deref(), Some("true"));
+    bounded!(run_guest(guests::CAT_ROUND_TRIP, |p| p.allow_run("cat"), &["10"])).assert_passed();
 }
 
 #[tokio::test]
 async fn std_read_and_write_traits_stream_while_the_child_runs() {
-    let run = bounded!(scenario(&["cat"], &["read-write-traits"]));
-    assert_eq!(run.code, Some(0), "{run:?}");
-    for i in 0..3 {
-        assert!(
-            run.stdout.contains(&format!("reply=\"line {i}\\n\" running=true")),
-            "{run:?}"
-        );
-    }
-    assert!(run.stdout.contains("rest=\"\" code=Some(0)"), "{run:?}");
+    bounded!(run_guest(guests::READ_WRITE_TRAITS, |p| p.allow_run("cat"), &[])).assert_passed();
 }
 
 #[tokio::test]
 async fn one_mib_on_stdout_and_stderr_are_read_concurrently() {
-    let run = bounded!(scenario(&["tee"], &["both-streams", "1"]));
-    assert_eq!(run.code, Some(0), "{run:?}");
-    assert_eq!(run.value("stdout").as_deref(), Some("1048576"));
-    assert_eq!(run.value("stderr").as_deref(), Some("1048576"));
-    assert_eq!(run.value("equal").as_deref(), Some("true"));
+    bounded!(run_guest(guests::BOTH_STREAMS, |p| p.allow_run("tee"), &["1"])).assert_passed();
 }
 
 #[tokio::test]
 async fn exit_codes_are_reported() {
     for code in ["0", "3", "255"] {
-        let run = bounded!(scenario(&["sh"], &["exit-code", code]));
-        assert_eq!(run.code, Some(0), "{run:?}");
-        assert_eq!(run.value("code"), Some(format!("Some({code})")), "{run:?}");
-        assert_eq!(run.value("signal").as_deref(), Some("None"));
-        assert_eq!(run.value("success"), Some((code == "0").to_string()));
+        bounded!(run_guest(guests::EXIT_CODE, |p| p.allow_run("sh"), &[code])).assert_passed();
     }
 }
 
 #[tokio::test]
 async fn death_by_signal_is_reported_as_a_signal() {
-    let run = bounded!(scenario(&["sh"], &["signalled"]));
-    assert_eq!(run.value("code").as_deref(), Some("None"), "{run:?}");
-    assert_eq!(run.value("signal").as_deref(), Some("Some(9)"), "{run:?}");
+    bounded!(run_guest(guests::SIGNALLED, |p| p.allow_run("sh"), &[])).assert_passed();
 }
 
 #[tokio::test]
 async fn signals_reach_the_child_and_repeat_signals_are_harmless() {
-    let run = bounded!(scenario(&["sleep"], &["send-signal"]));
-    assert_eq!(run.value("signal").as_deref(), Some("Some(15)"), "{run:?}");
-    assert_eq!(run.value("second_signal").as_deref(), Some("ok"), "{run:?}");
+    bounded!(run_guest(guests::SEND_SIGNAL, |p| p.allow_run("sleep"), &[])).assert_passed();
 }
 
 #[tokio::test]
 async fn kill_stops_the_child_and_is_idempotent() {
-    let run = bounded!(scenario(&["sleep"], &["kill"]));
-    assert_eq!(run.value("signal").as_deref(), Some("Some(9)"), "{run:?}");
-    assert_eq!(run.value("second_kill").as_deref(), Some("ok"), "{run:?}");
+    bounded!(run_guest(guests::KILL, |p| p.allow_run("sleep"), &[])).assert_passed();
 }
 
 #[tokio::test]
 async fn try_wait_tells_running_from_finished() {
-    let run = bounded!(scenario(&["sleep"], &["try-wait"]));
-    assert_eq!(run.value("before").as_deref(), Some("None"), "{run:?}");
-    assert_eq!(run.value("after").as_deref(), Some("Some(Some(9))"), "{run:?}");
+    bounded!(run_guest(guests::TRY_WAIT, |p| p.allow_run("sleep"), &[])).assert_passed();
 }
 
 #[tokio::test]
 async fn a_timeout_stops_the_child_and_says_so() {
-    let run = bounded!(scenario(&["sleep"], &["timeout"]));
-    assert_eq!(run.value("timed_out").as_deref(), Some("true"), "{run:?}");
-    assert_eq!(run.value("signal").as_deref(), Some("Some(15)"), "{run:?}");
+    bounded!(run_guest(guests::TIMEOUT, |p| p.allow_run("sleep"), &[])).assert_passed();
 }
 
 #[tokio::test]
 async fn a_failing_command_is_an_error_with_its_stderr() {
-    let run = bounded!(scenario(&["sh"], &["checked-failure"]));
-    assert!(
-        run.stdout
-            .contains(r#"message=`sh -c "echo one >&2; echo two >&2; exit 3"` failed: exit code 3"#),
-        "{run:?}"
-    );
-    assert!(run.stdout.contains("stderr ends with:\none\ntwo"), "{run:?}");
+    bounded!(run_guest(guests::CHECKED_FAILURE, |p| p.allow_run("sh"), &[])).assert_passed();
 }
 
 #[tokio::test]
 async fn output_with_piped_stdin_and_no_input_closes_stdin() {
-    let run = bounded!(scenario(&["cat"], &["empty-stdin"]));
-    assert_eq!(run.value("empty_stdin_out").as_deref(), Some("\"\""), "{run:?}");
+    bounded!(run_guest(guests::EMPTY_STDIN, |p| p.allow_run("cat"), &[])).assert_passed();
+}
+
+#[tokio::test]
+async fn a_guest_that_fails_a_check_fails_its_run() {
+    // The harness itself: a guest whose check fails does not pass. Here
+    // `exit-code 3` runs `sh -c "exit 3"` but the policy lets nothing run,
+    // so the guest's `?` ends it with exit code 1 and the error on stderr.
+    let run = bounded!(run_guest(guests::EXIT_CODE, |p| p, &["3"]));
+    assert!(matches!(run.code, Ok(1)), "{run:?}");
+    assert!(run.stderr.starts_with("error: denied"), "{run:?}");
 }
 
 #[tokio::test]
 async fn the_plugin_exit_code_becomes_procbox_exit_code() {
-    let run = bounded!(scenario(&[], &["exit", "7"]));
+    // The binary: its exit status is the plugin's.
+    let run = bounded!(procbox_run(guests::EXIT, &[], &["7"]));
     assert_eq!(run.code, Some(7), "{run:?}");
 }

@@ -2,3 +2,5 @@
 
 mod child;
 mod process;
+#[cfg(test)]
+mod tests;
