@@ -64,6 +64,8 @@ impl Fixture {
                 .deny_run("ls -R **")
                 .allow_env("LANG=C*")
                 .allow_env("*=*")
+                // by exact name: a name glob covers only inert variables
+                .allow_env("PATH=*")
                 .allow_env("HOME"),
         )
     }
@@ -315,8 +317,27 @@ fn environment_injection_is_refused() {
         // malformed names
         ("A=B", "x", "invalid input", "must be non-empty"),
         ("", "x", "invalid input", "must be non-empty"),
-        // ordinary variables are fine under `*=*`
-        ("COLOR", "never", "allowed", ""),
+        // inert variables are fine under `*=*` ...
+        ("NO_COLOR", "1", "allowed", ""),
+        ("LC_ALL", "C", "allowed", ""),
+        // ... anything else needs its exact name (before: `*=*` granted these)
+        ("COLOR", "never", "denied", "grant it by its exact name"),
+        ("HOME", "/tmp/evil", "denied", "name globs cover only inert variables"),
+        (
+            "GIT_DIR",
+            "/tmp/evil",
+            "denied",
+            "name globs cover only inert variables",
+        ),
+        (
+            "TAR_OPTIONS",
+            "--to-command=sh",
+            "denied",
+            "--allow-env TAR_OPTIONS=GLOB",
+        ),
+        ("PAGER", "sh -c evil", "denied", "exact name"),
+        // exported shell functions never
+        ("BASH_FUNC_ls%%", "() { evil; }", "denied", "never passes one"),
     ];
     for (name, value, starts, contains) in cases {
         assert_verdict(&g, &with_env(request("cat", &[]), &[(name, value)]), starts, contains);

@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::policy::env::is_injection;
+use crate::policy::env::{is_inert, is_injection, is_shell_function};
 use crate::policy::rule::ExecRule;
 
 /// The program and its arguments as one line, each word quoted as
@@ -51,9 +51,15 @@ pub(super) fn no_match_reason(allow: &[ExecRule], program: &Path) -> String {
 
 /// Why the plugin may not set variable `name`.
 pub(super) fn env_denial(program: &str, name: &str) -> String {
-    if is_injection(name) {
+    if is_shell_function(name) {
+        format!("{program}: environment variable {name} is an exported shell function, which bash runs as code; procbox never passes one")
+    } else if is_injection(name) {
         format!(
             "{program}: environment variable {name} can make the child load or run code of the plugin's choosing, so only a rule that names it exactly (--allow-env {name}=GLOB) allows it"
+        )
+    } else if !is_inert(name) {
+        format!(
+            "{program}: environment variable {name}: no rule names it, and name globs cover only inert variables (locale, TZ, TERM, colours, author identity); grant it by its exact name with --allow-env {name}=GLOB"
         )
     } else {
         format!("{program}: environment variable {name}: no env rule lets the plugin set it (grant it with --allow-env {name}=GLOB)")

@@ -6,8 +6,14 @@
 //!   to the plugin itself);
 //! - `NAME=GLOB` lets the plugin set `NAME` to any value matching `GLOB`.
 //!
-//! `NAME` may itself be a glob (`LC_*`), but a glob never matches an
-//! injection variable: those need a rule with their exact name.
+//! `NAME` may itself be a glob (`LC_*`, even `*`), but a glob covers only
+//! **inert** variables: those that change how a program formats or labels
+//! its output (locale, `TZ`, `TERM`, colours, terminal size, author
+//! identity), never which code it runs or which files it trusts. Any other
+//! name (`HOME`, `GIT_DIR`, `PAGER`, `TAR_OPTIONS`, `LD_PRELOAD`, ...) needs a
+//! rule with its exact name, written on purpose: a deny-list of dangerous
+//! names could never be complete. Exported shell functions (`BASH_FUNC_*`)
+//! are never passed, whatever the rules say.
 
 use super::Source;
 
@@ -54,6 +60,41 @@ const INJECTION_NAMES: &[&str] = &[
     "GIT_CONFIG_PARAMETERS",
 ];
 
+/// Variables a name glob may cover (besides the `LC_` prefix): they change
+/// how output looks, not what runs.
+const INERT_NAMES: &[&str] = &[
+    "LANG",
+    "LANGUAGE",
+    "TZ",
+    "TERM",
+    "COLORTERM",
+    "NO_COLOR",
+    "FORCE_COLOR",
+    "CLICOLOR",
+    "CLICOLOR_FORCE",
+    "COLUMNS",
+    "LINES",
+    "EMAIL",
+    "SOURCE_DATE_EPOCH",
+    "GIT_AUTHOR_NAME",
+    "GIT_AUTHOR_EMAIL",
+    "GIT_AUTHOR_DATE",
+    "GIT_COMMITTER_NAME",
+    "GIT_COMMITTER_EMAIL",
+    "GIT_COMMITTER_DATE",
+];
+
+/// Whether a name glob may cover `name`.
+pub fn is_inert(name: &str) -> bool {
+    INERT_NAMES.contains(&name) || (name.starts_with("LC_") && name[3..].bytes().all(|b| b.is_ascii_uppercase()))
+}
+
+/// Whether `name` is an exported shell function (`BASH_FUNC_name%%`), which
+/// bash runs as code on start-up: never passed to a child.
+pub fn is_shell_function(name: &str) -> bool {
+    name.starts_with("BASH_FUNC_")
+}
+
 /// Whether `name` can inject code into a child.
 pub fn is_injection(name: &str) -> bool {
     INJECTION_PREFIXES.iter().any(|p| name.starts_with(p))
@@ -65,9 +106,9 @@ pub fn is_injection(name: &str) -> bool {
 /// The names a rule applies to.
 #[derive(Debug, Clone, PartialEq)]
 pub enum NamePattern {
-    /// Exactly this name.
+    /// Exactly this name (never an exported shell function).
     Exact(String),
-    /// Names matching a glob, except injection variables.
+    /// Inert names matching a glob (see the module docs).
     Glob(glob::Pattern),
 }
 
@@ -75,8 +116,9 @@ impl NamePattern {
     /// Whether the rule applies to `name`.
     pub fn matches(&self, name: &str) -> bool {
         match self {
+            _ if is_shell_function(name) => false,
             NamePattern::Exact(exact) => exact == name,
-            NamePattern::Glob(glob) => glob.matches(name) && !is_injection(name),
+            NamePattern::Glob(glob) => glob.matches(name) && is_inert(name),
         }
     }
 }
@@ -155,15 +197,27 @@ mod tests {
             ("LANG=C*", "LANG", "C.UTF-8", true),
             ("LANG=C*", "LANG", "en_US", false),
             ("LANG=C*", "LC_ALL", "C", false),
-            // a name glob covers ordinary variables...
+            // a name glob covers inert variables...
             ("LC_*=*", "LC_ALL", "C", true),
-            // ...but never an injection variable
+            ("*=*", "TZ", "UTC", true),
+            ("GIT_*=*", "GIT_AUTHOR_NAME", "me", true),
+            // ...and nothing else: not an injection variable...
             ("*=*", "LD_PRELOAD", "/tmp/x.so", false),
             ("LD_*=*", "LD_LIBRARY_PATH", "/tmp", false),
             ("*=*", "BASH_ENV", "/tmp/x", false),
             ("GIT_*=*", "GIT_SSH_COMMAND", "evil", false),
             ("GIT_*=*", "GIT_CONFIG_KEY_0", "core.pager", false),
-            ("GIT_*=*", "GIT_AUTHOR_NAME", "me", true),
+            // ...nor anything that picks files, config or helpers to trust
+            ("GIT_*=*", "GIT_DIR", "/tmp/evil-repo", false),
+            ("GIT_*=*", "GIT_PAGER", "sh -c evil", false),
+            ("*=*", "PAGER", "sh -c evil", false),
+            ("*=*", "HOME", "/tmp/evil-home", false),
+            ("*=*", "XDG_CONFIG_HOME", "/tmp/evil", false),
+            ("*=*", "TAR_OPTIONS", "--to-command=sh", false),
+            ("*=*", "COLOR", "never", false),
+            // exported shell functions: never, not even by exact name
+            ("*=*", "BASH_FUNC_ls%%", "() { evil; }", false),
+            ("BASH_FUNC_ls%%=*", "BASH_FUNC_ls%%", "() { evil; }", false),
             // an exact name is a deliberate grant, even for an injection variable
             ("LD_LIBRARY_PATH=/opt/lib", "LD_LIBRARY_PATH", "/opt/lib", true),
             ("LD_LIBRARY_PATH=/opt/lib", "LD_LIBRARY_PATH", "/tmp", false),
@@ -181,6 +235,9 @@ mod tests {
         assert!(!rule("HOME=*").passes("HOME"));
         assert!(!rule("*").passes("LD_PRELOAD"));
         assert!(rule("LD_PRELOAD").passes("LD_PRELOAD"));
+        assert!(!rule("*").passes("HOME"), "a glob passes only inert variables");
+        assert!(rule("*").passes("LANG"));
+        assert!(!rule("BASH_FUNC_x%%").passes("BASH_FUNC_x%%"));
     }
 
     #[test]
