@@ -93,14 +93,17 @@ fn parent_of(pid: libc::pid_t) -> Option<libc::pid_t> {
 }
 
 /// Kills (SIGKILL) and reaps every child of this process, round after round
-/// as killed processes' own orphans are re-parented here, for at most
-/// `bound`. Returns how many were killed.
+/// as killed processes' own orphans are re-parented here, until none is
+/// left or `bound` has passed. Returns how many were killed.
+///
+/// Rounds are bounded by time, not by count: each round uncovers only the
+/// orphans of the round before, so a chain of nested sessions needs one
+/// round per level (80 levels take a few milliseconds).
 pub async fn kill_adopted(bound: Duration) -> usize {
-    let sweep = tokio::task::spawn_blocking(|| {
+    let deadline = std::time::Instant::now() + bound;
+    let sweep = tokio::task::spawn_blocking(move || {
         let mut killed = 0;
-        // Each round can only uncover the orphans of the round before; a
-        // tree deeper than this is not a plugin's honest work.
-        for _ in 0..64 {
+        while std::time::Instant::now() < deadline {
             let pids = children();
             if pids.is_empty() {
                 break;

@@ -5,7 +5,7 @@ use std::ffi::CString;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
-use procbox_tests::{bounded, guests, procbox};
+use procbox_tests::{bounded, guests, procbox, procbox_run};
 
 fn mkfifo(path: &Path) {
     let c = CString::new(path.as_os_str().as_bytes()).unwrap();
@@ -51,4 +51,51 @@ async fn a_fifo_as_a_redirect_target_is_refused_without_blocking() {
         run.stderr.contains("invalid input") && run.stderr.contains("is a FIFO or a device, not a regular file"),
         "{run:?}"
     );
+}
+
+/// Processes whose environment holds `marker` (any state but reaped).
+fn marked(marker: &str) -> Vec<u32> {
+    let needle = format!("PROCBOX_CHAIN={marker}");
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            std::fs::read(format!("/proc/{pid}/environ"))
+                .map(|env| env.split(|b| *b == 0).any(|var| var == needle.as_bytes()))
+                .unwrap_or(false)
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn a_deep_chain_of_escaped_sessions_is_swept_to_the_last_process() {
+    // Before: the sweep gave up after 64 rounds, so a chain of 80 nested
+    // `setsid` processes left 16 running after the plugin ended.
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().canonicalize().unwrap();
+    let chain = root.join("chain.sh");
+    std::fs::write(
+        &chain,
+        "export PROCBOX_CHAIN=\"$2\"\n\
+         if [ \"$1\" -gt 0 ]; then /usr/bin/setsid /bin/sh \"$0\" $(($1 - 1)) \"$2\" \"$3\" &\n\
+         else echo built > \"$3\"; fi\n\
+         exec /usr/bin/sleep 1000\n",
+    )
+    .unwrap();
+    let marker = format!("chain-{}", std::process::id());
+    let fifo = root.join("built");
+    // The child returns once the deepest level is up (it writes the FIFO).
+    let script = format!(
+        "mkfifo {fifo}; /usr/bin/setsid /bin/sh {chain} 80 {marker} {fifo} & read built < {fifo}",
+        fifo = fifo.display(),
+        chain = chain.display()
+    );
+    let run = bounded!(procbox_run(
+        guests::SPAWN_OUTCOME,
+        &["--allow-run=sh"],
+        &["ok", "sh", "-c", &script]
+    ));
+    assert_eq!(run.code, Some(0), "{run:?}");
+    let left = marked(&marker);
+    assert!(left.is_empty(), "{} of the chain survived: {left:?}", left.len());
 }
