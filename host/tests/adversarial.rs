@@ -480,8 +480,8 @@ fn malformed_rules_fail_at_startup_naming_the_rule_and_source() {
     let f = Fixture::new();
     let cases = [
         // `**` may only be last
-        (f.builder().allow_run("git ** push"), "may only be the last pattern"),
-        (f.builder().deny_run("cat ** x"), "may only be the last pattern"),
+        (f.builder().allow_run("git ** push"), "can only deny"),
+        (f.builder().deny_run("cat ** **"), "`**` may appear once"),
         // a granted program must exist
         (f.builder().allow_run("no-such-program-procbox"), "no such program"),
         // an empty rule

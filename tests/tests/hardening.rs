@@ -99,3 +99,42 @@ async fn a_deep_chain_of_escaped_sessions_is_swept_to_the_last_process() {
     let left = marked(&marker);
     assert!(left.is_empty(), "{} of the chain survived: {left:?}", left.len());
 }
+
+#[tokio::test]
+async fn a_deny_rule_finds_a_flag_wherever_and_however_it_is_written() {
+    // Before: deny rules were positional, so `sort -rno F` or
+    // `sort --output F -r` slipped past a rule that named the flag.
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in.txt");
+    std::fs::write(&input, "b\na\n").unwrap();
+    let input = input.to_str().unwrap();
+    let out = dir.path().join("out.txt");
+    let out = out.to_str().unwrap();
+    let denied = "denied:matches deny rule";
+    let cases: &[(&[&str], &str)] = &[
+        (&["sort", "-o", out, input], denied),
+        (&["sort", "-rno", out, input], denied),
+        (&["sort", &format!("-o{out}"), input], denied),
+        (&["sort", "-r", "--output", out, input], denied),
+        (&["sort", &format!("--output={out}"), "-r", input], denied),
+        (&["sort", &format!("--outp={out}"), input], denied),
+        // what the rule does not name still runs; after `--` it is a file
+        (&["sort", "-rn", input], "ok"),
+        (&["sort", "--", input], "ok"),
+    ];
+    for (command, expected) in cases {
+        let mut args = vec![*expected];
+        args.extend_from_slice(command);
+        let run = bounded!(procbox_run(
+            guests::SPAWN_OUTCOME,
+            &[
+                "--allow-run=sort **",
+                "--deny-run=sort ** -o",
+                "--deny-run=sort ** --output"
+            ],
+            &args
+        ));
+        assert_eq!(run.code, Some(0), "{command:?}: {run:?}");
+    }
+    assert!(!Path::new(out).exists(), "a denied sort wrote {out}");
+}

@@ -68,7 +68,7 @@ async fn a_grant_for_a_missing_program_is_a_usage_error() {
 async fn a_malformed_rule_is_a_usage_error() {
     let run = bounded!(procbox_run(guests::ECHO, &["--allow-run=git ** log"], &[]));
     assert_eq!(run.code, Some(2), "{run:?}");
-    assert!(run.stderr.contains("may only be the last pattern"), "{run:?}");
+    assert!(run.stderr.contains("can only deny"), "{run:?}");
 }
 
 #[tokio::test]
@@ -321,10 +321,7 @@ async fn explain_uses_the_gate_and_its_exit_status_says_the_verdict() {
 
     let malformed = bounded!(procbox(&["explain", "--allow-run", "ls ** -l", "--", "ls"]));
     assert_eq!(malformed.code, Some(2), "{malformed:?}");
-    assert!(
-        malformed.stderr.contains("may only be the last pattern"),
-        "{malformed:?}"
-    );
+    assert!(malformed.stderr.contains("can only deny"), "{malformed:?}");
 }
 
 #[tokio::test]

@@ -233,6 +233,9 @@ fn policy_hint(error: &PolicyError) -> String {
             "an env rule is NAME, NAME=GLOB or a name glob, e.g. --allow-env HOME --allow-env 'LANG=C*' --allow-env 'LC_*=*'"
                 .into()
         }
+        PolicyError::Rule { message, .. } if message.contains("can only deny") => {
+            "deny a flag anywhere with --deny-run 'git log ** --output'; in an allow rule `**` comes last ('git log **')".into()
+        }
         PolicyError::Rule { message, .. } if message.contains("`**`") => {
             "put `**` last ('git log **'), or grant the program alone to allow any arguments".into()
         }

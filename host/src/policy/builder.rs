@@ -290,8 +290,18 @@ fn build_layer(
             })
         })
         .collect::<Result<_, _>>()?;
+    let allow = rules(&spec.allow)?;
+    if let Some(rule) = allow.iter().find(|r| r.args.is_anywhere()) {
+        return Err(PolicyError::Rule {
+            origin: rule.source.clone(),
+            message: format!(
+                "rule '{}': words after `**` match an argument anywhere, which can only deny; make it a deny rule (--deny-run)",
+                rule.written
+            ),
+        });
+    }
     Ok(Layer {
-        allow: rules(&spec.allow)?,
+        allow,
         deny: rules(&spec.deny)?,
         env,
     })

@@ -9,6 +9,7 @@
 //! - the plugin's **manifest**, if it has one: the programs and variables it
 //!   requests. Without a manifest only the grants count.
 
+pub mod anywhere;
 mod builder;
 pub mod document;
 pub mod env;

@@ -5,10 +5,14 @@
 //! pattern that matches one argument **by position**:
 //! - a literal matches exactly that argument;
 //! - `*` matches exactly one argument, whatever it is (even empty);
-//! - `**` matches all remaining arguments (zero or more) and may only be
-//!   the last pattern;
+//! - `**` matches all remaining arguments (zero or more); in an allow rule
+//!   it may only be the last pattern;
 //! - a word with glob characters (`*`, `?`, `[...]`) matches one argument
 //!   against that glob, e.g. `--format=*`. `[*]` matches a literal `*`.
+//!
+//! In a **deny** rule, words after `**` match an argument **anywhere** in
+//! what `**` covers, as options are parsed: `git log ** --output` denies
+//! `--output` in any position and spelling (see [`super::anywhere`]).
 //!
 //! A program with no patterns allows any arguments. Arguments are never
 //! joined or re-split, so an argument with spaces, `=` or a newline is
@@ -17,6 +21,7 @@
 use std::fmt;
 use std::path::PathBuf;
 
+use super::anywhere::AnyArg;
 use super::Source;
 
 /// One pattern for one argument position.
@@ -39,6 +44,9 @@ pub enum ArgsPattern {
     Any,
     /// Positional patterns.
     Positional(Vec<ArgPattern>),
+    /// Positional patterns, then `**`, then patterns that must each match
+    /// some argument in what `**` covers (deny rules only).
+    Containing(Vec<ArgPattern>, Vec<AnyArg>),
 }
 
 /// A rule about one program: an allow rule, a deny rule, or a manifest
@@ -114,15 +122,7 @@ impl ParsedRule {
         }
         let args = match args {
             None => ArgsPattern::Any,
-            Some(patterns) => {
-                let count = patterns.len();
-                let parsed = patterns
-                    .iter()
-                    .enumerate()
-                    .map(|(i, p)| parse_pattern(p, i + 1 == count).map_err(&error))
-                    .collect::<Result<Vec<_>, _>>()?;
-                ArgsPattern::Positional(parsed)
-            }
+            Some(patterns) => parse_patterns(&patterns).map_err(error)?,
         };
         Ok(ParsedRule {
             written: written.to_string(),
@@ -130,6 +130,32 @@ impl ParsedRule {
             args,
         })
     }
+}
+
+/// Positional patterns, or positional ones, `**` and anywhere patterns.
+fn parse_patterns(patterns: &[String]) -> Result<ArgsPattern, String> {
+    let rest = patterns.iter().position(|p| p == "**");
+    if let Some(at) = rest.filter(|&at| at + 1 < patterns.len()) {
+        let positional = patterns[..at]
+            .iter()
+            .map(|p| parse_pattern(p, false))
+            .collect::<Result<Vec<_>, _>>()?;
+        let anywhere = patterns[at + 1..]
+            .iter()
+            .map(|p| match p.as_str() {
+                "**" => Err("`**` may appear once".to_string()),
+                p => AnyArg::parse(p),
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        return Ok(ArgsPattern::Containing(positional, anywhere));
+    }
+    let count = patterns.len();
+    let parsed = patterns
+        .iter()
+        .enumerate()
+        .map(|(i, p)| parse_pattern(p, i + 1 == count))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(ArgsPattern::Positional(parsed))
 }
 
 fn parse_pattern(pattern: &str, is_last: bool) -> Result<ArgPattern, String> {
@@ -145,25 +171,42 @@ fn parse_pattern(pattern: &str, is_last: bool) -> Result<ArgPattern, String> {
 }
 
 impl ArgsPattern {
-    /// Whether `args` (without the program name) match, position by position.
+    /// Whether `args` (without the program name) match.
     pub fn matches(&self, args: &[String]) -> bool {
-        let ArgsPattern::Positional(patterns) = self else {
-            return true;
-        };
-        for (i, pattern) in patterns.iter().enumerate() {
-            let arg = args.get(i);
-            let ok = match pattern {
-                ArgPattern::Rest => return true,
-                ArgPattern::One => arg.is_some(),
-                ArgPattern::Literal(literal) => arg == Some(literal),
-                ArgPattern::Glob(glob) => arg.is_some_and(|a| glob.matches(a)),
-            };
-            if !ok {
-                return false;
+        match self {
+            ArgsPattern::Any => true,
+            ArgsPattern::Positional(patterns) => positional(patterns, args),
+            ArgsPattern::Containing(patterns, anywhere) => {
+                let (head, tail) = args.split_at(patterns.len().min(args.len()));
+                head.len() == patterns.len()
+                    && positional(patterns, head)
+                    && anywhere.iter().all(|pattern| pattern.found_in(tail))
             }
         }
-        patterns.len() == args.len()
     }
+
+    /// Whether this pattern can only narrow (an "anywhere" pattern, which
+    /// only a deny rule may use).
+    pub fn is_anywhere(&self) -> bool {
+        matches!(self, ArgsPattern::Containing(..))
+    }
+}
+
+/// Whether `args` match `patterns` position by position.
+fn positional(patterns: &[ArgPattern], args: &[String]) -> bool {
+    for (i, pattern) in patterns.iter().enumerate() {
+        let arg = args.get(i);
+        let ok = match pattern {
+            ArgPattern::Rest => return true,
+            ArgPattern::One => arg.is_some(),
+            ArgPattern::Literal(literal) => arg == Some(literal),
+            ArgPattern::Glob(glob) => arg.is_some_and(|a| glob.matches(a)),
+        };
+        if !ok {
+            return false;
+        }
+    }
+    patterns.len() == args.len()
 }
 
 impl ExecRule {
@@ -194,6 +237,18 @@ mod tests {
     #[test]
     fn positional_matching() {
         let cases: &[(&str, &[&str], bool)] = &[
+            // a deny rule's words after `**` match anywhere, however written
+            ("git log ** --output", &["log", "-1", "--output=F"], true),
+            ("git log ** --output", &["log", "--output", "F", "-1"], true),
+            ("git log ** --output", &["log", "--oneline"], false),
+            ("git log ** --output", &["show", "--output=F"], false),
+            ("git log ** --output", &["log", "--", "--output=F"], false),
+            ("sort ** -o", &["-rno", "F", "in"], true),
+            ("sort ** -o", &["-oF", "in"], true),
+            ("sort ** -o", &["-rn", "in"], false),
+            // every word after `**` must be found
+            ("git ** -c core.pager=*", &["-c", "core.pager=sh", "log"], true),
+            ("git ** -c core.pager=*", &["-c", "user.name=me", "log"], false),
             // a bare program allows any arguments
             ("git", &["push", "--force"], true),
             ("git", &[], true),
@@ -233,9 +288,9 @@ mod tests {
     #[test]
     fn malformed_rules_are_errors_that_name_the_rule() {
         let cases = [
-            // `**` anywhere but last
-            ("git ** log", "may only be the last pattern"),
-            ("git ** **", "may only be the last pattern"),
+            // `**` twice
+            ("git ** **", "`**` may appear once"),
+            ("git ** --output **", "`**` may appear once"),
             // nothing at all
             ("", "the rule is empty"),
             ("   ", "the rule is empty"),
