@@ -134,3 +134,51 @@ async fn a_deny_rule_finds_a_flag_wherever_and_however_it_is_written() {
     }
     assert!(!Path::new(out).exists(), "a denied sort wrote {out}");
 }
+
+/// A component whose `wasi:cli/run` calls the core module's `run`.
+fn plugin_around(core_module: &str) -> Vec<u8> {
+    wat::parse_str(format!(
+        r#"(component
+             (core module $m {core_module})
+             (core instance $i (instantiate $m))
+             (func $run (result (result)) (canon lift (core func $i "run")))
+             (instance $cli (export "run" (func $run)))
+             (export "wasi:cli/run@0.2.12" (instance $cli)))"#
+    ))
+    .expect("valid component text")
+}
+
+#[tokio::test]
+async fn the_memory_cap_bounds_every_memory_and_table_together() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases = [
+        // Before: table growth was always allowed; a growable table took
+        // about 1 GiB of host memory and the plugin exited 0.
+        (
+            "tables",
+            r#"(table $t 1 funcref)
+               (func (export "run") (result i32)
+                 (loop $grow
+                   (br_if $grow (i32.ne (table.grow $t (ref.null func) (i32.const 65536)) (i32.const -1))))
+                 (i32.const 0))"#,
+        ),
+        // Before: the cap applied to each memory alone; eight memories of
+        // 16 MiB under a 64 MiB cap took 128 MiB, and the plugin exited 0.
+        (
+            "memories",
+            r#"(memory 256) (memory 256) (memory 256) (memory 256)
+               (memory 256) (memory 256) (memory 256) (memory 256)
+               (func (export "run") (result i32) (i32.const 0))"#,
+        ),
+    ];
+    for (what, core) in cases {
+        let path = dir.path().join(format!("{what}.wasm"));
+        std::fs::write(&path, plugin_around(core)).unwrap();
+        let run = bounded!(procbox(&["run", path.to_str().unwrap(), "--max-plugin-memory=64MiB"]));
+        assert_eq!(run.code, Some(125), "{what}: {run:?}");
+        assert!(
+            run.stderr.contains("past its cap of 64 MiB (--max-plugin-memory)"),
+            "{what}: {run:?}"
+        );
+    }
+}

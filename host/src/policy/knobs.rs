@@ -168,7 +168,7 @@ knobs! {
     die_with_procbox: bool, Switch, "die-with-procbox", RLIMITS,
         "Kill each child if procbox itself dies, even by SIGKILL (PR_SET_PDEATHSIG).";
     max_plugin_memory: Bytes, Bytes, "max-plugin-memory", PLUGIN,
-        "Cap on each linear memory of the plugin, e.g. 256MiB (default 512MiB).";
+        "Cap on all the plugin's linear memories and tables together, e.g. 256MiB (default 512MiB).";
     max_plugin_time: Span, Duration, "max-plugin-time", PLUGIN,
         "Budget for the whole plugin run, e.g. 10m; exit status 124 when it runs out (default: no limit).";
     max_handles: usize, Count, "max-handles", PLUGIN,

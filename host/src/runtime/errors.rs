@@ -43,7 +43,9 @@ pub enum RunError {
         humantime::format_duration(*budget)
     )]
     OutOfTime { name: String, budget: Duration },
-    /// The plugin tried to grow a memory past `--max-plugin-memory`.
+    /// The plugin tried to grow its memories and tables past
+    /// `--max-plugin-memory` together, or to make more instances, memories
+    /// or tables than a plugin may.
     #[error(
         "plugin {name} tried to grow its memory past its cap of {} MiB (--max-plugin-memory); it was stopped and its children were killed",
         cap >> 20

@@ -262,11 +262,18 @@ impl Runtime {
             result = budgeted => result,
             code = stop => Ok(Outcome::Stopped(code)),
         };
+        let over_budget = |reason: &str| {
+            // wasmtime's words when an instance, memory or table count is over
+            // the limiter's cap.
+            store.data().memory.exceeded() || reason.contains("resource limit exceeded")
+        };
         let outcome = match outcome {
-            Err(RunError::Trap { .. }) if store.data().memory.exceeded() => Err(RunError::OutOfMemory {
-                name: name.clone(),
-                cap: caps.max_memory_bytes,
-            }),
+            Err(RunError::Trap { reason, .. } | RunError::Instantiate { reason, .. }) if over_budget(&reason) => {
+                Err(RunError::OutOfMemory {
+                    name: name.clone(),
+                    cap: caps.max_memory_bytes,
+                })
+            }
             other => other,
         };
         // Dropping the store drops every child handle, which kills each
