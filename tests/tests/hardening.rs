@@ -182,3 +182,37 @@ async fn the_memory_cap_bounds_every_memory_and_table_together() {
         );
     }
 }
+
+#[tokio::test]
+async fn a_child_has_no_controlling_terminal_to_type_into() {
+    // Before: children shared procbox's session, so one could open
+    // /dev/tty and inject input with TIOCSTI (legacy_tiocsti is 1 here).
+    // procbox runs on a pseudo-terminal (`script`), as an unprivileged user.
+    let probe = "if (exec 3</dev/tty) 2>/dev/null; then echo has-tty; else echo no-tty; fi";
+    let command = format!(
+        "setpriv --reuid=nobody --regid=nogroup --clear-groups {} run --no-cache {} --allow-run=sh -- stdout:no-tty sh -c '{probe}'",
+        procbox_tests::procbox_bin().display(),
+        guests::SPAWN_OUTCOME,
+    );
+    let run = bounded!(tokio::process::Command::new("script")
+        .args(["-q", "-e", "-c", &command, "/dev/null"])
+        .stdin(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .output())
+    .unwrap();
+    let out = String::from_utf8_lossy(&run.stdout);
+    assert_eq!(
+        run.status.code(),
+        Some(0),
+        "{out}{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    // The same probe in procbox's own session does see the terminal, so the
+    // test can tell the two apart.
+    let control = bounded!(tokio::process::Command::new("script")
+        .args(["-q", "-e", "-c", probe, "/dev/null"])
+        .stdin(std::process::Stdio::null())
+        .output())
+    .unwrap();
+    assert!(String::from_utf8_lossy(&control.stdout).contains("has-tty"));
+}
