@@ -39,7 +39,7 @@ pub fn procbox_bin() -> PathBuf {
     let bin = dir.join("procbox");
     assert!(
         bin.exists(),
-        "{} is missing: build it with `cargo build --bin procbox` (or run `cargo test --workspace`)",
+        "{} is missing: build it with `cargo build --bin procbox` (package procbox-cli), or run `cargo test --workspace`",
         bin.display()
     );
     bin

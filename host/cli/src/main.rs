@@ -1,6 +1,21 @@
-//! The `procbox` command line.
+//! The `procbox` command line: one module per concern.
 
-mod cli;
+/// `writeln!` into a `String` of command output (see [`output::emit`]),
+/// which cannot fail.
+macro_rules! outln {
+    ($out:expr, $($arg:tt)*) => {{
+        use std::fmt::Write as _;
+        let _ = writeln!($out, $($arg)*);
+    }};
+}
+
+mod explain;
+mod failure;
+mod grants;
+mod inspect;
+mod output;
+mod progress;
+mod scaffold;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -10,8 +25,8 @@ use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 use procbox::{containment, AuditLog, Outcome, PolicyBuilder, RunOptions, Runtime, SpawnRequest, VerboseLog};
 
-use cli::failure::Failure;
-use cli::grants::{manifest_for, GrantArgs};
+use failure::Failure;
+use grants::{manifest_for, GrantArgs};
 
 /// How long the final sweep of adopted orphans may take.
 const SWEEP_BOUND: std::time::Duration = std::time::Duration::from_secs(5);
@@ -251,16 +266,16 @@ async fn dispatch(cli: Cli) -> Result<u8, Failure> {
         Commands::Inspect(args) => {
             let manifest = manifest_for(&args.plugin, args.manifest.as_deref());
             // Inspecting always compiles; it never uses the cache.
-            let runtime = Runtime::new()?.with_compile_hook(cli::progress::compile_hook(None));
-            cli::inspect::inspect(&runtime, &args.plugin, manifest.as_deref())?;
+            let runtime = Runtime::new()?.with_compile_hook(progress::compile_hook(None));
+            inspect::inspect(&runtime, &args.plugin, manifest.as_deref())?;
             Ok(0)
         }
         Commands::Compile(args) => compile(args),
         Commands::Demo => demo().await,
         Commands::New(args) => {
             let here = std::env::current_dir().context("cannot find the current directory")?;
-            cli::scaffold::new_plugin(&here, &args.name)?;
-            cli::output::emit(&format!("created {0}/: cd {0} && cargo build --release\n", args.name))?;
+            scaffold::new_plugin(&here, &args.name)?;
+            output::emit(&format!("created {0}/: cd {0} && cargo build --release\n", args.name))?;
             Ok(0)
         }
     }
@@ -274,8 +289,8 @@ fn runtime(no_cache: bool, cached_note: Option<&'static str>) -> anyhow::Result<
     Ok(match procbox::cache::Cache::default_dir() {
         Some(dir) if !no_cache => runtime
             .with_cache(dir)
-            .with_compile_hook(cli::progress::compile_hook(cached_note)),
-        _ => runtime.with_compile_hook(cli::progress::compile_hook(None)),
+            .with_compile_hook(progress::compile_hook(cached_note)),
+        _ => runtime.with_compile_hook(progress::compile_hook(None)),
     })
 }
 
@@ -308,14 +323,14 @@ fn compile(args: CompileArgs) -> Result<u8, Failure> {
             .with_hint("set PROCBOX_CACHE_DIR to a writable directory"))
         }
         procbox::cache::Origin::Compiled => {
-            cli::output::emit(&format!(
+            output::emit(&format!(
                 "compiled {name} in {:.0?} into {}\n",
                 started.elapsed(),
                 entry.display()
             ))?;
         }
         procbox::cache::Origin::Cached => {
-            cli::output::emit(&format!("{name} is already compiled: {}\n", entry.display()))?;
+            output::emit(&format!("{name} is already compiled: {}\n", entry.display()))?;
         }
     }
     Ok(0)
@@ -365,7 +380,7 @@ fn explain(args: ExplainArgs) -> Result<u8, Failure> {
         cwd: args.cwd,
         stdio: Default::default(),
     };
-    cli::explain::explain(policy, request)
+    explain::explain(policy, request)
 }
 
 /// The demo's grants: exactly the programs the bundled plugin uses.
@@ -374,7 +389,7 @@ const DEMO_GRANTS: &[&str] = &["echo", "cat", "grep", "tee"];
 
 #[cfg(feature = "demo")]
 async fn demo() -> Result<u8, Failure> {
-    const DEMO_WASM: &[u8] = include_bytes!(env!("PROCBOX_DEMO_WASM"));
+    use procbox_demo_wasm::DEMO_WASM;
     let policy = DEMO_GRANTS
         .iter()
         .fold(PolicyBuilder::new(), |builder, program| builder.allow_run(program))
@@ -387,7 +402,7 @@ async fn demo() -> Result<u8, Failure> {
         .iter()
         .map(|r| r.path.display().to_string())
         .collect();
-    cli::output::emit(&format!(
+    output::emit(&format!(
         "procbox demo: the bundled plugin may run only {}\n",
         granted.join(", ")
     ))?;
@@ -399,7 +414,7 @@ async fn demo() -> Result<u8, Failure> {
 #[cfg(not(feature = "demo"))]
 async fn demo() -> Result<u8, Failure> {
     Err(Failure::usage_msg("this procbox was built without the `demo` feature")
-        .with_hint("build procbox with its default features (cargo build --features demo)"))
+        .with_hint("build procbox with its default features (cargo build -p procbox-cli --features demo)"))
 }
 
 /// Runs the plugin until it ends or procbox receives SIGINT, SIGTERM or
