@@ -100,6 +100,8 @@ fn procbox_command(args: &[&str]) -> tokio::process::Command {
     let mut command = tokio::process::Command::new(procbox_bin());
     command.env("PROCBOX_CACHE_DIR", test_cache_dir());
     command.env("PROCBOX_PROGRESS_AFTER_MS", "3600000");
+    // Warnings must show without it; it would add log lines to stderr.
+    command.env_remove("PROCBOX_LOG");
     command
         .args(args)
         .stdin(Stdio::null())

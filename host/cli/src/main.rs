@@ -199,9 +199,7 @@ fn main() -> ExitCode {
     // Before any thread exists: descriptors inherited without close-on-exec
     // must not reach the plugin's children.
     if let Err(e) = containment::cloexec_inherited_fds() {
-        warn(&format!(
-            "procbox: warning: cannot mark inherited descriptors close-on-exec: {e}"
-        ));
+        output::warning(format_args!("cannot mark inherited descriptors close-on-exec: {e}"));
     }
     let mut filter = tracing_subscriber::EnvFilter::from_env("PROCBOX_LOG");
     if cli.verbose {
@@ -245,17 +243,9 @@ fn meant_command() -> String {
         .unwrap_or_else(|| "procbox".to_string())
 }
 
-/// One line on stderr. A stderr that cannot be written (a terminal that hung
-/// up, which is also what SIGHUP reports) loses the line, never the exit
-/// status: `eprintln!` would panic there.
-fn warn(line: &str) {
-    use std::io::Write;
-    let _ = writeln!(std::io::stderr(), "{line}");
-}
-
 /// Prints the failure (one line, and a hint) and returns its exit status.
 fn report(failure: Failure) -> ExitCode {
-    warn(failure.render().trim_end());
+    output::stderr_line(failure.render().trim_end());
     ExitCode::from(failure.status())
 }
 
@@ -284,11 +274,13 @@ async fn dispatch(cli: Cli) -> Result<u8, Failure> {
 /// A runtime, with the compilation cache unless `no_cache` (or there is no
 /// home directory to put it in), that shows progress when compiling takes
 /// a while; with the cache, `cached_note` says why it happens this time.
+/// Trouble with the cache (a directory others may write, say) is a warning
+/// on stderr.
 fn runtime(no_cache: bool, cached_note: Option<&'static str>) -> anyhow::Result<Runtime> {
     let runtime = Runtime::new()?;
     Ok(match procbox::cache::Cache::default_dir() {
         Some(dir) if !no_cache => runtime
-            .with_cache(dir)
+            .with_cache_reporting(dir, |warning| output::warning(warning))
             .with_compile_hook(progress::compile_hook(cached_note)),
         _ => runtime.with_compile_hook(progress::compile_hook(None)),
     })
@@ -423,9 +415,9 @@ async fn execute(runtime: &Runtime, plugin: &procbox::Plugin, options: RunOption
     // Grandchildren that leave their process group (setsid, daemons) are
     // re-parented to procbox instead of init, so the sweep below finds them.
     if let Err(e) = containment::become_subreaper() {
-        tracing::warn!(
+        output::warning(format_args!(
             "cannot become the child subreaper ({e}); processes that leave their group may outlive the plugin"
-        );
+        ));
     }
     let stop = shutdown_signal()?;
     let outcome = runtime.run_until(plugin, options, stop).await;
@@ -436,7 +428,7 @@ async fn execute(runtime: &Runtime, plugin: &procbox::Plugin, options: RunOption
     match outcome {
         Ok(Outcome::Exited(code)) => Ok(exit_byte(code)),
         Ok(Outcome::Stopped(code)) => {
-            warn("procbox: stopped by a signal; the plugin's children were killed");
+            output::stderr_line("procbox: stopped by a signal; the plugin's children were killed");
             Ok(exit_byte(code))
         }
         // Out of time exits with 124 (see `Failure`).
