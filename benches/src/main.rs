@@ -3,7 +3,7 @@
 //! targets. See BENCHMARKS.md for the method and the latest numbers.
 //!
 //! ```text
-//! cargo build --release -p procbox -p procbox-bench
+//! cargo build --release -p procbox-cli -p procbox-bench
 //! target/release/procbox-bench                 # everything, 5 repetitions
 //! target/release/procbox-bench --only a,b      # some scenarios
 //! target/release/procbox-bench --quick --reps 1  # a smoke run

@@ -399,7 +399,7 @@ impl Bench {
         let bin = exe.with_file_name("procbox");
         ensure!(
             bin.exists(),
-            "{} is missing: cargo build --release -p procbox -p procbox-bench",
+            "{} is missing: cargo build --release -p procbox-cli -p procbox-bench",
             bin.display()
         );
         let cache = self.tmp.join("cli-cache");

@@ -28,6 +28,11 @@
 //! `/tmp`) is not used at all: plugins are compiled every time, with a
 //! warning.
 //!
+//! Warnings are values ([`CacheWarning`]): a cache made with
+//! [`Cache::with_warnings`] hands each one to its caller (the `procbox`
+//! command line prints it as one line on stderr); without, it goes to the
+//! log (`tracing::warn!`).
+//!
 //! BLAKE3 rather than SHA-256: both are collision resistant, which the key
 //! needs (a collision would run one plugin's code for another), but this
 //! machine class has no SHA instructions, and software SHA-256 of a plugin
@@ -38,6 +43,7 @@ use std::hash::Hasher;
 use std::io::{Read, Write};
 use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use wasmtime::component::Component;
 use wasmtime::Engine;
@@ -51,6 +57,63 @@ const DIGEST_LEN: usize = 32;
 pub struct Cache {
     dir: PathBuf,
     fingerprint: [u8; 32],
+    report: Option<Report>,
+}
+
+/// Trouble with the cache. None of it is an error: the plugin is compiled
+/// instead, and only time is lost. The message (`Display`) is one line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum CacheWarning {
+    /// The cache directory cannot be created, or is not private (someone
+    /// else owns it or may write to it): it is not used at all, and every
+    /// load compiles.
+    DirUnusable {
+        /// The cache directory.
+        dir: PathBuf,
+        /// Why, naming the directory.
+        reason: String,
+    },
+    /// An entry that is corrupt, truncated, foreign, or not private; it is
+    /// ignored, and the plugin compiled and stored again.
+    EntryUnusable {
+        /// The entry file.
+        entry: PathBuf,
+        /// Why.
+        reason: String,
+    },
+    /// A compiled plugin could not be stored, so the next load compiles
+    /// again.
+    NotStored {
+        /// The entry file that was to be written.
+        entry: PathBuf,
+        /// Why.
+        reason: String,
+    },
+}
+
+impl std::fmt::Display for CacheWarning {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            CacheWarning::DirUnusable { reason, .. } => write!(f, "not using the compilation cache: {reason}"),
+            CacheWarning::EntryUnusable { entry, reason } => {
+                write!(f, "cache entry {} is unusable ({reason}); recompiling", entry.display())
+            }
+            CacheWarning::NotStored { entry, reason } => {
+                write!(f, "cannot store {} in the cache: {reason}", entry.display())
+            }
+        }
+    }
+}
+
+/// Where a cache's warnings go instead of the log.
+#[derive(Clone)]
+struct Report(Arc<dyn Fn(&CacheWarning) + Send + Sync>);
+
+impl std::fmt::Debug for Report {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Report(..)")
+    }
 }
 
 /// Where a component came from.
@@ -71,6 +134,24 @@ impl Cache {
         Cache {
             dir: dir.into(),
             fingerprint: hasher.0.finalize().into(),
+            report: None,
+        }
+    }
+
+    /// The same cache, handing each [`CacheWarning`] to `report` instead of
+    /// logging it.
+    pub fn with_warnings(self, report: impl Fn(&CacheWarning) + Send + Sync + 'static) -> Cache {
+        Cache {
+            report: Some(Report(Arc::new(report))),
+            ..self
+        }
+    }
+
+    /// Hands `warning` to the caller's report, or else to the log.
+    fn warn(&self, warning: CacheWarning) {
+        match &self.report {
+            Some(Report(report)) => report(&warning),
+            None => tracing::warn!("{warning}"),
         }
     }
 
@@ -94,7 +175,7 @@ impl Cache {
     ///
     /// # Errors
     /// Whatever `compile` returns. Cache trouble is never an error: it is
-    /// logged and the plugin compiled.
+    /// a [`CacheWarning`], and the plugin is compiled.
     pub fn load_or_compile<E>(
         &self,
         engine: &Engine,
@@ -102,18 +183,27 @@ impl Cache {
         compile: impl FnOnce() -> Result<Component, E>,
     ) -> Result<(Component, Origin), E> {
         if let Err(e) = self.ensure_dir() {
-            tracing::warn!("not using the compilation cache: {e}");
+            self.warn(CacheWarning::DirUnusable {
+                dir: self.dir.clone(),
+                reason: e.to_string(),
+            });
             return Ok((compile()?, Origin::Compiled));
         }
         let entry = self.entry_path(wasm);
         match read_entry(engine, &entry) {
             Ok(Some(component)) => return Ok((component, Origin::Cached)),
             Ok(None) => {}
-            Err(reason) => tracing::warn!("cache entry {} is unusable ({reason}); recompiling", entry.display()),
+            Err(reason) => self.warn(CacheWarning::EntryUnusable {
+                entry: entry.clone(),
+                reason,
+            }),
         }
         let component = compile()?;
         if let Err(e) = write_entry(&entry, &component) {
-            tracing::warn!("cannot store {} in the cache: {e:#}", entry.display());
+            self.warn(CacheWarning::NotStored {
+                entry,
+                reason: format!("{e:#}"),
+            });
         }
         Ok((component, Origin::Compiled))
     }

@@ -5,8 +5,8 @@
 use procbox::cache::Origin;
 use procbox::Runtime;
 
-/// A real plugin: the demo, which the build embeds.
-const PLUGIN: &[u8] = include_bytes!(env!("PROCBOX_DEMO_WASM"));
+/// A real plugin: the demo, which `procbox-demo-wasm` embeds.
+const PLUGIN: &[u8] = procbox_demo_wasm::DEMO_WASM;
 
 fn runtime(dir: &std::path::Path) -> Runtime {
     Runtime::new().unwrap().with_cache(dir)

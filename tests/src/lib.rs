@@ -39,7 +39,7 @@ pub fn procbox_bin() -> PathBuf {
     let bin = dir.join("procbox");
     assert!(
         bin.exists(),
-        "{} is missing: build it with `cargo build --bin procbox` (or run `cargo test --workspace`)",
+        "{} is missing: build it with `cargo build --bin procbox` (package procbox-cli), or run `cargo test --workspace`",
         bin.display()
     );
     bin
@@ -100,6 +100,8 @@ fn procbox_command(args: &[&str]) -> tokio::process::Command {
     let mut command = tokio::process::Command::new(procbox_bin());
     command.env("PROCBOX_CACHE_DIR", test_cache_dir());
     command.env("PROCBOX_PROGRESS_AFTER_MS", "3600000");
+    // Warnings must show without it; it would add log lines to stderr.
+    command.env_remove("PROCBOX_LOG");
     command
         .args(args)
         .stdin(Stdio::null())

@@ -223,11 +223,14 @@ impl PolicyBuilder {
             })?,
         };
         let start_dir = canonical_dir(&start_dir)?;
-        let resolve = |spec: &RunSpec, strict: bool| resolve_rule(spec, &start_dir, &search_path, strict);
-        let grants = build_layer(&self.grants, |s| resolve(s, true))?;
+        let mut warnings = Vec::new();
+        let grants = build_layer(&self.grants, |s| resolve_rule(s, &start_dir, &search_path, None))?;
         let manifest = match &self.manifest {
             None => None,
-            Some((path, spec)) => Some((path.clone(), build_layer(spec, |s| resolve(s, false))?)),
+            Some((path, spec)) => Some((
+                path.clone(),
+                build_layer(spec, |s| resolve_rule(s, &start_dir, &search_path, Some(&mut warnings)))?,
+            )),
         };
         let host_env = self.host_env.unwrap_or_else(|| std::env::vars().collect());
         let passed_env = host_env
@@ -262,6 +265,7 @@ impl PolicyBuilder {
             },
             passed_env,
             allow_inherit: self.allow_inherit,
+            warnings,
         })
     }
 }
@@ -269,12 +273,12 @@ impl PolicyBuilder {
 /// Builds one layer; `resolve` returns `None` for a rule to drop.
 fn build_layer(
     spec: &LayerSpec,
-    resolve: impl Fn(&RunSpec) -> Result<Option<ExecRule>, PolicyError>,
+    mut resolve: impl FnMut(&RunSpec) -> Result<Option<ExecRule>, PolicyError>,
 ) -> Result<Layer, PolicyError> {
-    let rules = |specs: &[RunSpec]| -> Result<Vec<ExecRule>, PolicyError> {
+    let mut rules = |specs: &[RunSpec]| -> Result<Vec<ExecRule>, PolicyError> {
         Ok(specs
             .iter()
-            .map(&resolve)
+            .map(&mut resolve)
             .collect::<Result<Vec<_>, _>>()?
             .into_iter()
             .flatten()
@@ -307,15 +311,15 @@ fn build_layer(
     })
 }
 
-/// Parses a rule and resolves its program. With `strict`, a program that
-/// cannot be found is an error (a grant the user should fix); without, the
-/// rule is dropped (a manifest request for a tool this host lacks can never
-/// match anyway).
+/// Parses a rule and resolves its program. Without `dropped` (strict), a
+/// program that cannot be found is an error (a grant the user should fix);
+/// with it, the rule is dropped and a warning added to `dropped` (a manifest
+/// request for a tool this host lacks can never match anyway).
 pub(super) fn resolve_rule(
     spec: &RunSpec,
     start_dir: &Path,
     search: &SearchPath,
-    strict: bool,
+    dropped: Option<&mut Vec<PolicyWarning>>,
 ) -> Result<Option<ExecRule>, PolicyError> {
     let error = |message: String| PolicyError::Rule {
         origin: spec.source.clone(),
@@ -326,17 +330,16 @@ pub(super) fn resolve_rule(
         Some((program, args)) => ParsedRule::from_parts(&spec.written, program, args.clone()),
     }
     .map_err(|e| error(e.to_string()))?;
-    let path = match resolve_program(&parsed.program, start_dir, search) {
-        Ok(path) => path,
-        Err(_) if !strict => {
-            tracing::warn!(
-                "{}: rule '{}': program not found on this host; ignored",
-                spec.source,
-                spec.written
-            );
+    let path = match (resolve_program(&parsed.program, start_dir, search), dropped) {
+        (Ok(path), _) => path,
+        (Err(_), Some(dropped)) => {
+            dropped.push(PolicyWarning::ProgramNotFound {
+                origin: spec.source.clone(),
+                rule: spec.written.clone(),
+            });
             return Ok(None);
         }
-        Err(reason) => {
+        (Err(reason), None) => {
             return Err(PolicyError::Unresolved {
                 origin: spec.source.clone(),
                 rule: spec.written.clone(),

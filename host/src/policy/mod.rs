@@ -113,6 +113,34 @@ pub struct Policy {
     pub(crate) plugin: PluginCaps,
     pub(crate) passed_env: Vec<(String, String)>,
     pub(crate) allow_inherit: bool,
+    pub(crate) warnings: Vec<PolicyWarning>,
+}
+
+/// Something about a policy that is allowed but that the person who wrote
+/// it should know. Building the policy does not print it: an application
+/// shows [`Policy::warnings`] its own way (the `procbox` command line
+/// prints each as one line on stderr).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum PolicyWarning {
+    /// A manifest requests a program that is not on this host: the request
+    /// is dropped (it could never match anyway).
+    ProgramNotFound {
+        /// Where the request is written.
+        origin: Source,
+        /// The rule as written.
+        rule: String,
+    },
+}
+
+impl fmt::Display for PolicyWarning {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PolicyWarning::ProgramNotFound { origin, rule } => {
+                write!(f, "{origin}: rule '{rule}': program not found on this host; ignored")
+            }
+        }
+    }
 }
 
 impl Policy {
@@ -158,8 +186,13 @@ impl Policy {
             sha256: None,
             source,
         };
-        let rule = builder::resolve_rule(&spec, &self.start_dir, &self.search_path, true)?;
+        let rule = builder::resolve_rule(&spec, &self.start_dir, &self.search_path, None)?;
         Ok(rule.expect("a strict resolution returns a rule or an error"))
+    }
+
+    /// What building the policy noticed and let pass, for the user to see.
+    pub fn warnings(&self) -> &[PolicyWarning] {
+        &self.warnings
     }
 }
 

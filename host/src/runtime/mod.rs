@@ -11,7 +11,7 @@ use wasmtime_wasi::{FsPerms, I32Exit, WasiCtx, WasiCtxBuilder, WasiCtxView, Wasi
 
 use crate::bindings;
 use crate::budget::{EpochTicker, MemoryCap};
-use crate::cache::{Cache, Origin};
+use crate::cache::{Cache, CacheWarning, Origin};
 use crate::ctx::{self, ProcessCtx, ProcessCtxView, ProcessView};
 use crate::policy::Policy;
 use crate::spawner::Spawner;
@@ -92,9 +92,22 @@ impl Runtime {
         })
     }
 
-    /// Keeps compiled plugins in `dir` (see [`crate::cache`]).
+    /// Keeps compiled plugins in `dir` (see [`crate::cache`]); trouble with
+    /// the cache is logged.
     pub fn with_cache(mut self, dir: impl Into<std::path::PathBuf>) -> Runtime {
         self.cache = Some(Cache::new(dir, &self.engine));
+        self
+    }
+
+    /// Keeps compiled plugins in `dir`, as [`Runtime::with_cache`] does, and
+    /// hands each [`CacheWarning`] (an unsafe cache directory, say) to
+    /// `report` instead of logging it.
+    pub fn with_cache_reporting(
+        mut self,
+        dir: impl Into<std::path::PathBuf>,
+        report: impl Fn(&CacheWarning) + Send + Sync + 'static,
+    ) -> Runtime {
+        self.cache = Some(Cache::new(dir, &self.engine).with_warnings(report));
         self
     }
 

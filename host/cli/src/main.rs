@@ -1,6 +1,21 @@
-//! The `procbox` command line.
+//! The `procbox` command line: one module per concern.
 
-mod cli;
+/// `writeln!` into a `String` of command output (see [`output::emit`]),
+/// which cannot fail.
+macro_rules! outln {
+    ($out:expr, $($arg:tt)*) => {{
+        use std::fmt::Write as _;
+        let _ = writeln!($out, $($arg)*);
+    }};
+}
+
+mod explain;
+mod failure;
+mod grants;
+mod inspect;
+mod output;
+mod progress;
+mod scaffold;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -10,8 +25,8 @@ use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 use procbox::{containment, AuditLog, Outcome, PolicyBuilder, RunOptions, Runtime, SpawnRequest, VerboseLog};
 
-use cli::failure::Failure;
-use cli::grants::{manifest_for, GrantArgs};
+use failure::Failure;
+use grants::{manifest_for, GrantArgs};
 
 /// How long the final sweep of adopted orphans may take.
 const SWEEP_BOUND: std::time::Duration = std::time::Duration::from_secs(5);
@@ -184,9 +199,7 @@ fn main() -> ExitCode {
     // Before any thread exists: descriptors inherited without close-on-exec
     // must not reach the plugin's children.
     if let Err(e) = containment::cloexec_inherited_fds() {
-        warn(&format!(
-            "procbox: warning: cannot mark inherited descriptors close-on-exec: {e}"
-        ));
+        output::warning(format_args!("cannot mark inherited descriptors close-on-exec: {e}"));
     }
     let mut filter = tracing_subscriber::EnvFilter::from_env("PROCBOX_LOG");
     if cli.verbose {
@@ -230,17 +243,9 @@ fn meant_command() -> String {
         .unwrap_or_else(|| "procbox".to_string())
 }
 
-/// One line on stderr. A stderr that cannot be written (a terminal that hung
-/// up, which is also what SIGHUP reports) loses the line, never the exit
-/// status: `eprintln!` would panic there.
-fn warn(line: &str) {
-    use std::io::Write;
-    let _ = writeln!(std::io::stderr(), "{line}");
-}
-
 /// Prints the failure (one line, and a hint) and returns its exit status.
 fn report(failure: Failure) -> ExitCode {
-    warn(failure.render().trim_end());
+    output::stderr_line(failure.render().trim_end());
     ExitCode::from(failure.status())
 }
 
@@ -251,16 +256,16 @@ async fn dispatch(cli: Cli) -> Result<u8, Failure> {
         Commands::Inspect(args) => {
             let manifest = manifest_for(&args.plugin, args.manifest.as_deref());
             // Inspecting always compiles; it never uses the cache.
-            let runtime = Runtime::new()?.with_compile_hook(cli::progress::compile_hook(None));
-            cli::inspect::inspect(&runtime, &args.plugin, manifest.as_deref())?;
+            let runtime = Runtime::new()?.with_compile_hook(progress::compile_hook(None));
+            inspect::inspect(&runtime, &args.plugin, manifest.as_deref())?;
             Ok(0)
         }
         Commands::Compile(args) => compile(args),
         Commands::Demo => demo().await,
         Commands::New(args) => {
             let here = std::env::current_dir().context("cannot find the current directory")?;
-            cli::scaffold::new_plugin(&here, &args.name)?;
-            cli::output::emit(&format!("created {0}/: cd {0} && cargo build --release\n", args.name))?;
+            scaffold::new_plugin(&here, &args.name)?;
+            output::emit(&format!("created {0}/: cd {0} && cargo build --release\n", args.name))?;
             Ok(0)
         }
     }
@@ -269,13 +274,15 @@ async fn dispatch(cli: Cli) -> Result<u8, Failure> {
 /// A runtime, with the compilation cache unless `no_cache` (or there is no
 /// home directory to put it in), that shows progress when compiling takes
 /// a while; with the cache, `cached_note` says why it happens this time.
+/// Trouble with the cache (a directory others may write, say) is a warning
+/// on stderr.
 fn runtime(no_cache: bool, cached_note: Option<&'static str>) -> anyhow::Result<Runtime> {
     let runtime = Runtime::new()?;
     Ok(match procbox::cache::Cache::default_dir() {
         Some(dir) if !no_cache => runtime
-            .with_cache(dir)
-            .with_compile_hook(cli::progress::compile_hook(cached_note)),
-        _ => runtime.with_compile_hook(cli::progress::compile_hook(None)),
+            .with_cache_reporting(dir, |warning| output::warning(warning))
+            .with_compile_hook(progress::compile_hook(cached_note)),
+        _ => runtime.with_compile_hook(progress::compile_hook(None)),
     })
 }
 
@@ -308,14 +315,14 @@ fn compile(args: CompileArgs) -> Result<u8, Failure> {
             .with_hint("set PROCBOX_CACHE_DIR to a writable directory"))
         }
         procbox::cache::Origin::Compiled => {
-            cli::output::emit(&format!(
+            output::emit(&format!(
                 "compiled {name} in {:.0?} into {}\n",
                 started.elapsed(),
                 entry.display()
             ))?;
         }
         procbox::cache::Origin::Cached => {
-            cli::output::emit(&format!("{name} is already compiled: {}\n", entry.display()))?;
+            output::emit(&format!("{name} is already compiled: {}\n", entry.display()))?;
         }
     }
     Ok(0)
@@ -365,7 +372,7 @@ fn explain(args: ExplainArgs) -> Result<u8, Failure> {
         cwd: args.cwd,
         stdio: Default::default(),
     };
-    cli::explain::explain(policy, request)
+    explain::explain(policy, request)
 }
 
 /// The demo's grants: exactly the programs the bundled plugin uses.
@@ -374,7 +381,7 @@ const DEMO_GRANTS: &[&str] = &["echo", "cat", "grep", "tee"];
 
 #[cfg(feature = "demo")]
 async fn demo() -> Result<u8, Failure> {
-    const DEMO_WASM: &[u8] = include_bytes!(env!("PROCBOX_DEMO_WASM"));
+    use procbox_demo_wasm::DEMO_WASM;
     let policy = DEMO_GRANTS
         .iter()
         .fold(PolicyBuilder::new(), |builder, program| builder.allow_run(program))
@@ -387,7 +394,7 @@ async fn demo() -> Result<u8, Failure> {
         .iter()
         .map(|r| r.path.display().to_string())
         .collect();
-    cli::output::emit(&format!(
+    output::emit(&format!(
         "procbox demo: the bundled plugin may run only {}\n",
         granted.join(", ")
     ))?;
@@ -399,7 +406,7 @@ async fn demo() -> Result<u8, Failure> {
 #[cfg(not(feature = "demo"))]
 async fn demo() -> Result<u8, Failure> {
     Err(Failure::usage_msg("this procbox was built without the `demo` feature")
-        .with_hint("build procbox with its default features (cargo build --features demo)"))
+        .with_hint("build procbox with its default features (cargo build -p procbox-cli --features demo)"))
 }
 
 /// Runs the plugin until it ends or procbox receives SIGINT, SIGTERM or
@@ -408,9 +415,9 @@ async fn execute(runtime: &Runtime, plugin: &procbox::Plugin, options: RunOption
     // Grandchildren that leave their process group (setsid, daemons) are
     // re-parented to procbox instead of init, so the sweep below finds them.
     if let Err(e) = containment::become_subreaper() {
-        tracing::warn!(
+        output::warning(format_args!(
             "cannot become the child subreaper ({e}); processes that leave their group may outlive the plugin"
-        );
+        ));
     }
     let stop = shutdown_signal()?;
     let outcome = runtime.run_until(plugin, options, stop).await;
@@ -421,7 +428,7 @@ async fn execute(runtime: &Runtime, plugin: &procbox::Plugin, options: RunOption
     match outcome {
         Ok(Outcome::Exited(code)) => Ok(exit_byte(code)),
         Ok(Outcome::Stopped(code)) => {
-            warn("procbox: stopped by a signal; the plugin's children were killed");
+            output::stderr_line("procbox: stopped by a signal; the plugin's children were killed");
             Ok(exit_byte(code))
         }
         // Out of time exits with 124 (see `Failure`).

@@ -12,7 +12,7 @@ use super::failure::Failure;
 /// Files copied from procbox's own tree, by their path in it.
 macro_rules! vendored {
     ($($path:literal),* $(,)?) => {
-        &[$(($path, include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/../", $path)))),*]
+        &[$(($path, include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/../../", $path)))),*]
     };
 }
 

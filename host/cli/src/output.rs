@@ -1,4 +1,5 @@
-//! Command output on stdout that survives its reader going away.
+//! Command output on stdout that survives its reader going away, and
+//! warnings on stderr.
 //!
 //! `println!` panics when stdout is a closed pipe (`procbox inspect X | head`),
 //! and procbox keeps SIGPIPE ignored so that it can always kill its children
@@ -8,7 +9,7 @@
 
 use std::io::Write;
 
-use super::failure::Failure;
+use super::failure::{one_line, Failure};
 
 /// Writes `text` to stdout in one go.
 ///
@@ -22,4 +23,19 @@ pub fn emit(text: &str) -> Result<(), Failure> {
         )),
         _ => Ok(()),
     }
+}
+
+/// `procbox: warning: MESSAGE` as one line on stderr: something procbox
+/// lets pass but the user should know (an unsafe cache directory, a
+/// manifest request that cannot match). It is shown whatever `PROCBOX_LOG`
+/// says, which governs the log only.
+pub fn warning(message: impl std::fmt::Display) {
+    stderr_line(&format!("procbox: warning: {}", one_line(&message.to_string())));
+}
+
+/// One line on stderr. A stderr that cannot be written (a terminal that hung
+/// up, which is also what SIGHUP reports) loses the line, never the exit
+/// status: `eprintln!` would panic there.
+pub fn stderr_line(line: &str) {
+    let _ = writeln!(std::io::stderr(), "{line}");
 }

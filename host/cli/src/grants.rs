@@ -111,7 +111,8 @@ fn knob_flag(knob: &'static Knob) -> Arg {
 
 impl GrantArgs {
     /// The policy these flags, the grants files and the manifest (if any)
-    /// describe.
+    /// describe. What building it noticed (a manifest request for a
+    /// program this host lacks) is printed as warnings on stderr.
     ///
     /// # Errors
     /// A usage failure naming the flag, file and line of a malformed or
@@ -146,7 +147,11 @@ impl GrantArgs {
         if let Some(path) = manifest {
             builder = builder.manifest_document(path, read_document(path, Kind::Manifest)?);
         }
-        builder.build().map_err(Failure::usage)
+        let policy = builder.build().map_err(Failure::usage)?;
+        for warning in policy.warnings() {
+            super::output::warning(warning);
+        }
+        Ok(policy)
     }
 }
 

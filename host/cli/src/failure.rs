@@ -157,7 +157,7 @@ impl Failure {
 }
 
 /// `text` with its line breaks and indentation folded into single spaces.
-fn one_line(text: &str) -> String {
+pub fn one_line(text: &str) -> String {
     text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 

@@ -1,0 +1,26 @@
+//! The `procbox` binary starts and says what it is.
+//!
+//! Having an integration test also makes cargo build the binary itself
+//! (`target/<profile>/procbox`) whenever this package is tested, which is
+//! what lets `cargo test --workspace` run the end-to-end tests in `tests/`
+//! against it.
+
+use std::time::Duration;
+
+#[test]
+fn the_binary_reports_its_name_and_version() {
+    let bin = env!("CARGO_BIN_EXE_procbox");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(std::process::Command::new(bin).arg("--version").output());
+    });
+    let output = rx
+        .recv_timeout(Duration::from_secs(60))
+        .expect("procbox --version did not finish")
+        .expect("start procbox");
+    assert!(output.status.success(), "{output:?}");
+    assert_eq!(
+        String::from_utf8_lossy(&output.stdout),
+        format!("procbox {}\n", env!("CARGO_PKG_VERSION"))
+    );
+}
