@@ -62,7 +62,7 @@ pub mod spawner;
 mod stdio;
 mod supervisor;
 
-pub use cache::Origin;
+pub use cache::{CacheWarning, Origin};
 pub use ctx::{add_to_linker, add_to_linker_with_wasi, ProcessCtx, ProcessCtxView, ProcessView};
 pub use error::SpawnError;
 pub use exit::{ExitStatus, Termination, Usage};
