@@ -216,3 +216,52 @@ async fn a_child_has_no_controlling_terminal_to_type_into() {
     .unwrap();
     assert!(String::from_utf8_lossy(&control.stdout).contains("has-tty"));
 }
+
+#[tokio::test]
+async fn every_signal_that_would_end_procbox_kills_the_tree_first() {
+    use procbox_tests::{field, process_exists, Background};
+    // Before: SIGQUIT (Ctrl-\), SIGUSR1 and the others whose default action
+    // ends a process killed procbox without cleanup and left the tree running.
+    for signal in [
+        libc::SIGQUIT,
+        libc::SIGUSR1,
+        libc::SIGUSR2,
+        libc::SIGALRM,
+        libc::SIGRTMIN() + 3,
+    ] {
+        let mut procbox = Background::start(&["run", guests::HOLD_TREE, "--allow-run=sh"]);
+        let tree = bounded!(procbox.line_with("escaped="));
+        procbox.signal(signal);
+        let (code, stderr) = bounded!(procbox.finish());
+        assert_eq!(code, Some(128 + signal), "signal {signal}: {stderr}");
+        for key in ["child", "grandchild", "escaped"] {
+            let pid = field(&tree, key);
+            assert!(!process_exists(pid), "signal {signal}: {key} {pid} survived");
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_child_cannot_read_procbox_s_environment() {
+    // Before: any child of the same user read /proc/$PPID/environ, and with
+    // it every token the user exported. procbox runs as nobody here.
+    let probe =
+        "if grep -q PROCBOX_TEST_SECRET /proc/$PPID/environ 2>/dev/null; then echo leaked; else echo sealed; fi";
+    let run = bounded!(tokio::process::Command::new("setpriv")
+        .args(["--reuid=nobody", "--regid=nogroup", "--clear-groups"])
+        .arg(procbox_tests::procbox_bin())
+        .args(["run", "--no-cache", guests::SPAWN_OUTCOME, "--allow-run=sh", "--"])
+        .args(["stdout:sealed", "sh", "-c", probe])
+        .env("PROCBOX_TEST_SECRET", "hunter2")
+        .stdin(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .output())
+    .unwrap();
+    assert_eq!(
+        run.status.code(),
+        Some(0),
+        "{}{}",
+        String::from_utf8_lossy(&run.stdout),
+        String::from_utf8_lossy(&run.stderr)
+    );
+}

@@ -196,6 +196,17 @@ fn main() -> ExitCode {
         }
         Err(err) => return report(Failure::from_clap(&err, &meant_command())),
     };
+    // Children (any process of the user) must not read procbox's
+    // environment, with every token the user exported, through
+    // /proc/PID/environ, nor ptrace it. Root's children still can (they
+    // bypass the check); see the README.
+    // SAFETY: a plain prctl with integer arguments.
+    if unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0) } != 0 {
+        output::warning(format_args!(
+            "cannot make procbox non-dumpable ({}); children of your user can read its environment",
+            std::io::Error::last_os_error()
+        ));
+    }
     // Before any thread exists: descriptors inherited without close-on-exec
     // must not reach the plugin's children.
     if let Err(e) = containment::cloexec_inherited_fds() {
@@ -409,8 +420,8 @@ async fn demo() -> Result<u8, Failure> {
         .with_hint("build procbox with its default features (cargo build -p procbox-cli --features demo)"))
 }
 
-/// Runs the plugin until it ends or procbox receives SIGINT, SIGTERM or
-/// SIGHUP; then kills whatever its children left behind.
+/// Runs the plugin until it ends or procbox receives one of the
+/// [`shutdown_signals`]; then kills whatever its children left behind.
 async fn execute(runtime: &Runtime, plugin: &procbox::Plugin, options: RunOptions) -> Result<u8, Failure> {
     // Grandchildren that leave their process group (setsid, daemons) are
     // re-parented to procbox instead of init, so the sweep below finds them.
@@ -436,20 +447,43 @@ async fn execute(runtime: &Runtime, plugin: &procbox::Plugin, options: RunOption
     }
 }
 
-/// Resolves to the shell's exit code (128 + signal) for the first SIGINT,
-/// SIGTERM or SIGHUP.
+/// Signals whose default action would end procbox without cleanup, and
+/// that any process of the user may send: each stops the plugin and kills
+/// its children instead. Not SIGBUS, SIGSEGV, SIGABRT, SIGFPE, SIGILL or
+/// SIGSYS: a handler that returns from those can spin for ever.
+fn shutdown_signals() -> Vec<libc::c_int> {
+    let classic = [
+        libc::SIGHUP,
+        libc::SIGINT,
+        libc::SIGQUIT,
+        libc::SIGTERM,
+        libc::SIGUSR1,
+        libc::SIGUSR2,
+        libc::SIGALRM,
+        libc::SIGVTALRM,
+        libc::SIGPROF,
+        libc::SIGXCPU,
+        libc::SIGXFSZ,
+    ];
+    classic.into_iter().chain(libc::SIGRTMIN()..=libc::SIGRTMAX()).collect()
+}
+
+/// Resolves to the shell's exit code (128 + signal) for the first of the
+/// [`shutdown_signals`].
 fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = i32>> {
     use tokio::signal::unix::{signal, SignalKind};
-    let mut interrupt = signal(SignalKind::interrupt()).context("cannot handle SIGINT")?;
-    let mut terminate = signal(SignalKind::terminate()).context("cannot handle SIGTERM")?;
-    let mut hangup = signal(SignalKind::hangup()).context("cannot handle SIGHUP")?;
-    Ok(async move {
-        tokio::select! {
-            _ = interrupt.recv() => 128 + libc::SIGINT,
-            _ = terminate.recv() => 128 + libc::SIGTERM,
-            _ = hangup.recv() => 128 + libc::SIGHUP,
-        }
-    })
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    for number in shutdown_signals() {
+        let mut stream =
+            signal(SignalKind::from_raw(number)).with_context(|| format!("cannot handle signal {number}"))?;
+        let tx = tx.clone();
+        tokio::spawn(async move {
+            if stream.recv().await.is_some() {
+                let _ = tx.send(128 + number);
+            }
+        });
+    }
+    Ok(async move { rx.recv().await.unwrap_or(128 + libc::SIGTERM) })
 }
 
 /// An exit code as the shell sees it (the low 8 bits).
