@@ -127,6 +127,24 @@ pub async fn kill_adopted(bound: Duration) -> usize {
         .unwrap_or(0)
 }
 
+/// Reaps every adopted orphan that has already exited (a zombie), leaving
+/// alone the children a procbox watcher owns and any process still
+/// running. Call it on SIGCHLD while a plugin runs: a grandchild killed with
+/// its group is re-parented here, and would otherwise stay a zombie (and
+/// hold a pid) until the plugin ends. Returns how many it reaped.
+pub fn reap_adopted_zombies() -> usize {
+    let mut reaped = 0;
+    for pid in children() {
+        let owned = crate::supervisor::owned::Owned::lock();
+        // SAFETY: our own child that no watcher owns; WNOHANG returns 0 for
+        // one still running and reaps one that has exited.
+        if !owned.contains(pid) && unsafe { libc::waitpid(pid, std::ptr::null_mut(), libc::WNOHANG) } == pid {
+            reaped += 1;
+        }
+    }
+    reaped
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -431,7 +431,9 @@ async fn execute(runtime: &Runtime, plugin: &procbox::Plugin, options: RunOption
         ));
     }
     let stop = shutdown_signal()?;
+    let reaper = reap_adopted_zombies_on_sigchld()?;
     let outcome = runtime.run_until(plugin, options, stop).await;
+    reaper.abort();
     let adopted = containment::kill_adopted(SWEEP_BOUND).await;
     if adopted > 0 {
         tracing::info!("killed {adopted} processes that had left their children's process groups");
@@ -445,6 +447,19 @@ async fn execute(runtime: &Runtime, plugin: &procbox::Plugin, options: RunOption
         // Out of time exits with 124 (see `Failure`).
         Err(err) => Err(err.into()),
     }
+}
+
+/// Reaps adopted orphans as they exit, for as long as the plugin runs: a
+/// grandchild killed with its group is re-parented to procbox and would
+/// otherwise stay a zombie, holding a pid, until the plugin ends.
+fn reap_adopted_zombies_on_sigchld() -> anyhow::Result<tokio::task::JoinHandle<()>> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut exits = signal(SignalKind::child()).context("cannot handle SIGCHLD")?;
+    Ok(tokio::spawn(async move {
+        while exits.recv().await.is_some() {
+            containment::reap_adopted_zombies();
+        }
+    }))
 }
 
 /// Signals whose default action would end procbox without cleanup, and

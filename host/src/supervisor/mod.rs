@@ -28,6 +28,7 @@
 pub mod connect;
 pub mod launch;
 pub mod os;
+pub(crate) mod owned;
 pub mod process;
 pub mod setup;
 pub mod watch;
@@ -132,7 +133,14 @@ pub fn spawn(
     };
     let setup = ChildSetup::new(permit.rlimits(), permit.die_with_host());
     let started = Instant::now();
-    let pid = launch::launch(&exec, &fds, session(permit), &setup).map_err(|e| spawn_error(permit, e))?;
+    let pid = {
+        // Registered under the lock the spawn holds: a reaper of adopted
+        // orphans never sees this child unowned.
+        let mut owned = owned::Owned::lock();
+        let pid = launch::launch(&exec, &fds, session(permit), &setup).map_err(|e| spawn_error(permit, e))?;
+        owned.insert(pid);
+        pid
+    };
     // The child holds its ends now; ours close here, so that end-of-file
     // arrives when the child (and whoever it shared them with) exits.
     let pipes = connected.pipes;
