@@ -51,6 +51,9 @@ pub enum Target {
     File {
         /// The resolved path.
         path: PathBuf,
+        /// The granted directory it lies in: the spawn opens it beneath
+        /// this, never by name from `/`.
+        root: PathBuf,
         /// Append instead of truncating (output streams).
         append: bool,
     },

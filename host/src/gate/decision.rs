@@ -35,6 +35,7 @@ pub struct Decision {
     pub(super) args: Vec<String>,
     pub(super) env: Vec<(String, String)>,
     pub(super) cwd: PathBuf,
+    pub(super) cwd_root: Option<PathBuf>,
     pub(super) stdio: Redirects<Target>,
     pub(super) rule: String,
     pub(super) max_runtime: Option<Duration>,
@@ -66,6 +67,11 @@ impl Decision {
     /// The canonical working directory.
     pub fn cwd(&self) -> &Path {
         &self.cwd
+    }
+    /// The granted directory the working directory lies in; `None` for the
+    /// start directory, the default.
+    pub fn cwd_root(&self) -> Option<&Path> {
+        self.cwd_root.as_deref()
     }
     /// Where the child's standard streams go.
     pub fn stdio(&self) -> &Redirects<Target> {

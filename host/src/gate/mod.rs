@@ -76,7 +76,7 @@ impl Gate {
     /// [`decide`](Self::decide).
     pub fn judge(&self, request: &SpawnRequest, granted: &[ExecRule]) -> Result<Decision, Refusal> {
         self.check_size(request)?;
-        let cwd = paths::check_cwd(&self.policy, request.cwd.as_deref())?;
+        let (cwd, cwd_root) = paths::check_cwd(&self.policy, request.cwd.as_deref())?;
         let program = resolve_program(&request.program, &cwd, &self.policy.search_path)?;
         let line = command_line(&program, &request.args);
         let Some(allowing) = self.check_exec(&line, &program, &request.args, granted)? else {
@@ -99,6 +99,7 @@ impl Gate {
             args: request.args.clone(),
             env,
             cwd,
+            cwd_root,
             stdio,
             rule: format!("allow rule {allowing}"),
             max_runtime: limits.max_runtime,

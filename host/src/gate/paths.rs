@@ -9,11 +9,12 @@ use crate::redirect::{Redirect, Redirects, Target};
 
 use super::render::granted_dirs;
 
-/// The canonical working directory: the start directory by default; an
-/// explicit one must lie in a granted directory.
-pub(super) fn check_cwd(policy: &Policy, cwd: Option<&str>) -> Result<PathBuf, SpawnError> {
+/// The canonical working directory and the granted directory it lies in:
+/// the start directory (with no root) by default; an explicit one must lie
+/// in a granted directory.
+pub(super) fn check_cwd(policy: &Policy, cwd: Option<&str>) -> Result<(PathBuf, Option<PathBuf>), SpawnError> {
     let Some(cwd) = cwd else {
-        return Ok(policy.start_dir.clone());
+        return Ok((policy.start_dir.clone(), None));
     };
     if cwd.contains('\0') {
         return Err(SpawnError::InvalidInput(format!(
@@ -30,14 +31,14 @@ pub(super) fn check_cwd(policy: &Policy, cwd: Option<&str>) -> Result<PathBuf, S
             "working directory {cwd}: not a directory"
         )));
     }
-    if !policy.dirs.iter().any(|root| canonical.starts_with(root)) {
+    let Some(root) = policy.dirs.iter().find(|root| canonical.starts_with(root)) else {
         return Err(SpawnError::Denied(format!(
             "working directory {} is outside the granted directories ({})",
             canonical.display(),
             with_granted(&policy.dirs)
         )));
-    }
-    Ok(canonical)
+    };
+    Ok((canonical, Some(root.clone())))
 }
 
 /// Each stream's target: inheriting needs a grant; a file must lie in a
@@ -65,10 +66,14 @@ pub(super) fn check_stdio(
                     "{line}: {name}: using procbox's own {name} needs --allow-inherit"
                 )))
             }
-            Redirect::File { path, append } => Target::File {
-                path: check_file(policy, line, name, cwd, path)?,
-                append: *append,
-            },
+            Redirect::File { path, append } => {
+                let (path, root) = check_file(policy, line, name, cwd, path)?;
+                Target::File {
+                    path,
+                    root,
+                    append: *append,
+                }
+            }
             Redirect::Stdout if name == "stderr" => Target::SameAsStdout,
             Redirect::Stdout => return Err(misplaced("stdout")),
             Redirect::ChildStdout if name == "stdin" => Target::ChildStdout,
@@ -83,9 +88,15 @@ pub(super) fn check_stdio(
 }
 
 /// A redirection file: its directory resolved (no `..` or symlink
-/// escapes) and inside a granted directory; the file itself not a
-/// symlink and not a directory.
-fn check_file(policy: &Policy, line: &str, name: &str, cwd: &Path, path: &str) -> Result<PathBuf, SpawnError> {
+/// escapes) and inside a granted directory, which is returned too; the
+/// file itself not a symlink and not a directory.
+fn check_file(
+    policy: &Policy,
+    line: &str,
+    name: &str,
+    cwd: &Path,
+    path: &str,
+) -> Result<(PathBuf, PathBuf), SpawnError> {
     let invalid = |why: String| SpawnError::InvalidInput(format!("{line}: {name} file {path:?}: {why}"));
     if path.is_empty() || path.contains('\0') {
         return Err(invalid("the path is empty or contains a NUL byte".into()));
@@ -95,13 +106,13 @@ fn check_file(policy: &Policy, line: &str, name: &str, cwd: &Path, path: &str) -
         return Err(invalid("not a file path".into()));
     };
     let dir = dir.canonicalize().map_err(|e| invalid(format!("its directory: {e}")))?;
-    if !policy.dirs.iter().any(|root| dir.starts_with(root)) {
+    let Some(root) = policy.dirs.iter().find(|root| dir.starts_with(root)) else {
         return Err(SpawnError::Denied(format!(
             "{line}: {name} file {}: outside the granted directories ({})",
             dir.join(file_name).display(),
             granted_dirs(&policy.dirs)
         )));
-    }
+    };
     let resolved = dir.join(file_name);
     match std::fs::symlink_metadata(&resolved) {
         Ok(meta) if meta.file_type().is_symlink() => Err(SpawnError::Denied(format!(
@@ -109,7 +120,7 @@ fn check_file(policy: &Policy, line: &str, name: &str, cwd: &Path, path: &str) -
             resolved.display()
         ))),
         Ok(meta) if meta.is_dir() => Err(invalid("a directory".into())),
-        _ => Ok(resolved),
+        _ => Ok((resolved, root.clone())),
     }
 }
 

@@ -5,11 +5,11 @@
 
 use std::io;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
-use std::path::Path;
 use std::sync::OnceLock;
 
 use crate::redirect::{Redirects, Target};
 
+use super::beneath::Beneath;
 use super::launch::above_stdio;
 use super::Pipes;
 
@@ -111,7 +111,7 @@ fn simple(target: &Target, number: i32, write: bool) -> io::Result<ChildEnd> {
             // SAFETY: procbox's standard streams stay open for its lifetime.
             Ok(ChildEnd::Inherit(unsafe { BorrowedFd::borrow_raw(number) }))
         }
-        Target::File { path, append } => own(open_file(path, write, *append)?.into()),
+        Target::File { path, root, append } => own(open_file(Beneath { root, path }, write, *append)?.into()),
         _ => Ok(ChildEnd::Null),
     }
 }
@@ -137,39 +137,36 @@ fn dev_null() -> io::Result<BorrowedFd<'static>> {
     Ok(DEV_NULL.get_or_init(|| fd).as_fd())
 }
 
-/// Opens a redirection file; its last component must not be a symlink
-/// (O_NOFOLLOW), even if one appeared since the gate looked. Only a
-/// regular file will do: the open never blocks (O_NONBLOCK, so a FIFO
-/// with no one at the other end cannot hang procbox), and a FIFO, a device
-/// or a socket is refused once opened, before any child sees it.
-fn open_file(path: &Path, write: bool, append: bool) -> io::Result<std::fs::File> {
-    use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
-    let mut options = std::fs::OpenOptions::new();
-    options.custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC | libc::O_NONBLOCK);
-    if write {
-        options.write(true).create(true).mode(0o644);
-        if append {
-            options.append(true)
-        } else {
-            options.truncate(true)
-        };
-    } else {
-        options.read(true);
-    }
+/// Opens a redirection file beneath the granted directory it was checked
+/// in (so a directory swapped for a symlink since cannot lead out of it);
+/// its last component must not be a symlink (O_NOFOLLOW). Only a regular
+/// file will do: the open never blocks (O_NONBLOCK, so a FIFO with no one
+/// at the other end cannot hang procbox), and a FIFO, a device or a socket
+/// is refused once opened, before any child sees it.
+fn open_file(file: Beneath<'_>, write: bool, append: bool) -> io::Result<std::fs::File> {
+    use std::os::unix::fs::FileTypeExt;
+    let access = match (write, append) {
+        (false, _) => libc::O_RDONLY,
+        (true, false) => libc::O_WRONLY | libc::O_CREAT | libc::O_TRUNC,
+        (true, true) => libc::O_WRONLY | libc::O_CREAT | libc::O_APPEND,
+    };
     let not_regular = |what: &str| {
         io::Error::new(
             io::ErrorKind::InvalidInput,
             format!(
                 "{} is {what}, not a regular file; redirect only to regular files",
-                path.display()
+                file.path.display()
             ),
         )
     };
-    let file = options.open(path).map_err(|e| match e.raw_os_error() {
-        // A FIFO (or device) with no reader refuses a non-blocking writer.
-        Some(libc::ENXIO) => not_regular("a FIFO or a device"),
-        _ => e,
-    })?;
+    let fd = file
+        .open(access | libc::O_NOFOLLOW | libc::O_NONBLOCK, 0o644)
+        .map_err(|e| match e.raw_os_error() {
+            // A FIFO (or device) with no reader refuses a non-blocking writer.
+            Some(libc::ENXIO) => not_regular("a FIFO or a device"),
+            _ => e,
+        })?;
+    let file = std::fs::File::from(fd);
     let kind = file.metadata()?.file_type();
     if !kind.is_file() {
         let what = match () {

@@ -294,21 +294,6 @@ fn read_report(pipe: &OwnedFd) -> Option<i32> {
     }
 }
 
-/// Opens `dir` as a directory descriptor for a child to start in.
-///
-/// # Errors
-/// The OS error of `open`.
-pub fn open_dir(dir: &Path) -> io::Result<OwnedFd> {
-    let path = CString::new(dir.as_os_str().as_bytes()).map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
-    // SAFETY: a valid C string; the result is a new descriptor or -1.
-    let fd = unsafe { libc::open(path.as_ptr(), libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC) };
-    if fd < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    // SAFETY: just opened, ours.
-    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
-}
-
 /// `fd` moved to a number of at least 3 if it is one of 0, 1, 2, so that
 /// placing the streams never overwrites a descriptor still to be placed.
 ///

@@ -25,6 +25,7 @@
 //! starts it, [`watch`] waits, times out and reaps, [`process`] is the
 //! handle, [`os`] hides the signal and reap system calls for tests.
 
+pub mod beneath;
 pub mod connect;
 pub mod launch;
 pub mod os;
@@ -122,7 +123,7 @@ pub fn spawn(
     let failed = |what: &str, e: io::Error| SpawnError::io(format_args!("{}: {what}", permit.command_line()), e);
     let exec = Exec::new(permit.program(), permit.arg0(), permit.args(), permit.env())
         .map_err(|e| SpawnError::InvalidInput(format!("{}: {e}", permit.command_line())))?;
-    let cwd = launch::open_dir(permit.cwd()).map_err(|e| failed("opening the working directory", e))?;
+    let cwd = open_cwd(permit).map_err(|e| failed("opening the working directory", e))?;
     let connected = connect::connect(permit.stdio(), upstream).map_err(|(what, e)| match e.kind() {
         io::ErrorKind::InvalidInput => SpawnError::InvalidInput(format!("{}: {what}: {e}", permit.command_line())),
         _ => failed(what, e),
@@ -155,6 +156,20 @@ pub fn spawn(
     let guard = ReapOnCancel(Some(shared.clone()));
     tokio::spawn(watch_child(guard, exit_watch, started, timeout, tx, slot));
     Ok((Process { shared, exit: rx }, pipes))
+}
+
+/// The working directory, opened beneath the granted directory it was
+/// checked in (or, for the start directory, by its path).
+fn open_cwd(permit: &Permit) -> io::Result<OwnedFd> {
+    let directory = libc::O_PATH | libc::O_DIRECTORY;
+    match permit.cwd_root() {
+        Some(root) => beneath::Beneath {
+            root,
+            path: permit.cwd(),
+        }
+        .open(directory, 0),
+        None => beneath::open_path(permit.cwd(), directory),
+    }
 }
 
 /// A child that uses procbox's own terminal streams stays in procbox's

@@ -1,0 +1,163 @@
+//! Opening a path that the gate checked, so that what is opened is still
+//! beneath the granted directory it was checked against.
+//!
+//! The gate judges canonical paths; a child (or another plugin) can swap a
+//! directory for a symlink between that check and the spawn. So the spawn
+//! never opens a checked path by name from `/`: it opens the granted root,
+//! then the rest **beneath** it with `openat2(RESOLVE_BENEATH |
+//! RESOLVE_NO_MAGICLINKS)` (Linux 5.6+). Symlinks that stay inside the root
+//! still work; one that leads out fails with `EXDEV`, and `/proc` magic
+//! links fail too. Where `openat2` is missing, each component is opened
+//! with `O_NOFOLLOW`, which refuses every symlink on the way.
+
+use std::ffi::CString;
+use std::io;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Component, Path};
+
+/// A path the gate allowed: `path`, canonical, which lies beneath `root`,
+/// a granted directory (or is it).
+#[derive(Debug, Clone, Copy)]
+pub struct Beneath<'a> {
+    /// The granted directory.
+    pub root: &'a Path,
+    /// The canonical path inside it.
+    pub path: &'a Path,
+}
+
+impl Beneath<'_> {
+    /// Opens the path with `flags` (plus `O_CLOEXEC`), refusing anything
+    /// that resolves outside the root now.
+    ///
+    /// # Errors
+    /// `EXDEV` (as `PermissionDenied`) when the path now leads outside the
+    /// root; any other OS error of the open.
+    pub fn open(&self, flags: libc::c_int, mode: libc::mode_t) -> io::Result<OwnedFd> {
+        let root = open_path(self.root, libc::O_PATH | libc::O_DIRECTORY)?;
+        let relative = self.path.strip_prefix(self.root).map_err(|_| {
+            io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("{} is not beneath {}", self.path.display(), self.root.display()),
+            )
+        })?;
+        if relative.as_os_str().is_empty() {
+            return if flags & libc::O_PATH != 0 {
+                Ok(root)
+            } else {
+                openat(root.as_raw_fd(), Path::new("."), flags, mode)
+            };
+        }
+        match openat2(root.as_raw_fd(), relative, flags, mode) {
+            Err(e) if e.raw_os_error() == Some(libc::ENOSYS) => walk(root, relative, flags, mode),
+            Err(e) if e.raw_os_error() == Some(libc::EXDEV) => Err(left_root(self)),
+            other => other,
+        }
+    }
+}
+
+fn left_root(path: &Beneath<'_>) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::PermissionDenied,
+        format!(
+            "{} now leads outside the granted directory {} (a symlink appeared since the check)",
+            path.path.display(),
+            path.root.display()
+        ),
+    )
+}
+
+fn c_path(path: &Path) -> io::Result<CString> {
+    CString::new(path.as_os_str().as_bytes()).map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))
+}
+
+fn owned(fd: libc::c_long) -> io::Result<OwnedFd> {
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: the kernel just returned this descriptor to us.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
+}
+
+/// `open(path)` with `O_CLOEXEC`.
+pub fn open_path(path: &Path, flags: libc::c_int) -> io::Result<OwnedFd> {
+    let path = c_path(path)?;
+    // SAFETY: a valid C string; returns a new descriptor or -1.
+    owned(unsafe { libc::open(path.as_ptr(), flags | libc::O_CLOEXEC) } as libc::c_long)
+}
+
+fn openat(dir: RawFd, path: &Path, flags: libc::c_int, mode: libc::mode_t) -> io::Result<OwnedFd> {
+    let path = c_path(path)?;
+    // SAFETY: a valid descriptor and C string; returns a new descriptor or -1.
+    owned(unsafe { libc::openat(dir, path.as_ptr(), flags | libc::O_CLOEXEC, mode) } as libc::c_long)
+}
+
+fn openat2(dir: RawFd, path: &Path, flags: libc::c_int, mode: libc::mode_t) -> io::Result<OwnedFd> {
+    let path = c_path(path)?;
+    // SAFETY: open_how is plain old data.
+    let mut how: libc::open_how = unsafe { std::mem::zeroed() };
+    how.flags = (flags | libc::O_CLOEXEC) as u64;
+    how.mode = if flags & libc::O_CREAT != 0 { mode as u64 } else { 0 };
+    how.resolve = libc::RESOLVE_BENEATH | libc::RESOLVE_NO_MAGICLINKS;
+    // SAFETY: valid pointers to a C string and an open_how of the size given.
+    owned(unsafe {
+        libc::syscall(
+            libc::SYS_openat2,
+            dir,
+            path.as_ptr(),
+            &how as *const libc::open_how,
+            std::mem::size_of::<libc::open_how>(),
+        )
+    })
+}
+
+/// Without `openat2`: one component at a time, no symlink followed.
+fn walk(root: OwnedFd, relative: &Path, flags: libc::c_int, mode: libc::mode_t) -> io::Result<OwnedFd> {
+    let components: Vec<&std::ffi::OsStr> = relative
+        .components()
+        .map(|c| match c {
+            Component::Normal(name) => Ok(name),
+            _ => Err(io::Error::new(io::ErrorKind::InvalidInput, "not a plain relative path")),
+        })
+        .collect::<io::Result<_>>()?;
+    let mut dir = root;
+    for (i, name) in components.iter().enumerate() {
+        let last = i + 1 == components.len();
+        let step = match last {
+            true => flags | libc::O_NOFOLLOW,
+            false => libc::O_PATH | libc::O_DIRECTORY | libc::O_NOFOLLOW,
+        };
+        dir = openat(dir.as_raw_fd(), Path::new(name), step, mode)?;
+    }
+    Ok(dir)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_symlink_out_of_the_root_is_refused_and_one_inside_is_followed() {
+        let dir = tempfile::tempdir().unwrap();
+        let top = dir.path().canonicalize().unwrap();
+        let root = top.join("root");
+        std::fs::create_dir_all(root.join("real")).unwrap();
+        std::fs::create_dir(top.join("outside")).unwrap();
+        std::os::unix::fs::symlink(top.join("outside"), root.join("out")).unwrap();
+        std::os::unix::fs::symlink("real", root.join("in")).unwrap();
+        let open = |rel: &str| {
+            let path = root.join(rel);
+            Beneath {
+                root: &root,
+                path: &path,
+            }
+            .open(libc::O_PATH | libc::O_DIRECTORY, 0)
+        };
+        assert!(open("").is_ok(), "the root itself");
+        assert!(open("real").is_ok());
+        assert!(open("in").is_ok(), "a symlink that stays inside");
+        let err = open("out").unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::PermissionDenied, "{err}");
+        assert!(err.to_string().contains("outside the granted directory"), "{err}");
+    }
+}
