@@ -306,3 +306,49 @@ async fn adopted_orphans_are_reaped_while_the_plugin_runs() {
     let (code, stderr) = bounded!(procbox.finish());
     assert_eq!(code, Some(143), "{stderr}");
 }
+
+#[tokio::test]
+async fn a_granted_program_the_plugin_could_change_is_reported_and_refused_when_strict() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().canonicalize().unwrap();
+    let (writable, granted) = (root.join("out"), root.join("work"));
+    std::fs::create_dir_all(&writable).unwrap();
+    std::fs::create_dir_all(&granted).unwrap();
+    // A program in a directory the plugin may write: it could replace it.
+    let tool = writable.join("tool");
+    std::fs::copy("/bin/true", &tool).unwrap();
+    // A program with a second hard link inside a granted directory.
+    let linked = granted.join("linked");
+    std::fs::copy("/bin/true", granted.join("original")).unwrap();
+    std::fs::hard_link(granted.join("original"), &linked).unwrap();
+    let write_flag = format!("--allow-write={}", writable.display());
+    let dir_flag = format!("--dir={}", granted.display());
+    let cases = [
+        (
+            format!("--allow-run={}", tool.display()),
+            "which the plugin may write (--allow-write)",
+        ),
+        (format!("--allow-run={}", linked.display()), "has 2 hard links"),
+    ];
+    for (grant, warning) in &cases {
+        let program = grant.trim_start_matches("--allow-run=");
+        let flags = [write_flag.as_str(), dir_flag.as_str(), grant.as_str()];
+        // Reported at start-up on stderr, without any log variable; the run goes on.
+        let run = bounded!(procbox_run(guests::SPAWN_OUTCOME, &flags, &["ok", program]));
+        assert_eq!(run.code, Some(0), "{run:?}");
+        let line = run.stderr.lines().find(|l| l.contains(warning));
+        assert!(
+            line.is_some_and(|l| l.starts_with("procbox: warning: ")),
+            "{warning}: {run:?}"
+        );
+        // Refused under --strict-programs.
+        let mut strict = flags.to_vec();
+        strict.push("--strict-programs");
+        let run = bounded!(procbox_run(guests::SPAWN_OUTCOME, &strict, &["ok", program]));
+        assert_eq!(run.code, Some(2), "{run:?}");
+        assert!(
+            run.stderr.contains("refused (--strict-programs)") && run.stderr.contains(warning),
+            "{run:?}"
+        );
+    }
+}

@@ -42,6 +42,11 @@ pub struct GrantArgs {
     /// (`Stdio::inherit`). Their output then escapes --max-output.
     #[arg(long = "allow-inherit", help_heading = "Grants")]
     pub allow_inherit: bool,
+    /// Refuse to run when a granted program could be changed by the plugin:
+    /// it lies in a directory of --allow-write, or is hard-linked in a
+    /// granted directory (without this flag: a warning).
+    #[arg(long = "strict-programs", help_heading = "Grants")]
+    pub strict_programs: bool,
     /// Let the plugin itself read files below DIR.
     #[arg(long = "allow-read", value_name = "DIR", help_heading = "The plugin's own access")]
     pub allow_read: Vec<PathBuf>,
@@ -143,6 +148,7 @@ impl GrantArgs {
         builder = builder
             .allow_net(self.allow_net)
             .allow_inherit(self.allow_inherit)
+            .strict_programs(self.strict_programs)
             .limit_settings(&self.limits.0);
         if let Some(path) = manifest {
             builder = builder.manifest_document(path, read_document(path, Kind::Manifest)?);

@@ -45,6 +45,7 @@ pub struct PolicyBuilder {
     write_dirs: Vec<PathBuf>,
     network: bool,
     allow_inherit: bool,
+    strict_programs: bool,
     limits: Limits,
     plugin_limits: PluginLimits,
     start_dir: Option<PathBuf>,
@@ -131,6 +132,15 @@ impl PolicyBuilder {
         self
     }
 
+    /// Refuses to build a policy that grants a program the plugin could
+    /// change: one in a directory it may write, or a hard-linked one in a
+    /// granted directory (default: such grants are only warnings, in
+    /// [`Policy::warnings`]).
+    pub fn strict_programs(mut self, strict: bool) -> Self {
+        self.strict_programs |= strict;
+        self
+    }
+
     /// Lets children use procbox's own stdin, stdout and stderr (`inherit`).
     /// Output that goes there escapes the output cap.
     pub fn allow_inherit(mut self, allowed: bool) -> Self {
@@ -167,6 +177,7 @@ impl PolicyBuilder {
         self.write_dirs.extend(doc.write_dirs);
         self.network |= doc.network;
         self.allow_inherit |= doc.allow_inherit;
+        self.strict_programs |= doc.strict_programs;
         self.limit_settings(&doc.limits)
     }
 
@@ -243,10 +254,28 @@ impl PolicyBuilder {
             })
             .collect();
         let canonical_all = |dirs: &[PathBuf]| dirs.iter().map(|d| canonical_dir(d)).collect::<Result<Vec<_>, _>>();
+        let (dirs, read_dirs, write_dirs) = (
+            canonical_all(&self.dirs)?,
+            canonical_all(&self.read_dirs)?,
+            canonical_all(&self.write_dirs)?,
+        );
+        let exposed = super::exposure::exposed_programs(&grants.allow, &write_dirs, &dirs);
+        if let Some(first) = exposed.first().filter(|_| self.strict_programs) {
+            let (PolicyWarning::WritableProgram { origin, .. } | PolicyWarning::HardLinkedProgram { origin, .. }) =
+                first
+            else {
+                unreachable!("exposed_programs makes only these")
+            };
+            return Err(PolicyError::Rule {
+                origin: origin.clone(),
+                message: format!("refused (--strict-programs): {first}"),
+            });
+        }
+        warnings.extend(exposed);
         Ok(Policy {
             grants,
             manifest,
-            dirs: canonical_all(&self.dirs)?,
+            dirs,
             start_dir,
             search_path,
             request_limits: self.request_limits,
@@ -256,8 +285,8 @@ impl PolicyBuilder {
             }
             .overridden_by(self.limits),
             plugin: PluginCaps {
-                read_dirs: canonical_all(&self.read_dirs)?,
-                write_dirs: canonical_all(&self.write_dirs)?,
+                read_dirs,
+                write_dirs,
                 network: self.network,
                 max_memory_bytes: self.plugin_limits.max_memory_bytes.unwrap_or(DEFAULT_PLUGIN_MEMORY),
                 max_handles: self.plugin_limits.max_handles.unwrap_or(DEFAULT_PLUGIN_HANDLES),

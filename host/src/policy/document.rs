@@ -64,6 +64,8 @@ pub struct Document {
     pub network: bool,
     /// `allow-inherit`: children may use procbox's own streams.
     pub allow_inherit: bool,
+    /// `strict-programs`: refuse granted programs the plugin could change.
+    pub strict_programs: bool,
     /// `[limits]`.
     pub limits: LimitSettings,
     /// `[plugin]`: what a manifest says about its plugin.
@@ -114,6 +116,8 @@ struct Raw {
     allow_net: bool,
     #[serde(default)]
     allow_inherit: bool,
+    #[serde(default)]
+    strict_programs: bool,
     #[serde(default)]
     run: Vec<Spanned<RawRun>>,
     limits: Option<LimitSettings>,
@@ -215,6 +219,7 @@ pub fn parse(text: &str, path: &Path, kind: Kind) -> Result<Document, String> {
     doc.write_dirs = relative(raw.allow_write);
     doc.network = raw.allow_net;
     doc.allow_inherit = raw.allow_inherit;
+    doc.strict_programs = raw.strict_programs;
     doc.limits = raw.limits.unwrap_or_default();
     doc.plugin = raw.plugin;
     if kind == Kind::Manifest {
@@ -234,6 +239,7 @@ fn check_manifest(doc: &Document, path: &Path) -> Result<(), String> {
         ),
         (doc.network, "`allow-net`"),
         (doc.allow_inherit, "`allow-inherit`"),
+        (doc.strict_programs, "`strict-programs`"),
         (!doc.limits.is_empty(), "`[limits]`"),
     ];
     match grants_only.iter().find(|(present, _)| *present) {

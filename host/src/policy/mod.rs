@@ -13,6 +13,7 @@ pub mod anywhere;
 mod builder;
 pub mod document;
 pub mod env;
+mod exposure;
 pub mod knobs;
 mod limits;
 pub mod rule;
@@ -131,6 +132,30 @@ pub enum PolicyWarning {
         /// The rule as written.
         rule: String,
     },
+    /// A granted program lies in a directory the plugin may write: the
+    /// plugin can replace what it is allowed to run.
+    WritableProgram {
+        /// Where the rule is written.
+        origin: Source,
+        /// The rule as written.
+        rule: String,
+        /// The program file.
+        program: PathBuf,
+        /// The directory the plugin may write.
+        dir: PathBuf,
+    },
+    /// A granted program inside a granted directory has more than one hard
+    /// link: it may be another name for a file outside the directory.
+    HardLinkedProgram {
+        /// Where the rule is written.
+        origin: Source,
+        /// The rule as written.
+        rule: String,
+        /// The program file.
+        program: PathBuf,
+        /// Its number of hard links.
+        links: u64,
+    },
 }
 
 impl fmt::Display for PolicyWarning {
@@ -139,6 +164,27 @@ impl fmt::Display for PolicyWarning {
             PolicyWarning::ProgramNotFound { origin, rule } => {
                 write!(f, "{origin}: rule '{rule}': program not found on this host; ignored")
             }
+            PolicyWarning::WritableProgram {
+                origin,
+                rule,
+                program,
+                dir,
+            } => write!(
+                f,
+                "{origin}: rule '{rule}': {} lies in {}, which the plugin may write (--allow-write): the plugin can replace what it runs (--strict-programs refuses this)",
+                program.display(),
+                dir.display()
+            ),
+            PolicyWarning::HardLinkedProgram {
+                origin,
+                rule,
+                program,
+                links,
+            } => write!(
+                f,
+                "{origin}: rule '{rule}': {} has {links} hard links, and may be another name for a file outside its granted directory (--strict-programs refuses this)",
+                program.display()
+            ),
         }
     }
 }
