@@ -352,3 +352,43 @@ async fn a_granted_program_the_plugin_could_change_is_reported_and_refused_when_
         );
     }
 }
+
+#[tokio::test]
+async fn the_plugin_cannot_stretch_the_users_max_runtime() {
+    // Before: a plugin's timeout with SIGCONT and an hour of grace kept its
+    // child running past the user's ceiling, for the plugin's hour.
+    for (after_ms, ended_by) in [("100", "9"), ("60000", "15")] {
+        let run = bounded!(procbox_run(
+            guests::STRETCHED_TIMEOUT,
+            &["--allow-run=sleep", "--max-runtime=300ms"],
+            &[after_ms, ended_by]
+        ));
+        assert_eq!(run.code, Some(0), "{run:?}");
+    }
+}
+
+#[tokio::test]
+async fn a_name_glob_cannot_grant_a_variable_that_runs_code() {
+    // Before: `*=*` let a plugin set PAGER, GIT_DIR, HOME or TAR_OPTIONS for
+    // a narrowly granted program, and run code through them.
+    for var in [
+        "PAGER=sh -c evil",
+        "GIT_DIR=/tmp/evil",
+        "HOME=/tmp/evil",
+        "BASH_FUNC_ls%%=() { evil; }",
+    ] {
+        let run = bounded!(procbox_run(
+            guests::SPAWN_OUTCOME,
+            &["--allow-run=env", "--allow-env=*=*"],
+            &["denied:environment variable", var, "env"]
+        ));
+        assert_eq!(run.code, Some(0), "{var}: {run:?}");
+    }
+    // What a glob does cover still works.
+    let run = bounded!(procbox_run(
+        guests::SPAWN_OUTCOME,
+        &["--allow-run=env", "--allow-env=*=*"],
+        &["ok", "TZ=UTC", "LC_ALL=C", "env"]
+    ));
+    assert_eq!(run.code, Some(0), "{run:?}");
+}
