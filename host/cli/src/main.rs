@@ -16,6 +16,7 @@ mod inspect;
 mod output;
 mod progress;
 mod scaffold;
+mod signals;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -421,7 +422,7 @@ async fn demo() -> Result<u8, Failure> {
 }
 
 /// Runs the plugin until it ends or procbox receives one of the
-/// [`shutdown_signals`]; then kills whatever its children left behind.
+/// [`signals::shutdown_signal`]; then kills whatever its children left behind.
 async fn execute(runtime: &Runtime, plugin: &procbox::Plugin, options: RunOptions) -> Result<u8, Failure> {
     // Grandchildren that leave their process group (setsid, daemons) are
     // re-parented to procbox instead of init, so the sweep below finds them.
@@ -430,8 +431,8 @@ async fn execute(runtime: &Runtime, plugin: &procbox::Plugin, options: RunOption
             "cannot become the child subreaper ({e}); processes that leave their group may outlive the plugin"
         ));
     }
-    let stop = shutdown_signal()?;
-    let reaper = reap_adopted_zombies_on_sigchld()?;
+    let stop = signals::shutdown_signal()?;
+    let reaper = signals::reap_adopted_zombies_on_sigchld()?;
     let outcome = runtime.run_until(plugin, options, stop).await;
     reaper.abort();
     let adopted = containment::kill_adopted(SWEEP_BOUND).await;
@@ -447,58 +448,6 @@ async fn execute(runtime: &Runtime, plugin: &procbox::Plugin, options: RunOption
         // Out of time exits with 124 (see `Failure`).
         Err(err) => Err(err.into()),
     }
-}
-
-/// Reaps adopted orphans as they exit, for as long as the plugin runs: a
-/// grandchild killed with its group is re-parented to procbox and would
-/// otherwise stay a zombie, holding a pid, until the plugin ends.
-fn reap_adopted_zombies_on_sigchld() -> anyhow::Result<tokio::task::JoinHandle<()>> {
-    use tokio::signal::unix::{signal, SignalKind};
-    let mut exits = signal(SignalKind::child()).context("cannot handle SIGCHLD")?;
-    Ok(tokio::spawn(async move {
-        while exits.recv().await.is_some() {
-            containment::reap_adopted_zombies();
-        }
-    }))
-}
-
-/// Signals whose default action would end procbox without cleanup, and
-/// that any process of the user may send: each stops the plugin and kills
-/// its children instead. Not SIGBUS, SIGSEGV, SIGABRT, SIGFPE, SIGILL or
-/// SIGSYS: a handler that returns from those can spin for ever.
-fn shutdown_signals() -> Vec<libc::c_int> {
-    let classic = [
-        libc::SIGHUP,
-        libc::SIGINT,
-        libc::SIGQUIT,
-        libc::SIGTERM,
-        libc::SIGUSR1,
-        libc::SIGUSR2,
-        libc::SIGALRM,
-        libc::SIGVTALRM,
-        libc::SIGPROF,
-        libc::SIGXCPU,
-        libc::SIGXFSZ,
-    ];
-    classic.into_iter().chain(libc::SIGRTMIN()..=libc::SIGRTMAX()).collect()
-}
-
-/// Resolves to the shell's exit code (128 + signal) for the first of the
-/// [`shutdown_signals`].
-fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = i32>> {
-    use tokio::signal::unix::{signal, SignalKind};
-    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
-    for number in shutdown_signals() {
-        let mut stream =
-            signal(SignalKind::from_raw(number)).with_context(|| format!("cannot handle signal {number}"))?;
-        let tx = tx.clone();
-        tokio::spawn(async move {
-            if stream.recv().await.is_some() {
-                let _ = tx.send(128 + number);
-            }
-        });
-    }
-    Ok(async move { rx.recv().await.unwrap_or(128 + libc::SIGTERM) })
 }
 
 /// An exit code as the shell sees it (the low 8 bits).

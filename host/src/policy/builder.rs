@@ -259,19 +259,7 @@ impl PolicyBuilder {
             canonical_all(&self.read_dirs)?,
             canonical_all(&self.write_dirs)?,
         );
-        let exposed = super::exposure::exposed_programs(&grants.allow, &write_dirs, &dirs);
-        if let Some(first) = exposed.first().filter(|_| self.strict_programs) {
-            let (PolicyWarning::WritableProgram { origin, .. } | PolicyWarning::HardLinkedProgram { origin, .. }) =
-                first
-            else {
-                unreachable!("exposed_programs makes only these")
-            };
-            return Err(PolicyError::Rule {
-                origin: origin.clone(),
-                message: format!("refused (--strict-programs): {first}"),
-            });
-        }
-        warnings.extend(exposed);
+        warnings.extend(exposed_programs(&grants, &write_dirs, &dirs, self.strict_programs)?);
         Ok(Policy {
             grants,
             manifest,
@@ -296,6 +284,26 @@ impl PolicyBuilder {
             allow_inherit: self.allow_inherit,
             warnings,
         })
+    }
+}
+
+/// The warnings about granted programs the plugin could change, or, when
+/// `strict`, the refusal of the first.
+fn exposed_programs(
+    grants: &Layer,
+    write_dirs: &[PathBuf],
+    dirs: &[PathBuf],
+    strict: bool,
+) -> Result<Vec<PolicyWarning>, PolicyError> {
+    let exposed = super::exposure::exposed_programs(&grants.allow, write_dirs, dirs);
+    match exposed.first() {
+        Some(
+            first @ (PolicyWarning::WritableProgram { origin, .. } | PolicyWarning::HardLinkedProgram { origin, .. }),
+        ) if strict => Err(PolicyError::Rule {
+            origin: origin.clone(),
+            message: format!("refused (--strict-programs): {first}"),
+        }),
+        _ => Ok(exposed),
     }
 }
 
