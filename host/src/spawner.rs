@@ -199,7 +199,7 @@ impl Spawner {
         let observers = self.hooks.observers.clone();
         let waiter = process.waiter();
         let pid = process.id();
-        tokio::spawn(async move {
+        let report = tokio::spawn(async move {
             let status = waiter.status().await;
             let event = ExitEvent {
                 pid,
@@ -209,6 +209,7 @@ impl Spawner {
             };
             observers.iter().for_each(|observer| observer.on_exit(&event));
         });
+        self.exits.register_report(report);
     }
 }
 
@@ -225,20 +226,50 @@ fn exact_rule(request: &SpawnRequest, unmatched: &Unmatched) -> ExecRule {
     }
 }
 
-/// The unreaped children of one run.
+/// The unreaped children of one run, and the tasks that tell observers how
+/// they ended: whoever ends the run waits for both ([`settle`](Self::settle)),
+/// so no exit goes unreported because the process ended first.
 #[derive(Debug, Clone, Default)]
-pub struct ExitRegistry(Arc<Mutex<Vec<ExitWaiter>>>);
+pub struct ExitRegistry(Arc<Mutex<Unsettled>>);
+
+#[derive(Debug, Default)]
+struct Unsettled {
+    waiters: Vec<ExitWaiter>,
+    reports: Vec<tokio::task::JoinHandle<()>>,
+}
 
 impl ExitRegistry {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Unsettled> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
     /// Remembers a new child, forgetting those already reaped.
     pub fn register(&self, waiter: ExitWaiter) {
-        let mut waiters = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        waiters.retain(|w| !w.is_reaped());
-        waiters.push(waiter);
+        let mut unsettled = self.lock();
+        unsettled.waiters.retain(|w| !w.is_reaped());
+        unsettled.waiters.push(waiter);
+    }
+
+    /// Remembers a task that reports an exit to the observers.
+    fn register_report(&self, report: tokio::task::JoinHandle<()>) {
+        let mut unsettled = self.lock();
+        unsettled.reports.retain(|r| !r.is_finished());
+        unsettled.reports.push(report);
     }
 
     /// Takes all remembered children.
     pub fn take(&self) -> Vec<ExitWaiter> {
-        std::mem::take(&mut *self.0.lock().unwrap_or_else(|e| e.into_inner()))
+        std::mem::take(&mut self.lock().waiters)
+    }
+
+    /// Waits, at most `bound` in all, until every remembered child has been
+    /// reaped and every observer has been told how it ended.
+    pub async fn settle(&self, bound: std::time::Duration) {
+        let deadline = tokio::time::Instant::now() + bound;
+        ExitWaiter::all_reaped(self.take(), bound).await;
+        let reports = std::mem::take(&mut self.lock().reports);
+        for report in reports {
+            let _ = tokio::time::timeout_at(deadline, report).await;
+        }
     }
 }

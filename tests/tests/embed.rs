@@ -43,6 +43,10 @@ async fn the_prompt_is_asked_the_authorizer_narrows_and_the_output_is_captured()
         !log.contains("ran /usr/bin/rm") && !log.contains("ran /bin/rm"),
         "{log}"
     );
+    // Every child that ran was reported as ended before `run` returned.
+    let ran = report.activity.iter().filter(|l| l.starts_with("ran ")).count();
+    let ended = report.activity.iter().filter(|l| l.contains(" ended: ")).count();
+    assert_eq!((ran, ended), (4, 4), "{log}");
 }
 
 #[tokio::test]

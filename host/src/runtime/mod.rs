@@ -15,7 +15,6 @@ use crate::cache::{Cache, CacheWarning, Origin};
 use crate::ctx::{self, ProcessCtx, ProcessCtxView, ProcessView};
 use crate::policy::Policy;
 use crate::spawner::Spawner;
-use crate::supervisor::ExitWaiter;
 
 mod errors;
 mod options;
@@ -292,7 +291,7 @@ impl Runtime {
         // Dropping the store drops every child handle, which kills each
         // child's process group; then wait for the watchers to reap them.
         drop(store);
-        ExitWaiter::all_reaped(exits.take(), FINAL_REAP_BOUND).await;
+        exits.settle(FINAL_REAP_BOUND).await;
         outcome
     }
 }
