@@ -119,6 +119,14 @@ impl Deref for Permit {
 }
 
 impl Permit {
+    /// The decision, once the permit has served (its slot, if not taken,
+    /// is given back as it is dropped).
+    pub(crate) fn into_decision(self) -> Decision {
+        let Permit { decision, slot } = self;
+        drop(slot);
+        decision
+    }
+
     /// Takes the slot once the child has started: from now on it counts
     /// toward `max-spawns` for good, and it runs until the slot is dropped.
     pub(crate) fn started(&mut self) -> ChildSlot {

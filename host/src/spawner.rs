@@ -120,7 +120,7 @@ impl Spawner {
             pipes,
             max_output_bytes: permit.max_output_bytes(),
         };
-        Ok((spawned, (*permit).clone()))
+        Ok((spawned, permit.into_decision()))
     }
 
     /// Judge, escalate, authorize: the final decision on `request`.
