@@ -127,6 +127,11 @@ impl Permit {
         decision
     }
 
+    /// Records the confinement the child runs under, for the observers.
+    pub(crate) fn confined(&mut self, summary: String) {
+        self.decision.confinement = Some(summary);
+    }
+
     /// Takes the slot once the child has started: from now on it counts
     /// toward `max-spawns` for good, and it runs until the slot is dropped.
     pub(crate) fn started(&mut self) -> ChildSlot {

@@ -53,6 +53,15 @@ pub fn cloexec_inherited_fds() -> io::Result<()> {
 /// `/proc/self/task/TID/children` (cheap: only our own children), or, on a
 /// kernel without that file, scans every `/proc/PID/stat`.
 pub fn children() -> Vec<libc::pid_t> {
+    let mut pids = all_children();
+    // The launcher is ours, not the plugin's: it outlives runs.
+    if let Some(launcher) = crate::supervisor::launcher::pid() {
+        pids.retain(|pid| *pid != launcher);
+    }
+    pids
+}
+
+fn all_children() -> Vec<libc::pid_t> {
     if std::path::Path::new("/proc/thread-self/children").exists() {
         return children_of_our_threads();
     }

@@ -45,7 +45,7 @@ mod bindings;
 mod budget;
 pub mod cache;
 mod child;
-mod confine;
+pub mod confine;
 pub mod containment;
 pub mod ctx;
 mod error;
@@ -63,6 +63,8 @@ mod stdio;
 mod supervisor;
 
 pub use cache::{CacheWarning, Origin};
+pub use confine::probe::{Enforcement, KernelSupport, Unenforceable};
+pub use confine::{ChildNet, ConfineMode, Confinement, Helper};
 pub use ctx::{add_to_linker, add_to_linker_with_wasi, ProcessCtx, ProcessCtxView, ProcessView};
 pub use error::SpawnError;
 pub use exit::{ExitStatus, Termination, Usage};
@@ -74,6 +76,7 @@ pub use redirect::{Redirect, Redirects, Target};
 pub use resolve::SearchPath;
 pub use runtime::{CompileHook, Description, LoadError, Outcome, Plugin, RunError, RunOptions, Runtime, WasiSetup};
 pub use spawner::{ExitRegistry, Hooks, Spawned, Spawner};
+pub use supervisor::launcher::start_early as start_launcher_early;
 pub use supervisor::{ExitWaiter, OutputLimiter, Pipes, Process, Timeout};
 
 /// The wasmtime this crate is built with, for embedders that need its

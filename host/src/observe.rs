@@ -55,6 +55,7 @@ impl Observer for AuditLog {
                 "cwd": permit.cwd(),
                 "env": permit.env().iter().map(|(k, _)| k.as_str()).collect::<Vec<_>>(),
                 "rule": permit.rule(),
+                "confinement": permit.confinement(),
             }),
             Err(err) => json!({
                 "ts_ms": now_ms(),

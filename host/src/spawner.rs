@@ -18,7 +18,10 @@
 use std::os::fd::OwnedFd;
 use std::sync::{Arc, Mutex};
 
-use crate::admission::Admission;
+use crate::admission::{Admission, Permit};
+use crate::confine::plan::{ChildPlan, Planner};
+use crate::confine::probe::{Enforcement, Unenforceable};
+use crate::confine::run_tmp::RunTmp;
 use crate::error::SpawnError;
 use crate::gate::{Decision, Gate, Refusal, SpawnRequest, Unmatched};
 use crate::hooks::{Answer, Authorizer, Escalation, ExitEvent, Observer};
@@ -29,6 +32,7 @@ use crate::supervisor::{self, ExitWaiter, Pipes, Process, Timeout};
 /// Starts the processes of one plugin run, under one policy and its hooks.
 pub struct Spawner {
     gate: Gate,
+    confined: Confined,
     admission: Admission,
     hooks: Hooks,
     /// Allow rules the escalation hook added during this run.
@@ -62,12 +66,19 @@ impl Spawner {
     /// A spawner for `policy` with `hooks`.
     pub fn new(policy: Arc<Policy>, hooks: Hooks) -> Self {
         Spawner {
+            confined: Confined::new(&policy),
             admission: Admission::new(policy.limits),
             gate: Gate::new(policy),
             hooks,
             granted: Mutex::default(),
             exits: ExitRegistry::default(),
         }
+    }
+
+    /// What the kernel enforces on this spawner's children, or why it
+    /// cannot enforce what the policy requires.
+    pub fn enforcement(&self) -> Result<&Enforcement, &Unenforceable> {
+        self.confined.enforcement.as_ref()
     }
 
     /// The gate this spawner judges with.
@@ -113,7 +124,11 @@ impl Spawner {
         let mut permit = self.admission.admit(decision)?;
         let upstream = upstream()?;
         let timeout = Timeout::capped(timeout, permit.max_runtime());
-        let (process, pipes) = supervisor::spawn(&mut permit, upstream, timeout)?;
+        let plan = self.confined.plan(self.gate.policy(), &permit)?;
+        let (process, pipes) = supervisor::spawn(&mut permit, upstream, timeout, plan.as_ref())?;
+        if let Some(plan) = &plan {
+            permit.confined(plan.summary());
+        }
         self.exits.register(process.waiter());
         let spawned = Spawned {
             process,
@@ -271,5 +286,46 @@ impl ExitRegistry {
         for report in reports {
             let _ = tokio::time::timeout_at(deadline, report).await;
         }
+    }
+}
+
+/// The confinement of one run: what the kernel enforces, the plans of its
+/// children, and their private temporary directory.
+struct Confined {
+    enforcement: Result<Enforcement, Unenforceable>,
+    planner: Planner,
+    tmp: Mutex<Option<RunTmp>>,
+}
+
+impl Confined {
+    fn new(policy: &Policy) -> Confined {
+        Confined {
+            enforcement: policy.enforcement(),
+            planner: Planner::default(),
+            tmp: Mutex::new(None),
+        }
+    }
+
+    /// The plan for `permit`'s child, or `None` when children are not
+    /// confined.
+    fn plan(&self, policy: &Policy, permit: &Permit) -> Result<Option<ChildPlan>, SpawnError> {
+        let enforcement = self
+            .enforcement
+            .as_ref()
+            .map_err(|e| SpawnError::Denied(format!("{}: {e}", permit.command_line())))?;
+        if !enforcement.active() {
+            return Ok(None);
+        }
+        let mut tmp = self.tmp.lock().unwrap_or_else(|e| e.into_inner());
+        if tmp.is_none() {
+            *tmp = Some(RunTmp::create().map_err(|e| {
+                SpawnError::io(
+                    format_args!("{}: creating the run's temporary directory", permit.command_line()),
+                    e,
+                )
+            })?);
+        }
+        let tmp = tmp.as_ref().expect("created above").path();
+        Ok(Some(self.planner.plan(policy, enforcement, permit.program(), tmp)))
     }
 }

@@ -186,7 +186,8 @@ async fn log_watcher_stops_the_command_at_the_pattern() {
     let run = example(
         guests::LOG_WATCHER,
         "log-watcher",
-        &["--allow-run=sh"],
+        // The shell runs sleep, so sleep is granted as its helper.
+        &["--allow-run=sh", "--allow-helper=sh=/bin/sleep"],
         &[
             "READY",
             "30",
@@ -210,7 +211,15 @@ async fn checksums_keep_going_past_a_missing_file() {
     std::fs::write(&two, "two\n").unwrap();
     let missing = dir.path().join("missing");
     let paths = [one.to_str().unwrap(), missing.to_str().unwrap(), two.to_str().unwrap()];
-    let run = example(guests::CHECKSUMS, "checksums", &["--allow-run=sha256sum"], &paths).await;
+    // Children read only what is granted: the files' directory.
+    let read = format!("--allow-read={}", dir.path().display());
+    let run = example(
+        guests::CHECKSUMS,
+        "checksums",
+        &["--allow-run=sha256sum", &read],
+        &paths,
+    )
+    .await;
     assert_eq!(run.code, Some(1), "one file failed: {run:?}");
     let lines: Vec<&str> = run.stdout.lines().collect();
     assert_eq!(lines.len(), 3, "{run:?}");

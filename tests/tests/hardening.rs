@@ -86,9 +86,18 @@ async fn a_deep_chain_of_escaped_sessions_is_swept_to_the_last_process() {
         fifo = fifo.display(),
         chain = chain.display()
     );
+    // The chain writes its FIFO in the directory and runs setsid, mkfifo
+    // and sleep from the shell: all granted to it.
+    let write = format!("--allow-write={}", root.display());
     let run = bounded!(procbox_run(
         guests::SPAWN_OUTCOME,
-        &["--allow-run=sh"],
+        &[
+            "--allow-run=sh",
+            &write,
+            "--allow-helper=sh=/usr/bin/setsid",
+            "--allow-helper=sh=/usr/bin/mkfifo",
+            "--allow-helper=sh=/usr/bin/sleep",
+        ],
         &["ok", "sh", "-c", &script]
     ));
     assert_eq!(run.code, Some(0), "{run:?}");

@@ -149,7 +149,15 @@ async fn an_escaped_grandchild_holding_the_pipe_does_not_hang_reads() {
     // The guest checks that each read ends when the child does, with at most
     // what the pipe held then, and that a timeout still ends the child. The
     // binary sweeps up the escapees afterwards.
-    let run = bounded!(procbox_run(guests::ESCAPED_PIPE, &["--allow-run=sh"], &[]));
+    let run = bounded!(procbox_run(
+        guests::ESCAPED_PIPE,
+        &[
+            "--allow-run=sh",
+            "--allow-helper=sh=/usr/bin/setsid",
+            "--allow-helper=sh=/usr/bin/yes"
+        ],
+        &[]
+    ));
     assert_eq!(run.code, Some(0), "{run:?}");
 }
 

@@ -133,7 +133,9 @@ fn stale(wasm: &Path, script: &Path) -> bool {
 async fn topn(wasm: &Path, flags: &[&str], args: &[&str]) -> Run {
     let manifest = repo().join("guests/python/topn/topn.manifest.toml");
     let (wasm, manifest) = (wasm.to_str().unwrap(), manifest.to_str().unwrap());
-    let mut argv = vec!["run", wasm, "--manifest", manifest];
+    // The inputs live in temporary directories, which children may then read.
+    let read = format!("--allow-read={}", std::env::temp_dir().display());
+    let mut argv = vec!["run", wasm, "--manifest", manifest, &read];
     argv.extend(flags);
     argv.push("--");
     argv.extend(args);

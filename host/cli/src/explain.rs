@@ -3,6 +3,9 @@
 
 use std::sync::Arc;
 
+use std::path::Path;
+
+use procbox::confine::plan::Planner;
 use procbox::{Gate, Policy, SpawnError, SpawnRequest};
 
 use super::failure::Failure;
@@ -18,7 +21,9 @@ pub const EXIT_DENIED: u8 = 3;
 /// # Errors
 /// If stdout cannot be written.
 pub fn explain(policy: Policy, request: SpawnRequest) -> Result<u8, Failure> {
-    let gate = Gate::new(Arc::new(policy));
+    let enforcement = policy.enforcement();
+    let policy = Arc::new(policy);
+    let gate = Gate::new(policy.clone());
     let mut out = String::new();
     let status = match gate.decide(&request) {
         Ok(permit) => {
@@ -36,6 +41,17 @@ pub fn explain(policy: Policy, request: SpawnRequest) -> Result<u8, Failure> {
             );
             if let Some(limit) = permit.max_runtime() {
                 outln!(out, "  runtime ceiling: {}", humantime::format_duration(limit));
+            }
+            match &enforcement {
+                Ok(enforcement) if enforcement.active() => {
+                    outln!(out, "  confinement: {}", enforcement.summary());
+                    let tmp = Path::new("$TMPDIR");
+                    let plan = Planner::default().plan(&policy, enforcement, permit.program(), tmp);
+                    out.push_str(&plan.describe());
+                    outln!(out, "  ($TMPDIR is a private directory per run, removed when it ends)");
+                }
+                Ok(enforcement) => outln!(out, "  confinement: {}", enforcement.summary()),
+                Err(e) => outln!(out, "  confinement: the run would be refused: {e}"),
             }
             EXIT_ALLOWED
         }

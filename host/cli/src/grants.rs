@@ -7,7 +7,7 @@ use clap::{Arg, ArgAction, ArgMatches, Args};
 use procbox::policy::document::{self, Kind};
 use procbox::policy::knobs::{Knob, ValueKind};
 use procbox::policy::{LimitSettings, KNOBS};
-use procbox::{Policy, PolicyBuilder, Source};
+use procbox::{ConfineMode, Policy, PolicyBuilder, Source};
 
 use super::failure::Failure;
 
@@ -47,15 +47,48 @@ pub struct GrantArgs {
     /// granted directory (without this flag: a warning).
     #[arg(long = "strict-programs", help_heading = "Grants")]
     pub strict_programs: bool,
-    /// Let the plugin itself read files below DIR.
-    #[arg(long = "allow-read", value_name = "DIR", help_heading = "The plugin's own access")]
+    /// Let the plugin, and every process it starts, read files below DIR.
+    #[arg(
+        long = "allow-read",
+        value_name = "DIR",
+        help_heading = "Files (the plugin and its children)"
+    )]
     pub allow_read: Vec<PathBuf>,
-    /// Let the plugin itself read and write files below DIR.
-    #[arg(long = "allow-write", value_name = "DIR", help_heading = "The plugin's own access")]
+    /// Let the plugin, and every process it starts, read and write files
+    /// below DIR.
+    #[arg(
+        long = "allow-write",
+        value_name = "DIR",
+        help_heading = "Files (the plugin and its children)"
+    )]
     pub allow_write: Vec<PathBuf>,
-    /// Let the plugin itself open network sockets and resolve names.
+    /// Let the plugin itself open network sockets and resolve names. Grants
+    /// nothing to children (see --allow-child-net).
     #[arg(long = "allow-net", help_heading = "The plugin's own access")]
     pub allow_net: bool,
+    /// How strictly the kernel confines children after exec: `require`
+    /// (default: refuse to run when this kernel cannot enforce the grants),
+    /// `best-effort` (run with what it enforces, and say what is missing),
+    /// or `off` (children get your full authority).
+    #[arg(long = "confine", value_name = "MODE", help_heading = "Confinement of children")]
+    pub confine: Option<ConfineMode>,
+    /// Network for children: PORT (TCP connect to it), bind:PORT, `all`
+    /// (any TCP and UDP), or `unix` (Unix sockets). Default: none.
+    #[arg(
+        long = "allow-child-net",
+        value_name = "GRANT",
+        help_heading = "Confinement of children"
+    )]
+    pub allow_child_net: Vec<String>,
+    /// Let children execute PATH (a file, or every file below a directory)
+    /// besides their granted program; PROGRAM=PATH for one program's
+    /// children only, e.g. `git=/usr/lib/git-core`.
+    #[arg(
+        long = "allow-helper",
+        value_name = "[PROGRAM=]PATH",
+        help_heading = "Confinement of children"
+    )]
+    pub allow_helper: Vec<String>,
     /// Every limit, one flag per knob of `procbox::policy::KNOBS`.
     #[command(flatten)]
     pub limits: LimitFlags,
@@ -144,6 +177,15 @@ impl GrantArgs {
         }
         for dir in &self.allow_write {
             builder = builder.allow_write(dir);
+        }
+        for grant in &self.allow_child_net {
+            builder = builder.allow_child_net_from(grant, Source::Flag("--allow-child-net"));
+        }
+        for grant in &self.allow_helper {
+            builder = builder.allow_helper_from(grant, Source::Flag("--allow-helper"));
+        }
+        if let Some(mode) = self.confine {
+            builder = builder.confine(mode);
         }
         builder = builder
             .allow_net(self.allow_net)

@@ -9,6 +9,7 @@ macro_rules! outln {
     }};
 }
 
+mod doctor;
 mod explain;
 mod failure;
 mod grants;
@@ -111,6 +112,9 @@ enum Commands {
     /// Show what a plugin imports and exports, and what its manifest requests.
     #[command(after_help = INSPECT_EXAMPLES)]
     Inspect(InspectArgs),
+    /// Show what this kernel enforces on the children of plugins (Landlock,
+    /// seccomp, capabilities), probed for real, and the known gaps.
+    Doctor,
     /// Run the bundled demo plugin (it grants itself echo, cat, grep and tee).
     #[command(after_help = DEMO_EXAMPLES)]
     Demo,
@@ -213,6 +217,13 @@ fn main() -> ExitCode {
     if let Err(e) = containment::cloexec_inherited_fds() {
         output::warning(format_args!("cannot mark inherited descriptors close-on-exec: {e}"));
     }
+    // The launcher of confined children, forked while procbox is small and
+    // has one thread; it would otherwise be forked on the first spawn.
+    if matches!(cli.command, Commands::Run(_) | Commands::Demo) {
+        if let Err(e) = procbox::start_launcher_early() {
+            output::warning(format_args!("cannot start the launcher of children early: {e}"));
+        }
+    }
     let mut filter = tracing_subscriber::EnvFilter::from_env("PROCBOX_LOG");
     if cli.verbose {
         filter = filter.add_directive("procbox::verbose=info".parse().expect("a valid directive"));
@@ -274,6 +285,7 @@ async fn dispatch(cli: Cli) -> Result<u8, Failure> {
         }
         Commands::Compile(args) => compile(args),
         Commands::Demo => demo().await,
+        Commands::Doctor => doctor::doctor(),
         Commands::New(args) => {
             let here = std::env::current_dir().context("cannot find the current directory")?;
             scaffold::new_plugin(&here, &args.name)?;
@@ -358,6 +370,7 @@ fn check_writable(cache: &procbox::cache::Cache, dir: &std::path::Path) -> Resul
 async fn run(args: RunArgs, verbose: bool) -> Result<u8, Failure> {
     let manifest = manifest_for(&args.plugin, args.manifest.as_deref());
     let policy = args.grants.policy(manifest.as_deref())?;
+    report_confinement(&policy, verbose);
     let mut options = RunOptions::new(Arc::new(policy)).args(args.args);
     if verbose {
         options = options.observer(Arc::new(VerboseLog));
@@ -372,6 +385,23 @@ async fn run(args: RunArgs, verbose: bool) -> Result<u8, Failure> {
     let runtime = runtime(args.no_cache, FIRST_RUN)?;
     let plugin = runtime.load_file(&args.plugin)?;
     execute(&runtime, &plugin, options).await
+}
+
+/// Says once on stderr what best effort could not enforce, and with `-v`
+/// what children run under. A refusal under `require` is the run's error.
+fn report_confinement(policy: &procbox::Policy, verbose: bool) {
+    let Ok(enforcement) = policy.enforcement() else {
+        return;
+    };
+    if !enforcement.missing.is_empty() {
+        output::warning(format_args!(
+            "confinement is partial on this kernel (--confine=best-effort): {}",
+            enforcement.missing.join("; ")
+        ));
+    }
+    if verbose {
+        tracing::info!(target: "procbox::verbose", "confinement: {}", enforcement.summary());
+    }
 }
 
 fn explain(args: ExplainArgs) -> Result<u8, Failure> {

@@ -1,14 +1,222 @@
-//! Confinement after `exec`: where the kernel-enforced form of a grant is
-//! prepared (issue "Confinement": Landlock filesystem, exec and network
-//! rules; a seccomp filter; capabilities to drop; a cgroup to join).
+//! **Confinement after `exec`**: the kernel enforces the grant on every
+//! child and on everything it starts.
 //!
-//! Nothing lives here yet. The shape it will take:
-//! - preparation runs in the parent, before any fork, and produces data:
-//!   a ruleset, a compiled filter, a list of capabilities;
-//! - that data joins the child's [`crate::supervisor::ChildSetup`], which
-//!   applies it in the fork window under the rule stated there
-//!   (async-signal-safe calls only);
-//! - a child with any confinement takes the `fork` + `exec` path of
-//!   [`crate::supervisor::launch`], from a small spawner process rather
-//!   than from procbox itself (a Landlock domain includes the thread that
-//!   made it; see ../shared/NOTES-kernel.md).
+//! The rule a user can hold in their head: *children get the filesystem
+//! authority granted to the plugin and nothing more.* Concretely, each
+//! child runs in its own Landlock domain and under a seccomp filter:
+//! - **read**: the plugin's `--allow-read` and `--allow-write` directories,
+//!   the working-directory roots (`--dir`), the start directory, and a
+//!   documented read-only system set ([`plan::SYSTEM_READ`]);
+//! - **write**: the plugin's `--allow-write` directories and the run's
+//!   private temporary directory (`TMPDIR`);
+//! - **execute**: only the program its allow rule granted, that program's
+//!   ELF interpreter (or `#!` interpreter), and the helpers the user
+//!   granted for it (`--allow-helper`);
+//! - **network**: none unless `--allow-child-net` grants it
+//!   ([`ChildNet`]); Unix sockets only with `unix`;
+//! - signals and abstract Unix sockets scoped to the child's own domain,
+//!   `no_new_privs`, and no capabilities when procbox runs as root.
+//!
+//! Where things are: [`probe`] asks the kernel what it can enforce and
+//! applies the [`ConfineMode`] ladder; [`plan`] turns a policy and an
+//! allowed request into a [`plan::ChildPlan`] (plain data); [`ruleset`]
+//! and [`filter`] turn a plan into a Landlock ruleset and a seccomp
+//! program. The plan is applied by the launcher process
+//! ([`crate::supervisor::launcher`]), never by a thread of procbox: a
+//! Landlock domain includes the thread that made it.
+
+pub mod filter;
+pub mod plan;
+pub mod probe;
+pub mod ruleset;
+pub mod run_tmp;
+
+use std::fmt;
+use std::path::PathBuf;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+use crate::policy::Source;
+
+/// How strictly the kernel must confine children.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ConfineMode {
+    /// Refuse to run a plugin when the kernel cannot enforce what its
+    /// grants need (the default).
+    #[default]
+    Require,
+    /// Run with what the kernel enforces, and say once what is missing.
+    BestEffort,
+    /// No confinement after `exec`: children have the user's authority.
+    Off,
+}
+
+impl FromStr for ConfineMode {
+    type Err = String;
+    fn from_str(text: &str) -> Result<Self, String> {
+        match text {
+            "require" => Ok(ConfineMode::Require),
+            "best-effort" => Ok(ConfineMode::BestEffort),
+            "off" => Ok(ConfineMode::Off),
+            other => Err(format!(
+                "unknown confinement mode {other:?}: use require, best-effort or off"
+            )),
+        }
+    }
+}
+
+impl fmt::Display for ConfineMode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            ConfineMode::Require => "require",
+            ConfineMode::BestEffort => "best-effort",
+            ConfineMode::Off => "off",
+        })
+    }
+}
+
+/// The network children may use (`--allow-child-net`). The plugin's own
+/// `--allow-net` is separate and grants nothing here.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct ChildNet {
+    /// TCP ports children may connect to (`PORT` or `connect:PORT`).
+    pub connect: Vec<u16>,
+    /// TCP ports children may bind and listen on (`bind:PORT`).
+    pub bind: Vec<u16>,
+    /// The whole network: any TCP or UDP connection, bind or listen (`all`).
+    pub all: bool,
+    /// Unix sockets: connecting to any socket file this kernel does not
+    /// control (`unix`; Landlock controls socket files only from ABI 9).
+    pub unix: bool,
+}
+
+impl ChildNet {
+    /// Adds one grant as written: `PORT`, `connect:PORT`, `bind:PORT`,
+    /// `all` or `unix`.
+    ///
+    /// # Errors
+    /// One line naming what is wrong.
+    pub fn add(&mut self, written: &str) -> Result<(), String> {
+        let port = |text: &str| {
+            text.parse::<u16>()
+                .ok()
+                .filter(|p| *p != 0)
+                .ok_or_else(|| format!("child network grant {written:?}: {text:?} is not a TCP port (1-65535)"))
+        };
+        match written.split_once(':') {
+            _ if written == "all" => self.all = true,
+            _ if written == "unix" => self.unix = true,
+            Some(("connect", p)) => self.connect.push(port(p)?),
+            Some(("bind", p)) => self.bind.push(port(p)?),
+            None => self.connect.push(port(written)?),
+            Some(_) => {
+                return Err(format!(
+                    "child network grant {written:?}: write PORT, connect:PORT, bind:PORT, all or unix"
+                ))
+            }
+        }
+        self.connect.sort_unstable();
+        self.connect.dedup();
+        self.bind.sort_unstable();
+        self.bind.dedup();
+        Ok(())
+    }
+
+    /// Whether it grants anything over TCP/UDP.
+    pub fn any_inet(&self) -> bool {
+        self.all || !self.connect.is_empty() || !self.bind.is_empty()
+    }
+
+    /// Whether it needs Landlock's TCP rules (per-port grants).
+    pub fn needs_tcp_rules(&self) -> bool {
+        !self.all && (!self.connect.is_empty() || !self.bind.is_empty())
+    }
+}
+
+impl fmt::Display for ChildNet {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut parts: Vec<String> = Vec::new();
+        if self.all {
+            parts.push("all TCP and UDP".into());
+        } else {
+            if !self.connect.is_empty() {
+                parts.push(format!("TCP connect to port {}", join(&self.connect)));
+            }
+            if !self.bind.is_empty() {
+                parts.push(format!("TCP bind and listen on port {}", join(&self.bind)));
+            }
+        }
+        if self.unix {
+            parts.push("Unix sockets".into());
+        }
+        match parts.is_empty() {
+            true => f.write_str("none"),
+            false => f.write_str(&parts.join("; ")),
+        }
+    }
+}
+
+fn join(ports: &[u16]) -> String {
+    ports.iter().map(u16::to_string).collect::<Vec<_>>().join(", ")
+}
+
+/// An executable children may run besides their granted program
+/// (`--allow-helper [PROGRAM=]PATH`): for one program's children, or for
+/// every child.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Helper {
+    /// The grant as written.
+    pub written: String,
+    /// The program whose children may run it (canonical), or `None` for
+    /// every child.
+    pub program: Option<PathBuf>,
+    /// The file, or the directory whose files, may be executed (canonical).
+    pub path: PathBuf,
+    /// Where it was granted.
+    pub source: Source,
+}
+
+/// The confinement part of a policy.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Confinement {
+    /// How strictly the kernel must enforce it.
+    pub mode: ConfineMode,
+    /// The network children may use.
+    pub net: ChildNet,
+    /// Helper executables children may run.
+    pub helpers: Vec<Helper>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn child_net_grants_parse_and_refuse_what_they_cannot_mean() {
+        let mut net = ChildNet::default();
+        for grant in ["443", "connect:80", "bind:8080", "unix", "443"] {
+            net.add(grant).unwrap();
+        }
+        assert_eq!(net.connect, vec![80, 443]);
+        assert_eq!(net.bind, vec![8080]);
+        assert!(net.unix && !net.all && net.needs_tcp_rules());
+        assert_eq!(
+            net.to_string(),
+            "TCP connect to port 80, 443; TCP bind and listen on port 8080; Unix sockets"
+        );
+        for bad in ["0", "70000", "udp:53", "http", ""] {
+            assert!(ChildNet::default().add(bad).is_err(), "{bad:?}");
+        }
+        assert_eq!(ChildNet::default().to_string(), "none");
+    }
+
+    #[test]
+    fn modes_round_trip() {
+        for mode in [ConfineMode::Require, ConfineMode::BestEffort, ConfineMode::Off] {
+            assert_eq!(mode.to_string().parse::<ConfineMode>(), Ok(mode));
+        }
+        assert!("strict".parse::<ConfineMode>().is_err());
+    }
+}

@@ -42,9 +42,16 @@ pub struct Decision {
     pub(super) max_output_bytes: Option<u64>,
     pub(super) rlimits: ChildRlimits,
     pub(super) die_with_host: bool,
+    pub(crate) confinement: Option<String>,
 }
 
 impl Decision {
+    /// The confinement the child ran under, in one line (set once it was
+    /// spawned confined; `None` for an unconfined child or before).
+    pub fn confinement(&self) -> Option<&str> {
+        self.confinement.as_deref()
+    }
+
     /// The canonical path of the binary that will run.
     pub fn program(&self) -> &Path {
         &self.program

@@ -106,6 +106,7 @@ impl Gate {
             max_output_bytes: limits.max_output_bytes,
             rlimits: limits.rlimits,
             die_with_host: limits.die_with_host == Some(true),
+            confinement: None,
         })
     }
 

@@ -8,6 +8,7 @@ use super::env::EnvRule;
 use super::knobs::LimitSettings;
 use super::rule::{ExecRule, ParsedRule};
 use super::*;
+use crate::confine::{ChildNet, ConfineMode, Confinement, Helper};
 use crate::resolve::{resolve_program, SearchPath};
 
 #[derive(Debug, Clone, Default)]
@@ -52,6 +53,9 @@ pub struct PolicyBuilder {
     search_path: Option<SearchPath>,
     request_limits: RequestLimits,
     host_env: Option<Vec<(String, String)>>,
+    confine: ConfineMode,
+    child_net: Vec<(String, Source)>,
+    helpers: Vec<(String, Source)>,
 }
 
 impl PolicyBuilder {
@@ -161,6 +165,41 @@ impl PolicyBuilder {
         self
     }
 
+    /// How strictly the kernel must confine children (default:
+    /// [`ConfineMode::Require`]); see [`crate::confine`].
+    pub fn confine(mut self, mode: ConfineMode) -> Self {
+        self.confine = mode;
+        self
+    }
+
+    /// Grants children some network, as written for `--allow-child-net`:
+    /// `PORT` (TCP connect), `bind:PORT`, `all` or `unix`.
+    pub fn allow_child_net(self, grant: &str) -> Self {
+        self.allow_child_net_from(grant, Source::Api)
+    }
+
+    /// [`allow_child_net`](Self::allow_child_net), remembering where the
+    /// grant came from.
+    pub fn allow_child_net_from(mut self, grant: &str, source: Source) -> Self {
+        self.child_net.push((grant.to_string(), source));
+        self
+    }
+
+    /// Lets children execute a helper besides their granted program, as
+    /// written for `--allow-helper`: `PATH` (a file, or a directory of
+    /// them) for every child, or `PROGRAM=PATH` for the children of one
+    /// granted program (e.g. `git=/usr/lib/git-core`).
+    pub fn allow_helper(self, grant: &str) -> Self {
+        self.allow_helper_from(grant, Source::Api)
+    }
+
+    /// [`allow_helper`](Self::allow_helper), remembering where the grant
+    /// came from.
+    pub fn allow_helper_from(mut self, grant: &str, source: Source) -> Self {
+        self.helpers.push((grant.to_string(), source));
+        self
+    }
+
     /// Sets every knob `settings` sets (limits on children and on the
     /// plugin, under their flag names); each replaces the current value.
     pub fn limit_settings(self, settings: &LimitSettings) -> Self {
@@ -178,6 +217,11 @@ impl PolicyBuilder {
         self.network |= doc.network;
         self.allow_inherit |= doc.allow_inherit;
         self.strict_programs |= doc.strict_programs;
+        if let Some(mode) = doc.confine {
+            self.confine = mode;
+        }
+        self.child_net.extend(doc.child_net);
+        self.helpers.extend(doc.helpers);
         self.limit_settings(&doc.limits)
     }
 
@@ -260,7 +304,17 @@ impl PolicyBuilder {
             canonical_all(&self.write_dirs)?,
         );
         warnings.extend(exposed_programs(&grants, &write_dirs, &dirs, self.strict_programs)?);
+        let confinement = Confinement {
+            mode: self.confine,
+            net: child_net(&self.child_net)?,
+            helpers: self
+                .helpers
+                .iter()
+                .map(|(written, source)| helper(written, source, &start_dir, &search_path))
+                .collect::<Result<_, _>>()?,
+        };
         Ok(Policy {
+            confinement,
             grants,
             manifest,
             dirs,
@@ -285,6 +339,43 @@ impl PolicyBuilder {
             warnings,
         })
     }
+}
+
+/// The children's network grants, parsed.
+fn child_net(grants: &[(String, Source)]) -> Result<ChildNet, PolicyError> {
+    let mut net = ChildNet::default();
+    for (written, source) in grants {
+        net.add(written).map_err(|message| PolicyError::Rule {
+            origin: source.clone(),
+            message,
+        })?;
+    }
+    Ok(net)
+}
+
+/// One `--allow-helper` grant: `[PROGRAM=]PATH`, both resolved now.
+fn helper(written: &str, source: &Source, start_dir: &Path, search: &SearchPath) -> Result<Helper, PolicyError> {
+    let error = |message: String| PolicyError::Rule {
+        origin: source.clone(),
+        message: format!("helper '{written}': {message}"),
+    };
+    let (program, path) = match written.split_once('=') {
+        Some((program, path)) if !program.contains('/') || !path.is_empty() => (Some(program), path),
+        _ => (None, written),
+    };
+    let program = program
+        .map(|p| resolve_program(p, start_dir, search).map_err(|e| error(e.to_string())))
+        .transpose()?;
+    let path = start_dir
+        .join(path)
+        .canonicalize()
+        .map_err(|e| error(format!("{path}: {e}")))?;
+    Ok(Helper {
+        written: written.to_string(),
+        program,
+        path,
+        source: source.clone(),
+    })
 }
 
 /// The warnings about granted programs the plugin could change, or, when

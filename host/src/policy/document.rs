@@ -13,6 +13,9 @@
 //! allow-read = ["docs"]        # the plugin's own filesystem (read-only)
 //! allow-write = ["out"]        # ... and read-write
 //! allow-net = false            # the plugin's own sockets
+//! confine = "require"          # children: require, best-effort or off
+//! allow-child-net = ["443"]    # children's network: PORT, bind:PORT, all, unix
+//! allow-helper = ["git=/usr/lib/git-core"]  # children may also execute these
 //!
 //! [[run]]                      # exact argument lists, and pins
 //! program = "printf"
@@ -44,6 +47,7 @@ use toml::Spanned;
 
 use super::knobs::LimitSettings;
 use super::Source;
+use crate::confine::ConfineMode;
 
 /// Everything a document says, with sources, before programs are resolved.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -66,6 +70,12 @@ pub struct Document {
     pub allow_inherit: bool,
     /// `strict-programs`: refuse granted programs the plugin could change.
     pub strict_programs: bool,
+    /// `confine`: how strictly the kernel must confine children.
+    pub confine: Option<ConfineMode>,
+    /// `allow-child-net`: the network children may use, as written.
+    pub child_net: Vec<(String, Source)>,
+    /// `allow-helper`: executables children may run besides their program.
+    pub helpers: Vec<(String, Source)>,
     /// `[limits]`.
     pub limits: LimitSettings,
     /// `[plugin]`: what a manifest says about its plugin.
@@ -120,6 +130,11 @@ struct Raw {
     strict_programs: bool,
     #[serde(default)]
     run: Vec<Spanned<RawRun>>,
+    confine: Option<String>,
+    #[serde(default)]
+    allow_child_net: Vec<Spanned<String>>,
+    #[serde(default)]
+    allow_helper: Vec<Spanned<String>>,
     limits: Option<LimitSettings>,
     plugin: Option<PluginInfo>,
 }
@@ -222,6 +237,21 @@ pub fn parse(text: &str, path: &Path, kind: Kind) -> Result<Document, String> {
     doc.strict_programs = raw.strict_programs;
     doc.limits = raw.limits.unwrap_or_default();
     doc.plugin = raw.plugin;
+    doc.confine = raw
+        .confine
+        .map(|mode| {
+            mode.parse::<ConfineMode>()
+                .map_err(|e| format!("{}: confine: {e}", path.display()))
+        })
+        .transpose()?;
+    let spanned = |items: Vec<Spanned<String>>| {
+        items
+            .into_iter()
+            .map(|item| (item.get_ref().clone(), source(item.span())))
+            .collect::<Vec<_>>()
+    };
+    doc.child_net = spanned(raw.allow_child_net);
+    doc.helpers = spanned(raw.allow_helper);
     if kind == Kind::Manifest {
         check_manifest(&doc, path)?;
     }
@@ -241,6 +271,9 @@ fn check_manifest(doc: &Document, path: &Path) -> Result<(), String> {
         (doc.allow_inherit, "`allow-inherit`"),
         (doc.strict_programs, "`strict-programs`"),
         (!doc.limits.is_empty(), "`[limits]`"),
+        (doc.confine.is_some(), "`confine`"),
+        (!doc.child_net.is_empty(), "`allow-child-net`"),
+        (!doc.helpers.is_empty(), "`allow-helper`"),
     ];
     match grants_only.iter().find(|(present, _)| *present) {
         Some((_, what)) => Err(format!(

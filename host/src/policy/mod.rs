@@ -26,6 +26,8 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use crate::confine::probe::{Enforcement, KernelSupport, Unenforceable};
+use crate::confine::Confinement;
 use crate::error::SpawnError;
 use crate::resolve::SearchPath;
 use document::RunSpec;
@@ -115,6 +117,7 @@ pub struct Policy {
     pub(crate) passed_env: Vec<(String, String)>,
     pub(crate) allow_inherit: bool,
     pub(crate) warnings: Vec<PolicyWarning>,
+    pub(crate) confinement: Confinement,
 }
 
 /// Something about a policy that is allowed but that the person who wrote
@@ -234,6 +237,20 @@ impl Policy {
         };
         let rule = builder::resolve_rule(&spec, &self.start_dir, &self.search_path, None)?;
         Ok(rule.expect("a strict resolution returns a rule or an error"))
+    }
+
+    /// How children are confined after `exec`.
+    pub fn confinement(&self) -> &Confinement {
+        &self.confinement
+    }
+
+    /// What the running kernel will enforce on children under this policy
+    /// (the [`ConfineMode`](crate::confine::ConfineMode) ladder).
+    ///
+    /// # Errors
+    /// Under `require`, why this kernel cannot enforce what the grants need.
+    pub fn enforcement(&self) -> Result<Enforcement, Unenforceable> {
+        crate::confine::probe::enforcement(self.confinement.mode, &self.confinement.net, KernelSupport::get())
     }
 
     /// What building the policy noticed and let pass, for the user to see.

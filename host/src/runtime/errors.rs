@@ -34,6 +34,10 @@ pub enum RunError {
     /// Instantiation failed (e.g. a directory it was granted cannot be opened).
     #[error("plugin {name} could not start: {reason}")]
     Instantiate { name: String, reason: String },
+    /// The kernel cannot confine children as the policy requires
+    /// (`--confine=require`); nothing was started.
+    #[error("plugin {name} was not run: {reason}")]
+    Unconfinable { name: String, reason: String },
     /// The plugin trapped; `reason` is one line naming the plugin's function.
     #[error("plugin {name} trapped: {reason}")]
     Trap { name: String, reason: String },

@@ -239,6 +239,12 @@ impl Runtime {
         options: RunOptions,
         stop: impl Future<Output = i32>,
     ) -> Result<Outcome, RunError> {
+        if let Err(e) = options.policy.enforcement() {
+            return Err(RunError::Unconfinable {
+                name: plugin.name.clone(),
+                reason: e.to_string(),
+            });
+        }
         let mut args = vec![plugin.name.clone()];
         args.extend(options.args);
         let wasi = plugin_wasi(&options.policy, &args, options.wasi.as_deref())?;

@@ -215,7 +215,7 @@ fn fork_exec(exec: &Exec, fds: &ChildFds<'_>, session: Session, setup: &ChildSet
         return Err(io::Error::last_os_error());
     }
     if pid == 0 {
-        let errno = in_child(exec, fds, session, setup);
+        let errno = in_child(exec, fds, session, setup, &|| Ok(()));
         let bytes = errno.to_ne_bytes();
         // SAFETY: write and _exit are async-signal-safe.
         unsafe {
@@ -236,16 +236,27 @@ fn fork_exec(exec: &Exec, fds: &ChildFds<'_>, session: Session, setup: &ChildSet
     }
 }
 
-/// In the forked child: signals, session, streams, directory, setup, exec.
-/// Returns only on failure, with the errno.
-fn in_child(exec: &Exec, fds: &ChildFds<'_>, session: Session, setup: &ChildSetup) -> i32 {
+/// In the forked (or cloned) child: signals, session, streams, directory,
+/// setup, then `last` (the launcher's confinement), then exec. Returns
+/// only on failure, with the errno.
+pub(super) fn in_child(
+    exec: &Exec,
+    fds: &ChildFds<'_>,
+    session: Session,
+    setup: &ChildSetup,
+    last: &dyn Fn() -> Result<(), i32>,
+) -> i32 {
     // SAFETY: async-signal-safe calls on locals and on data prepared
     // before the fork.
     unsafe {
         let mut empty: libc::sigset_t = std::mem::zeroed();
         libc::sigemptyset(&mut empty);
         libc::sigprocmask(libc::SIG_SETMASK, &empty, std::ptr::null_mut());
-        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+        // An ignored signal stays ignored across exec (Rust ignores
+        // SIGPIPE, the launcher the terminal's signals).
+        for signal in 1..libc::SIGRTMAX() {
+            libc::signal(signal, libc::SIG_DFL);
+        }
         let grouped = match session {
             Session::New => libc::setsid(),
             Session::SameAsProcbox => libc::setpgid(0, 0),
@@ -263,6 +274,9 @@ fn in_child(exec: &Exec, fds: &ChildFds<'_>, session: Session, setup: &ChildSetu
             return errno();
         }
         if let Err(errno) = setup.apply() {
+            return errno;
+        }
+        if let Err(errno) = last() {
             return errno;
         }
         libc::execve(exec.program.as_ptr(), exec.argv.as_ptr(), exec.envp.as_ptr());

@@ -28,6 +28,7 @@
 pub mod beneath;
 pub mod connect;
 pub mod launch;
+pub mod launcher;
 pub mod os;
 pub(crate) mod owned;
 pub mod process;
@@ -42,6 +43,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::watch as channel;
 
 use crate::admission::Permit;
+use crate::confine::plan::ChildPlan;
 use crate::error::SpawnError;
 use crate::policy::CEILING_GRACE;
 use crate::redirect::Target;
@@ -119,9 +121,11 @@ pub fn spawn(
     permit: &mut Permit,
     upstream: Option<OwnedFd>,
     timeout: Option<Timeout>,
+    plan: Option<&ChildPlan>,
 ) -> Result<(Process, Pipes), SpawnError> {
     let failed = |what: &str, e: io::Error| SpawnError::io(format_args!("{}: {what}", permit.command_line()), e);
-    let exec = Exec::new(permit.program(), permit.arg0(), permit.args(), permit.env())
+    let env = child_env(permit.env(), plan);
+    let exec = Exec::new(permit.program(), permit.arg0(), permit.args(), &env)
         .map_err(|e| SpawnError::InvalidInput(format!("{}: {e}", permit.command_line())))?;
     let cwd = open_cwd(permit).map_err(|e| failed("opening the working directory", e))?;
     let connected = connect::connect(permit.stdio(), upstream).map_err(|(what, e)| match e.kind() {
@@ -138,7 +142,10 @@ pub fn spawn(
         // Registered under the lock the spawn holds: a reaper of adopted
         // orphans never sees this child unowned.
         let mut owned = owned::Owned::lock();
-        let pid = launch::launch(&exec, &fds, session(permit), &setup).map_err(|e| spawn_error(permit, e))?;
+        let pid = match plan {
+            None => launch::launch(&exec, &fds, session(permit), &setup).map_err(|e| spawn_error(permit, e))?,
+            Some(plan) => launch_confined(permit, env, &fds, &setup, plan)?,
+        };
         owned.insert(pid);
         pid
     };
@@ -156,6 +163,48 @@ pub fn spawn(
     let guard = ReapOnCancel(Some(shared.clone()));
     tokio::spawn(watch_child(guard, exit_watch, started, timeout, tx, slot));
     Ok((Process { shared, exit: rx }, pipes))
+}
+
+/// The child's environment: the permit's, with `TMPDIR` set to the run's
+/// private temporary directory when the child is confined.
+fn child_env(env: &[(String, String)], plan: Option<&ChildPlan>) -> Vec<(String, String)> {
+    let mut env = env.to_vec();
+    if let Some(plan) = plan {
+        env.retain(|(name, _)| name != "TMPDIR");
+        env.push(("TMPDIR".into(), plan.tmp.to_string_lossy().into_owned()));
+    }
+    env
+}
+
+/// Starts the child through the launcher, which confines it with `plan`.
+fn launch_confined(
+    permit: &Permit,
+    env: Vec<(String, String)>,
+    fds: &ChildFds<'_>,
+    setup: &ChildSetup,
+    plan: &ChildPlan,
+) -> Result<libc::pid_t, SpawnError> {
+    use std::os::fd::AsRawFd;
+    use std::os::unix::ffi::OsStrExt;
+    let (rlimits, die_with) = setup.to_parts();
+    let request = launcher::wire::Request {
+        program: permit.program().as_os_str().as_bytes().to_vec(),
+        arg0: permit.arg0().to_string(),
+        args: permit.args().to_vec(),
+        env,
+        new_session: session(permit) == Session::New,
+        rlimits,
+        die_with,
+        plan: plan.clone(),
+    };
+    let [stdin, stdout, stderr] = fds.stdio.map(|fd| fd.as_raw_fd());
+    launcher::launch(&request, [stdin, stdout, stderr, fds.cwd.as_raw_fd()]).map_err(|e| match e.message {
+        Some(message) => SpawnError::Denied(format!(
+            "{}: cannot confine the child: {message}",
+            permit.command_line()
+        )),
+        None => spawn_error(permit, e.error),
+    })
 }
 
 /// The working directory, opened beneath the granted directory it was
@@ -234,6 +283,14 @@ mod tests {
         Admission::new(policy.limits).admit(decision).unwrap()
     }
 
+    fn spawn_plain(
+        permit: &mut Permit,
+        upstream: Option<OwnedFd>,
+        timeout: Option<Timeout>,
+    ) -> Result<(Process, Pipes), SpawnError> {
+        spawn(permit, upstream, timeout, None)
+    }
+
     async fn bounded<F: std::future::Future>(f: F) -> F::Output {
         tokio::time::timeout(TEST_DEADLINE, f).await.expect("test deadline")
     }
@@ -296,7 +353,7 @@ mod tests {
 
     #[tokio::test]
     async fn reports_exit_code_duration_and_usage() {
-        let (mut process, _) = spawn(&mut permit("sh", &["-c", "exit 3"]), None, None).unwrap();
+        let (mut process, _) = spawn_plain(&mut permit("sh", &["-c", "exit 3"]), None, None).unwrap();
         let status = bounded(process.wait()).await.unwrap();
         assert_eq!(status.termination, Termination::Exited(3));
         assert!(!status.timed_out);
@@ -309,7 +366,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_signal_is_reported_as_such() {
-        let (mut process, _) = spawn(&mut permit("sleep", &["1000"]), None, None).unwrap();
+        let (mut process, _) = spawn_plain(&mut permit("sleep", &["1000"]), None, None).unwrap();
         assert_eq!(process.try_wait(), None);
         process.signal(libc::SIGTERM).unwrap();
         let status = bounded(process.wait()).await.unwrap();
@@ -326,7 +383,7 @@ mod tests {
             signal: libc::SIGTERM,
             grace: Duration::from_secs(20),
         };
-        let (mut process, _) = spawn(&mut permit("sleep", &["1000"]), None, Some(timeout)).unwrap();
+        let (mut process, _) = spawn_plain(&mut permit("sleep", &["1000"]), None, Some(timeout)).unwrap();
         let status = bounded(process.wait()).await.unwrap();
         assert!(status.timed_out);
         assert_eq!(status.termination, Termination::Signalled(libc::SIGTERM));
@@ -340,7 +397,7 @@ mod tests {
             grace: Duration::from_millis(100),
         };
         let mut ignores_term = permit("sh", &["-c", "trap '' TERM; sleep 1000"]);
-        let (mut process, _) = spawn(&mut ignores_term, None, Some(timeout)).unwrap();
+        let (mut process, _) = spawn_plain(&mut ignores_term, None, Some(timeout)).unwrap();
         let status = bounded(process.wait()).await.unwrap();
         assert!(status.timed_out);
         assert_eq!(status.termination, Termination::Signalled(libc::SIGKILL));
@@ -353,7 +410,7 @@ mod tests {
             ..Redirects::default()
         };
         let mut permit = permit_with("sh", &["-c", "sleep 1000 & echo $!"], stdio);
-        let (mut process, pipes) = spawn(&mut permit, None, None).unwrap();
+        let (mut process, pipes) = spawn_plain(&mut permit, None, None).unwrap();
         let mut line = String::new();
         BufReader::new(std::fs::File::from(pipes.stdout.unwrap()))
             .read_line(&mut line)
@@ -370,7 +427,7 @@ mod tests {
 
     #[tokio::test]
     async fn dropping_kills_and_the_watcher_reaps() {
-        let (process, _) = spawn(&mut permit("sleep", &["1000"]), None, None).unwrap();
+        let (process, _) = spawn_plain(&mut permit("sleep", &["1000"]), None, None).unwrap();
         let pid = process.id();
         let waiter = process.waiter();
         drop(process);
@@ -391,7 +448,7 @@ mod tests {
         std::fs::copy("/bin/true", &program).unwrap();
         let mut permit = permit(program.to_str().unwrap(), &[]);
         std::fs::remove_file(&program).unwrap();
-        let err = spawn(&mut permit, None, None).unwrap_err();
+        let err = spawn_plain(&mut permit, None, None).unwrap_err();
         assert!(matches!(err, SpawnError::NotFound(_)), "{err}");
     }
 

@@ -41,6 +41,26 @@ impl ChildSetup {
         }
     }
 
+    /// The setup the launcher received: `setrlimit` calls and the pid to
+    /// die with.
+    pub fn from_parts(rlimits: &[(u32, u64)], die_with: Option<libc::pid_t>) -> ChildSetup {
+        ChildSetup {
+            rlimits: rlimits
+                .iter()
+                .map(|&(r, v)| (r as libc::__rlimit_resource_t, v))
+                .collect(),
+            die_with,
+        }
+    }
+
+    /// The `setrlimit` calls and the pid to die with, for the launcher.
+    pub fn to_parts(&self) -> (Vec<(u32, u64)>, Option<libc::pid_t>) {
+        (
+            self.rlimits.iter().map(|&(r, v)| (r as u32, v)).collect(),
+            self.die_with,
+        )
+    }
+
     /// Whether the child needs no code of ours before `exec`.
     pub fn is_empty(&self) -> bool {
         self.rlimits.is_empty() && self.die_with.is_none()

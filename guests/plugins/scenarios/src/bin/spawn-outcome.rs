@@ -3,6 +3,8 @@
 //! EXPECTED, which the host test chooses for the policy it grants:
 //! - `ok`: it ran and exited 0;
 //! - `stdout:TEXT`: it ran, exited 0 and printed TEXT (trimmed);
+//! - `fails:TEXT`: it ran and exited non-zero, and its stdout or stderr
+//!   contains TEXT (a refusal by the kernel, say);
 //! - `KIND:FRAGMENT|FRAGMENT...`: it was refused with that kind of error
 //!   (`denied`, `not-found`, `invalid-input`, `limit-exceeded`), and the
 //!   message contains every fragment.
@@ -23,10 +25,25 @@ fn main() {
         let result = command.output();
         let (kind, text) = expected.split_once(':').unwrap_or((expected, ""));
         match (kind, result) {
-            ("ok", Ok(out)) => assert!(out.status.success(), "{}", out.status),
+            ("ok", Ok(out)) => {
+                print!("{}", out.stdout_lossy());
+                assert!(
+                    out.status.success(),
+                    "{}: {}{}",
+                    out.status,
+                    out.stdout_lossy(),
+                    out.stderr_lossy()
+                );
+            }
             ("stdout", Ok(out)) => {
-                assert!(out.status.success(), "{}", out.status);
+                assert!(out.status.success(), "{}: {}", out.status, out.stderr_lossy());
                 assert_eq!(out.stdout_lossy().trim(), text);
+            }
+            ("fails", Ok(out)) => {
+                let printed = format!("{}{}", out.stdout_lossy(), out.stderr_lossy());
+                println!("{}: {}", out.status, printed.trim());
+                assert!(!out.status.success(), "expected a failure, but it succeeded: {printed}");
+                assert!(printed.contains(text), "{text:?} is not in {printed:?}");
             }
             (kind, Err(err)) => {
                 let (actual, message) = match &err {

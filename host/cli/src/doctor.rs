@@ -1,0 +1,97 @@
+//! `procbox doctor`: what this kernel enforces on plugins' children, found
+//! by trying it (a throw-away child restricts itself with Landlock and
+//! loads a seccomp filter), and what it does not.
+
+use procbox::confine::probe::{self, KernelSupport, ABI_FILES, ABI_LOG, ABI_SCOPE, ABI_TCP, KNOWN_GAPS};
+use procbox::{ChildNet, ConfineMode};
+
+use super::failure::Failure;
+use super::output::emit;
+
+/// Exit status when `--confine=require` cannot run on this kernel.
+pub const EXIT_UNENFORCEABLE: u8 = 1;
+
+/// Prints the report; returns 0 when the default (`--confine=require`)
+/// runs plugins here, [`EXIT_UNENFORCEABLE`] when it would refuse.
+///
+/// # Errors
+/// If stdout cannot be written.
+pub fn doctor() -> Result<u8, Failure> {
+    let kernel = KernelSupport::get();
+    let mut out = String::new();
+    outln!(
+        out,
+        "procbox doctor: what this kernel enforces on the children of plugins"
+    );
+    outln!(out, "  kernel:   Linux {} ({})", release(), std::env::consts::ARCH);
+    outln!(out, "  probed:   {kernel}");
+    let abi = kernel.landlock_abi;
+    let rung = |needed: u32, what: &str| {
+        let mark = if abi >= needed { "yes" } else { "NO " };
+        format!(
+            "    {mark} {what} (Landlock ABI {needed}, Linux {})",
+            probe::linux_for_abi(needed)
+        )
+    };
+    outln!(out, "  landlock:");
+    outln!(out, "{}", rung(1, "read, write and execute rules from the grants"));
+    outln!(out, "{}", rung(ABI_FILES, "truncation (complete write rules)"));
+    outln!(out, "{}", rung(ABI_TCP, "TCP bind and connect per port"));
+    outln!(
+        out,
+        "{}",
+        rung(ABI_SCOPE, "signals and abstract Unix sockets scoped to the child")
+    );
+    outln!(out, "{}", rung(ABI_LOG, "kernel audit records of denials after exec"));
+    let seccomp = if kernel.seccomp { "yes" } else { "NO " };
+    outln!(
+        out,
+        "  seccomp:\n    {seccomp} filter: non-TCP/UDP sockets, Unix sockets, UDP and listen unless granted; io_uring; ptrace; executable memfds; execveat(AT_EMPTY_PATH); TIOCSTI"
+    );
+    // SAFETY: geteuid has no preconditions.
+    let root = unsafe { libc::geteuid() } == 0;
+    outln!(
+        out,
+        "  user:     {}",
+        if root {
+            "root: children start with no capabilities (bounding, ambient, permitted, effective)"
+        } else {
+            "unprivileged: children keep no capabilities they could use"
+        }
+    );
+    let verdict = |net: &ChildNet| probe::enforcement(ConfineMode::Require, net, kernel);
+    let mut ports = ChildNet::default();
+    ports.add("443").expect("a valid grant");
+    let status = match (verdict(&ChildNet::default()), verdict(&ports)) {
+        (Ok(_), Ok(_)) => {
+            outln!(
+                out,
+                "  --confine=require (the default): runs; every rung the grants can need is enforced"
+            );
+            0
+        }
+        (Ok(_), Err(e)) => {
+            outln!(
+                out,
+                "  --confine=require: runs, except with per-port --allow-child-net: {e}"
+            );
+            0
+        }
+        (Err(e), _) => {
+            outln!(out, "  --confine=require: REFUSES to run plugins here: {e}");
+            EXIT_UNENFORCEABLE
+        }
+    };
+    outln!(out, "  gaps on every kernel:");
+    for gap in KNOWN_GAPS {
+        outln!(out, "    - {gap}");
+    }
+    emit(&out)?;
+    Ok(status)
+}
+
+fn release() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/osrelease")
+        .map(|r| r.trim().to_string())
+        .unwrap_or_else(|_| "(unknown)".into())
+}

@@ -1,0 +1,157 @@
+//! The seccomp filter (the `seccompiler` crate) for what Landlock does not
+//! see. Every refused call fails with `EACCES` ("Permission denied"); the
+//! rest is allowed.
+//!
+//! Always refused:
+//! - sockets of any family other than Unix, IPv4 and IPv6 (netlink, packet,
+//!   vsock, ...);
+//! - `io_uring_*` (it can open sockets and files without the calls below);
+//! - `ptrace`, `process_vm_readv`, `process_vm_writev`;
+//! - `execveat(fd, "", ..., AT_EMPTY_PATH)` and `memfd_create` without
+//!   `MFD_NOEXEC_SEAL`: running a copy of a program from a descriptor
+//!   would step around the exec allowlist;
+//! - the `TIOCSTI` and `TIOCLINUX` ioctls, which type into a terminal.
+//!
+//! Refused unless [`ChildNet`] grants them: Unix sockets (`socket(AF_UNIX)`;
+//! `socketpair` stays allowed); IPv4 and IPv6 sockets (with per-port
+//! grants, only TCP stream sockets, whose ports Landlock checks); `listen`.
+
+use std::collections::BTreeMap;
+
+use seccompiler::{
+    BpfProgram, SeccompAction, SeccompCmpArgLen as Len, SeccompCmpOp as Op, SeccompCondition, SeccompFilter,
+    SeccompRule, TargetArch,
+};
+
+use super::ChildNet;
+
+/// The filter for children with `net`, compiled for this machine.
+///
+/// # Errors
+/// One line if this architecture has no seccomp support in `seccompiler`.
+pub fn build(net: &ChildNet) -> Result<BpfProgram, String> {
+    let arch = TargetArch::try_from(std::env::consts::ARCH).map_err(|e| format!("seccomp filter: {e}"))?;
+    let filter = SeccompFilter::new(
+        rules(net),
+        SeccompAction::Allow,
+        SeccompAction::Errno(libc::EACCES as u32),
+        arch,
+    )
+    .map_err(|e| format!("seccomp filter: {e}"))?;
+    filter.try_into().map_err(|e| format!("seccomp filter: {e}"))
+}
+
+/// The obsolete packet socket type (`libc` deprecates the name).
+const SOCK_PACKET: libc::c_int = 10;
+
+fn condition(arg: u8, op: Op, value: u64) -> SeccompCondition {
+    SeccompCondition::new(arg, Len::Dword, op, value).expect("argument index below 6")
+}
+
+fn rule(conditions: Vec<SeccompCondition>) -> SeccompRule {
+    SeccompRule::new(conditions).expect("a rule with conditions")
+}
+
+/// Syscall number → the argument patterns that refuse it (an empty list
+/// refuses it whatever its arguments).
+fn rules(net: &ChildNet) -> BTreeMap<i64, Vec<SeccompRule>> {
+    let (unix, inet, inet6) = (libc::AF_UNIX as u64, libc::AF_INET as u64, libc::AF_INET6 as u64);
+    let mut socket = vec![rule(vec![
+        condition(0, Op::Ne, unix),
+        condition(0, Op::Ne, inet),
+        condition(0, Op::Ne, inet6),
+    ])];
+    if !net.unix {
+        socket.push(rule(vec![condition(0, Op::Eq, unix)]));
+    }
+    for family in [inet, inet6] {
+        if !net.any_inet() {
+            socket.push(rule(vec![condition(0, Op::Eq, family)]));
+        } else if !net.all {
+            // Ports are Landlock's TCP rules: any other type or protocol
+            // (UDP, raw, SCTP) would not be checked by them.
+            for kind in [
+                libc::SOCK_DGRAM,
+                libc::SOCK_RAW,
+                libc::SOCK_RDM,
+                libc::SOCK_SEQPACKET,
+                libc::SOCK_DCCP,
+                SOCK_PACKET,
+            ] {
+                socket.push(rule(vec![
+                    condition(0, Op::Eq, family),
+                    condition(1, Op::MaskedEq(0xf), kind as u64),
+                ]));
+            }
+            socket.push(rule(vec![
+                condition(0, Op::Eq, family),
+                condition(2, Op::Ne, 0),
+                condition(2, Op::Ne, libc::IPPROTO_TCP as u64),
+            ]));
+        }
+    }
+    let mut refused: BTreeMap<i64, Vec<SeccompRule>> = BTreeMap::new();
+    refused.insert(libc::SYS_socket, socket);
+    if !(net.all || net.unix || !net.bind.is_empty()) {
+        refused.insert(libc::SYS_listen, Vec::new());
+    }
+    for always in [
+        libc::SYS_io_uring_setup,
+        libc::SYS_io_uring_enter,
+        libc::SYS_io_uring_register,
+        libc::SYS_ptrace,
+        libc::SYS_process_vm_readv,
+        libc::SYS_process_vm_writev,
+    ] {
+        refused.insert(always, Vec::new());
+    }
+    refused.insert(
+        libc::SYS_execveat,
+        vec![rule(vec![condition(
+            4,
+            Op::MaskedEq(libc::AT_EMPTY_PATH as u64),
+            libc::AT_EMPTY_PATH as u64,
+        )])],
+    );
+    const MFD_NOEXEC_SEAL: u64 = 0x8;
+    const MFD_EXEC: u64 = 0x10;
+    refused.insert(
+        libc::SYS_memfd_create,
+        vec![
+            rule(vec![condition(1, Op::MaskedEq(MFD_NOEXEC_SEAL), 0)]),
+            rule(vec![condition(1, Op::MaskedEq(MFD_EXEC), MFD_EXEC)]),
+        ],
+    );
+    refused.insert(
+        libc::SYS_ioctl,
+        vec![
+            rule(vec![condition(1, Op::Eq, libc::TIOCSTI as u64)]),
+            rule(vec![condition(1, Op::Eq, libc::TIOCLINUX as u64)]),
+        ],
+    );
+    refused
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_grant_compiles() {
+        let mut net = ChildNet::default();
+        assert!(!build(&net).unwrap().is_empty());
+        net.add("443").unwrap();
+        build(&net).unwrap();
+        net.add("unix").unwrap();
+        net.add("all").unwrap();
+        build(&net).unwrap();
+    }
+
+    #[test]
+    fn listen_is_refused_only_without_a_bind_grant() {
+        let mut net = ChildNet::default();
+        assert!(rules(&net).contains_key(&libc::SYS_listen));
+        net.add("bind:8080").unwrap();
+        assert!(!rules(&net).contains_key(&libc::SYS_listen));
+    }
+}

@@ -1,0 +1,319 @@
+//! A child's confinement as plain data: what it may read, write and
+//! execute, which network it may use, and which kernel mechanisms enforce
+//! it. Built in procbox from the policy and the allowed request; sent to
+//! the launcher, which turns it into a Landlock ruleset and a seccomp
+//! program once per distinct plan.
+
+use std::collections::HashMap;
+use std::fmt::Write as _;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use serde::{Deserialize, Serialize};
+
+use super::probe::{Enforcement, ABI_LOG, ABI_SCOPE};
+use super::ChildNet;
+use crate::policy::Policy;
+
+/// What every child may read so that programs can run: system programs
+/// and libraries, the parts of `/etc` they need (never `shadow`, `sudoers`
+/// or `ssh`), a few devices, and `/proc` (see the README: until children
+/// get a private `/proc`, all of it is readable).
+pub const SYSTEM_READ: &[&str] = &[
+    "/usr",
+    "/bin",
+    "/sbin",
+    "/lib",
+    "/lib32",
+    "/lib64",
+    "/libx32",
+    "/etc/ld.so.cache",
+    "/etc/ld.so.conf",
+    "/etc/ld.so.conf.d",
+    "/etc/ld.so.preload",
+    "/etc/locale.alias",
+    "/etc/locale.conf",
+    "/etc/localtime",
+    "/etc/timezone",
+    "/etc/nsswitch.conf",
+    "/etc/passwd",
+    "/etc/group",
+    "/etc/hosts",
+    "/etc/host.conf",
+    "/etc/resolv.conf",
+    "/etc/gai.conf",
+    "/etc/services",
+    "/etc/protocols",
+    "/etc/ssl",
+    "/etc/ca-certificates",
+    "/etc/pki",
+    "/etc/alternatives",
+    "/etc/mime.types",
+    "/etc/magic",
+    "/etc/terminfo",
+    "/etc/inputrc",
+    "/etc/os-release",
+    "/etc/debian_version",
+    "/etc/gitconfig",
+    "/dev/zero",
+    "/dev/random",
+    "/dev/urandom",
+    "/dev/full",
+    "/proc",
+    "/sys/devices/system/cpu",
+];
+
+/// What every child may read and write: `/dev/null`.
+pub const SYSTEM_WRITE_FILES: &[&str] = &["/dev/null"];
+
+/// One child's confinement.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct ChildPlan {
+    /// Directories and files it may read (existing ones only).
+    pub read: Vec<PathBuf>,
+    /// Directories it may read and write.
+    pub write: Vec<PathBuf>,
+    /// Files it may read and write but not create or remove (devices).
+    pub write_files: Vec<PathBuf>,
+    /// Files, or directories of files, it may execute.
+    pub exec: Vec<PathBuf>,
+    /// Its network.
+    pub net: ChildNet,
+    /// The run's private temporary directory (`TMPDIR`, in `write`).
+    pub tmp: PathBuf,
+    /// The Landlock ABI to build for (0: no Landlock).
+    pub abi: u32,
+    /// Whether the seccomp filter applies.
+    pub seccomp: bool,
+    /// Whether capabilities are dropped (procbox runs as root).
+    pub drop_caps: bool,
+}
+
+impl ChildPlan {
+    /// Whether signals and abstract Unix sockets are scoped.
+    pub fn scoped(&self) -> bool {
+        self.abi >= ABI_SCOPE
+    }
+
+    /// Whether the kernel logs denials after `exec` to the audit log.
+    pub fn logs_denials(&self) -> bool {
+        self.abi >= ABI_LOG
+    }
+
+    /// The plan as lines for `explain`, `-v` and the audit log.
+    pub fn describe(&self) -> String {
+        let list = |paths: &[PathBuf]| {
+            paths
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect::<Vec<_>>()
+                .join(" ")
+        };
+        let user_read: Vec<PathBuf> = self
+            .read
+            .iter()
+            .filter(|p| !SYSTEM_READ.iter().any(|s| Path::new(s) == p.as_path()))
+            .cloned()
+            .collect();
+        let mut out = String::new();
+        let landlock = match self.abi {
+            0 => "no Landlock (not enforced)".to_string(),
+            abi => format!("Landlock ABI {abi}"),
+        };
+        let _ = writeln!(
+            out,
+            "  enforced by: {landlock}; seccomp {}; no_new_privs{}{}",
+            if self.seccomp { "filter" } else { "not enforced" },
+            if self.scoped() {
+                "; signals and abstract sockets scoped"
+            } else {
+                ""
+            },
+            if self.drop_caps {
+                "; all capabilities dropped"
+            } else {
+                ""
+            },
+        );
+        let _ = writeln!(out, "  read:    {} + the system set (see README)", list(&user_read));
+        let _ = writeln!(out, "  write:   {} /dev/null", list(&self.write));
+        let _ = writeln!(out, "  execute: {}", list(&self.exec));
+        let _ = writeln!(out, "  network: {}", self.net);
+        out
+    }
+
+    /// The plan in one line, for the audit log.
+    pub fn summary(&self) -> String {
+        let list = |paths: &[PathBuf]| {
+            paths
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect::<Vec<_>>()
+                .join(",")
+        };
+        format!(
+            "landlock-abi={} seccomp={} write={} exec={} net={:?}",
+            self.abi,
+            self.seccomp,
+            list(&self.write),
+            list(&self.exec),
+            self.net.to_string()
+        )
+    }
+}
+
+/// Builds plans for one run, remembering each program's interpreters.
+#[derive(Debug, Default)]
+pub struct Planner {
+    interpreters: Mutex<HashMap<PathBuf, Vec<PathBuf>>>,
+}
+
+impl Planner {
+    /// The plan for a child of `program` (canonical) under `policy`, with
+    /// the run's temporary directory `tmp`.
+    pub fn plan(&self, policy: &Policy, enforcement: &Enforcement, program: &Path, tmp: &Path) -> ChildPlan {
+        let caps = policy.plugin();
+        let mut read: Vec<PathBuf> = SYSTEM_READ.iter().map(PathBuf::from).filter(|p| p.exists()).collect();
+        read.extend(caps.read_dirs.iter().cloned());
+        read.extend(policy.dirs().iter().cloned());
+        read.push(policy.start_dir().to_path_buf());
+        read.push(program.to_path_buf());
+        let mut write = caps.write_dirs.clone();
+        write.push(tmp.to_path_buf());
+        let mut exec = vec![program.to_path_buf()];
+        exec.extend(self.interpreters_of(program));
+        let confinement = policy.confinement();
+        exec.extend(
+            confinement
+                .helpers
+                .iter()
+                .filter(|h| h.program.as_deref().is_none_or(|p| p == program))
+                .map(|h| h.path.clone()),
+        );
+        for list in [&mut read, &mut write, &mut exec] {
+            list.sort();
+            list.dedup();
+        }
+        ChildPlan {
+            read,
+            write,
+            write_files: SYSTEM_WRITE_FILES
+                .iter()
+                .map(PathBuf::from)
+                .filter(|p| p.exists())
+                .collect(),
+            exec,
+            net: confinement.net.clone(),
+            tmp: tmp.to_path_buf(),
+            abi: enforcement.abi,
+            seccomp: enforcement.seccomp,
+            // SAFETY: geteuid has no preconditions.
+            drop_caps: unsafe { libc::geteuid() } == 0,
+        }
+    }
+
+    fn interpreters_of(&self, program: &Path) -> Vec<PathBuf> {
+        let mut known = self.interpreters.lock().unwrap_or_else(|e| e.into_inner());
+        known
+            .entry(program.to_path_buf())
+            .or_insert_with(|| interpreters(program))
+            .clone()
+    }
+}
+
+/// The files the kernel executes to run `program`: its ELF interpreter
+/// (`PT_INTERP`), or for a `#!` script its interpreter and that one's ELF
+/// interpreter. Canonical paths; unreadable or unknown formats give none.
+pub fn interpreters(program: &Path) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    let mut current = program.to_path_buf();
+    // A script's interpreter may itself be a script, a few levels deep at
+    // most (the kernel allows 4).
+    for _ in 0..4 {
+        match executable_kind(&current) {
+            Some(Kind::Elf(Some(interp))) => {
+                found.extend(std::fs::canonicalize(&interp).ok());
+                break;
+            }
+            Some(Kind::Script(interp)) => match std::fs::canonicalize(&interp) {
+                Ok(interp) => {
+                    found.push(interp.clone());
+                    current = interp;
+                }
+                Err(_) => break,
+            },
+            _ => break,
+        }
+    }
+    found
+}
+
+enum Kind {
+    Elf(Option<PathBuf>),
+    Script(PathBuf),
+}
+
+fn executable_kind(path: &Path) -> Option<Kind> {
+    let mut head = Vec::with_capacity(4096);
+    std::fs::File::open(path).ok()?.take(4096).read_to_end(&mut head).ok()?;
+    if let Some(rest) = head.strip_prefix(b"#!") {
+        let line = rest.split(|b| *b == b'\n').next()?;
+        let line = std::str::from_utf8(line).ok()?.trim();
+        let interp = line.split_whitespace().next()?;
+        return Some(Kind::Script(PathBuf::from(interp)));
+    }
+    if head.starts_with(b"\x7fELF") {
+        return Some(Kind::Elf(elf_interpreter(path)));
+    }
+    None
+}
+
+/// `PT_INTERP` of a 64-bit little-endian ELF file.
+fn elf_interpreter(path: &Path) -> Option<PathBuf> {
+    let bytes = std::fs::read(path).ok()?;
+    let u16_at = |o: usize| Some(u16::from_le_bytes(bytes.get(o..o + 2)?.try_into().ok()?));
+    let u32_at = |o: usize| Some(u32::from_le_bytes(bytes.get(o..o + 4)?.try_into().ok()?));
+    let u64_at = |o: usize| Some(u64::from_le_bytes(bytes.get(o..o + 8)?.try_into().ok()?));
+    // ELFCLASS64, ELFDATA2LSB.
+    if bytes.get(4) != Some(&2) || bytes.get(5) != Some(&1) {
+        return None;
+    }
+    let (phoff, phentsize, phnum) = (u64_at(0x20)? as usize, u16_at(0x36)? as usize, u16_at(0x38)? as usize);
+    const PT_INTERP: u32 = 3;
+    (0..phnum).find_map(|i| {
+        let header = phoff + i * phentsize;
+        if u32_at(header)? != PT_INTERP {
+            return None;
+        }
+        let (offset, size) = (u64_at(header + 8)? as usize, u64_at(header + 32)? as usize);
+        let name = bytes.get(offset..offset + size)?;
+        let name = name.split(|b| *b == 0).next()?;
+        Some(PathBuf::from(std::str::from_utf8(name).ok()?))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_dynamic_program_needs_its_elf_interpreter() {
+        let sh = std::fs::canonicalize("/bin/sh").unwrap();
+        let found = interpreters(&sh);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(found[0].to_string_lossy().contains("ld-linux"), "{found:?}");
+    }
+
+    #[test]
+    fn a_script_needs_its_interpreter_and_that_ones() {
+        let dir = tempfile::tempdir().unwrap();
+        let script = dir.path().join("tool");
+        std::fs::write(&script, "#!/bin/sh -e\necho hi\n").unwrap();
+        let found = interpreters(&script);
+        assert_eq!(found[0], std::fs::canonicalize("/bin/sh").unwrap());
+        assert!(found[1].to_string_lossy().contains("ld-linux"), "{found:?}");
+        std::fs::write(&script, "plain text").unwrap();
+        assert!(interpreters(&script).is_empty());
+    }
+}

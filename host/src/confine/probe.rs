@@ -1,0 +1,362 @@
+//! What the running kernel can enforce, found by trying it, and the
+//! [`ConfineMode`] ladder that decides whether a plugin may run with it.
+//!
+//! The probe asks Landlock for its ABI version and then, in a throw-away
+//! child, really sets `no_new_privs`, restricts itself with a Landlock
+//! ruleset and loads a seccomp filter: a kernel that reports support but
+//! refuses to enforce it counts as having none.
+//!
+//! Tests force a weaker kernel with two variables, which can only lower
+//! what the probe found, never raise it: `PROCBOX_PRETEND_LANDLOCK_ABI=N`
+//! and `PROCBOX_PRETEND_NO_SECCOMP=1`.
+
+use std::fmt;
+use std::sync::OnceLock;
+
+use super::{ChildNet, ConfineMode};
+
+/// The newest Landlock ABI procbox knows.
+pub const NEWEST_ABI: u32 = 7;
+/// Filesystem rules including truncation (Linux 6.2).
+pub const ABI_FILES: u32 = 3;
+/// TCP bind and connect rules (Linux 6.7).
+pub const ABI_TCP: u32 = 4;
+/// Scoping of signals and abstract Unix sockets (Linux 6.12).
+pub const ABI_SCOPE: u32 = 6;
+/// Audit logging of denials after `exec` (Linux 6.15).
+pub const ABI_LOG: u32 = 7;
+
+/// What the kernel enforces, as probed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KernelSupport {
+    /// The Landlock ABI that works (0: none), capped at [`NEWEST_ABI`].
+    pub landlock_abi: u32,
+    /// Whether seccomp filters work.
+    pub seccomp: bool,
+    /// Whether a `PROCBOX_PRETEND_*` variable lowered the result.
+    pub pretended: bool,
+}
+
+impl KernelSupport {
+    /// The kernel's support, probed once per process.
+    pub fn get() -> KernelSupport {
+        static PROBED: OnceLock<KernelSupport> = OnceLock::new();
+        *PROBED.get_or_init(|| pretend(probe()))
+    }
+}
+
+/// The Linux release that brought each Landlock ABI, for messages.
+pub fn linux_for_abi(abi: u32) -> &'static str {
+    match abi {
+        0 | 1 => "5.13",
+        2 => "5.19",
+        3 => "6.2",
+        4 => "6.7",
+        5 => "6.10",
+        6 => "6.12",
+        _ => "6.15",
+    }
+}
+
+fn pretend(mut found: KernelSupport) -> KernelSupport {
+    if let Some(abi) = std::env::var("PROCBOX_PRETEND_LANDLOCK_ABI")
+        .ok()
+        .and_then(|v| v.parse::<u32>().ok())
+    {
+        if abi < found.landlock_abi {
+            found.landlock_abi = abi;
+            found.pretended = true;
+        }
+    }
+    if std::env::var_os("PROCBOX_PRETEND_NO_SECCOMP").is_some_and(|v| v == "1") && found.seccomp {
+        found.seccomp = false;
+        found.pretended = true;
+    }
+    found
+}
+
+fn probe() -> KernelSupport {
+    let abi = landlock_abi();
+    let (landlock_works, seccomp) = try_in_child(abi);
+    KernelSupport {
+        landlock_abi: if landlock_works { abi.min(NEWEST_ABI) } else { 0 },
+        seccomp,
+        pretended: false,
+    }
+}
+
+/// `landlock_create_ruleset(NULL, 0, LANDLOCK_CREATE_RULESET_VERSION)`.
+fn landlock_abi() -> u32 {
+    const VERSION: libc::c_uint = 1;
+    // SAFETY: a query that takes no pointers when the attribute is NULL.
+    let abi = unsafe {
+        libc::syscall(
+            libc::SYS_landlock_create_ruleset,
+            std::ptr::null::<libc::c_void>(),
+            0usize,
+            VERSION,
+        )
+    };
+    u32::try_from(abi).unwrap_or(0)
+}
+
+/// Forks a child that restricts itself with Landlock (if `abi > 0`) and
+/// loads an allow-all seccomp filter; returns which of the two worked.
+fn try_in_child(abi: u32) -> (bool, bool) {
+    // Prepared before the fork: the child makes only system calls.
+    let allow_all = [libc::sock_filter {
+        code: (libc::BPF_RET | libc::BPF_K) as u16,
+        jt: 0,
+        jf: 0,
+        k: libc::SECCOMP_RET_ALLOW,
+    }];
+    let program = libc::sock_fprog {
+        len: 1,
+        filter: allow_all.as_ptr() as *mut libc::sock_filter,
+    };
+    // struct landlock_ruleset_attr { u64 handled_access_fs; ... }:
+    // handling only LANDLOCK_ACCESS_FS_READ_FILE is valid on every ABI.
+    let attr: [u64; 1] = [1 << 2];
+    // Whoever reaps adopted orphans decides under this lock: it must not
+    // take the probe's child (and its answer) away.
+    let _owned = crate::supervisor::owned::Owned::lock();
+    // SAFETY: the child only makes async-signal-safe system calls on the
+    // locals above and exits; the parent waits for it.
+    unsafe {
+        let pid = libc::fork();
+        if pid < 0 {
+            return (false, false);
+        }
+        if pid == 0 {
+            let mut code = 0;
+            if libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 {
+                libc::_exit(3);
+            }
+            if abi > 0 {
+                let fd = libc::syscall(libc::SYS_landlock_create_ruleset, attr.as_ptr(), 8usize, 0u32);
+                if fd < 0 || libc::syscall(libc::SYS_landlock_restrict_self, fd as libc::c_int, 0u32) != 0 {
+                    code |= 1;
+                }
+            }
+            if libc::prctl(libc::PR_SET_SECCOMP, libc::SECCOMP_MODE_FILTER, &program) != 0 {
+                code |= 2;
+            }
+            libc::_exit(code);
+        }
+        let mut status = 0;
+        while libc::waitpid(pid, &mut status, 0) < 0 {
+            if std::io::Error::last_os_error().kind() != std::io::ErrorKind::Interrupted {
+                return (false, false);
+            }
+        }
+        if !libc::WIFEXITED(status) || libc::WEXITSTATUS(status) == 3 {
+            return (false, false);
+        }
+        let code = libc::WEXITSTATUS(status);
+        (abi > 0 && code & 1 == 0, code & 2 == 0)
+    }
+}
+
+/// What the kernel will enforce for one run, after the ladder.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Enforcement {
+    /// The mode that was asked for.
+    pub mode: ConfineMode,
+    /// The Landlock ABI the rulesets are built for (0: no Landlock).
+    pub abi: u32,
+    /// Whether children get the seccomp filter.
+    pub seccomp: bool,
+    /// What the grants need and this kernel does not enforce (only under
+    /// best effort: `require` refuses instead), one line each.
+    pub missing: Vec<String>,
+    /// What is not enforced on this kernel whatever the grants: scoping
+    /// below ABI 6, and the gaps of every kernel ([`KNOWN_GAPS`]).
+    pub gaps: Vec<String>,
+}
+
+impl Enforcement {
+    /// What children run under, in one line.
+    pub fn summary(&self) -> String {
+        if self.mode == ConfineMode::Off {
+            return "off (--confine=off): children have your full authority".into();
+        }
+        let landlock = match self.abi {
+            0 => "no Landlock".to_string(),
+            abi => format!("Landlock ABI {abi}"),
+        };
+        let seccomp = if self.seccomp {
+            "a seccomp filter"
+        } else {
+            "no seccomp filter"
+        };
+        let partial = if self.missing.is_empty() {
+            ""
+        } else {
+            " (partial: best effort)"
+        };
+        format!("{} with {landlock} and {seccomp}{partial}", self.mode)
+    }
+
+    /// Whether children are confined at all.
+    pub fn active(&self) -> bool {
+        self.mode != ConfineMode::Off && (self.abi > 0 || self.seccomp)
+    }
+}
+
+/// Why a plugin may not run under `--confine=require` on this kernel.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct Unenforceable(pub String);
+
+/// The ladder: what `mode` and the grants need against what `kernel` has.
+///
+/// # Errors
+/// Under [`ConfineMode::Require`], the first need the kernel cannot meet,
+/// as one line that says how to go on.
+pub fn enforcement(mode: ConfineMode, net: &ChildNet, kernel: KernelSupport) -> Result<Enforcement, Unenforceable> {
+    if mode == ConfineMode::Off {
+        return Ok(Enforcement {
+            mode,
+            abi: 0,
+            seccomp: false,
+            missing: Vec::new(),
+            gaps: vec!["confinement is off (--confine=off): children have your full authority".into()],
+        });
+    }
+    let abi = kernel.landlock_abi;
+    let mut missing = Vec::new();
+    if abi < ABI_FILES {
+        missing.push(format!(
+            "filesystem and exec rules need Landlock ABI {ABI_FILES} (Linux {}); this kernel has {}",
+            linux_for_abi(ABI_FILES),
+            describe_abi(abi)
+        ));
+    }
+    if net.needs_tcp_rules() && abi < ABI_TCP {
+        missing.push(format!(
+            "per-port network grants need Landlock ABI {ABI_TCP} (Linux {}); this kernel has {}",
+            linux_for_abi(ABI_TCP),
+            describe_abi(abi)
+        ));
+    }
+    if !kernel.seccomp {
+        missing.push("the network and exec filter needs seccomp, which this kernel does not enforce".into());
+    }
+    if mode == ConfineMode::Require {
+        if let Some(first) = missing.first() {
+            return Err(Unenforceable(format!(
+                "cannot confine children on this kernel: {first}; run with --confine=best-effort to run with what it enforces (`procbox doctor` shows what that is), or --confine=off"
+            )));
+        }
+    }
+    let mut gaps = Vec::new();
+    if abi < ABI_SCOPE {
+        gaps.push(format!(
+            "signals and abstract Unix sockets are not scoped (Landlock ABI {ABI_SCOPE}, Linux {}): a child may signal other processes of your user",
+            linux_for_abi(ABI_SCOPE)
+        ));
+    }
+    gaps.extend(KNOWN_GAPS.iter().map(|g| g.to_string()));
+    Ok(Enforcement {
+        mode,
+        abi,
+        seccomp: kernel.seccomp,
+        missing,
+        gaps,
+    })
+}
+
+/// Gaps that hold on every kernel procbox supports today.
+pub const KNOWN_GAPS: &[&str] = &[
+    "a granted program's ELF interpreter can run other readable programs (`ld.so /bin/sh`): grant only programs you would let run others",
+    "Unix socket files are reachable once `--allow-child-net unix` is granted (Landlock controls them only from ABI 9, Linux 7.1)",
+    "all of /proc is readable: children can list other processes and read what your user may read there",
+];
+
+fn describe_abi(abi: u32) -> String {
+    match abi {
+        0 => "no Landlock".into(),
+        n => format!("ABI {n}"),
+    }
+}
+
+impl fmt::Display for KernelSupport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "Landlock {}, seccomp {}",
+            describe_abi(self.landlock_abi),
+            if self.seccomp { "yes" } else { "no" }
+        )?;
+        if self.pretended {
+            f.write_str(" (lowered by PROCBOX_PRETEND_*)")?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn kernel(abi: u32, seccomp: bool) -> KernelSupport {
+        KernelSupport {
+            landlock_abi: abi,
+            seccomp,
+            pretended: true,
+        }
+    }
+
+    #[test]
+    fn this_kernel_is_probed_for_real() {
+        let found = probe();
+        // The machines procbox is developed and tested on have ABI 7.
+        assert!(found.landlock_abi >= ABI_FILES, "{found}");
+        assert!(found.seccomp, "{found}");
+    }
+
+    #[test]
+    fn require_refuses_each_missing_rung() {
+        let ports = {
+            let mut net = ChildNet::default();
+            net.add("443").unwrap();
+            net
+        };
+        let none = ChildNet::default();
+        let refused = |abi, seccomp, net: &ChildNet| enforcement(ConfineMode::Require, net, kernel(abi, seccomp));
+        assert!(refused(7, true, &ports).is_ok());
+        assert!(refused(3, true, &none).is_ok());
+        let err = refused(2, true, &none).unwrap_err().to_string();
+        assert!(err.contains("ABI 3") && err.contains("--confine=best-effort"), "{err}");
+        assert!(refused(0, true, &none).unwrap_err().to_string().contains("no Landlock"));
+        assert!(refused(3, true, &ports).unwrap_err().to_string().contains("ABI 4"));
+        assert!(refused(7, false, &none).unwrap_err().to_string().contains("seccomp"));
+    }
+
+    #[test]
+    fn best_effort_runs_and_names_every_gap() {
+        let run = enforcement(ConfineMode::BestEffort, &ChildNet::default(), kernel(2, false)).unwrap();
+        assert_eq!((run.abi, run.seccomp), (2, false));
+        assert!(run.active());
+        let gaps = format!("{}\n{}", run.missing.join("\n"), run.gaps.join("\n"));
+        assert_eq!(run.missing.len(), 2, "{gaps}");
+        for fragment in ["ABI 3", "seccomp", "not scoped", "ELF interpreter"] {
+            assert!(gaps.contains(fragment), "{fragment:?} missing from {gaps}");
+        }
+        let none = enforcement(ConfineMode::BestEffort, &ChildNet::default(), kernel(0, false)).unwrap();
+        assert!(!none.active());
+    }
+
+    #[test]
+    fn scoping_below_abi_6_is_reported_not_refused() {
+        let run = enforcement(ConfineMode::Require, &ChildNet::default(), kernel(4, true)).unwrap();
+        assert!(run.gaps.iter().any(|g| g.contains("not scoped")), "{:?}", run.gaps);
+    }
+
+    #[test]
+    fn off_is_explicit() {
+        let run = enforcement(ConfineMode::Off, &ChildNet::default(), kernel(7, true)).unwrap();
+        assert!(!run.active());
+        assert!(run.gaps[0].contains("--confine=off"));
+    }
+}

@@ -1,0 +1,252 @@
+//! **The launcher**: a small process, one per procbox process, that starts
+//! every confined child.
+//!
+//! Why a process and not a thread of procbox: a Landlock domain includes
+//! the thread that made it, so a child confined from a thread of procbox
+//! could signal that thread, and through it procbox (see
+//! ../shared/NOTES-kernel.md). The launcher is outside every child's
+//! domain, and so is procbox. Each child confines itself between `clone`
+//! and `exec` ([`server`]), so each gets a domain of its own: one per
+//! allow rule, and a rule granted during the run is just another plan.
+//!
+//! Lifetime:
+//! - it is forked when the first confined child is spawned, from a
+//!   dedicated thread that never exits (its death signal,
+//!   `PR_SET_PDEATHSIG`, fires when the *thread* that forked it exits);
+//!   an application may fork it earlier with [`start_early`], while it is
+//!   still small;
+//! - it closes every descriptor but its socket, and dies with procbox
+//!   (death signal) or when procbox closes the socket;
+//! - if it dies, the next spawn starts a new one.
+//!
+//! An embedding application needs to do nothing: the library forks the
+//! launcher itself. No separate binary is involved.
+
+mod server;
+pub mod wire;
+
+use std::io;
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::sync::mpsc;
+use std::sync::{Mutex, OnceLock};
+
+use wire::{Reply, Request};
+
+/// A running launcher: procbox's end of its socket, and its pid.
+struct Connection {
+    socket: OwnedFd,
+    pid: libc::pid_t,
+}
+
+/// The launcher of this process, if one runs.
+static LAUNCHER: Mutex<Option<Connection>> = Mutex::new(None);
+
+/// Why a child did not start.
+#[derive(Debug)]
+pub struct LaunchError {
+    /// The OS error.
+    pub error: io::Error,
+    /// What failed, when the error alone does not say.
+    pub message: Option<String>,
+}
+
+impl From<io::Error> for LaunchError {
+    fn from(error: io::Error) -> Self {
+        LaunchError { error, message: None }
+    }
+}
+
+/// Forks the launcher now, on the calling thread, which must live as long
+/// as the process (call it early in `main`, before other threads exist,
+/// while the process is small). Optional: without it, the first confined
+/// spawn forks the launcher from a dedicated thread.
+///
+/// # Errors
+/// The OS error of `socketpair` or `fork`.
+pub fn start_early() -> io::Result<()> {
+    let mut launcher = lock();
+    if launcher.is_none() {
+        *launcher = Some(fork_launcher()?);
+    }
+    Ok(())
+}
+
+/// The launcher's pid, if one runs: the sweeps of escaped processes leave
+/// it alone.
+pub fn pid() -> Option<libc::pid_t> {
+    lock().as_ref().map(|c| c.pid)
+}
+
+/// Starts `request`'s child with `fds` (stdin, stdout, stderr, working
+/// directory). Returns its pid: a child of this process.
+///
+/// # Errors
+/// The OS error of the child before `exec` (it has been reaped), or of
+/// talking to the launcher.
+pub fn launch(request: &Request, fds: [RawFd; wire::FDS]) -> Result<libc::pid_t, LaunchError> {
+    let mut launcher = lock();
+    let sent = match launcher.as_ref() {
+        Some(connection) => wire::send(connection.socket.as_fd(), request, &fds),
+        None => Err(io::ErrorKind::NotConnected.into()),
+    };
+    if let Err(e) = sent {
+        // Nothing was started: a launcher that died (or none yet) is
+        // replaced, and the request sent again.
+        if !matches!(
+            e.kind(),
+            io::ErrorKind::BrokenPipe | io::ErrorKind::ConnectionReset | io::ErrorKind::NotConnected
+        ) {
+            return Err(e.into());
+        }
+        if let Some(dead) = launcher.take() {
+            reap(dead.pid);
+        }
+        let connection = fork_from_keeper()?;
+        wire::send(connection.socket.as_fd(), request, &fds)?;
+        *launcher = Some(connection);
+    }
+    let connection = launcher.as_ref().expect("connected above");
+    let reply = wire::recv::<Reply>(connection.socket.as_fd())?;
+    match reply {
+        Some((Reply::Started(pid), _)) => Ok(pid),
+        Some((Reply::Failed { pid, errno, message }, _)) => {
+            if let Some(pid) = pid {
+                reap(pid);
+            }
+            Err(LaunchError {
+                error: io::Error::from_raw_os_error(errno),
+                message,
+            })
+        }
+        None => {
+            let dead = launcher.take().expect("connected above");
+            reap(dead.pid);
+            Err(io::Error::new(io::ErrorKind::BrokenPipe, "the launcher process exited").into())
+        }
+    }
+}
+
+fn lock() -> std::sync::MutexGuard<'static, Option<Connection>> {
+    LAUNCHER.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Collects a child of ours that has exited or is about to.
+fn reap(pid: libc::pid_t) {
+    // SAFETY: plain calls on our own child; ECHILD if someone else reaped it.
+    unsafe {
+        libc::kill(pid, libc::SIGKILL);
+        libc::waitpid(pid, std::ptr::null_mut(), 0);
+    }
+}
+
+type Order = mpsc::Sender<io::Result<Connection>>;
+
+/// Forks a launcher from the keeper thread, which never exits.
+fn fork_from_keeper() -> io::Result<Connection> {
+    static KEEPER: OnceLock<Mutex<mpsc::Sender<Order>>> = OnceLock::new();
+    let keeper = KEEPER.get_or_init(|| {
+        let (orders, inbox) = mpsc::channel::<Order>();
+        std::thread::Builder::new()
+            .name("procbox-launcher-keeper".into())
+            .spawn(move || {
+                // Lives as long as the process: the sender is in a static.
+                for reply in inbox {
+                    let _ = reply.send(fork_launcher());
+                }
+            })
+            .expect("a thread for the launcher keeper");
+        Mutex::new(orders)
+    });
+    let (reply, answer) = mpsc::channel();
+    keeper
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .send(reply)
+        .map_err(|_| io::Error::other("the launcher keeper thread is gone"))?;
+    answer
+        .recv()
+        .map_err(|_| io::Error::other("the launcher keeper thread is gone"))?
+}
+
+/// Forks the launcher from the calling thread.
+fn fork_launcher() -> io::Result<Connection> {
+    let mut ends = [0; 2];
+    // SAFETY: socketpair fills the array with two new descriptors.
+    if unsafe {
+        libc::socketpair(
+            libc::AF_UNIX,
+            libc::SOCK_STREAM | libc::SOCK_CLOEXEC,
+            0,
+            ends.as_mut_ptr(),
+        )
+    } != 0
+    {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: both are ours now.
+    let (ours, theirs) = unsafe { (OwnedFd::from_raw_fd(ends[0]), OwnedFd::from_raw_fd(ends[1])) };
+    // SAFETY: getpid has no preconditions.
+    let procbox = unsafe { libc::getpid() };
+    // SAFETY: the child runs `become_launcher`, which never returns: it
+    // only makes system calls until it holds the process alone, then
+    // serves (glibc's malloc is usable after fork; nothing else that
+    // another thread may have locked is touched).
+    let pid = unsafe { libc::fork() };
+    if pid < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    if pid == 0 {
+        become_launcher(theirs.as_raw_fd(), ours.as_raw_fd(), procbox);
+    }
+    drop(theirs);
+    Ok(Connection { socket: ours, pid })
+}
+
+/// In the forked child: keep only the socket (as fd 3, close-on-exec) and
+/// `/dev/null` as 0, 1, 2; die with procbox; reset signals; serve.
+fn become_launcher(socket: RawFd, other_end: RawFd, procbox: libc::pid_t) -> ! {
+    const SOCKET: RawFd = 3;
+    // SAFETY: system calls on descriptor numbers and locals in the forked
+    // child, which owns every descriptor it inherited.
+    unsafe {
+        libc::close(other_end);
+        if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0) != 0 || libc::getppid() != procbox {
+            libc::_exit(1);
+        }
+        if socket != SOCKET && libc::dup3(socket, SOCKET, libc::O_CLOEXEC) != SOCKET {
+            libc::_exit(1);
+        }
+        if socket != SOCKET {
+            libc::close(socket);
+        }
+        let null = libc::open(c"/dev/null".as_ptr(), libc::O_RDWR);
+        for fd in 0..3 {
+            if null != fd {
+                libc::dup2(null, fd);
+            }
+        }
+        libc::syscall(libc::SYS_close_range, SOCKET as u32 + 1, u32::MAX, 0u32);
+        let mut empty: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut empty);
+        libc::sigprocmask(libc::SIG_SETMASK, &empty, std::ptr::null_mut());
+        for signal in 1..libc::SIGRTMAX() {
+            libc::signal(signal, libc::SIG_DFL);
+        }
+        // The terminal's signals are procbox's to handle; the launcher
+        // lives until procbox closes the socket or dies.
+        for signal in [
+            libc::SIGINT,
+            libc::SIGQUIT,
+            libc::SIGTSTP,
+            libc::SIGTTIN,
+            libc::SIGTTOU,
+            libc::SIGHUP,
+            libc::SIGPIPE,
+        ] {
+            libc::signal(signal, libc::SIG_IGN);
+        }
+        libc::prctl(libc::PR_SET_NAME, c"procbox-launch".as_ptr(), 0, 0, 0);
+        let code = server::serve(std::os::fd::BorrowedFd::borrow_raw(SOCKET), procbox);
+        libc::_exit(code)
+    }
+}

@@ -1,0 +1,265 @@
+//! The launcher process: a loop that receives requests, prepares each
+//! distinct plan once (a Landlock ruleset descriptor and a seccomp
+//! program), and starts each child with `clone(CLONE_VM | CLONE_VFORK |
+//! CLONE_PARENT)`:
+//! - `CLONE_VM | CLONE_VFORK`, as `posix_spawn` does: no page tables are
+//!   copied, so the cost does not grow with any process's size;
+//! - `CLONE_PARENT`: the child is procbox's child, not the launcher's, so
+//!   procbox's watcher waits for it, reaps it and reads its usage exactly as
+//!   for an unconfined child, and the child's death signal
+//!   (`--die-with-procbox`) is tied to procbox's thread that started the
+//!   launcher.
+//!
+//! The child confines itself between `clone` and `exec`, under the rule of
+//! the fork window ([`crate::supervisor::setup`]): it shares the
+//! launcher's memory and may only make system calls on data prepared here.
+
+use std::collections::HashMap;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
+use std::os::unix::ffi::OsStrExt;
+use std::path::Path;
+
+use seccompiler::BpfProgram;
+
+use super::wire::{self, Reply, Request};
+use crate::confine::plan::ChildPlan;
+use crate::confine::{filter, ruleset};
+use crate::supervisor::launch::{in_child, ChildFds, Exec, Session};
+use crate::supervisor::setup::{errno, ChildSetup};
+
+/// The clone child's stack. `posix_spawn` in glibc uses about 32 KiB; the
+/// child here only makes system calls.
+const STACK_BYTES: usize = 256 << 10;
+
+/// A plan, made ready for the kernel.
+struct Prepared {
+    ruleset: Option<OwnedFd>,
+    filter: Option<BpfProgram>,
+    flags: u32,
+    drop_caps: bool,
+}
+
+/// Serves requests on `socket` until procbox closes it. Returns the exit
+/// code of the launcher.
+pub fn serve(socket: BorrowedFd<'_>, procbox: libc::pid_t) -> i32 {
+    let mut prepared: HashMap<ChildPlan, Result<Prepared, String>> = HashMap::new();
+    let mut stack = vec![0u8; STACK_BYTES];
+    loop {
+        let (request, fds) = match wire::recv::<Request>(socket) {
+            Ok(Some(received)) => received,
+            Ok(None) => return 0,
+            Err(_) => return 1,
+        };
+        let reply = start(&request, &fds, &mut prepared, &mut stack, procbox);
+        drop(fds);
+        if wire::send(socket, &reply, &[]).is_err() {
+            return 1;
+        }
+    }
+}
+
+fn start(
+    request: &Request,
+    fds: &[OwnedFd],
+    cache: &mut HashMap<ChildPlan, Result<Prepared, String>>,
+    stack: &mut [u8],
+    procbox: libc::pid_t,
+) -> Reply {
+    let failed = |errno: i32, message: Option<String>| Reply::Failed {
+        pid: None,
+        errno,
+        message,
+    };
+    let [stdin, stdout, stderr, cwd] = fds else {
+        return failed(
+            libc::EINVAL,
+            Some("the launcher got the wrong number of descriptors".into()),
+        );
+    };
+    let prepared = cache
+        .entry(request.plan.clone())
+        .or_insert_with(|| prepare(&request.plan));
+    let prepared = match prepared {
+        Ok(prepared) => &*prepared,
+        Err(message) => return failed(libc::EACCES, Some(message.clone())),
+    };
+    let program = Path::new(std::ffi::OsStr::from_bytes(&request.program));
+    let exec = match Exec::new(program, &request.arg0, &request.args, &request.env) {
+        Ok(exec) => exec,
+        Err(e) => return failed(libc::EINVAL, Some(e.to_string())),
+    };
+    let setup = ChildSetup::from_parts(&request.rlimits, request.die_with.filter(|p| *p == procbox));
+    let child = Child {
+        exec: &exec,
+        fds: ChildFds {
+            stdio: [stdin.as_fd(), stdout.as_fd(), stderr.as_fd()],
+            cwd: cwd.as_fd(),
+        },
+        session: if request.new_session {
+            Session::New
+        } else {
+            Session::SameAsProcbox
+        },
+        setup: &setup,
+        ruleset: prepared.ruleset.as_ref().map(|fd| fd.as_raw_fd()),
+        flags: prepared.flags,
+        filter: prepared.filter.as_ref().map(|program| libc::sock_fprog {
+            len: program.len() as u16,
+            filter: program.as_ptr() as *mut libc::sock_filter,
+        }),
+        drop_caps: prepared.drop_caps,
+        errno: 0,
+    };
+    clone_child(child, stack)
+}
+
+fn prepare(plan: &ChildPlan) -> Result<Prepared, String> {
+    const LOG_NEW_EXEC_ON: u32 = 1 << 1;
+    Ok(Prepared {
+        ruleset: ruleset::build(plan)?,
+        filter: plan.seccomp.then(|| filter::build(&plan.net)).transpose()?,
+        flags: if plan.logs_denials() { LOG_NEW_EXEC_ON } else { 0 },
+        drop_caps: plan.drop_caps,
+    })
+}
+
+/// Everything the clone child reads, prepared before `clone`.
+struct Child<'a> {
+    exec: &'a Exec,
+    fds: ChildFds<'a>,
+    session: Session,
+    setup: &'a ChildSetup,
+    ruleset: Option<RawFd>,
+    flags: u32,
+    filter: Option<libc::sock_fprog>,
+    drop_caps: bool,
+    /// Written by the child (shared memory) when it fails before `exec`.
+    errno: i32,
+}
+
+fn clone_child(mut child: Child<'_>, stack: &mut [u8]) -> Reply {
+    // The stack grows down from the end, aligned to 16 bytes.
+    let top = (stack.as_mut_ptr() as usize + stack.len()) & !15;
+    let flags = libc::CLONE_VM | libc::CLONE_VFORK | libc::CLONE_PARENT | libc::SIGCHLD;
+    // SAFETY: `child_main` only makes system calls on `child`, which lives
+    // on this frame until clone returns (CLONE_VFORK: after the child has
+    // exec'd or exited), on its own stack.
+    let pid = unsafe {
+        libc::clone(
+            child_main,
+            top as *mut libc::c_void,
+            flags,
+            (&mut child as *mut Child<'_>).cast(),
+        )
+    };
+    if pid < 0 {
+        return Reply::Failed {
+            pid: None,
+            errno: errno(),
+            message: None,
+        };
+    }
+    // SAFETY: the child has exec'd or exited; a volatile read sees what it
+    // wrote to the shared memory.
+    let failed = unsafe { std::ptr::read_volatile(&child.errno) };
+    match failed {
+        0 => Reply::Started(pid),
+        errno => Reply::Failed {
+            pid: Some(pid),
+            errno,
+            message: None,
+        },
+    }
+}
+
+extern "C" fn child_main(arg: *mut libc::c_void) -> libc::c_int {
+    // SAFETY: `arg` is the `Child` that clone_child passed, alive until we
+    // exec or exit.
+    let child = unsafe { &mut *arg.cast::<Child<'_>>() };
+    let confine = || confine_self(child.ruleset, child.flags, child.filter.as_ref(), child.drop_caps);
+    let errno = in_child(child.exec, &child.fds, child.session, child.setup, &confine);
+    // SAFETY: shared memory the parent reads once we exit; _exit is
+    // async-signal-safe.
+    unsafe {
+        std::ptr::write_volatile(&mut child.errno, errno.max(1));
+        libc::_exit(127)
+    }
+}
+
+/// The last steps before `exec`: drop capabilities, `no_new_privs`,
+/// Landlock, seccomp. System calls only (the fork window).
+fn confine_self(
+    ruleset: Option<RawFd>,
+    flags: u32,
+    filter: Option<&libc::sock_fprog>,
+    drop_caps: bool,
+) -> Result<(), i32> {
+    // SAFETY: plain prctl and system calls on prepared data.
+    unsafe {
+        if drop_caps {
+            drop_capabilities()?;
+        }
+        if libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 {
+            return Err(errno());
+        }
+        if let Some(fd) = ruleset {
+            if libc::syscall(libc::SYS_landlock_restrict_self, fd, flags) != 0 {
+                return Err(errno());
+            }
+        }
+        if let Some(program) = filter {
+            if libc::prctl(
+                libc::PR_SET_SECCOMP,
+                libc::SECCOMP_MODE_FILTER,
+                program as *const libc::sock_fprog,
+            ) != 0
+            {
+                return Err(errno());
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Empties every capability set of a child of root: the bounding set (so
+/// `exec` of a root-owned program grants nothing), the ambient set, and
+/// the permitted, effective and inheritable sets; and locks the secure
+/// bits that would give them back. Raw calls rather than the `caps` crate,
+/// which allocates: this runs in the fork window.
+unsafe fn drop_capabilities() -> Result<(), i32> {
+    const SECBIT_NOROOT: libc::c_ulong = 1 << 0;
+    const SECBIT_NOROOT_LOCKED: libc::c_ulong = 1 << 1;
+    const SECBIT_NO_SETUID_FIXUP: libc::c_ulong = 1 << 2;
+    const SECBIT_NO_SETUID_FIXUP_LOCKED: libc::c_ulong = 1 << 3;
+    const SECBIT_KEEP_CAPS_LOCKED: libc::c_ulong = 1 << 5;
+    const SECBIT_NO_CAP_AMBIENT_RAISE: libc::c_ulong = 1 << 6;
+    const SECBIT_NO_CAP_AMBIENT_RAISE_LOCKED: libc::c_ulong = 1 << 7;
+    let bits = SECBIT_NOROOT
+        | SECBIT_NOROOT_LOCKED
+        | SECBIT_NO_SETUID_FIXUP
+        | SECBIT_NO_SETUID_FIXUP_LOCKED
+        | SECBIT_KEEP_CAPS_LOCKED
+        | SECBIT_NO_CAP_AMBIENT_RAISE
+        | SECBIT_NO_CAP_AMBIENT_RAISE_LOCKED;
+    // SAFETY (for the block): prctl and capset on locals.
+    unsafe {
+        if libc::prctl(libc::PR_SET_SECUREBITS, bits, 0, 0, 0) != 0 {
+            return Err(errno());
+        }
+        if libc::prctl(libc::PR_CAP_AMBIENT, libc::PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) != 0 {
+            return Err(errno());
+        }
+        for cap in 0..64 {
+            if libc::prctl(libc::PR_CAPBSET_DROP, cap, 0, 0, 0) != 0 && errno() != libc::EINVAL {
+                return Err(errno());
+            }
+        }
+        // struct __user_cap_header_struct and two __user_cap_data_struct.
+        let header: [u32; 2] = [0x2008_0522, 0]; // _LINUX_CAPABILITY_VERSION_3, this process
+        let data: [u32; 6] = [0; 6];
+        if libc::syscall(libc::SYS_capset, header.as_ptr(), data.as_ptr()) != 0 {
+            return Err(errno());
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,116 @@
+//! `escape-probe ACTION [ARG]`: a real program that tries one thing a
+//! confined child must not be able to do, for the confinement tests. It
+//! prints `ok` and exits 0 when the action worked, or `refused: ERROR` and
+//! exits 1 when the OS refused it.
+//!
+//! Actions: `read PATH`, `write PATH`, `exec PROGRAM [ARGS...]`,
+//! `tcp HOST:PORT`, `udp HOST:PORT`, `unix PATH`, `signal-parent` (every
+//! thread of the parent, which is procbox), `tiocsti` (on /dev/null),
+//! `memfd`, `caps` (prints the effective and bounding sets), `tmpdir`
+//! (writes a file in `$TMPDIR` and prints its path).
+
+use std::io::{self, Write};
+use std::net::{TcpStream, UdpSocket};
+use std::os::unix::net::UnixStream;
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let (action, rest) = args.split_first().expect("ACTION [ARG]");
+    let arg = rest.first().map(String::as_str).unwrap_or("");
+    let result = match action.as_str() {
+        "read" => std::fs::read(arg).map(|_| ()),
+        "write" => std::fs::write(arg, "written by escape-probe\n"),
+        "exec" => exec(rest),
+        "tcp" => TcpStream::connect(arg).map(|_| ()),
+        "udp" => UdpSocket::bind("127.0.0.1:0")
+            .and_then(|s| s.send_to(b"x", arg))
+            .map(|_| ()),
+        "unix" => UnixStream::connect(arg).map(|_| ()),
+        "signal-parent" => signal_parent(),
+        "tiocsti" => tiocsti(),
+        "memfd" => memfd(),
+        "caps" => caps(),
+        "tmpdir" => tmpdir(),
+        other => panic!("unknown action {other}"),
+    };
+    match result {
+        Ok(()) => println!("ok"),
+        Err(e) => {
+            println!("refused: {e}");
+            std::process::exit(1);
+        }
+    }
+}
+
+fn exec(command: &[String]) -> io::Result<()> {
+    let status = std::process::Command::new(&command[0]).args(&command[1..]).status()?;
+    match status.success() {
+        true => Ok(()),
+        false => Err(io::Error::other(format!("{status}"))),
+    }
+}
+
+/// SIGURG (ignored by default) to the parent's pid and to each of its
+/// threads: ok only if every one of them could be signalled.
+fn signal_parent() -> io::Result<()> {
+    // SAFETY: getppid has no preconditions.
+    let parent = unsafe { libc::getppid() };
+    let mut refused = Vec::new();
+    // SAFETY: plain kill.
+    if unsafe { libc::kill(parent, libc::SIGURG) } != 0 {
+        refused.push(format!("pid {parent}: {}", io::Error::last_os_error()));
+    }
+    let tids: Vec<i32> = std::fs::read_dir(format!("/proc/{parent}/task"))?
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+        .collect();
+    for tid in &tids {
+        // SAFETY: plain tgkill.
+        if unsafe { libc::syscall(libc::SYS_tgkill, parent, *tid, libc::SIGURG) } != 0 {
+            refused.push(format!("tid {tid}: {}", io::Error::last_os_error()));
+        }
+    }
+    match refused.len() {
+        0 => Ok(()),
+        n if n == tids.len() + 1 => Err(io::Error::other(format!("every thread: {}", refused.join("; ")))),
+        _ => Ok(println!("partly: {}", refused.join("; "))),
+    }
+}
+
+fn tiocsti() -> io::Result<()> {
+    let null = std::fs::OpenOptions::new().read(true).write(true).open("/dev/null")?;
+    let byte = b'x';
+    // SAFETY: an ioctl on our own descriptor with a pointer to a local.
+    let rc = unsafe { libc::ioctl(std::os::fd::AsRawFd::as_raw_fd(&null), libc::TIOCSTI, &byte) };
+    match rc {
+        0 => Ok(()),
+        _ => Err(io::Error::last_os_error()),
+    }
+}
+
+fn memfd() -> io::Result<()> {
+    // SAFETY: a NUL-terminated name; flags 0 (executable, unsealed).
+    let fd = unsafe { libc::memfd_create(c"copy".as_ptr(), 0) };
+    match fd {
+        fd if fd >= 0 => Ok(()),
+        _ => Err(io::Error::last_os_error()),
+    }
+}
+
+fn caps() -> io::Result<()> {
+    let status = std::fs::read_to_string("/proc/self/status")?;
+    for line in status
+        .lines()
+        .filter(|l| l.starts_with("Cap") || l.starts_with("NoNewPrivs"))
+    {
+        println!("{}", line.replace(":\t", "="));
+    }
+    Ok(())
+}
+
+fn tmpdir() -> io::Result<()> {
+    let dir = std::env::var("TMPDIR").map_err(io::Error::other)?;
+    let path = std::path::Path::new(&dir).join("probe");
+    std::fs::File::create(&path)?.write_all(b"x")?;
+    println!("tmpdir={dir}");
+    Ok(())
+}
