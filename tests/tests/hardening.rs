@@ -127,6 +127,9 @@ async fn a_deny_rule_finds_a_flag_wherever_and_however_it_is_written() {
         (&["sort", "-rn", input], "ok"),
         (&["sort", "--", input], "ok"),
     ];
+    // Children may read (not write) the directory: a refusal below is the
+    // gate's, never the kernel's.
+    let read = format!("--allow-read={}", dir.path().display());
     for (command, expected) in cases {
         let mut args = vec![*expected];
         args.extend_from_slice(command);
@@ -135,7 +138,8 @@ async fn a_deny_rule_finds_a_flag_wherever_and_however_it_is_written() {
             &[
                 "--allow-run=sort **",
                 "--deny-run=sort ** -o",
-                "--deny-run=sort ** --output"
+                "--deny-run=sort ** --output",
+                &read,
             ],
             &args
         ));

@@ -154,7 +154,8 @@ async fn an_escaped_grandchild_holding_the_pipe_does_not_hang_reads() {
         &[
             "--allow-run=sh",
             "--allow-helper=sh=/usr/bin/setsid",
-            "--allow-helper=sh=/usr/bin/yes"
+            "--allow-helper=sh=/usr/bin/yes",
+            "--allow-helper=sh=/usr/bin/sleep",
         ],
         &[]
     ));

@@ -28,7 +28,7 @@
 //! max-spawns = 1000
 //! max-runtime = "30s"
 //! max-output = "16MiB"
-//! rlimit-cpu = 60              # child rlimits (these force the fork path)
+//! rlimit-cpu = 60              # child rlimits (with confine = "off", these force the fork path)
 //! rlimit-as = "2GiB"
 //! rlimit-nofile = 1024
 //! rlimit-fsize = "1GiB"
