@@ -23,7 +23,8 @@ use std::sync::atomic::AtomicUsize;
 use anyhow::{bail, ensure, Context, Result};
 use procbox::policy::ChildRlimits;
 use procbox::{
-    Decision, Limits, Observer, Outcome, Plugin, PolicyBuilder, RunOptions, Runtime, SpawnError, SpawnRequest,
+    ConfineMode, Decision, Limits, Observer, Outcome, Plugin, PolicyBuilder, RunOptions, Runtime, SpawnError,
+    SpawnRequest,
 };
 
 /// The bench plugin, built by build.rs.

@@ -52,27 +52,54 @@ impl Bench {
             .with_context(|| format!("{key} is not a number"))
     }
 
-    /// (a) spawn + wait of /bin/true: plugin vs tokio vs posix_spawn.
+    /// (a) spawn + wait of /bin/true: plugin (confined, and with
+    /// `--confine=off`) vs tokio vs posix_spawn.
     pub(crate) async fn spawn_wait(&self) -> Result<Vec<Row>> {
         let n = self.sizes.spawn.to_string();
-        let (mut pb, mut tk, mut ps) = (Vec::new(), Vec::new(), Vec::new());
+        let (mut pb, mut off, mut tk, mut ps) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
         for rep in 0..self.reps {
             let policy = PolicyBuilder::new().allow_run("/bin/true");
             let p = self.plugin_f64(policy, &["spawn_true", "--n", &n], "median_ns").await?;
+            let unconfined = PolicyBuilder::new().allow_run("/bin/true").confine(ConfineMode::Off);
+            let o = self
+                .plugin_f64(unconfined, &["spawn_true", "--n", &n], "median_ns")
+                .await?;
             let t = median_ns(&tokio_spawn_true(self.sizes.spawn).await?);
             let count = self.sizes.spawn;
             let c = median_ns(&tokio::task::spawn_blocking(move || posix_spawn_true(count)).await??);
             rep_log(
                 "a",
                 rep,
-                &[("procbox", us(p)), ("tokio", us(t)), ("posix_spawn", us(c))],
+                &[
+                    ("procbox", us(p)),
+                    ("confine-off", us(o)),
+                    ("tokio", us(t)),
+                    ("posix_spawn", us(c)),
+                ],
             );
             pb.push(p);
+            off.push(o);
             tk.push(t);
             ps.push(c);
         }
-        let (p, t, c) = (median(pb), median(tk), median(ps));
+        let (p, o, t, c) = (median(pb), median(off), median(tk), median(ps));
         Ok(vec![
+            Row::new(
+                "(a) spawn+wait /bin/true, confined vs --confine=off",
+                us(p),
+                us(o),
+                ratio(p / o),
+                "<= 1.10x",
+                Some(p / o <= 1.10),
+            ),
+            Row::new(
+                "(a) spawn+wait, --confine=off vs posix_spawn",
+                us(o),
+                us(c),
+                ratio(o / c),
+                "(info)",
+                None,
+            ),
             Row::new(
                 "(a) spawn+wait /bin/true vs posix_spawn",
                 us(p),
@@ -239,7 +266,14 @@ impl Bench {
         let (mut idle, mut big, mut fork_idle, mut fork_big) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
         for rep in 0..self.reps {
             let default_policy = || PolicyBuilder::new().allow_run("/bin/true");
-            let fork_policy = || PolicyBuilder::new().allow_run("/bin/true").limits(fork_limits);
+            // Unconfined: with confinement every child goes through the
+            // launcher, and rlimits no longer move procbox to fork.
+            let fork_policy = || {
+                PolicyBuilder::new()
+                    .allow_run("/bin/true")
+                    .limits(fork_limits)
+                    .confine(ConfineMode::Off)
+            };
             let i = self.plugin_f64(default_policy(), &args, "median_ns").await?;
             let fi = self.plugin_f64(fork_policy(), &fork_args, "median_ns").await?;
             let ballast = touched_gib();
@@ -264,7 +298,7 @@ impl Bench {
         let (i, b, fi, fb) = (median(idle), median(big), median(fork_idle), median(fork_big));
         Ok(vec![
             Row::new(
-                "(f) spawn+wait, host holds 1 GiB (posix_spawn)",
+                "(f) spawn+wait confined, host holds 1 GiB",
                 us(b),
                 format!("{} idle", us(i)),
                 ratio(b / i),
@@ -272,7 +306,7 @@ impl Bench {
                 Some(b / i <= 1.10),
             ),
             Row::new(
-                "(f) same, fork path (--rlimit-nofile)",
+                "(f) same, --confine=off fork path (--rlimit-nofile)",
                 us(fb),
                 format!("{} idle", us(fi)),
                 ratio(fb / fi),

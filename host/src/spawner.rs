@@ -19,7 +19,7 @@ use std::os::fd::OwnedFd;
 use std::sync::{Arc, Mutex};
 
 use crate::admission::{Admission, Permit};
-use crate::confine::plan::{ChildPlan, Planner};
+use crate::confine::plan::{Planned, Planner};
 use crate::confine::probe::{Enforcement, Unenforceable};
 use crate::confine::run_tmp::RunTmp;
 use crate::error::SpawnError;
@@ -125,9 +125,9 @@ impl Spawner {
         let upstream = upstream()?;
         let timeout = Timeout::capped(timeout, permit.max_runtime());
         let plan = self.confined.plan(self.gate.policy(), &permit)?;
-        let (process, pipes) = supervisor::spawn(&mut permit, upstream, timeout, plan.as_ref())?;
-        if let Some(plan) = &plan {
-            permit.confined(plan.summary());
+        let (process, pipes) = supervisor::spawn(&mut permit, upstream, timeout, plan.as_deref())?;
+        if let Some(planned) = &plan {
+            permit.confined(planned.plan.summary());
         }
         self.exits.register(process.waiter());
         let spawned = Spawned {
@@ -308,7 +308,7 @@ impl Confined {
 
     /// The plan for `permit`'s child, or `None` when children are not
     /// confined.
-    fn plan(&self, policy: &Policy, permit: &Permit) -> Result<Option<ChildPlan>, SpawnError> {
+    fn plan(&self, policy: &Policy, permit: &Permit) -> Result<Option<Arc<Planned>>, SpawnError> {
         let enforcement = self
             .enforcement
             .as_ref()
@@ -326,6 +326,6 @@ impl Confined {
             })?);
         }
         let tmp = tmp.as_ref().expect("created above").path();
-        Ok(Some(self.planner.plan(policy, enforcement, permit.program(), tmp)))
+        Ok(Some(self.planner.planned(policy, enforcement, permit.program(), tmp)))
     }
 }

@@ -9,7 +9,9 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 
-use procbox_tests::{bounded, guests, procbox_bin, test_cache_dir, Run};
+use procbox::policy::document::{self, Kind};
+use procbox::{ConfineMode, PolicyBuilder};
+use procbox_tests::{bounded, guests, procbox_bin, run_guest, test_cache_dir, Run};
 
 const PROBE: &str = env!("CARGO_BIN_EXE_escape-probe");
 
@@ -344,4 +346,194 @@ async fn best_effort_runs_with_what_the_kernel_has_and_says_so_once() {
     )
     .await;
     assert_eq!(run.code, Some(0), "the seccomp filter still applies: {run:?}");
+}
+
+#[tokio::test]
+async fn an_embedder_gets_confinement_from_the_policy_alone() {
+    // In process, on the library: no flag, no launcher binary, no call.
+    let dir = shared_dir();
+    let secret = readable_file(dir.path(), "secret");
+    let start = shared_dir();
+    let read = [PROBE, "read", secret.to_str().unwrap()];
+    let with = |expected: &'static str| {
+        let mut args = vec![expected];
+        args.extend(read);
+        args
+    };
+    let refused = bounded!(run_guest(
+        guests::SPAWN_OUTCOME,
+        |p| p.allow_run(PROBE).start_dir(start.path()),
+        &with("fails:Permission denied")
+    ));
+    refused.assert_passed();
+    let granted = bounded!(run_guest(
+        guests::SPAWN_OUTCOME,
+        |p| p.allow_run(PROBE).start_dir(start.path()).allow_read(dir.path()),
+        &with("ok")
+    ));
+    granted.assert_passed();
+}
+
+#[test]
+fn the_grants_file_keys_set_the_same_confinement_as_the_flags() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("grants.toml");
+    let text = "confine = \"best-effort\"\nallow-child-net = [\"443\", \"unix\"]\nallow-helper = [\"sh=/bin/ls\"]\n";
+    let doc = document::parse(text, &path, Kind::Grants).unwrap();
+    let policy = PolicyBuilder::new().grants_document(doc).build().unwrap();
+    let confinement = policy.confinement();
+    assert_eq!(confinement.mode, ConfineMode::BestEffort);
+    assert_eq!(confinement.net.connect, vec![443]);
+    assert!(confinement.net.unix);
+    assert_eq!(confinement.helpers[0].path, std::fs::canonicalize("/bin/ls").unwrap());
+    assert_eq!(
+        confinement.helpers[0].program,
+        Some(std::fs::canonicalize("/bin/sh").unwrap())
+    );
+    // A manifest cannot loosen it.
+    let refused = document::parse("allow-child-net = [\"all\"]\n", &path, Kind::Manifest).unwrap_err();
+    assert!(refused.contains("belong in the user's grants"), "{refused}");
+    // A malformed grant names itself and where it is.
+    let bad = document::parse("allow-child-net = [\"udp:53\"]\n", &path, Kind::Grants).unwrap();
+    let err = PolicyBuilder::new()
+        .grants_document(bad)
+        .build()
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("grants.toml:1") && err.contains("udp:53"), "{err}");
+}
+
+#[tokio::test]
+async fn explain_and_the_audit_log_show_the_confinement() {
+    let start = shared_dir();
+    let explain = bounded!(tokio::process::Command::new(procbox_bin())
+        .args(["explain", "--allow-run=sort", "--allow-child-net=443", "--", "sort"])
+        .current_dir(start.path())
+        .output())
+    .unwrap();
+    let text = String::from_utf8_lossy(&explain.stdout);
+    assert_eq!(explain.status.code(), Some(0), "{text}");
+    for line in [
+        "confinement: require with Landlock ABI",
+        "read:",
+        "write:   $TMPDIR",
+        "execute:",
+        "network: TCP connect to port 443",
+    ] {
+        assert!(text.contains(line), "{line:?} missing from:\n{text}");
+    }
+    let sort = std::fs::canonicalize("/usr/bin/sort").unwrap();
+    let execute = text.lines().find(|l| l.contains("execute:")).unwrap();
+    assert!(
+        execute.contains(sort.to_str().unwrap()) && execute.contains("ld-linux"),
+        "{execute}"
+    );
+
+    let audit = start.path().join("audit.jsonl");
+    let flag = format!("--audit={}", audit.display());
+    expect(User::Root, &[&flag], "ok", &[PROBE, "caps"]).await;
+    let log = std::fs::read_to_string(&audit).unwrap();
+    let decision: serde_json::Value = serde_json::from_str(log.lines().next().unwrap()).unwrap();
+    let confinement = decision["confinement"].as_str().unwrap_or_default();
+    assert!(
+        confinement.contains("landlock-abi=") && confinement.contains("seccomp=true"),
+        "{log}"
+    );
+    assert!(
+        confinement.contains("escape-probe"),
+        "the exec set names the program: {log}"
+    );
+}
+
+// Found by an adversarial review of the first version; each test below
+// succeeded (the attack got through) before its fix.
+
+#[tokio::test]
+async fn a_child_cannot_make_a_file_setuid_outside_the_write_set() {
+    // A child of root is uid 0 and owns every root file: without this, it
+    // made a copy of bash setuid root, and any user became root.
+    for user in USERS {
+        let dir = shared_dir();
+        let victim = readable_file(dir.path(), "victim");
+        if user == User::Nobody {
+            std::os::unix::fs::chown(&victim, Some(65534), Some(65534)).unwrap();
+        }
+        let victim_str = victim.to_str().unwrap();
+        expect(user, &[], "fails:Permission denied", &[PROBE, "chmod", victim_str]).await;
+        let mode = std::fs::metadata(&victim).unwrap().permissions().mode();
+        assert_eq!(mode & 0o7777, 0o644, "the mode changed");
+        expect(user, &["--confine=off"], "ok", &[PROBE, "chmod", victim_str]).await;
+    }
+}
+
+#[tokio::test]
+async fn a_datagram_socketpair_cannot_reach_a_socket_file() {
+    let dir = shared_dir();
+    let path = dir.path().join("log.sock");
+    let _socket = std::os::unix::net::UnixDatagram::bind(&path).unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o777)).unwrap();
+    refused_only_when_confined(&[], &[PROBE, "unix-dgram", path.to_str().unwrap()]).await;
+    expect(
+        User::Root,
+        &["--allow-child-net=unix"],
+        "ok",
+        &[PROBE, "unix-dgram", path.to_str().unwrap()],
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn tcp_fast_open_does_not_step_around_a_port_grant() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = listener.local_addr().unwrap().to_string();
+    // Only another port is granted: sendto(MSG_FASTOPEN) must not connect.
+    for user in USERS {
+        expect(
+            user,
+            &["--allow-child-net=1"],
+            "fails:Permission denied",
+            &[PROBE, "fastopen", &address],
+        )
+        .await;
+        expect(user, &["--allow-child-net=all"], "ok", &[PROBE, "fastopen", &address]).await;
+    }
+}
+
+#[tokio::test]
+async fn a_child_cannot_use_the_kernel_keyring_or_system_v_ipc() {
+    // Both are channels to unconfined processes of the user (and the
+    // keyring holds their secrets).
+    refused_only_when_confined(&[], &[PROBE, "keyring"]).await;
+    refused_only_when_confined(&[], &[PROBE, "sysv"]).await;
+}
+
+#[tokio::test]
+async fn starting_in_the_root_or_home_directory_grants_children_nothing_there() {
+    // Before: the start directory was readable by children, so procbox
+    // started in `/` (systemd services, cron, containers) let them read
+    // everything, /etc/shadow included.
+    let dir = shared_dir();
+    let secret = readable_file(dir.path(), "secret");
+    let allow = format!("--allow-run={PROBE}");
+    let run = bounded!(tokio::process::Command::new(procbox_bin())
+        .args([
+            "run",
+            guests::SPAWN_OUTCOME,
+            &allow,
+            "--",
+            "fails:Permission denied",
+            PROBE,
+            "read"
+        ])
+        .arg(&secret)
+        .env("PROCBOX_CACHE_DIR", test_cache_dir())
+        .current_dir("/")
+        .output())
+    .unwrap();
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert_eq!(run.status.code(), Some(0), "{stderr}");
+    assert!(
+        stderr.contains("children may not read the start directory /"),
+        "{stderr}"
+    );
 }

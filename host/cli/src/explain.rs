@@ -46,7 +46,7 @@ pub fn explain(policy: Policy, request: SpawnRequest) -> Result<u8, Failure> {
                 Ok(enforcement) if enforcement.active() => {
                     outln!(out, "  confinement: {}", enforcement.summary());
                     let tmp = Path::new("$TMPDIR");
-                    let plan = Planner::default().plan(&policy, enforcement, permit.program(), tmp);
+                    let plan = Planner::plan(&policy, enforcement, permit.program(), tmp);
                     out.push_str(&plan.describe());
                     outln!(out, "  ($TMPDIR is a private directory per run, removed when it ends)");
                 }

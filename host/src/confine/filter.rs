@@ -10,11 +10,21 @@
 //! - `execveat(fd, "", ..., AT_EMPTY_PATH)` and `memfd_create` without
 //!   `MFD_NOEXEC_SEAL`: running a copy of a program from a descriptor
 //!   would step around the exec allowlist;
-//! - the `TIOCSTI` and `TIOCLINUX` ioctls, which type into a terminal.
+//! - the `TIOCSTI` and `TIOCLINUX` ioctls, which type into a terminal;
+//! - changing a file's mode, owner or extended attributes (`chmod`, `chown`,
+//!   `setxattr` and their variants): Landlock does not see them, and a child
+//!   of root, which owns every root file, could otherwise make a program
+//!   setuid root or `/etc/passwd` writable;
+//! - the kernel keyring (`add_key`, `keyctl`, `request_key`) and System V
+//!   IPC (message queues, semaphores, shared memory): channels to, and
+//!   secrets of, unconfined processes of the user.
 //!
-//! Refused unless [`ChildNet`] grants them: Unix sockets (`socket(AF_UNIX)`;
-//! `socketpair` stays allowed); IPv4 and IPv6 sockets (with per-port
-//! grants, only TCP stream sockets, whose ports Landlock checks); `listen`.
+//! Refused unless [`ChildNet`] grants them: Unix sockets (`socket(AF_UNIX)`,
+//! and datagram `socketpair`s, whose `sendto` reaches any socket file;
+//! stream `socketpair`s stay allowed); IPv4 and IPv6 sockets (with per-port
+//! grants, only TCP stream sockets, whose ports Landlock checks, and no TCP
+//! Fast Open, whose `sendto` connects without the `connect` Landlock
+//! checks); `listen`.
 
 use std::collections::BTreeMap;
 
@@ -43,6 +53,52 @@ pub fn build(net: &ChildNet) -> Result<BpfProgram, String> {
 
 /// The obsolete packet socket type (`libc` deprecates the name).
 const SOCK_PACKET: libc::c_int = 10;
+
+/// `sendto` flag that connects a TCP socket (TCP Fast Open).
+const MSG_FASTOPEN: u64 = libc::MSG_FASTOPEN as u64;
+
+/// Changing a file's mode, owner or extended attributes. The numbers 452
+/// (`fchmodat2`), 463 (`setxattrat`) and 466 (`removexattrat`) are the same
+/// on every architecture.
+const METADATA: &[i64] = &[
+    #[cfg(target_arch = "x86_64")]
+    libc::SYS_chmod,
+    #[cfg(target_arch = "x86_64")]
+    libc::SYS_chown,
+    #[cfg(target_arch = "x86_64")]
+    libc::SYS_lchown,
+    libc::SYS_fchmod,
+    libc::SYS_fchmodat,
+    452,
+    libc::SYS_fchown,
+    libc::SYS_fchownat,
+    libc::SYS_setxattr,
+    libc::SYS_lsetxattr,
+    libc::SYS_fsetxattr,
+    libc::SYS_removexattr,
+    libc::SYS_lremovexattr,
+    libc::SYS_fremovexattr,
+    463,
+    466,
+];
+
+/// The kernel keyring.
+const KEYRING: &[i64] = &[libc::SYS_add_key, libc::SYS_keyctl, libc::SYS_request_key];
+
+/// System V IPC.
+const SYSV_IPC: &[i64] = &[
+    libc::SYS_msgget,
+    libc::SYS_msgsnd,
+    libc::SYS_msgrcv,
+    libc::SYS_msgctl,
+    libc::SYS_semget,
+    libc::SYS_semop,
+    libc::SYS_semtimedop,
+    libc::SYS_semctl,
+    libc::SYS_shmget,
+    libc::SYS_shmat,
+    libc::SYS_shmctl,
+];
 
 fn condition(arg: u8, op: Op, value: u64) -> SeccompCondition {
     SeccompCondition::new(arg, Len::Dword, op, value).expect("argument index below 6")
@@ -92,6 +148,21 @@ fn rules(net: &ChildNet) -> BTreeMap<i64, Vec<SeccompRule>> {
     }
     let mut refused: BTreeMap<i64, Vec<SeccompRule>> = BTreeMap::new();
     refused.insert(libc::SYS_socket, socket);
+    if !net.unix {
+        refused.insert(
+            libc::SYS_socketpair,
+            vec![rule(vec![condition(1, Op::MaskedEq(0xf), libc::SOCK_DGRAM as u64)])],
+        );
+    }
+    if !net.all {
+        let fast_open = |arg| vec![rule(vec![condition(arg, Op::MaskedEq(MSG_FASTOPEN), MSG_FASTOPEN)])];
+        refused.insert(libc::SYS_sendto, fast_open(3));
+        refused.insert(libc::SYS_sendmsg, fast_open(2));
+        refused.insert(libc::SYS_sendmmsg, fast_open(3));
+    }
+    for always in METADATA.iter().chain(KEYRING).chain(SYSV_IPC) {
+        refused.insert(*always, Vec::new());
+    }
     if !(net.all || net.unix || !net.bind.is_empty()) {
         refused.insert(libc::SYS_listen, Vec::new());
     }

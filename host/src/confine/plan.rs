@@ -8,7 +8,8 @@ use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
 use serde::{Deserialize, Serialize};
 
@@ -163,26 +164,73 @@ impl ChildPlan {
     }
 }
 
-/// Builds plans for one run, remembering each program's interpreters.
+/// Those of `paths` that exist on this host, looked up once per process.
+fn existing(paths: &'static [&'static str]) -> &'static [PathBuf] {
+    static FOUND: Mutex<Vec<(usize, &'static [PathBuf])>> = Mutex::new(Vec::new());
+    let key = paths.as_ptr() as usize;
+    let mut found = FOUND.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some((_, list)) = found.iter().find(|(k, _)| *k == key) {
+        return list;
+    }
+    let list: &'static [PathBuf] = paths
+        .iter()
+        .map(PathBuf::from)
+        .filter(|p| p.exists())
+        .collect::<Vec<_>>()
+        .leak();
+    found.push((key, list));
+    list
+}
+
+/// A plan with a number unique in this process, so that the launcher
+/// prepares it once and procbox sends it once.
+#[derive(Debug)]
+pub struct Planned {
+    /// Its number.
+    pub id: u64,
+    /// The plan.
+    pub plan: ChildPlan,
+}
+
+/// Builds the plans of one run: one per granted program, made once.
 #[derive(Debug, Default)]
 pub struct Planner {
-    interpreters: Mutex<HashMap<PathBuf, Vec<PathBuf>>>,
+    plans: Mutex<HashMap<PathBuf, Arc<Planned>>>,
 }
 
 impl Planner {
+    /// The plan for the children of `program` (canonical) under `policy`,
+    /// with the run's temporary directory `tmp`; the same one for every
+    /// child of the same program.
+    pub fn planned(&self, policy: &Policy, enforcement: &Enforcement, program: &Path, tmp: &Path) -> Arc<Planned> {
+        static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+        let mut plans = self.plans.lock().unwrap_or_else(|e| e.into_inner());
+        plans
+            .entry(program.to_path_buf())
+            .or_insert_with(|| {
+                Arc::new(Planned {
+                    id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
+                    plan: Self::plan(policy, enforcement, program, tmp),
+                })
+            })
+            .clone()
+    }
+
     /// The plan for a child of `program` (canonical) under `policy`, with
     /// the run's temporary directory `tmp`.
-    pub fn plan(&self, policy: &Policy, enforcement: &Enforcement, program: &Path, tmp: &Path) -> ChildPlan {
+    pub fn plan(policy: &Policy, enforcement: &Enforcement, program: &Path, tmp: &Path) -> ChildPlan {
         let caps = policy.plugin();
-        let mut read: Vec<PathBuf> = SYSTEM_READ.iter().map(PathBuf::from).filter(|p| p.exists()).collect();
+        let mut read = existing(SYSTEM_READ).to_vec();
         read.extend(caps.read_dirs.iter().cloned());
         read.extend(policy.dirs().iter().cloned());
-        read.push(policy.start_dir().to_path_buf());
+        if policy.start_dir_readable() {
+            read.push(policy.start_dir().to_path_buf());
+        }
         read.push(program.to_path_buf());
         let mut write = caps.write_dirs.clone();
         write.push(tmp.to_path_buf());
         let mut exec = vec![program.to_path_buf()];
-        exec.extend(self.interpreters_of(program));
+        exec.extend(interpreters(program));
         let confinement = policy.confinement();
         exec.extend(
             confinement
@@ -198,11 +246,7 @@ impl Planner {
         ChildPlan {
             read,
             write,
-            write_files: SYSTEM_WRITE_FILES
-                .iter()
-                .map(PathBuf::from)
-                .filter(|p| p.exists())
-                .collect(),
+            write_files: existing(SYSTEM_WRITE_FILES).to_vec(),
             exec,
             net: confinement.net.clone(),
             tmp: tmp.to_path_buf(),
@@ -211,14 +255,6 @@ impl Planner {
             // SAFETY: geteuid has no preconditions.
             drop_caps: unsafe { libc::geteuid() } == 0,
         }
-    }
-
-    fn interpreters_of(&self, program: &Path) -> Vec<PathBuf> {
-        let mut known = self.interpreters.lock().unwrap_or_else(|e| e.into_inner());
-        known
-            .entry(program.to_path_buf())
-            .or_insert_with(|| interpreters(program))
-            .clone()
     }
 }
 

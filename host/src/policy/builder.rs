@@ -288,6 +288,7 @@ impl PolicyBuilder {
             )),
         };
         let host_env = self.host_env.unwrap_or_else(|| std::env::vars().collect());
+        let host_env_home = host_env.iter().find(|(k, _)| k == "HOME").map(|(_, v)| v.clone());
         let passed_env = host_env
             .into_iter()
             .filter(|(name, _)| {
@@ -304,6 +305,12 @@ impl PolicyBuilder {
             canonical_all(&self.write_dirs)?,
         );
         warnings.extend(exposed_programs(&grants, &write_dirs, &dirs, self.strict_programs)?);
+        let home = host_env_home.map(PathBuf::from).and_then(|h| h.canonicalize().ok());
+        let start_dir_readable =
+            start_dir != Path::new("/") && home.as_deref().is_none_or(|home| !home.starts_with(&start_dir));
+        if !start_dir_readable && self.confine != ConfineMode::Off {
+            warnings.push(PolicyWarning::StartDirNotGranted { dir: start_dir.clone() });
+        }
         let confinement = Confinement {
             mode: self.confine,
             net: child_net(&self.child_net)?,
@@ -315,6 +322,7 @@ impl PolicyBuilder {
         };
         Ok(Policy {
             confinement,
+            start_dir_readable,
             grants,
             manifest,
             dirs,

@@ -118,6 +118,7 @@ pub struct Policy {
     pub(crate) allow_inherit: bool,
     pub(crate) warnings: Vec<PolicyWarning>,
     pub(crate) confinement: Confinement,
+    pub(crate) start_dir_readable: bool,
 }
 
 /// Something about a policy that is allowed but that the person who wrote
@@ -145,6 +146,12 @@ pub enum PolicyWarning {
         /// The program file.
         program: PathBuf,
         /// The directory the plugin may write.
+        dir: PathBuf,
+    },
+    /// The start directory is `/` or holds the user's home, so confined
+    /// children are not granted it: they read only what is granted.
+    StartDirNotGranted {
+        /// The start directory.
         dir: PathBuf,
     },
     /// A granted program inside a granted directory has more than one hard
@@ -178,6 +185,11 @@ impl fmt::Display for PolicyWarning {
                 program.display(),
                 dir.display()
             ),
+            PolicyWarning::StartDirNotGranted { dir } => write!(
+                f,
+                "children may not read the start directory {} (it is / or holds your home); grant what they need with --allow-read or --dir",
+                dir.display()
+            ),
             PolicyWarning::HardLinkedProgram {
                 origin,
                 rule,
@@ -208,6 +220,13 @@ impl Policy {
     /// The default working directory of a child (canonical).
     pub fn start_dir(&self) -> &Path {
         &self.start_dir
+    }
+
+    /// Whether confined children may read the start directory: not when it
+    /// is `/` or holds the user's home (procbox started there by a service,
+    /// cron, a container, or from a terminal's first directory).
+    pub fn start_dir_readable(&self) -> bool {
+        self.start_dir_readable
     }
     /// The limits on processes.
     pub fn limits(&self) -> &Limits {

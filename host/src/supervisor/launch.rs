@@ -215,7 +215,7 @@ fn fork_exec(exec: &Exec, fds: &ChildFds<'_>, session: Session, setup: &ChildSet
         return Err(io::Error::last_os_error());
     }
     if pid == 0 {
-        let errno = in_child(exec, fds, session, setup, &|| Ok(()));
+        let errno = in_child(exec, fds, session, setup, &[libc::SIGPIPE], &|| Ok(()));
         let bytes = errno.to_ne_bytes();
         // SAFETY: write and _exit are async-signal-safe.
         unsafe {
@@ -244,6 +244,7 @@ pub(super) fn in_child(
     fds: &ChildFds<'_>,
     session: Session,
     setup: &ChildSetup,
+    ignored: &[libc::c_int],
     last: &dyn Fn() -> Result<(), i32>,
 ) -> i32 {
     // SAFETY: async-signal-safe calls on locals and on data prepared
@@ -253,8 +254,9 @@ pub(super) fn in_child(
         libc::sigemptyset(&mut empty);
         libc::sigprocmask(libc::SIG_SETMASK, &empty, std::ptr::null_mut());
         // An ignored signal stays ignored across exec (Rust ignores
-        // SIGPIPE, the launcher the terminal's signals).
-        for signal in 1..libc::SIGRTMAX() {
+        // SIGPIPE, the launcher the terminal's signals); caught ones are
+        // reset by exec itself.
+        for &signal in ignored {
             libc::signal(signal, libc::SIG_DFL);
         }
         let grouped = match session {

@@ -43,7 +43,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::watch as channel;
 
 use crate::admission::Permit;
-use crate::confine::plan::ChildPlan;
+use crate::confine::plan::{ChildPlan, Planned};
 use crate::error::SpawnError;
 use crate::policy::CEILING_GRACE;
 use crate::redirect::Target;
@@ -121,10 +121,10 @@ pub fn spawn(
     permit: &mut Permit,
     upstream: Option<OwnedFd>,
     timeout: Option<Timeout>,
-    plan: Option<&ChildPlan>,
+    plan: Option<&Planned>,
 ) -> Result<(Process, Pipes), SpawnError> {
     let failed = |what: &str, e: io::Error| SpawnError::io(format_args!("{}: {what}", permit.command_line()), e);
-    let env = child_env(permit.env(), plan);
+    let env = child_env(permit.env(), plan.map(|p| &p.plan));
     let exec = Exec::new(permit.program(), permit.arg0(), permit.args(), &env)
         .map_err(|e| SpawnError::InvalidInput(format!("{}: {e}", permit.command_line())))?;
     let cwd = open_cwd(permit).map_err(|e| failed("opening the working directory", e))?;
@@ -182,7 +182,7 @@ fn launch_confined(
     env: Vec<(String, String)>,
     fds: &ChildFds<'_>,
     setup: &ChildSetup,
-    plan: &ChildPlan,
+    planned: &Planned,
 ) -> Result<libc::pid_t, SpawnError> {
     use std::os::fd::AsRawFd;
     use std::os::unix::ffi::OsStrExt;
@@ -195,15 +195,18 @@ fn launch_confined(
         new_session: session(permit) == Session::New,
         rlimits,
         die_with,
-        plan: plan.clone(),
+        plan_id: planned.id,
+        plan: None,
     };
     let [stdin, stdout, stderr] = fds.stdio.map(|fd| fd.as_raw_fd());
-    launcher::launch(&request, [stdin, stdout, stderr, fds.cwd.as_raw_fd()]).map_err(|e| match e.message {
-        Some(message) => SpawnError::Denied(format!(
-            "{}: cannot confine the child: {message}",
-            permit.command_line()
-        )),
-        None => spawn_error(permit, e.error),
+    launcher::launch(request, &planned.plan, [stdin, stdout, stderr, fds.cwd.as_raw_fd()]).map_err(|e| {
+        match e.message {
+            Some(message) => SpawnError::Denied(format!(
+                "{}: cannot confine the child: {message}",
+                permit.command_line()
+            )),
+            None => spawn_error(permit, e.error),
+        }
     })
 }
 

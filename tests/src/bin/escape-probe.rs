@@ -7,7 +7,11 @@
 //! `tcp HOST:PORT`, `udp HOST:PORT`, `unix PATH`, `signal-parent` (every
 //! thread of the parent, which is procbox), `tiocsti` (on /dev/null),
 //! `memfd`, `caps` (prints the effective and bounding sets), `tmpdir`
-//! (writes a file in `$TMPDIR` and prints its path).
+//! (writes a file in `$TMPDIR` and prints its path), `chmod PATH` (makes it
+//! setuid), `unix-dgram PATH` (a datagram to a socket file, from a
+//! `socketpair`), `fastopen HOST:PORT` (TCP Fast Open: `sendto` without
+//! `connect`), `keyring` (adds a key to the session keyring), `sysv`
+//! (creates a System V message queue).
 
 use std::io::{self, Write};
 use std::net::{TcpStream, UdpSocket};
@@ -31,6 +35,11 @@ fn main() {
         "memfd" => memfd(),
         "caps" => caps(),
         "tmpdir" => tmpdir(),
+        "chmod" => chmod_setuid(arg),
+        "unix-dgram" => unix_dgram(arg),
+        "fastopen" => fastopen(arg),
+        "keyring" => keyring(),
+        "sysv" => sysv(),
         other => panic!("unknown action {other}"),
     };
     match result {
@@ -112,5 +121,94 @@ fn tmpdir() -> io::Result<()> {
     let path = std::path::Path::new(&dir).join("probe");
     std::fs::File::create(&path)?.write_all(b"x")?;
     println!("tmpdir={dir}");
+    Ok(())
+}
+
+fn last_error(rc: libc::c_long) -> io::Result<libc::c_long> {
+    match rc {
+        rc if rc < 0 => Err(io::Error::last_os_error()),
+        rc => Ok(rc),
+    }
+}
+
+fn chmod_setuid(path: &str) -> io::Result<()> {
+    let path = std::ffi::CString::new(path).map_err(io::Error::other)?;
+    // SAFETY: a NUL-terminated path.
+    last_error(unsafe { libc::chmod(path.as_ptr(), 0o4755) } as libc::c_long).map(drop)
+}
+
+fn unix_dgram(path: &str) -> io::Result<()> {
+    let mut pair = [0; 2];
+    // SAFETY: socketpair fills the array.
+    last_error(unsafe { libc::socketpair(libc::AF_UNIX, libc::SOCK_DGRAM, 0, pair.as_mut_ptr()) } as libc::c_long)?;
+    // SAFETY: a zeroed sockaddr_un with a path shorter than sun_path.
+    let mut address: libc::sockaddr_un = unsafe { std::mem::zeroed() };
+    address.sun_family = libc::AF_UNIX as libc::sa_family_t;
+    for (slot, byte) in address.sun_path.iter_mut().zip(path.bytes()) {
+        *slot = byte as libc::c_char;
+    }
+    // SAFETY: sends from a local buffer to a local address.
+    let sent = unsafe {
+        libc::sendto(
+            pair[0],
+            b"x".as_ptr().cast(),
+            1,
+            0,
+            (&address as *const libc::sockaddr_un).cast(),
+            std::mem::size_of::<libc::sockaddr_un>() as libc::socklen_t,
+        )
+    };
+    last_error(sent as libc::c_long).map(drop)
+}
+
+fn fastopen(address: &str) -> io::Result<()> {
+    let address: std::net::SocketAddrV4 = address.parse().map_err(io::Error::other)?;
+    // SAFETY: a plain socket call.
+    let fd = last_error(unsafe { libc::socket(libc::AF_INET, libc::SOCK_STREAM, 0) } as libc::c_long)? as i32;
+    // SAFETY: a zeroed sockaddr_in filled in below.
+    let mut sin: libc::sockaddr_in = unsafe { std::mem::zeroed() };
+    sin.sin_family = libc::AF_INET as libc::sa_family_t;
+    sin.sin_port = address.port().to_be();
+    sin.sin_addr.s_addr = u32::from(*address.ip()).to_be();
+    // SAFETY: sends from a local buffer to a local address.
+    let sent = unsafe {
+        libc::sendto(
+            fd,
+            b"x".as_ptr().cast(),
+            1,
+            libc::MSG_FASTOPEN,
+            (&sin as *const libc::sockaddr_in).cast(),
+            std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t,
+        )
+    };
+    last_error(sent as libc::c_long).map(drop)
+}
+
+fn keyring() -> io::Result<()> {
+    const KEY_SPEC_SESSION_KEYRING: libc::c_long = -3;
+    // SAFETY: NUL-terminated strings and a local payload.
+    let key = unsafe {
+        libc::syscall(
+            libc::SYS_add_key,
+            c"user".as_ptr(),
+            c"escape-probe".as_ptr(),
+            b"x".as_ptr(),
+            1usize,
+            KEY_SPEC_SESSION_KEYRING,
+        )
+    };
+    let key = last_error(key)?;
+    // Clean up what was planted.
+    const KEYCTL_INVALIDATE: libc::c_long = 21;
+    // SAFETY: a plain keyctl on the key just made.
+    unsafe { libc::syscall(libc::SYS_keyctl, KEYCTL_INVALIDATE, key) };
+    Ok(())
+}
+
+fn sysv() -> io::Result<()> {
+    // SAFETY: a private queue, removed at once.
+    let id = last_error(unsafe { libc::msgget(libc::IPC_PRIVATE, 0o600 | libc::IPC_CREAT) } as libc::c_long)?;
+    // SAFETY: removes the queue just made.
+    unsafe { libc::msgctl(id as i32, libc::IPC_RMID, std::ptr::null_mut()) };
     Ok(())
 }

@@ -30,12 +30,17 @@ use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::sync::mpsc;
 use std::sync::{Mutex, OnceLock};
 
+use std::collections::HashSet;
+
+use crate::confine::plan::ChildPlan;
 use wire::{Reply, Request};
 
 /// A running launcher: procbox's end of its socket, and its pid.
 struct Connection {
     socket: OwnedFd,
     pid: libc::pid_t,
+    /// The plans this launcher was sent.
+    known: HashSet<u64>,
 }
 
 /// The launcher of this process, if one runs.
@@ -77,39 +82,48 @@ pub fn pid() -> Option<libc::pid_t> {
     lock().as_ref().map(|c| c.pid)
 }
 
-/// Starts `request`'s child with `fds` (stdin, stdout, stderr, working
-/// directory). Returns its pid: a child of this process.
+/// Starts `request`'s child, confined by `plan` (whose number the request
+/// carries), with `fds` (stdin, stdout, stderr, working directory). Returns
+/// its pid: a child of this process.
 ///
 /// # Errors
 /// The OS error of the child before `exec` (it has been reaped), or of
 /// talking to the launcher.
-pub fn launch(request: &Request, fds: [RawFd; wire::FDS]) -> Result<libc::pid_t, LaunchError> {
+pub fn launch(mut request: Request, plan: &ChildPlan, fds: [RawFd; wire::FDS]) -> Result<libc::pid_t, LaunchError> {
     let mut launcher = lock();
-    let sent = match launcher.as_ref() {
-        Some(connection) => wire::send(connection.socket.as_fd(), request, &fds),
-        None => Err(io::ErrorKind::NotConnected.into()),
+    let reply = loop {
+        let connection = connected(&mut launcher)?;
+        // The plan travels once per launcher; it may have forgotten it.
+        if !connection.known.contains(&request.plan_id) && request.plan.is_none() {
+            request.plan = Some(plan.clone());
+        }
+        match wire::send(connection.socket.as_fd(), &request, &fds) {
+            Ok(()) => {}
+            // Nothing was started: a launcher that died is replaced and the
+            // request sent again.
+            Err(e) if is_gone(&e) => {
+                replace(&mut launcher);
+                continue;
+            }
+            Err(e) => return Err(e.into()),
+        }
+        match wire::recv::<Reply>(connection.socket.as_fd())? {
+            Some((Reply::UnknownPlan, _)) if request.plan.is_none() => {
+                connection.known.remove(&request.plan_id);
+            }
+            Some((reply, _)) => {
+                connection.known.insert(request.plan_id);
+                break reply;
+            }
+            None => {
+                replace(&mut launcher);
+                return Err(io::Error::new(io::ErrorKind::BrokenPipe, "the launcher process exited").into());
+            }
+        }
     };
-    if let Err(e) = sent {
-        // Nothing was started: a launcher that died (or none yet) is
-        // replaced, and the request sent again.
-        if !matches!(
-            e.kind(),
-            io::ErrorKind::BrokenPipe | io::ErrorKind::ConnectionReset | io::ErrorKind::NotConnected
-        ) {
-            return Err(e.into());
-        }
-        if let Some(dead) = launcher.take() {
-            reap(dead.pid);
-        }
-        let connection = fork_from_keeper()?;
-        wire::send(connection.socket.as_fd(), request, &fds)?;
-        *launcher = Some(connection);
-    }
-    let connection = launcher.as_ref().expect("connected above");
-    let reply = wire::recv::<Reply>(connection.socket.as_fd())?;
     match reply {
-        Some((Reply::Started(pid), _)) => Ok(pid),
-        Some((Reply::Failed { pid, errno, message }, _)) => {
+        Reply::Started(pid) => Ok(pid),
+        Reply::Failed { pid, errno, message } => {
             if let Some(pid) = pid {
                 reap(pid);
             }
@@ -118,12 +132,30 @@ pub fn launch(request: &Request, fds: [RawFd; wire::FDS]) -> Result<libc::pid_t,
                 message,
             })
         }
-        None => {
-            let dead = launcher.take().expect("connected above");
-            reap(dead.pid);
-            Err(io::Error::new(io::ErrorKind::BrokenPipe, "the launcher process exited").into())
-        }
+        Reply::UnknownPlan => Err(io::Error::other("the launcher refused a plan it was sent").into()),
     }
+}
+
+/// The running launcher, started now if there is none.
+fn connected(launcher: &mut Option<Connection>) -> io::Result<&mut Connection> {
+    if launcher.is_none() {
+        *launcher = Some(fork_from_keeper()?);
+    }
+    Ok(launcher.as_mut().expect("set above"))
+}
+
+/// Forgets a launcher that died, and collects it.
+fn replace(launcher: &mut Option<Connection>) {
+    if let Some(dead) = launcher.take() {
+        reap(dead.pid);
+    }
+}
+
+fn is_gone(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::BrokenPipe | io::ErrorKind::ConnectionReset | io::ErrorKind::NotConnected
+    )
 }
 
 fn lock() -> std::sync::MutexGuard<'static, Option<Connection>> {
@@ -199,7 +231,11 @@ fn fork_launcher() -> io::Result<Connection> {
         become_launcher(theirs.as_raw_fd(), ours.as_raw_fd(), procbox);
     }
     drop(theirs);
-    Ok(Connection { socket: ours, pid })
+    Ok(Connection {
+        socket: ours,
+        pid,
+        known: HashSet::new(),
+    })
 }
 
 /// In the forked child: keep only the socket (as fd 3, close-on-exec) and
@@ -234,15 +270,7 @@ fn become_launcher(socket: RawFd, other_end: RawFd, procbox: libc::pid_t) -> ! {
         }
         // The terminal's signals are procbox's to handle; the launcher
         // lives until procbox closes the socket or dies.
-        for signal in [
-            libc::SIGINT,
-            libc::SIGQUIT,
-            libc::SIGTSTP,
-            libc::SIGTTIN,
-            libc::SIGTTOU,
-            libc::SIGHUP,
-            libc::SIGPIPE,
-        ] {
+        for &signal in server::IGNORED {
             libc::signal(signal, libc::SIG_IGN);
         }
         libc::prctl(libc::PR_SET_NAME, c"procbox-launch".as_ptr(), 0, 0, 0);

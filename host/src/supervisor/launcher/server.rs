@@ -31,6 +31,17 @@ use crate::supervisor::setup::{errno, ChildSetup};
 /// child here only makes system calls.
 const STACK_BYTES: usize = 256 << 10;
 
+/// The signals the launcher ignores, which its children reset.
+pub const IGNORED: &[libc::c_int] = &[
+    libc::SIGINT,
+    libc::SIGQUIT,
+    libc::SIGTSTP,
+    libc::SIGTTIN,
+    libc::SIGTTOU,
+    libc::SIGHUP,
+    libc::SIGPIPE,
+];
+
 /// A plan, made ready for the kernel.
 struct Prepared {
     ruleset: Option<OwnedFd>,
@@ -42,7 +53,7 @@ struct Prepared {
 /// Serves requests on `socket` until procbox closes it. Returns the exit
 /// code of the launcher.
 pub fn serve(socket: BorrowedFd<'_>, procbox: libc::pid_t) -> i32 {
-    let mut prepared: HashMap<ChildPlan, Result<Prepared, String>> = HashMap::new();
+    let mut prepared: HashMap<u64, Result<Prepared, String>> = HashMap::new();
     let mut stack = vec![0u8; STACK_BYTES];
     loop {
         let (request, fds) = match wire::recv::<Request>(socket) {
@@ -58,10 +69,14 @@ pub fn serve(socket: BorrowedFd<'_>, procbox: libc::pid_t) -> i32 {
     }
 }
 
+/// How many prepared plans the launcher keeps: past it, it forgets them
+/// all (and their descriptors), and procbox sends each again when needed.
+const MAX_PLANS: usize = 256;
+
 fn start(
     request: &Request,
     fds: &[OwnedFd],
-    cache: &mut HashMap<ChildPlan, Result<Prepared, String>>,
+    cache: &mut HashMap<u64, Result<Prepared, String>>,
     stack: &mut [u8],
     procbox: libc::pid_t,
 ) -> Reply {
@@ -76,10 +91,16 @@ fn start(
             Some("the launcher got the wrong number of descriptors".into()),
         );
     };
-    let prepared = cache
-        .entry(request.plan.clone())
-        .or_insert_with(|| prepare(&request.plan));
-    let prepared = match prepared {
+    if !cache.contains_key(&request.plan_id) {
+        let Some(plan) = &request.plan else {
+            return Reply::UnknownPlan;
+        };
+        if cache.len() >= MAX_PLANS {
+            cache.clear();
+        }
+        cache.insert(request.plan_id, prepare(plan));
+    }
+    let prepared = match &cache[&request.plan_id] {
         Ok(prepared) => &*prepared,
         Err(message) => return failed(libc::EACCES, Some(message.clone())),
     };
@@ -177,7 +198,7 @@ extern "C" fn child_main(arg: *mut libc::c_void) -> libc::c_int {
     // exec or exit.
     let child = unsafe { &mut *arg.cast::<Child<'_>>() };
     let confine = || confine_self(child.ruleset, child.flags, child.filter.as_ref(), child.drop_caps);
-    let errno = in_child(child.exec, &child.fds, child.session, child.setup, &confine);
+    let errno = in_child(child.exec, &child.fds, child.session, child.setup, IGNORED, &confine);
     // SAFETY: shared memory the parent reads once we exit; _exit is
     // async-signal-safe.
     unsafe {

@@ -34,8 +34,10 @@ pub struct Request {
     pub rlimits: Vec<(u32, u64)>,
     /// Die with procbox (`PR_SET_PDEATHSIG`); procbox's pid.
     pub die_with: Option<i32>,
-    /// Its confinement.
-    pub plan: ChildPlan,
+    /// The number of its confinement plan.
+    pub plan_id: u64,
+    /// The plan, the first time this launcher is asked for it.
+    pub plan: Option<ChildPlan>,
 }
 
 /// How a request ended.
@@ -43,6 +45,8 @@ pub struct Request {
 pub enum Reply {
     /// The child runs; procbox's own child, with this pid.
     Started(i32),
+    /// The launcher does not know the plan (any more): send it with it.
+    UnknownPlan,
     /// It did not start. `pid` is set when a child was made and exited
     /// before `exec` (procbox reaps it); `message` explains a failure that
     /// is not an OS error of the child.
