@@ -127,7 +127,7 @@ impl Spawner {
         let plan = self.confined.plan(self.gate.policy(), &permit)?;
         let (process, pipes) = supervisor::spawn(&mut permit, upstream, timeout, plan.as_deref())?;
         if let Some(planned) = &plan {
-            permit.confined(planned.plan.summary());
+            permit.confined(planned.summary.clone());
         }
         self.exits.register(process.waiter());
         let spawned = Spawned {

@@ -190,6 +190,8 @@ pub struct Planned {
     pub id: u64,
     /// The plan.
     pub plan: ChildPlan,
+    /// [`ChildPlan::summary`], for the audit log of each child.
+    pub summary: String,
 }
 
 /// Builds the plans of one run: one per granted program, made once.
@@ -208,9 +210,11 @@ impl Planner {
         plans
             .entry(program.to_path_buf())
             .or_insert_with(|| {
+                let plan = Self::plan(policy, enforcement, program, tmp);
                 Arc::new(Planned {
                     id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
-                    plan: Self::plan(policy, enforcement, program, tmp),
+                    summary: plan.summary(),
+                    plan,
                 })
             })
             .clone()
