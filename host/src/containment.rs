@@ -54,10 +54,9 @@ pub fn cloexec_inherited_fds() -> io::Result<()> {
 /// kernel without that file, scans every `/proc/PID/stat`.
 pub fn children() -> Vec<libc::pid_t> {
     let mut pids = all_children();
-    // The launcher is ours, not the plugin's: it outlives runs.
-    if let Some(launcher) = crate::supervisor::launcher::pid() {
-        pids.retain(|pid| *pid != launcher);
-    }
+    // The launchers are ours, not the plugin's: they outlive runs.
+    let launchers = crate::supervisor::launcher::pids();
+    pids.retain(|pid| !launchers.contains(pid));
     pids
 }
 

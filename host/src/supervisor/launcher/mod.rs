@@ -30,9 +30,10 @@ use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::sync::mpsc;
 use std::sync::{Mutex, OnceLock};
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use crate::confine::plan::ChildPlan;
+use crate::confine::ChildNet;
 use wire::{Reply, Request};
 
 /// A running launcher: procbox's end of its socket, and its pid.
@@ -43,8 +44,21 @@ struct Connection {
     known: HashSet<u64>,
 }
 
-/// The launcher of this process, if one runs.
-static LAUNCHER: Mutex<Option<Connection>> = Mutex::new(None);
+/// Which seccomp filter a launcher carries: the network grant it was built
+/// from, or `None` for no filter. A launcher loads its filter on itself
+/// with its first plan, so its children inherit it rather than each paying
+/// for loading one.
+type FilterKey = Option<ChildNet>;
+
+/// The launchers of this process: one per filter, and one forked early that
+/// has none yet.
+#[derive(Default)]
+struct Launchers {
+    spare: Option<Connection>,
+    bound: HashMap<FilterKey, Connection>,
+}
+
+static LAUNCHERS: Mutex<Option<Launchers>> = Mutex::new(None);
 
 /// Why a child did not start.
 #[derive(Debug)]
@@ -69,17 +83,26 @@ impl From<io::Error> for LaunchError {
 /// # Errors
 /// The OS error of `socketpair` or `fork`.
 pub fn start_early() -> io::Result<()> {
-    let mut launcher = lock();
-    if launcher.is_none() {
-        *launcher = Some(fork_launcher()?);
+    let mut launchers = lock();
+    let launchers = launchers.get_or_insert_with(Launchers::default);
+    if launchers.spare.is_none() && launchers.bound.is_empty() {
+        launchers.spare = Some(fork_launcher()?);
     }
     Ok(())
 }
 
-/// The launcher's pid, if one runs: the sweeps of escaped processes leave
-/// it alone.
-pub fn pid() -> Option<libc::pid_t> {
-    lock().as_ref().map(|c| c.pid)
+/// The launchers' pids: the sweeps of escaped processes leave them alone.
+pub fn pids() -> Vec<libc::pid_t> {
+    let launchers = lock();
+    let Some(launchers) = launchers.as_ref() else {
+        return Vec::new();
+    };
+    launchers
+        .spare
+        .iter()
+        .chain(launchers.bound.values())
+        .map(|c| c.pid)
+        .collect()
 }
 
 /// Starts `request`'s child, confined by `plan` (whose number the request
@@ -90,22 +113,39 @@ pub fn pid() -> Option<libc::pid_t> {
 /// The OS error of the child before `exec` (it has been reaped), or of
 /// talking to the launcher.
 pub fn launch(mut request: Request, plan: &ChildPlan, fds: [RawFd; wire::FDS]) -> Result<libc::pid_t, LaunchError> {
-    let mut launcher = lock();
-    let reply = loop {
-        let connection = connected(&mut launcher)?;
-        // The plan travels once per launcher; it may have forgotten it.
+    let mut launchers = lock();
+    let launchers = launchers.get_or_insert_with(Launchers::default);
+    let key: FilterKey = plan.seccomp.then(|| plan.net.clone());
+    let mut launcher = launchers.bound.remove(&key).or_else(|| launchers.spare.take());
+    let reply = launch_on(&mut launcher, &mut request, plan, &fds);
+    if let Some(connection) = launcher {
+        launchers.bound.insert(key, connection);
+    } else {
+        launchers.bound.remove(&key);
+    }
+    finish(reply?)
+}
+
+/// The reply to `request`, from the given launcher (or a new one if it is
+/// `None` or has died); sends `plan` along when the launcher lacks it.
+fn launch_on(
+    launcher: &mut Option<Connection>,
+    request: &mut Request,
+    plan: &ChildPlan,
+    fds: &[RawFd; wire::FDS],
+) -> io::Result<Reply> {
+    loop {
+        let connection = connected(launcher)?;
         if !connection.known.contains(&request.plan_id) && request.plan.is_none() {
             request.plan = Some(plan.clone());
         }
-        match wire::send(connection.socket.as_fd(), &request, &fds) {
+        match wire::send(connection.socket.as_fd(), &*request, fds) {
             Ok(()) => {}
-            // Nothing was started: a launcher that died is replaced and the
-            // request sent again.
             Err(e) if is_gone(&e) => {
-                replace(&mut launcher);
+                replace(launcher);
                 continue;
             }
-            Err(e) => return Err(e.into()),
+            Err(e) => return Err(e),
         }
         match wire::recv::<Reply>(connection.socket.as_fd())? {
             Some((Reply::UnknownPlan, _)) if request.plan.is_none() => {
@@ -113,14 +153,17 @@ pub fn launch(mut request: Request, plan: &ChildPlan, fds: [RawFd; wire::FDS]) -
             }
             Some((reply, _)) => {
                 connection.known.insert(request.plan_id);
-                break reply;
+                return Ok(reply);
             }
             None => {
-                replace(&mut launcher);
-                return Err(io::Error::new(io::ErrorKind::BrokenPipe, "the launcher process exited").into());
+                replace(launcher);
+                return Err(io::Error::new(io::ErrorKind::BrokenPipe, "the launcher process exited"));
             }
         }
-    };
+    }
+}
+
+fn finish(reply: Reply) -> Result<libc::pid_t, LaunchError> {
     match reply {
         Reply::Started(pid) => Ok(pid),
         Reply::Failed { pid, errno, message } => {
@@ -158,8 +201,8 @@ fn is_gone(e: &io::Error) -> bool {
     )
 }
 
-fn lock() -> std::sync::MutexGuard<'static, Option<Connection>> {
-    LAUNCHER.lock().unwrap_or_else(|e| e.into_inner())
+fn lock() -> std::sync::MutexGuard<'static, Option<Launchers>> {
+    LAUNCHERS.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// Collects a child of ours that has exited or is about to.

@@ -1,7 +1,8 @@
-//! The launcher process: a loop that receives requests, prepares each
-//! distinct plan once (a Landlock ruleset descriptor and a seccomp
-//! program), and starts each child with `clone(CLONE_VM | CLONE_VFORK |
-//! CLONE_PARENT)`:
+//! The launcher process: a loop that receives requests, loads its seccomp
+//! filter on itself with the first plan (so every child inherits it: the
+//! kernel's setup of a filter is not paid per child), prepares each distinct
+//! plan once (a Landlock ruleset descriptor), and starts each child with
+//! `clone(CLONE_VM | CLONE_VFORK | CLONE_PARENT)`:
 //! - `CLONE_VM | CLONE_VFORK`, as `posix_spawn` does: no page tables are
 //!   copied, so the cost does not grow with any process's size;
 //! - `CLONE_PARENT`: the child is procbox's child, not the launcher's, so
@@ -19,11 +20,9 @@ use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
-use seccompiler::BpfProgram;
-
 use super::wire::{self, Reply, Request};
 use crate::confine::plan::ChildPlan;
-use crate::confine::{filter, ruleset};
+use crate::confine::{filter, ruleset, ChildNet};
 use crate::supervisor::launch::{in_child, ChildFds, Exec, Session};
 use crate::supervisor::setup::{errno, ChildSetup};
 
@@ -45,9 +44,7 @@ pub const IGNORED: &[libc::c_int] = &[
 /// A plan, made ready for the kernel.
 struct Prepared {
     ruleset: Option<OwnedFd>,
-    filter: Option<BpfProgram>,
     flags: u32,
-    drop_caps: bool,
 }
 
 /// Serves requests on `socket` until procbox closes it. Returns the exit
@@ -55,13 +52,22 @@ struct Prepared {
 pub fn serve(socket: BorrowedFd<'_>, procbox: libc::pid_t) -> i32 {
     let mut prepared: HashMap<u64, Result<Prepared, String>> = HashMap::new();
     let mut stack = vec![0u8; STACK_BYTES];
+    let mut filter: Option<Result<FilterKey, String>> = None;
+    let mut caps_dropped = false;
     loop {
         let (request, fds) = match wire::recv::<Request>(socket) {
             Ok(Some(received)) => received,
             Ok(None) => return 0,
             Err(_) => return 1,
         };
-        let reply = start(&request, &fds, &mut prepared, &mut stack, procbox);
+        let reply = match filtered(&mut filter, &request).and_then(|()| unprivileged(&mut caps_dropped, &request)) {
+            Ok(()) => start(&request, &fds, &mut prepared, &mut stack, procbox),
+            Err(message) => Reply::Failed {
+                pid: None,
+                errno: libc::EACCES,
+                message: Some(message),
+            },
+        };
         drop(fds);
         if wire::send(socket, &reply, &[]).is_err() {
             return 1;
@@ -124,23 +130,99 @@ fn start(
         setup: &setup,
         ruleset: prepared.ruleset.as_ref().map(|fd| fd.as_raw_fd()),
         flags: prepared.flags,
-        filter: prepared.filter.as_ref().map(|program| libc::sock_fprog {
-            len: program.len() as u16,
-            filter: program.as_ptr() as *mut libc::sock_filter,
-        }),
-        drop_caps: prepared.drop_caps,
+
         errno: 0,
     };
     clone_child(child, stack)
+}
+
+/// The network grant a launcher's seccomp filter was built from (`None`:
+/// no filter).
+type FilterKey = Option<ChildNet>;
+
+/// Installs the seccomp filter of the first plan on the launcher itself
+/// (its children inherit it), and checks that every later plan wants the
+/// same one: procbox runs one launcher per filter.
+fn filtered(installed: &mut Option<Result<FilterKey, String>>, request: &Request) -> Result<(), String> {
+    let wanted = request.plan.as_ref().map(|plan| plan.seccomp.then(|| plan.net.clone()));
+    let installed = match installed {
+        Some(result) => result,
+        None => {
+            let Some(key) = wanted.clone() else {
+                return Ok(()); // asked by number only: UnknownPlan follows
+            };
+            installed.insert(install_filter(key))
+        }
+    };
+    match (installed, wanted) {
+        (Err(message), _) => Err(message.clone()),
+        (Ok(have), Some(want)) if *have != want => {
+            Err("this launcher carries another seccomp filter than the plan needs".into())
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Drops every capability of the launcher itself once a plan asks it for
+/// children (procbox runs as root): its children inherit the empty sets,
+/// and the launcher never needs a privilege (it sees what its children do).
+fn unprivileged(dropped: &mut bool, request: &Request) -> Result<(), String> {
+    if *dropped || !request.plan.as_ref().is_some_and(|plan| plan.drop_caps) {
+        return Ok(());
+    }
+    // SAFETY: prctl and capset on the launcher's own, single thread.
+    unsafe { drop_capabilities() }
+        .map_err(|errno| format!("dropping capabilities: {}", std::io::Error::from_raw_os_error(errno)))?;
+    *dropped = true;
+    Ok(())
+}
+
+fn install_filter(key: FilterKey) -> Result<FilterKey, String> {
+    if let Some(net) = &key {
+        let program = filter::build(net)?;
+        // SAFETY: a plain prctl; the launcher never needs privileges.
+        if unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) } != 0 {
+            return Err(format!("no_new_privs: {}", std::io::Error::last_os_error()));
+        }
+        load_filter(&program).map_err(|e| format!("loading the seccomp filter: {e}"))?;
+    }
+    Ok(key)
+}
+
+/// Loads `program` on the calling thread with `SECCOMP_FILTER_FLAG_SPEC_ALLOW`,
+/// as runc and crun do: without it the kernel also forces its Spectre
+/// mitigations (SSBD, IBPB on every context switch) on every filtered
+/// task. They guard code sharing an address space with a sandboxed JIT, not
+/// separate processes; a child keeps the mitigations any process of the
+/// user has, and spawn+wait costs about 60 µs less here (BENCHMARKS.md).
+/// Kernels before 4.17 do not know the flag: then without it.
+fn load_filter(program: &[seccompiler::sock_filter]) -> std::io::Result<()> {
+    const SECCOMP_SET_MODE_FILTER: libc::c_uint = 1;
+    const SECCOMP_FILTER_FLAG_SPEC_ALLOW: libc::c_uint = 1 << 2;
+    let fprog = libc::sock_fprog {
+        len: u16::try_from(program.len()).map_err(std::io::Error::other)?,
+        // seccompiler's `sock_filter` is `#[repr(C)]` with the kernel's layout, as libc's is.
+        filter: program.as_ptr() as *mut libc::sock_filter,
+    };
+    for flags in [SECCOMP_FILTER_FLAG_SPEC_ALLOW, 0] {
+        // SAFETY: a valid program that outlives the call.
+        let rc = unsafe { libc::syscall(libc::SYS_seccomp, SECCOMP_SET_MODE_FILTER, flags, &fprog) };
+        if rc == 0 {
+            return Ok(());
+        }
+        let err = std::io::Error::last_os_error();
+        if err.raw_os_error() != Some(libc::EINVAL) || flags == 0 {
+            return Err(err);
+        }
+    }
+    unreachable!("the last attempt returns")
 }
 
 fn prepare(plan: &ChildPlan) -> Result<Prepared, String> {
     const LOG_NEW_EXEC_ON: u32 = 1 << 1;
     Ok(Prepared {
         ruleset: ruleset::build(plan)?,
-        filter: plan.seccomp.then(|| filter::build(&plan.net)).transpose()?,
         flags: if plan.logs_denials() { LOG_NEW_EXEC_ON } else { 0 },
-        drop_caps: plan.drop_caps,
     })
 }
 
@@ -152,8 +234,6 @@ struct Child<'a> {
     setup: &'a ChildSetup,
     ruleset: Option<RawFd>,
     flags: u32,
-    filter: Option<libc::sock_fprog>,
-    drop_caps: bool,
     /// Written by the child (shared memory) when it fails before `exec`.
     errno: i32,
 }
@@ -197,7 +277,7 @@ extern "C" fn child_main(arg: *mut libc::c_void) -> libc::c_int {
     // SAFETY: `arg` is the `Child` that clone_child passed, alive until we
     // exec or exit.
     let child = unsafe { &mut *arg.cast::<Child<'_>>() };
-    let confine = || confine_self(child.ruleset, child.flags, child.filter.as_ref(), child.drop_caps);
+    let confine = || confine_self(child.ruleset, child.flags);
     let errno = in_child(child.exec, &child.fds, child.session, child.setup, IGNORED, &confine);
     // SAFETY: shared memory the parent reads once we exit; _exit is
     // async-signal-safe.
@@ -207,19 +287,12 @@ extern "C" fn child_main(arg: *mut libc::c_void) -> libc::c_int {
     }
 }
 
-/// The last steps before `exec`: drop capabilities, `no_new_privs`,
-/// Landlock, seccomp. System calls only (the fork window).
-fn confine_self(
-    ruleset: Option<RawFd>,
-    flags: u32,
-    filter: Option<&libc::sock_fprog>,
-    drop_caps: bool,
-) -> Result<(), i32> {
+/// The last steps before `exec`: `no_new_privs` and Landlock. The seccomp
+/// filter and the empty capability sets are the launcher's own, inherited.
+/// System calls only (the fork window).
+fn confine_self(ruleset: Option<RawFd>, flags: u32) -> Result<(), i32> {
     // SAFETY: plain prctl and system calls on prepared data.
     unsafe {
-        if drop_caps {
-            drop_capabilities()?;
-        }
         if libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 {
             return Err(errno());
         }
@@ -228,25 +301,16 @@ fn confine_self(
                 return Err(errno());
             }
         }
-        if let Some(program) = filter {
-            if libc::prctl(
-                libc::PR_SET_SECCOMP,
-                libc::SECCOMP_MODE_FILTER,
-                program as *const libc::sock_fprog,
-            ) != 0
-            {
-                return Err(errno());
-            }
-        }
     }
     Ok(())
 }
 
-/// Empties every capability set of a child of root: the bounding set (so
-/// `exec` of a root-owned program grants nothing), the ambient set, and
-/// the permitted, effective and inheritable sets; and locks the secure
-/// bits that would give them back. Raw calls rather than the `caps` crate,
-/// which allocates: this runs in the fork window.
+/// Empties every capability set of the calling process (the launcher of a
+/// root procbox, whose children inherit them): the bounding set (so `exec`
+/// of a root-owned program grants nothing), the ambient set, and the
+/// permitted, effective and inheritable sets; and locks the secure bits
+/// that would give them back. Five kinds of call: the `caps` crate would
+/// add a dependency for no less code.
 unsafe fn drop_capabilities() -> Result<(), i32> {
     const SECBIT_NOROOT: libc::c_ulong = 1 << 0;
     const SECBIT_NOROOT_LOCKED: libc::c_ulong = 1 << 1;
