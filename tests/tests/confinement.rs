@@ -294,7 +294,9 @@ async fn children_share_a_private_temporary_directory_removed_after_the_run() {
 
 #[tokio::test]
 async fn require_refuses_a_kernel_that_cannot_enforce_the_grants() {
-    let cases: [(&[(&str, &str)], &[&str], &str); 4] = [
+    /// Pretended kernel, flags, what the refusal names.
+    type Case<'a> = (&'a [(&'a str, &'a str)], &'a [&'a str], &'a str);
+    let cases: [Case; 4] = [
         (&[("PROCBOX_PRETEND_LANDLOCK_ABI", "0")], &[], "no Landlock"),
         (&[("PROCBOX_PRETEND_LANDLOCK_ABI", "2")], &[], "ABI 3"),
         (

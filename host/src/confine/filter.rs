@@ -196,8 +196,8 @@ fn rules(net: &ChildNet) -> BTreeMap<i64, Vec<SeccompRule>> {
     refused.insert(
         libc::SYS_ioctl,
         vec![
-            rule(vec![condition(1, Op::Eq, libc::TIOCSTI as u64)]),
-            rule(vec![condition(1, Op::Eq, libc::TIOCLINUX as u64)]),
+            rule(vec![condition(1, Op::Eq, libc::TIOCSTI)]),
+            rule(vec![condition(1, Op::Eq, libc::TIOCLINUX)]),
         ],
     );
     refused

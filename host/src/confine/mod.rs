@@ -22,7 +22,7 @@
 //! allowed request into a [`plan::ChildPlan`] (plain data); [`ruleset`]
 //! and [`filter`] turn a plan into a Landlock ruleset and a seccomp
 //! program. The plan is applied by the launcher process
-//! ([`crate::supervisor::launcher`]), never by a thread of procbox: a
+//! (`supervisor::launcher`), never by a thread of procbox: a
 //! Landlock domain includes the thread that made it.
 
 pub mod filter;

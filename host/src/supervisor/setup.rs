@@ -54,6 +54,7 @@ impl ChildSetup {
     }
 
     /// The `setrlimit` calls and the pid to die with, for the launcher.
+    #[allow(clippy::unnecessary_cast)] // the resource type is u32 on glibc only
     pub fn to_parts(&self) -> (Vec<(u32, u64)>, Option<libc::pid_t>) {
         (
             self.rlimits.iter().map(|&(r, v)| (r as u32, v)).collect(),

@@ -107,7 +107,7 @@ fn start(
         cache.insert(request.plan_id, prepare(plan));
     }
     let prepared = match &cache[&request.plan_id] {
-        Ok(prepared) => &*prepared,
+        Ok(prepared) => prepared,
         Err(message) => return failed(libc::EACCES, Some(message.clone())),
     };
     let program = Path::new(std::ffi::OsStr::from_bytes(&request.program));
@@ -326,7 +326,7 @@ unsafe fn drop_capabilities() -> Result<(), i32> {
         | SECBIT_KEEP_CAPS_LOCKED
         | SECBIT_NO_CAP_AMBIENT_RAISE
         | SECBIT_NO_CAP_AMBIENT_RAISE_LOCKED;
-    // SAFETY (for the block): prctl and capset on locals.
+    // SAFETY: prctl and capset calls on locals.
     unsafe {
         if libc::prctl(libc::PR_SET_SECUREBITS, bits, 0, 0, 0) != 0 {
             return Err(errno());
