@@ -102,15 +102,9 @@ impl ChildPlan {
         self.abi >= ABI_LOG
     }
 
-    /// The plan as lines for `explain`, `-v` and the audit log.
+    /// The plan as lines for `explain`.
     pub fn describe(&self) -> String {
-        let list = |paths: &[PathBuf]| {
-            paths
-                .iter()
-                .map(|p| p.display().to_string())
-                .collect::<Vec<_>>()
-                .join(" ")
-        };
+        let list = |paths: &[PathBuf]| joined(paths, " ");
         let user_read: Vec<PathBuf> = self
             .read
             .iter()
@@ -146,13 +140,7 @@ impl ChildPlan {
 
     /// The plan in one line, for the audit log.
     pub fn summary(&self) -> String {
-        let list = |paths: &[PathBuf]| {
-            paths
-                .iter()
-                .map(|p| p.display().to_string())
-                .collect::<Vec<_>>()
-                .join(",")
-        };
+        let list = |paths: &[PathBuf]| joined(paths, ",");
         format!(
             "landlock-abi={} seccomp={} write={} exec={} net={:?}",
             self.abi,
@@ -162,6 +150,15 @@ impl ChildPlan {
             self.net.to_string()
         )
     }
+}
+
+/// `paths` as text, separated by `separator`.
+fn joined(paths: &[PathBuf], separator: &str) -> String {
+    paths
+        .iter()
+        .map(|p| p.display().to_string())
+        .collect::<Vec<_>>()
+        .join(separator)
 }
 
 /// Those of `paths` that exist on this host, looked up once per process.
