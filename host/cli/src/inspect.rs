@@ -59,5 +59,9 @@ pub fn inspect(runtime: &Runtime, plugin: &Path, manifest: Option<&Path>) -> Res
             }
         }
     }
+    outln!(
+        out,
+        "children: confined by the kernel: they get the filesystem authority granted to the plugin and nothing more, and execute only their granted program (`procbox explain` prints the sets; `procbox doctor` what this kernel enforces)"
+    );
     emit(&out)
 }

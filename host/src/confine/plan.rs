@@ -135,7 +135,38 @@ impl ChildPlan {
         let _ = writeln!(out, "  write:   {} /dev/null", list(&self.write));
         let _ = writeln!(out, "  execute: {}", list(&self.exec));
         let _ = writeln!(out, "  network: {}", self.net);
+        if self.seccomp {
+            let _ = writeln!(out, "  seccomp refuses: {}", self.refused_calls().join("; "));
+        }
         out
+    }
+
+    /// What the seccomp filter refuses under this plan's network, in words.
+    fn refused_calls(&self) -> Vec<&'static str> {
+        let net = &self.net;
+        let mut refused = vec!["sockets other than Unix, IPv4 and IPv6"];
+        if !net.unix {
+            refused.push("Unix sockets and datagram socketpairs");
+        }
+        if !net.any_inet() {
+            refused.push("IPv4 and IPv6 sockets");
+        } else if !net.all {
+            refused.extend(["UDP, raw and non-TCP sockets", "TCP Fast Open"]);
+        }
+        if !(net.all || net.unix || !net.bind.is_empty()) {
+            refused.push("listen");
+        }
+        refused.extend([
+            "io_uring",
+            "ptrace and process_vm_*",
+            "chmod, chown and setxattr",
+            "keyrings",
+            "System V IPC",
+            "executable memfds",
+            "execveat(AT_EMPTY_PATH)",
+            "TIOCSTI and TIOCLINUX",
+        ]);
+        refused
     }
 
     /// The plan in one line, for the audit log.

@@ -67,7 +67,9 @@ impl RunOptions {
         self
     }
 
-    /// Shapes the plugin's WASI context; see [`WasiSetup`].
+    /// Shapes the plugin's WASI context; see [`WasiSetup`]. What it adds
+    /// (preopened directories, say) is the plugin's alone: children are
+    /// confined by the policy (`allow_read`, `allow_write`), never by this.
     pub fn wasi(mut self, setup: impl Fn(&mut WasiCtxBuilder) + Send + Sync + 'static) -> Self {
         self.wasi = Some(Arc::new(setup));
         self
