@@ -16,14 +16,18 @@
 //! - **Dropping a [`Process`] kills the group** with SIGKILL and never
 //!   blocks: the watcher reaps in the background. If the runtime shuts down
 //!   first, the watcher's guard kills and reaps on a plain thread.
-//! - **Our own spawn primitive** ([`launch`]): `posix_spawn` (vfork-class,
-//!   so its cost does not grow with the host's memory) unless the child
-//!   needs code before `exec` ([`setup`]: rlimits, the death signal, and
-//!   later confinement), which takes `fork` + `exec`.
+//! - **A confined child is started by the [`launcher`]** process with
+//!   `clone(CLONE_VM | CLONE_VFORK | CLONE_PARENT)`: it is still procbox's
+//!   child, so everything above holds for it unchanged.
+//! - **Our own spawn primitive** for an unconfined child ([`launch`]):
+//!   `posix_spawn` (vfork-class, so its cost does not grow with the host's
+//!   memory) unless the child needs code before `exec` ([`setup`]: rlimits,
+//!   the death signal), which takes `fork` + `exec`.
 //!
-//! Where things are: [`connect`] opens the child's streams, [`launch`]
-//! starts it, [`watch`] waits, times out and reaps, [`process`] is the
-//! handle, [`os`] hides the signal and reap system calls for tests.
+//! Where things are: [`connect`] opens the child's streams, [`launcher`]
+//! and [`launch`] start it, [`watch`] waits, times out and reaps,
+//! [`process`] is the handle, [`os`] hides the signal and reap system calls
+//! for tests.
 
 pub mod beneath;
 pub mod connect;

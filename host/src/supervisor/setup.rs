@@ -12,9 +12,8 @@
 //! An empty setup needs no code in the child, which lets the spawn take
 //! the fast `posix_spawn` path (see [`super::launch`]).
 //!
-//! Room is left, and marked, for the confinement that `crate::confine`
-//! will prepare: a Landlock ruleset, a compiled seccomp filter,
-//! capabilities to drop, a cgroup to join.
+//! A confined child applies the same setup in the launcher's clone child,
+//! then its confinement (`launcher::server`), under the same rule.
 
 use std::io;
 
