@@ -184,7 +184,10 @@ fn known_hint(error: &anyhow::Error) -> Option<String> {
 
 fn load_hint(error: &LoadError) -> String {
     match error {
-        LoadError::Read { source, .. } => match source.kind() {
+        LoadError::Read { name, source } => match source.kind() {
+            std::io::ErrorKind::NotFound if name.starts_with("https://") || name.starts_with("http://") => {
+                "procbox runs local files; download it first (curl -LO URL), read what it asks for (procbox inspect FILE), and run the file".into()
+            }
             std::io::ErrorKind::NotFound => {
                 "check the path; a Rust plugin is built into target/wasm32-wasip2/release/NAME.wasm".into()
             }

@@ -18,7 +18,8 @@ pub struct GrantArgs {
     /// allows any arguments; each PATTERN matches one argument by position:
     /// a literal, `*` (any one argument), `**` (all the rest; last only), or
     /// a glob inside one argument (`--format=*`). The program is resolved
-    /// through your PATH now; the grant is the file it resolves to.
+    /// through your PATH now; the grant is the file it resolves to. A value
+    /// without whitespace may list programs: `--allow-run git,wc`.
     #[arg(long = "allow-run", value_name = "RULE", help_heading = "Grants")]
     pub allow_run: Vec<String>,
     /// Deny a program or some of its argument lists, in the same form. Deny
@@ -89,6 +90,9 @@ pub struct GrantArgs {
         help_heading = "Confinement of children"
     )]
     pub allow_helper: Vec<String>,
+    /// Refused: procbox has no allow-all (see the message it prints).
+    #[arg(long = "allow-all", short = 'A', hide = true)]
+    pub allow_all: bool,
     /// Every limit, one flag per knob of `procbox::policy::KNOBS`.
     #[command(flatten)]
     pub limits: LimitFlags,
@@ -156,14 +160,20 @@ impl GrantArgs {
     /// A usage failure naming the flag, file and line of a malformed or
     /// unresolvable rule.
     pub fn policy(&self, manifest: Option<&Path>) -> Result<Policy, Failure> {
+        if self.allow_all {
+            return Err(Failure::usage_msg(
+                "procbox has no --allow-all: a plugin may start only what you grant, so that you know what it can do",
+            )
+            .with_hint("grant each program with --allow-run git,wc (`procbox inspect PLUGIN` shows what its manifest asks for)"));
+        }
         let mut builder = PolicyBuilder::new();
         for file in &self.grants_files {
             builder = builder.grants_document(read_document(file, Kind::Grants)?);
         }
-        for rule in &self.allow_run {
+        for rule in self.allow_run.iter().flat_map(|r| listed(r)) {
             builder = builder.allow_run_from(rule, Source::Flag("--allow-run"));
         }
-        for rule in &self.deny_run {
+        for rule in self.deny_run.iter().flat_map(|r| listed(r)) {
             builder = builder.deny_run_from(rule, Source::Flag("--deny-run"));
         }
         for rule in &self.allow_env {
@@ -200,6 +210,16 @@ impl GrantArgs {
             super::output::warning(warning);
         }
         Ok(policy)
+    }
+}
+
+/// The rules of one `--allow-run` value: a comma list of programs, as Deno
+/// writes them (`git,wc`), when it has no whitespace; else the one rule (a
+/// rule such as `cut -d, -f1` keeps its commas).
+fn listed(value: &str) -> Vec<&str> {
+    match value.contains(char::is_whitespace) {
+        true => vec![value],
+        false => value.split(',').filter(|p| !p.is_empty()).collect(),
     }
 }
 

@@ -21,6 +21,7 @@ mod decision;
 mod paths;
 mod pin;
 pub(crate) mod render;
+pub(crate) mod suggest;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -67,6 +68,16 @@ impl Gate {
         self.judge(request, &[]).map_err(Refusal::into_error)
     }
 
+    /// The program as a suggested rule names it: as the plugin wrote it
+    /// when that is a bare name found through the search path, else the
+    /// file it resolved to.
+    fn rule_program(&self, requested: &str, resolved: &Path) -> String {
+        match requested.contains('/') {
+            false => requested.to_string(),
+            true => resolved.to_string_lossy().into_owned(),
+        }
+    }
+
     /// Decides `request`, counting `granted` (rules added during the run)
     /// as allow rules after the policy's own.
     ///
@@ -80,8 +91,9 @@ impl Gate {
         let program = resolve_program(&request.program, &cwd, &self.policy.search_path)?;
         let line = command_line(&program, &request.args);
         let Some(allowing) = self.check_exec(&line, &program, &request.args, granted)? else {
+            let fix = suggest::exec_rule(&self.rule_program(&request.program, &program), &request.args);
             return Err(Refusal::Unmatched(Unmatched {
-                reason: no_match_reason(&self.policy.grants.allow, &program),
+                reason: format!("{}; {fix}", no_match_reason(&self.policy.grants.allow, &program)),
                 program,
                 args: request.args.clone(),
                 cwd,
@@ -200,7 +212,7 @@ impl Gate {
                 )));
             }
             if !self.policy.grants.env.iter().any(|r| r.allows_setting(name, value)) {
-                return Err(SpawnError::Denied(env_denial(program, name)));
+                return Err(SpawnError::Denied(env_denial(program, name, value)));
             }
             if let Some((path, manifest)) = &self.policy.manifest {
                 if !manifest.env.iter().any(|r| r.allows_setting(name, value)) {

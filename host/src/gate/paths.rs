@@ -33,9 +33,10 @@ pub(super) fn check_cwd(policy: &Policy, cwd: Option<&str>) -> Result<(PathBuf, 
     }
     let Some(root) = policy.dirs.iter().find(|root| canonical.starts_with(root)) else {
         return Err(SpawnError::Denied(format!(
-            "working directory {} is outside the granted directories ({})",
+            "working directory {} is outside the granted directories ({}); {}",
             canonical.display(),
-            with_granted(&policy.dirs)
+            with_granted(&policy.dirs),
+            super::suggest::dir(&canonical)
         )));
     };
     Ok((canonical, Some(root.clone())))
@@ -108,9 +109,10 @@ fn check_file(
     let dir = dir.canonicalize().map_err(|e| invalid(format!("its directory: {e}")))?;
     let Some(root) = policy.dirs.iter().find(|root| dir.starts_with(root)) else {
         return Err(SpawnError::Denied(format!(
-            "{line}: {name} file {}: outside the granted directories ({})",
+            "{line}: {name} file {}: outside the granted directories ({}); {}",
             dir.join(file_name).display(),
-            granted_dirs(&policy.dirs)
+            granted_dirs(&policy.dirs),
+            super::suggest::dir(&dir)
         )));
     };
     let resolved = dir.join(file_name);

@@ -50,19 +50,20 @@ pub(super) fn no_match_reason(allow: &[ExecRule], program: &Path) -> String {
 }
 
 /// Why the plugin may not set variable `name`.
-pub(super) fn env_denial(program: &str, name: &str) -> String {
+pub(super) fn env_denial(program: &str, name: &str, value: &str) -> String {
+    let fix = super::suggest::env_rule(name, value);
     if is_shell_function(name) {
         format!("{program}: environment variable {name} is an exported shell function, which bash runs as code; procbox never passes one")
     } else if is_injection(name) {
         format!(
-            "{program}: environment variable {name} can make the child load or run code of the plugin's choosing, so only a rule that names it exactly (--allow-env {name}=GLOB) allows it"
+            "{program}: environment variable {name} can make the child load or run code of the plugin's choosing, so only a rule that names it exactly (--allow-env {name}=GLOB) allows it; {fix}"
         )
     } else if !is_inert(name) {
         format!(
-            "{program}: environment variable {name}: no rule names it, and name globs cover only inert variables (locale, TZ, TERM, colours, author identity); grant it by its exact name with --allow-env {name}=GLOB"
+            "{program}: environment variable {name}: no rule names it, and name globs cover only inert variables (locale, TZ, TERM, colours, author identity); grant it by its exact name; {fix}"
         )
     } else {
-        format!("{program}: environment variable {name}: no env rule lets the plugin set it (grant it with --allow-env {name}=GLOB)")
+        format!("{program}: environment variable {name}: no env rule lets the plugin set it; {fix}")
     }
 }
 
