@@ -60,10 +60,10 @@ pub(super) fn env_denial(program: &str, name: &str, value: &str) -> String {
         )
     } else if !is_inert(name) {
         format!(
-            "{program}: environment variable {name}: no rule names it, and name globs cover only inert variables (locale, TZ, TERM, colours, author identity); grant it by its exact name; {fix}"
+            "{program}: environment variable {name}: no rule names it, and name globs cover only inert variables (locale, TZ, TERM, colours, author identity); grant it by its exact name with --allow-env {name}=GLOB; {fix}"
         )
     } else {
-        format!("{program}: environment variable {name}: no env rule lets the plugin set it; {fix}")
+        format!("{program}: environment variable {name}: no env rule lets the plugin set it (grant it with --allow-env {name}=GLOB); {fix}")
     }
 }
 
