@@ -116,7 +116,8 @@ fn literal(arg: &str) -> String {
         .collect()
 }
 
-fn broad(program: &str) -> Option<&str> {
+/// The program's name if it runs other programs as it is told.
+pub(crate) fn broad(program: &str) -> Option<&str> {
     let name = Path::new(program).file_name()?.to_str()?;
     let base = name.trim_end_matches(|c: char| c.is_ascii_digit() || c == '.');
     RUNS_OTHERS.iter().any(|r| *r == name || *r == base).then_some(name)

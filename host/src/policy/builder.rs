@@ -311,9 +311,13 @@ impl PolicyBuilder {
         if !start_dir_readable && self.confine != ConfineMode::Off {
             warnings.push(PolicyWarning::StartDirNotGranted { dir: start_dir.clone() });
         }
+        let net = child_net(&self.child_net)?;
+        let confined = crate::confine::probe::enforcement(self.confine, &net, crate::KernelSupport::get())
+            .is_ok_and(|e| e.abi >= crate::confine::probe::ABI_FILES && e.seccomp && e.active());
+        warnings.extend(super::breadth::broad_grants(&grants.allow, &write_dirs, confined));
         let confinement = Confinement {
             mode: self.confine,
-            net: child_net(&self.child_net)?,
+            net,
             helpers: self
                 .helpers
                 .iter()

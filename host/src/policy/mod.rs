@@ -10,6 +10,7 @@
 //!   requests. Without a manifest only the grants count.
 
 pub mod anywhere;
+mod breadth;
 mod builder;
 pub mod document;
 pub mod env;
@@ -148,6 +149,24 @@ pub enum PolicyWarning {
         /// The directory the plugin may write.
         dir: PathBuf,
     },
+    /// A rule that lets the plugin run any program or write any file, while
+    /// children are not confined (`--confine=off`, or a kernel without it).
+    BroadRule {
+        /// Where the rule is written.
+        origin: Source,
+        /// The rule as written.
+        rule: String,
+        /// What makes it broad.
+        why: String,
+    },
+    /// A directory children may write holds files that run later, outside
+    /// procbox (`.git` hooks, shell start-up files).
+    PlantableDir {
+        /// The directory.
+        dir: PathBuf,
+        /// What it holds.
+        found: String,
+    },
     /// The start directory is `/` or holds the user's home, so confined
     /// children are not granted it: they read only what is granted.
     StartDirNotGranted {
@@ -183,6 +202,15 @@ impl fmt::Display for PolicyWarning {
                 f,
                 "{origin}: rule '{rule}': {} lies in {}, which the plugin may write (--allow-write): the plugin can replace what it runs (--strict-programs refuses this)",
                 program.display(),
+                dir.display()
+            ),
+            PolicyWarning::BroadRule { origin, rule, why } => write!(
+                f,
+                "{origin}: rule '{rule}' is broad: {why}; children are not confined, so it is as good as letting the plugin do anything"
+            ),
+            PolicyWarning::PlantableDir { dir, found } => write!(
+                f,
+                "{} may be written by the plugin and its children, and holds {found}: a child can plant a hook or start-up file that runs later, outside procbox",
                 dir.display()
             ),
             PolicyWarning::StartDirNotGranted { dir } => write!(

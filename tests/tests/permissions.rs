@@ -1,5 +1,6 @@
-//! Denials that name their fix, and the habits of the ecosystem
-//! (`--allow-run git,wc`, no `--allow-all`, a URL is not a file).
+//! Permissions people can live with: denials that name their fix, the
+//! habits of the ecosystem (`--allow-run git,wc`, no `--allow-all`, a URL
+//! is not a file), and broad grants flagged at start-up.
 
 use procbox_tests::{bounded, guests, procbox, procbox_run};
 
@@ -93,4 +94,59 @@ async fn there_is_no_allow_all_and_a_url_is_not_a_file() {
         missing.stderr.contains("check the path") && !missing.stderr.contains("download"),
         "{missing:?}"
     );
+}
+
+#[tokio::test]
+async fn a_broad_rule_is_flagged_unless_children_are_confined() {
+    let warned = |run: &procbox_tests::Run| run.stderr.lines().filter(|l| l.contains("is broad")).count();
+    let shell = bounded!(procbox(&["explain", "--allow-run=sh", "--confine=off", "--", "sh"]));
+    assert_eq!(warned(&shell), 1, "{shell:?}");
+    assert!(
+        shell.stderr.contains("rule 'sh' is broad: sh runs other programs"),
+        "{shell:?}"
+    );
+    let git = bounded!(procbox(&[
+        "explain",
+        "--allow-run=git log **",
+        "--confine=off",
+        "--",
+        "git",
+        "log"
+    ]));
+    assert!(
+        git.stderr.contains("rule 'git log **' is broad") && git.stderr.contains("--output"),
+        "{git:?}"
+    );
+    // Narrow arguments are not broad; confinement neutralises the rest.
+    let narrow = bounded!(procbox(&[
+        "explain",
+        "--allow-run=git log --oneline",
+        "--confine=off",
+        "--",
+        "git",
+        "log",
+        "--oneline"
+    ]));
+    assert_eq!(warned(&narrow), 0, "{narrow:?}");
+    let confined = bounded!(procbox(&["explain", "--allow-run=sh", "--", "sh"]));
+    assert_eq!(warned(&confined), 0, "{confined:?}");
+}
+
+#[tokio::test]
+async fn a_writable_directory_with_a_git_repository_or_shell_start_up_files_is_flagged() {
+    for planted in [".git", ".bashrc"] {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join(planted)).unwrap();
+        let write = format!("--allow-write={}", dir.path().display());
+        let run = bounded!(procbox(&["explain", &write, "--allow-run=true", "--", "true"]));
+        assert!(
+            run.stderr
+                .contains(&format!("holds {planted}: a child can plant a hook")),
+            "{planted}: {run:?}"
+        );
+    }
+    let clean = tempfile::tempdir().unwrap();
+    let write = format!("--allow-write={}", clean.path().display());
+    let run = bounded!(procbox(&["explain", &write, "--allow-run=true", "--", "true"]));
+    assert!(!run.stderr.contains("plant"), "{run:?}");
 }
