@@ -150,3 +150,40 @@ async fn a_writable_directory_with_a_git_repository_or_shell_start_up_files_is_f
     let run = bounded!(procbox(&["explain", &write, "--allow-run=true", "--", "true"]));
     assert!(!run.stderr.contains("plant"), "{run:?}");
 }
+
+#[tokio::test]
+async fn du_sort_head_on_a_large_directory_succeeds_on_the_first_try() {
+    // The first pipeline of a new user: one run, grants named once. 5000
+    // entries make about 200 KB of `du` output, more than a pipe holds.
+    let dir = tempfile::tempdir().unwrap();
+    for d in 0..50 {
+        let sub = dir.path().join(format!("directory-{d:02}"));
+        std::fs::create_dir(&sub).unwrap();
+        for f in 0..100 {
+            std::fs::write(sub.join(format!("file-with-a-longish-name-{f:03}")), "x".repeat(f * 10)).unwrap();
+        }
+    }
+    let read = format!("--allow-read={}", dir.path().display());
+    let run = bounded!(procbox_run(
+        guests::DU_SORT_HEAD,
+        &["--allow-run=du,sort,head", &read],
+        &[dir.path().to_str().unwrap()]
+    ));
+    assert_eq!(run.code, Some(0), "{run:?}");
+    assert_eq!(run.stdout.trim().lines().count(), 5, "{run:?}");
+}
+
+#[tokio::test]
+async fn verbose_demo_prints_each_command() {
+    let run = bounded!(procbox(&["-v", "demo"]));
+    assert_eq!(run.code, Some(0), "{run:?}");
+    for program in ["echo", "cat", "grep"] {
+        assert!(
+            run.stderr
+                .lines()
+                .any(|l| l.contains("$ ") && l.contains(&format!("/{program}"))),
+            "-v printed no `$ .../{program}` line: {}",
+            run.stderr
+        );
+    }
+}

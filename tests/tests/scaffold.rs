@@ -14,6 +14,19 @@ async fn a_new_plugin_builds_and_runs_outside_the_repository() {
     let dir = tempfile::tempdir().unwrap();
     let created = procbox_in(dir.path(), &["new", "hello-plugin"]).await;
     assert_eq!(created.code, Some(0), "{created:?}");
+    // It says how to build and how to run the result with its grants.
+    assert!(
+        created
+            .stdout
+            .contains("build: cd hello-plugin && cargo build --release"),
+        "{created:?}"
+    );
+    assert!(
+        created.stdout.contains(
+            "run:   procbox run target/wasm32-wasip2/release/hello-plugin.wasm --manifest hello-plugin.manifest.toml --allow-run echo"
+        ),
+        "{created:?}"
+    );
     let crate_dir = dir.path().join("hello-plugin");
     for file in [
         "Cargo.toml",

@@ -5,8 +5,10 @@ use std::fmt;
 use crate::bindings::procbox::host::process as wit;
 use crate::status::ExitStatus;
 
-/// Why running a command failed.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Why running a command failed. `Debug` writes the same one line as
+/// `Display` (as anyhow's errors do), so a `main` that returns it prints
+/// `Error: denied: ...`, not a struct.
+#[derive(Clone, PartialEq, Eq)]
 pub enum Error {
     /// The host's policy refused the command; the message names the rule.
     Denied(String),
@@ -48,6 +50,12 @@ pub struct Failure {
     pub status: ExitStatus,
     /// The last lines of its stderr, if it was captured.
     pub stderr_tail: String,
+}
+
+impl fmt::Debug for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
 }
 
 impl fmt::Display for Error {
@@ -100,4 +108,19 @@ pub(crate) fn tail(bytes: &[u8], max_lines: usize) -> String {
     let text = String::from_utf8_lossy(bytes);
     let lines: Vec<&str> = text.trim_end().lines().collect();
     lines[lines.len().saturating_sub(max_lines)..].join("\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_is_the_one_line_a_person_reads() {
+        let error = Error::Denied("/usr/bin/wc: no allow rule grants /usr/bin/wc".into());
+        assert_eq!(format!("{error:?}"), format!("{error}"));
+        assert_eq!(
+            format!("{error:?}"),
+            "denied: /usr/bin/wc: no allow rule grants /usr/bin/wc"
+        );
+    }
 }

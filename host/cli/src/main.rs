@@ -284,12 +284,15 @@ async fn dispatch(cli: Cli) -> Result<u8, Failure> {
             Ok(0)
         }
         Commands::Compile(args) => compile(args),
-        Commands::Demo => demo().await,
+        Commands::Demo => demo(cli.verbose).await,
         Commands::Doctor => doctor::doctor(),
         Commands::New(args) => {
             let here = std::env::current_dir().context("cannot find the current directory")?;
             scaffold::new_plugin(&here, &args.name)?;
-            output::emit(&format!("created {0}/: cd {0} && cargo build --release\n", args.name))?;
+            output::emit(&format!(
+                "created {0}/\n  build: cd {0} && cargo build --release\n  run:   procbox run target/wasm32-wasip2/release/{0}.wasm --manifest {0}.manifest.toml --allow-run echo\n  (the manifest lists what the plugin asks to run; grant it with --allow-run)\n",
+                args.name
+            ))?;
             Ok(0)
         }
     }
@@ -422,7 +425,7 @@ fn explain(args: ExplainArgs) -> Result<u8, Failure> {
 const DEMO_GRANTS: &[&str] = &["echo", "cat", "grep", "tee"];
 
 #[cfg(feature = "demo")]
-async fn demo() -> Result<u8, Failure> {
+async fn demo(verbose: bool) -> Result<u8, Failure> {
     use procbox_demo_wasm::DEMO_WASM;
     let policy = DEMO_GRANTS
         .iter()
@@ -442,11 +445,15 @@ async fn demo() -> Result<u8, Failure> {
     ))?;
     let runtime = runtime(false, FIRST_RUN)?;
     let plugin = runtime.load_bytes("demo.wasm", DEMO_WASM)?;
-    execute(&runtime, &plugin, RunOptions::new(Arc::new(policy))).await
+    let mut options = RunOptions::new(Arc::new(policy));
+    if verbose {
+        options = options.observer(Arc::new(VerboseLog));
+    }
+    execute(&runtime, &plugin, options).await
 }
 
 #[cfg(not(feature = "demo"))]
-async fn demo() -> Result<u8, Failure> {
+async fn demo(_verbose: bool) -> Result<u8, Failure> {
     Err(Failure::usage_msg("this procbox was built without the `demo` feature")
         .with_hint("build procbox with its default features (cargo build -p procbox-cli --features demo)"))
 }
