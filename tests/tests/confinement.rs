@@ -539,3 +539,76 @@ async fn starting_in_the_root_or_home_directory_grants_children_nothing_there() 
         "{stderr}"
     );
 }
+
+// Found by a second adversarial review; each succeeded before its fix.
+
+#[tokio::test]
+async fn a_raw_unix_socketpair_cannot_reach_a_socket_file_either() {
+    let dir = shared_dir();
+    let path = dir.path().join("log.sock");
+    let _socket = std::os::unix::net::UnixDatagram::bind(&path).unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o777)).unwrap();
+    refused_only_when_confined(&[], &[PROBE, "unix-raw", path.to_str().unwrap()]).await;
+}
+
+#[tokio::test]
+async fn a_child_cannot_change_file_flags_through_a_read_only_descriptor() {
+    for user in USERS {
+        let dir = shared_dir();
+        let victim = readable_file(dir.path(), "victim");
+        if user == User::Nobody {
+            std::os::unix::fs::chown(&victim, Some(65534), Some(65534)).unwrap();
+        }
+        let read = format!("--allow-read={}", dir.path().display());
+        let victim = victim.to_str().unwrap();
+        expect(user, &[&read], "fails:Permission denied", &[PROBE, "setflags", victim]).await;
+        expect(user, &[&read, "--confine=off"], "ok", &[PROBE, "setflags", victim]).await;
+    }
+}
+
+#[tokio::test]
+async fn a_child_cannot_change_another_process_s_limits_or_priority() {
+    for user in USERS {
+        let mut victim = match user {
+            User::Root => std::process::Command::new("sleep").arg("1000").spawn().unwrap(),
+            User::Nobody => std::process::Command::new("setpriv")
+                .args(["--reuid=nobody", "--regid=nogroup", "--clear-groups", "sleep", "1000"])
+                .spawn()
+                .unwrap(),
+        };
+        let pid = victim.id().to_string();
+        for action in ["prlimit", "renice"] {
+            expect(user, &[], "fails:Permission denied", &[PROBE, action, &pid]).await;
+            expect(user, &["--confine=off"], "ok", &[PROBE, action, &pid]).await;
+        }
+        victim.kill().unwrap();
+        victim.wait().unwrap();
+    }
+}
+
+#[tokio::test]
+async fn a_system_directory_as_start_directory_is_not_granted() {
+    // As root, started in /etc, children read /etc/shadow before.
+    let allow = format!("--allow-run={PROBE}");
+    let run = bounded!(tokio::process::Command::new(procbox_bin())
+        .args([
+            "run",
+            guests::SPAWN_OUTCOME,
+            &allow,
+            "--",
+            "fails:Permission denied",
+            PROBE,
+            "read",
+            "/etc/shadow"
+        ])
+        .env("PROCBOX_CACHE_DIR", test_cache_dir())
+        .current_dir("/etc")
+        .output())
+    .unwrap();
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert_eq!(run.status.code(), Some(0), "{stderr}");
+    assert!(
+        stderr.contains("children may not read the start directory /etc"),
+        "{stderr}"
+    );
+}

@@ -15,9 +15,16 @@
 //!   `setxattr` and their variants): Landlock does not see them, and a child
 //!   of root, which owns every root file, could otherwise make a program
 //!   setuid root or `/etc/passwd` writable;
+//! - changing a file's flags, project attributes, encryption policy or
+//!   verity through a read-only descriptor (`file_setattr`, the
+//!   `FS_IOC_SET*` ioctls);
 //! - the kernel keyring (`add_key`, `keyctl`, `request_key`) and System V
 //!   IPC (message queues, semaphores, shared memory): channels to, and
-//!   secrets of, unconfined processes of the user.
+//!   secrets of, unconfined processes of the user;
+//! - acting on another process by pid where Landlock's signal scoping does
+//!   not reach: `prlimit64` with a new limit, `setpriority` and
+//!   `ioprio_set` of anything but the caller, the `sched_set*` calls,
+//!   `migrate_pages`, `move_pages`, `process_madvise`, `kcmp`.
 //!
 //! Refused unless [`ChildNet`] grants them: Unix sockets (`socket(AF_UNIX)`,
 //! and datagram `socketpair`s, whose `sendto` reaches any socket file;
@@ -80,6 +87,31 @@ const METADATA: &[i64] = &[
     libc::SYS_fremovexattr,
     463,
     466,
+    469, // file_setattr
+];
+
+/// The ioctls that change a file's attributes through a descriptor opened
+/// only for reading: its flags (`chattr`: sync, nodump, noatime, append),
+/// its project quota attributes, an fscrypt policy, fs-verity, its version.
+const FILE_ATTRIBUTE_IOCTLS: &[u64] = &[
+    0x4008_6602, // FS_IOC_SETFLAGS
+    0x4004_6602, // FS_IOC32_SETFLAGS
+    0x401c_5820, // FS_IOC_FSSETXATTR
+    0x800c_6613, // FS_IOC_SET_ENCRYPTION_POLICY
+    0x4080_6685, // FS_IOC_ENABLE_VERITY
+    0x4008_7602, // FS_IOC_SETVERSION
+    0x4004_7602, // FS_IOC32_SETVERSION
+];
+
+/// Calls that act on another process by pid (argument index of the pid;
+/// 0 means the caller), which Landlock's signal scoping does not cover.
+const OTHER_PROCESSES: &[(i64, u8)] = &[
+    (libc::SYS_sched_setaffinity, 0),
+    (libc::SYS_sched_setscheduler, 0),
+    (libc::SYS_sched_setparam, 0),
+    (libc::SYS_sched_setattr, 0),
+    (libc::SYS_migrate_pages, 0),
+    (libc::SYS_move_pages, 0),
 ];
 
 /// The kernel keyring.
@@ -149,9 +181,11 @@ fn rules(net: &ChildNet) -> BTreeMap<i64, Vec<SeccompRule>> {
     let mut refused: BTreeMap<i64, Vec<SeccompRule>> = BTreeMap::new();
     refused.insert(libc::SYS_socket, socket);
     if !net.unix {
+        // A Unix SOCK_RAW socket is a datagram socket too.
+        let datagram = |kind: libc::c_int| rule(vec![condition(1, Op::MaskedEq(0xf), kind as u64)]);
         refused.insert(
             libc::SYS_socketpair,
-            vec![rule(vec![condition(1, Op::MaskedEq(0xf), libc::SOCK_DGRAM as u64)])],
+            vec![datagram(libc::SOCK_DGRAM), datagram(libc::SOCK_RAW)],
         );
     }
     if !net.all {
@@ -173,6 +207,8 @@ fn rules(net: &ChildNet) -> BTreeMap<i64, Vec<SeccompRule>> {
         libc::SYS_ptrace,
         libc::SYS_process_vm_readv,
         libc::SYS_process_vm_writev,
+        libc::SYS_process_madvise,
+        libc::SYS_kcmp,
     ] {
         refused.insert(always, Vec::new());
     }
@@ -195,10 +231,30 @@ fn rules(net: &ChildNet) -> BTreeMap<i64, Vec<SeccompRule>> {
     );
     refused.insert(
         libc::SYS_ioctl,
-        vec![
-            rule(vec![condition(1, Op::Eq, libc::TIOCSTI)]),
-            rule(vec![condition(1, Op::Eq, libc::TIOCLINUX)]),
-        ],
+        [libc::TIOCSTI, libc::TIOCLINUX]
+            .into_iter()
+            .chain(FILE_ATTRIBUTE_IOCTLS.iter().copied())
+            .map(|request| rule(vec![condition(1, Op::Eq, request)]))
+            .collect(),
+    );
+    for (call, target) in OTHER_PROCESSES {
+        refused.insert(*call, vec![rule(vec![condition(*target, Op::Ne, 0)])]);
+    }
+    // setpriority(PRIO_PROCESS = 0, 0, ...) and ioprio_set(IOPRIO_WHO_PROCESS
+    // = 1, 0, ...) only: a group or a user (who = 0 means one's own) reaches
+    // every process of the user, procbox included.
+    refused.insert(
+        libc::SYS_setpriority,
+        vec![rule(vec![condition(0, Op::Ne, 0)]), rule(vec![condition(1, Op::Ne, 0)])],
+    );
+    refused.insert(
+        libc::SYS_ioprio_set,
+        vec![rule(vec![condition(0, Op::Ne, 1)]), rule(vec![condition(1, Op::Ne, 0)])],
+    );
+    // prlimit64 on another process, with a new limit (reading is harmless).
+    refused.insert(
+        libc::SYS_prlimit64,
+        vec![rule(vec![condition(0, Op::Ne, 0), condition(2, Op::Ne, 0)])],
     );
     refused
 }

@@ -322,9 +322,30 @@ enum Kind {
     Script(PathBuf),
 }
 
+/// How much of a program file is read to find its interpreter: the `#!`
+/// line, or the ELF program headers and the `PT_INTERP` string, which
+/// linkers put at the start.
+const HEAD_BYTES: u64 = 64 << 10;
+
+/// The first [`HEAD_BYTES`] of `path`, if it is a regular file. Opened
+/// without blocking: a FIFO named as a program must not hang procbox.
+fn head_of(path: &Path) -> Option<Vec<u8>> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(path)
+        .ok()?;
+    if !file.metadata().ok()?.is_file() {
+        return None;
+    }
+    let mut head = Vec::new();
+    file.take(HEAD_BYTES).read_to_end(&mut head).ok()?;
+    Some(head)
+}
+
 fn executable_kind(path: &Path) -> Option<Kind> {
-    let mut head = Vec::with_capacity(4096);
-    std::fs::File::open(path).ok()?.take(4096).read_to_end(&mut head).ok()?;
+    let head = head_of(path)?;
     if let Some(rest) = head.strip_prefix(b"#!") {
         let line = rest.split(|b| *b == b'\n').next()?;
         let line = std::str::from_utf8(line).ok()?.trim();
@@ -332,30 +353,30 @@ fn executable_kind(path: &Path) -> Option<Kind> {
         return Some(Kind::Script(PathBuf::from(interp)));
     }
     if head.starts_with(b"\x7fELF") {
-        return Some(Kind::Elf(elf_interpreter(path)));
+        return Some(Kind::Elf(elf_interpreter(&head)));
     }
     None
 }
 
-/// `PT_INTERP` of a 64-bit little-endian ELF file.
-fn elf_interpreter(path: &Path) -> Option<PathBuf> {
-    let bytes = std::fs::read(path).ok()?;
-    let u16_at = |o: usize| Some(u16::from_le_bytes(bytes.get(o..o + 2)?.try_into().ok()?));
-    let u32_at = |o: usize| Some(u32::from_le_bytes(bytes.get(o..o + 4)?.try_into().ok()?));
-    let u64_at = |o: usize| Some(u64::from_le_bytes(bytes.get(o..o + 8)?.try_into().ok()?));
+/// `PT_INTERP` of a 64-bit little-endian ELF file, from its first bytes.
+fn elf_interpreter(bytes: &[u8]) -> Option<PathBuf> {
+    // Every offset comes from the file: checked, never trusted.
+    let field = |at: usize, len: usize| bytes.get(at..at.checked_add(len)?);
+    let u16_at = |at| Some(u16::from_le_bytes(field(at, 2)?.try_into().ok()?));
+    let u32_at = |at| Some(u32::from_le_bytes(field(at, 4)?.try_into().ok()?));
+    let u64_at = |at| usize::try_from(u64::from_le_bytes(field(at, 8)?.try_into().ok()?)).ok();
     // ELFCLASS64, ELFDATA2LSB.
     if bytes.get(4) != Some(&2) || bytes.get(5) != Some(&1) {
         return None;
     }
-    let (phoff, phentsize, phnum) = (u64_at(0x20)? as usize, u16_at(0x36)? as usize, u16_at(0x38)? as usize);
+    let (phoff, phentsize, phnum) = (u64_at(0x20)?, usize::from(u16_at(0x36)?), usize::from(u16_at(0x38)?));
     const PT_INTERP: u32 = 3;
     (0..phnum).find_map(|i| {
-        let header = phoff + i * phentsize;
+        let header = phoff.checked_add(i.checked_mul(phentsize)?)?;
         if u32_at(header)? != PT_INTERP {
             return None;
         }
-        let (offset, size) = (u64_at(header + 8)? as usize, u64_at(header + 32)? as usize);
-        let name = bytes.get(offset..offset + size)?;
+        let name = field(u64_at(header.checked_add(8)?)?, u64_at(header.checked_add(32)?)?)?;
         let name = name.split(|b| *b == 0).next()?;
         Some(PathBuf::from(std::str::from_utf8(name).ok()?))
     })
@@ -383,5 +404,22 @@ mod tests {
         assert!(found[1].to_string_lossy().contains("ld-linux"), "{found:?}");
         std::fs::write(&script, "plain text").unwrap();
         assert!(interpreters(&script).is_empty());
+    }
+
+    #[test]
+    fn a_fifo_or_a_hostile_elf_header_gives_no_interpreter_and_never_hangs() {
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("fifo");
+        let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+        // SAFETY: a NUL-terminated path.
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+        let script = dir.path().join("script");
+        std::fs::write(&script, format!("#!{}\n", fifo.display())).unwrap();
+        assert_eq!(interpreters(&fifo), Vec::<PathBuf>::new());
+        assert_eq!(interpreters(&script), vec![fifo.canonicalize().unwrap()]);
+        // Offsets near usize::MAX: no overflow, no interpreter.
+        let mut elf = b"\x7fELF\x02\x01".to_vec();
+        elf.resize(64, 0xff);
+        assert_eq!(elf_interpreter(&elf), None);
     }
 }

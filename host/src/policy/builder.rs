@@ -306,8 +306,7 @@ impl PolicyBuilder {
         );
         warnings.extend(exposed_programs(&grants, &write_dirs, &dirs, self.strict_programs)?);
         let home = host_env_home.map(PathBuf::from).and_then(|h| h.canonicalize().ok());
-        let start_dir_readable =
-            start_dir != Path::new("/") && home.as_deref().is_none_or(|home| !home.starts_with(&start_dir));
+        let start_dir_readable = start_dir_grantable(&start_dir, home.as_deref());
         if !start_dir_readable && self.confine != ConfineMode::Off {
             warnings.push(PolicyWarning::StartDirNotGranted { dir: start_dir.clone() });
         }
@@ -351,6 +350,18 @@ impl PolicyBuilder {
             warnings,
         })
     }
+}
+
+/// Whether the start directory may be granted to children: not `/`, not a
+/// directory that holds the user's home or everybody's (`/home`, `/tmp`,
+/// ...), and nothing inside the system's own trees (`/etc`, `/root`,
+/// `/var`, ...), where procbox is started by services, cron and containers.
+fn start_dir_grantable(start: &Path, home: Option<&Path>) -> bool {
+    const SHARED: &[&str] = &["/", "/home", "/tmp", "/srv", "/opt", "/mnt", "/media", "/usr"];
+    const SYSTEM: &[&str] = &["/etc", "/root", "/var", "/run", "/proc", "/sys", "/dev", "/boot"];
+    !(SHARED.iter().any(|d| start == Path::new(d))
+        || SYSTEM.iter().any(|d| start.starts_with(d))
+        || home.is_some_and(|home| home.starts_with(start)))
 }
 
 /// The children's network grants, parsed.

@@ -167,8 +167,9 @@ pub enum PolicyWarning {
         /// What it holds.
         found: String,
     },
-    /// The start directory is `/` or holds the user's home, so confined
-    /// children are not granted it: they read only what is granted.
+    /// The start directory is `/`, holds the user's home or everybody's
+    /// files, or is a system directory, so confined children are not granted
+    /// it: they read only what is granted.
     StartDirNotGranted {
         /// The start directory.
         dir: PathBuf,
@@ -215,7 +216,7 @@ impl fmt::Display for PolicyWarning {
             ),
             PolicyWarning::StartDirNotGranted { dir } => write!(
                 f,
-                "children may not read the start directory {} (it is / or holds your home); grant what they need with --allow-read or --dir",
+                "children may not read the start directory {} (it is /, holds your home or everybody's files, or is a system directory); grant what they need with --allow-read or --dir",
                 dir.display()
             ),
             PolicyWarning::HardLinkedProgram {
@@ -251,8 +252,10 @@ impl Policy {
     }
 
     /// Whether confined children may read the start directory: not when it
-    /// is `/` or holds the user's home (procbox started there by a service,
-    /// cron, a container, or from a terminal's first directory).
+    /// is `/`, holds the user's home or everybody's files (`/home`, `/tmp`),
+    /// or lies in a system tree (`/etc`, `/root`, `/var`, ...): procbox
+    /// started there by a service, cron, a container, or from a terminal's
+    /// first directory.
     pub fn start_dir_readable(&self) -> bool {
         self.start_dir_readable
     }

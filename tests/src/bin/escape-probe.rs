@@ -11,7 +11,10 @@
 //! setuid), `unix-dgram PATH` (a datagram to a socket file, from a
 //! `socketpair`), `fastopen HOST:PORT` (TCP Fast Open: `sendto` without
 //! `connect`), `keyring` (adds a key to the session keyring), `sysv`
-//! (creates a System V message queue).
+//! (creates a System V message queue), `unix-raw PATH` (the same as
+//! `unix-dgram`, from a `SOCK_RAW` pair), `setflags PATH` (sets the
+//! `nodump` flag through a read-only descriptor), `prlimit PID` (lowers
+//! another process's CPU limit), `renice PID` (another process's priority).
 
 use std::io::{self, Write};
 use std::net::{TcpStream, UdpSocket};
@@ -36,7 +39,11 @@ fn main() {
         "caps" => caps(),
         "tmpdir" => tmpdir(),
         "chmod" => chmod_setuid(arg),
-        "unix-dgram" => unix_dgram(arg),
+        "unix-dgram" => unix_dgram(arg, libc::SOCK_DGRAM),
+        "unix-raw" => unix_dgram(arg, libc::SOCK_RAW),
+        "setflags" => set_flags(arg),
+        "prlimit" => prlimit(arg),
+        "renice" => renice(arg),
         "fastopen" => fastopen(arg),
         "keyring" => keyring(),
         "sysv" => sysv(),
@@ -141,10 +148,10 @@ fn chmod_setuid(path: &str) -> io::Result<()> {
     last_error(unsafe { libc::chmod(path.as_ptr(), 0o4755) } as libc::c_long).map(drop)
 }
 
-fn unix_dgram(path: &str) -> io::Result<()> {
+fn unix_dgram(path: &str, kind: libc::c_int) -> io::Result<()> {
     let mut pair = [0; 2];
     // SAFETY: socketpair fills the array.
-    last_error(unsafe { libc::socketpair(libc::AF_UNIX, libc::SOCK_DGRAM, 0, pair.as_mut_ptr()) } as libc::c_long)?;
+    last_error(unsafe { libc::socketpair(libc::AF_UNIX, kind, 0, pair.as_mut_ptr()) } as libc::c_long)?;
     // SAFETY: a zeroed sockaddr_un with a path shorter than sun_path.
     let mut address: libc::sockaddr_un = unsafe { std::mem::zeroed() };
     address.sun_family = libc::AF_UNIX as libc::sa_family_t;
@@ -215,4 +222,35 @@ fn sysv() -> io::Result<()> {
     // SAFETY: removes the queue just made.
     unsafe { libc::msgctl(id as i32, libc::IPC_RMID, std::ptr::null_mut()) };
     Ok(())
+}
+
+fn set_flags(path: &str) -> io::Result<()> {
+    const FS_IOC_GETFLAGS: libc::c_ulong = 0x8008_6601;
+    const FS_IOC_SETFLAGS: libc::c_ulong = 0x4008_6602;
+    const FS_NODUMP_FL: libc::c_long = 0x40;
+    let file = std::fs::File::open(path)?;
+    let fd = std::os::fd::AsRawFd::as_raw_fd(&file);
+    let mut flags: libc::c_long = 0;
+    // SAFETY: ioctls on our own descriptor with a pointer to a local.
+    last_error(unsafe { libc::ioctl(fd, FS_IOC_GETFLAGS, &mut flags) } as libc::c_long)?;
+    flags |= FS_NODUMP_FL;
+    // SAFETY: as above.
+    last_error(unsafe { libc::ioctl(fd, FS_IOC_SETFLAGS, &flags) } as libc::c_long).map(drop)
+}
+
+fn prlimit(pid: &str) -> io::Result<()> {
+    let pid: libc::pid_t = pid.parse().map_err(io::Error::other)?;
+    let limit = libc::rlimit64 {
+        rlim_cur: 3600,
+        rlim_max: 3600,
+    };
+    // SAFETY: a pointer to a local; no old value asked for.
+    let rc = unsafe { libc::prlimit64(pid, libc::RLIMIT_CPU, &limit, std::ptr::null_mut()) };
+    last_error(rc as libc::c_long).map(drop)
+}
+
+fn renice(pid: &str) -> io::Result<()> {
+    let pid: libc::id_t = pid.parse().map_err(io::Error::other)?;
+    // SAFETY: a plain call.
+    last_error(unsafe { libc::setpriority(libc::PRIO_PROCESS, pid, 1) } as libc::c_long).map(drop)
 }

@@ -147,7 +147,17 @@ fn launch_on(
             }
             Err(e) => return Err(e),
         }
-        match wire::recv::<Reply>(connection.socket.as_fd())? {
+        let received = wire::recv::<Reply>(connection.socket.as_fd());
+        let received = match received {
+            Ok(received) => received,
+            // It died on this request: forget it, so the next spawn starts
+            // a new one, and say so.
+            Err(e) => {
+                replace(launcher);
+                return Err(io::Error::new(e.kind(), format!("the launcher process failed: {e}")));
+            }
+        };
+        match received {
             Some((Reply::UnknownPlan, _)) if request.plan.is_none() => {
                 connection.known.remove(&request.plan_id);
             }
