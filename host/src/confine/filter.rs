@@ -26,6 +26,10 @@
 //!   `ioprio_set` of anything but the caller, the `sched_set*` calls,
 //!   `migrate_pages`, `move_pages`, `process_madvise`, `kcmp`.
 //!
+//! A second filter ([`unknown_calls`]) fails every call newer than this
+//! list was written against with `ENOSYS`, so that a new kernel's call
+//! that acts outside the grant is refused rather than allowed.
+//!
 //! Refused unless [`ChildNet`] grants them: Unix sockets (`socket(AF_UNIX)`,
 //! and datagram `socketpair`s, whose `sendto` reaches any socket file;
 //! stream `socketpair`s stay allowed); IPv4 and IPv6 sockets (with per-port
@@ -36,8 +40,8 @@
 use std::collections::BTreeMap;
 
 use seccompiler::{
-    BpfProgram, SeccompAction, SeccompCmpArgLen as Len, SeccompCmpOp as Op, SeccompCondition, SeccompFilter,
-    SeccompRule, TargetArch,
+    sock_filter, BpfProgram, SeccompAction, SeccompCmpArgLen as Len, SeccompCmpOp as Op, SeccompCondition,
+    SeccompFilter, SeccompRule, TargetArch,
 };
 
 use super::ChildNet;
@@ -131,6 +135,54 @@ const SYSV_IPC: &[i64] = &[
     libc::SYS_shmat,
     libc::SYS_shmctl,
 ];
+
+/// The first system call number this filter does not know: 469
+/// (`file_setattr`, Linux 6.17) is the last it was written against. New
+/// calls get the same number on every architecture.
+pub const FIRST_UNKNOWN_CALL: u32 = 470;
+
+/// A second filter, for what the first cannot list: every system call from
+/// `first_unknown` on fails with `ENOSYS`, as on a kernel without it (libc
+/// falls back as it would there). A call added to a later kernel that acts
+/// outside the grant is then refused until this filter learns it, rather
+/// than allowed. The x32 calls (numbers with bit 30 set) fall under it too.
+/// On another architecture than procbox's own, it allows (the first
+/// filter kills).
+///
+/// # Errors
+/// One line if this architecture has no seccomp support here.
+pub fn unknown_calls(first_unknown: u32) -> Result<BpfProgram, String> {
+    const AUDIT_ARCH: u32 = match std::env::consts::ARCH.as_bytes() {
+        b"x86_64" => 0xc000_003e,
+        b"aarch64" => 0xc000_00b7,
+        b"riscv64" => 0xc000_00f3,
+        _ => 0,
+    };
+    if AUDIT_ARCH == 0 {
+        return Err(format!("seccomp filter: no support for {}", std::env::consts::ARCH));
+    }
+    let op = |code: u32, jt: u8, jf: u8, k: u32| sock_filter {
+        code: code as u16,
+        jt,
+        jf,
+        k,
+    };
+    let (arch_offset, nr_offset) = (4, 0); // struct seccomp_data
+    Ok(vec![
+        op(libc::BPF_LD | libc::BPF_W | libc::BPF_ABS, 0, 0, arch_offset),
+        // Another architecture: jump to allow (the first filter kills).
+        op(libc::BPF_JMP | libc::BPF_JEQ | libc::BPF_K, 0, 3, AUDIT_ARCH),
+        op(libc::BPF_LD | libc::BPF_W | libc::BPF_ABS, 0, 0, nr_offset),
+        op(libc::BPF_JMP | libc::BPF_JGE | libc::BPF_K, 0, 1, first_unknown),
+        op(
+            libc::BPF_RET | libc::BPF_K,
+            0,
+            0,
+            libc::SECCOMP_RET_ERRNO | libc::ENOSYS as u32,
+        ),
+        op(libc::BPF_RET | libc::BPF_K, 0, 0, libc::SECCOMP_RET_ALLOW),
+    ])
+}
 
 fn condition(arg: u8, op: Op, value: u64) -> SeccompCondition {
     SeccompCondition::new(arg, Len::Dword, op, value).expect("argument index below 6")
@@ -272,6 +324,39 @@ mod tests {
         net.add("unix").unwrap();
         net.add("all").unwrap();
         build(&net).unwrap();
+    }
+
+    #[test]
+    fn calls_the_filter_does_not_know_fail_as_if_the_kernel_lacked_them() {
+        // Loaded in a throw-away child with a lowered threshold, so that a
+        // call this kernel has (getppid, 110 on x86_64) counts as unknown.
+        let program = unknown_calls(libc::SYS_getppid as u32).unwrap();
+        let fprog = libc::sock_fprog {
+            len: program.len() as u16,
+            filter: program.as_ptr() as *mut libc::sock_filter,
+        };
+        // SAFETY: the child makes only system calls and exits.
+        unsafe {
+            let pid = libc::fork();
+            if pid == 0 {
+                libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+                if libc::prctl(libc::PR_SET_SECCOMP, libc::SECCOMP_MODE_FILTER, &fprog) != 0 {
+                    libc::_exit(2);
+                }
+                let below = libc::syscall(libc::SYS_getpid);
+                let unknown = libc::syscall(libc::SYS_getppid);
+                let errno = *libc::__errno_location();
+                libc::_exit(if below > 0 && unknown == -1 && errno == libc::ENOSYS {
+                    0
+                } else {
+                    1
+                });
+            }
+            let mut status = 0;
+            libc::waitpid(pid, &mut status, 0);
+            assert!(libc::WIFEXITED(status), "{status}");
+            assert_eq!(libc::WEXITSTATUS(status), 0, "getppid was not refused with ENOSYS");
+        }
     }
 
     #[test]

@@ -185,6 +185,8 @@ fn install_filter(key: FilterKey) -> Result<FilterKey, String> {
             return Err(format!("no_new_privs: {}", std::io::Error::last_os_error()));
         }
         load_filter(&program).map_err(|e| format!("loading the seccomp filter: {e}"))?;
+        let unknown = filter::unknown_calls(filter::FIRST_UNKNOWN_CALL)?;
+        load_filter(&unknown).map_err(|e| format!("loading the seccomp filter of unknown calls: {e}"))?;
     }
     Ok(key)
 }
