@@ -89,6 +89,15 @@ async fn refused_with_only_when_confined(error: &str, flags: &[&str], command: &
     }
 }
 
+/// For each user: refused (the kernel's `EACCES`) under the `narrow` grant,
+/// and allowed under the `wide` one.
+async fn refused_under_allowed_under(narrow: &[&str], wide: &[&str], command: &[&str]) {
+    for user in USERS {
+        expect(user, narrow, "fails:Permission denied", command).await;
+        expect(user, wide, "ok", command).await;
+    }
+}
+
 /// A directory every user may enter, holding a file every user may read.
 fn shared_dir() -> tempfile::TempDir {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -194,18 +203,10 @@ async fn a_child_cannot_connect_to_a_tcp_listener_unless_its_port_is_granted() {
     let port = listener.local_addr().unwrap().port();
     let address = format!("127.0.0.1:{port}");
     refused_only_when_confined(&[], &[PROBE, "tcp", &address]).await;
+    // Its port's grant opens it; another port's does not.
     let grant = format!("--allow-child-net={port}");
-    for user in USERS {
-        expect(user, &[&grant], "ok", &[PROBE, "tcp", &address]).await;
-        // Another port's grant does not open this one.
-        expect(
-            user,
-            &["--allow-child-net=1"],
-            "fails:Permission denied",
-            &[PROBE, "tcp", &address],
-        )
-        .await;
-    }
+    let tcp = [PROBE, "tcp", &address];
+    refused_under_allowed_under(&["--allow-child-net=1"], &[&grant], &tcp).await;
 }
 
 #[tokio::test]
@@ -214,16 +215,8 @@ async fn a_child_cannot_send_udp() {
     let address = socket.local_addr().unwrap().to_string();
     refused_only_when_confined(&[], &[PROBE, "udp", &address]).await;
     // A TCP port grant opens no UDP.
-    for user in USERS {
-        expect(
-            user,
-            &["--allow-child-net=53"],
-            "fails:Permission denied",
-            &[PROBE, "udp", &address],
-        )
-        .await;
-        expect(user, &["--allow-child-net=all"], "ok", &[PROBE, "udp", &address]).await;
-    }
+    let udp = [PROBE, "udp", &address];
+    refused_under_allowed_under(&["--allow-child-net=53"], &["--allow-child-net=all"], &udp).await;
 }
 
 #[tokio::test]
@@ -489,16 +482,8 @@ async fn tcp_fast_open_does_not_step_around_a_port_grant() {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let address = listener.local_addr().unwrap().to_string();
     // Only another port is granted: sendto(MSG_FASTOPEN) must not connect.
-    for user in USERS {
-        expect(
-            user,
-            &["--allow-child-net=1"],
-            "fails:Permission denied",
-            &[PROBE, "fastopen", &address],
-        )
-        .await;
-        expect(user, &["--allow-child-net=all"], "ok", &[PROBE, "fastopen", &address]).await;
-    }
+    let fast_open = [PROBE, "fastopen", &address];
+    refused_under_allowed_under(&["--allow-child-net=1"], &["--allow-child-net=all"], &fast_open).await;
 }
 
 #[tokio::test]
