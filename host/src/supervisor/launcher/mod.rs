@@ -1,5 +1,5 @@
-//! **The launcher**: a small process, one per procbox process, that starts
-//! every confined child.
+//! **The launcher**: a small process that starts every confined child; one
+//! per seccomp filter it carries (in practice one per procbox process).
 //!
 //! Why a process and not a thread of procbox: a Landlock domain includes
 //! the thread that made it, so a child confined from a thread of procbox
@@ -17,6 +17,8 @@
 //!   still small;
 //! - it closes every descriptor but its socket, and dies with procbox
 //!   (death signal) or when procbox closes the socket;
+//! - with its first plan it loads its seccomp filters on itself and, under
+//!   root, drops its own capabilities: children inherit both;
 //! - if it dies, the next spawn starts a new one.
 //!
 //! An embedding application needs to do nothing: the library forks the
