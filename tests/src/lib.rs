@@ -292,3 +292,37 @@ pub async fn procbox_peak_rss(args: &[&str]) -> (Run, u64) {
         .expect("procbox did not finish")
         .expect("measuring task")
 }
+
+/// The grants a tree scenario (`scenarios::start_tree`) needs: `sh`, and
+/// under confinement the `setsid` and `sleep` it runs. Without the helpers
+/// the grandchildren fail to `exec` and a test of their fate passes
+/// without any grandchild to kill.
+pub const TREE_FLAGS: &[&str] = &[
+    "--allow-run=sh",
+    "--allow-helper=sh=/usr/bin/setsid",
+    "--allow-helper=sh=/usr/bin/sleep",
+];
+
+/// Asserts that every process of a tree line (`child= grandchild=
+/// escaped=`) runs `sleep`: the test that follows kills something real.
+/// Polls each `/proc/PID/cmdline` until the `exec` has happened (no event
+/// announces it), for at most ten seconds.
+#[track_caller]
+pub fn assert_tree_running(line: &str) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    for key in ["child", "grandchild", "escaped"] {
+        let pid = field(line, key);
+        loop {
+            let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+            if cmdline.starts_with(b"/usr/bin/sleep\0") {
+                break;
+            }
+            assert!(
+                std::time::Instant::now() < deadline && process_exists(pid),
+                "{key} {pid} of the tree is not running sleep: {:?}",
+                String::from_utf8_lossy(&cmdline)
+            );
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+}

@@ -232,7 +232,7 @@ async fn a_child_has_no_controlling_terminal_to_type_into() {
 
 #[tokio::test]
 async fn every_signal_that_would_end_procbox_kills_the_tree_first() {
-    use procbox_tests::{field, process_exists, Background};
+    use procbox_tests::{assert_tree_running, field, process_exists, Background, TREE_FLAGS};
     // Before: SIGQUIT (Ctrl-\), SIGUSR1 and the others whose default action
     // ends a process killed procbox without cleanup and left the tree running.
     for signal in [
@@ -242,8 +242,11 @@ async fn every_signal_that_would_end_procbox_kills_the_tree_first() {
         libc::SIGALRM,
         libc::SIGRTMIN() + 3,
     ] {
-        let mut procbox = Background::start(&["run", guests::HOLD_TREE, "--allow-run=sh"]);
+        let mut argv = vec!["run", guests::HOLD_TREE];
+        argv.extend(TREE_FLAGS);
+        let mut procbox = Background::start(&argv);
         let tree = bounded!(procbox.line_with("escaped="));
+        assert_tree_running(&tree);
         procbox.signal(signal);
         let (code, stderr) = bounded!(procbox.finish());
         assert_eq!(code, Some(128 + signal), "signal {signal}: {stderr}");

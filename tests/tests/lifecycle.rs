@@ -11,8 +11,24 @@
 use std::time::Duration;
 
 use procbox_tests::{
-    bounded, exits_within, field, guests, limits, procbox_peak_rss, procbox_run, process_exists, run_guest, Background,
+    assert_tree_running, bounded, exits_within, field, guests, limits, procbox_peak_rss, procbox_run, process_exists,
+    run_guest, Background, TREE_FLAGS,
 };
+
+/// `procbox run GUEST` with the tree's grants and `extra` flags.
+fn tree_run<'a>(guest: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
+    let mut argv = vec!["run", guest];
+    argv.extend(TREE_FLAGS);
+    argv.extend(extra);
+    argv
+}
+
+/// `TREE_FLAGS` and `extra`, for `procbox_run`.
+fn tree_flags<'a>(extra: &[&'a str]) -> Vec<&'a str> {
+    let mut flags = TREE_FLAGS.to_vec();
+    flags.extend(extra);
+    flags
+}
 
 /// How long a killed process may take to disappear (signals are async).
 const DEATH_BOUND: Duration = Duration::from_secs(10);
@@ -48,11 +64,7 @@ fn tree_line(run: &procbox_tests::Run) -> String {
 
 #[tokio::test]
 async fn dropping_a_child_kills_and_reaps_it_at_once() {
-    let run = bounded!(procbox_run(
-        guests::DROP_KILLS,
-        &["--allow-run=sh", "--allow-run=ps"],
-        &[]
-    ));
+    let run = bounded!(procbox_run(guests::DROP_KILLS, &tree_flags(&["--allow-run=ps"]), &[]));
     // The guest checked, while procbox still ran, that `ps` finds no
     // process with the child's pid, not even a zombie.
     assert_eq!(run.code, Some(0), "{run:?}");
@@ -63,14 +75,14 @@ async fn dropping_a_child_kills_and_reaps_it_at_once() {
 
 #[tokio::test]
 async fn ending_without_waiting_kills_the_child_and_its_grandchildren() {
-    let run = bounded!(procbox_run(guests::LEAVE_RUNNING, &["--allow-run=sh"], &[]));
+    let run = bounded!(procbox_run(guests::LEAVE_RUNNING, &tree_flags(&[]), &[]));
     assert_eq!(run.code, Some(0), "{run:?}");
     assert_tree_gone(&tree_line(&run));
 }
 
 #[tokio::test]
 async fn a_trapping_plugin_still_has_its_children_killed() {
-    let run = bounded!(procbox_run(guests::TRAP_WITH_CHILD, &["--allow-run=sh"], &[]));
+    let run = bounded!(procbox_run(guests::TRAP_WITH_CHILD, &tree_flags(&[]), &[]));
     assert_eq!(run.code, Some(125), "a trap is procbox's failure: {run:?}");
     assert!(run.stderr.contains("trapped"), "{run:?}");
     assert_tree_gone(&tree_line(&run));
@@ -78,8 +90,9 @@ async fn a_trapping_plugin_still_has_its_children_killed() {
 
 #[tokio::test]
 async fn a_spinning_plugin_is_stopped_by_its_time_budget() {
-    let mut procbox = Background::start(&["run", guests::SPIN_WITH_CHILD, "--allow-run=sh", "--max-plugin-time=1s"]);
+    let mut procbox = Background::start(&tree_run(guests::SPIN_WITH_CHILD, &["--max-plugin-time=1s"]));
     let tree = bounded!(procbox.line_with("escaped="));
+    assert_tree_running(&tree);
     let (code, stderr) = bounded!(procbox.finish());
     assert_eq!(code, Some(124), "{stderr}");
     assert!(stderr.contains("ran out of its time budget of 1s"), "{stderr}");
@@ -88,8 +101,9 @@ async fn a_spinning_plugin_is_stopped_by_its_time_budget() {
 
 #[tokio::test]
 async fn sigint_stops_even_a_spinning_plugin() {
-    let mut procbox = Background::start(&["run", guests::SPIN_WITH_CHILD, "--allow-run=sh"]);
+    let mut procbox = Background::start(&tree_run(guests::SPIN_WITH_CHILD, &[]));
     let tree = bounded!(procbox.line_with("escaped="));
+    assert_tree_running(&tree);
     procbox.signal(libc::SIGINT);
     let (code, stderr) = bounded!(procbox.finish());
     assert_eq!(code, Some(130), "{stderr}");
@@ -101,7 +115,7 @@ async fn sigint_stops_even_a_spinning_plugin() {
 async fn a_memory_bomb_is_stopped_at_its_cap() {
     let run = bounded!(procbox_run(
         guests::MEMORY_BOMB,
-        &["--allow-run=sh", "--max-plugin-memory=64MiB"],
+        &tree_flags(&["--max-plugin-memory=64MiB"]),
         &[]
     ));
     assert_eq!(run.code, Some(125), "{run:?}");
@@ -114,8 +128,9 @@ async fn a_memory_bomb_is_stopped_at_its_cap() {
 
 #[tokio::test]
 async fn sigterm_kills_the_whole_tree_including_escapees() {
-    let mut procbox = Background::start(&["run", guests::HOLD_TREE, "--allow-run=sh"]);
+    let mut procbox = Background::start(&tree_run(guests::HOLD_TREE, &[]));
     let tree = bounded!(procbox.line_with("escaped="));
+    assert_tree_running(&tree);
     procbox.signal(libc::SIGTERM);
     let (code, stderr) = bounded!(procbox.finish());
     assert_eq!(code, Some(143), "{stderr}");
@@ -126,8 +141,9 @@ async fn sigterm_kills_the_whole_tree_including_escapees() {
 
 #[tokio::test]
 async fn sigkill_of_procbox_takes_the_child_with_it_when_asked() {
-    let mut procbox = Background::start(&["run", guests::HOLD_TREE, "--allow-run=sh", "--die-with-procbox"]);
+    let mut procbox = Background::start(&tree_run(guests::HOLD_TREE, &["--die-with-procbox"]));
     let line = bounded!(procbox.line_with("escaped="));
+    assert_tree_running(&line);
     let (child, grandchild, escaped) = (
         field(&line, "child"),
         field(&line, "grandchild"),
