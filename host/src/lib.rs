@@ -65,6 +65,7 @@ mod supervisor;
 pub use cache::{CacheWarning, Origin};
 pub use confine::probe::{Enforcement, KernelSupport, Unenforceable};
 pub use confine::{ChildNet, ConfineMode, Confinement, Helper};
+pub use containment::{ContainMode, Containment};
 pub use ctx::{add_to_linker, add_to_linker_with_wasi, ProcessCtx, ProcessCtxView, ProcessView};
 pub use error::SpawnError;
 pub use exit::{ExitStatus, Termination, Usage};

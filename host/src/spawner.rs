@@ -16,12 +16,14 @@
 //!    later the child's exit.
 
 use std::os::fd::OwnedFd;
+use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 use crate::admission::{Admission, Permit};
 use crate::confine::plan::{Planned, Planner};
 use crate::confine::probe::{Enforcement, Unenforceable};
 use crate::confine::run_tmp::RunTmp;
+use crate::containment::Containment;
 use crate::error::SpawnError;
 use crate::gate::{Decision, Gate, Refusal, SpawnRequest, Unmatched};
 use crate::hooks::{Answer, Authorizer, Escalation, ExitEvent, Observer};
@@ -126,7 +128,7 @@ impl Spawner {
         let timeout = Timeout::capped(timeout, permit.max_runtime());
         let plan = self.confined.plan(self.gate.policy(), &permit)?;
         let (process, pipes) = supervisor::spawn(&mut permit, upstream, timeout, plan.as_deref())?;
-        if let Some(planned) = &plan {
+        if let Some(planned) = plan.as_ref().filter(|p| p.plan.confines()) {
             permit.confined(planned.summary.clone());
         }
         self.exits.register(process.waiter());
@@ -293,6 +295,7 @@ impl ExitRegistry {
 /// children, and their private temporary directory.
 struct Confined {
     enforcement: Result<Enforcement, Unenforceable>,
+    containment: Result<Containment, String>,
     planner: Planner,
     tmp: Mutex<Option<RunTmp>>,
 }
@@ -301,6 +304,7 @@ impl Confined {
     fn new(policy: &Policy) -> Confined {
         Confined {
             enforcement: policy.enforcement(),
+            containment: policy.containment(),
             planner: Planner::default(),
             tmp: Mutex::new(None),
         }
@@ -313,8 +317,15 @@ impl Confined {
             .enforcement
             .as_ref()
             .map_err(|e| SpawnError::Denied(format!("{}: {e}", permit.command_line())))?;
+        let contain = self
+            .containment
+            .as_ref()
+            .map_err(|e| SpawnError::Denied(format!("{}: {e}", permit.command_line())))?
+            .pid_namespace;
         if !enforcement.active() {
-            return Ok(None);
+            // Contained only: the launcher starts it, unconfined.
+            let tmp = Path::new("");
+            return Ok(contain.then(|| self.planner.planned(policy, enforcement, true, permit.program(), tmp)));
         }
         let mut tmp = self.tmp.lock().unwrap_or_else(|e| e.into_inner());
         if tmp.is_none() {
@@ -326,6 +337,12 @@ impl Confined {
             })?);
         }
         let tmp = tmp.as_ref().expect("created above").path();
-        Ok(Some(self.planner.planned(policy, enforcement, permit.program(), tmp)))
+        Ok(Some(self.planner.planned(
+            policy,
+            enforcement,
+            contain,
+            permit.program(),
+            tmp,
+        )))
     }
 }

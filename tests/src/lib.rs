@@ -97,7 +97,20 @@ pub fn test_cache_dir() -> PathBuf {
 /// default second, and tests compare stderr exactly; the progress tests set
 /// their own threshold).
 fn procbox_command(args: &[&str]) -> tokio::process::Command {
-    let mut command = tokio::process::Command::new(procbox_bin());
+    wrapped_procbox_command(&[], args)
+}
+
+/// `WRAPPER... procbox ARGS` (`setpriv ...`, `subreaper`), set up as
+/// [`procbox_command`].
+fn wrapped_procbox_command(wrapper: &[&str], args: &[&str]) -> tokio::process::Command {
+    let mut command = match wrapper.split_first() {
+        Some((program, rest)) => {
+            let mut command = tokio::process::Command::new(program);
+            command.args(rest).arg(procbox_bin());
+            command
+        }
+        None => tokio::process::Command::new(procbox_bin()),
+    };
     command.env("PROCBOX_CACHE_DIR", test_cache_dir());
     command.env("PROCBOX_PROGRESS_AFTER_MS", "3600000");
     // Warnings must show without it; it would add log lines to stderr.
@@ -195,8 +208,14 @@ pub struct Background {
 impl Background {
     /// Starts `procbox ARGS` with stdout piped.
     pub fn start(args: &[&str]) -> Background {
+        Background::start_wrapped(&[], args)
+    }
+
+    /// Starts `WRAPPER... procbox ARGS` with stdout piped (`setpriv ...`,
+    /// or the `subreaper` of the tests).
+    pub fn start_wrapped(wrapper: &[&str], args: &[&str]) -> Background {
         use tokio::io::AsyncBufReadExt;
-        let mut child = procbox_command(args).spawn().expect("start procbox");
+        let mut child = wrapped_procbox_command(wrapper, args).spawn().expect("start procbox");
         let stdout = child.stdout.take().expect("piped");
         Background {
             child,
@@ -205,7 +224,7 @@ impl Background {
         }
     }
 
-    /// procbox's pid.
+    /// The pid of the process started (procbox, or its wrapper).
     pub fn pid(&self) -> u32 {
         self.child.id().expect("running")
     }
@@ -297,10 +316,16 @@ pub async fn procbox_peak_rss(args: &[&str]) -> (Run, u64) {
 /// under confinement the `setsid` and `sleep` it runs. Without the helpers
 /// the grandchildren fail to `exec` and a test of their fate passes
 /// without any grandchild to kill.
+///
+/// And `--contain=off`: the tree's pids are the shell's, which in a PID
+/// namespace are the namespace's, not ours. These tests check the
+/// fallback (process groups and the sweep); tests/tests/containment.rs
+/// checks the namespace, by marker.
 pub const TREE_FLAGS: &[&str] = &[
     "--allow-run=sh",
     "--allow-helper=sh=/usr/bin/setsid",
     "--allow-helper=sh=/usr/bin/sleep",
+    "--contain=off",
 ];
 
 /// Asserts that every process of a tree line (`child= grandchild=

@@ -3,6 +3,7 @@
 //! loads a seccomp filter), and what it does not.
 
 use procbox::confine::probe::{self, KernelSupport, ABI_FILES, ABI_LOG, ABI_SCOPE, ABI_TCP, KNOWN_GAPS};
+use procbox::containment::namespace::NamespaceSupport;
 use procbox::{ChildNet, ConfineMode};
 
 use super::failure::Failure;
@@ -82,6 +83,22 @@ pub fn doctor() -> Result<u8, Failure> {
             EXIT_UNENFORCEABLE
         }
     };
+    outln!(out, "  containment:");
+    match &NamespaceSupport::get().works {
+        Ok(user_namespace) => outln!(
+            out,
+            "    yes a PID namespace per process that dies with procbox, with a private /proc{}\n  --contain=best-effort (the default) and --contain=require: children cannot outlive procbox, even its SIGKILL",
+            if *user_namespace {
+                " (in a user namespace that maps you to yourself)"
+            } else {
+                ""
+            }
+        ),
+        Err(why) => outln!(
+            out,
+            "    NO  PID namespace: {why}\n  --contain=best-effort (the default): process groups and the subreaper's sweep; children survive a SIGKILL of procbox\n  --contain=require: REFUSES to run plugins here"
+        ),
+    }
     outln!(out, "  gaps on every kernel:");
     for gap in KNOWN_GAPS {
         outln!(out, "    - {gap}");

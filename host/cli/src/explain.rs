@@ -46,12 +46,17 @@ pub fn explain(policy: Policy, request: SpawnRequest) -> Result<u8, Failure> {
                 Ok(enforcement) if enforcement.active() => {
                     outln!(out, "  confinement: {}", enforcement.summary());
                     let tmp = Path::new("$TMPDIR");
-                    let plan = Planner::plan(&policy, enforcement, permit.program(), tmp);
+                    let contain = policy.containment().is_ok_and(|c| c.pid_namespace);
+                    let plan = Planner::plan(&policy, enforcement, contain, permit.program(), tmp);
                     out.push_str(&plan.describe());
                     outln!(out, "  ($TMPDIR is a private directory per run, removed when it ends)");
                 }
                 Ok(enforcement) => outln!(out, "  confinement: {}", enforcement.summary()),
                 Err(e) => outln!(out, "  confinement: the run would be refused: {e}"),
+            }
+            match policy.containment() {
+                Ok(containment) => outln!(out, "  containment: {}", containment.summary()),
+                Err(e) => outln!(out, "  containment: the run would be refused: {e}"),
             }
             EXIT_ALLOWED
         }

@@ -7,7 +7,7 @@ use clap::{Arg, ArgAction, ArgMatches, Args};
 use procbox::policy::document::{self, Kind};
 use procbox::policy::knobs::{Knob, ValueKind};
 use procbox::policy::{LimitSettings, KNOBS};
-use procbox::{ConfineMode, Policy, PolicyBuilder, Source};
+use procbox::{ConfineMode, ContainMode, Policy, PolicyBuilder, Source};
 
 use super::failure::Failure;
 
@@ -73,6 +73,12 @@ pub struct GrantArgs {
     /// or `off` (children get your full authority).
     #[arg(long = "confine", value_name = "MODE", help_heading = "Confinement of children")]
     pub confine: Option<ConfineMode>,
+    /// How strictly the kernel contains children, so that none outlives
+    /// procbox (even a SIGKILL of it) and none sees other processes:
+    /// `best-effort` (default: a PID namespace where the kernel allows one,
+    /// else process groups and a sweep), `require`, or `off`.
+    #[arg(long = "contain", value_name = "MODE", help_heading = "Confinement of children")]
+    pub contain: Option<ContainMode>,
     /// Network for children: PORT (TCP connect to it), bind:PORT, `all`
     /// (any TCP and UDP), or `unix` (Unix sockets). Default: none.
     #[arg(
@@ -196,6 +202,9 @@ impl GrantArgs {
         }
         if let Some(mode) = self.confine {
             builder = builder.confine(mode);
+        }
+        if let Some(mode) = self.contain {
+            builder = builder.contain(mode);
         }
         builder = builder
             .allow_net(self.allow_net)

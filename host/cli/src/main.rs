@@ -393,6 +393,7 @@ async fn run(args: RunArgs, verbose: bool) -> Result<u8, Failure> {
 /// Says once on stderr what best effort could not enforce, and with `-v`
 /// what children run under. A refusal under `require` is the run's error.
 fn report_confinement(policy: &procbox::Policy, verbose: bool) {
+    report_containment(policy, verbose);
     let Ok(enforcement) = policy.enforcement() else {
         return;
     };
@@ -404,6 +405,20 @@ fn report_confinement(policy: &procbox::Policy, verbose: bool) {
     }
     if verbose {
         tracing::info!(target: "procbox::verbose", "confinement: {}", enforcement.summary());
+    }
+}
+
+/// Says once on stderr when best effort falls back to process groups, and
+/// with `-v` what contains children.
+fn report_containment(policy: &procbox::Policy, verbose: bool) {
+    let Ok(containment) = policy.containment() else {
+        return;
+    };
+    if containment.missing.is_some() {
+        output::warning(format_args!("containment: {}", containment.summary()));
+    }
+    if verbose {
+        tracing::info!(target: "procbox::verbose", "containment: {}", containment.summary());
     }
 }
 

@@ -187,6 +187,8 @@ pub struct Confinement {
     pub net: ChildNet,
     /// Helper executables children may run.
     pub helpers: Vec<Helper>,
+    /// How strictly the kernel must contain them (a PID namespace).
+    pub contain: crate::containment::ContainMode,
 }
 
 #[cfg(test)]

@@ -89,9 +89,18 @@ pub struct ChildPlan {
     pub seccomp: bool,
     /// Whether capabilities are dropped (procbox runs as root).
     pub drop_caps: bool,
+    /// Whether the child starts in the launcher's PID namespace
+    /// ([`crate::containment::namespace`]).
+    pub contain: bool,
 }
 
 impl ChildPlan {
+    /// Whether the kernel confines the child at all (Landlock or seccomp):
+    /// a plan may only contain it.
+    pub fn confines(&self) -> bool {
+        self.abi > 0 || self.seccomp
+    }
+
     /// Whether signals and abstract Unix sockets are scoped.
     pub fn scoped(&self) -> bool {
         self.abi >= ABI_SCOPE
@@ -173,12 +182,13 @@ impl ChildPlan {
     pub fn summary(&self) -> String {
         let list = |paths: &[PathBuf]| joined(paths, ",");
         format!(
-            "landlock-abi={} seccomp={} write={} exec={} net={:?}",
+            "landlock-abi={} seccomp={} write={} exec={} net={:?} pid-namespace={}",
             self.abi,
             self.seccomp,
             list(&self.write),
             list(&self.exec),
-            self.net.to_string()
+            self.net.to_string(),
+            self.contain
         )
     }
 }
@@ -232,13 +242,20 @@ impl Planner {
     /// The plan for the children of `program` (canonical) under `policy`,
     /// with the run's temporary directory `tmp`; the same one for every
     /// child of the same program.
-    pub fn planned(&self, policy: &Policy, enforcement: &Enforcement, program: &Path, tmp: &Path) -> Arc<Planned> {
+    pub fn planned(
+        &self,
+        policy: &Policy,
+        enforcement: &Enforcement,
+        contain: bool,
+        program: &Path,
+        tmp: &Path,
+    ) -> Arc<Planned> {
         static NEXT_ID: AtomicU64 = AtomicU64::new(1);
         let mut plans = self.plans.lock().unwrap_or_else(|e| e.into_inner());
         plans
             .entry(program.to_path_buf())
             .or_insert_with(|| {
-                let plan = Self::plan(policy, enforcement, program, tmp);
+                let plan = Self::plan(policy, enforcement, contain, program, tmp);
                 Arc::new(Planned {
                     id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
                     summary: plan.summary(),
@@ -250,7 +267,7 @@ impl Planner {
 
     /// The plan for a child of `program` (canonical) under `policy`, with
     /// the run's temporary directory `tmp`.
-    pub fn plan(policy: &Policy, enforcement: &Enforcement, program: &Path, tmp: &Path) -> ChildPlan {
+    pub fn plan(policy: &Policy, enforcement: &Enforcement, contain: bool, program: &Path, tmp: &Path) -> ChildPlan {
         let caps = policy.plugin();
         let mut read = existing(SYSTEM_READ).to_vec();
         read.extend(caps.read_dirs.iter().cloned());
@@ -285,7 +302,8 @@ impl Planner {
             abi: enforcement.abi,
             seccomp: enforcement.seccomp,
             // SAFETY: geteuid has no preconditions.
-            drop_caps: unsafe { libc::geteuid() } == 0,
+            drop_caps: enforcement.active() && unsafe { libc::geteuid() } == 0,
+            contain,
         }
     }
 }

@@ -271,7 +271,7 @@ pub const KNOWN_GAPS: &[&str] = &[
     "a granted program's ELF interpreter is executable, and runs any file a child can read, even one it wrote to $TMPDIR (`ld.so FILE`): grant only programs you would let run other code",
     "Unix socket files are reachable once `--allow-child-net unix` is granted (Landlock controls them only from ABI 9, Linux 7.1)",
     "with `--allow-child-net bind:PORT`, a child may also listen on an ephemeral port (listen without bind)",
-    "all of /proc is readable: children can list other processes and read what your user may read there",
+    "without a PID namespace (--contain=off, or a kernel that refuses one), all of /proc is readable: children can list other processes and read what your user may read there",
     "file metadata is visible everywhere (stat, readlink, getxattr) and timestamps can be changed (utimensat); contents, modes and owners cannot",
     "a child given procbox's terminal (`--allow-inherit`) can use its ioctls, except TIOCSTI and TIOCLINUX",
 ];

@@ -1,15 +1,25 @@
-//! Containment beyond process groups, for a process that owns all of its
-//! children (the `procbox` command line).
+//! Containment: nothing a plugin starts outlives it.
 //!
-//! A grandchild can leave its process group (`setsid`, a daemon's double
-//! fork), and then a group kill misses it. With procbox as the *child
-//! subreaper*, such orphans are re-parented to procbox instead of to init,
-//! so that [`kill_adopted`] can find, kill and reap them when the plugin
-//! ends. An embedding application that has children of its own must not
-//! call `kill_adopted`: it kills every child of the process.
+//! - **The kernel's** ([`namespace`]): children in a PID namespace whose
+//!   init dies with procbox, with a private `/proc`. Where the kernel
+//!   allows it (`--contain`), this holds even when procbox is SIGKILLed.
+//! - **Bookkeeping's** (this file), for a process that owns all of its
+//!   children (the `procbox` command line), and the fallback: a
+//!   grandchild can leave its process group (`setsid`, a daemon's double
+//!   fork), and then a group kill misses it. With procbox as the *child
+//!   subreaper*, such orphans are re-parented to procbox instead of to
+//!   init, so that [`kill_adopted`] can find, kill and reap them when the
+//!   plugin ends (in a PID namespace, they go to its init instead, and
+//!   killing that init ends them all). An embedding application that has
+//!   children of its own must not call `kill_adopted`: it kills every child
+//!   of the process.
+
+pub mod namespace;
 
 use std::io;
 use std::time::Duration;
+
+pub use namespace::{ContainMode, Containment};
 
 /// Makes this process the subreaper of its descendants (Linux 3.4+).
 ///
@@ -120,10 +130,7 @@ pub async fn kill_adopted(bound: Duration) -> usize {
                 // SAFETY: plain syscalls on our own unreaped children.
                 unsafe { libc::kill(pid, libc::SIGKILL) };
             }
-            for &pid in &pids {
-                // SAFETY: as above; blocks until the killed child is gone.
-                unsafe { libc::waitpid(pid, std::ptr::null_mut(), 0) };
-            }
+            reap_all(pids.clone());
             killed += pids.len();
         }
         killed
@@ -133,6 +140,42 @@ pub async fn kill_adopted(bound: Duration) -> usize {
         .ok()
         .and_then(Result::ok)
         .unwrap_or(0)
+}
+
+/// Reaps every one of `pids` (killed children of ours), in whatever order
+/// they exit: a PID namespace's init exits only after procbox has reaped
+/// the members that are procbox's own children, so waiting for init first
+/// would wait forever.
+fn reap_all(mut pids: Vec<libc::pid_t>) {
+    loop {
+        // SAFETY: our own children: 0 while one runs; its pid once reaped
+        // here, -1 if someone else reaped it.
+        pids.retain(|&pid| unsafe { libc::waitpid(pid, std::ptr::null_mut(), libc::WNOHANG) } == 0);
+        if pids.is_empty() {
+            return;
+        }
+        // Wait until one of them exits: their pidfds become readable.
+        let fds: Vec<std::os::fd::OwnedFd> = pids.iter().filter_map(|&pid| pidfd(pid)).collect();
+        let mut polls: Vec<libc::pollfd> = fds
+            .iter()
+            .map(|fd| libc::pollfd {
+                fd: std::os::fd::AsRawFd::as_raw_fd(fd),
+                events: libc::POLLIN,
+                revents: 0,
+            })
+            .collect();
+        // Without pidfds (Linux before 5.3): look again in 10 ms.
+        let wait = if polls.len() == pids.len() { 1000 } else { 10 };
+        // SAFETY: valid pollfds over descriptors that outlive the call.
+        unsafe { libc::poll(polls.as_mut_ptr(), polls.len() as libc::nfds_t, wait) };
+    }
+}
+
+fn pidfd(pid: libc::pid_t) -> Option<std::os::fd::OwnedFd> {
+    // SAFETY: pidfd_open returns a new descriptor or -1.
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
+    // SAFETY: a new descriptor that we own.
+    (fd >= 0).then(|| unsafe { std::os::fd::FromRawFd::from_raw_fd(fd as i32) })
 }
 
 /// Reaps every adopted orphan that has already exited (a zombie), leaving

@@ -9,6 +9,7 @@ use super::knobs::LimitSettings;
 use super::rule::{ExecRule, ParsedRule};
 use super::*;
 use crate::confine::{ChildNet, ConfineMode, Confinement, Helper};
+use crate::containment::ContainMode;
 use crate::resolve::{resolve_program, SearchPath};
 
 #[derive(Debug, Clone, Default)]
@@ -54,6 +55,7 @@ pub struct PolicyBuilder {
     request_limits: RequestLimits,
     host_env: Option<Vec<(String, String)>>,
     confine: ConfineMode,
+    contain: ContainMode,
     child_net: Vec<(String, Source)>,
     helpers: Vec<(String, Source)>,
 }
@@ -172,6 +174,14 @@ impl PolicyBuilder {
         self
     }
 
+    /// How strictly the kernel must contain children, so that none
+    /// outlives procbox (default: [`ContainMode::BestEffort`]); see
+    /// [`crate::containment::namespace`].
+    pub fn contain(mut self, mode: ContainMode) -> Self {
+        self.contain = mode;
+        self
+    }
+
     /// Grants children some network, as written for `--allow-child-net`:
     /// `PORT` (TCP connect), `bind:PORT`, `all` or `unix`.
     pub fn allow_child_net(self, grant: &str) -> Self {
@@ -219,6 +229,9 @@ impl PolicyBuilder {
         self.strict_programs |= doc.strict_programs;
         if let Some(mode) = doc.confine {
             self.confine = mode;
+        }
+        if let Some(mode) = doc.contain {
+            self.contain = mode;
         }
         self.child_net.extend(doc.child_net);
         self.helpers.extend(doc.helpers);
@@ -316,6 +329,7 @@ impl PolicyBuilder {
         warnings.extend(super::breadth::broad_grants(&grants.allow, &write_dirs, confined));
         let confinement = Confinement {
             mode: self.confine,
+            contain: self.contain,
             net,
             helpers: self
                 .helpers

@@ -14,6 +14,7 @@
 //! allow-write = ["out"]        # ... and read-write
 //! allow-net = false            # the plugin's own sockets
 //! confine = "require"          # children: require, best-effort or off
+//! contain = "best-effort"      # a PID namespace: require, best-effort or off
 //! allow-child-net = ["443"]    # children's network: PORT, bind:PORT, all, unix
 //! allow-helper = ["git=/usr/lib/git-core"]  # children may also execute these
 //!
@@ -48,6 +49,7 @@ use toml::Spanned;
 use super::knobs::LimitSettings;
 use super::Source;
 use crate::confine::ConfineMode;
+use crate::containment::ContainMode;
 
 /// Everything a document says, with sources, before programs are resolved.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -72,6 +74,8 @@ pub struct Document {
     pub strict_programs: bool,
     /// `confine`: how strictly the kernel must confine children.
     pub confine: Option<ConfineMode>,
+    /// `contain`: how strictly the kernel must contain children.
+    pub contain: Option<ContainMode>,
     /// `allow-child-net`: the network children may use, as written.
     pub child_net: Vec<(String, Source)>,
     /// `allow-helper`: executables children may run besides their program.
@@ -131,6 +135,7 @@ struct Raw {
     #[serde(default)]
     run: Vec<Spanned<RawRun>>,
     confine: Option<String>,
+    contain: Option<String>,
     #[serde(default)]
     allow_child_net: Vec<Spanned<String>>,
     #[serde(default)]
@@ -244,6 +249,13 @@ pub fn parse(text: &str, path: &Path, kind: Kind) -> Result<Document, String> {
                 .map_err(|e| format!("{}: confine: {e}", path.display()))
         })
         .transpose()?;
+    doc.contain = raw
+        .contain
+        .map(|mode| {
+            mode.parse::<ContainMode>()
+                .map_err(|e| format!("{}: contain: {e}", path.display()))
+        })
+        .transpose()?;
     let spanned = |items: Vec<Spanned<String>>| {
         items
             .into_iter()
@@ -272,6 +284,7 @@ fn check_manifest(doc: &Document, path: &Path) -> Result<(), String> {
         (doc.strict_programs, "`strict-programs`"),
         (!doc.limits.is_empty(), "`[limits]`"),
         (doc.confine.is_some(), "`confine`"),
+        (doc.contain.is_some(), "`contain`"),
         (!doc.child_net.is_empty(), "`allow-child-net`"),
         (!doc.helpers.is_empty(), "`allow-helper`"),
     ];

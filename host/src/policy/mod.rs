@@ -303,6 +303,15 @@ impl Policy {
         crate::confine::probe::enforcement(self.confinement.mode, &self.confinement.net, KernelSupport::get())
     }
 
+    /// What the running kernel will contain under this policy (the
+    /// [`ContainMode`](crate::containment::ContainMode) ladder).
+    ///
+    /// # Errors
+    /// Under `require`, why this kernel gives children no PID namespace.
+    pub fn containment(&self) -> Result<crate::containment::Containment, String> {
+        crate::containment::Containment::decide(self.confinement.contain)
+    }
+
     /// What building the policy noticed and let pass, for the user to see.
     pub fn warnings(&self) -> &[PolicyWarning] {
         &self.warnings

@@ -34,8 +34,9 @@ pub enum RunError {
     /// Instantiation failed (e.g. a directory it was granted cannot be opened).
     #[error("plugin {name} could not start: {reason}")]
     Instantiate { name: String, reason: String },
-    /// The kernel cannot confine children as the policy requires
-    /// (`--confine=require`); nothing was started.
+    /// The kernel cannot confine or contain children as the policy
+    /// requires (`--confine=require`, `--contain=require`); nothing was
+    /// started.
     #[error("plugin {name} was not run: {reason}")]
     Unconfinable { name: String, reason: String },
     /// The plugin trapped; `reason` is one line naming the plugin's function.

@@ -239,10 +239,15 @@ impl Runtime {
         options: RunOptions,
         stop: impl Future<Output = i32>,
     ) -> Result<Outcome, RunError> {
-        if let Err(e) = options.policy.enforcement() {
+        let refusal = match (options.policy.enforcement(), options.policy.containment()) {
+            (Err(e), _) => Some(e.to_string()),
+            (_, Err(e)) => Some(e),
+            _ => None,
+        };
+        if let Some(reason) = refusal {
             return Err(RunError::Unconfinable {
                 name: plugin.name.clone(),
-                reason: e.to_string(),
+                reason,
             });
         }
         let mut args = vec![plugin.name.clone()];

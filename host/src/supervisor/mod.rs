@@ -128,7 +128,7 @@ pub fn spawn(
     plan: Option<&Planned>,
 ) -> Result<(Process, Pipes), SpawnError> {
     let failed = |what: &str, e: io::Error| SpawnError::io(format_args!("{}: {what}", permit.command_line()), e);
-    let env = child_env(permit.env(), plan.map(|p| &p.plan));
+    let env = child_env(permit.env(), plan.map(|p| &p.plan).filter(|p| p.confines()));
     let exec = Exec::new(permit.program(), permit.arg0(), permit.args(), &env)
         .map_err(|e| SpawnError::InvalidInput(format!("{}: {e}", permit.command_line())))?;
     let cwd = open_cwd(permit).map_err(|e| failed("opening the working directory", e))?;
@@ -199,6 +199,7 @@ fn launch_confined(
         new_session: session(permit) == Session::New,
         rlimits,
         die_with,
+        cwd_path: descriptor_path(fds.cwd).unwrap_or_default(),
         plan_id: planned.id,
         plan: None,
     };
@@ -212,6 +213,15 @@ fn launch_confined(
             None => spawn_error(permit, e.error),
         }
     })
+}
+
+/// The path a descriptor refers to, as the kernel names it in our mount
+/// namespace.
+fn descriptor_path(fd: std::os::fd::BorrowedFd<'_>) -> Option<Vec<u8>> {
+    use std::os::fd::AsRawFd;
+    use std::os::unix::ffi::OsStringExt;
+    let link = std::fs::read_link(format!("/proc/self/fd/{}", fd.as_raw_fd())).ok()?;
+    Some(link.into_os_string().into_vec())
 }
 
 /// The working directory, opened beneath the granted directory it was

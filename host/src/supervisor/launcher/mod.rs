@@ -44,20 +44,22 @@ struct Connection {
     pid: libc::pid_t,
     /// The plans this launcher was sent.
     known: HashSet<u64>,
+    /// The init of its children's PID namespace, once it made one.
+    init: Option<libc::pid_t>,
 }
 
-/// Which seccomp filter a launcher carries: the network grant it was built
-/// from, or `None` for no filter. A launcher loads its filter on itself
-/// with its first plan, so its children inherit it rather than each paying
-/// for loading one.
-type FilterKey = Option<ChildNet>;
+/// What a launcher carries, fixed by its first plan: its seccomp filter
+/// (the network grant it was built from, or `None` for none), loaded on
+/// itself so that children inherit it rather than each paying for loading
+/// one; and whether its children run in a PID namespace it made.
+type LauncherKey = (Option<ChildNet>, bool);
 
 /// The launchers of this process: one per filter, and one forked early that
 /// has none yet.
 #[derive(Default)]
 struct Launchers {
     spare: Option<Connection>,
-    bound: HashMap<FilterKey, Connection>,
+    bound: HashMap<LauncherKey, Connection>,
 }
 
 static LAUNCHERS: Mutex<Option<Launchers>> = Mutex::new(None);
@@ -117,9 +119,16 @@ pub fn pids() -> Vec<libc::pid_t> {
 pub fn launch(mut request: Request, plan: &ChildPlan, fds: [RawFd; wire::FDS]) -> Result<libc::pid_t, LaunchError> {
     let mut launchers = lock();
     let launchers = launchers.get_or_insert_with(Launchers::default);
-    let key: FilterKey = plan.seccomp.then(|| plan.net.clone());
+    let key: LauncherKey = (plan.seccomp.then(|| plan.net.clone()), plan.contain);
     let mut launcher = launchers.bound.remove(&key).or_else(|| launchers.spare.take());
-    let reply = launch_on(&mut launcher, &mut request, plan, &fds);
+    let mut reply = launch_on(&mut launcher, &mut request, plan, &fds);
+    if namespace_ended(&reply, &launcher) {
+        // Its init was killed (the end-of-run sweep, or anyone): the
+        // namespace can take no more processes. A new launcher makes a new one.
+        replace(&mut launcher);
+        request.plan = None;
+        reply = launch_on(&mut launcher, &mut request, plan, &fds);
+    }
     if let Some(connection) = launcher {
         launchers.bound.insert(key, connection);
     } else {
@@ -165,6 +174,9 @@ fn launch_on(
             }
             Some((reply, _)) => {
                 connection.known.insert(request.plan_id);
+                if let Reply::Started { init: Some(init), .. } = reply {
+                    connection.init = Some(init);
+                }
                 return Ok(reply);
             }
             None => {
@@ -175,9 +187,16 @@ fn launch_on(
     }
 }
 
+/// Whether a launcher's clone failed because its PID namespace is dying
+/// (ENOMEM: its init has exited).
+fn namespace_ended(reply: &io::Result<Reply>, launcher: &Option<Connection>) -> bool {
+    let failed = matches!(reply, Ok(Reply::Failed { pid: None, errno, .. }) if *errno == libc::ENOMEM);
+    failed && launcher.as_ref().is_some_and(|c| c.init.is_some())
+}
+
 fn finish(reply: Reply) -> Result<libc::pid_t, LaunchError> {
     match reply {
-        Reply::Started(pid) => Ok(pid),
+        Reply::Started { pid, .. } => Ok(pid),
         Reply::Failed { pid, errno, message } => {
             if let Some(pid) = pid {
                 reap(pid);
@@ -199,10 +218,20 @@ fn connected(launcher: &mut Option<Connection>) -> io::Result<&mut Connection> {
     Ok(launcher.as_mut().expect("set above"))
 }
 
-/// Forgets a launcher that died, and collects it.
+/// Forgets a launcher that died (or whose namespace did), and collects it.
+/// Its namespace's init is killed, which ends every process in it; init is
+/// reaped on a thread of its own, since its exit waits for procbox's
+/// watchers to reap the members that are procbox's children.
 fn replace(launcher: &mut Option<Connection>) {
     if let Some(dead) = launcher.take() {
         reap(dead.pid);
+        if let Some(init) = dead.init {
+            // SAFETY: our own unreaped child.
+            unsafe { libc::kill(init, libc::SIGKILL) };
+            let _ = std::thread::Builder::new()
+                .name("procbox-reap-init".into())
+                .spawn(move || reap(init));
+        }
     }
 }
 
@@ -290,6 +319,7 @@ fn fork_launcher() -> io::Result<Connection> {
         socket: ours,
         pid,
         known: HashSet::new(),
+        init: None,
     })
 }
 

@@ -18,11 +18,13 @@
 use std::collections::HashMap;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
 use super::wire::{self, Reply, Request};
 use crate::confine::plan::ChildPlan;
 use crate::confine::{filter, ruleset, ChildNet};
+use crate::containment::namespace::{self, Entered};
 use crate::supervisor::launch::{in_child, ChildFds, Exec, Session};
 use crate::supervisor::setup::{errno, ChildSetup};
 
@@ -53,6 +55,7 @@ pub fn serve(socket: BorrowedFd<'_>, procbox: libc::pid_t) -> i32 {
     let mut prepared: HashMap<u64, Result<Prepared, String>> = HashMap::new();
     let mut stack = vec![0u8; STACK_BYTES];
     let mut filter: Option<Result<FilterKey, String>> = None;
+    let mut namespace: Option<Result<Option<Entered>, String>> = None;
     let mut caps_dropped = false;
     loop {
         let (request, fds) = match wire::recv::<Request>(socket) {
@@ -60,8 +63,14 @@ pub fn serve(socket: BorrowedFd<'_>, procbox: libc::pid_t) -> i32 {
             Ok(None) => return 0,
             Err(_) => return 1,
         };
-        let reply = match filtered(&mut filter, &request).and_then(|()| unprivileged(&mut caps_dropped, &request)) {
-            Ok(()) => start(&request, &fds, &mut prepared, &mut stack, procbox),
+        let ready = contained(&mut namespace, &request, procbox).and_then(|entered| {
+            filtered(&mut filter, &request)?;
+            let in_user_namespace = entered.is_some_and(|e| e.user_namespace);
+            unprivileged(&mut caps_dropped, &request, in_user_namespace)?;
+            Ok(entered.map(|e| e.init))
+        });
+        let reply = match ready {
+            Ok(init) => start(&request, &fds, &mut prepared, &mut stack, procbox, init),
             Err(message) => Reply::Failed {
                 pid: None,
                 errno: libc::EACCES,
@@ -85,6 +94,7 @@ fn start(
     cache: &mut HashMap<u64, Result<Prepared, String>>,
     stack: &mut [u8],
     procbox: libc::pid_t,
+    init: Option<libc::pid_t>,
 ) -> Reply {
     let failed = |errno: i32, message: Option<String>| Reply::Failed {
         pid: None,
@@ -115,6 +125,17 @@ fn start(
         Ok(exec) => exec,
         Err(e) => return failed(libc::EINVAL, Some(e.to_string())),
     };
+    // In a mount namespace of its own, a directory of procbox's would be
+    // unreachable from the child's root (getcwd fails): the same directory,
+    // opened here.
+    let here = match init {
+        Some(_) => match same_directory_here(cwd.as_fd(), &request.cwd_path) {
+            Ok(here) => Some(here),
+            Err((errno, message)) => return failed(errno, Some(message)),
+        },
+        None => None,
+    };
+    let cwd = here.as_ref().map_or(cwd.as_fd(), |here| here.as_fd());
     let setup = ChildSetup::from_parts(&request.rlimits, request.die_with.filter(|p| *p == procbox));
     let child = Child {
         exec: &exec,
@@ -133,7 +154,63 @@ fn start(
 
         errno: 0,
     };
-    clone_child(child, stack)
+    clone_child(child, stack, init)
+}
+
+/// Opens `path` in the launcher's mount namespace, and checks that it is
+/// the directory `given` (same device and inode): a directory swapped
+/// since procbox opened `given` is refused, never followed.
+fn same_directory_here(given: BorrowedFd<'_>, path: &[u8]) -> Result<OwnedFd, (i32, String)> {
+    use std::os::unix::fs::MetadataExt;
+    let path = Path::new(std::ffi::OsStr::from_bytes(path));
+    let refused = |errno: i32, why: String| (errno, format!("working directory {}: {why}", path.display()));
+    let opened = std::fs::File::options()
+        .read(true)
+        .custom_flags(libc::O_PATH | libc::O_DIRECTORY | libc::O_NOFOLLOW)
+        .open(path)
+        .map_err(|e| refused(e.raw_os_error().unwrap_or(libc::EIO), e.to_string()))?;
+    let stat = |file: &std::fs::File| file.metadata().map(|m| (m.dev(), m.ino()));
+    let given = std::fs::File::from(
+        given
+            .try_clone_to_owned()
+            .map_err(|e| refused(libc::EIO, e.to_string()))?,
+    );
+    match (stat(&opened), stat(&given)) {
+        (Ok(a), Ok(b)) if a == b => Ok(OwnedFd::from(opened)),
+        _ => Err(refused(
+            libc::EAGAIN,
+            "it changed while the child was being started".into(),
+        )),
+    }
+}
+
+/// Makes the PID namespace with the first plan that asks for one
+/// ([`namespace::enter`]); returns it for every later request.
+fn contained(
+    made: &mut Option<Result<Option<Entered>, String>>,
+    request: &Request,
+    procbox: libc::pid_t,
+) -> Result<Option<Entered>, String> {
+    let result = match made {
+        Some(result) => result,
+        None => {
+            let Some(plan) = &request.plan else {
+                return Ok(None); // asked by number only: UnknownPlan follows
+            };
+            let entered = match plan.contain {
+                true => namespace::enter(procbox, true)
+                    .map(Some)
+                    .map_err(|e| format!("cannot give children a PID namespace: {e}")),
+                false => Ok(None),
+            };
+            made.insert(entered)
+        }
+    };
+    let wanted = request.plan.as_ref().map(|plan| plan.contain);
+    if matches!((&*result, wanted), (Ok(made), Some(want)) if made.is_some() != want) {
+        return Err("this launcher's children run in another PID namespace than the plan needs".into());
+    }
+    result.clone()
 }
 
 /// The network grant a launcher's seccomp filter was built from (`None`:
@@ -164,10 +241,11 @@ fn filtered(installed: &mut Option<Result<FilterKey, String>>, request: &Request
 }
 
 /// Drops every capability of the launcher itself once a plan asks it for
-/// children (procbox runs as root): its children inherit the empty sets,
-/// and the launcher never needs a privilege (it sees what its children do).
-fn unprivileged(dropped: &mut bool, request: &Request) -> Result<(), String> {
-    if *dropped || !request.plan.as_ref().is_some_and(|plan| plan.drop_caps) {
+/// children (procbox runs as root), or once it holds them in a user
+/// namespace it made: its children inherit the empty sets, and the launcher
+/// never needs a privilege again (it sees what its children do).
+fn unprivileged(dropped: &mut bool, request: &Request, in_user_namespace: bool) -> Result<(), String> {
+    if *dropped || !(in_user_namespace || request.plan.as_ref().is_some_and(|plan| plan.drop_caps)) {
         return Ok(());
     }
     // SAFETY: prctl and capset on the launcher's own, single thread.
@@ -240,7 +318,7 @@ struct Child<'a> {
     errno: i32,
 }
 
-fn clone_child(mut child: Child<'_>, stack: &mut [u8]) -> Reply {
+fn clone_child(mut child: Child<'_>, stack: &mut [u8], init: Option<libc::pid_t>) -> Reply {
     // The stack grows down from the end, aligned to 16 bytes.
     let top = (stack.as_mut_ptr() as usize + stack.len()) & !15;
     let flags = libc::CLONE_VM | libc::CLONE_VFORK | libc::CLONE_PARENT | libc::SIGCHLD;
@@ -266,7 +344,7 @@ fn clone_child(mut child: Child<'_>, stack: &mut [u8]) -> Reply {
     // wrote to the shared memory.
     let failed = unsafe { std::ptr::read_volatile(&child.errno) };
     match failed {
-        0 => Reply::Started(pid),
+        0 => Reply::Started { pid, init },
         errno => Reply::Failed {
             pid: Some(pid),
             errno,

@@ -34,6 +34,11 @@ pub struct Request {
     pub rlimits: Vec<(u32, u64)>,
     /// Die with procbox (`PR_SET_PDEATHSIG`); procbox's pid.
     pub die_with: Option<i32>,
+    /// The working directory's path in procbox's mount namespace, for a
+    /// launcher in another one (its descriptor is then re-opened by path
+    /// and checked to be the same directory).
+    #[serde(default)]
+    pub cwd_path: Vec<u8>,
     /// The number of its confinement plan.
     pub plan_id: u64,
     /// The plan, the first time this launcher is asked for it.
@@ -43,8 +48,14 @@ pub struct Request {
 /// How a request ended.
 #[derive(Debug, Serialize, Deserialize, PartialEq, Eq)]
 pub enum Reply {
-    /// The child runs; procbox's own child, with this pid.
-    Started(i32),
+    /// The child runs: procbox's own child.
+    Started {
+        /// Its pid, in procbox's PID namespace.
+        pid: i32,
+        /// The init of the PID namespace it runs in, if the launcher made
+        /// one (procbox's child too).
+        init: Option<i32>,
+    },
     /// The launcher does not know the plan (any more): send it with it.
     UnknownPlan,
     /// It did not start. `pid` is set when a child was made and exited
@@ -89,7 +100,7 @@ pub fn recv<T: for<'de> Deserialize<'de>>(socket: BorrowedFd<'_>) -> io::Result<
     Ok(Some((message, fds)))
 }
 
-fn send_with_fds(socket: BorrowedFd<'_>, bytes: &[u8], fds: &[RawFd]) -> io::Result<usize> {
+pub(crate) fn send_with_fds(socket: BorrowedFd<'_>, bytes: &[u8], fds: &[RawFd]) -> io::Result<usize> {
     let mut control = vec![0u8; cmsg_space(fds.len())];
     let mut iov = libc::iovec {
         iov_base: bytes.as_ptr() as *mut libc::c_void,
@@ -126,7 +137,7 @@ fn send_with_fds(socket: BorrowedFd<'_>, bytes: &[u8], fds: &[RawFd]) -> io::Res
     }
 }
 
-fn recv_with_fds(socket: BorrowedFd<'_>, bytes: &mut [u8]) -> io::Result<(usize, Vec<OwnedFd>)> {
+pub(crate) fn recv_with_fds(socket: BorrowedFd<'_>, bytes: &mut [u8]) -> io::Result<(usize, Vec<OwnedFd>)> {
     let mut control = vec![0u8; cmsg_space(FDS)];
     let mut iov = libc::iovec {
         iov_base: bytes.as_mut_ptr().cast(),
