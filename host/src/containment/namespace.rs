@@ -1,7 +1,7 @@
 //! The kernel's containment of children: a PID namespace that dies with
 //! procbox, with a private `/proc`.
 //!
-//! The launcher ([`crate::supervisor::launcher`]) calls [`enter`] before its
+//! The launcher (`supervisor::launcher`) calls [`enter`] before its
 //! first child:
 //! 1. when procbox is not root, a user namespace that maps the user to
 //!    itself (never to uid 0), which gives the launcher the right to make
