@@ -23,8 +23,8 @@ use std::sync::atomic::AtomicUsize;
 use anyhow::{bail, ensure, Context, Result};
 use procbox::policy::ChildRlimits;
 use procbox::{
-    ConfineMode, Decision, Limits, Observer, Outcome, Plugin, PolicyBuilder, RunOptions, Runtime, SpawnError,
-    SpawnRequest,
+    ConfineMode, ContainMode, Decision, Limits, Observer, Outcome, Plugin, PolicyBuilder, RunOptions, Runtime,
+    SpawnError, SpawnRequest,
 };
 
 /// The bench plugin, built by build.rs.
@@ -204,7 +204,7 @@ impl Bench {
         Ok(match id {
             "a" => self.spawn_wait().await?,
             "b" => vec![self.capture().await?],
-            "c" => vec![self.burst().await?],
+            "c" => self.burst().await?,
             "d" => self.read().await?,
             "e" => vec![self.pipeline().await?],
             "f" => self.big_host().await?,
