@@ -20,9 +20,10 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 use crate::admission::{Admission, Permit};
-use crate::confine::plan::{Planned, Planner};
+use crate::confine::plan::{Planned, Planner, TreePlan};
 use crate::confine::probe::{Enforcement, Unenforceable};
 use crate::confine::run_tmp::RunTmp;
+use crate::containment::cgroup::{self, TreeCgroup};
 use crate::containment::Containment;
 use crate::error::SpawnError;
 use crate::gate::{Decision, Gate, Refusal, SpawnRequest, Unmatched};
@@ -298,6 +299,9 @@ struct Confined {
     containment: Result<Containment, String>,
     planner: Planner,
     tmp: Mutex<Option<RunTmp>>,
+    /// The run's cgroups, made at the first spawn when the policy limits
+    /// the whole tree.
+    cgroup: Mutex<Option<TreeCgroup>>,
 }
 
 impl Confined {
@@ -307,6 +311,7 @@ impl Confined {
             containment: policy.containment(),
             planner: Planner::default(),
             tmp: Mutex::new(None),
+            cgroup: Mutex::new(None),
         }
     }
 
@@ -317,15 +322,16 @@ impl Confined {
             .enforcement
             .as_ref()
             .map_err(|e| SpawnError::Denied(format!("{}: {e}", permit.command_line())))?;
-        let contain = self
+        let containment = self
             .containment
             .as_ref()
-            .map_err(|e| SpawnError::Denied(format!("{}: {e}", permit.command_line())))?
-            .pid_namespace;
+            .map_err(|e| SpawnError::Denied(format!("{}: {e}", permit.command_line())))?;
+        let tree = self.tree(policy, containment, permit)?;
         if !enforcement.active() {
             // Contained only: the launcher starts it, unconfined.
+            let contained = tree != TreePlan::default();
             let tmp = Path::new("");
-            return Ok(contain.then(|| self.planner.planned(policy, enforcement, true, permit.program(), tmp)));
+            return Ok(contained.then(|| self.planner.planned(policy, enforcement, &tree, permit.program(), tmp)));
         }
         let mut tmp = self.tmp.lock().unwrap_or_else(|e| e.into_inner());
         if tmp.is_none() {
@@ -340,9 +346,43 @@ impl Confined {
         Ok(Some(self.planner.planned(
             policy,
             enforcement,
-            contain,
+            &tree,
             permit.program(),
             tmp,
         )))
+    }
+
+    /// What contains the run's tree: its PID namespace and cgroups (made
+    /// at the first spawn).
+    fn tree(&self, policy: &Policy, containment: &Containment, permit: &Permit) -> Result<TreePlan, SpawnError> {
+        let limits = policy.limits.tree;
+        let mut cgroup = self.cgroup.lock().unwrap_or_else(|e| e.into_inner());
+        if limits.any() && cgroup.is_none() {
+            let made = TreeCgroup::create(&limits)
+                .map_err(|e| SpawnError::Denied(format!("{}: {e}", permit.command_line())))?;
+            *cgroup = Some(made);
+        }
+        Ok(TreePlan {
+            pid_namespace: containment.pid_namespace,
+            cgroups: cgroup.as_ref().map(|c| c.dirs().to_vec()).unwrap_or_default(),
+        })
+    }
+}
+
+impl Drop for Confined {
+    /// Ends the run's launchers, so that its cgroups are empty and go.
+    fn drop(&mut self) {
+        let cgroup = self.cgroup.get_mut().unwrap_or_else(|e| e.into_inner()).take();
+        if let Some(cgroup) = cgroup {
+            cgroup::count_refused_forks(cgroup.refused_forks());
+            // Reaping init waits for the namespace's last members, which
+            // this runtime's watchers may still be reaping: not here.
+            let _ = std::thread::Builder::new()
+                .name("procbox-end-run".into())
+                .spawn(move || {
+                    supervisor::launcher::retire(cgroup.dirs());
+                    drop(cgroup);
+                });
+        }
     }
 }

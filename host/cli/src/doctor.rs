@@ -99,6 +99,16 @@ pub fn doctor() -> Result<u8, Failure> {
             "    NO  PID namespace: {why}\n  --contain=best-effort (the default): process groups and the subreaper's sweep; children survive a SIGKILL of procbox\n  --contain=require: REFUSES to run plugins here"
         ),
     }
+    for (controller, place) in procbox::containment::cgroup::report() {
+        let flag = match controller {
+            "pids" => "--max-processes",
+            _ => "--max-tree-memory",
+        };
+        match place {
+            Ok(dir) => outln!(out, "    yes {flag}: a {controller} cgroup below {}", dir.display()),
+            Err(why) => outln!(out, "    NO  {flag}: {why}; a run that sets it is refused"),
+        }
+    }
     outln!(out, "  gaps on every kernel:");
     for gap in KNOWN_GAPS {
         outln!(out, "    - {gap}");

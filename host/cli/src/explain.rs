@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use std::path::Path;
 
-use procbox::confine::plan::Planner;
+use procbox::confine::plan::{Planner, TreePlan};
 use procbox::{Gate, Policy, SpawnError, SpawnRequest};
 
 use super::failure::Failure;
@@ -46,8 +46,11 @@ pub fn explain(policy: Policy, request: SpawnRequest) -> Result<u8, Failure> {
                 Ok(enforcement) if enforcement.active() => {
                     outln!(out, "  confinement: {}", enforcement.summary());
                     let tmp = Path::new("$TMPDIR");
-                    let contain = policy.containment().is_ok_and(|c| c.pid_namespace);
-                    let plan = Planner::plan(&policy, enforcement, contain, permit.program(), tmp);
+                    let tree = TreePlan {
+                        pid_namespace: policy.containment().is_ok_and(|c| c.pid_namespace),
+                        cgroups: Vec::new(),
+                    };
+                    let plan = Planner::plan(&policy, enforcement, &tree, permit.program(), tmp);
                     out.push_str(&plan.describe());
                     outln!(out, "  ($TMPDIR is a private directory per run, removed when it ends)");
                 }

@@ -491,6 +491,13 @@ async fn execute(runtime: &Runtime, plugin: &procbox::Plugin, options: RunOption
     if adopted > 0 {
         tracing::info!("killed {adopted} processes that had left their children's process groups");
     }
+    let refused = containment::cgroup::refused_forks_so_far();
+    if refused > 0 {
+        output::warning(format_args!(
+            "the children's tree reached --max-processes: {refused} fork{} failed (EAGAIN)",
+            if refused == 1 { "" } else { "s" }
+        ));
+    }
     match outcome {
         Ok(Outcome::Exited(code)) => Ok(exit_byte(code)),
         Ok(Outcome::Stopped(code)) => {

@@ -89,9 +89,19 @@ pub struct ChildPlan {
     pub seccomp: bool,
     /// Whether capabilities are dropped (procbox runs as root).
     pub drop_caps: bool,
-    /// Whether the child starts in the launcher's PID namespace
+    /// The launcher's PID namespace and cgroups, which it starts the child in.
+    pub tree: TreePlan,
+}
+
+/// What contains the whole tree: fixed per run, carried by each plan.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct TreePlan {
+    /// Children start in a PID namespace the launcher makes
     /// ([`crate::containment::namespace`]).
-    pub contain: bool,
+    pub pid_namespace: bool,
+    /// The run's cgroups the launcher joins before its first child
+    /// ([`crate::containment::cgroup`]).
+    pub cgroups: Vec<PathBuf>,
 }
 
 impl ChildPlan {
@@ -188,7 +198,7 @@ impl ChildPlan {
             list(&self.write),
             list(&self.exec),
             self.net.to_string(),
-            self.contain
+            self.tree.pid_namespace
         )
     }
 }
@@ -246,7 +256,7 @@ impl Planner {
         &self,
         policy: &Policy,
         enforcement: &Enforcement,
-        contain: bool,
+        tree: &TreePlan,
         program: &Path,
         tmp: &Path,
     ) -> Arc<Planned> {
@@ -255,7 +265,7 @@ impl Planner {
         plans
             .entry(program.to_path_buf())
             .or_insert_with(|| {
-                let plan = Self::plan(policy, enforcement, contain, program, tmp);
+                let plan = Self::plan(policy, enforcement, tree, program, tmp);
                 Arc::new(Planned {
                     id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
                     summary: plan.summary(),
@@ -267,7 +277,7 @@ impl Planner {
 
     /// The plan for a child of `program` (canonical) under `policy`, with
     /// the run's temporary directory `tmp`.
-    pub fn plan(policy: &Policy, enforcement: &Enforcement, contain: bool, program: &Path, tmp: &Path) -> ChildPlan {
+    pub fn plan(policy: &Policy, enforcement: &Enforcement, tree: &TreePlan, program: &Path, tmp: &Path) -> ChildPlan {
         let caps = policy.plugin();
         let mut read = existing(SYSTEM_READ).to_vec();
         read.extend(caps.read_dirs.iter().cloned());
@@ -303,7 +313,7 @@ impl Planner {
             seccomp: enforcement.seccomp,
             // SAFETY: geteuid has no preconditions.
             drop_caps: enforcement.active() && unsafe { libc::geteuid() } == 0,
-            contain,
+            tree: tree.clone(),
         }
     }
 }

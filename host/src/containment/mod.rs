@@ -14,6 +14,7 @@
 //!   children of its own must not call `kill_adopted`: it kills every child
 //!   of the process.
 
+pub mod cgroup;
 pub mod namespace;
 
 use std::io;

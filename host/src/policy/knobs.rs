@@ -145,6 +145,7 @@ macro_rules! knobs {
 const CHILDREN: &str = "Limits on children";
 const RLIMITS: &str = "Child resource limits (with --confine=off, each forces the fork path)";
 const PLUGIN: &str = "Limits on the plugin itself";
+const TREE: &str = "Limits on the whole tree of children (cgroups; procbox doctor says where)";
 
 knobs! {
     max_children: usize, Count, "max-children", CHILDREN,
@@ -167,6 +168,10 @@ knobs! {
         "Processes of the user, counted by the kernel (RLIMIT_NPROC; not enforced for root).";
     die_with_procbox: bool, Switch, "die-with-procbox", RLIMITS,
         "Kill each child if procbox itself dies, even by SIGKILL (PR_SET_PDEATHSIG).";
+    max_processes: u64, Count, "max-processes", TREE,
+        "Most processes of the whole tree at once, grandchildren included; a fork past it fails with EAGAIN (a pids cgroup; default: no limit).";
+    max_tree_memory: Bytes, Bytes, "max-tree-memory", TREE,
+        "Memory of the whole tree together, e.g. 1GiB; past it the kernel's OOM killer picks within the tree (a memory cgroup; default: no limit).";
     max_plugin_memory: Bytes, Bytes, "max-plugin-memory", PLUGIN,
         "Cap on all the plugin's linear memories and tables together, e.g. 256MiB (default 512MiB).";
     max_plugin_time: Span, Duration, "max-plugin-time", PLUGIN,
@@ -192,6 +197,10 @@ impl LimitSettings {
             },
             // Off is the default: only `true` asks for anything.
             die_with_host: self.die_with_procbox.filter(|on| *on),
+            tree: crate::containment::cgroup::TreeLimits {
+                max_processes: self.max_processes,
+                max_memory: self.max_tree_memory.map(|b| b.0),
+            },
         }
     }
 

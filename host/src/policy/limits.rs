@@ -23,6 +23,8 @@ pub struct Limits {
     /// `Some(true)`: each child gets SIGKILL if procbox dies, even by
     /// SIGKILL itself (`PR_SET_PDEATHSIG`).
     pub die_with_host: Option<bool>,
+    /// What the whole tree of children may use together (cgroups).
+    pub tree: crate::containment::cgroup::TreeLimits,
 }
 
 /// Kernel resource limits (`setrlimit`) for each child; `None` leaves the
@@ -74,6 +76,10 @@ impl Limits {
     pub fn overridden_by(self, other: Limits) -> Limits {
         Limits {
             max_children: other.max_children.or(self.max_children),
+            tree: crate::containment::cgroup::TreeLimits {
+                max_processes: other.tree.max_processes.or(self.tree.max_processes),
+                max_memory: other.tree.max_memory.or(self.tree.max_memory),
+            },
             max_spawns: other.max_spawns.or(self.max_spawns),
             max_runtime: other.max_runtime.or(self.max_runtime),
             max_output_bytes: other.max_output_bytes.or(self.max_output_bytes),

@@ -307,8 +307,11 @@ impl Policy {
     /// [`ContainMode`](crate::containment::ContainMode) ladder).
     ///
     /// # Errors
-    /// Under `require`, why this kernel gives children no PID namespace.
+    /// Under `require`, why this kernel gives children no PID namespace;
+    /// and why the tree limits (`--max-processes`, `--max-tree-memory`)
+    /// cannot be enforced here.
     pub fn containment(&self) -> Result<crate::containment::Containment, String> {
+        crate::containment::cgroup::check(&self.limits.tree)?;
         crate::containment::Containment::decide(self.confinement.contain)
     }
 

@@ -210,6 +210,12 @@ fn launch_confined(
                 "{}: cannot confine the child: {message}",
                 permit.command_line()
             )),
+            None if e.error.raw_os_error() == Some(libc::EAGAIN) && !planned.plan.tree.cgroups.is_empty() => {
+                SpawnError::LimitExceeded(format!(
+                    "{}: the tree of children already has as many processes as --max-processes allows",
+                    permit.command_line()
+                ))
+            }
             None => spawn_error(permit, e.error),
         }
     })

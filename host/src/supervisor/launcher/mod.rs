@@ -34,7 +34,7 @@ use std::sync::{Mutex, OnceLock};
 
 use std::collections::{HashMap, HashSet};
 
-use crate::confine::plan::ChildPlan;
+use crate::confine::plan::{ChildPlan, TreePlan};
 use crate::confine::ChildNet;
 use wire::{Reply, Request};
 
@@ -51,8 +51,8 @@ struct Connection {
 /// What a launcher carries, fixed by its first plan: its seccomp filter
 /// (the network grant it was built from, or `None` for none), loaded on
 /// itself so that children inherit it rather than each paying for loading
-/// one; and whether its children run in a PID namespace it made.
-type LauncherKey = (Option<ChildNet>, bool);
+/// one; and the PID namespace and cgroups its children start in.
+type LauncherKey = (Option<ChildNet>, TreePlan);
 
 /// The launchers of this process: one per filter, and one forked early that
 /// has none yet.
@@ -119,7 +119,7 @@ pub fn pids() -> Vec<libc::pid_t> {
 pub fn launch(mut request: Request, plan: &ChildPlan, fds: [RawFd; wire::FDS]) -> Result<libc::pid_t, LaunchError> {
     let mut launchers = lock();
     let launchers = launchers.get_or_insert_with(Launchers::default);
-    let key: LauncherKey = (plan.seccomp.then(|| plan.net.clone()), plan.contain);
+    let key: LauncherKey = (plan.seccomp.then(|| plan.net.clone()), plan.tree.clone());
     let mut launcher = launchers.bound.remove(&key).or_else(|| launchers.spare.take());
     let mut reply = launch_on(&mut launcher, &mut request, plan, &fds);
     if namespace_ended(&reply, &launcher) {
@@ -183,6 +183,37 @@ fn launch_on(
                 replace(launcher);
                 return Err(io::Error::new(io::ErrorKind::BrokenPipe, "the launcher process exited"));
             }
+        }
+    }
+}
+
+/// Ends the launchers whose children are in the cgroups `dirs` (one run's),
+/// and their namespaces: the run is over, and its cgroups can only be
+/// removed once nothing is inside.
+pub fn retire(dirs: &[std::path::PathBuf]) {
+    let retired: Vec<Connection> = {
+        let mut launchers = lock();
+        let Some(launchers) = launchers.as_mut() else {
+            return;
+        };
+        let keys: Vec<LauncherKey> = launchers
+            .bound
+            .keys()
+            .filter(|(_, tree)| tree.cgroups == dirs)
+            .cloned()
+            .collect();
+        keys.into_iter()
+            .filter_map(|key| launchers.bound.remove(&key))
+            .collect()
+    };
+    for connection in retired {
+        let init = connection.init;
+        reap(connection.pid);
+        if let Some(init) = init {
+            // SAFETY: our own unreaped child. Its exit waits only for the
+            // namespace's members, which the run has reaped by now.
+            unsafe { libc::kill(init, libc::SIGKILL) };
+            reap(init);
         }
     }
 }

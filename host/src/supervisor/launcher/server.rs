@@ -24,6 +24,7 @@ use std::path::Path;
 use super::wire::{self, Reply, Request};
 use crate::confine::plan::ChildPlan;
 use crate::confine::{filter, ruleset, ChildNet};
+use crate::containment::cgroup;
 use crate::containment::namespace::{self, Entered};
 use crate::supervisor::launch::{in_child, ChildFds, Exec, Session};
 use crate::supervisor::setup::{errno, ChildSetup};
@@ -184,8 +185,10 @@ fn same_directory_here(given: BorrowedFd<'_>, path: &[u8]) -> Result<OwnedFd, (i
     }
 }
 
-/// Makes the PID namespace with the first plan that asks for one
-/// ([`namespace::enter`]); returns it for every later request.
+/// Joins the run's cgroups and makes the PID namespace with the first plan
+/// ([`cgroup::join`], [`namespace::enter`]): the launcher, the namespace's
+/// init and every child are in both; returns the namespace for every later
+/// request.
 fn contained(
     made: &mut Option<Result<Option<Entered>, String>>,
     request: &Request,
@@ -197,7 +200,10 @@ fn contained(
             let Some(plan) = &request.plan else {
                 return Ok(None); // asked by number only: UnknownPlan follows
             };
-            let entered = match plan.contain {
+            if let Err(e) = cgroup::join(&plan.tree.cgroups) {
+                return made.insert(Err(e)).clone();
+            }
+            let entered = match plan.tree.pid_namespace {
                 true => namespace::enter(procbox, true)
                     .map(Some)
                     .map_err(|e| format!("cannot give children a PID namespace: {e}")),
@@ -206,7 +212,7 @@ fn contained(
             made.insert(entered)
         }
     };
-    let wanted = request.plan.as_ref().map(|plan| plan.contain);
+    let wanted = request.plan.as_ref().map(|plan| plan.tree.pid_namespace);
     if matches!((&*result, wanted), (Ok(made), Some(want)) if made.is_some() != want) {
         return Err("this launcher's children run in another PID namespace than the plan needs".into());
     }

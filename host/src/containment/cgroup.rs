@@ -1,0 +1,356 @@
+//! Limits on a whole tree of children, from a cgroup: `--max-processes`
+//! (the pids controller) and `--max-tree-memory` (the memory controller).
+//!
+//! procbox makes one cgroup per run in each hierarchy that has the
+//! controller (cgroup v2 where it can enable the controller for a child
+//! group, else the v1 hierarchy of that controller), writes the limits, and
+//! the launcher moves itself into it before it starts its first child: the
+//! launcher, the namespace's init and every process of the tree are
+//! counted from then on, and a `fork` past the limit fails with `EAGAIN`.
+//! The run's cgroups are removed when the run ends; those a killed procbox
+//! left behind are removed by the next one that makes its own.
+//!
+//! Where no hierarchy with the controller is writable (an unprivileged user
+//! without a delegated cgroup, most often), a run that sets one of these
+//! limits is refused: a limit the user asked for is never silently dropped.
+
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+/// The processes of the tree that are procbox's own: the launcher and the
+/// namespace's init. `--max-processes N` allows N more.
+pub const OWN_PROCESSES: u64 = 2;
+
+/// What the tree of one run may use together.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct TreeLimits {
+    /// Processes at once, grandchildren included (`--max-processes`).
+    pub max_processes: Option<u64>,
+    /// Memory of the whole tree, in bytes (`--max-tree-memory`).
+    pub max_memory: Option<u64>,
+}
+
+impl TreeLimits {
+    /// Whether any limit is set.
+    pub fn any(&self) -> bool {
+        self.max_processes.is_some() || self.max_memory.is_some()
+    }
+
+    /// The controllers the limits need, with their flags.
+    fn controllers(&self) -> Vec<(&'static str, &'static str)> {
+        let mut wanted = Vec::new();
+        if self.max_processes.is_some() {
+            wanted.push(("pids", "--max-processes"));
+        }
+        if self.max_memory.is_some() {
+            wanted.push(("memory", "--max-tree-memory"));
+        }
+        wanted
+    }
+}
+
+/// One run's cgroups: a directory per hierarchy, removed on drop.
+#[derive(Debug)]
+pub struct TreeCgroup {
+    dirs: Vec<PathBuf>,
+}
+
+impl TreeCgroup {
+    /// Makes the run's cgroups and writes `limits` into them.
+    ///
+    /// # Errors
+    /// One line naming the flag and why this machine cannot enforce it.
+    pub fn create(limits: &TreeLimits) -> Result<TreeCgroup, String> {
+        let mut cgroup = TreeCgroup { dirs: Vec::new() };
+        // SAFETY: getpid has no preconditions.
+        let me = unsafe { libc::getpid() };
+        let name = format!("procbox-{me}-{}", next_number());
+        for (controller, flag) in limits.controllers() {
+            let place = place_for(controller, true).map_err(|why| unavailable(flag, controller, &why))?;
+            remove_stale(&place.parent);
+            let dir = place.parent.join(&name);
+            if !cgroup.dirs.contains(&dir) {
+                fs::create_dir(&dir).map_err(|e| unavailable(flag, controller, &e.to_string()))?;
+                cgroup.dirs.push(dir.clone());
+            }
+            let (file, value) = place.limit_file(controller, limits);
+            fs::write(dir.join(file), value.to_string())
+                .map_err(|e| unavailable(flag, controller, &format!("writing {file}: {e}")))?;
+        }
+        Ok(cgroup)
+    }
+
+    /// The directories to join, for the launcher.
+    pub fn dirs(&self) -> &[PathBuf] {
+        &self.dirs
+    }
+
+    /// How many forks the pids limit refused so far.
+    pub fn refused_forks(&self) -> u64 {
+        self.dirs
+            .iter()
+            .filter_map(|dir| fs::read_to_string(dir.join("pids.events")).ok())
+            .filter_map(|events| {
+                events
+                    .lines()
+                    .find_map(|line| line.strip_prefix("max ")?.trim().parse::<u64>().ok())
+            })
+            .sum()
+    }
+}
+
+impl Drop for TreeCgroup {
+    fn drop(&mut self) {
+        // Fails while a process is still inside (a launcher being retired):
+        // the next run's `remove_stale` takes it then.
+        for dir in &self.dirs {
+            let _ = fs::remove_dir(dir);
+        }
+    }
+}
+
+/// Adds the forks a run's pids limit refused to the process's total.
+pub fn count_refused_forks(forks: u64) {
+    REFUSED_FORKS.fetch_add(forks, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// How many forks `--max-processes` refused in every run of this process
+/// that has ended (the command line runs one, and says so after it).
+pub fn refused_forks_so_far() -> u64 {
+    REFUSED_FORKS.load(std::sync::atomic::Ordering::Relaxed)
+}
+
+static REFUSED_FORKS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// Moves the calling process into each of `dirs` (the launcher, before its
+/// first child).
+///
+/// # Errors
+/// Which directory refused it.
+pub fn join(dirs: &[PathBuf]) -> Result<(), String> {
+    for dir in dirs {
+        // "0" is the writing process itself, in v1 and v2 alike.
+        fs::write(dir.join("cgroup.procs"), "0").map_err(|e| format!("joining the cgroup {}: {e}", dir.display()))?;
+    }
+    Ok(())
+}
+
+/// Whether `limits` can be enforced here; `Err` names the flag and why.
+pub fn check(limits: &TreeLimits) -> Result<(), String> {
+    for (controller, flag) in limits.controllers() {
+        let place = place_for(controller, false).map_err(|why| unavailable(flag, controller, &why))?;
+        if !writable(&place.parent) {
+            return Err(unavailable(
+                flag,
+                controller,
+                &format!("{} is not writable by this user", place.parent.display()),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Where each controller can be used, for `procbox doctor`.
+pub fn report() -> Vec<(&'static str, Result<PathBuf, String>)> {
+    ["pids", "memory"]
+        .into_iter()
+        .map(|controller| {
+            let place = place_for(controller, false).and_then(|place| match writable(&place.parent) {
+                true => Ok(place.parent),
+                false => Err(format!("{} is not writable by this user", place.parent.display())),
+            });
+            (controller, place)
+        })
+        .collect()
+}
+
+fn unavailable(flag: &str, controller: &str, why: &str) -> String {
+    format!("{flag} needs a {controller} cgroup procbox can create, and this machine has none ({why}); `procbox doctor` says what is available")
+}
+
+/// Where a run's cgroup for one controller goes.
+struct Place {
+    /// The directory the run's cgroup is made in.
+    parent: PathBuf,
+    /// Whether it is the v2 (unified) hierarchy.
+    unified: bool,
+}
+
+impl Place {
+    /// The file and value that set `controller`'s limit.
+    fn limit_file(&self, controller: &str, limits: &TreeLimits) -> (&'static str, u64) {
+        match (controller, self.unified) {
+            ("pids", _) => ("pids.max", limits.max_processes.unwrap_or(0) + OWN_PROCESSES),
+            (_, true) => ("memory.max", limits.max_memory.unwrap_or(u64::MAX)),
+            (_, false) => ("memory.limit_in_bytes", limits.max_memory.unwrap_or(u64::MAX)),
+        }
+    }
+}
+
+/// The v2 hierarchy, if our cgroup there can give the controller to a child
+/// group (with `enable`, turning it on for child groups if needed); else
+/// the v1 hierarchy of the controller.
+fn place_for(controller: &str, enable: bool) -> Result<Place, String> {
+    let mounts = fs::read_to_string("/proc/self/mountinfo").map_err(|e| format!("/proc/self/mountinfo: {e}"))?;
+    let groups = fs::read_to_string("/proc/self/cgroup").map_err(|e| format!("/proc/self/cgroup: {e}"))?;
+    if let Some(place) = unified_place(&mounts, &groups, controller, enable) {
+        return Ok(place);
+    }
+    v1_place(&mounts, &groups, controller)
+        .ok_or_else(|| format!("no cgroup hierarchy here offers the {controller} controller to procbox"))
+}
+
+fn unified_place(mounts: &str, groups: &str, controller: &str, enable: bool) -> Option<Place> {
+    let root = mount_points(mounts, |fstype, _| fstype == "cgroup2")
+        .into_iter()
+        .next()?;
+    let own = groups.lines().find_map(|line| line.strip_prefix("0::"))?;
+    let dir = under(&root, own);
+    let offered = fs::read_to_string(dir.join("cgroup.controllers")).ok()?;
+    if !offered.split_whitespace().any(|c| c == controller) {
+        return None;
+    }
+    let enabled = |dir: &Path| {
+        fs::read_to_string(dir.join("cgroup.subtree_control"))
+            .is_ok_and(|on| on.split_whitespace().any(|c| c == controller))
+    };
+    // Enabling it fails while our own cgroup holds processes (procbox),
+    // unless it is the root: then it cannot be used. A check only asks.
+    let is_root = own.trim_matches('/').is_empty();
+    let usable = enabled(&dir)
+        || match enable {
+            true => fs::write(dir.join("cgroup.subtree_control"), format!("+{controller}")).is_ok(),
+            false => is_root,
+        };
+    if !usable {
+        return None;
+    }
+    Some(Place {
+        parent: dir,
+        unified: true,
+    })
+}
+
+fn v1_place(mounts: &str, groups: &str, controller: &str) -> Option<Place> {
+    let root = mount_points(mounts, |fstype, options| {
+        fstype == "cgroup" && options.split(',').any(|o| o == controller)
+    })
+    .into_iter()
+    .next()?;
+    let own = groups.lines().find_map(|line| {
+        let mut fields = line.splitn(3, ':');
+        let (_, names, path) = (fields.next()?, fields.next()?, fields.next()?);
+        names.split(',').any(|n| n == controller).then_some(path)
+    })?;
+    Some(Place {
+        parent: under(&root, own),
+        unified: false,
+    })
+}
+
+/// The cgroup `path` (as `/proc/self/cgroup` writes it) in the hierarchy
+/// mounted at `root`.
+fn under(root: &Path, path: &str) -> PathBuf {
+    match path.trim_matches('/') {
+        "" => root.to_path_buf(),
+        relative => root.join(relative),
+    }
+}
+
+/// Mount points of `/proc/self/mountinfo` whose file system type and super
+/// options pass `wanted`.
+fn mount_points(mountinfo: &str, wanted: impl Fn(&str, &str) -> bool) -> Vec<PathBuf> {
+    mountinfo
+        .lines()
+        .filter_map(|line| {
+            let (before, after) = line.split_once(" - ")?;
+            let point = before.split(' ').nth(4)?;
+            let mut after = after.split(' ');
+            let (fstype, _source, options) = (after.next()?, after.next()?, after.next()?);
+            wanted(fstype, options).then(|| PathBuf::from(point))
+        })
+        .collect()
+}
+
+fn writable(dir: &Path) -> bool {
+    let Ok(path) = std::ffi::CString::new(dir.as_os_str().as_encoded_bytes()) else {
+        return false;
+    };
+    // SAFETY: a valid C string.
+    unsafe { libc::access(path.as_ptr(), libc::W_OK) == 0 }
+}
+
+fn next_number() -> u64 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    NEXT.fetch_add(1, Ordering::Relaxed)
+}
+
+/// Removes the cgroups of procbox processes that are gone (killed before
+/// they could): an empty cgroup's directory is all that remains of them.
+fn remove_stale(parent: &Path) {
+    let Ok(entries) = fs::read_dir(parent) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(pid) = name
+            .to_str()
+            .and_then(|n| n.strip_prefix("procbox-"))
+            .and_then(|rest| rest.split('-').next())
+            .and_then(|pid| pid.parse::<libc::pid_t>().ok())
+        else {
+            continue;
+        };
+        // SAFETY: signal 0 only checks whether the process exists.
+        let alive =
+            unsafe { libc::kill(pid, 0) } == 0 || io::Error::last_os_error().raw_os_error() == Some(libc::EPERM);
+        if !alive {
+            let _ = fs::remove_dir(entry.path());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MOUNTINFO: &str = "\
+35 28 0:30 / /sys/fs/cgroup/pids rw,nosuid - cgroup cgroup rw,pids
+36 28 0:31 / /sys/fs/cgroup/cpu,cpuacct rw,nosuid - cgroup cgroup rw,cpu,cpuacct
+37 28 0:32 / /sys/fs/cgroup/unified rw,nosuid - cgroup2 cgroup2 rw
+";
+    const CGROUP: &str = "8:pids:/user.slice\n3:cpu,cpuacct:/\n0::/user.slice/session-1.scope\n";
+
+    #[test]
+    fn the_v1_hierarchy_of_a_controller_is_found_with_our_place_in_it() {
+        let place = v1_place(MOUNTINFO, CGROUP, "pids").unwrap();
+        assert_eq!(place.parent, Path::new("/sys/fs/cgroup/pids/user.slice"));
+        assert!(!place.unified);
+        assert!(v1_place(MOUNTINFO, CGROUP, "memory").is_none());
+        let cpu = v1_place(MOUNTINFO, CGROUP, "cpuacct").unwrap();
+        assert_eq!(cpu.parent, Path::new("/sys/fs/cgroup/cpu,cpuacct"));
+    }
+
+    #[test]
+    fn the_pids_limit_leaves_room_for_procbox_s_own_processes() {
+        let place = Place {
+            parent: PathBuf::new(),
+            unified: false,
+        };
+        let limits = TreeLimits {
+            max_processes: Some(5),
+            max_memory: Some(1 << 30),
+        };
+        assert_eq!(place.limit_file("pids", &limits), ("pids.max", 7));
+        assert_eq!(place.limit_file("memory", &limits), ("memory.limit_in_bytes", 1 << 30));
+        let unified = Place {
+            parent: PathBuf::new(),
+            unified: true,
+        };
+        assert_eq!(unified.limit_file("memory", &limits), ("memory.max", 1 << 30));
+    }
+}
