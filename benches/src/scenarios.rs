@@ -298,13 +298,15 @@ impl Bench {
         let (mut idle, mut big, mut fork_idle, mut fork_big) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
         for rep in 0..self.reps {
             let default_policy = || PolicyBuilder::new().allow_run("/bin/true");
-            // Unconfined: with confinement every child goes through the
-            // launcher, and rlimits no longer move procbox to fork.
+            // Neither confined nor contained: otherwise every child goes
+            // through the launcher, and rlimits no longer move procbox to
+            // fork.
             let fork_policy = || {
                 PolicyBuilder::new()
                     .allow_run("/bin/true")
                     .limits(fork_limits)
                     .confine(ConfineMode::Off)
+                    .contain(ContainMode::Off)
             };
             let i = self.plugin_f64(default_policy(), &args, "median_ns").await?;
             let fi = self.plugin_f64(fork_policy(), &fork_args, "median_ns").await?;
@@ -338,7 +340,7 @@ impl Bench {
                 Some(b / i <= 1.10),
             ),
             Row::new(
-                "(f) same, --confine=off fork path (--rlimit-nofile)",
+                "(f) same, --confine=off --contain=off fork path (--rlimit-nofile)",
                 us(fb),
                 format!("{} idle", us(fi)),
                 ratio(fb / fi),

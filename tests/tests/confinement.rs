@@ -242,6 +242,13 @@ async fn a_child_cannot_signal_any_thread_of_procbox() {
 }
 
 #[tokio::test]
+async fn a_child_cannot_make_namespaces_to_use_up_the_user_s_quota() {
+    // Found by review: a confined child made user namespaces until the
+    // user's quota ran out, and a later run fell back to no PID namespace.
+    refused_only_when_confined(&[], &[PROBE, "unshare"]).await;
+}
+
+#[tokio::test]
 async fn a_child_cannot_type_into_a_terminal() {
     // TIOCSTI on /dev/null: refused by the filter (EACCES) when confined;
     // without it the kernel gets to say it is not a terminal.

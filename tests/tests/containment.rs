@@ -118,6 +118,16 @@ fn first_child(pid: u32) -> u32 {
     children.split_whitespace().next().expect("a child").parse().unwrap()
 }
 
+/// SIGKILLs a pid when dropped.
+struct KillOnDrop(u32);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        // SAFETY: a plain kill; ESRCH once it is gone.
+        unsafe { libc::kill(self.0 as libc::pid_t, libc::SIGKILL) };
+    }
+}
+
 /// Starts the chain under procbox (as `user_prefix`, then `subreaper`),
 /// waits until all of it runs, sends procbox `signal`, and checks that the
 /// whole tree, zombies included, is gone within [`GONE_WITHIN`].
@@ -138,6 +148,9 @@ async fn kill_procbox_under_the_tree(user_prefix: &[&str], signal: i32, extra: &
     argv.extend(["--", "hold", "sh", script, &depth, &mark]);
     let mut procbox = Background::start_wrapped(&wrapper, &argv);
     bounded!(procbox.line_with("ready"));
+    // If an assertion fails before the signal, procbox dies with the test
+    // (dropping `procbox` kills only the wrapper).
+    let _cleanup = KillOnDrop(first_child(procbox.pid()));
     let tree = until(&mark, Duration::from_secs(10), |pids| pids.len() == DEPTH + 1);
     assert!(tree.is_some(), "the chain never ran whole: {:?}", marked(&mark));
     let pids = marked(&mark);
@@ -194,14 +207,18 @@ async fn without_containment_a_sigkill_leaves_the_chain_running() {
     argv.extend(["--", "hold", "sh", script.to_str().unwrap(), &depth, &mark]);
     let mut procbox = Background::start(&argv);
     bounded!(procbox.line_with("ready"));
-    assert!(until(&mark, Duration::from_secs(10), |pids| pids.len() == DEPTH + 1).is_some());
+    let leftovers = |mark: &str| {
+        for pid in marked(mark) {
+            // SAFETY: cleaning up what the fallback leaves behind.
+            unsafe { libc::kill(pid as libc::pid_t, libc::SIGKILL) };
+        }
+    };
+    let whole = until(&mark, Duration::from_secs(10), |pids| pids.len() == DEPTH + 1).is_some();
     procbox.signal(libc::SIGKILL);
     let _ = bounded!(procbox.finish());
     let survivors = marked(&mark);
-    for &pid in &survivors {
-        // SAFETY: cleaning up what the fallback leaves behind.
-        unsafe { libc::kill(pid as libc::pid_t, libc::SIGKILL) };
-    }
+    leftovers(&mark);
+    assert!(whole, "the chain never ran whole");
     assert!(
         survivors.len() >= DEPTH,
         "the fallback was expected to leave the escaped sessions: {survivors:?}"

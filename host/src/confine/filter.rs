@@ -18,6 +18,10 @@
 //! - changing a file's flags, project attributes, encryption policy or
 //!   verity through a read-only descriptor (`file_setattr`, the
 //!   `FS_IOC_SET*` ioctls);
+//! - new namespaces (`unshare` and `clone` with a `CLONE_NEW*` flag, and
+//!   `setns`): a child could use up the user's quota of namespaces and so
+//!   leave later runs without a PID namespace; `clone3` fails with `ENOSYS`
+//!   (the second filter), and libc falls back to `clone`;
 //! - the kernel keyring (`add_key`, `keyctl`, `request_key`) and System V
 //!   IPC (message queues, semaphores, shared memory): channels to, and
 //!   secrets of, unconfined processes of the user;
@@ -119,6 +123,18 @@ const OTHER_PROCESSES: &[(i64, u8)] = &[
 ];
 
 /// The kernel keyring.
+/// The `clone` and `unshare` flags that make a new namespace.
+const NAMESPACE_FLAGS: [u64; 8] = [
+    libc::CLONE_NEWNS as u64,
+    libc::CLONE_NEWCGROUP as u64,
+    libc::CLONE_NEWUTS as u64,
+    libc::CLONE_NEWIPC as u64,
+    libc::CLONE_NEWUSER as u64,
+    libc::CLONE_NEWPID as u64,
+    libc::CLONE_NEWNET as u64,
+    0x80, // CLONE_NEWTIME
+];
+
 const KEYRING: &[i64] = &[libc::SYS_add_key, libc::SYS_keyctl, libc::SYS_request_key];
 
 /// System V IPC.
@@ -145,7 +161,10 @@ pub const FIRST_UNKNOWN_CALL: u32 = 470;
 /// `first_unknown` on fails with `ENOSYS`, as on a kernel without it (libc
 /// falls back as it would there). A call added to a later kernel that acts
 /// outside the grant is then refused until this filter learns it, rather
-/// than allowed. The x32 calls (numbers with bit 30 set) fall under it too.
+/// than allowed. The x32 calls (numbers with bit 30 set) fall under it too,
+/// and so does `clone3`, whose flags (in memory) no filter can read: libc
+/// falls back to `clone`, whose flags the first filter checks (Docker's
+/// default profile does the same).
 /// On another architecture than procbox's own, it allows (the first
 /// filter kills).
 ///
@@ -171,8 +190,14 @@ pub fn unknown_calls(first_unknown: u32) -> Result<BpfProgram, String> {
     Ok(vec![
         op(libc::BPF_LD | libc::BPF_W | libc::BPF_ABS, 0, 0, arch_offset),
         // Another architecture: jump to allow (the first filter kills).
-        op(libc::BPF_JMP | libc::BPF_JEQ | libc::BPF_K, 0, 3, AUDIT_ARCH),
+        op(libc::BPF_JMP | libc::BPF_JEQ | libc::BPF_K, 0, 4, AUDIT_ARCH),
         op(libc::BPF_LD | libc::BPF_W | libc::BPF_ABS, 0, 0, nr_offset),
+        op(
+            libc::BPF_JMP | libc::BPF_JEQ | libc::BPF_K,
+            1,
+            0,
+            libc::SYS_clone3 as u32,
+        ),
         op(libc::BPF_JMP | libc::BPF_JGE | libc::BPF_K, 0, 1, first_unknown),
         op(
             libc::BPF_RET | libc::BPF_K,
@@ -264,6 +289,17 @@ fn rules(net: &ChildNet) -> BTreeMap<i64, Vec<SeccompRule>> {
     ] {
         refused.insert(always, Vec::new());
     }
+    // New namespaces: a child could use up the user's quota of them, and so
+    // take the PID namespace from every later run (best effort would then
+    // fall back, and its children outlive a SIGKILL); none is needed to
+    // run a granted program. `setns` into one that exists, likewise.
+    let new_namespace: Vec<SeccompRule> = NAMESPACE_FLAGS
+        .iter()
+        .map(|flag| rule(vec![condition(0, Op::MaskedEq(*flag), *flag)]))
+        .collect();
+    refused.insert(libc::SYS_unshare, new_namespace.clone());
+    refused.insert(libc::SYS_clone, new_namespace);
+    refused.insert(libc::SYS_setns, Vec::new());
     refused.insert(
         libc::SYS_execveat,
         vec![rule(vec![condition(

@@ -181,6 +181,7 @@ impl ChildPlan {
             "chmod, chown and setxattr",
             "keyrings",
             "System V IPC",
+            "new namespaces (unshare, clone with CLONE_NEW*, setns)",
             "executable memfds",
             "execveat(AT_EMPTY_PATH)",
             "TIOCSTI and TIOCLINUX",

@@ -68,9 +68,13 @@ impl TreeCgroup {
         // SAFETY: getpid has no preconditions.
         let me = unsafe { libc::getpid() };
         let name = format!("procbox-{me}-{}", next_number());
+        for controller in ["pids", "memory"] {
+            if let Ok(place) = place_for(controller, false) {
+                remove_stale(&place.parent);
+            }
+        }
         for (controller, flag) in limits.controllers() {
             let place = place_for(controller, true).map_err(|why| unavailable(flag, controller, &why))?;
-            remove_stale(&place.parent);
             let dir = place.parent.join(&name);
             if !cgroup.dirs.contains(&dir) {
                 fs::create_dir(&dir).map_err(|e| unavailable(flag, controller, &e.to_string()))?;

@@ -14,7 +14,8 @@
 //! (creates a System V message queue), `unix-raw PATH` (the same as
 //! `unix-dgram`, from a `SOCK_RAW` pair), `setflags PATH` (sets the
 //! `nodump` flag through a read-only descriptor), `prlimit PID` (lowers
-//! another process's CPU limit), `renice PID` (another process's priority).
+//! another process's CPU limit), `renice PID` (another process's priority),
+//! `unshare` (a new user namespace).
 
 use std::io::{self, Write};
 use std::net::{TcpStream, UdpSocket};
@@ -46,6 +47,7 @@ fn main() {
         "renice" => renice(arg),
         "fastopen" => fastopen(arg),
         "keyring" => keyring(),
+        "unshare" => unshare_user(),
         "sysv" => sysv(),
         other => panic!("unknown action {other}"),
     };
@@ -93,6 +95,14 @@ fn signal_parent() -> io::Result<()> {
             println!("partly: {}", refused.join("; "));
             Ok(())
         }
+    }
+}
+
+fn unshare_user() -> io::Result<()> {
+    // SAFETY: a plain unshare with a flag.
+    match unsafe { libc::unshare(libc::CLONE_NEWUSER) } {
+        0 => Ok(()),
+        _ => Err(io::Error::last_os_error()),
     }
 }
 
