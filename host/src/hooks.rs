@@ -44,6 +44,9 @@ pub enum Answer {
     AllowRule(String),
     /// Refuse it; the plugin gets a denial naming the reason.
     Deny(String),
+    /// The hook cannot decide (a permission broker that failed to answer):
+    /// the whole run ends, and the plugin gets no answer.
+    Abort(String),
 }
 
 /// Watches what happens: the audit log, `procbox -v`, metrics.

@@ -42,6 +42,7 @@
 
 mod admission;
 mod bindings;
+pub mod broker;
 mod budget;
 pub mod cache;
 mod child;

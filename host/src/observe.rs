@@ -140,6 +140,7 @@ fn error_kind(err: &SpawnError) -> &'static str {
         SpawnError::InvalidInput(_) => "invalid-input",
         SpawnError::LimitExceeded(_) => "limit-exceeded",
         SpawnError::Io(_) => "io-error",
+        SpawnError::Aborted(_) => "aborted",
     }
 }
 

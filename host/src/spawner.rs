@@ -177,6 +177,7 @@ impl Spawner {
                     unmatched.command_line()
                 )))
             }
+            Answer::Abort(why) => return Err(SpawnError::Aborted(format!("{}: {why}", unmatched.command_line()))),
             Answer::AllowOnce => (exact_rule(request, &unmatched), false),
             Answer::AllowRule(written) => (self.granted_rule(&written, &unmatched)?, true),
         };

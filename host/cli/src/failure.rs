@@ -19,6 +19,9 @@ use procbox::{LoadError, PolicyError, RunError};
 pub const EXIT_USAGE: u8 = 2;
 /// The plugin ran out of its time budget (as GNU `timeout` reports it).
 pub const EXIT_OUT_OF_TIME: u8 = 124;
+/// The permission broker failed (unreachable, a malformed or late answer):
+/// the run was stopped.
+pub const EXIT_BROKER_FAILED: u8 = 123;
 /// procbox's own failures (a bad plugin, a trap) exit with this code, as
 /// `env`, `timeout` and `docker run` do; a plugin's exit code passes
 /// through unchanged.
@@ -39,6 +42,7 @@ impl<E: Into<anyhow::Error>> From<E> for Failure {
         let error = error.into();
         let status = match error.downcast_ref::<RunError>() {
             Some(RunError::OutOfTime { .. }) => EXIT_OUT_OF_TIME,
+            Some(RunError::Aborted { .. }) => EXIT_BROKER_FAILED,
             _ => EXIT_PROCBOX_FAILED,
         };
         Failure {
@@ -216,6 +220,9 @@ fn run_hint(error: &RunError) -> Option<String> {
                 .into(),
         ),
         RunError::OutOfTime { .. } => Some("raise --max-plugin-time if the plugin needs longer".into()),
+        RunError::Aborted { .. } => Some(
+            "check the program behind PROCBOX_PERMISSION_BROKER (README: \"A permission broker\"), or unset it".into(),
+        ),
         RunError::OutOfMemory { cap, .. } => Some(format!(
             "raise --max-plugin-memory if the plugin needs more (e.g. --max-plugin-memory {}MiB)",
             (cap >> 20).max(1) * 2

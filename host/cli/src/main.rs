@@ -385,9 +385,36 @@ async fn run(args: RunArgs, verbose: bool) -> Result<u8, Failure> {
         })?;
         options = options.observer(Arc::new(log));
     }
+    if let Some(broker) = permission_broker(&args.plugin)? {
+        options = options.escalation(Arc::new(broker));
+    }
     let runtime = runtime(args.no_cache, FIRST_RUN)?;
     let plugin = runtime.load_file(&args.plugin)?;
     execute(&runtime, &plugin, options).await
+}
+
+/// The permission broker of `PROCBOX_PERMISSION_BROKER`, if it is set, told
+/// about the plugin at `path` (see `procbox::broker`);
+/// `PROCBOX_PERMISSION_BROKER_DEADLINE` (e.g. `5s`) changes its deadline.
+fn permission_broker(path: &std::path::Path) -> Result<Option<procbox::broker::Broker>, Failure> {
+    use procbox::broker::{Broker, PluginIdentity};
+    let Some(socket) = std::env::var_os("PROCBOX_PERMISSION_BROKER").filter(|s| !s.is_empty()) else {
+        return Ok(None);
+    };
+    // Read again for its hash (only with a broker): the runtime reads it
+    // for itself, through the cache.
+    let bytes = std::fs::read(path).map_err(|e| {
+        Failure::usage(anyhow::Error::new(e).context(format!("cannot read the plugin {}", path.display())))
+    })?;
+    let mut broker = Broker::new(socket, PluginIdentity::of(&path.display().to_string(), &bytes));
+    if let Some(deadline) = std::env::var_os("PROCBOX_PERMISSION_BROKER_DEADLINE") {
+        let deadline = humantime::parse_duration(&deadline.to_string_lossy()).map_err(|e| {
+            Failure::usage_msg(format!("PROCBOX_PERMISSION_BROKER_DEADLINE: {e}"))
+                .with_hint("write a duration such as 5s or 500ms")
+        })?;
+        broker = broker.deadline(deadline);
+    }
+    Ok(Some(broker))
 }
 
 /// Says once on stderr what best effort could not enforce, and with `-v`

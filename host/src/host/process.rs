@@ -33,6 +33,8 @@ impl process::Host for ProcessCtxView<'_> {
         let take_upstream = || upstream.map(|handle| take_upstream_stdout(table, handle)).transpose();
         let spawned = match self.ctx.spawner.spawn(request, timeout, take_upstream).await {
             Ok(spawned) => spawned,
+            // The run ends: the plugin must not go on without an answer.
+            Err(SpawnError::Aborted(why)) => return Err(wasmtime::Error::new(crate::runtime::Aborted(why))),
             Err(err) => return Ok(Err(err.into())),
         };
         let budget = spawned
@@ -101,6 +103,7 @@ impl From<SpawnError> for process::Error {
             SpawnError::InvalidInput(m) => process::Error::InvalidInput(m),
             SpawnError::LimitExceeded(m) => process::Error::LimitExceeded(m),
             SpawnError::Io(m) => process::Error::Io(m),
+            SpawnError::Aborted(m) => process::Error::Denied(m),
         }
     }
 }

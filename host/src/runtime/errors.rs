@@ -39,6 +39,10 @@ pub enum RunError {
     /// started.
     #[error("plugin {name} was not run: {reason}")]
     Unconfinable { name: String, reason: String },
+    /// The escalation hook could not decide (a permission broker that
+    /// failed): the plugin was stopped and its children killed.
+    #[error("plugin {name} was stopped: {reason}; its children were killed")]
+    Aborted { name: String, reason: String },
     /// The plugin trapped; `reason` is one line naming the plugin's function.
     #[error("plugin {name} trapped: {reason}")]
     Trap { name: String, reason: String },
@@ -57,6 +61,12 @@ pub enum RunError {
     )]
     OutOfMemory { name: String, cap: u64 },
 }
+
+/// What stops a plugin whose escalation hook could not decide: its call
+/// traps with this, and the run ends with [`RunError::Aborted`].
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct Aborted(pub String);
 
 /// A trap in one line: its root cause, and the innermost function of the
 /// plugin's own code it happened in, e.g. `unknown handle index 77 (in

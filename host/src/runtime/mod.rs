@@ -19,7 +19,7 @@ use crate::spawner::Spawner;
 mod errors;
 mod options;
 
-pub use errors::{LoadError, RunError};
+pub use errors::{Aborted, LoadError, RunError};
 pub use options::{Outcome, RunOptions, WasiSetup};
 
 use errors::trap_reason;
@@ -362,6 +362,10 @@ async fn run_instance(
         Ok(Err(())) => Ok(Outcome::Exited(1)),
         Err(e) => match e.downcast_ref::<I32Exit>() {
             Some(exit) => Ok(Outcome::Exited(exit.0)),
+            None if e.downcast_ref::<Aborted>().is_some() => Err(RunError::Aborted {
+                name: name.to_string(),
+                reason: e.downcast_ref::<Aborted>().map(|a| a.0.clone()).unwrap_or_default(),
+            }),
             None => {
                 // The whole report (WebAssembly backtrace, causes) is for
                 // whoever debugs the plugin: `procbox -v` shows it.
