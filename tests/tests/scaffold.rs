@@ -18,13 +18,13 @@ async fn a_new_plugin_builds_and_runs_outside_the_repository() {
     assert!(
         created
             .stdout
-            .contains("build: cd hello-plugin && cargo build --release"),
+            .contains("build: cd hello-plugin && cargo build --release && procbox embed-manifest target/wasm32-wasip2/release/hello-plugin.wasm hello-plugin.manifest.toml"),
         "{created:?}"
     );
     assert!(
-        created.stdout.contains(
-            "run:   procbox run target/wasm32-wasip2/release/hello-plugin.wasm --manifest hello-plugin.manifest.toml --allow-run echo"
-        ),
+        created
+            .stdout
+            .contains("run:   procbox run target/wasm32-wasip2/release/hello-plugin.wasm --allow-run echo"),
         "{created:?}"
     );
     let crate_dir = dir.path().join("hello-plugin");
@@ -53,21 +53,18 @@ async fn a_new_plugin_builds_and_runs_outside_the_repository() {
         .unwrap();
     assert!(build.status.success(), "{}", String::from_utf8_lossy(&build.stderr));
     let wasm = crate_dir.join("target/wasm32-wasip2/release/hello-plugin.wasm");
-    let manifest = crate_dir.join("hello-plugin.manifest.toml");
-    let run = procbox_in(
-        &crate_dir,
-        &[
-            "run",
-            wasm.to_str().unwrap(),
-            "--manifest",
-            manifest.to_str().unwrap(),
-            "--allow-run",
-            "echo",
-        ],
-    )
-    .await;
+    let wasm = wasm.to_str().unwrap();
+    let embed = procbox_in(&crate_dir, &["embed-manifest", wasm, "hello-plugin.manifest.toml"]).await;
+    assert_eq!(embed.code, Some(0), "{embed:?}");
+    // The manifest travels inside the plugin: no --manifest.
+    let run = procbox_in(&crate_dir, &["run", wasm, "--allow-run", "echo"]).await;
     assert_eq!(run.code, Some(0), "{run:?}");
     assert_eq!(run.stdout, "hello from hello-plugin\n");
+    let flags = procbox_in(&crate_dir, &["inspect", "--as-flags", wasm]).await;
+    assert_eq!(flags.stdout, "--allow-run='echo **'\n", "{flags:?}");
+    let granted = procbox_in(&crate_dir, &["run", wasm, "--grant-requested"]).await;
+    assert_eq!(granted.stdout, "hello from hello-plugin\n", "{granted:?}");
+    assert!(granted.stderr.contains("granting what"), "{granted:?}");
     assert!(procbox_bin().exists());
 }
 

@@ -10,6 +10,7 @@ use procbox::policy::{LimitSettings, KNOBS};
 use procbox::{ConfineMode, ContainMode, Policy, PolicyBuilder, Source};
 
 use super::failure::Failure;
+use super::manifest::Manifest;
 
 /// What the user grants. Nothing is allowed without these.
 #[derive(Args, Debug, Default)]
@@ -165,7 +166,16 @@ impl GrantArgs {
     /// # Errors
     /// A usage failure naming the flag, file and line of a malformed or
     /// unresolvable rule.
-    pub fn policy(&self, manifest: Option<&Path>) -> Result<Policy, Failure> {
+    pub fn policy(&self, manifest: Option<&Manifest>) -> Result<Policy, Failure> {
+        self.policy_granting(manifest, false)
+    }
+
+    /// [`policy`](Self::policy); with `grant_requested`, every request of
+    /// the manifest is granted too (`--grant-requested`).
+    ///
+    /// # Errors
+    /// As [`policy`](Self::policy).
+    pub fn policy_granting(&self, manifest: Option<&Manifest>, grant_requested: bool) -> Result<Policy, Failure> {
         if self.allow_all {
             return Err(Failure::usage_msg(
                 "procbox has no --allow-all: a plugin may start only what you grant, so that you know what it can do",
@@ -211,8 +221,11 @@ impl GrantArgs {
             .allow_inherit(self.allow_inherit)
             .strict_programs(self.strict_programs)
             .limit_settings(&self.limits.0);
-        if let Some(path) = manifest {
-            builder = builder.manifest_document(path, read_document(path, Kind::Manifest)?);
+        if let Some(manifest) = manifest {
+            if grant_requested {
+                builder = builder.grants_document(manifest.doc.clone());
+            }
+            builder = builder.manifest_document(&manifest.origin, manifest.doc.clone());
         }
         let policy = builder.build().map_err(Failure::usage)?;
         for warning in policy.warnings() {
@@ -252,14 +265,4 @@ pub fn read_document(path: &Path, kind: Kind) -> Result<document::Document, Fail
             Kind::Manifest => "a manifest takes allow-run, allow-env, [[run]] and [plugin]; see the README, section \"The grants file\"",
         })
     })
-}
-
-/// The manifest to use for `plugin`: the one given, or `NAME.manifest.toml`
-/// beside `NAME.wasm` if it exists.
-pub fn manifest_for(plugin: &Path, given: Option<&Path>) -> Option<PathBuf> {
-    if let Some(given) = given {
-        return Some(given.to_path_buf());
-    }
-    let beside = plugin.with_extension("manifest.toml");
-    beside.is_file().then_some(beside)
 }

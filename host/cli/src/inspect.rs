@@ -3,19 +3,40 @@
 
 use std::path::Path;
 
-use procbox::policy::document::Kind;
+use procbox::policy::embedded;
 use procbox::Runtime;
 
-use super::failure::{Failure, EXIT_PROCBOX_FAILED};
-use super::grants::read_document;
+use super::failure::Failure;
+use super::manifest::{self, Manifest};
 use super::output::emit;
+
+/// `procbox inspect --as-flags`: what the manifest requests, as the flags
+/// that grant it, one per line; exit status 0, or 2 without a manifest.
+///
+/// # Errors
+/// No manifest, or stdout cannot be written.
+pub fn as_flags(plugin: &Path, manifest: Option<&Manifest>) -> Result<u8, Failure> {
+    let Some(manifest) = manifest else {
+        return Err(Failure::usage_msg(format!(
+            "{} has no manifest (none embedded, none beside it)",
+            plugin.display()
+        ))
+        .with_hint("give it with --manifest FILE"));
+    };
+    let mut out = String::new();
+    for flag in manifest::as_flags(&manifest.doc) {
+        outln!(out, "{flag}");
+    }
+    emit(&out)?;
+    Ok(0)
+}
 
 /// Prints the description of `plugin` (and of `manifest`, if any).
 ///
 /// # Errors
 /// If the file is not a component, or the manifest cannot be read (both
 /// procbox failures here, exit status 125), or stdout cannot be written.
-pub fn inspect(runtime: &Runtime, plugin: &Path, manifest: Option<&Path>) -> Result<(), Failure> {
+pub fn inspect(runtime: &Runtime, plugin: &Path, manifest: Option<&Manifest>) -> Result<(), Failure> {
     let description = runtime.describe_file(plugin)?;
     let mut out = String::new();
     outln!(out, "plugin: {} ({} bytes)", plugin.display(), description.size);
@@ -33,9 +54,12 @@ pub fn inspect(runtime: &Runtime, plugin: &Path, manifest: Option<&Path>) -> Res
     }
     match manifest {
         None => outln!(out, "manifest: none (the plugin runs with whatever you grant)"),
-        Some(path) => {
-            let doc = read_document(path, Kind::Manifest).map_err(|f| f.with_status(EXIT_PROCBOX_FAILED))?;
-            outln!(out, "manifest: {}", path.display());
+        Some(manifest) => {
+            let doc = &manifest.doc;
+            match manifest.embedded {
+                true => outln!(out, "manifest: embedded in the plugin (section {})", embedded::SECTION),
+                false => outln!(out, "manifest: {}", manifest.origin.display()),
+            }
             if let Some(info) = &doc.plugin {
                 for (key, value) in [
                     ("name", &info.name),

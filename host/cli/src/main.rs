@@ -14,6 +14,7 @@ mod explain;
 mod failure;
 mod grants;
 mod inspect;
+mod manifest;
 mod output;
 mod progress;
 mod scaffold;
@@ -28,7 +29,7 @@ use clap::{Args, Parser, Subcommand};
 use procbox::{containment, AuditLog, Outcome, PolicyBuilder, RunOptions, Runtime, SpawnRequest, VerboseLog};
 
 use failure::Failure;
-use grants::{manifest_for, GrantArgs};
+use grants::GrantArgs;
 
 /// How long the final sweep of adopted orphans may take.
 const SWEEP_BOUND: std::time::Duration = std::time::Duration::from_secs(5);
@@ -112,6 +113,9 @@ enum Commands {
     /// Show what a plugin imports and exports, and what its manifest requests.
     #[command(after_help = INSPECT_EXAMPLES)]
     Inspect(InspectArgs),
+    /// Put a manifest inside a plugin (a custom section), so that plugin
+    /// and manifest travel as one file; `run` and `inspect` then find it.
+    EmbedManifest(EmbedArgs),
     /// Show what this kernel enforces on the children of plugins (Landlock,
     /// seccomp, capabilities), probed for real, and the known gaps.
     Doctor,
@@ -134,6 +138,10 @@ struct RunArgs {
     /// plugin, if present). Requests it does not list are denied.
     #[arg(long, value_name = "FILE")]
     manifest: Option<PathBuf>,
+    /// Grant exactly what the plugin's manifest requests (printed first on
+    /// stderr; `procbox inspect --as-flags PLUGIN` shows it without running).
+    #[arg(long)]
+    grant_requested: bool,
     /// Append a JSON line per spawn decision and per exit to FILE.
     #[arg(long, value_name = "FILE")]
     audit: Option<PathBuf>,
@@ -179,9 +187,24 @@ struct CompileArgs {
 struct InspectArgs {
     /// The plugin.
     plugin: PathBuf,
-    /// Its manifest (default: PLUGIN.manifest.toml beside it, if present).
+    /// Its manifest (default: the one it embeds, or PLUGIN.manifest.toml
+    /// beside it, if present).
     #[arg(long, value_name = "FILE")]
     manifest: Option<PathBuf>,
+    /// Print only what the manifest requests, as `procbox run` flags.
+    #[arg(long)]
+    as_flags: bool,
+}
+
+#[derive(Args)]
+struct EmbedArgs {
+    /// The plugin (a component).
+    plugin: PathBuf,
+    /// The manifest to embed (checked first).
+    manifest: PathBuf,
+    /// Write the result here instead of over the plugin.
+    #[arg(long, short, value_name = "FILE")]
+    output: Option<PathBuf>,
 }
 
 fn parse_var(text: &str) -> Result<(String, String), String> {
@@ -277,10 +300,19 @@ async fn dispatch(cli: Cli) -> Result<u8, Failure> {
         Commands::Run(args) => run(args, cli.verbose).await,
         Commands::Explain(args) => explain(args),
         Commands::Inspect(args) => {
-            let manifest = manifest_for(&args.plugin, args.manifest.as_deref());
+            // What inspect is asked about is broken: procbox's failure (125).
+            let manifest = manifest::find(&args.plugin, args.manifest.as_deref())
+                .map_err(|f| f.with_status(failure::EXIT_PROCBOX_FAILED))?;
+            if args.as_flags {
+                return inspect::as_flags(&args.plugin, manifest.as_ref());
+            }
             // Inspecting always compiles; it never uses the cache.
             let runtime = Runtime::new()?.with_compile_hook(progress::compile_hook(None));
-            inspect::inspect(&runtime, &args.plugin, manifest.as_deref())?;
+            inspect::inspect(&runtime, &args.plugin, manifest.as_ref())?;
+            Ok(0)
+        }
+        Commands::EmbedManifest(args) => {
+            output::emit(&manifest::embed(&args.plugin, &args.manifest, args.output.as_deref())?)?;
             Ok(0)
         }
         Commands::Compile(args) => compile(args),
@@ -290,7 +322,7 @@ async fn dispatch(cli: Cli) -> Result<u8, Failure> {
             let here = std::env::current_dir().context("cannot find the current directory")?;
             scaffold::new_plugin(&here, &args.name)?;
             output::emit(&format!(
-                "created {0}/\n  build: cd {0} && cargo build --release\n  run:   procbox run target/wasm32-wasip2/release/{0}.wasm --manifest {0}.manifest.toml --allow-run echo\n  (the manifest lists what the plugin asks to run; grant it with --allow-run)\n",
+                "created {0}/\n  build: cd {0} && cargo build --release && procbox embed-manifest target/wasm32-wasip2/release/{0}.wasm {0}.manifest.toml\n  run:   procbox run target/wasm32-wasip2/release/{0}.wasm --allow-run echo\n  (the manifest, embedded in the plugin, lists what it asks to run: grant it with --allow-run, or all of it with --grant-requested)\n",
                 args.name
             ))?;
             Ok(0)
@@ -371,8 +403,11 @@ fn check_writable(cache: &procbox::cache::Cache, dir: &std::path::Path) -> Resul
 }
 
 async fn run(args: RunArgs, verbose: bool) -> Result<u8, Failure> {
-    let manifest = manifest_for(&args.plugin, args.manifest.as_deref());
-    let policy = args.grants.policy(manifest.as_deref())?;
+    let manifest = manifest::find(&args.plugin, args.manifest.as_deref())?;
+    if args.grant_requested {
+        grant_requested(&args.plugin, manifest.as_ref())?;
+    }
+    let policy = args.grants.policy_granting(manifest.as_ref(), args.grant_requested)?;
     report_confinement(&policy, verbose);
     let mut options = RunOptions::new(Arc::new(policy)).args(args.args);
     if verbose {
@@ -449,8 +484,32 @@ fn report_containment(policy: &procbox::Policy, verbose: bool) {
     }
 }
 
+/// Says on stderr what `--grant-requested` grants; refuses without a
+/// manifest, which would grant nothing the user could see.
+fn grant_requested(plugin: &std::path::Path, manifest: Option<&manifest::Manifest>) -> Result<(), Failure> {
+    let Some(manifest) = manifest else {
+        return Err(Failure::usage_msg(format!(
+            "--grant-requested: {} has no manifest (none embedded, none beside it)",
+            plugin.display()
+        ))
+        .with_hint("give its manifest with --manifest FILE, or grant with --allow-run"));
+    };
+    let flags = manifest::as_flags(&manifest.doc);
+    output::stderr_line(&format!(
+        "procbox: granting what {} requests: {}",
+        manifest.origin.display(),
+        if flags.is_empty() {
+            "nothing".to_string()
+        } else {
+            flags.join(" ")
+        }
+    ));
+    Ok(())
+}
+
 fn explain(args: ExplainArgs) -> Result<u8, Failure> {
-    let policy = args.grants.policy(args.manifest.as_deref())?;
+    let manifest = args.manifest.as_deref().map(manifest::from_file).transpose()?;
+    let policy = args.grants.policy(manifest.as_ref())?;
     let (program, rest) = args.command.split_first().expect("clap requires the command");
     let request = SpawnRequest {
         program: program.clone(),

@@ -154,8 +154,14 @@ A procbox plugin.
 ```sh
 rustup target add wasm32-wasip2
 cargo build --release
-procbox run target/wasm32-wasip2/release/NAME.wasm --manifest NAME.manifest.toml --allow-run echo
+procbox embed-manifest target/wasm32-wasip2/release/NAME.wasm NAME.manifest.toml
+procbox run target/wasm32-wasip2/release/NAME.wasm --allow-run echo
 ```
+
+`embed-manifest` puts `NAME.manifest.toml` (what the plugin asks to run)
+inside the `.wasm`, so the two travel as one file; run it after every
+build. `procbox inspect --as-flags PLUGIN` prints what it asks for as
+flags, and `procbox run PLUGIN --grant-requested` grants exactly that.
 
 `procbox-sdk/` is the procbox guest SDK and its WIT, vendored by `procbox new`;
 `cargo doc -p procbox-sdk --open` shows its documentation.

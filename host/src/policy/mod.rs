@@ -13,6 +13,7 @@ pub mod anywhere;
 mod breadth;
 mod builder;
 pub mod document;
+pub mod embedded;
 pub mod env;
 mod exposure;
 pub mod knobs;
