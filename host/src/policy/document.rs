@@ -242,20 +242,8 @@ pub fn parse(text: &str, path: &Path, kind: Kind) -> Result<Document, String> {
     doc.strict_programs = raw.strict_programs;
     doc.limits = raw.limits.unwrap_or_default();
     doc.plugin = raw.plugin;
-    doc.confine = raw
-        .confine
-        .map(|mode| {
-            mode.parse::<ConfineMode>()
-                .map_err(|e| format!("{}: confine: {e}", path.display()))
-        })
-        .transpose()?;
-    doc.contain = raw
-        .contain
-        .map(|mode| {
-            mode.parse::<ContainMode>()
-                .map_err(|e| format!("{}: contain: {e}", path.display()))
-        })
-        .transpose()?;
+    doc.confine = parsed_key::<ConfineMode>(raw.confine, "confine", path)?;
+    doc.contain = parsed_key::<ContainMode>(raw.contain, "contain", path)?;
     let spanned = |items: Vec<Spanned<String>>| {
         items
             .into_iter()
@@ -268,6 +256,17 @@ pub fn parse(text: &str, path: &Path, kind: Kind) -> Result<Document, String> {
         check_manifest(&doc, path)?;
     }
     Ok(doc)
+}
+
+/// The value of the top-level `key`, parsed; the error names the file and key.
+fn parsed_key<T: std::str::FromStr<Err = String>>(
+    value: Option<String>,
+    key: &str,
+    path: &Path,
+) -> Result<Option<T>, String> {
+    value
+        .map(|text| text.parse::<T>().map_err(|e| format!("{}: {key}: {e}", path.display())))
+        .transpose()
 }
 
 /// A manifest requests; it cannot deny, grant directories or set limits.

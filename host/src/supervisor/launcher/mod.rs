@@ -129,10 +129,9 @@ pub fn launch(mut request: Request, plan: &ChildPlan, fds: [RawFd; wire::FDS]) -
         request.plan = None;
         reply = launch_on(&mut launcher, &mut request, plan, &fds);
     }
+    // Taken out above; back in unless it died.
     if let Some(connection) = launcher {
         launchers.bound.insert(key, connection);
-    } else {
-        launchers.bound.remove(&key);
     }
     finish(reply?)
 }
@@ -145,6 +144,9 @@ fn launch_on(
     plan: &ChildPlan,
     fds: &[RawFd; wire::FDS],
 ) -> io::Result<Reply> {
+    // A launcher found dead on sending is replaced, but not forever: one
+    // that dies as soon as it starts would otherwise loop here.
+    let mut replaced = 0;
     loop {
         let connection = connected(launcher)?;
         if !connection.known.contains(&request.plan_id) && request.plan.is_none() {
@@ -152,9 +154,17 @@ fn launch_on(
         }
         match wire::send(connection.socket.as_fd(), &*request, fds) {
             Ok(()) => {}
+            Err(e) if is_gone(&e) && replaced < 2 => {
+                replace(launcher);
+                replaced += 1;
+                continue;
+            }
             Err(e) if is_gone(&e) => {
                 replace(launcher);
-                continue;
+                return Err(io::Error::new(
+                    e.kind(),
+                    format!("the launcher process keeps exiting: {e}"),
+                ));
             }
             Err(e) => return Err(e),
         }
