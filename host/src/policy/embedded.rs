@@ -139,8 +139,8 @@ mod tests {
         assert_eq!(read(&plain), Ok(None));
         let once = embed(&plain, "allow-run = [\"git\"]\n").unwrap();
         assert_eq!(read(&once).unwrap().as_deref(), Some("allow-run = [\"git\"]\n"));
-        let twice = embed(&once, "allow-run = [\"wc\"]\n").unwrap();
-        assert_eq!(read(&twice).unwrap().as_deref(), Some("allow-run = [\"wc\"]\n"));
+        let twice = embed(&once, "allow-run = [\"cat\"]\n").unwrap();
+        assert_eq!(read(&twice).unwrap().as_deref(), Some("allow-run = [\"cat\"]\n"));
         assert_eq!(twice.len(), once.len(), "replaced, not added");
     }
 
