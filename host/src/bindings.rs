@@ -6,7 +6,7 @@
 
 wasmtime::component::bindgen!({
     path: "../wit",
-    world: "procbox:host/plugin",
+    world: "procbox:host/plugin@0.2.0",
     imports: { default: async | trappable },
     exports: { default: async },
     with: {
@@ -20,4 +20,21 @@ wasmtime::component::bindgen!({
     },
 });
 
-pub use self::procbox::host::process;
+pub use self::procbox::host0_2_0::process;
+
+/// `procbox:host@0.1.0`, still served beside 0.2.0: plugins built against
+/// it keep running (`host/v0_1.rs` adapts each call).
+pub mod v0_1 {
+    wasmtime::component::bindgen!({
+        path: "../wit",
+        world: "procbox:host/imports@0.1.0",
+        imports: { default: async | trappable },
+        with: {
+            "wasi:io": wasmtime_wasi::p2::bindings::io,
+            "wasi:cli": wasmtime_wasi::p2::bindings::cli,
+            "procbox:host/process@0.1.0.child": crate::child::Child,
+        },
+    });
+
+    pub use self::procbox::host0_1_0::process;
+}

@@ -55,7 +55,8 @@ impl HasData for ProcessHost {
 /// # Errors
 /// If an import is already defined in `linker`.
 pub fn add_to_linker<T: ProcessView + 'static>(linker: &mut Linker<T>) -> wasmtime::Result<()> {
-    process::add_to_linker::<T, ProcessHost>(linker, T::process)
+    process::add_to_linker::<T, ProcessHost>(linker, T::process)?;
+    crate::bindings::v0_1::process::add_to_linker::<T, ProcessHost>(linker, T::process)
 }
 
 /// Adds WASI (`wasi:cli`, `wasi:io`, `wasi:filesystem`, ...) and

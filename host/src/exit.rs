@@ -36,6 +36,19 @@ pub struct ExitStatus {
     pub output_truncated: bool,
     /// CPU time and peak memory.
     pub usage: Usage,
+    /// The whole tree's usage, when measured (a cgroup of the child's own).
+    pub tree_usage: Option<TreeUsage>,
+}
+
+/// What a child's whole tree used, as its cgroup counted it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TreeUsage {
+    /// Time spent in user mode by every process of the tree.
+    pub user_cpu: Duration,
+    /// Time spent in the kernel on the tree's behalf.
+    pub system_cpu: Duration,
+    /// The most memory the tree used at once, in bytes.
+    pub peak_memory_bytes: u64,
 }
 
 impl ExitStatus {
@@ -86,6 +99,7 @@ mod tests {
             timed_out,
             output_truncated,
             usage: Usage::default(),
+            tree_usage: None,
         };
         let cases = [
             (status(Termination::Exited(0), false, false), true),

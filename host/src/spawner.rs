@@ -24,6 +24,7 @@ use crate::confine::plan::{Planned, Planner, TreePlan};
 use crate::confine::probe::{Enforcement, Unenforceable};
 use crate::confine::run_tmp::RunTmp;
 use crate::containment::cgroup::{self, TreeCgroup};
+use crate::containment::measure::ChildCgroup;
 use crate::containment::Containment;
 use crate::error::SpawnError;
 use crate::gate::{Decision, Gate, Refusal, SpawnRequest, Unmatched};
@@ -128,7 +129,11 @@ impl Spawner {
         let upstream = upstream()?;
         let timeout = Timeout::capped(timeout, permit.max_runtime());
         let plan = self.confined.plan(self.gate.policy(), &permit)?;
-        let (process, pipes) = supervisor::spawn(&mut permit, upstream, timeout, plan.as_deref())?;
+        let measure = match (request.measure_tree, &plan) {
+            (true, Some(_)) => self.confined.child_cgroup(),
+            _ => None,
+        };
+        let (process, pipes) = supervisor::spawn(&mut permit, upstream, timeout, plan.as_deref(), measure)?;
         if let Some(planned) = plan.as_ref().filter(|p| p.plan.confines()) {
             permit.confined(planned.summary.clone());
         }
@@ -351,6 +356,13 @@ impl Confined {
             permit.program(),
             tmp,
         )))
+    }
+
+    /// A cgroup of a child's own, to measure its tree (inside the run's
+    /// memory cgroup, if it has one); `None` where there is none to make.
+    fn child_cgroup(&self) -> Option<ChildCgroup> {
+        let run = self.cgroup.lock().unwrap_or_else(|e| e.into_inner());
+        ChildCgroup::create(run.as_ref())
     }
 
     /// What contains the run's tree: its PID namespace and cgroups (made

@@ -509,3 +509,54 @@ async fn a_tree_limit_this_user_cannot_enforce_refuses_the_run() {
         "{stderr}"
     );
 }
+
+/// `procbox run tree-usage MODE sh -c SCRIPT` with `flags`; its stdout.
+async fn tree_usage(mode: &str, flags: &[&str], script: &str) -> String {
+    let mut argv = vec![
+        "run",
+        guests::TREE_USAGE,
+        "--allow-run=sh",
+        "--allow-helper=sh=/usr/bin/dd",
+    ];
+    argv.extend(flags);
+    argv.extend(["--", mode, "sh", "-c", script]);
+    let run = bounded!(procbox(&argv));
+    assert_eq!(run.code, Some(0), "{run:?}");
+    run.stdout.trim().to_string()
+}
+
+#[tokio::test]
+async fn a_child_s_exit_status_reports_its_whole_tree_when_asked() {
+    // dd, a grandchild, touches a 32 MiB buffer: the tree's peak counts it.
+    let script = "/usr/bin/dd if=/dev/zero of=/dev/null bs=32M count=1 2>/dev/null";
+    let measured = tree_usage("measure", &[], script).await;
+    let field = |key: &str| -> u64 {
+        measured
+            .split_whitespace()
+            .find_map(|w| w.strip_prefix(key)?.parse().ok())
+            .unwrap_or_else(|| panic!("no {key} in {measured:?}"))
+    };
+    assert!(field("tree_peak=") >= 32 << 20, "{measured}");
+    assert!(field("tree_cpu_ns=") > 0, "{measured}");
+    // Not asked: not measured.
+    assert_eq!(tree_usage("plain", &[], script).await, "tree=none");
+    // Started without the launcher (neither confined nor contained): no
+    // cgroup can be joined before exec, so none is claimed.
+    let off = ["--confine=off", "--contain=off"];
+    assert_eq!(tree_usage("measure", &off, script).await, "tree=none");
+    // Inside the run's memory cgroup, the tree is still measured and capped.
+    let capped = tree_usage("measure", &["--max-tree-memory=256MiB"], script).await;
+    assert!(capped.starts_with("tree_peak="), "{capped}");
+}
+
+#[tokio::test]
+async fn a_plugin_built_against_0_1_0_still_runs() {
+    // Raw bindings of procbox:host@0.1.0, no SDK: the host serves 0.1.0
+    // beside 0.2.0.
+    let argv = ["run", guests::OLD_PLUGIN, "--allow-run=echo", "--", "echo", "hi"];
+    let run = bounded!(procbox(&argv));
+    assert_eq!(run.code, Some(0), "{run:?}");
+    assert_eq!(run.stdout.trim(), "stdout=hi status=exited:0", "{run:?}");
+    let inspect = bounded!(procbox(&["inspect", guests::OLD_PLUGIN]));
+    assert!(inspect.stdout.contains("procbox:host/process@0.1.0"), "{inspect:?}");
+}

@@ -202,6 +202,7 @@ def start(stages: list[Stage], cleanup: ExitStack, verbose: bool) -> None:
             stdout=process.Stdio_Piped(),
             stderr=process.Stdio_Piped(),
             timeout=None,
+            measure_tree=False,
         )
         try:
             stage.child = cleanup.enter_context(process.spawn(command))

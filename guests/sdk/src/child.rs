@@ -2,7 +2,7 @@
 
 use std::io;
 
-use crate::bindings::procbox::host::process as wit;
+use crate::bindings::process as wit;
 use crate::bindings::wasi::io::streams::{InputStream, OutputStream, StreamError};
 use crate::error::Error;
 use crate::pump;

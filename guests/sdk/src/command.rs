@@ -4,7 +4,7 @@ use std::borrow::Cow;
 use std::fmt;
 use std::time::Duration;
 
-use crate::bindings::procbox::host::process as wit;
+use crate::bindings::process as wit;
 use crate::child::Child;
 use crate::error::{tail, Error, Failure};
 use crate::status::{ExitStatus, Output};
@@ -103,6 +103,7 @@ pub struct Command {
     kill_grace: Duration,
     checked: bool,
     input: Option<Vec<u8>>,
+    measure_tree: bool,
 }
 
 impl Command {
@@ -122,7 +123,17 @@ impl Command {
             kill_grace: DEFAULT_KILL_GRACE,
             checked: true,
             input: None,
+            measure_tree: false,
         }
+    }
+
+    /// Measures the child's whole tree: its [`ExitStatus::tree_usage`]
+    /// reports the CPU time and peak memory of the child and every process
+    /// it started, where the host can give it a cgroup of its own
+    /// (`procbox doctor` says). Costs a little at spawn.
+    pub fn measure_tree(&mut self) -> &mut Command {
+        self.measure_tree = true;
+        self
     }
 
     /// Adds one argument.
@@ -330,6 +341,7 @@ impl Command {
                 Some(Stderr::ToStdout) => wit::Stdio::Stdout,
                 None => stderr.to_wit(),
             },
+            measure_tree: self.measure_tree,
             timeout: self.timeout.map(|after| wit::Timeout {
                 after: nanos(after),
                 signal: self.timeout_signal,

@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use crate::bindings::procbox::host::process as wit;
+use crate::bindings::process as wit;
 use crate::status::ExitStatus;
 
 /// Why running a command failed. `Debug` writes the same one line as

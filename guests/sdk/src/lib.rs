@@ -107,9 +107,12 @@
 mod bindings {
     wit_bindgen::generate!({
         path: "../../wit",
-        world: "procbox:host/imports",
+        world: "procbox:host/imports@0.2.0",
         generate_all,
     });
+
+    /// The interface this SDK speaks (`procbox:host/process@0.2.0`).
+    pub use self::procbox::host0_2_0::process;
 }
 
 mod child;
@@ -128,11 +131,11 @@ pub use error::{Error, Failure};
 pub use lines::{Lines, DEFAULT_MAX_LINE};
 pub use pipeline::{Pipeline, PipelineOutput};
 pub use queue::Queue;
-pub use status::{ExitStatus, Output, Usage};
+pub use status::{ExitStatus, Output, TreeUsage, Usage};
 pub use wait::wait_any;
 
 /// A signal that a plugin may send to its own children.
-pub use bindings::procbox::host::process::Signal;
+pub use bindings::process::Signal;
 
 /// Ends the plugin with exit code `code`, which becomes procbox's exit
 /// code. Children still running are killed and reaped by the host.

@@ -11,7 +11,7 @@
 
 use std::fmt;
 
-use crate::bindings::procbox::host::process as wit;
+use crate::bindings::process as wit;
 use crate::command::{Command, Stdio};
 use crate::error::Error;
 use crate::pump;

@@ -11,7 +11,7 @@
 //! - Waiting is one `wasi:io/poll` over every running child's streams and
 //!   exit: no busy loop.
 
-use crate::bindings::procbox::host::process as wit;
+use crate::bindings::process as wit;
 use crate::bindings::wasi::io::poll::{poll, Pollable};
 use crate::bindings::wasi::io::streams::InputStream;
 use crate::command::{Command, Stdio};

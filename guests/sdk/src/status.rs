@@ -3,7 +3,7 @@
 use std::fmt;
 use std::time::Duration;
 
-use crate::bindings::procbox::host::process as wit;
+use crate::bindings::process as wit;
 
 /// CPU time and peak memory of a finished child.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -14,6 +14,18 @@ pub struct Usage {
     pub system_cpu: Duration,
     /// Largest resident set size, in bytes.
     pub max_rss_bytes: u64,
+}
+
+/// What a child's whole tree used (the child and every process it
+/// started), as its cgroup counted it: see [`crate::Command::measure_tree`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct TreeUsage {
+    /// Time spent in user mode by the whole tree.
+    pub user_cpu: Duration,
+    /// Time spent in the kernel on the tree's behalf.
+    pub system_cpu: Duration,
+    /// The most memory the tree used at once, in bytes.
+    pub peak_memory_bytes: u64,
 }
 
 /// How a child ended.
@@ -30,6 +42,9 @@ pub struct ExitStatus {
     pub output_truncated: bool,
     /// CPU time and peak memory.
     pub usage: Usage,
+    /// The whole tree's usage, when the command asked for it
+    /// ([`crate::Command::measure_tree`]) and the host could measure it.
+    pub tree_usage: Option<TreeUsage>,
 }
 
 /// SIGPIPE's number on Linux: a write to a pipe whose reader has gone.
@@ -71,6 +86,7 @@ impl ExitStatus {
             timed_out: false,
             output_truncated: false,
             usage: Usage::default(),
+            tree_usage: None,
         }
     }
 }
@@ -109,6 +125,11 @@ impl From<wit::ExitStatus> for ExitStatus {
                 system_cpu: Duration::from_nanos(status.usage.system_cpu),
                 max_rss_bytes: status.usage.max_rss_bytes,
             },
+            tree_usage: status.tree_usage.map(|tree| TreeUsage {
+                user_cpu: Duration::from_nanos(tree.user_cpu),
+                system_cpu: Duration::from_nanos(tree.system_cpu),
+                peak_memory_bytes: tree.peak_memory_bytes,
+            }),
         }
     }
 }

@@ -109,6 +109,10 @@ pub fn doctor() -> Result<u8, Failure> {
             Err(why) => outln!(out, "    NO  {flag}: {why}; a run that sets it is refused"),
         }
     }
+    match procbox::containment::measure::availability() {
+        Ok(dirs) => outln!(out, "    yes measure-tree: a cgroup per measured child, below {dirs}"),
+        Err(why) => outln!(out, "    NO  measure-tree: {why}; tree-usage stays none"),
+    }
     outln!(out, "  gaps on every kernel:");
     for gap in KNOWN_GAPS {
         outln!(out, "    - {gap}");

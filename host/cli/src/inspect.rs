@@ -41,7 +41,17 @@ pub fn inspect(runtime: &Runtime, plugin: &Path, manifest: Option<&Manifest>) ->
     let mut out = String::new();
     outln!(out, "plugin: {} ({} bytes)", plugin.display(), description.size);
     match &description.fits {
-        Ok(()) => outln!(out, "world: procbox:host/plugin@0.1.0 (runs with `procbox run`)"),
+        Ok(()) => {
+            let version = description
+                .imports
+                .iter()
+                .find_map(|i| i.strip_prefix("procbox:host/process@"))
+                .unwrap_or("0.2.0 (no processes imported)");
+            outln!(
+                out,
+                "world: procbox:host/plugin@{version} (runs with `procbox run`; this procbox serves 0.1.0 and 0.2.0)"
+            )
+        }
         Err(reason) => outln!(out, "world: not a procbox plugin: {reason}"),
     }
     outln!(out, "imports:");

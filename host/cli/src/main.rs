@@ -517,6 +517,7 @@ fn explain(args: ExplainArgs) -> Result<u8, Failure> {
         env: args.env,
         cwd: args.cwd,
         stdio: Default::default(),
+        measure_tree: false,
     };
     explain::explain(policy, request)
 }

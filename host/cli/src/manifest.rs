@@ -74,20 +74,20 @@ pub fn find(plugin: &Path, given: Option<&Path>) -> Result<Option<Manifest>, Fai
 }
 
 /// The manifest text `plugin` embeds, if any. A file that is not a
-/// component has none (loading it says what is wrong with it).
+/// component, or whose sections are malformed, has none: loading it says
+/// what is wrong with it. Two manifest sections are an error here.
 fn embedded_text(plugin: &Path) -> Result<Option<String>, Failure> {
     let Ok(bytes) = std::fs::read(plugin) else {
         return Ok(None);
     };
-    if bytes.get(4..8) != Some(&[0x0d, 0x00, 0x01, 0x00]) {
-        return Ok(None);
-    }
-    embedded::read(&bytes).map_err(|why| {
-        Failure::procbox(anyhow::anyhow!(
+    match embedded::read(&bytes) {
+        Ok(text) => Ok(text),
+        Err(why) if why.contains(embedded::SECTION) => Err(Failure::procbox(anyhow::anyhow!(
             "cannot read the manifest embedded in {}: {why}",
             plugin.display()
-        ))
-    })
+        ))),
+        Err(_) => Ok(None),
+    }
 }
 
 /// The manifest in the file `path` (`explain --manifest FILE`).

@@ -37,6 +37,7 @@ const WIT_SOURCES: &[(&str, &str)] = vendored!(
     "wit/deps/io/io.wit",
     "wit/deps/random/random.wit",
     "wit/deps/sockets/sockets.wit",
+    "wit/deps/procbox-host-0.1.0/process.wit",
 );
 
 /// Creates the plugin crate `name` in `parent`.

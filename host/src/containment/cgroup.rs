@@ -56,6 +56,10 @@ impl TreeLimits {
 #[derive(Debug)]
 pub struct TreeCgroup {
     dirs: Vec<PathBuf>,
+    /// The one of `dirs` with the memory controller.
+    memory: Option<PathBuf>,
+    /// Whether any of `dirs` is in the v2 hierarchy.
+    unified: bool,
 }
 
 impl TreeCgroup {
@@ -64,7 +68,11 @@ impl TreeCgroup {
     /// # Errors
     /// One line naming the flag and why this machine cannot enforce it.
     pub fn create(limits: &TreeLimits) -> Result<TreeCgroup, String> {
-        let mut cgroup = TreeCgroup { dirs: Vec::new() };
+        let mut cgroup = TreeCgroup {
+            dirs: Vec::new(),
+            memory: None,
+            unified: false,
+        };
         // SAFETY: getpid has no preconditions.
         let me = unsafe { libc::getpid() };
         let name = format!("procbox-{me}-{}", next_number());
@@ -80,6 +88,10 @@ impl TreeCgroup {
                 fs::create_dir(&dir).map_err(|e| unavailable(flag, controller, &e.to_string()))?;
                 cgroup.dirs.push(dir.clone());
             }
+            if controller == "memory" {
+                cgroup.memory = Some(dir.clone());
+            }
+            cgroup.unified |= place.unified;
             let (file, value) = place.limit_file(controller, limits);
             fs::write(dir.join(file), value.to_string())
                 .map_err(|e| unavailable(flag, controller, &format!("writing {file}: {e}")))?;
@@ -90,6 +102,17 @@ impl TreeCgroup {
     /// The directories to join, for the launcher.
     pub fn dirs(&self) -> &[PathBuf] {
         &self.dirs
+    }
+
+    /// The run's memory cgroup: a child's own cgroup goes inside it, so
+    /// that its limit still holds.
+    pub fn memory(&self) -> Option<&Path> {
+        self.memory.as_deref()
+    }
+
+    /// Whether any of the run's cgroups is in the v2 hierarchy.
+    pub fn unified(&self) -> bool {
+        self.unified
     }
 
     /// How many forks the pids limit refused so far.
@@ -111,9 +134,22 @@ impl Drop for TreeCgroup {
         // Fails while a process is still inside (a launcher being retired):
         // the next run's `remove_stale` takes it then.
         for dir in &self.dirs {
-            let _ = fs::remove_dir(dir);
+            remove_with_children(dir);
         }
     }
+}
+
+/// Removes a cgroup and the (empty) child cgroups procbox made inside it.
+pub(crate) fn remove_with_children(dir: &Path) {
+    if let Ok(entries) = fs::read_dir(dir) {
+        for entry in entries.flatten() {
+            let name = entry.file_name();
+            if name.to_str().is_some_and(|n| n.starts_with("procbox-")) {
+                let _ = fs::remove_dir(entry.path());
+            }
+        }
+    }
+    let _ = fs::remove_dir(dir);
 }
 
 /// Adds the forks a run's pids limit refused to the process's total.
@@ -176,11 +212,11 @@ fn unavailable(flag: &str, controller: &str, why: &str) -> String {
 }
 
 /// Where a run's cgroup for one controller goes.
-struct Place {
+pub(crate) struct Place {
     /// The directory the run's cgroup is made in.
-    parent: PathBuf,
+    pub(crate) parent: PathBuf,
     /// Whether it is the v2 (unified) hierarchy.
-    unified: bool,
+    pub(crate) unified: bool,
 }
 
 impl Place {
@@ -197,7 +233,7 @@ impl Place {
 /// The v2 hierarchy, if our cgroup there can give the controller to a child
 /// group (with `enable`, turning it on for child groups if needed); else
 /// the v1 hierarchy of the controller.
-fn place_for(controller: &str, enable: bool) -> Result<Place, String> {
+pub(crate) fn place_for(controller: &str, enable: bool) -> Result<Place, String> {
     let mounts = fs::read_to_string("/proc/self/mountinfo").map_err(|e| format!("/proc/self/mountinfo: {e}"))?;
     let groups = fs::read_to_string("/proc/self/cgroup").map_err(|e| format!("/proc/self/cgroup: {e}"))?;
     if let Some(place) = unified_place(&mounts, &groups, controller, enable) {
@@ -287,7 +323,7 @@ fn writable(dir: &Path) -> bool {
     unsafe { libc::access(path.as_ptr(), libc::W_OK) == 0 }
 }
 
-fn next_number() -> u64 {
+pub(crate) fn next_number() -> u64 {
     use std::sync::atomic::{AtomicU64, Ordering};
     static NEXT: AtomicU64 = AtomicU64::new(1);
     NEXT.fetch_add(1, Ordering::Relaxed)
@@ -313,7 +349,7 @@ fn remove_stale(parent: &Path) {
         let alive =
             unsafe { libc::kill(pid, 0) } == 0 || io::Error::last_os_error().raw_os_error() == Some(libc::EPERM);
         if !alive {
-            let _ = fs::remove_dir(entry.path());
+            remove_with_children(&entry.path());
         }
     }
 }

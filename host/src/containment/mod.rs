@@ -15,6 +15,7 @@
 //!   of the process.
 
 pub mod cgroup;
+pub mod measure;
 pub mod namespace;
 
 use std::io;

@@ -23,6 +23,9 @@ pub struct SpawnRequest {
     pub env: Vec<(String, String)>,
     /// The working directory, if the plugin chose one.
     pub cwd: Option<String>,
+    /// Measure the child's whole tree (a cgroup of its own): not judged,
+    /// only carried to the spawn.
+    pub measure_tree: bool,
 }
 
 /// A request that the policy allows, with everything resolved. Only the

@@ -124,6 +124,11 @@ impl From<ExitStatus> for process::ExitStatus {
                 system_cpu: nanos(status.usage.system_cpu),
                 max_rss_bytes: status.usage.max_rss_bytes,
             },
+            tree_usage: status.tree_usage.map(|tree| process::TreeUsage {
+                user_cpu: nanos(tree.user_cpu),
+                system_cpu: nanos(tree.system_cpu),
+                peak_memory_bytes: tree.peak_memory_bytes,
+            }),
         }
     }
 }

@@ -4,3 +4,4 @@ mod child;
 mod process;
 #[cfg(test)]
 mod tests;
+mod v0_1;

@@ -64,6 +64,7 @@ fn request(command: Command) -> SpawnRequest {
         args: command.args,
         env: command.env,
         cwd: command.cwd,
+        measure_tree: command.measure_tree,
     }
 }
 

@@ -66,6 +66,7 @@ fn command(program: &str, args: &[&str]) -> Command {
         stdout: Stdio::Null,
         stderr: Stdio::Null,
         timeout: None,
+        measure_tree: false,
     }
 }
 

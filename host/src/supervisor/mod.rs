@@ -48,6 +48,7 @@ use tokio::sync::watch as channel;
 
 use crate::admission::Permit;
 use crate::confine::plan::{ChildPlan, Planned};
+use crate::containment::measure::ChildCgroup;
 use crate::error::SpawnError;
 use crate::policy::CEILING_GRACE;
 use crate::redirect::Target;
@@ -126,7 +127,10 @@ pub fn spawn(
     upstream: Option<OwnedFd>,
     timeout: Option<Timeout>,
     plan: Option<&Planned>,
+    measure: Option<ChildCgroup>,
 ) -> Result<(Process, Pipes), SpawnError> {
+    // Only a child the launcher starts can join a cgroup before `exec`.
+    let measure = measure.filter(|_| plan.is_some());
     let failed = |what: &str, e: io::Error| SpawnError::io(format_args!("{}: {what}", permit.command_line()), e);
     let env = child_env(permit.env(), plan.map(|p| &p.plan).filter(|p| p.confines()));
     let exec = Exec::new(permit.program(), permit.arg0(), permit.args(), &env)
@@ -148,7 +152,7 @@ pub fn spawn(
         let mut owned = owned::Owned::lock();
         let pid = match plan {
             None => launch::launch(&exec, &fds, session(permit), &setup).map_err(|e| spawn_error(permit, e))?,
-            Some(plan) => launch_confined(permit, env, &fds, &setup, plan)?,
+            Some(plan) => launch_confined(permit, env, &fds, &setup, plan, measure.as_ref())?,
         };
         owned.insert(pid);
         pid
@@ -165,7 +169,7 @@ pub fn spawn(
     // Armed before the task exists: a task dropped before its first poll
     // (runtime shutting down) still kills and reaps.
     let guard = ReapOnCancel(Some(shared.clone()));
-    tokio::spawn(watch_child(guard, exit_watch, started, timeout, tx, slot));
+    tokio::spawn(watch_child(guard, exit_watch, started, timeout, tx, slot, measure));
     Ok((Process { shared, exit: rx }, pipes))
 }
 
@@ -187,9 +191,10 @@ fn launch_confined(
     fds: &ChildFds<'_>,
     setup: &ChildSetup,
     planned: &Planned,
+    measure: Option<&ChildCgroup>,
 ) -> Result<libc::pid_t, SpawnError> {
     use std::os::fd::AsRawFd;
-    use std::os::unix::ffi::OsStrExt;
+    use std::os::unix::ffi::{OsStrExt, OsStringExt};
     let (rlimits, die_with) = setup.to_parts();
     let request = launcher::wire::Request {
         program: permit.program().as_os_str().as_bytes().to_vec(),
@@ -200,6 +205,14 @@ fn launch_confined(
         rlimits,
         die_with,
         cwd_path: descriptor_path(fds.cwd).unwrap_or_default(),
+        join_cgroups: measure
+            .map(|m| {
+                m.procs_files()
+                    .into_iter()
+                    .map(|f| f.into_os_string().into_vec())
+                    .collect()
+            })
+            .unwrap_or_default(),
         plan_id: planned.id,
         plan: None,
     };
@@ -300,6 +313,7 @@ mod tests {
             env: vec![("PATH".into(), "/usr/bin:/bin".into())],
             cwd: None,
             stdio,
+            measure_tree: false,
         };
         let policy = Arc::new(policy);
         let decision = Gate::new(policy.clone()).decide(&request).unwrap();
@@ -311,7 +325,7 @@ mod tests {
         upstream: Option<OwnedFd>,
         timeout: Option<Timeout>,
     ) -> Result<(Process, Pipes), SpawnError> {
-        spawn(permit, upstream, timeout, None)
+        spawn(permit, upstream, timeout, None, None)
     }
 
     async fn bounded<F: std::future::Future>(f: F) -> F::Output {

@@ -207,6 +207,7 @@ impl Shared {
             timed_out,
             output_truncated: self.output_truncated.load(Ordering::Acquire),
             usage,
+            tree_usage: None,
         })
     }
 }

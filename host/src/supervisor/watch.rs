@@ -14,6 +14,7 @@ use tokio::io::unix::AsyncFd;
 use tokio::sync::watch;
 
 use crate::admission::ChildSlot;
+use crate::containment::measure::ChildCgroup;
 use crate::error::SpawnError;
 
 use super::process::{Exit, Shared, SignalTarget};
@@ -130,6 +131,7 @@ pub(super) async fn watch_child(
     timeout: Option<Timeout>,
     tx: watch::Sender<Exit>,
     slot: ChildSlot,
+    measure: Option<ChildCgroup>,
 ) {
     let shared = guard.shared();
     let timed_out = match timeout {
@@ -142,7 +144,10 @@ pub(super) async fn watch_child(
             enforce_timeout(&*shared, &mut exit_watch, deadline, timeout).await
         }
     };
-    let status = shared.reap(started, timed_out);
+    let mut status = shared.reap(started, timed_out);
+    if let (Ok(status), Some(measure)) = (&mut status, measure) {
+        status.tree_usage = measure.finish();
+    }
     guard.disarm();
     drop(slot);
     let _ = tx.send(Some(status));

@@ -138,6 +138,15 @@ fn start(
     };
     let cwd = here.as_ref().map_or(cwd.as_fd(), |here| here.as_fd());
     let setup = ChildSetup::from_parts(&request.rlimits, request.die_with.filter(|p| *p == procbox));
+    let join: Vec<std::ffi::CString> = match request
+        .join_cgroups
+        .iter()
+        .map(|path| std::ffi::CString::new(path.clone()))
+        .collect()
+    {
+        Ok(join) => join,
+        Err(_) => return failed(libc::EINVAL, Some("a cgroup path holds a NUL byte".into())),
+    };
     let child = Child {
         exec: &exec,
         fds: ChildFds {
@@ -152,6 +161,7 @@ fn start(
         setup: &setup,
         ruleset: prepared.ruleset.as_ref().map(|fd| fd.as_raw_fd()),
         flags: prepared.flags,
+        join: &join,
 
         errno: 0,
     };
@@ -320,6 +330,8 @@ struct Child<'a> {
     setup: &'a ChildSetup,
     ruleset: Option<RawFd>,
     flags: u32,
+    /// `cgroup.procs` files to write the child into.
+    join: &'a [std::ffi::CString],
     /// Written by the child (shared memory) when it fails before `exec`.
     errno: i32,
 }
@@ -363,7 +375,10 @@ extern "C" fn child_main(arg: *mut libc::c_void) -> libc::c_int {
     // SAFETY: `arg` is the `Child` that clone_child passed, alive until we
     // exec or exit.
     let child = unsafe { &mut *arg.cast::<Child<'_>>() };
-    let confine = || confine_self(child.ruleset, child.flags);
+    let confine = || {
+        join_cgroups(child.join)?;
+        confine_self(child.ruleset, child.flags)
+    };
     let errno = in_child(child.exec, &child.fds, child.session, child.setup, IGNORED, &confine);
     // SAFETY: shared memory the parent reads once we exit; _exit is
     // async-signal-safe.
@@ -371,6 +386,28 @@ extern "C" fn child_main(arg: *mut libc::c_void) -> libc::c_int {
         std::ptr::write_volatile(&mut child.errno, errno.max(1));
         libc::_exit(127)
     }
+}
+
+/// Writes the child into each cgroup (`"0"` is the writer itself), before
+/// Landlock could refuse the files. System calls only (the fork window).
+fn join_cgroups(procs: &[std::ffi::CString]) -> Result<(), i32> {
+    for file in procs {
+        // SAFETY: open, write and close on a prepared C string and a
+        // static byte.
+        unsafe {
+            let fd = libc::open(file.as_ptr(), libc::O_WRONLY | libc::O_CLOEXEC);
+            if fd < 0 {
+                return Err(errno());
+            }
+            let written = libc::write(fd, b"0".as_ptr().cast(), 1);
+            let failed = errno();
+            libc::close(fd);
+            if written != 1 {
+                return Err(failed);
+            }
+        }
+    }
+    Ok(())
 }
 
 /// The last steps before `exec`: `no_new_privs` and Landlock. The seccomp

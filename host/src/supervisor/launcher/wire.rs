@@ -39,6 +39,10 @@ pub struct Request {
     /// and checked to be the same directory).
     #[serde(default)]
     pub cwd_path: Vec<u8>,
+    /// `cgroup.procs` files the child writes itself into before `exec`
+    /// (its own cgroup, to measure its tree).
+    #[serde(default)]
+    pub join_cgroups: Vec<Vec<u8>>,
     /// The number of its confinement plan.
     pub plan_id: u64,
     /// The plan, the first time this launcher is asked for it.

@@ -12,7 +12,7 @@ mod raw {
     });
 }
 
-use raw::procbox::host::process::{Child, Signal};
+use raw::procbox::host0_1_0::process::{Child, Signal};
 
 #[inline(never)]
 fn forge(handle: u32) {

@@ -1,0 +1,141 @@
+//! What a child's whole tree used (`command.measure-tree` in
+//! `procbox:host@0.2.0`): the child joins a cgroup of its own between
+//! `clone` and `exec`, so that it and everything it starts are counted
+//! there, and procbox reads the cgroup's CPU time and memory peak when it
+//! reaps the child, then removes the cgroup.
+//!
+//! cgroup v1 (the `cpuacct` and `memory` hierarchies) or v2 (one directory
+//! with the memory controller; `cpu.stat` is always there). Inside the
+//! run's memory cgroup when `--max-tree-memory` made one, so that its limit
+//! still holds; not measured when the run's cgroup is a v2 one (the child
+//! would leave its pids limit).
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use super::cgroup::{self, TreeCgroup};
+use crate::exit::TreeUsage;
+
+/// One child's own cgroup, in one directory per hierarchy.
+#[derive(Debug)]
+pub struct ChildCgroup {
+    cpu: PathBuf,
+    memory: PathBuf,
+    unified: bool,
+}
+
+impl ChildCgroup {
+    /// Makes one, or `None` where this machine has no cgroup hierarchy
+    /// procbox may write with CPU accounting and memory.
+    pub fn create(run: Option<&TreeCgroup>) -> Option<ChildCgroup> {
+        // SAFETY: getpid has no preconditions.
+        let name = format!("procbox-{}-c{}", unsafe { libc::getpid() }, cgroup::next_number());
+        if run.is_some_and(TreeCgroup::unified) {
+            return None;
+        }
+        let (cpu_parent, memory_parent, unified) = match run.and_then(TreeCgroup::memory) {
+            Some(dir) => (
+                cgroup::place_for("cpuacct", false).ok()?.parent,
+                dir.to_path_buf(),
+                false,
+            ),
+            None => {
+                let memory = cgroup::place_for("memory", true).ok()?;
+                match memory.unified {
+                    true => (memory.parent.clone(), memory.parent, true),
+                    false => (cgroup::place_for("cpuacct", false).ok()?.parent, memory.parent, false),
+                }
+            }
+        };
+        let child = ChildCgroup {
+            cpu: cpu_parent.join(&name),
+            memory: memory_parent.join(&name),
+            unified,
+        };
+        for dir in child.dirs() {
+            if fs::create_dir(dir).is_err() {
+                child.remove();
+                return None;
+            }
+        }
+        Some(child)
+    }
+
+    /// The `cgroup.procs` files the child writes itself into.
+    pub fn procs_files(&self) -> Vec<PathBuf> {
+        self.dirs().iter().map(|dir| dir.join("cgroup.procs")).collect()
+    }
+
+    /// The tree's usage so far, and the cgroup removed (left for the
+    /// run's end if a process of the tree still runs).
+    pub fn finish(self) -> Option<TreeUsage> {
+        let usage = self.read();
+        self.remove();
+        usage
+    }
+
+    fn read(&self) -> Option<TreeUsage> {
+        match self.unified {
+            true => {
+                let stat = fs::read_to_string(self.cpu.join("cpu.stat")).ok()?;
+                let usec = |key: &str| {
+                    stat.lines()
+                        .find_map(|l| l.strip_prefix(key)?.trim().parse::<u64>().ok())
+                        .map(Duration::from_micros)
+                };
+                Some(TreeUsage {
+                    user_cpu: usec("user_usec ")?,
+                    system_cpu: usec("system_usec ")?,
+                    peak_memory_bytes: number(&self.memory.join("memory.peak"))?,
+                })
+            }
+            false => Some(TreeUsage {
+                user_cpu: Duration::from_nanos(number(&self.cpu.join("cpuacct.usage_user"))?),
+                system_cpu: Duration::from_nanos(number(&self.cpu.join("cpuacct.usage_sys"))?),
+                peak_memory_bytes: number(&self.memory.join("memory.max_usage_in_bytes"))?,
+            }),
+        }
+    }
+
+    fn dirs(&self) -> Vec<&Path> {
+        let mut dirs = vec![self.cpu.as_path()];
+        if self.memory != self.cpu {
+            dirs.push(&self.memory);
+        }
+        dirs
+    }
+
+    fn remove(&self) {
+        for dir in self.dirs() {
+            let _ = fs::remove_dir(dir);
+        }
+    }
+}
+
+/// Whether children's trees can be measured here, for `procbox doctor`:
+/// where the cgroups would go, or why not.
+pub fn availability() -> Result<String, String> {
+    let memory = cgroup::place_for("memory", false)?;
+    let writable = |dir: &Path| {
+        std::ffi::CString::new(dir.as_os_str().as_encoded_bytes())
+            // SAFETY: a valid C string.
+            .is_ok_and(|path| unsafe { libc::access(path.as_ptr(), libc::W_OK) } == 0)
+    };
+    let mut dirs = vec![memory.parent.clone()];
+    if !memory.unified {
+        dirs.push(cgroup::place_for("cpuacct", false)?.parent);
+    }
+    match dirs.iter().find(|dir| !writable(dir)) {
+        Some(dir) => Err(format!("{} is not writable by this user", dir.display())),
+        None => Ok(dirs
+            .iter()
+            .map(|d| d.display().to_string())
+            .collect::<Vec<_>>()
+            .join(" and ")),
+    }
+}
+
+fn number(file: &Path) -> Option<u64> {
+    fs::read_to_string(file).ok()?.trim().parse().ok()
+}
