@@ -127,18 +127,23 @@ impl Broker {
     }
 
     async fn ask(&self, request: &Unmatched) -> Result<Answer, String> {
-        let mut connection = self.connection.lock().await;
-        if connection.is_none() {
-            let stream = UnixStream::connect(&self.path)
-                .await
-                .map_err(|e| format!("cannot reach it at {}: {e}", self.path.display()))?;
-            let (reader, writer) = stream.into_split();
-            *connection = Some(Connection {
-                reader: BufReader::new(reader),
-                writer,
-            });
-        }
-        let connection = connection.as_mut().expect("connected above");
+        let mut slot = self.connection.lock().await;
+        // Out of the slot for the exchange, back only after a whole one: a
+        // request cancelled halfway (the run stopped) leaves no connection
+        // with an answer still due.
+        let mut connection = match slot.take() {
+            Some(connection) => connection,
+            None => {
+                let stream = UnixStream::connect(&self.path)
+                    .await
+                    .map_err(|e| format!("cannot reach it at {}: {e}", self.path.display()))?;
+                let (reader, writer) = stream.into_split();
+                Connection {
+                    reader: BufReader::new(reader),
+                    writer,
+                }
+            }
+        };
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let message = Request {
             version: VERSION,
@@ -162,7 +167,9 @@ impl Broker {
         let answer = tokio::time::timeout(self.deadline, exchange)
             .await
             .map_err(|_| format!("it did not answer within {}", humantime::format_duration(self.deadline)))??;
-        parse(&answer, id)
+        let answer = parse(&answer, id)?;
+        *slot = Some(connection);
+        Ok(answer)
     }
 }
 
@@ -213,11 +220,8 @@ impl Escalation for Broker {
     async fn escalate(&self, request: &Unmatched) -> Answer {
         match self.ask(request).await {
             Ok(answer) => answer,
-            Err(why) => {
-                // A broken connection is not used again.
-                *self.connection.lock().await = None;
-                Answer::Abort(format!("the permission broker failed: {why}"))
-            }
+            // The broken connection was not put back.
+            Err(why) => Answer::Abort(format!("the permission broker failed: {why}")),
         }
     }
 }

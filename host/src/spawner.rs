@@ -371,7 +371,7 @@ impl Confined {
         let limits = policy.limits.tree;
         let mut cgroup = self.cgroup.lock().unwrap_or_else(|e| e.into_inner());
         if limits.any() && cgroup.is_none() {
-            let made = TreeCgroup::create(&limits)
+            let made = TreeCgroup::create(&limits, containment.pid_namespace)
                 .map_err(|e| SpawnError::Denied(format!("{}: {e}", permit.command_line())))?;
             *cgroup = Some(made);
         }
@@ -394,6 +394,7 @@ impl Drop for Confined {
                 .name("procbox-end-run".into())
                 .spawn(move || {
                     supervisor::launcher::retire(cgroup.dirs());
+                    crate::containment::measure::remove_busy();
                     drop(cgroup);
                 });
         }

@@ -547,6 +547,26 @@ async fn a_child_s_exit_status_reports_its_whole_tree_when_asked() {
     // Inside the run's memory cgroup, the tree is still measured and capped.
     let capped = tree_usage("measure", &["--max-tree-memory=256MiB"], script).await;
     assert!(capped.starts_with("tree_peak="), "{capped}");
+    // A measured spawn that is refused (the tree is at --max-processes)
+    // leaves no cgroup behind; neither do the measured children above.
+    let argv = [
+        "run",
+        guests::TREE_USAGE,
+        "--allow-run=true",
+        "--max-processes=0",
+        "--",
+        "measure",
+        "true",
+    ];
+    let refused = bounded!(procbox(&argv));
+    assert_eq!(refused.code, Some(1), "{refused:?}");
+    assert!(refused.stderr.contains("--max-processes"), "{refused:?}");
+    let left: Vec<String> = std::fs::read_dir("/sys/fs/cgroup/cpuacct")
+        .unwrap()
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .filter(|name| name.starts_with("procbox-") && name.contains("-c"))
+        .collect();
+    assert!(left.is_empty(), "children's cgroups left behind: {left:?}");
 }
 
 #[tokio::test]

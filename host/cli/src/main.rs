@@ -420,28 +420,29 @@ async fn run(args: RunArgs, verbose: bool) -> Result<u8, Failure> {
         })?;
         options = options.observer(Arc::new(log));
     }
-    if let Some(broker) = permission_broker(&args.plugin)? {
+    // Read once: the broker is told the hash of the very bytes that run.
+    let name = args.plugin.display().to_string();
+    let bytes = std::fs::read(&args.plugin).map_err(|source| procbox::LoadError::Read {
+        name: name.clone(),
+        source,
+    })?;
+    if let Some(broker) = permission_broker(&name, &bytes)? {
         options = options.escalation(Arc::new(broker));
     }
     let runtime = runtime(args.no_cache, FIRST_RUN)?;
-    let plugin = runtime.load_file(&args.plugin)?;
+    let plugin = runtime.load_bytes(&name, &bytes)?;
     execute(&runtime, &plugin, options).await
 }
 
 /// The permission broker of `PROCBOX_PERMISSION_BROKER`, if it is set, told
-/// about the plugin at `path` (see `procbox::broker`);
+/// about the plugin `name` with `bytes` (see `procbox::broker`);
 /// `PROCBOX_PERMISSION_BROKER_DEADLINE` (e.g. `5s`) changes its deadline.
-fn permission_broker(path: &std::path::Path) -> Result<Option<procbox::broker::Broker>, Failure> {
+fn permission_broker(name: &str, bytes: &[u8]) -> Result<Option<procbox::broker::Broker>, Failure> {
     use procbox::broker::{Broker, PluginIdentity};
     let Some(socket) = std::env::var_os("PROCBOX_PERMISSION_BROKER").filter(|s| !s.is_empty()) else {
         return Ok(None);
     };
-    // Read again for its hash (only with a broker): the runtime reads it
-    // for itself, through the cache.
-    let bytes = std::fs::read(path).map_err(|e| {
-        Failure::usage(anyhow::Error::new(e).context(format!("cannot read the plugin {}", path.display())))
-    })?;
-    let mut broker = Broker::new(socket, PluginIdentity::of(&path.display().to_string(), &bytes));
+    let mut broker = Broker::new(socket, PluginIdentity::of(name, bytes));
     if let Some(deadline) = std::env::var_os("PROCBOX_PERMISSION_BROKER_DEADLINE") {
         let deadline = humantime::parse_duration(&deadline.to_string_lossy()).map_err(|e| {
             Failure::usage_msg(format!("PROCBOX_PERMISSION_BROKER_DEADLINE: {e}"))

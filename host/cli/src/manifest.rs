@@ -131,22 +131,24 @@ pub fn embed(plugin: &Path, manifest: &Path, output: Option<&Path>) -> Result<St
     ))
 }
 
-/// What `doc` requests, as `procbox run` flags, one per line; a `[[run]]`
-/// rule whose arguments hold whitespace has no flag form and is shown as a
-/// grants-file entry.
+/// What `doc` requests, as `procbox run` flags, one per line. A `[[run]]`
+/// rule that a flag cannot say exactly (no arguments at all, an empty or
+/// spaced argument, a sha256 pin) is shown as a grants-file entry instead:
+/// a flag must never grant more than the manifest requests.
 pub fn as_flags(doc: &Document) -> Vec<String> {
     let mut flags = Vec::new();
     for rule in &doc.allow_run {
-        let spaced =
-            matches!(&rule.parts, Some((_, Some(args))) if args.iter().any(|a| a.contains(char::is_whitespace)));
-        if spaced {
+        let args = rule.parts.as_ref().and_then(|(_, args)| args.clone());
+        let inexpressible = rule.sha256.is_some()
+            || args.as_ref().is_some_and(|args| {
+                args.is_empty() || args.iter().any(|a| a.is_empty() || a.contains(char::is_whitespace))
+            });
+        if inexpressible {
             flags.push(format!(
-                "# needs a grants file: [[run]] program = {:?} args = {:?}",
+                "# needs a grants file: [[run]] program = {:?} args = {:?}{}",
                 rule.written,
-                rule.parts
-                    .as_ref()
-                    .and_then(|(_, args)| args.clone())
-                    .unwrap_or_default()
+                args.unwrap_or_default(),
+                if rule.sha256.is_some() { " sha256 = …" } else { "" }
             ));
         } else {
             flags.push(format!("--allow-run={}", shell_word(&flag_rule(rule))));
@@ -191,6 +193,9 @@ args = ["%s\n", "hello world"]
 [[run]]
 program = "cut"
 args = ["-d,", "-f1"]
+[[run]]
+program = "true"
+args = []
 "#;
         let doc = document::parse(text, Path::new("m.toml"), Kind::Manifest).unwrap();
         assert_eq!(
@@ -200,6 +205,7 @@ args = ["-d,", "-f1"]
                 "--allow-run=wc",
                 "# needs a grants file: [[run]] program = \"printf\" args = [\"%s\\n\", \"hello world\"]",
                 "--allow-run='cut -d, -f1'",
+                "# needs a grants file: [[run]] program = \"true\" args = []",
                 "--allow-env='LANG=C*'",
             ]
         );

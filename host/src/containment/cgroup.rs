@@ -20,9 +20,12 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-/// The processes of the tree that are procbox's own: the launcher and the
-/// namespace's init. `--max-processes N` allows N more.
-pub const OWN_PROCESSES: u64 = 2;
+/// The processes of the tree that are procbox's own: the launcher, and the
+/// namespace's init when there is a PID namespace. `--max-processes N`
+/// allows N more.
+pub fn own_processes(pid_namespace: bool) -> u64 {
+    1 + u64::from(pid_namespace)
+}
 
 /// What the tree of one run may use together.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -63,11 +66,13 @@ pub struct TreeCgroup {
 }
 
 impl TreeCgroup {
-    /// Makes the run's cgroups and writes `limits` into them.
+    /// Makes the run's cgroups and writes `limits` into them (the pids
+    /// limit with room for procbox's own processes, given whether there is
+    /// a PID namespace).
     ///
     /// # Errors
     /// One line naming the flag and why this machine cannot enforce it.
-    pub fn create(limits: &TreeLimits) -> Result<TreeCgroup, String> {
+    pub fn create(limits: &TreeLimits, pid_namespace: bool) -> Result<TreeCgroup, String> {
         let mut cgroup = TreeCgroup {
             dirs: Vec::new(),
             memory: None,
@@ -76,11 +81,7 @@ impl TreeCgroup {
         // SAFETY: getpid has no preconditions.
         let me = unsafe { libc::getpid() };
         let name = format!("procbox-{me}-{}", next_number());
-        for controller in ["pids", "memory"] {
-            if let Ok(place) = place_for(controller, false) {
-                remove_stale(&place.parent);
-            }
-        }
+        sweep_stale();
         for (controller, flag) in limits.controllers() {
             let place = place_for(controller, true).map_err(|why| unavailable(flag, controller, &why))?;
             let dir = place.parent.join(&name);
@@ -92,9 +93,12 @@ impl TreeCgroup {
                 cgroup.memory = Some(dir.clone());
             }
             cgroup.unified |= place.unified;
-            let (file, value) = place.limit_file(controller, limits);
+            let (file, value) = place.limit_file(controller, limits, own_processes(pid_namespace));
             fs::write(dir.join(file), value.to_string())
                 .map_err(|e| unavailable(flag, controller, &format!("writing {file}: {e}")))?;
+            if controller == "memory" {
+                no_more_in_swap(&dir, place.unified, value);
+            }
         }
         Ok(cgroup)
     }
@@ -165,6 +169,22 @@ pub fn refused_forks_so_far() -> u64 {
 
 static REFUSED_FORKS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
+/// Keeps the tree from going past its memory limit into swap, where the
+/// kernel accounts swap at all: v2 `memory.swap.max` 0, v1
+/// `memory.memsw.limit_in_bytes` equal to the memory limit. Without swap
+/// accounting there is no file, and swap is not counted (`doctor` cannot
+/// tell more).
+fn no_more_in_swap(dir: &Path, unified: bool, limit: u64) {
+    let (file, value) = match unified {
+        true => ("memory.swap.max", 0),
+        false => ("memory.memsw.limit_in_bytes", limit),
+    };
+    let path = dir.join(file);
+    if path.exists() {
+        let _ = fs::write(path, value.to_string());
+    }
+}
+
 /// Moves the calling process into each of `dirs` (the launcher, before its
 /// first child).
 ///
@@ -221,9 +241,9 @@ pub(crate) struct Place {
 
 impl Place {
     /// The file and value that set `controller`'s limit.
-    fn limit_file(&self, controller: &str, limits: &TreeLimits) -> (&'static str, u64) {
+    fn limit_file(&self, controller: &str, limits: &TreeLimits, own: u64) -> (&'static str, u64) {
         match (controller, self.unified) {
-            ("pids", _) => ("pids.max", limits.max_processes.unwrap_or(0) + OWN_PROCESSES),
+            ("pids", _) => ("pids.max", limits.max_processes.unwrap_or(0) + own),
             (_, true) => ("memory.max", limits.max_memory.unwrap_or(u64::MAX)),
             (_, false) => ("memory.limit_in_bytes", limits.max_memory.unwrap_or(u64::MAX)),
         }
@@ -329,6 +349,16 @@ pub(crate) fn next_number() -> u64 {
     NEXT.fetch_add(1, Ordering::Relaxed)
 }
 
+/// Removes, in every hierarchy procbox uses, the cgroups of procbox
+/// processes that are gone.
+pub(crate) fn sweep_stale() {
+    for controller in ["pids", "memory", "cpuacct"] {
+        if let Ok(place) = place_for(controller, false) {
+            remove_stale(&place.parent);
+        }
+    }
+}
+
 /// Removes the cgroups of procbox processes that are gone (killed before
 /// they could): an empty cgroup's directory is all that remains of them.
 fn remove_stale(parent: &Path) {
@@ -385,12 +415,16 @@ mod tests {
             max_processes: Some(5),
             max_memory: Some(1 << 30),
         };
-        assert_eq!(place.limit_file("pids", &limits), ("pids.max", 7));
-        assert_eq!(place.limit_file("memory", &limits), ("memory.limit_in_bytes", 1 << 30));
+        assert_eq!(place.limit_file("pids", &limits, own_processes(true)), ("pids.max", 7));
+        assert_eq!(place.limit_file("pids", &limits, own_processes(false)), ("pids.max", 6));
+        assert_eq!(
+            place.limit_file("memory", &limits, 2),
+            ("memory.limit_in_bytes", 1 << 30)
+        );
         let unified = Place {
             parent: PathBuf::new(),
             unified: true,
         };
-        assert_eq!(unified.limit_file("memory", &limits), ("memory.max", 1 << 30));
+        assert_eq!(unified.limit_file("memory", &limits, 2), ("memory.max", 1 << 30));
     }
 }

@@ -29,6 +29,9 @@ impl ChildCgroup {
     /// Makes one, or `None` where this machine has no cgroup hierarchy
     /// procbox may write with CPU accounting and memory.
     pub fn create(run: Option<&TreeCgroup>) -> Option<ChildCgroup> {
+        static SWEPT: std::sync::Once = std::sync::Once::new();
+        SWEPT.call_once(cgroup::sweep_stale);
+        remove_busy();
         // SAFETY: getpid has no preconditions.
         let name = format!("procbox-{}-c{}", unsafe { libc::getpid() }, cgroup::next_number());
         if run.is_some_and(TreeCgroup::unified) {
@@ -67,12 +70,10 @@ impl ChildCgroup {
         self.dirs().iter().map(|dir| dir.join("cgroup.procs")).collect()
     }
 
-    /// The tree's usage so far, and the cgroup removed (left for the
-    /// run's end if a process of the tree still runs).
+    /// The tree's usage so far; the cgroup is removed when this is
+    /// dropped (or later, if a process of the tree still runs in it).
     pub fn finish(self) -> Option<TreeUsage> {
-        let usage = self.read();
-        self.remove();
-        usage
+        self.read()
     }
 
     fn read(&self) -> Option<TreeUsage> {
@@ -108,9 +109,29 @@ impl ChildCgroup {
 
     fn remove(&self) {
         for dir in self.dirs() {
-            let _ = fs::remove_dir(dir);
+            if fs::remove_dir(dir).is_err() && dir.exists() {
+                BUSY.lock().unwrap_or_else(|e| e.into_inner()).push(dir.to_path_buf());
+            }
         }
     }
+}
+
+impl Drop for ChildCgroup {
+    fn drop(&mut self) {
+        self.remove();
+    }
+}
+
+/// Children's cgroups that still held a process of their tree when their
+/// child was reaped (an escaped session): removed once it is gone.
+static BUSY: std::sync::Mutex<Vec<PathBuf>> = std::sync::Mutex::new(Vec::new());
+
+/// Removes the busy children's cgroups that have emptied since; called at
+/// each new child's cgroup and when a run ends.
+pub fn remove_busy() {
+    BUSY.lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .retain(|dir| fs::remove_dir(dir).is_err() && dir.exists());
 }
 
 /// Whether children's trees can be measured here, for `procbox doctor`:

@@ -44,8 +44,9 @@ struct Connection {
     pid: libc::pid_t,
     /// The plans this launcher was sent.
     known: HashSet<u64>,
-    /// The init of its children's PID namespace, once it made one.
-    init: Option<libc::pid_t>,
+    /// The init of its children's PID namespace, once it made one, as a
+    /// pidfd: the CLI's sweep may reap init, and its pid be reused.
+    init: Option<OwnedFd>,
 }
 
 /// What a launcher carries, fixed by its first plan: its seccomp filter
@@ -184,8 +185,8 @@ fn launch_on(
             }
             Some((reply, _)) => {
                 connection.known.insert(request.plan_id);
-                if let Reply::Started { init: Some(init), .. } = reply {
-                    connection.init = Some(init);
+                if let (Reply::Started { init: Some(init), .. }, None) = (&reply, &connection.init) {
+                    connection.init = pidfd_of(*init);
                 }
                 return Ok(reply);
             }
@@ -217,22 +218,58 @@ pub fn retire(dirs: &[std::path::PathBuf]) {
             .collect()
     };
     for connection in retired {
-        let init = connection.init;
         reap(connection.pid);
-        if let Some(init) = init {
-            // SAFETY: our own unreaped child. Its exit waits only for the
-            // namespace's members, which the run has reaped by now.
-            unsafe { libc::kill(init, libc::SIGKILL) };
-            reap(init);
+        if let Some(init) = connection.init {
+            // Its exit waits only for the namespace's members, which the
+            // run has reaped by now.
+            end_init(&init);
         }
     }
 }
 
-/// Whether a launcher's clone failed because its PID namespace is dying
-/// (ENOMEM: its init has exited).
+/// Whether a launcher's clone failed because its PID namespace has ended:
+/// ENOMEM, and its init has exited (ENOMEM alone may be memory pressure,
+/// and then the namespace and its children must live on).
 fn namespace_ended(reply: &io::Result<Reply>, launcher: &Option<Connection>) -> bool {
     let failed = matches!(reply, Ok(Reply::Failed { pid: None, errno, .. }) if *errno == libc::ENOMEM);
-    failed && launcher.as_ref().is_some_and(|c| c.init.is_some())
+    failed && launcher.as_ref().and_then(|c| c.init.as_ref()).is_some_and(exited)
+}
+
+/// A pidfd of our child `pid`, which has not been reaped yet.
+fn pidfd_of(pid: libc::pid_t) -> Option<OwnedFd> {
+    // SAFETY: pidfd_open returns a new descriptor or -1.
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
+    // SAFETY: a new descriptor that we own.
+    (fd >= 0).then(|| unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
+}
+
+/// Whether the process behind `pidfd` has exited.
+fn exited(pidfd: &OwnedFd) -> bool {
+    let mut poll = libc::pollfd {
+        fd: pidfd.as_raw_fd(),
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    // SAFETY: one valid pollfd, no wait.
+    unsafe { libc::poll(&mut poll, 1, 0) == 1 }
+}
+
+/// Kills the process behind `pidfd` and reaps it, if no one else has: by
+/// its pidfd, never by a pid that may have been reused.
+fn end_init(pidfd: &OwnedFd) {
+    // SAFETY: pidfd_send_signal and waitid on a pidfd we own; ESRCH or
+    // ECHILD once it is gone or reaped elsewhere.
+    unsafe {
+        libc::syscall(
+            libc::SYS_pidfd_send_signal,
+            pidfd.as_raw_fd(),
+            libc::SIGKILL,
+            std::ptr::null::<libc::siginfo_t>(),
+            0u32,
+        );
+        let mut info: libc::siginfo_t = std::mem::zeroed();
+        libc::waitid(libc::P_PIDFD, pidfd.as_raw_fd() as libc::id_t, &mut info, libc::WEXITED);
+    }
 }
 
 fn finish(reply: Reply) -> Result<libc::pid_t, LaunchError> {
@@ -267,11 +304,9 @@ fn replace(launcher: &mut Option<Connection>) {
     if let Some(dead) = launcher.take() {
         reap(dead.pid);
         if let Some(init) = dead.init {
-            // SAFETY: our own unreaped child.
-            unsafe { libc::kill(init, libc::SIGKILL) };
             let _ = std::thread::Builder::new()
                 .name("procbox-reap-init".into())
-                .spawn(move || reap(init));
+                .spawn(move || end_init(&init));
         }
     }
 }

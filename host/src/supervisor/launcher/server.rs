@@ -375,11 +375,14 @@ extern "C" fn child_main(arg: *mut libc::c_void) -> libc::c_int {
     // SAFETY: `arg` is the `Child` that clone_child passed, alive until we
     // exec or exit.
     let child = unsafe { &mut *arg.cast::<Child<'_>>() };
-    let confine = || {
-        join_cgroups(child.join)?;
-        confine_self(child.ruleset, child.flags)
+    let confine = || confine_self(child.ruleset, child.flags);
+    // Into its own cgroups first: before rlimits (a low RLIMIT_NOFILE
+    // would refuse the open) and before Landlock (which would refuse the
+    // files).
+    let errno = match join_cgroups(child.join) {
+        Ok(()) => in_child(child.exec, &child.fds, child.session, child.setup, IGNORED, &confine),
+        Err(errno) => errno,
     };
-    let errno = in_child(child.exec, &child.fds, child.session, child.setup, IGNORED, &confine);
     // SAFETY: shared memory the parent reads once we exit; _exit is
     // async-signal-safe.
     unsafe {
@@ -388,8 +391,8 @@ extern "C" fn child_main(arg: *mut libc::c_void) -> libc::c_int {
     }
 }
 
-/// Writes the child into each cgroup (`"0"` is the writer itself), before
-/// Landlock could refuse the files. System calls only (the fork window).
+/// Writes the child into each cgroup (`"0"` is the writer itself). System
+/// calls only (the fork window).
 fn join_cgroups(procs: &[std::ffi::CString]) -> Result<(), i32> {
     for file in procs {
         // SAFETY: open, write and close on a prepared C string and a
