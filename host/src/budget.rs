@@ -9,6 +9,75 @@ use std::time::{Duration, Instant};
 
 use wasmtime::Engine;
 
+/// Time the plugin spent waiting for an escalation hook's answer (a person
+/// reading a prompt): it does not count against `--max-plugin-time`.
+#[derive(Debug, Default)]
+pub struct Pauses {
+    /// Nanoseconds of the waits that have ended.
+    ended: std::sync::atomic::AtomicU64,
+    /// Waits going on now.
+    active: std::sync::atomic::AtomicUsize,
+    /// Told when a wait ends.
+    changed: tokio::sync::Notify,
+}
+
+/// One wait for an answer; it ends when dropped.
+pub struct Pause<'a> {
+    pauses: &'a Pauses,
+    since: Instant,
+}
+
+impl Pauses {
+    /// A wait starting now.
+    pub fn begin(&self) -> Pause<'_> {
+        self.active.fetch_add(1, Ordering::AcqRel);
+        Pause {
+            pauses: self,
+            since: Instant::now(),
+        }
+    }
+
+    /// All waits that have ended.
+    pub fn total(&self) -> Duration {
+        Duration::from_nanos(self.ended.load(Ordering::Acquire))
+    }
+
+    fn waiting(&self) -> bool {
+        self.active.load(Ordering::Acquire) > 0
+    }
+}
+
+impl Drop for Pause<'_> {
+    fn drop(&mut self) {
+        let nanos = u64::try_from(self.since.elapsed().as_nanos()).unwrap_or(u64::MAX);
+        self.pauses.ended.fetch_add(nanos, Ordering::AcqRel);
+        self.pauses.active.fetch_sub(1, Ordering::AcqRel);
+        self.pauses.changed.notify_waiters();
+    }
+}
+
+/// Resolves once `budget` has run out since `started`, not counting the
+/// `pauses`: the budget does not run out during a wait, and the deadline
+/// moves out by every wait.
+pub async fn budget_spent(budget: Duration, started: tokio::time::Instant, pauses: &Pauses) {
+    loop {
+        let changed = pauses.changed.notified();
+        if pauses.waiting() {
+            changed.await;
+            continue;
+        }
+        let deadline = started + budget + pauses.total();
+        tokio::select! {
+            () = tokio::time::sleep_until(deadline) => {
+                if !pauses.waiting() && started + budget + pauses.total() <= tokio::time::Instant::now() {
+                    return;
+                }
+            }
+            () = changed => {}
+        }
+    }
+}
+
 /// How often the epoch advances, and so how often a busy plugin yields to
 /// the runtime (letting timers, signals and other tasks run).
 pub const EPOCH_TICK: Duration = Duration::from_millis(10);

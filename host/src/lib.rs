@@ -63,13 +63,14 @@ pub mod spawner;
 mod stdio;
 mod supervisor;
 
+pub use budget::Pauses;
 pub use cache::{CacheWarning, Origin};
 pub use confine::probe::{Enforcement, KernelSupport, Unenforceable};
 pub use confine::{ChildNet, ConfineMode, Confinement, Helper};
 pub use containment::{ContainMode, Containment};
 pub use ctx::{add_to_linker, add_to_linker_with_wasi, ProcessCtx, ProcessCtxView, ProcessView};
 pub use error::SpawnError;
-pub use exit::{ExitStatus, Termination, Usage};
+pub use exit::{ExitStatus, Termination, TreeUsage, Usage};
 pub use gate::{Decision, Gate, Refusal, SpawnRequest, Unmatched};
 pub use hooks::{Answer, Authorizer, Escalation, ExitEvent, Observer};
 pub use observe::{AuditLog, VerboseLog};

@@ -20,6 +20,7 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 use crate::admission::{Admission, Permit};
+use crate::budget::Pauses;
 use crate::confine::plan::{Planned, Planner, TreePlan};
 use crate::confine::probe::{Enforcement, Unenforceable};
 use crate::confine::run_tmp::RunTmp;
@@ -42,6 +43,8 @@ pub struct Spawner {
     /// Allow rules the escalation hook added during this run.
     granted: Mutex<Vec<ExecRule>>,
     exits: ExitRegistry,
+    /// How long plugins waited for the escalation hook.
+    pauses: Arc<Pauses>,
 }
 
 /// The hooks of a [`Spawner`]; see [`crate::hooks`].
@@ -76,6 +79,7 @@ impl Spawner {
             hooks,
             granted: Mutex::default(),
             exits: ExitRegistry::default(),
+            pauses: Arc::default(),
         }
     }
 
@@ -164,6 +168,12 @@ impl Spawner {
         Ok(decision)
     }
 
+    /// The time its escalation hook has kept plugins waiting, which the
+    /// runtime leaves out of the plugin's time budget.
+    pub fn pauses(&self) -> Arc<Pauses> {
+        self.pauses.clone()
+    }
+
     fn judge(&self, request: &SpawnRequest) -> Result<Decision, Refusal> {
         let granted = self.granted.lock().unwrap_or_else(|e| e.into_inner());
         self.gate.judge(request, &granted)
@@ -175,7 +185,11 @@ impl Spawner {
         let Some(hook) = &self.hooks.escalation else {
             return Err(unmatched.error());
         };
-        let (rule, remember) = match hook.escalate(&unmatched).await {
+        let answer = {
+            let _waiting = self.pauses.begin();
+            hook.escalate(&unmatched).await
+        };
+        let (rule, remember) = match answer {
             Answer::Deny(reason) => {
                 return Err(SpawnError::Denied(format!(
                     "{}: refused by the host application: {reason}",

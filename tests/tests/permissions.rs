@@ -334,3 +334,108 @@ async fn embedding_into_something_that_is_not_a_component_changes_nothing() {
     ]));
     assert_eq!(run.code, Some(2), "{run:?}");
 }
+
+/// `procbox ARGS` on a pseudo-terminal (`script`), answering the permission
+/// prompt with `answers` as they are asked for, each after `think` (after
+/// `early`, typed before any prompt appears); returns procbox's exit code
+/// and what the terminal showed.
+async fn on_a_terminal_thinking(
+    args: &[&str],
+    early: &str,
+    answers: &[&str],
+    think: std::time::Duration,
+) -> (Option<i32>, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let quoted: Vec<String> = std::iter::once(procbox_tests::procbox_bin().display().to_string())
+        .chain(args.iter().map(|a| a.to_string()))
+        .map(|word| format!("'{}'", word.replace('\'', r"'\''")))
+        .collect();
+    let mut script = tokio::process::Command::new("script")
+        .args(["-qfec", &quoted.join(" "), "/dev/null"])
+        .env("PROCBOX_CACHE_DIR", procbox_tests::test_cache_dir())
+        .env("PROCBOX_PROGRESS_AFTER_MS", "3600000")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("script(1) from util-linux");
+    let mut stdin = script.stdin.take().unwrap();
+    let mut stdout = script.stdout.take().unwrap();
+    stdin.write_all(early.as_bytes()).await.unwrap();
+    let mut shown = String::new();
+    for answer in answers {
+        // Read until the next question is on the screen, then answer it.
+        let asked = shown.matches("answer:").count() + shown.matches("rule (as").count();
+        while shown.matches("answer:").count() + shown.matches("rule (as").count() == asked {
+            let mut chunk = [0u8; 4096];
+            let n = bounded!(stdout.read(&mut chunk)).unwrap();
+            assert!(n > 0, "procbox ended before asking: {shown}");
+            shown.push_str(&String::from_utf8_lossy(&chunk[..n]));
+        }
+        tokio::time::sleep(think).await;
+        stdin.write_all(format!("{answer}\n").as_bytes()).await.unwrap();
+    }
+    let mut rest = String::new();
+    bounded!(stdout.read_to_string(&mut rest)).unwrap();
+    shown.push_str(&rest);
+    let status = bounded!(script.wait()).unwrap();
+    (status.code(), shown)
+}
+
+/// [`on_a_terminal_thinking`], answering at once.
+async fn on_a_terminal(args: &[&str], early: &str, answers: &[&str]) -> (Option<i32>, String) {
+    on_a_terminal_thinking(args, early, answers, std::time::Duration::ZERO).await
+}
+
+#[tokio::test]
+async fn on_a_terminal_the_prompt_allows_once_and_the_budget_waits_for_the_answer() {
+    let args = [
+        "run",
+        guests::SPAWN_OUTCOME,
+        "--max-plugin-time=1s",
+        "--",
+        "stdout:hi",
+        "echo",
+        "hi",
+    ];
+    // The person takes longer than the whole budget to answer (the sleep
+    // is the person thinking, not a synchronisation): the budget does not
+    // run while the question waits.
+    let think = std::time::Duration::from_millis(1500);
+    let (code, shown) = on_a_terminal_thinking(&args, "", &["o"], think).await;
+    assert_eq!(code, Some(0), "{shown}");
+    assert!(shown.contains("the plugin asks to run: /usr/bin/echo hi"), "{shown}");
+    assert!(shown.contains("suggested rule: /usr/bin/echo hi"), "{shown}");
+}
+
+#[tokio::test]
+async fn on_a_terminal_deny_edit_and_no_prompt_do_what_they_say() {
+    let run = |expected: &'static str| ["run", guests::SPAWN_OUTCOME, "--", expected, "echo", "hi"];
+    let (code, shown) = on_a_terminal(&run("denied:denied at the prompt"), "", &["d"]).await;
+    assert_eq!(code, Some(0), "{shown}");
+    // An edited rule is judged like any other: this one allows it.
+    let (code, shown) = on_a_terminal(&run("stdout:hi"), "", &["e", "echo **"]).await;
+    assert_eq!(code, Some(0), "{shown}");
+    // --no-prompt: the plain denial with its fix, and no question.
+    let mut args = run("denied:--allow-run").to_vec();
+    args.insert(2, "--no-prompt");
+    let (code, shown) = on_a_terminal(&args, "", &[]).await;
+    assert_eq!(code, Some(0), "{shown}");
+    assert!(!shown.contains("answer:"), "{shown}");
+}
+
+#[tokio::test]
+async fn input_typed_before_the_prompt_is_not_an_answer() {
+    // "o" arrives long before the question; it is discarded, and the
+    // answer given to the question (deny) is the one that counts.
+    let args = [
+        "run",
+        guests::SPAWN_OUTCOME,
+        "--",
+        "denied:denied at the prompt",
+        "echo",
+        "hi",
+    ];
+    let (code, shown) = on_a_terminal(&args, "o\n", &["d"]).await;
+    assert_eq!(code, Some(0), "{shown}");
+}

@@ -17,6 +17,7 @@ mod inspect;
 mod manifest;
 mod output;
 mod progress;
+mod prompt;
 mod scaffold;
 mod signals;
 
@@ -138,6 +139,11 @@ struct RunArgs {
     /// plugin, if present). Requests it does not list are denied.
     #[arg(long, value_name = "FILE")]
     manifest: Option<PathBuf>,
+    /// Never ask on the terminal about a request no rule grants: deny it,
+    /// with the rule that would allow it (the default when not on a
+    /// terminal).
+    #[arg(long)]
+    no_prompt: bool,
     /// Grant exactly what the plugin's manifest requests (printed first on
     /// stderr; `procbox inspect --as-flags PLUGIN` shows it without running).
     #[arg(long)]
@@ -428,6 +434,8 @@ async fn run(args: RunArgs, verbose: bool) -> Result<u8, Failure> {
     })?;
     if let Some(broker) = permission_broker(&name, &bytes)? {
         options = options.escalation(Arc::new(broker));
+    } else if let Some(prompt) = (!args.no_prompt).then(prompt::TerminalPrompt::on_terminal).flatten() {
+        options = options.escalation(Arc::new(prompt));
     }
     let runtime = runtime(args.no_cache, FIRST_RUN)?;
     let plugin = runtime.load_bytes(&name, &bytes)?;

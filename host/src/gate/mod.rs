@@ -21,7 +21,7 @@ mod decision;
 mod paths;
 mod pin;
 pub(crate) mod render;
-pub(crate) mod suggest;
+pub mod suggest;
 
 use std::path::Path;
 use std::sync::Arc;

@@ -40,6 +40,17 @@ const RUNS_OTHERS: &[&str] = &[
     "osascript",
 ];
 
+/// The narrowest `--allow-run` rule that allows `program` with exactly
+/// `args` (glob characters escaped), or `None` when an argument holds
+/// whitespace (only a grants file's `[[run]]` can say it).
+pub fn narrowest_rule(program: &str, args: &[String]) -> Option<String> {
+    let words: Option<Vec<String>> = std::iter::once(program)
+        .chain(args.iter().map(String::as_str))
+        .map(literal_word)
+        .collect();
+    words.map(|words| words.join(" "))
+}
+
 /// "to allow exactly this: --allow-run 'wc -l x' (grants file: allow-run =
 /// ["wc -l x"])", for `program` as the plugin wrote it and its arguments.
 pub fn exec_rule(program: &str, args: &[String]) -> String {

@@ -10,7 +10,7 @@ use wasmtime::{Engine, Store};
 use wasmtime_wasi::{FsPerms, I32Exit, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
 use crate::bindings;
-use crate::budget::{EpochTicker, MemoryCap};
+use crate::budget::{budget_spent, EpochTicker, MemoryCap};
 use crate::cache::{Cache, CacheWarning, Origin};
 use crate::ctx::{self, ProcessCtx, ProcessCtxView, ProcessView};
 use crate::policy::Policy;
@@ -254,7 +254,9 @@ impl Runtime {
         args.extend(options.args);
         let wasi = plugin_wasi(&options.policy, &args, options.wasi.as_deref())?;
         let caps = options.policy.plugin().clone();
-        let process = ProcessCtx::new(Spawner::new(options.policy, options.hooks));
+        let spawner = Spawner::new(options.policy, options.hooks);
+        let pauses = spawner.pauses();
+        let process = ProcessCtx::new(spawner);
         let exits = process.exits();
         let mut table = ResourceTable::new();
         table.set_max_capacity(caps.max_handles);
@@ -271,14 +273,16 @@ impl Runtime {
         let budgeted = async {
             match caps.max_time {
                 None => run_instance(&plugin.pre, &mut store, name).await,
-                Some(budget) => tokio::time::timeout(budget, run_instance(&plugin.pre, &mut store, name))
-                    .await
-                    .unwrap_or_else(|_| {
-                        Err(RunError::OutOfTime {
+                Some(budget) => {
+                    let started = tokio::time::Instant::now();
+                    tokio::select! {
+                        result = run_instance(&plugin.pre, &mut store, name) => result,
+                        () = budget_spent(budget, started, &pauses) => Err(RunError::OutOfTime {
                             name: name.clone(),
                             budget,
-                        })
-                    }),
+                        }),
+                    }
+                }
             }
         };
         let outcome = tokio::select! {
