@@ -24,7 +24,7 @@ pub struct Pauses {
 /// One wait for an answer; it ends when dropped.
 pub struct Pause<'a> {
     pauses: &'a Pauses,
-    since: Instant,
+    since: tokio::time::Instant,
 }
 
 impl Pauses {
@@ -33,7 +33,7 @@ impl Pauses {
         self.active.fetch_add(1, Ordering::AcqRel);
         Pause {
             pauses: self,
-            since: Instant::now(),
+            since: tokio::time::Instant::now(),
         }
     }
 
@@ -212,5 +212,29 @@ impl wasmtime::ResourceLimiter for MemoryCap {
 
     fn tables(&self) -> usize {
         MAX_TABLES
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::time::{timeout, Instant};
+
+    #[tokio::test(start_paused = true)]
+    async fn the_budget_stops_while_a_wait_goes_on_and_moves_out_by_it() {
+        let pauses = Pauses::default();
+        let started = Instant::now();
+        let spent = budget_spent(Duration::from_secs(1), started, &pauses);
+        tokio::pin!(spent);
+        let waiting = pauses.begin();
+        // Five seconds at a prompt: the one-second budget does not run out.
+        assert!(timeout(Duration::from_secs(5), &mut spent).await.is_err());
+        drop(waiting);
+        assert_eq!(pauses.total(), Duration::from_secs(5));
+        // It runs out one second of plugin time after the start: at 6 s.
+        timeout(Duration::from_secs(2), &mut spent)
+            .await
+            .expect("the budget ran out");
+        assert_eq!(started.elapsed(), Duration::from_secs(6));
     }
 }
