@@ -409,7 +409,11 @@ fn check_writable(cache: &procbox::cache::Cache, dir: &std::path::Path) -> Resul
 }
 
 async fn run(args: RunArgs, verbose: bool) -> Result<u8, Failure> {
-    let manifest = manifest::find(&args.plugin, args.manifest.as_deref())?;
+    // Read once, for the embedded manifest, the broker's hash and loading:
+    // the broker is told the hash of the very bytes that run. A read error
+    // is reported where loading would report it, after the grants.
+    let bytes = std::fs::read(&args.plugin);
+    let manifest = manifest::find_in(&args.plugin, bytes.as_deref().ok(), args.manifest.as_deref())?;
     if args.grant_requested {
         grant_requested(&args.plugin, manifest.as_ref())?;
     }
@@ -426,9 +430,8 @@ async fn run(args: RunArgs, verbose: bool) -> Result<u8, Failure> {
         })?;
         options = options.observer(Arc::new(log));
     }
-    // Read once: the broker is told the hash of the very bytes that run.
     let name = args.plugin.display().to_string();
-    let bytes = std::fs::read(&args.plugin).map_err(|source| procbox::LoadError::Read {
+    let bytes = bytes.map_err(|source| procbox::LoadError::Read {
         name: name.clone(),
         source,
     })?;

@@ -30,11 +30,23 @@ pub struct Manifest {
 /// The plugin cannot be read, its sections are malformed, a manifest does
 /// not parse, or the embedded manifest and the file differ.
 pub fn find(plugin: &Path, given: Option<&Path>) -> Result<Option<Manifest>, Failure> {
+    find_in(plugin, std::fs::read(plugin).ok().as_deref(), given)
+}
+
+/// [`find`], with the plugin's bytes already read (`None`: unreadable,
+/// which loading it reports).
+///
+/// # Errors
+/// As [`find`].
+pub fn find_in(plugin: &Path, bytes: Option<&[u8]>, given: Option<&Path>) -> Result<Option<Manifest>, Failure> {
     let file = given.map(Path::to_path_buf).or_else(|| {
         let beside = plugin.with_extension("manifest.toml");
         beside.is_file().then_some(beside)
     });
-    let inside = embedded_text(plugin)?;
+    let inside = match bytes {
+        Some(bytes) => embedded_text(plugin, bytes)?,
+        None => None,
+    };
     let Some(text) = inside else {
         return file
             .map(|path| {
@@ -76,11 +88,8 @@ pub fn find(plugin: &Path, given: Option<&Path>) -> Result<Option<Manifest>, Fai
 /// The manifest text `plugin` embeds, if any. A file that is not a
 /// component, or whose sections are malformed, has none: loading it says
 /// what is wrong with it. Two manifest sections are an error here.
-fn embedded_text(plugin: &Path) -> Result<Option<String>, Failure> {
-    let Ok(bytes) = std::fs::read(plugin) else {
-        return Ok(None);
-    };
-    match embedded::read(&bytes) {
+fn embedded_text(plugin: &Path, bytes: &[u8]) -> Result<Option<String>, Failure> {
+    match embedded::read(bytes) {
         Ok(text) => Ok(text),
         Err(why) if why.contains(embedded::SECTION) => Err(Failure::procbox(anyhow::anyhow!(
             "cannot read the manifest embedded in {}: {why}",

@@ -335,7 +335,8 @@ fn mount_points(mountinfo: &str, wanted: impl Fn(&str, &str) -> bool) -> Vec<Pat
         .collect()
 }
 
-fn writable(dir: &Path) -> bool {
+/// Whether this user may write `dir` (make a cgroup in it).
+pub(crate) fn writable(dir: &Path) -> bool {
     let Ok(path) = std::ffi::CString::new(dir.as_os_str().as_encoded_bytes()) else {
         return false;
     };

@@ -138,16 +138,11 @@ pub fn remove_busy() {
 /// where the cgroups would go, or why not.
 pub fn availability() -> Result<String, String> {
     let memory = cgroup::place_for("memory", false)?;
-    let writable = |dir: &Path| {
-        std::ffi::CString::new(dir.as_os_str().as_encoded_bytes())
-            // SAFETY: a valid C string.
-            .is_ok_and(|path| unsafe { libc::access(path.as_ptr(), libc::W_OK) } == 0)
-    };
     let mut dirs = vec![memory.parent.clone()];
     if !memory.unified {
         dirs.push(cgroup::place_for("cpuacct", false)?.parent);
     }
-    match dirs.iter().find(|dir| !writable(dir)) {
+    match dirs.iter().find(|dir| !cgroup::writable(dir)) {
         Some(dir) => Err(format!("{} is not writable by this user", dir.display())),
         None => Ok(dirs
             .iter()

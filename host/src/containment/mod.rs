@@ -157,7 +157,10 @@ fn reap_all(mut pids: Vec<libc::pid_t>) {
             return;
         }
         // Wait until one of them exits: their pidfds become readable.
-        let fds: Vec<std::os::fd::OwnedFd> = pids.iter().filter_map(|&pid| pidfd(pid)).collect();
+        let fds: Vec<std::os::fd::OwnedFd> = pids
+            .iter()
+            .filter_map(|&pid| crate::supervisor::watch::pidfd_open(pid).ok())
+            .collect();
         let mut polls: Vec<libc::pollfd> = fds
             .iter()
             .map(|fd| libc::pollfd {
@@ -171,13 +174,6 @@ fn reap_all(mut pids: Vec<libc::pid_t>) {
         // SAFETY: valid pollfds over descriptors that outlive the call.
         unsafe { libc::poll(polls.as_mut_ptr(), polls.len() as libc::nfds_t, wait) };
     }
-}
-
-fn pidfd(pid: libc::pid_t) -> Option<std::os::fd::OwnedFd> {
-    // SAFETY: pidfd_open returns a new descriptor or -1.
-    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
-    // SAFETY: a new descriptor that we own.
-    (fd >= 0).then(|| unsafe { std::os::fd::FromRawFd::from_raw_fd(fd as i32) })
 }
 
 /// Reaps every adopted orphan that has already exited (a zombie), leaving

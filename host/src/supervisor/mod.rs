@@ -204,7 +204,11 @@ fn launch_confined(
         new_session: session(permit) == Session::New,
         rlimits,
         die_with,
-        cwd_path: descriptor_path(fds.cwd).unwrap_or_default(),
+        // Only a launcher in its own mount namespace re-opens the directory.
+        cwd_path: match planned.plan.tree.pid_namespace {
+            true => descriptor_path(fds.cwd).unwrap_or_default(),
+            false => Vec::new(),
+        },
         join_cgroups: measure
             .map(|m| {
                 m.procs_files()

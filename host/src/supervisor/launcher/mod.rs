@@ -186,7 +186,7 @@ fn launch_on(
             Some((reply, _)) => {
                 connection.known.insert(request.plan_id);
                 if let (Reply::Started { init: Some(init), .. }, None) = (&reply, &connection.init) {
-                    connection.init = pidfd_of(*init);
+                    connection.init = crate::supervisor::watch::pidfd_open(*init).ok();
                 }
                 return Ok(reply);
             }
@@ -233,14 +233,6 @@ pub fn retire(dirs: &[std::path::PathBuf]) {
 fn namespace_ended(reply: &io::Result<Reply>, launcher: &Option<Connection>) -> bool {
     let failed = matches!(reply, Ok(Reply::Failed { pid: None, errno, .. }) if *errno == libc::ENOMEM);
     failed && launcher.as_ref().and_then(|c| c.init.as_ref()).is_some_and(exited)
-}
-
-/// A pidfd of our child `pid`, which has not been reaped yet.
-fn pidfd_of(pid: libc::pid_t) -> Option<OwnedFd> {
-    // SAFETY: pidfd_open returns a new descriptor or -1.
-    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
-    // SAFETY: a new descriptor that we own.
-    (fd >= 0).then(|| unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
 }
 
 /// Whether the process behind `pidfd` has exited.
