@@ -580,3 +580,61 @@ async fn a_plugin_built_against_0_1_0_still_runs() {
     let inspect = bounded!(procbox(&["inspect", guests::OLD_PLUGIN]));
     assert!(inspect.stdout.contains("procbox:host/process@0.1.0"), "{inspect:?}");
 }
+
+/// Starts `runs` plugins whose child leaves a `setsid` sleep carrying
+/// `mark`, SIGKILLing each procbox after a pseudo-random 0-60 ms (start-up
+/// to the child's `ready` takes 30-40 ms in a debug build), with `extra`
+/// flags.
+async fn kill_during_start_up(runs: usize, mark: &str, extra: &[&str]) {
+    let script = format!("/usr/bin/setsid /usr/bin/sleep 1000.{mark} & echo ready");
+    let mut argv = vec![
+        "run",
+        guests::HOLD_COMMAND,
+        "--allow-run=sh",
+        "--allow-helper=sh=/usr/bin/setsid",
+        "--allow-helper=sh=/usr/bin/sleep",
+    ];
+    argv.extend(extra);
+    argv.extend(["--", "hold", "sh", "-c", &script]);
+    let mut seed = u64::from(std::process::id()) | 1;
+    for _ in 0..runs {
+        seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        // The kill point, not a synchronisation: any moment must be safe.
+        let delay = Duration::from_micros((seed >> 33) % 60_000);
+        let procbox = Background::start(&argv);
+        tokio::time::sleep(delay).await;
+        procbox.signal(libc::SIGKILL);
+        let _ = bounded!(procbox.finish());
+    }
+}
+
+#[tokio::test]
+async fn a_sigkill_at_any_moment_of_start_up_leaves_nothing_running() {
+    // The race: procbox killed while the launcher makes the namespace, its
+    // init sets its death signal, or the first child starts. The same kill
+    // points without containment leave sleeps running: the window is hit.
+    let uncontained = marker();
+    kill_during_start_up(100, &uncontained, &["--contain=off"]).await;
+    let escaped = marked(&uncontained);
+    for &pid in &escaped {
+        // SAFETY: cleaning up what the fallback leaves behind.
+        unsafe { libc::kill(pid as libc::pid_t, libc::SIGKILL) };
+    }
+    assert!(
+        !escaped.is_empty(),
+        "no kill point reached the child: the test would prove nothing"
+    );
+    let mark = marker();
+    kill_during_start_up(1000, &mark, &[]).await;
+    let gone = until(&mark, GONE_WITHIN, |pids| pids.is_empty());
+    let survivors = marked(&mark);
+    for &pid in &survivors {
+        // SAFETY: cleaning up an escape, so that it does not outlive the test.
+        unsafe { libc::kill(pid as libc::pid_t, libc::SIGKILL) };
+    }
+    assert!(
+        gone.is_some(),
+        "{} of 1000 runs left a process: {survivors:?}",
+        survivors.len()
+    );
+}
