@@ -38,15 +38,15 @@
 //! machine class has no SHA instructions, and software SHA-256 of a plugin
 //! and its entry was 80 % of a cached load (about 6.5 of 8 ms, `perf`).
 
-use std::fs::File;
 use std::hash::Hasher;
-use std::io::{Read, Write};
-use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use wasmtime::component::Component;
 use wasmtime::Engine;
+
+use crate::private;
 
 /// The first bytes of every cache entry.
 const MAGIC: &[u8; 16] = b"procbox-cache-3\n";
@@ -215,60 +215,16 @@ impl Cache {
     /// # Errors
     /// If it cannot be created, or is not private (the error says why).
     pub fn ensure_dir(&self) -> std::io::Result<()> {
-        let meta = match std::fs::symlink_metadata(&self.dir) {
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                std::fs::DirBuilder::new()
-                    .recursive(true)
-                    .mode(0o700)
-                    .create(&self.dir)?;
-                std::fs::symlink_metadata(&self.dir)?
-            }
-            other => other?,
-        };
-        let problem = if !meta.is_dir() {
-            Some("it is not a directory".to_string())
-        } else {
-            not_private(&meta)
-        };
-        match problem {
-            None => Ok(()),
-            Some(why) => Err(std::io::Error::new(
-                std::io::ErrorKind::PermissionDenied,
-                format!("the cache directory {} is not private: {why}", self.dir.display()),
-            )),
-        }
-    }
-}
-
-/// Why a file or directory with `meta` could hold code planted by someone
-/// else, or `None` if only this user can have written it.
-fn not_private(meta: &std::fs::Metadata) -> Option<String> {
-    // SAFETY: geteuid cannot fail and touches no memory.
-    let me = unsafe { libc::geteuid() };
-    if meta.uid() != me {
-        Some(format!("it belongs to uid {}, not to uid {me}", meta.uid()))
-    } else if meta.mode() & 0o022 != 0 {
-        Some(format!("others may write to it (mode {:o})", meta.mode() & 0o7777))
-    } else {
-        None
+        private::ensure_dir(&self.dir, "the cache directory")
     }
 }
 
 /// The component in `entry`, `None` if there is no entry, or why the entry
 /// cannot be used.
 fn read_entry(engine: &Engine, entry: &Path) -> Result<Option<Component>, String> {
-    let mut file = match open_entry(entry) {
-        Ok(file) => file,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(e.to_string()),
+    let Some((mut file, meta)) = private::open_file(entry)? else {
+        return Ok(None);
     };
-    let meta = file.metadata().map_err(|e| e.to_string())?;
-    if !meta.is_file() {
-        return Err("it is not a regular file".into());
-    }
-    if let Some(why) = not_private(&meta) {
-        return Err(why);
-    }
     let mut bytes = Vec::with_capacity(usize::try_from(meta.len()).unwrap_or(0));
     file.read_to_end(&mut bytes).map_err(|e| e.to_string())?;
     let Some(rest) = bytes.strip_suffix(MAGIC.as_slice()) else {
@@ -301,38 +257,11 @@ fn read_entry(engine: &Engine, entry: &Path) -> Result<Option<Component>, String
     loaded.map(Some).map_err(|e| format!("{e:#}"))
 }
 
-/// Opens an entry without following a symbolic link and without blocking
-/// on a FIFO planted in its place.
-fn open_entry(entry: &Path) -> std::io::Result<File> {
-    std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
-        .open(entry)
-}
-
 fn write_entry(entry: &Path, component: &Component) -> anyhow::Result<()> {
     let payload = component.serialize()?;
-    let dir = entry.parent().expect("entries live in a directory");
-    let mut file = tempfile_in(dir)?;
-    file.1.write_all(&payload)?;
-    file.1.write_all(blake3::hash(&payload).as_bytes())?;
-    file.1.write_all(MAGIC)?;
-    file.1.sync_all()?;
-    std::fs::rename(&file.0, entry)?;
+    let digest = blake3::hash(&payload);
+    private::replace(entry, &[&payload, digest.as_bytes(), MAGIC])?;
     Ok(())
-}
-
-/// A new file in `dir` with a unique name.
-fn tempfile_in(dir: &Path) -> std::io::Result<(PathBuf, std::fs::File)> {
-    static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-    let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let path = dir.join(format!(".tmp-{}-{n}", std::process::id()));
-    let file = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(&path)?;
-    Ok((path, file))
 }
 
 /// Feeds `Hash` output into BLAKE3, for a fingerprint that is stable

@@ -30,6 +30,14 @@ pub trait Authorizer: Send + Sync {
 pub trait Escalation: Send + Sync {
     /// Decides `request`. Taking long is fine: the plugin waits.
     async fn escalate(&self, request: &Unmatched) -> Answer;
+
+    /// Told that the rule this hook answered with [`Answer::AllowRule`]
+    /// for `request` was accepted: it resolved, matched the request, and
+    /// now holds for the rest of the run. A prompt that offered "always"
+    /// remembers it here, so that only rules that work are remembered.
+    fn accepted(&self, request: &Unmatched, rule: &str) {
+        let _ = (request, rule);
+    }
 }
 
 /// What an [`Escalation`] hook answers.

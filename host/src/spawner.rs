@@ -197,15 +197,16 @@ impl Spawner {
                 )))
             }
             Answer::Abort(why) => return Err(SpawnError::Aborted(format!("{}: {why}", unmatched.command_line()))),
-            Answer::AllowOnce => (exact_rule(request, &unmatched), false),
-            Answer::AllowRule(written) => (self.granted_rule(&written, &unmatched)?, true),
+            Answer::AllowOnce => (exact_rule(request, &unmatched), None),
+            Answer::AllowRule(written) => (self.granted_rule(&written, &unmatched)?, Some(written)),
         };
         let decision = self
             .gate
             .judge(request, std::slice::from_ref(&rule))
             .map_err(Refusal::into_error)?;
-        if remember {
+        if let Some(written) = remember {
             self.granted.lock().unwrap_or_else(|e| e.into_inner()).push(rule);
+            hook.accepted(&unmatched, &written);
         }
         Ok(decision)
     }

@@ -90,6 +90,13 @@ pub fn test_cache_dir() -> PathBuf {
     target_dir().join("procbox-test-cache")
 }
 
+/// The config directory every test's procbox uses unless the test gives
+/// its own: one no test writes, so that grants remembered by the user (or
+/// by another test) never reach a test.
+pub fn test_config_dir() -> PathBuf {
+    target_dir().join("procbox-test-config-unwritten")
+}
+
 /// `procbox ARGS` as every test runs it: no stdin, stdout and stderr piped,
 /// killed if the test drops it, a compilation cache inside the target
 /// directory rather than the user's, and no progress line for a slow
@@ -112,6 +119,7 @@ fn wrapped_procbox_command(wrapper: &[&str], args: &[&str]) -> tokio::process::C
         None => tokio::process::Command::new(procbox_bin()),
     };
     command.env("PROCBOX_CACHE_DIR", test_cache_dir());
+    command.env("PROCBOX_CONFIG_DIR", test_config_dir());
     command.env("PROCBOX_PROGRESS_AFTER_MS", "3600000");
     // Warnings must show without it; it would add log lines to stderr.
     command.env_remove("PROCBOX_LOG");

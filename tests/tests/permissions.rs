@@ -1,6 +1,7 @@
 //! Permissions people can live with: denials that name their fix, the
 //! habits of the ecosystem (`--allow-run git,wc`, no `--allow-all`, a URL
-//! is not a file), and broad grants flagged at start-up.
+//! is not a file), broad grants flagged at start-up, the prompt on a
+//! terminal, and the grants it remembers per plugin.
 
 use procbox_tests::{bounded, guests, procbox, procbox_run};
 
@@ -345,6 +346,19 @@ async fn on_a_terminal_thinking(
     answers: &[&str],
     think: std::time::Duration,
 ) -> (Option<i32>, String) {
+    let config = procbox_tests::test_config_dir();
+    on_a_terminal_in(&config, args, early, answers, think).await
+}
+
+/// [`on_a_terminal_thinking`] with the config directory (and so the grant
+/// store) `config`.
+async fn on_a_terminal_in(
+    config: &std::path::Path,
+    args: &[&str],
+    early: &str,
+    answers: &[&str],
+    think: std::time::Duration,
+) -> (Option<i32>, String) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let quoted: Vec<String> = std::iter::once(procbox_tests::procbox_bin().display().to_string())
         .chain(args.iter().map(|a| a.to_string()))
@@ -353,6 +367,7 @@ async fn on_a_terminal_thinking(
     let mut script = tokio::process::Command::new("script")
         .args(["-qfec", &quoted.join(" "), "/dev/null"])
         .env("PROCBOX_CACHE_DIR", procbox_tests::test_cache_dir())
+        .env("PROCBOX_CONFIG_DIR", config)
         .env("PROCBOX_PROGRESS_AFTER_MS", "3600000")
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
@@ -414,7 +429,8 @@ async fn on_a_terminal_deny_edit_and_no_prompt_do_what_they_say() {
     let (code, shown) = on_a_terminal(&run("denied:denied at the prompt"), "", &["d"]).await;
     assert_eq!(code, Some(0), "{shown}");
     // An edited rule is judged like any other: this one allows it.
-    let (code, shown) = on_a_terminal(&run("stdout:hi"), "", &["e", "echo **"]).await;
+    // ... for the rest of this run, not remembered ("r").
+    let (code, shown) = on_a_terminal(&run("stdout:hi"), "", &["e", "echo **", "r"]).await;
     assert_eq!(code, Some(0), "{shown}");
     // --no-prompt: the plain denial with its fix, and no question.
     let mut args = run("denied:--allow-run").to_vec();
@@ -438,4 +454,304 @@ async fn input_typed_before_the_prompt_is_not_an_answer() {
     ];
     let (code, shown) = on_a_terminal(&args, "o\n", &["d"]).await;
     assert_eq!(code, Some(0), "{shown}");
+}
+
+/// A grant store of its own (a config directory) for one test, and a copy
+/// of the spawn-outcome plugin in a directory of its own.
+struct Remembering {
+    dir: tempfile::TempDir,
+    plugin: std::path::PathBuf,
+}
+
+impl Remembering {
+    fn new() -> Remembering {
+        let dir = tempfile::tempdir().unwrap();
+        let plugin = dir.path().join("chores.wasm");
+        std::fs::copy(guests::SPAWN_OUTCOME, &plugin).unwrap();
+        Remembering { dir, plugin }
+    }
+
+    fn config(&self) -> std::path::PathBuf {
+        self.dir.path().join("config")
+    }
+
+    fn plugin(&self) -> &str {
+        self.plugin.to_str().unwrap()
+    }
+
+    /// `procbox ARGS` with this store, not on a terminal.
+    async fn procbox(&self, args: &[&str]) -> procbox_tests::Run {
+        bounded!(procbox_tests::procbox_with_env(
+            &[("PROCBOX_CONFIG_DIR", &self.config())],
+            args
+        ))
+    }
+
+    /// Runs the plugin, not on a terminal, expecting `outcome` of `echo ARG`.
+    async fn echo(&self, outcome: &str, arg: &str) -> procbox_tests::Run {
+        let plugin = self.plugin.to_str().unwrap();
+        let run = self.procbox(&["run", plugin, "--", outcome, "echo", arg]).await;
+        assert_eq!(run.code, Some(0), "{run:?}");
+        run
+    }
+
+    /// Runs the plugin on a terminal (`echo ARG`), answering `answers`.
+    async fn echo_on_a_terminal(&self, outcome: &str, arg: &str, answers: &[&str]) -> String {
+        let args = ["run", self.plugin(), "--", outcome, "echo", arg];
+        let (code, shown) = on_a_terminal_in(&self.config(), &args, "", answers, std::time::Duration::ZERO).await;
+        assert_eq!(code, Some(0), "{shown}");
+        shown
+    }
+
+    /// The store's entry files.
+    fn entries(&self) -> Vec<std::path::PathBuf> {
+        let Ok(listing) = std::fs::read_dir(self.config().join("grants")) else {
+            return Vec::new();
+        };
+        let mut found: Vec<_> = listing
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+            .collect();
+        found.sort();
+        found
+    }
+
+    /// Embeds `manifest` in the plugin, which changes its bytes.
+    async fn change_plugin(&self, manifest: &str) {
+        let file = self.dir.path().join(format!("manifest-{}.toml", manifest.len()));
+        std::fs::write(&file, manifest).unwrap();
+        let embed = bounded!(procbox(&["embed-manifest", self.plugin(), file.to_str().unwrap()]));
+        assert_eq!(embed.code, Some(0), "{embed:?}");
+    }
+}
+
+#[tokio::test]
+async fn always_at_the_prompt_remembers_the_rule_for_this_plugin_s_bytes_only() {
+    use std::os::unix::fs::PermissionsExt;
+    let store = Remembering::new();
+    // Before: denied, with the fix.
+    store.echo("denied:--allow-run", "hi").await;
+    let shown = store.echo_on_a_terminal("stdout:hi", "hi", &["a"]).await;
+    assert!(
+        shown.contains("[a] always: remember the rule for this plugin"),
+        "{shown}"
+    );
+    assert!(shown.contains("remembered for chores.wasm"), "{shown}");
+    let entries = store.entries();
+    assert_eq!(entries.len(), 1, "{entries:?}");
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&entries[0]), 0o600);
+    assert_eq!(mode(&store.config().join("grants")), 0o700);
+    // Later runs, off the terminal, get the rule, and say so.
+    let run = store.echo("stdout:hi", "hi").await;
+    assert!(
+        run.stderr
+            .contains("procbox: using grants you remembered for chores.wasm: --allow-run='/usr/bin/echo hi'"),
+        "{run:?}"
+    );
+    // Exactly that rule: other arguments are still denied.
+    store.echo("denied:--allow-run", "bye").await;
+    // A different plugin under the same name elsewhere gets nothing.
+    let impostor_dir = tempfile::tempdir().unwrap();
+    let impostor = impostor_dir.path().join("chores.wasm");
+    std::fs::copy(guests::SPAWN_OUTCOME, &impostor).unwrap();
+    let manifest = impostor_dir.path().join("m.toml");
+    std::fs::write(&manifest, "allow-run = [\"echo **\"]\n").unwrap();
+    let embed = bounded!(procbox(&[
+        "embed-manifest",
+        impostor.to_str().unwrap(),
+        manifest.to_str().unwrap()
+    ]));
+    assert_eq!(embed.code, Some(0), "{embed:?}");
+    let run = store
+        .procbox(&[
+            "run",
+            impostor.to_str().unwrap(),
+            "--",
+            "denied:--allow-run",
+            "echo",
+            "hi",
+        ])
+        .await;
+    assert_eq!(run.code, Some(0), "{run:?}");
+    assert!(!run.stderr.contains("remembered"), "{run:?}");
+}
+
+#[tokio::test]
+async fn remembered_grants_can_be_listed_shown_and_revoked() {
+    let store = Remembering::new();
+    store.echo_on_a_terminal("stdout:hi", "hi", &["a"]).await;
+    store
+        .echo_on_a_terminal("stdout:bye", "bye", &["e", "echo b*", "a"])
+        .await;
+    let list = store.procbox(&["grants", "list"]).await;
+    assert_eq!(list.code, Some(0), "{list:?}");
+    assert!(list.stdout.starts_with("chores.wasm  blake3 "), "{list:?}");
+    assert!(
+        list.stdout
+            .contains("--allow-run='/usr/bin/echo hi' --allow-run='echo b*'"),
+        "{list:?}"
+    );
+    let show = store.procbox(&["grants", "show", "chores.wasm"]).await;
+    assert!(
+        show.stdout.contains("allow-run = [\"/usr/bin/echo hi\", \"echo b*\"]"),
+        "{show:?}"
+    );
+    assert!(show.stdout.contains("[remembered]"), "{show:?}");
+    // A rule it does not hold: named, with what it holds; nothing changes.
+    let wrong = store.procbox(&["grants", "revoke", store.plugin(), "echo"]).await;
+    assert_eq!(wrong.code, Some(2), "{wrong:?}");
+    assert!(wrong.stderr.contains("it has: /usr/bin/echo hi, echo b*"), "{wrong:?}");
+    let revoke = store.procbox(&["grants", "revoke", store.plugin(), "echo b*"]).await;
+    assert_eq!(revoke.code, Some(0), "{revoke:?}");
+    store.echo("denied:--allow-run", "bye").await;
+    store.echo("stdout:hi", "hi").await;
+    // Everything, by the start of its hash.
+    let hash = list.stdout.split_whitespace().nth(2).unwrap().to_string();
+    let revoke = store.procbox(&["grants", "revoke", &hash]).await;
+    assert_eq!(revoke.code, Some(0), "{revoke:?}");
+    assert!(store.entries().is_empty());
+    store.echo("denied:--allow-run", "hi").await;
+    let list = store.procbox(&["grants", "list"]).await;
+    assert!(list.stdout.starts_with("no grants are remembered"), "{list:?}");
+}
+
+#[tokio::test]
+async fn a_changed_plugin_gets_its_earlier_grants_only_once_the_user_confirms() {
+    let store = Remembering::new();
+    store
+        .echo_on_a_terminal("stdout:hi", "hi", &["e", "echo **", "a"])
+        .await;
+    // The plugin at that path changes: its manifest now asks for more.
+    store.change_plugin("allow-run = [\"echo **\", \"wc\"]\n").await;
+    let run = store.echo("denied:--allow-run", "hi").await;
+    assert!(
+        run.stderr
+            .contains("chores.wasm changed since you remembered grants for it")
+            && run.stderr.contains("procbox grants confirm"),
+        "{run:?}"
+    );
+    let show = store.procbox(&["grants", "show", store.plugin()]).await;
+    assert_eq!(show.code, Some(2), "{show:?}");
+    assert!(show.stderr.contains("procbox grants confirm"), "{show:?}");
+    // On a terminal: asked, showing what the new manifest adds; "no" keeps
+    // them unused, "yes" moves them to the new bytes.
+    // ("n": then the request is asked about, and denied.)
+    let shown = store
+        .echo_on_a_terminal("denied:denied at the prompt", "hi", &["n", "d"])
+        .await;
+    assert!(
+        shown.contains("its manifest now also asks for: --allow-run='echo **' --allow-run=wc"),
+        "{shown}"
+    );
+    let shown = store.echo_on_a_terminal("stdout:hi", "hi", &["y"]).await;
+    assert!(
+        shown.contains("chores.wasm changed since you remembered grants"),
+        "{shown}"
+    );
+    store.echo("stdout:hi", "hi").await;
+    assert_eq!(store.entries().len(), 1, "moved, not copied");
+    // Changed again; confirmed without a terminal this time.
+    store
+        .change_plugin("allow-run = [\"echo **\", \"wc\", \"cat\"]\n")
+        .await;
+    store.echo("denied:--allow-run", "hi").await;
+    let confirm = store.procbox(&["grants", "confirm", store.plugin()]).await;
+    assert_eq!(confirm.code, Some(0), "{confirm:?}");
+    assert!(
+        confirm
+            .stdout
+            .contains("its manifest now also asks for: --allow-run=cat"),
+        "{confirm:?}"
+    );
+    store.echo("stdout:hi", "hi").await;
+}
+
+#[tokio::test]
+async fn remembered_grants_that_someone_else_could_have_written_are_not_used() {
+    use std::os::unix::fs::PermissionsExt;
+    let store = Remembering::new();
+    store.echo_on_a_terminal("stdout:hi", "hi", &["a"]).await;
+    let entry = store.entries().remove(0);
+    let set_mode =
+        |p: &std::path::Path, mode| std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode)).unwrap();
+    set_mode(&entry, 0o666);
+    let run = store.echo("denied:--allow-run", "hi").await;
+    assert!(
+        run.stderr.contains("not using remembered grants") && run.stderr.contains("others may write"),
+        "{run:?}"
+    );
+    set_mode(&entry, 0o600);
+    std::os::unix::fs::chown(&entry, Some(65534), None).unwrap();
+    let run = store.echo("denied:--allow-run", "hi").await;
+    assert!(run.stderr.contains("belongs to uid 65534"), "{run:?}");
+    std::os::unix::fs::chown(&entry, Some(0), None).unwrap();
+    set_mode(&store.config().join("grants"), 0o777);
+    let run = store.echo("denied:--allow-run", "hi").await;
+    assert!(
+        run.stderr.contains("the grants directory") && run.stderr.contains("is not private"),
+        "{run:?}"
+    );
+    set_mode(&store.config().join("grants"), 0o700);
+    store.echo("stdout:hi", "hi").await;
+    // A child that may write the store could plant grants: flagged.
+    let explain = store
+        .procbox(&[
+            "explain",
+            "--allow-run=echo",
+            "--allow-write",
+            store.dir.path().to_str().unwrap(),
+            "--",
+            "echo",
+        ])
+        .await;
+    assert!(
+        explain.stderr.contains("holds procbox's remembered grants"),
+        "{explain:?}"
+    );
+}
+
+#[tokio::test]
+async fn grants_edit_keeps_only_a_valid_edit_and_loses_nothing() {
+    let store = Remembering::new();
+    // Nothing remembered yet: the plugin's file starts an empty entry.
+    let editor = store.dir.path().join("editor.sh");
+    std::fs::write(
+        &editor,
+        "#!/bin/sh\nsed -i \"s|^allow-run = \\[\\]|allow-run = [\\\"echo hi\\\"]|\" \"$1\"\n",
+    )
+    .unwrap();
+    std::os::unix::fs::PermissionsExt::set_mode(&mut std::fs::metadata(&editor).unwrap().permissions(), 0o755);
+    std::fs::set_permissions(&editor, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let edit = bounded!(procbox_tests::procbox_with_env(
+        &[("PROCBOX_CONFIG_DIR", &store.config()), ("EDITOR", &editor)],
+        &["grants", "edit", store.plugin()]
+    ));
+    assert_eq!(edit.code, Some(0), "{edit:?}");
+    store.echo("stdout:hi", "hi").await;
+    // An edit that is not a grants file is refused; the entry is unchanged
+    // and the edit kept for the user.
+    let before = std::fs::read_to_string(&store.entries()[0]).unwrap();
+    let breaker = store.dir.path().join("breaker.sh");
+    std::fs::write(&breaker, "#!/bin/sh\necho 'allow-run = \"not a list' >> \"$1\"\n").unwrap();
+    std::fs::set_permissions(&breaker, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let edit = bounded!(procbox_tests::procbox_with_env(
+        &[("PROCBOX_CONFIG_DIR", &store.config()), ("VISUAL", &breaker)],
+        &["grants", "edit", "chores.wasm"]
+    ));
+    assert_eq!(edit.code, Some(2), "{edit:?}");
+    assert!(edit.stderr.contains("nothing was changed; your edit is in"), "{edit:?}");
+    assert_eq!(std::fs::read_to_string(&store.entries()[0]).unwrap(), before);
+    let draft = store
+        .config()
+        .join("grants")
+        .read_dir()
+        .unwrap()
+        .map(|e| e.unwrap().path());
+    let draft: Vec<_> = draft.filter(|p| p.to_string_lossy().ends_with(".draft")).collect();
+    assert!(
+        std::fs::read_to_string(&draft[0]).unwrap().contains("not a list"),
+        "{draft:?}"
+    );
+    store.echo("stdout:hi", "hi").await;
 }

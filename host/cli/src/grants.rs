@@ -167,15 +167,21 @@ impl GrantArgs {
     /// A usage failure naming the flag, file and line of a malformed or
     /// unresolvable rule.
     pub fn policy(&self, manifest: Option<&Manifest>) -> Result<Policy, Failure> {
-        self.policy_granting(manifest, false)
+        self.policy_granting(manifest, false, None)
     }
 
     /// [`policy`](Self::policy); with `grant_requested`, every request of
-    /// the manifest is granted too (`--grant-requested`).
+    /// the manifest is granted too (`--grant-requested`), and so is what
+    /// the user remembered for this plugin (`remembered`).
     ///
     /// # Errors
     /// As [`policy`](Self::policy).
-    pub fn policy_granting(&self, manifest: Option<&Manifest>, grant_requested: bool) -> Result<Policy, Failure> {
+    pub fn policy_granting(
+        &self,
+        manifest: Option<&Manifest>,
+        grant_requested: bool,
+        remembered: Option<document::Document>,
+    ) -> Result<Policy, Failure> {
         if self.allow_all {
             return Err(Failure::usage_msg(
                 "procbox has no --allow-all: a plugin may start only what you grant, so that you know what it can do",
@@ -183,6 +189,9 @@ impl GrantArgs {
             .with_hint("grant each program with --allow-run git,wc (`procbox inspect PLUGIN` shows what its manifest asks for)"));
         }
         let mut builder = PolicyBuilder::new();
+        if let Some(remembered) = remembered {
+            builder = builder.grants_document(remembered);
+        }
         for file in &self.grants_files {
             builder = builder.grants_document(read_document(file, Kind::Grants)?);
         }
@@ -254,6 +263,7 @@ pub fn read_document(path: &Path, kind: Kind) -> Result<document::Document, Fail
     let (what, flag) = match kind {
         Kind::Grants => ("grants file", "--grants"),
         Kind::Manifest => ("manifest", "--manifest"),
+        Kind::Remembered => ("remembered grants", "procbox grants"),
     };
     let text = std::fs::read_to_string(path).map_err(|e| {
         Failure::usage(anyhow::Error::new(e).context(format!("cannot read the {what} {}", path.display())))
@@ -263,6 +273,7 @@ pub fn read_document(path: &Path, kind: Kind) -> Result<document::Document, Fail
         Failure::usage_msg(message).with_hint(match kind {
             Kind::Grants => "see the README, section \"The grants file\", for its keys and their values",
             Kind::Manifest => "a manifest takes allow-run, allow-env, [[run]] and [plugin]; see the README, section \"The grants file\"",
+            Kind::Remembered => "fix it with `procbox grants edit`",
         })
     })
 }

@@ -18,6 +18,7 @@ mod manifest;
 mod output;
 mod progress;
 mod prompt;
+mod remembered;
 mod scaffold;
 mod signals;
 
@@ -79,6 +80,19 @@ Examples:
   procbox demo
   procbox -v demo    # also prints each command it runs, and how it ended";
 
+const GRANTS_EXAMPLES: &str = "\
+Remembered grants live in $PROCBOX_CONFIG_DIR/grants, else
+$XDG_CONFIG_HOME/procbox/grants, else ~/.config/procbox/grants, one file per
+plugin, named by the plugin's BLAKE3 hash. A changed plugin (another hash at
+the same path) does not get them until you confirm.
+
+Examples:
+  procbox grants list
+  procbox grants show chores.wasm
+  procbox grants revoke chores.wasm '/usr/bin/git log **'
+  procbox grants edit chores.wasm
+  procbox grants confirm ./chores.wasm";
+
 const NEW_EXAMPLES: &str = "\
 Examples:
   procbox new repo-tool && cd repo-tool && cargo build --release
@@ -127,6 +141,10 @@ enum Commands {
     /// vendored, ready for `cargo build --release`.
     #[command(after_help = NEW_EXAMPLES)]
     New(NewArgs),
+    /// List, show, revoke or edit what you granted plugins "always" at the
+    /// prompt: remembered per plugin, by its content hash.
+    #[command(subcommand, after_help = GRANTS_EXAMPLES)]
+    Grants(remembered::GrantsCommand),
 }
 
 #[derive(Args)]
@@ -324,6 +342,7 @@ async fn dispatch(cli: Cli) -> Result<u8, Failure> {
         Commands::Compile(args) => compile(args),
         Commands::Demo => demo(cli.verbose).await,
         Commands::Doctor => doctor::doctor(),
+        Commands::Grants(command) => remembered::command(command),
         Commands::New(args) => {
             let here = std::env::current_dir().context("cannot find the current directory")?;
             scaffold::new_plugin(&here, &args.name)?;
@@ -417,7 +436,28 @@ async fn run(args: RunArgs, verbose: bool) -> Result<u8, Failure> {
     if args.grant_requested {
         grant_requested(&args.plugin, manifest.as_ref())?;
     }
-    let policy = args.grants.policy_granting(manifest.as_ref(), args.grant_requested)?;
+    let name = args.plugin.display().to_string();
+    let broker = match &bytes {
+        Ok(bytes) => permission_broker(&name, bytes)?,
+        Err(_) => None,
+    };
+    let prompt = (broker.is_none() && !args.no_prompt)
+        .then(prompt::TerminalPrompt::on_terminal)
+        .flatten();
+    // What the user remembered for exactly these bytes (read errors are
+    // reported below, where loading reports them).
+    let store = remembered::store();
+    let plugin_about = bytes
+        .as_deref()
+        .ok()
+        .map(|bytes| remembered::about(&args.plugin, bytes, manifest.as_ref()));
+    let remembered = match (&store, &plugin_about) {
+        (Some(store), Some(about)) => remembered::for_run(store, about, prompt.is_some()),
+        _ => None,
+    };
+    let policy = args
+        .grants
+        .policy_granting(manifest.as_ref(), args.grant_requested, remembered)?;
     report_confinement(&policy, verbose);
     let mut options = RunOptions::new(Arc::new(policy)).args(args.args);
     if verbose {
@@ -430,14 +470,16 @@ async fn run(args: RunArgs, verbose: bool) -> Result<u8, Failure> {
         })?;
         options = options.observer(Arc::new(log));
     }
-    let name = args.plugin.display().to_string();
     let bytes = bytes.map_err(|source| procbox::LoadError::Read {
         name: name.clone(),
         source,
     })?;
-    if let Some(broker) = permission_broker(&name, &bytes)? {
+    if let Some(broker) = broker {
         options = options.escalation(Arc::new(broker));
-    } else if let Some(prompt) = (!args.no_prompt).then(prompt::TerminalPrompt::on_terminal).flatten() {
+    } else if let Some(mut prompt) = prompt {
+        if let (Some(store), Some(about)) = (store, plugin_about) {
+            prompt = prompt.remembering(store, about);
+        }
         options = options.escalation(Arc::new(prompt));
     }
     let runtime = runtime(args.no_cache, FIRST_RUN)?;

@@ -8,7 +8,9 @@
 //!   exec allowlist and write set neutralise both;
 //! - a directory the plugin and its children may write that holds `.git`
 //!   or shell start-up files: a child can plant a hook that runs later,
-//!   outside procbox, whatever the confinement.
+//!   outside procbox, whatever the confinement; or that holds procbox's own
+//!   state, where a child can plant machine code procbox runs (the
+//!   compilation cache) or grants for a later run (the grant store).
 
 use std::path::{Path, PathBuf};
 
@@ -61,6 +63,7 @@ pub(super) fn broad_grants(allow: &[ExecRule], write_dirs: &[PathBuf], confined:
     if !confined {
         warnings.extend(allow.iter().filter_map(broad_rule));
     }
+    let state = procbox_state();
     for dir in write_dirs {
         if let Some(found) = PLANTABLE.iter().find(|name| dir.join(name).exists()) {
             warnings.push(PolicyWarning::PlantableDir {
@@ -68,8 +71,49 @@ pub(super) fn broad_grants(allow: &[ExecRule], write_dirs: &[PathBuf], confined:
                 found: (*found).to_string(),
             });
         }
+        for (what, place) in &state {
+            if place.starts_with(dir) {
+                warnings.push(PolicyWarning::StateDir {
+                    dir: dir.clone(),
+                    holds: format!("{what} ({})", place.display()),
+                });
+            }
+        }
     }
     warnings
+}
+
+/// Where procbox keeps what a later run trusts, as canonical as the
+/// existing part of each path allows.
+fn procbox_state() -> Vec<(&'static str, PathBuf)> {
+    [
+        ("procbox's compilation cache", crate::cache::Cache::default_dir()),
+        (
+            "procbox's remembered grants",
+            crate::grant_store::GrantStore::default_dir(),
+        ),
+    ]
+    .into_iter()
+    .filter_map(|(what, place)| Some((what, canonical_prefix(&place?))))
+    .collect()
+}
+
+/// `path` with its longest existing ancestor canonicalised.
+fn canonical_prefix(path: &Path) -> PathBuf {
+    let mut rest = Vec::new();
+    let mut existing = path;
+    loop {
+        if let Ok(canonical) = existing.canonicalize() {
+            return rest.iter().rev().fold(canonical, |p, part| p.join(part));
+        }
+        match (existing.parent(), existing.file_name()) {
+            (Some(parent), Some(name)) => {
+                rest.push(name.to_os_string());
+                existing = parent;
+            }
+            _ => return path.to_path_buf(),
+        }
+    }
 }
 
 fn broad_rule(rule: &ExecRule) -> Option<PolicyWarning> {

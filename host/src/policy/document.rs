@@ -142,6 +142,8 @@ struct Raw {
     allow_helper: Vec<Spanned<String>>,
     limits: Option<LimitSettings>,
     plugin: Option<PluginInfo>,
+    /// Which plugin a remembered grant belongs to (read by the grant store).
+    remembered: Option<toml::Table>,
 }
 
 #[derive(Deserialize)]
@@ -161,6 +163,9 @@ pub enum Kind {
     Grants,
     /// The plugin's requests.
     Manifest,
+    /// Grants remembered for one plugin ([`crate::grant_store`]): a grants
+    /// file with a `[remembered]` table that says for which plugin.
+    Remembered,
 }
 
 /// Reads and parses a document file.
@@ -185,6 +190,12 @@ pub fn parse(text: &str, path: &Path, kind: Kind) -> Result<Document, String> {
             .unwrap_or_else(|| path.display().to_string());
         format!("{at}: {}{}", e.message(), renamed_hint(e.message()))
     })?;
+    if raw.remembered.is_some() && kind != Kind::Remembered {
+        return Err(format!(
+            "{}: [remembered] belongs only in procbox's grant store (see `procbox grants`)",
+            path.display()
+        ));
+    }
     let source = |span: std::ops::Range<usize>| Source::File {
         path: path.to_path_buf(),
         line: line_of(text, span.start),

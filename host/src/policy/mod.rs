@@ -168,6 +168,14 @@ pub enum PolicyWarning {
         /// What it holds.
         found: String,
     },
+    /// A directory children may write holds procbox's own state, which a
+    /// later run trusts (the compilation cache, the grant store).
+    StateDir {
+        /// The directory.
+        dir: PathBuf,
+        /// What it holds, and where.
+        holds: String,
+    },
     /// The start directory is `/`, holds the user's home or everybody's
     /// files, or is a system directory, so confined children are not granted
     /// it: they read only what is granted.
@@ -213,6 +221,11 @@ impl fmt::Display for PolicyWarning {
             PolicyWarning::PlantableDir { dir, found } => write!(
                 f,
                 "{} may be written by the plugin and its children, and holds {found}: a child can plant a hook or start-up file that runs later, outside procbox",
+                dir.display()
+            ),
+            PolicyWarning::StateDir { dir, holds } => write!(
+                f,
+                "{} may be written by the plugin and its children, and holds {holds}: a child could plant what a later procbox run trusts (machine code it runs, grants it honours); grant a narrower directory",
                 dir.display()
             ),
             PolicyWarning::StartDirNotGranted { dir } => write!(

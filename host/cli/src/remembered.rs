@@ -1,0 +1,377 @@
+//! Grants remembered per plugin (`procbox::grant_store`) on the command
+//! line: adding them to a run, asking again when the plugin changed, and
+//! `procbox grants list | show | revoke | edit | confirm`.
+
+use std::path::{Path, PathBuf};
+
+use clap::Subcommand;
+use procbox::broker::PluginIdentity;
+use procbox::grant_store::{listed_rules, Entry, GrantStore, Lookup, Remembered, StoreError};
+use procbox::policy::document::Document;
+
+use super::failure::Failure;
+use super::manifest::{self, Manifest};
+use super::output;
+use super::prompt;
+
+/// What `procbox grants` does.
+#[derive(Subcommand)]
+pub enum GrantsCommand {
+    /// Every plugin with remembered grants, and what they allow.
+    List,
+    /// What is remembered for PLUGIN, as stored.
+    Show {
+        /// The plugin's file, the start of its hash, or its name as `list`
+        /// shows it.
+        plugin: String,
+    },
+    /// Forget RULE (an allow-run rule as `show` lists it), or everything,
+    /// remembered for PLUGIN.
+    Revoke {
+        /// As for `show`.
+        plugin: String,
+        /// The rule; without it, everything remembered for PLUGIN.
+        rule: Option<String>,
+    },
+    /// Edit what is remembered for PLUGIN in $VISUAL or $EDITOR (else vi);
+    /// it is kept only if it is a valid grants file. A plugin file with
+    /// nothing remembered yet starts empty.
+    Edit {
+        /// As for `show`.
+        plugin: String,
+    },
+    /// Keep the grants of an earlier version of the plugin file PLUGIN for
+    /// its current bytes, after showing what its manifest now asks for
+    /// beyond the old one.
+    Confirm {
+        /// The plugin's file.
+        plugin: PathBuf,
+    },
+}
+
+/// The store at the default place, if there is a config directory.
+pub fn store() -> Option<GrantStore> {
+    GrantStore::default_dir().map(GrantStore::new)
+}
+
+/// How the store knows the plugin at `plugin` with these bytes: its
+/// content hash, where it is, and what its manifest asks for.
+pub fn about(plugin: &Path, bytes: &[u8], manifest: Option<&Manifest>) -> Remembered {
+    let path = std::fs::canonicalize(plugin).unwrap_or_else(|_| plugin.to_path_buf());
+    Remembered {
+        plugin: path
+            .file_name()
+            .map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into_owned()),
+        blake3: PluginIdentity::of("", bytes).blake3,
+        requested: manifest.map(|m| manifest::as_flags(&m.doc)).unwrap_or_default(),
+        path,
+    }
+}
+
+/// The grants remembered for `about`, to add to its run; when the plugin
+/// changed since, only after the user confirms on the terminal (`ask`).
+/// Says on stderr what is used, and what is not and why.
+pub fn for_run(store: &GrantStore, about: &Remembered, ask: bool) -> Option<Document> {
+    let entry = match store.lookup(&about.blake3, &about.path) {
+        Ok(Lookup::Nothing) => return None,
+        Ok(Lookup::Granted(entry)) => entry,
+        Ok(Lookup::Changed { previous }) => confirm_on_run(store, previous, about, ask)?,
+        Err(e) => {
+            output::warning(format_args!("not using remembered grants: {e}"));
+            return None;
+        }
+    };
+    match entry.document() {
+        Ok(doc) => {
+            output::stderr_line(&format!(
+                "procbox: using grants you remembered for {}: {} (procbox grants show {})",
+                about.plugin,
+                summary(&doc),
+                entry.about.short_hash()
+            ));
+            Some(doc)
+        }
+        Err(e) => {
+            output::warning(format_args!(
+                "not using remembered grants: {e} (procbox grants edit {})",
+                entry.about.short_hash()
+            ));
+            None
+        }
+    }
+}
+
+/// A changed plugin's earlier grants: carried over if the user says so on
+/// the terminal, else not used, with a line that says how to confirm.
+fn confirm_on_run(store: &GrantStore, previous: Entry, about: &Remembered, ask: bool) -> Option<Entry> {
+    if !ask {
+        output::warning(format_args!(
+            "{} changed since you remembered grants for it (blake3 {} is now {}): they are not used until you confirm them, on a terminal or with `procbox grants confirm {}`",
+            about.plugin,
+            previous.about.short_hash(),
+            about.short_hash(),
+            about.path.display()
+        ));
+        return None;
+    }
+    let rules = listed_rules(&previous);
+    match prompt::confirm_changed(&previous.about, about, &rules, &newly_requested(&previous.about, about)) {
+        Ok(true) => store
+            .carry_over(&previous, about)
+            .map_err(|e| output::warning(format_args!("cannot keep the remembered grants: {e}")))
+            .ok(),
+        Ok(false) => None,
+        Err(e) => {
+            output::warning(format_args!(
+                "the prompt could not be shown or answered ({e}): remembered grants not used"
+            ));
+            None
+        }
+    }
+}
+
+/// What `new`'s manifest requests that `old`'s did not.
+fn newly_requested(old: &Remembered, new: &Remembered) -> Vec<String> {
+    new.requested
+        .iter()
+        .filter(|r| !old.requested.contains(r))
+        .cloned()
+        .collect()
+}
+
+/// What `doc` grants, as flags where the grant has one.
+fn summary(doc: &Document) -> String {
+    let mut parts = manifest::as_flags(doc);
+    let mut rest = doc.clone();
+    rest.allow_run.clear();
+    rest.env.clear();
+    if rest != Document::default() {
+        parts.push("and more".into());
+    }
+    if parts.is_empty() {
+        "nothing".into()
+    } else {
+        parts.join(" ")
+    }
+}
+
+/// Runs `procbox grants COMMAND`.
+///
+/// # Errors
+/// No config directory, an unknown or ambiguous plugin, a store that is
+/// not private, or an edit that is not a valid grants file.
+pub fn command(command: GrantsCommand) -> Result<u8, Failure> {
+    let store = store().ok_or_else(|| {
+        Failure::usage_msg("there is no config directory: none of PROCBOX_CONFIG_DIR, XDG_CONFIG_HOME and HOME is set")
+            .with_hint("set PROCBOX_CONFIG_DIR to a directory of your own")
+    })?;
+    match command {
+        GrantsCommand::List => list(&store),
+        GrantsCommand::Show { plugin } => {
+            let entry = select(&store, &plugin)?;
+            output::emit(&format!("# {}\n{}", entry.file.display(), entry.text))?;
+            Ok(0)
+        }
+        GrantsCommand::Revoke { plugin, rule } => revoke(&store, &plugin, rule.as_deref()),
+        GrantsCommand::Edit { plugin } => edit(&store, &plugin),
+        GrantsCommand::Confirm { plugin } => confirm(&store, &plugin),
+    }
+}
+
+fn list(store: &GrantStore) -> Result<u8, Failure> {
+    let (entries, unusable) = store.entries().map_err(store_failure)?;
+    for problem in unusable {
+        output::warning(format_args!("not used: {problem}"));
+    }
+    let mut out = String::new();
+    if entries.is_empty() {
+        outln!(out, "no grants are remembered (in {})", store.dir().display());
+    }
+    for entry in &entries {
+        let grants = entry
+            .document()
+            .map_or_else(|e| format!("unusable: {e}"), |doc| summary(&doc));
+        outln!(
+            out,
+            "{}  blake3 {}  {}\n  {grants}",
+            entry.about.plugin,
+            entry.about.short_hash(),
+            entry.about.path.display()
+        );
+    }
+    output::emit(&out)?;
+    Ok(0)
+}
+
+fn revoke(store: &GrantStore, plugin: &str, rule: Option<&str>) -> Result<u8, Failure> {
+    let entry = select(store, plugin)?;
+    let left = store.revoke(&entry, rule).map_err(|e| {
+        Failure::usage_msg(e).with_hint(format!(
+            "procbox grants show {} lists what is remembered",
+            entry.about.short_hash()
+        ))
+    })?;
+    let what = rule.map_or_else(|| "everything remembered".to_string(), |r| format!("'{r}'"));
+    let after = match left {
+        Some(_) => "",
+        None => " (nothing is remembered for it now)",
+    };
+    output::emit(&format!("revoked {what} for {}{after}\n", entry.about.plugin))?;
+    Ok(0)
+}
+
+fn edit(store: &GrantStore, plugin: &str) -> Result<u8, Failure> {
+    let entry = match select(store, plugin) {
+        Ok(entry) => entry,
+        Err(failure) => match plugin_file(store, plugin)? {
+            Some((about, Lookup::Nothing)) => store.blank(&about),
+            _ => return Err(failure),
+        },
+    };
+    let draft = store.draft(&entry).map_err(store_failure)?;
+    let keep_draft = |failure: Failure| {
+        failure.with_hint(format!(
+            "nothing was changed; your edit is in {} (copy what you need from it)",
+            draft.display()
+        ))
+    };
+    run_editor(&draft).map_err(keep_draft)?;
+    let text = std::fs::read_to_string(&draft).map_err(|e| {
+        keep_draft(Failure::procbox(
+            anyhow::Error::new(e).context("cannot read the edit back"),
+        ))
+    })?;
+    if text == entry.text && entry.file.exists() {
+        let _ = std::fs::remove_file(&draft);
+        output::emit("nothing changed\n")?;
+        return Ok(0);
+    }
+    let saved = store
+        .replace(&entry, &text)
+        .map_err(|e| keep_draft(Failure::usage_msg(e)))?;
+    let _ = std::fs::remove_file(&draft);
+    output::emit(&format!("saved {}\n", saved.file.display()))?;
+    Ok(0)
+}
+
+/// Runs `$VISUAL` or `$EDITOR` (through the shell, as git does, so that it
+/// may carry arguments), else `vi`, on `file`.
+fn run_editor(file: &Path) -> Result<(), Failure> {
+    let editor = ["VISUAL", "EDITOR"]
+        .iter()
+        .find_map(|v| std::env::var(v).ok().filter(|e| !e.trim().is_empty()))
+        .unwrap_or_else(|| "vi".into());
+    let status = std::process::Command::new("/bin/sh")
+        .arg("-c")
+        .arg(format!("{editor} \"$1\""))
+        .arg("procbox-editor")
+        .arg(file)
+        .status()
+        .map_err(|e| Failure::procbox(anyhow::Error::new(e).context(format!("cannot start the editor {editor}"))))?;
+    match status.success() {
+        true => Ok(()),
+        false => Err(Failure::usage_msg(format!("the editor `{editor}` failed ({status})"))),
+    }
+}
+
+fn confirm(store: &GrantStore, plugin: &Path) -> Result<u8, Failure> {
+    let (about, lookup) = plugin_file(store, &plugin.display().to_string())?.ok_or_else(|| {
+        Failure::usage_msg(format!("{}: no such plugin file", plugin.display()))
+            .with_hint("give the path of the plugin as you run it")
+    })?;
+    match lookup {
+        Lookup::Granted(_) => output::emit(&format!("{} is already confirmed\n", about.plugin))?,
+        Lookup::Nothing => {
+            return Err(Failure::usage_msg(format!(
+                "nothing is remembered for {} or for an earlier version at {}",
+                about.plugin,
+                about.path.display()
+            ))
+            .with_hint("procbox grants list shows what is"))
+        }
+        Lookup::Changed { previous } => {
+            let extra = newly_requested(&previous.about, &about);
+            store.carry_over(&previous, &about).map_err(store_failure)?;
+            output::emit(&format!(
+                "the grants remembered for blake3 {} now hold for {} (blake3 {}): {}\nits manifest now also asks for: {}\n",
+                previous.about.short_hash(),
+                about.plugin,
+                about.short_hash(),
+                listed_rules(&previous).join(", "),
+                if extra.is_empty() {
+                    "nothing".to_string()
+                } else {
+                    extra.join(" ")
+                }
+            ))?;
+        }
+    }
+    Ok(0)
+}
+
+/// The plugin file `given` and what the store holds for it, or `None` if
+/// `given` is not a file.
+fn plugin_file(store: &GrantStore, given: &str) -> Result<Option<(Remembered, Lookup)>, Failure> {
+    let path = Path::new(given);
+    if !path.is_file() {
+        return Ok(None);
+    }
+    let bytes = std::fs::read(path).map_err(|source| procbox::LoadError::Read {
+        name: given.to_string(),
+        source,
+    })?;
+    let manifest = manifest::find_in(path, Some(&bytes), None)?;
+    let about = about(path, &bytes, manifest.as_ref());
+    let lookup = store.lookup(&about.blake3, &about.path).map_err(store_failure)?;
+    Ok(Some((about, lookup)))
+}
+
+/// The entry `given` names: a plugin file (by its hash), the start of a
+/// hash (6 digits or more), or a name as `list` shows it.
+fn select(store: &GrantStore, given: &str) -> Result<Entry, Failure> {
+    if let Some((about, lookup)) = plugin_file(store, given)? {
+        return match lookup {
+            Lookup::Granted(entry) => Ok(entry),
+            Lookup::Changed { previous } => Err(Failure::usage_msg(format!(
+                "{given} changed since you remembered grants for it; they are kept under its earlier hash {}",
+                previous.about.short_hash()
+            ))
+            .with_hint(format!(
+                "procbox grants confirm {given} keeps them for this version; procbox grants revoke {} forgets them",
+                previous.about.short_hash()
+            ))),
+            Lookup::Nothing => Err(Failure::usage_msg(format!(
+                "nothing is remembered for {given} (blake3 {})",
+                about.short_hash()
+            ))
+            .with_hint("procbox grants list shows what is")),
+        };
+    }
+    let (entries, _) = store.entries().map_err(store_failure)?;
+    let by_hash = given.len() >= 6 && given.bytes().all(|b| b.is_ascii_hexdigit());
+    let mut matching: Vec<Entry> = entries
+        .into_iter()
+        .filter(|e| e.about.plugin == given || (by_hash && e.about.blake3.starts_with(&given.to_ascii_lowercase())))
+        .collect();
+    match matching.len() {
+        1 => Ok(matching.remove(0)),
+        0 => Err(
+            Failure::usage_msg(format!("no remembered grants for a plugin named or hashed {given}"))
+                .with_hint("procbox grants list shows what is remembered"),
+        ),
+        _ => Err(Failure::usage_msg(format!(
+            "{given} names {} plugins: {}",
+            matching.len(),
+            matching
+                .iter()
+                .map(|e| format!("{} ({})", e.about.short_hash(), e.about.path.display()))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ))
+        .with_hint("give the start of its hash instead")),
+    }
+}
+
+fn store_failure(e: StoreError) -> Failure {
+    Failure::procbox(anyhow::Error::new(e)).with_hint("the grants directory must be yours and writable only by you")
+}

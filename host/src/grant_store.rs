@@ -1,0 +1,624 @@
+//! Grants remembered per plugin: what the user chose "always" for at the
+//! permission prompt, or wrote with `procbox grants edit`, kept under the
+//! user's config directory ([`GrantStore::default_dir`]).
+//!
+//! **Bound to the plugin's bytes.** An entry is `DIR/<blake3>.toml`, where
+//! `<blake3>` is the hash of the plugin's bytes. A plugin gets an entry's
+//! grants only when its bytes hash to that key: its name and path are kept
+//! for people and never consulted for identity, so a plugin cannot inherit
+//! another's grants by taking its name. When the plugin at a path changes
+//! (an upgrade, a rebuild), [`GrantStore::lookup`] finds the entry of the
+//! earlier version at that path ([`Lookup::Changed`]) but does not use it:
+//! the caller must have the user confirm, and [`GrantStore::carry_over`]
+//! then moves the grants to the new hash.
+//!
+//! **Private.** An entry grants authority, so it is trusted only as the
+//! compilation cache's entries are (see `private.rs`): the directory must
+//! be this user's and writable by nobody else, and an entry a private
+//! regular file whose `[remembered]` table names its own key. An entry that
+//! fails is not used, and the reason says why.
+//!
+//! **Format.** An entry is a grants file (the keys of
+//! [`crate::policy::document`]; directories as absolute paths) with a
+//! `[remembered]` table that says for which plugin:
+//!
+//! ```toml
+//! allow-run = ["/usr/bin/git log **"]
+//!
+//! [remembered]
+//! plugin = "chores.wasm"                 # its file name, for people
+//! path = "/home/me/bin/chores.wasm"      # where it ran: how a new version is recognised
+//! blake3 = "9f…"                         # the key
+//! requested = ["--allow-run='git log **'"]  # what its manifest asked for then
+//! ```
+//!
+//! Changes are made under a lock (`DIR/.lock`, `flock`) so that two runs
+//! remembering at once both keep their rule, keep the user's comments and
+//! layout (`toml_edit`), and replace the file by rename.
+
+use std::os::fd::AsRawFd;
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
+
+use serde::{Deserialize, Serialize};
+use toml_edit::{value, Array, DocumentMut, Item, Table};
+
+use crate::policy::document::{self, Document, Kind};
+use crate::private;
+
+/// The text a new entry starts with.
+const HEADER: &str = "\
+# Grants procbox remembers for one plugin (`procbox grants`). The key is the
+# plugin's content hash: another plugin, or a changed version of this one,
+# does not get them unless you confirm. The keys are a grants file's (README,
+# \"The grants file\"); write directories as absolute paths.
+";
+
+/// Where remembered grants are kept.
+#[derive(Debug, Clone)]
+pub struct GrantStore {
+    dir: PathBuf,
+}
+
+/// Which plugin an entry is for.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct Remembered {
+    /// The plugin's file name when it was last granted, for people.
+    pub plugin: String,
+    /// The canonical path it ran from: how a changed version is recognised.
+    pub path: PathBuf,
+    /// The BLAKE3 hash of its bytes, in hex: the key.
+    pub blake3: String,
+    /// What its manifest requested (as `procbox run` flags) when the grants
+    /// were made or last confirmed.
+    #[serde(default)]
+    pub requested: Vec<String>,
+}
+
+impl Remembered {
+    /// The first 12 hex digits of the hash, as `procbox grants` shows it.
+    pub fn short_hash(&self) -> &str {
+        self.blake3.get(..12).unwrap_or(&self.blake3)
+    }
+}
+
+/// One plugin's remembered grants.
+#[derive(Debug, Clone)]
+pub struct Entry {
+    /// Its file.
+    pub file: PathBuf,
+    /// Which plugin.
+    pub about: Remembered,
+    /// The file's text.
+    pub text: String,
+    /// When it last changed.
+    pub modified: SystemTime,
+}
+
+impl Entry {
+    /// Its grants.
+    ///
+    /// # Errors
+    /// Where (file:line) and why its text does not parse.
+    pub fn document(&self) -> Result<Document, String> {
+        document::parse(&self.text, &self.file, Kind::Remembered)
+    }
+}
+
+/// What the store holds for a plugin.
+#[derive(Debug, Clone)]
+pub enum Lookup {
+    /// Nothing.
+    Nothing,
+    /// Grants for exactly these bytes.
+    Granted(Entry),
+    /// Grants for an earlier version at the same path, which need the
+    /// user's confirmation.
+    Changed {
+        /// The earlier version's entry.
+        previous: Entry,
+    },
+}
+
+/// Why the store, or one of its entries, cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct StoreError(String);
+
+impl StoreError {
+    fn at(path: &Path, why: impl std::fmt::Display) -> StoreError {
+        StoreError(format!("{}: {why}", path.display()))
+    }
+}
+
+impl GrantStore {
+    /// A store in `dir`.
+    pub fn new(dir: impl Into<PathBuf>) -> GrantStore {
+        GrantStore { dir: dir.into() }
+    }
+
+    /// The default directory: `$PROCBOX_CONFIG_DIR/grants`, else
+    /// `$XDG_CONFIG_HOME/procbox/grants`, else `$HOME/.config/procbox/grants`.
+    pub fn default_dir() -> Option<PathBuf> {
+        let var = |name| std::env::var_os(name).filter(|v| !v.is_empty()).map(PathBuf::from);
+        var("PROCBOX_CONFIG_DIR")
+            .or_else(|| var("XDG_CONFIG_HOME").map(|d| d.join("procbox")))
+            .or_else(|| var("HOME").map(|d| d.join(".config/procbox")))
+            .map(|d| d.join("grants"))
+    }
+
+    /// Its directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The file of the entry keyed by `blake3`.
+    fn file_of(&self, blake3: &str) -> PathBuf {
+        self.dir.join(format!("{blake3}.toml"))
+    }
+
+    /// Fails unless the directory is private (it need not exist).
+    fn check_dir(&self) -> Result<bool, StoreError> {
+        match std::fs::symlink_metadata(&self.dir) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
+            Err(e) => Err(StoreError::at(&self.dir, e)),
+            Ok(meta) if !meta.is_dir() => Err(StoreError::at(&self.dir, "it is not a directory")),
+            Ok(meta) => match private::not_private(&meta) {
+                Some(why) => Err(StoreError(format!(
+                    "the grants directory {} is not private: {why}",
+                    self.dir.display()
+                ))),
+                None => Ok(true),
+            },
+        }
+    }
+
+    /// The entry keyed by `blake3`, if there is one.
+    ///
+    /// # Errors
+    /// The directory or the entry is not private, or the entry is
+    /// malformed or names another key.
+    pub fn get(&self, blake3: &str) -> Result<Option<Entry>, StoreError> {
+        if !is_key(blake3) || !self.check_dir()? {
+            return Ok(None);
+        }
+        read_entry(&self.file_of(blake3), blake3)
+    }
+
+    /// Every usable entry, and why each other file that looks like an
+    /// entry cannot be used.
+    ///
+    /// # Errors
+    /// The directory is not private or cannot be read.
+    pub fn entries(&self) -> Result<(Vec<Entry>, Vec<StoreError>), StoreError> {
+        let mut found = (Vec::new(), Vec::new());
+        if !self.check_dir()? {
+            return Ok(found);
+        }
+        let listing = std::fs::read_dir(&self.dir).map_err(|e| StoreError::at(&self.dir, e))?;
+        for item in listing {
+            let item = item.map_err(|e| StoreError::at(&self.dir, e))?;
+            let name = item.file_name();
+            let Some(key) = name
+                .to_str()
+                .and_then(|n| n.strip_suffix(".toml"))
+                .filter(|k| is_key(k))
+            else {
+                continue;
+            };
+            match read_entry(&item.path(), key) {
+                Ok(Some(entry)) => found.0.push(entry),
+                Ok(None) => {}
+                Err(e) => found.1.push(e),
+            }
+        }
+        found
+            .0
+            .sort_by(|a, b| (&a.about.plugin, &a.about.blake3).cmp(&(&b.about.plugin, &b.about.blake3)));
+        Ok(found)
+    }
+
+    /// What the store holds for the plugin whose bytes hash to `blake3`,
+    /// loaded from the canonical `path`.
+    ///
+    /// # Errors
+    /// As [`get`](Self::get) and [`entries`](Self::entries).
+    pub fn lookup(&self, blake3: &str, path: &Path) -> Result<Lookup, StoreError> {
+        if let Some(entry) = self.get(blake3)? {
+            return Ok(Lookup::Granted(entry));
+        }
+        let (entries, _) = self.entries()?;
+        let previous = entries
+            .into_iter()
+            .filter(|e| e.about.path == path && e.about.blake3 != blake3)
+            .max_by_key(|e| e.modified);
+        Ok(previous.map_or(Lookup::Nothing, |previous| Lookup::Changed { previous }))
+    }
+
+    /// Adds the allow rule `rule` (as for `--allow-run`) to the entry of
+    /// `about`, creating it if need be.
+    ///
+    /// # Errors
+    /// The store is not private, or cannot be written.
+    pub fn remember(&self, about: &Remembered, rule: &str) -> Result<Entry, StoreError> {
+        self.change(&about.blake3, |current| {
+            let mut doc = parse_mut(current.map_or("", |e| e.text.as_str()))?;
+            set_about(&mut doc, about);
+            let rules = doc
+                .as_table_mut()
+                .entry("allow-run")
+                .or_insert(value(Array::new()))
+                .as_array_mut()
+                .ok_or_else(|| "allow-run is not a list".to_string())?;
+            if !rules.iter().any(|r| r.as_str() == Some(rule)) {
+                rules.push(rule);
+            }
+            let header = if current.is_none() { HEADER } else { "" };
+            Ok(Some(format!("{header}{doc}")))
+        })
+        .map(|entry| entry.expect("a written entry"))
+    }
+
+    /// Moves `previous`'s grants to the plugin `about` (its new version),
+    /// as the user confirmed.
+    ///
+    /// # Errors
+    /// As [`remember`](Self::remember).
+    pub fn carry_over(&self, previous: &Entry, about: &Remembered) -> Result<Entry, StoreError> {
+        let entry = self.change(&about.blake3, |_| {
+            let mut doc = parse_mut(&previous.text)?;
+            set_about(&mut doc, about);
+            Ok(Some(doc.to_string()))
+        })?;
+        let _ = std::fs::remove_file(&previous.file);
+        Ok(entry.expect("a written entry"))
+    }
+
+    /// Forgets `rule` (an `allow-run` value exactly as the entry lists it)
+    /// of `entry`, or the whole entry; an entry left with no grants is
+    /// removed. Returns what is left.
+    ///
+    /// # Errors
+    /// The entry does not list `rule` (the error lists what it does), or
+    /// the store cannot be written.
+    pub fn revoke(&self, entry: &Entry, rule: Option<&str>) -> Result<Option<Entry>, StoreError> {
+        self.change(&entry.about.blake3, |current| {
+            let (Some(current), Some(rule)) = (current, rule) else {
+                return Ok(None);
+            };
+            let mut doc = parse_mut(&current.text)?;
+            let rules = doc.get_mut("allow-run").and_then(Item::as_array_mut);
+            let Some(rules) = rules.filter(|rules| rules.iter().any(|r| r.as_str() == Some(rule))) else {
+                return Err(format!(
+                    "remembers no allow-run rule '{rule}' (it has: {})",
+                    listed_rules(current).join(", ")
+                ));
+            };
+            rules.retain(|r| r.as_str() != Some(rule));
+            let text = doc.to_string();
+            let left = document::parse(&text, &current.file, Kind::Remembered)?;
+            Ok((left != Document::default()).then_some(text))
+        })
+    }
+
+    /// Replaces `entry`'s text with `text` (the user's edit), once it
+    /// parses, keeps the entry's key and names directories absolutely.
+    ///
+    /// # Errors
+    /// Why the text cannot be an entry (nothing is changed then), or the
+    /// store cannot be written.
+    pub fn replace(&self, entry: &Entry, text: &str) -> Result<Entry, StoreError> {
+        check_edit(&entry.file, text, &entry.about.blake3).map_err(StoreError)?;
+        self.change(&entry.about.blake3, |_| Ok(Some(text.to_string())))
+            .map(|entry| entry.expect("a written entry"))
+    }
+
+    /// A new entry for `about` with no grants yet (not written), for the
+    /// user to edit.
+    pub fn blank(&self, about: &Remembered) -> Entry {
+        let mut doc = DocumentMut::new();
+        doc.as_table_mut().insert("allow-run", value(Array::new()));
+        set_about(&mut doc, about);
+        Entry {
+            file: self.file_of(&about.blake3),
+            about: about.clone(),
+            text: format!("{HEADER}{doc}"),
+            modified: SystemTime::now(),
+        }
+    }
+
+    /// Writes `entry`'s text to a private draft file beside it, for the
+    /// user's editor, and returns its path. [`replace`](Self::replace)
+    /// keeps the edit; the draft is the caller's to remove.
+    ///
+    /// # Errors
+    /// The store is not private, or cannot be written.
+    pub fn draft(&self, entry: &Entry) -> Result<PathBuf, StoreError> {
+        private::ensure_dir(&self.dir, "the grants directory").map_err(|e| StoreError(e.to_string()))?;
+        let draft = self.dir.join(format!("{}.toml.draft", entry.about.blake3));
+        private::replace(&draft, &[entry.text.as_bytes()]).map_err(|e| StoreError::at(&draft, e))?;
+        Ok(draft)
+    }
+
+    /// Under the store's lock, hands the current entry keyed by `blake3`
+    /// to `edit`, and writes what it returns (`None`: removes the entry).
+    fn change(
+        &self,
+        blake3: &str,
+        edit: impl FnOnce(Option<&Entry>) -> Result<Option<String>, String>,
+    ) -> Result<Option<Entry>, StoreError> {
+        assert!(is_key(blake3), "store keys are BLAKE3 hashes in hex");
+        private::ensure_dir(&self.dir, "the grants directory").map_err(|e| StoreError(e.to_string()))?;
+        let _lock = self.lock()?;
+        let file = self.file_of(blake3);
+        let current = read_entry(&file, blake3)?;
+        match edit(current.as_ref()).map_err(|why| StoreError::at(&file, why))? {
+            Some(text) => {
+                check_edit(&file, &text, blake3).map_err(StoreError)?;
+                private::replace(&file, &[text.as_bytes()]).map_err(|e| StoreError::at(&file, e))?;
+                read_entry(&file, blake3)
+            }
+            None => match std::fs::remove_file(&file) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(StoreError::at(&file, e)),
+                _ => Ok(None),
+            },
+        }
+    }
+
+    /// The store's lock, held until the file is dropped.
+    fn lock(&self) -> Result<std::fs::File, StoreError> {
+        use std::os::unix::fs::OpenOptionsExt;
+        let path = self.dir.join(".lock");
+        let lock = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(0o600)
+            .custom_flags(libc::O_NOFOLLOW)
+            .open(&path)
+            .map_err(|e| StoreError::at(&path, e))?;
+        // SAFETY: flock on a descriptor we own; blocks until it is ours.
+        if unsafe { libc::flock(lock.as_raw_fd(), libc::LOCK_EX) } != 0 {
+            return Err(StoreError::at(&path, std::io::Error::last_os_error()));
+        }
+        Ok(lock)
+    }
+}
+
+/// The `allow-run` rules of `entry`, as it lists them.
+pub fn listed_rules(entry: &Entry) -> Vec<String> {
+    parse_mut(&entry.text)
+        .ok()
+        .and_then(|doc| {
+            let rules = doc.get("allow-run")?.as_array()?;
+            Some(rules.iter().filter_map(|r| r.as_str().map(str::to_string)).collect())
+        })
+        .unwrap_or_default()
+}
+
+/// Whether `key` is a BLAKE3 hash in lowercase hex.
+fn is_key(key: &str) -> bool {
+    key.len() == 64 && key.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}
+
+/// The entry in `file`, which must be keyed by `blake3`.
+fn read_entry(file: &Path, blake3: &str) -> Result<Option<Entry>, StoreError> {
+    let Some((mut handle, meta)) = private::open_file(file).map_err(|why| StoreError::at(file, why))? else {
+        return Ok(None);
+    };
+    let mut text = String::new();
+    std::io::Read::read_to_string(&mut handle, &mut text).map_err(|e| StoreError::at(file, e))?;
+    let about = about_of(file, &text).map_err(StoreError)?;
+    if about.blake3 != blake3 {
+        return Err(StoreError::at(
+            file,
+            "its [remembered] blake3 is not the hash in its name",
+        ));
+    }
+    Ok(Some(Entry {
+        file: file.to_path_buf(),
+        about,
+        text,
+        modified: meta.modified().unwrap_or(SystemTime::UNIX_EPOCH),
+    }))
+}
+
+/// The `[remembered]` table of an entry's `text`.
+fn about_of(file: &Path, text: &str) -> Result<Remembered, String> {
+    #[derive(Deserialize)]
+    struct Meta {
+        remembered: Option<Remembered>,
+    }
+    let meta: Meta = toml::from_str(text).map_err(|e| format!("{}: {}", file.display(), e.message()))?;
+    meta.remembered
+        .ok_or_else(|| format!("{}: it has no [remembered] table", file.display()))
+}
+
+/// Checks that `text` can be the entry keyed by `blake3` in `file`.
+fn check_edit(file: &Path, text: &str, blake3: &str) -> Result<(), String> {
+    document::parse(text, file, Kind::Remembered)?;
+    let about = about_of(file, text)?;
+    if about.blake3 != blake3 {
+        return Err(format!(
+            "{}: [remembered] blake3 is the key of this entry and cannot change",
+            file.display()
+        ));
+    }
+    let doc = parse_mut(text).map_err(|e| format!("{}: {e}", file.display()))?;
+    for key in ["dir", "allow-read", "allow-write"] {
+        let dirs = doc.get(key).and_then(Item::as_array).into_iter().flat_map(|a| a.iter());
+        if let Some(relative) = dirs.filter_map(|d| d.as_str()).find(|d| !Path::new(d).is_absolute()) {
+            return Err(format!(
+                "{}: {key} = \"{relative}\" is relative; write directories as absolute paths here",
+                file.display()
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn parse_mut(text: &str) -> Result<DocumentMut, String> {
+    text.parse::<DocumentMut>().map_err(|e| e.message().to_string())
+}
+
+/// Writes `about` as the `[remembered]` table of `doc`.
+fn set_about(doc: &mut DocumentMut, about: &Remembered) {
+    let mut table = Table::new();
+    table.insert("plugin", value(&about.plugin));
+    table.insert("path", value(about.path.to_string_lossy().as_ref()));
+    table.insert("blake3", value(&about.blake3));
+    table.insert(
+        "requested",
+        value(about.requested.iter().map(String::as_str).collect::<Array>()),
+    );
+    doc.as_table_mut().insert("remembered", Item::Table(table));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn about(path: &str, bytes: &[u8], requested: &[&str]) -> Remembered {
+        Remembered {
+            plugin: Path::new(path).file_name().unwrap().to_string_lossy().into(),
+            path: path.into(),
+            blake3: blake3::hash(bytes).to_hex().to_string(),
+            requested: requested.iter().map(|r| r.to_string()).collect(),
+        }
+    }
+
+    fn store() -> (tempfile::TempDir, GrantStore) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = GrantStore::new(dir.path().join("grants"));
+        (dir, store)
+    }
+
+    fn granted(store: &GrantStore, about: &Remembered) -> Vec<String> {
+        match store.lookup(&about.blake3, &about.path).unwrap() {
+            Lookup::Granted(entry) => entry
+                .document()
+                .unwrap()
+                .allow_run
+                .into_iter()
+                .map(|r| r.written)
+                .collect(),
+            other => panic!("expected grants, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn rules_are_remembered_once_each_and_only_for_the_same_bytes() {
+        let (_dir, store) = store();
+        let plugin = about("/p/chores.wasm", b"v1", &[]);
+        store.remember(&plugin, "git log **").unwrap();
+        store.remember(&plugin, "wc -l *").unwrap();
+        store.remember(&plugin, "git log **").unwrap();
+        assert_eq!(granted(&store, &plugin), ["git log **", "wc -l *"]);
+        // Another plugin that takes the same name elsewhere gets nothing.
+        let impostor = about("/elsewhere/chores.wasm", b"evil", &[]);
+        assert!(matches!(
+            store.lookup(&impostor.blake3, &impostor.path).unwrap(),
+            Lookup::Nothing
+        ));
+    }
+
+    #[test]
+    fn runs_remembering_at_once_keep_every_rule() {
+        let (_dir, store) = store();
+        let plugin = about("/p/chores.wasm", b"v1", &[]);
+        std::thread::scope(|threads| {
+            for t in 0..8 {
+                let (store, plugin) = (&store, &plugin);
+                threads.spawn(move || {
+                    for n in 0..25 {
+                        store.remember(plugin, &format!("echo {t}-{n}")).unwrap();
+                    }
+                });
+            }
+        });
+        assert_eq!(granted(&store, &plugin).len(), 200);
+    }
+
+    #[test]
+    fn a_changed_plugin_at_the_same_path_needs_carrying_over() {
+        let (_dir, store) = store();
+        let old = about("/p/chores.wasm", b"v1", &["--allow-run=git"]);
+        store.remember(&old, "git log **").unwrap();
+        let new = about("/p/chores.wasm", b"v2", &["--allow-run=git", "--allow-run=curl"]);
+        let Lookup::Changed { previous } = store.lookup(&new.blake3, &new.path).unwrap() else {
+            panic!("the earlier version's entry");
+        };
+        assert_eq!(previous.about, old);
+        store.carry_over(&previous, &new).unwrap();
+        assert_eq!(granted(&store, &new), ["git log **"]);
+        assert!(store.get(&old.blake3).unwrap().is_none(), "moved, not copied");
+        assert_eq!(store.get(&new.blake3).unwrap().unwrap().about.requested, new.requested);
+    }
+
+    #[test]
+    fn revoking_the_last_rule_removes_the_entry_and_an_unknown_rule_is_named() {
+        let (_dir, store) = store();
+        let plugin = about("/p/a.wasm", b"a", &[]);
+        let entry = store.remember(&plugin, "echo hi").unwrap();
+        let err = store.revoke(&entry, Some("echo")).unwrap_err();
+        assert!(err.to_string().contains("it has: echo hi"), "{err}");
+        assert!(store.revoke(&entry, Some("echo hi")).unwrap().is_none());
+        assert!(store.get(&plugin.blake3).unwrap().is_none());
+    }
+
+    #[test]
+    fn an_edit_keeps_comments_and_must_keep_the_key_and_absolute_directories() {
+        let (_dir, store) = store();
+        let plugin = about("/p/a.wasm", b"a", &[]);
+        let entry = store.remember(&plugin, "echo").unwrap();
+        let edited = entry
+            .text
+            .replace("allow-run", "# mine\nallow-env = [\"HOME\"]\nallow-run");
+        let entry = store.replace(&entry, &edited).unwrap();
+        let entry = store.remember(&plugin, "cat").unwrap_or(entry);
+        assert!(entry.text.contains("# mine"), "{}", entry.text);
+        let rekeyed = entry.text.replace(&plugin.blake3, &"0".repeat(64));
+        assert!(store.replace(&entry, &rekeyed).is_err());
+        let relative = format!("dir = [\"src\"]\n{}", entry.text);
+        let err = store.replace(&entry, &relative).unwrap_err();
+        assert!(err.to_string().contains("absolute"), "{err}");
+        assert_eq!(
+            store.get(&plugin.blake3).unwrap().unwrap().text,
+            entry.text,
+            "nothing lost"
+        );
+    }
+
+    #[test]
+    fn entries_others_could_have_written_are_not_used() {
+        use std::os::unix::fs::PermissionsExt;
+        let (_dir, store) = store();
+        let plugin = about("/p/a.wasm", b"a", &[]);
+        let entry = store.remember(&plugin, "echo").unwrap();
+        std::fs::set_permissions(&entry.file, std::fs::Permissions::from_mode(0o622)).unwrap();
+        let err = store.get(&plugin.blake3).unwrap_err();
+        assert!(err.to_string().contains("others may write"), "{err}");
+        std::fs::set_permissions(&entry.file, std::fs::Permissions::from_mode(0o600)).unwrap();
+        std::fs::set_permissions(store.dir(), std::fs::Permissions::from_mode(0o777)).unwrap();
+        assert!(store
+            .get(&plugin.blake3)
+            .unwrap_err()
+            .to_string()
+            .contains("not private"));
+        std::fs::set_permissions(store.dir(), std::fs::Permissions::from_mode(0o700)).unwrap();
+        // An entry copied under another plugin's key grants that plugin nothing.
+        let other = about("/p/b.wasm", b"b", &[]);
+        std::fs::copy(&entry.file, store.file_of(&other.blake3)).unwrap();
+        assert!(store.get(&other.blake3).is_err());
+        // A link in an entry's place is not followed.
+        let target = store.dir().join("elsewhere");
+        std::fs::rename(&entry.file, &target).unwrap();
+        std::os::unix::fs::symlink(&target, &entry.file).unwrap();
+        assert!(store
+            .get(&plugin.blake3)
+            .unwrap_err()
+            .to_string()
+            .contains("symbolic link"));
+    }
+}
