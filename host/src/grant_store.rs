@@ -142,9 +142,12 @@ impl GrantStore {
     /// `$XDG_CONFIG_HOME/procbox/grants`, else `$HOME/.config/procbox/grants`.
     pub fn default_dir() -> Option<PathBuf> {
         let var = |name| std::env::var_os(name).filter(|v| !v.is_empty()).map(PathBuf::from);
+        // As XDG says, a relative XDG_CONFIG_HOME (or HOME) is ignored: it
+        // would put the grants wherever procbox happens to start.
+        let absolute = |name| var(name).filter(|d: &PathBuf| d.is_absolute());
         var("PROCBOX_CONFIG_DIR")
-            .or_else(|| var("XDG_CONFIG_HOME").map(|d| d.join("procbox")))
-            .or_else(|| var("HOME").map(|d| d.join(".config/procbox")))
+            .or_else(|| absolute("XDG_CONFIG_HOME").map(|d| d.join("procbox")))
+            .or_else(|| absolute("HOME").map(|d| d.join(".config/procbox")))
             .map(|d| d.join("grants"))
     }
 
@@ -220,14 +223,19 @@ impl GrantStore {
     }
 
     /// What the store holds for the plugin whose bytes hash to `blake3`,
-    /// loaded from the canonical `path`.
+    /// loaded from `path`: the canonical path of a file that only this user
+    /// could have put there, or `None` (a pipe, a file someone else could
+    /// replace), which never links to an earlier version.
     ///
     /// # Errors
     /// As [`get`](Self::get) and [`entries`](Self::entries).
-    pub fn lookup(&self, blake3: &str, path: &Path) -> Result<Lookup, StoreError> {
+    pub fn lookup(&self, blake3: &str, path: Option<&Path>) -> Result<Lookup, StoreError> {
         if let Some(entry) = self.get(blake3)? {
             return Ok(Lookup::Granted(entry));
         }
+        let Some(path) = path else {
+            return Ok(Lookup::Nothing);
+        };
         let (entries, _) = self.entries()?;
         let previous = entries
             .into_iter()
@@ -257,7 +265,7 @@ impl GrantStore {
             let header = if current.is_none() { HEADER } else { "" };
             Ok(Some(format!("{header}{doc}")))
         })
-        .map(|entry| entry.expect("a written entry"))
+        .and_then(written)
     }
 
     /// Moves `previous`'s grants to the plugin `about` (its new version),
@@ -266,13 +274,18 @@ impl GrantStore {
     /// # Errors
     /// As [`remember`](Self::remember).
     pub fn carry_over(&self, previous: &Entry, about: &Remembered) -> Result<Entry, StoreError> {
-        let entry = self.change(&about.blake3, |_| {
-            let mut doc = parse_mut(&previous.text)?;
+        // Under the lock throughout: what moves is the earlier entry as it
+        // is now (a revoke while the user read the question holds).
+        let _lock = self.lock()?;
+        let current = read_entry(&previous.file, &previous.about.blake3)?
+            .ok_or_else(|| StoreError::at(&previous.file, "it was removed meanwhile"))?;
+        let entry = self.change_locked(&about.blake3, |_| {
+            let mut doc = parse_mut(&current.text)?;
             set_about(&mut doc, about);
             Ok(Some(doc.to_string()))
         })?;
-        let _ = std::fs::remove_file(&previous.file);
-        Ok(entry.expect("a written entry"))
+        std::fs::remove_file(&current.file).map_err(|e| StoreError::at(&current.file, e))?;
+        written(entry)
     }
 
     /// Forgets `rule` (an `allow-run` value exactly as the entry lists it)
@@ -310,8 +323,30 @@ impl GrantStore {
     /// store cannot be written.
     pub fn replace(&self, entry: &Entry, text: &str) -> Result<Entry, StoreError> {
         check_edit(&entry.file, text, &entry.about.blake3).map_err(StoreError)?;
-        self.change(&entry.about.blake3, |_| Ok(Some(text.to_string())))
-            .map(|entry| entry.expect("a written entry"))
+        self.change(&entry.about.blake3, |current| {
+            // The edit started from `entry`: a change made meanwhile (a rule
+            // remembered or revoked by another run) must not be undone.
+            if current.map(|c| c.text.as_str()) != Some(entry.text.as_str()) && entry.file.exists() {
+                return Err("it changed while you edited it; edit it again".into());
+            }
+            Ok(Some(text.to_string()))
+        })
+        .and_then(written)
+    }
+
+    /// The text of a draft made by [`draft`](Self::draft), read as safely
+    /// as an entry (a private regular file, not a link or a FIFO).
+    ///
+    /// # Errors
+    /// It is not private, not a regular file, too large or unreadable.
+    pub fn read_draft(&self, draft: &Path) -> Result<String, StoreError> {
+        let (file, meta) = private::open_file(draft)
+            .map_err(|why| StoreError::at(draft, why))?
+            .ok_or_else(|| StoreError::at(draft, "it is gone"))?;
+        if meta.len() > MAX_ENTRY {
+            return Err(StoreError::at(draft, format!("it is over {MAX_ENTRY} bytes")));
+        }
+        read_text(file, draft)
     }
 
     /// A new entry for `about` with no grants yet (not written), for the
@@ -348,9 +383,19 @@ impl GrantStore {
         blake3: &str,
         edit: impl FnOnce(Option<&Entry>) -> Result<Option<String>, String>,
     ) -> Result<Option<Entry>, StoreError> {
-        assert!(is_key(blake3), "store keys are BLAKE3 hashes in hex");
-        private::ensure_dir(&self.dir, "the grants directory").map_err(|e| StoreError(e.to_string()))?;
         let _lock = self.lock()?;
+        self.change_locked(blake3, edit)
+    }
+
+    /// [`change`](Self::change), with the lock already held.
+    fn change_locked(
+        &self,
+        blake3: &str,
+        edit: impl FnOnce(Option<&Entry>) -> Result<Option<String>, String>,
+    ) -> Result<Option<Entry>, StoreError> {
+        if !is_key(blake3) {
+            return Err(StoreError(format!("{blake3:?} is not a BLAKE3 hash")));
+        }
         let file = self.file_of(blake3);
         let current = read_entry(&file, blake3)?;
         match edit(current.as_ref()).map_err(|why| StoreError::at(&file, why))? {
@@ -366,18 +411,24 @@ impl GrantStore {
         }
     }
 
-    /// The store's lock, held until the file is dropped.
+    /// The store's lock (the directory made if need be), held until the
+    /// file is dropped.
     fn lock(&self) -> Result<std::fs::File, StoreError> {
         use std::os::unix::fs::OpenOptionsExt;
+        private::ensure_dir(&self.dir, "the grants directory").map_err(|e| StoreError(e.to_string()))?;
         let path = self.dir.join(".lock");
+        // Not a link, and never blocking on a FIFO planted in its place.
         let lock = std::fs::OpenOptions::new()
             .write(true)
             .create(true)
             .truncate(false)
             .mode(0o600)
-            .custom_flags(libc::O_NOFOLLOW)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC)
             .open(&path)
             .map_err(|e| StoreError::at(&path, e))?;
+        if !lock.metadata().is_ok_and(|m| m.is_file()) {
+            return Err(StoreError::at(&path, "it is not a regular file"));
+        }
         // SAFETY: flock on a descriptor we own; blocks until it is ours.
         if unsafe { libc::flock(lock.as_raw_fd(), libc::LOCK_EX) } != 0 {
             return Err(StoreError::at(&path, std::io::Error::last_os_error()));
@@ -402,13 +453,31 @@ fn is_key(key: &str) -> bool {
     key.len() == 64 && key.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
+/// The longest entry (or draft) read.
+const MAX_ENTRY: u64 = 1 << 20;
+
+/// The entry of a successful write, or why it vanished at once.
+fn written(entry: Option<Entry>) -> Result<Entry, StoreError> {
+    entry.ok_or_else(|| StoreError("the entry vanished as it was written".into()))
+}
+
+/// At most [`MAX_ENTRY`] bytes of `file` as text.
+fn read_text(file: std::fs::File, path: &Path) -> Result<String, StoreError> {
+    let mut text = String::new();
+    std::io::Read::read_to_string(&mut std::io::Read::take(file, MAX_ENTRY + 1), &mut text)
+        .map_err(|e| StoreError::at(path, e))?;
+    if text.len() as u64 > MAX_ENTRY {
+        return Err(StoreError::at(path, format!("it is over {MAX_ENTRY} bytes")));
+    }
+    Ok(text)
+}
+
 /// The entry in `file`, which must be keyed by `blake3`.
 fn read_entry(file: &Path, blake3: &str) -> Result<Option<Entry>, StoreError> {
-    let Some((mut handle, meta)) = private::open_file(file).map_err(|why| StoreError::at(file, why))? else {
+    let Some((handle, meta)) = private::open_file(file).map_err(|why| StoreError::at(file, why))? else {
         return Ok(None);
     };
-    let mut text = String::new();
-    std::io::Read::read_to_string(&mut handle, &mut text).map_err(|e| StoreError::at(file, e))?;
+    let text = read_text(handle, file)?;
     let about = about_of(file, &text).map_err(StoreError)?;
     if about.blake3 != blake3 {
         return Err(StoreError::at(
@@ -495,7 +564,7 @@ mod tests {
     }
 
     fn granted(store: &GrantStore, about: &Remembered) -> Vec<String> {
-        match store.lookup(&about.blake3, &about.path).unwrap() {
+        match store.lookup(&about.blake3, Some(&about.path)).unwrap() {
             Lookup::Granted(entry) => entry
                 .document()
                 .unwrap()
@@ -518,7 +587,7 @@ mod tests {
         // Another plugin that takes the same name elsewhere gets nothing.
         let impostor = about("/elsewhere/chores.wasm", b"evil", &[]);
         assert!(matches!(
-            store.lookup(&impostor.blake3, &impostor.path).unwrap(),
+            store.lookup(&impostor.blake3, Some(&impostor.path)).unwrap(),
             Lookup::Nothing
         ));
     }
@@ -546,7 +615,7 @@ mod tests {
         let old = about("/p/chores.wasm", b"v1", &["--allow-run=git"]);
         store.remember(&old, "git log **").unwrap();
         let new = about("/p/chores.wasm", b"v2", &["--allow-run=git", "--allow-run=curl"]);
-        let Lookup::Changed { previous } = store.lookup(&new.blake3, &new.path).unwrap() else {
+        let Lookup::Changed { previous } = store.lookup(&new.blake3, Some(&new.path)).unwrap() else {
             panic!("the earlier version's entry");
         };
         assert_eq!(previous.about, old);
@@ -554,6 +623,33 @@ mod tests {
         assert_eq!(granted(&store, &new), ["git log **"]);
         assert!(store.get(&old.blake3).unwrap().is_none(), "moved, not copied");
         assert_eq!(store.get(&new.blake3).unwrap().unwrap().about.requested, new.requested);
+    }
+
+    #[test]
+    fn a_fifo_in_place_of_the_lock_is_refused_not_waited_on() {
+        let (_dir, store) = store();
+        let plugin = about("/p/a.wasm", b"a", &[]);
+        store.remember(&plugin, "echo").unwrap();
+        let lock = store.dir().join(".lock");
+        std::fs::remove_file(&lock).unwrap();
+        let path = std::ffi::CString::new(lock.to_str().unwrap()).unwrap();
+        // SAFETY: a valid NUL-terminated path.
+        assert_eq!(unsafe { libc::mkfifo(path.as_ptr(), 0o600) }, 0);
+        // Opening it for writing fails at once (no reader: ENXIO), where a
+        // blocking open would wait for a reader forever.
+        let err = store.remember(&plugin, "cat").unwrap_err();
+        assert!(err.to_string().contains(".lock"), "{err}");
+    }
+
+    #[test]
+    fn carrying_over_grants_revoked_meanwhile_carries_nothing() {
+        let (_dir, store) = store();
+        let old = about("/p/a.wasm", b"v1", &[]);
+        let previous = store.remember(&old, "echo").unwrap();
+        store.revoke(&previous, None).unwrap();
+        let new = about("/p/a.wasm", b"v2", &[]);
+        assert!(store.carry_over(&previous, &new).is_err());
+        assert!(store.get(&new.blake3).unwrap().is_none());
     }
 
     #[test]

@@ -497,7 +497,13 @@ impl Remembering {
 
     /// Runs the plugin on a terminal (`echo ARG`), answering `answers`.
     async fn echo_on_a_terminal(&self, outcome: &str, arg: &str, answers: &[&str]) -> String {
-        let args = ["run", self.plugin(), "--", outcome, "echo", arg];
+        self.echo_on_a_terminal_args(&[outcome, "echo", arg], answers).await
+    }
+
+    /// Runs the plugin on a terminal with `plugin_args`, answering `answers`.
+    async fn echo_on_a_terminal_args(&self, plugin_args: &[&str], answers: &[&str]) -> String {
+        let mut args = vec!["run", self.plugin(), "--"];
+        args.extend(plugin_args);
         let (code, shown) = on_a_terminal_in(&self.config(), &args, "", answers, std::time::Duration::ZERO).await;
         assert_eq!(code, Some(0), "{shown}");
         shown
@@ -589,20 +595,26 @@ async fn remembered_grants_can_be_listed_shown_and_revoked() {
     assert!(list.stdout.starts_with("chores.wasm  blake3 "), "{list:?}");
     assert!(
         list.stdout
-            .contains("--allow-run='/usr/bin/echo hi' --allow-run='echo b*'"),
+            .contains("--allow-run='/usr/bin/echo hi' --allow-run='/usr/bin/echo b*'"),
         "{list:?}"
     );
     let show = store.procbox(&["grants", "show", "chores.wasm"]).await;
     assert!(
-        show.stdout.contains("allow-run = [\"/usr/bin/echo hi\", \"echo b*\"]"),
+        show.stdout
+            .contains("allow-run = [\"/usr/bin/echo hi\", \"/usr/bin/echo b*\"]"),
         "{show:?}"
     );
     assert!(show.stdout.contains("[remembered]"), "{show:?}");
     // A rule it does not hold: named, with what it holds; nothing changes.
     let wrong = store.procbox(&["grants", "revoke", store.plugin(), "echo"]).await;
     assert_eq!(wrong.code, Some(2), "{wrong:?}");
-    assert!(wrong.stderr.contains("it has: /usr/bin/echo hi, echo b*"), "{wrong:?}");
-    let revoke = store.procbox(&["grants", "revoke", store.plugin(), "echo b*"]).await;
+    assert!(
+        wrong.stderr.contains("it has: /usr/bin/echo hi, /usr/bin/echo b*"),
+        "{wrong:?}"
+    );
+    let revoke = store
+        .procbox(&["grants", "revoke", store.plugin(), "/usr/bin/echo b*"])
+        .await;
     assert_eq!(revoke.code, Some(0), "{revoke:?}");
     store.echo("denied:--allow-run", "bye").await;
     store.echo("stdout:hi", "hi").await;
@@ -754,4 +766,47 @@ async fn grants_edit_keeps_only_a_valid_edit_and_loses_nothing() {
         "{draft:?}"
     );
     store.echo("stdout:hi", "hi").await;
+}
+
+#[tokio::test]
+async fn a_request_without_arguments_is_never_remembered_as_any_arguments() {
+    let store = Remembering::new();
+    let run = store
+        .echo_on_a_terminal_args(&["denied:denied at the prompt", "echo"], &["a"])
+        .await;
+    assert!(run.contains("no one-word rule allows exactly this"), "{run}");
+    assert!(store.entries().is_empty(), "nothing remembered");
+    let run = store
+        .procbox(&["run", store.plugin(), "--", "denied:args = []", "echo"])
+        .await;
+    assert_eq!(run.code, Some(0), "{run:?}");
+}
+
+#[tokio::test]
+async fn the_prompt_shows_a_plugin_s_control_characters_escaped() {
+    let store = Remembering::new();
+    let clear_screen = "\u{1b}[2J\u{1b}[H\u{202e}";
+    let shown = store
+        .echo_on_a_terminal_args(&["denied:denied at the prompt", "echo", clear_screen], &["d"])
+        .await;
+    assert!(!shown.contains("\u{1b}[2J") && !shown.contains('\u{202e}'), "{shown:?}");
+    assert!(shown.contains("\\u{1b}[2J\\u{1b}[H\\u{202e}"), "{shown:?}");
+}
+
+#[tokio::test]
+async fn a_plugin_others_could_replace_is_never_linked_to_earlier_grants() {
+    use std::os::unix::fs::PermissionsExt;
+    let store = Remembering::new();
+    store.echo_on_a_terminal("stdout:hi", "hi", &["a"]).await;
+    // Its directory becomes writable by everyone (not sticky): whoever
+    // replaces the file there is not asked about as "a new version".
+    let dir = store.plugin.parent().unwrap();
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o777)).unwrap();
+    store.change_plugin("allow-run = [\"echo **\"]\n").await;
+    let run = store.echo("denied:--allow-run", "hi").await;
+    assert!(!run.stderr.contains("changed since"), "{run:?}");
+    let shown = store
+        .echo_on_a_terminal("denied:denied at the prompt", "hi", &["d"])
+        .await;
+    assert!(!shown.contains("changed since"), "{shown}");
 }

@@ -452,7 +452,7 @@ async fn run(args: RunArgs, verbose: bool) -> Result<u8, Failure> {
         .ok()
         .map(|bytes| remembered::about(&args.plugin, bytes, manifest.as_ref()));
     let remembered = match (&store, &plugin_about) {
-        (Some(store), Some(about)) => remembered::for_run(store, about, prompt.is_some()),
+        (Some(store), Some(plugin)) => remembered::for_run(store, plugin, prompt.is_some()),
         _ => None,
     };
     let policy = args
@@ -477,8 +477,8 @@ async fn run(args: RunArgs, verbose: bool) -> Result<u8, Failure> {
     if let Some(broker) = broker {
         options = options.escalation(Arc::new(broker));
     } else if let Some(mut prompt) = prompt {
-        if let (Some(store), Some(about)) = (store, plugin_about) {
-            prompt = prompt.remembering(store, about);
+        if let (Some(store), Some(plugin)) = (store, plugin_about) {
+            prompt = prompt.remembering(store, plugin.about);
         }
         options = options.escalation(Arc::new(prompt));
     }

@@ -34,8 +34,11 @@ pub struct TerminalPrompt {
 struct Memory {
     store: GrantStore,
     plugin: Remembered,
-    /// Rules answered "always", remembered once the spawner accepts them.
-    chosen: std::sync::Mutex<Vec<String>>,
+    /// The requests and rules last answered "always", remembered once the
+    /// spawner accepts them (an answer for the same request and rule
+    /// without "always" removes its entry, so none is left to turn a later
+    /// "for this run" into "always").
+    chosen: std::sync::Mutex<Vec<(Unmatched, String)>>,
 }
 
 impl TerminalPrompt {
@@ -71,41 +74,99 @@ fn open_tty() -> std::io::Result<File> {
 impl Escalation for TerminalPrompt {
     async fn escalate(&self, request: &Unmatched) -> Answer {
         let _one_at_a_time = self.asking.lock().await;
-        let request = request.clone();
+        let asked = request.clone();
         let can_remember = self.memory.is_some();
-        let (answer, always) = tokio::task::spawn_blocking(move || ask(&request, can_remember))
+        let (answer, always) = tokio::task::spawn_blocking(move || ask(&asked, can_remember))
             .await
             .unwrap_or_else(|_| (Answer::Deny("the prompt failed".into()), false));
-        if let (Answer::AllowRule(rule), true, Some(memory)) = (&answer, always, &self.memory) {
-            memory
-                .chosen
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .push(rule.clone());
+        if let (Answer::AllowRule(rule), Some(memory)) = (&answer, &self.memory) {
+            let mut chosen = memory.chosen.lock().unwrap_or_else(|e| e.into_inner());
+            chosen.retain(|(asked, chose)| !(asked == request && chose == rule));
+            if always {
+                chosen.push((request.clone(), rule.clone()));
+            }
         }
         answer
     }
 
-    fn accepted(&self, _request: &Unmatched, rule: &str) {
+    fn accepted(&self, request: &Unmatched, rule: &str) {
         let Some(memory) = &self.memory else { return };
         let mut chosen = memory.chosen.lock().unwrap_or_else(|e| e.into_inner());
-        let Some(at) = chosen.iter().position(|r| r == rule) else {
+        let Some(at) = chosen
+            .iter()
+            .position(|(asked, chose)| asked == request && chose == rule)
+        else {
             return;
         };
         chosen.remove(at);
-        let said = match memory.store.remember(&memory.plugin, rule) {
+        let rule = pinned(rule, &request.program);
+        let said = match memory.store.remember(&memory.plugin, &rule) {
             Ok(entry) => format!(
-                "  remembered for {} (procbox grants revoke {} '{rule}' forgets it)",
-                memory.plugin.plugin,
-                entry.about.short_hash()
+                "  remembered for {} (procbox grants revoke {} {} forgets it)",
+                shown(&memory.plugin.plugin),
+                entry.about.short_hash(),
+                shown(&shell_word(&rule))
             ),
-            Err(e) => format!("  could not remember it ({e}): it holds for this run only"),
+            Err(e) => format!(
+                "  could not remember it ({}): it holds for this run only",
+                shown(&e.to_string())
+            ),
         };
         if let Ok(tty) = open_tty() {
             let _ = writeln!(&tty, "{said}");
         }
     }
 }
+
+/// `rule` with its program written as the file it resolved to (`program`,
+/// which the rule matched), so that a remembered rule never resolves to
+/// another file through a later run's PATH or start directory. A path with
+/// whitespace cannot be one word: the rule stays as written.
+fn pinned(rule: &str, program: &std::path::Path) -> String {
+    let path = program.display().to_string();
+    if path.contains(char::is_whitespace) {
+        return rule.to_string();
+    }
+    match rule.split_once(char::is_whitespace) {
+        Some((_, patterns)) => format!("{path} {}", patterns.trim_start()),
+        None => path,
+    }
+}
+
+/// `word` for a POSIX shell: single-quoted unless plain.
+fn shell_word(word: &str) -> String {
+    let plain = |c: char| c.is_ascii_alphanumeric() || "-_./=:,@%+".contains(c);
+    match !word.is_empty() && word.chars().all(plain) {
+        true => word.to_string(),
+        false => format!("'{}'", word.replace('\'', r"'\''")),
+    }
+}
+
+/// `text` safe to write to a terminal: control characters (C0 and C1, ESC
+/// included) and Unicode format characters (bidirectional overrides, zero
+/// widths) written as `\u{..}`, so that a plugin's words cannot move the
+/// cursor, clear the screen or reorder what the question says.
+pub fn shown(text: &str) -> String {
+    text.chars()
+        .map(|c| match c {
+            c if c.is_control() || is_format(c) => format!("\\u{{{:x}}}", c as u32),
+            c => c.to_string(),
+        })
+        .collect()
+}
+
+/// Unicode's format characters (category Cf) that change how text around
+/// them is shown.
+fn is_format(c: char) -> bool {
+    matches!(c as u32,
+        0xAD | 0x600..=0x605 | 0x61C | 0x6DD | 0x70F | 0x180E | 0x200B..=0x200F | 0x202A..=0x202E
+        | 0x2060..=0x2064 | 0x2066..=0x206F | 0xFEFF | 0xFFF9..=0xFFFB | 0x110BD | 0x1D173..=0x1D17A
+        | 0xE0001 | 0xE0020..=0xE007F)
+}
+
+/// Resets what a plugin's output may have left set on the terminal
+/// (invisible or coloured text, another character set) before a question.
+const RESET: &str = "\x1b[0m\x1b(B";
 
 /// Asks about `request` on `/dev/tty`; anything but a clear yes denies.
 /// The flag says whether the user chose to remember the rule ("always").
@@ -127,13 +188,17 @@ fn converse(request: &Unmatched, can_remember: bool) -> std::io::Result<(Answer,
     // SAFETY: tcflush on a terminal descriptor we own.
     unsafe { libc::tcflush(tty.as_raw_fd(), libc::TCIFLUSH) };
     let mut out = &tty;
-    writeln!(out, "\n┌ procbox: the plugin asks to run: {}", request.command_line())?;
-    writeln!(out, "│ {}", request.reason)?;
+    writeln!(
+        out,
+        "{RESET}\n┌ procbox: the plugin asks to run: {}",
+        shown(&request.command_line())
+    )?;
+    writeln!(out, "│ {}", shown(&request.reason))?;
     match &rule {
-        Some(rule) => writeln!(out, "│ suggested rule: {rule}")?,
+        Some(rule) => writeln!(out, "│ suggested rule: {}", shown(rule))?,
         None => writeln!(
             out,
-            "│ (an argument holds whitespace: it can only be allowed once, or in a grants file)"
+            "│ (no one-word rule allows exactly this: allow it once, or write it in a grants file)"
         )?,
     }
     let always = if can_remember {
@@ -157,7 +222,10 @@ fn converse(request: &Unmatched, can_remember: bool) -> std::io::Result<(Answer,
             write!(
                 out,
                 "  rule (as for --allow-run){}: ",
-                suggested.map(|r| format!(" [{r}]")).unwrap_or_default()
+                suggested
+                    .as_deref()
+                    .map(|r| format!(" [{}]", shown(r)))
+                    .unwrap_or_default()
             )?;
             out.flush()?;
             let edited = read_line(&mut lines)?;
@@ -180,7 +248,8 @@ fn converse(request: &Unmatched, can_remember: bool) -> std::io::Result<(Answer,
 
 /// Asks on `/dev/tty` whether the grants remembered for `old` (`rules`)
 /// may hold for `new`, a changed version of it whose manifest also asks
-/// for `extra`. Anything but a clear yes is a no.
+/// for `extra` (`None`: it has no manifest). Anything but a clear yes is a
+/// no.
 ///
 /// # Errors
 /// The terminal cannot be opened, written or read.
@@ -188,7 +257,7 @@ pub fn confirm_changed(
     old: &Remembered,
     new: &Remembered,
     rules: &[String],
-    extra: &[String],
+    extra: Option<&[String]>,
 ) -> std::io::Result<bool> {
     let tty = open_tty()?;
     // SAFETY: tcflush on a terminal descriptor we own.
@@ -196,20 +265,21 @@ pub fn confirm_changed(
     let mut out = &tty;
     writeln!(
         out,
-        "\n┌ procbox: {} changed since you remembered grants for it",
-        new.plugin
+        "{RESET}\n┌ procbox: {} changed since you remembered grants for it",
+        shown(&new.plugin)
     )?;
     writeln!(
         out,
         "│ blake3 was {}, is now {} ({})",
         old.short_hash(),
         new.short_hash(),
-        new.path.display()
+        shown(&new.path.display().to_string())
     )?;
-    writeln!(out, "│ remembered: {}", rules.join(", "))?;
+    writeln!(out, "│ remembered: {}", shown(&rules.join(", ")))?;
     match extra {
-        [] => writeln!(out, "│ its manifest asks for nothing new")?,
-        extra => writeln!(out, "│ its manifest now also asks for: {}", extra.join(" "))?,
+        None => writeln!(out, "│ it has no manifest now: nothing limits what it may ask to run")?,
+        Some([]) => writeln!(out, "│ its manifest asks for nothing new")?,
+        Some(extra) => writeln!(out, "│ its manifest now also asks for: {}", shown(&extra.join(" ")))?,
     }
     writeln!(out, "└ [y] keep them for this version   [n] not now (default)")?;
     write!(out, "  answer: ")?;

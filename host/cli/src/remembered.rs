@@ -12,7 +12,7 @@ use procbox::policy::document::Document;
 use super::failure::Failure;
 use super::manifest::{self, Manifest};
 use super::output;
-use super::prompt;
+use super::prompt::{self, shown};
 
 /// What `procbox grants` does.
 #[derive(Subcommand)]
@@ -41,8 +41,8 @@ pub enum GrantsCommand {
         plugin: String,
     },
     /// Keep the grants of an earlier version of the plugin file PLUGIN for
-    /// its current bytes, after showing what its manifest now asks for
-    /// beyond the old one.
+    /// its current bytes, and say what its manifest now asks for beyond
+    /// the old one.
     Confirm {
         /// The plugin's file.
         plugin: PathBuf,
@@ -54,28 +54,62 @@ pub fn store() -> Option<GrantStore> {
     GrantStore::default_dir().map(GrantStore::new)
 }
 
+/// A plugin as the store knows it.
+pub struct Plugin {
+    /// Its content hash, name, path and manifest requests.
+    pub about: Remembered,
+    /// Its canonical path if only this user (or root) could have put that
+    /// file there, else `None`: only such a path links a changed version to
+    /// the grants of the earlier one (`/dev/fd/63` or a file others may
+    /// replace says nothing about what the plugin is).
+    pub link: Option<PathBuf>,
+    /// Whether it has a manifest (which limits what it may ask for).
+    pub has_manifest: bool,
+}
+
 /// How the store knows the plugin at `plugin` with these bytes: its
 /// content hash, where it is, and what its manifest asks for.
-pub fn about(plugin: &Path, bytes: &[u8], manifest: Option<&Manifest>) -> Remembered {
-    let path = std::fs::canonicalize(plugin).unwrap_or_else(|_| plugin.to_path_buf());
-    Remembered {
-        plugin: path
-            .file_name()
-            .map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into_owned()),
-        blake3: PluginIdentity::of("", bytes).blake3,
-        requested: manifest.map(|m| manifest::as_flags(&m.doc)).unwrap_or_default(),
-        path,
+pub fn about(plugin: &Path, bytes: &[u8], manifest: Option<&Manifest>) -> Plugin {
+    let canonical = std::fs::canonicalize(plugin).ok();
+    let path = canonical.clone().unwrap_or_else(|| plugin.to_path_buf());
+    Plugin {
+        about: Remembered {
+            plugin: path
+                .file_name()
+                .map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into_owned()),
+            blake3: PluginIdentity::of("", bytes).blake3,
+            requested: manifest.map(|m| manifest::as_flags(&m.doc)).unwrap_or_default(),
+            path,
+        },
+        link: canonical.filter(|path| only_mine(path)),
+        has_manifest: manifest.is_some(),
     }
 }
 
-/// The grants remembered for `about`, to add to its run; when the plugin
+/// Whether the file at the canonical `path` is a regular file of this user
+/// in directories that only this user or root can change (or sticky ones,
+/// where others cannot replace what is not theirs).
+fn only_mine(path: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    // SAFETY: geteuid cannot fail and touches no memory.
+    let me = unsafe { libc::geteuid() };
+    let file_is_mine = std::fs::symlink_metadata(path).is_ok_and(|m| m.is_file() && m.uid() == me);
+    file_is_mine
+        && path.ancestors().skip(1).all(|dir| {
+            std::fs::metadata(dir)
+                .is_ok_and(|m| (m.uid() == me || m.uid() == 0) && (m.mode() & 0o022 == 0 || m.mode() & 0o1000 != 0))
+        })
+}
+
+/// The grants remembered for `plugin`, to add to its run; when the plugin
 /// changed since, only after the user confirms on the terminal (`ask`).
 /// Says on stderr what is used, and what is not and why.
-pub fn for_run(store: &GrantStore, about: &Remembered, ask: bool) -> Option<Document> {
-    let entry = match store.lookup(&about.blake3, &about.path) {
+pub fn for_run(store: &GrantStore, plugin: &Plugin, ask: bool) -> Option<Document> {
+    let about = &plugin.about;
+    let entry = match store.lookup(&about.blake3, plugin.link.as_deref()) {
         Ok(Lookup::Nothing) => return None,
         Ok(Lookup::Granted(entry)) => entry,
-        Ok(Lookup::Changed { previous }) => confirm_on_run(store, previous, about, ask)?,
+        Ok(Lookup::Changed { previous }) => confirm_on_run(store, previous, plugin, ask)?,
         Err(e) => {
             output::warning(format_args!("not using remembered grants: {e}"));
             return None;
@@ -85,8 +119,8 @@ pub fn for_run(store: &GrantStore, about: &Remembered, ask: bool) -> Option<Docu
         Ok(doc) => {
             output::stderr_line(&format!(
                 "procbox: using grants you remembered for {}: {} (procbox grants show {})",
-                about.plugin,
-                summary(&doc),
+                shown(&about.plugin),
+                shown(&summary(&doc)),
                 entry.about.short_hash()
             ));
             Some(doc)
@@ -103,19 +137,21 @@ pub fn for_run(store: &GrantStore, about: &Remembered, ask: bool) -> Option<Docu
 
 /// A changed plugin's earlier grants: carried over if the user says so on
 /// the terminal, else not used, with a line that says how to confirm.
-fn confirm_on_run(store: &GrantStore, previous: Entry, about: &Remembered, ask: bool) -> Option<Entry> {
+fn confirm_on_run(store: &GrantStore, previous: Entry, plugin: &Plugin, ask: bool) -> Option<Entry> {
+    let about = &plugin.about;
     if !ask {
         output::warning(format_args!(
             "{} changed since you remembered grants for it (blake3 {} is now {}): they are not used until you confirm them, on a terminal or with `procbox grants confirm {}`",
-            about.plugin,
+            shown(&about.plugin),
             previous.about.short_hash(),
             about.short_hash(),
-            about.path.display()
+            shown(&about.path.display().to_string())
         ));
         return None;
     }
     let rules = listed_rules(&previous);
-    match prompt::confirm_changed(&previous.about, about, &rules, &newly_requested(&previous.about, about)) {
+    let extra = newly_requested(&previous.about, plugin);
+    match prompt::confirm_changed(&previous.about, about, &rules, extra.as_deref()) {
         Ok(true) => store
             .carry_over(&previous, about)
             .map_err(|e| output::warning(format_args!("cannot keep the remembered grants: {e}")))
@@ -130,13 +166,17 @@ fn confirm_on_run(store: &GrantStore, previous: Entry, about: &Remembered, ask: 
     }
 }
 
-/// What `new`'s manifest requests that `old`'s did not.
-fn newly_requested(old: &Remembered, new: &Remembered) -> Vec<String> {
-    new.requested
-        .iter()
-        .filter(|r| !old.requested.contains(r))
-        .cloned()
-        .collect()
+/// What `new`'s manifest requests that `old`'s did not; `None` if `new`
+/// has no manifest (nothing limits what it may ask for).
+fn newly_requested(old: &Remembered, new: &Plugin) -> Option<Vec<String>> {
+    new.has_manifest.then(|| {
+        new.about
+            .requested
+            .iter()
+            .filter(|r| !old.requested.contains(r))
+            .cloned()
+            .collect()
+    })
 }
 
 /// What `doc` grants, as flags where the grant has one.
@@ -193,10 +233,11 @@ fn list(store: &GrantStore) -> Result<u8, Failure> {
             .map_or_else(|e| format!("unusable: {e}"), |doc| summary(&doc));
         outln!(
             out,
-            "{}  blake3 {}  {}\n  {grants}",
-            entry.about.plugin,
+            "{}  blake3 {}  {}\n  {}",
+            shown(&entry.about.plugin),
             entry.about.short_hash(),
-            entry.about.path.display()
+            shown(&entry.about.path.display().to_string()),
+            shown(&grants)
         );
     }
     output::emit(&out)?;
@@ -224,7 +265,7 @@ fn edit(store: &GrantStore, plugin: &str) -> Result<u8, Failure> {
     let entry = match select(store, plugin) {
         Ok(entry) => entry,
         Err(failure) => match plugin_file(store, plugin)? {
-            Some((about, Lookup::Nothing)) => store.blank(&about),
+            Some((found, Lookup::Nothing)) => store.blank(&found.about),
             _ => return Err(failure),
         },
     };
@@ -236,11 +277,9 @@ fn edit(store: &GrantStore, plugin: &str) -> Result<u8, Failure> {
         ))
     };
     run_editor(&draft).map_err(keep_draft)?;
-    let text = std::fs::read_to_string(&draft).map_err(|e| {
-        keep_draft(Failure::procbox(
-            anyhow::Error::new(e).context("cannot read the edit back"),
-        ))
-    })?;
+    let text = store
+        .read_draft(&draft)
+        .map_err(|e| keep_draft(Failure::usage_msg(e)))?;
     if text == entry.text && entry.file.exists() {
         let _ = std::fs::remove_file(&draft);
         output::emit("nothing changed\n")?;
@@ -275,10 +314,11 @@ fn run_editor(file: &Path) -> Result<(), Failure> {
 }
 
 fn confirm(store: &GrantStore, plugin: &Path) -> Result<u8, Failure> {
-    let (about, lookup) = plugin_file(store, &plugin.display().to_string())?.ok_or_else(|| {
+    let (found, lookup) = plugin_file(store, &plugin.display().to_string())?.ok_or_else(|| {
         Failure::usage_msg(format!("{}: no such plugin file", plugin.display()))
             .with_hint("give the path of the plugin as you run it")
     })?;
+    let about = &found.about;
     match lookup {
         Lookup::Granted(_) => output::emit(&format!("{} is already confirmed\n", about.plugin))?,
         Lookup::Nothing => {
@@ -290,19 +330,19 @@ fn confirm(store: &GrantStore, plugin: &Path) -> Result<u8, Failure> {
             .with_hint("procbox grants list shows what is"))
         }
         Lookup::Changed { previous } => {
-            let extra = newly_requested(&previous.about, &about);
-            store.carry_over(&previous, &about).map_err(store_failure)?;
+            let extra = match newly_requested(&previous.about, &found) {
+                None => "it has no manifest: nothing limits what it may ask to run".to_string(),
+                Some(extra) if extra.is_empty() => "its manifest asks for nothing new".to_string(),
+                Some(extra) => format!("its manifest now also asks for: {}", extra.join(" ")),
+            };
+            store.carry_over(&previous, about).map_err(store_failure)?;
             output::emit(&format!(
-                "the grants remembered for blake3 {} now hold for {} (blake3 {}): {}\nits manifest now also asks for: {}\n",
+                "the grants remembered for blake3 {} now hold for {} (blake3 {}): {}\n{}\n",
                 previous.about.short_hash(),
-                about.plugin,
+                shown(&about.plugin),
                 about.short_hash(),
-                listed_rules(&previous).join(", "),
-                if extra.is_empty() {
-                    "nothing".to_string()
-                } else {
-                    extra.join(" ")
-                }
+                shown(&listed_rules(&previous).join(", ")),
+                shown(&extra)
             ))?;
         }
     }
@@ -311,8 +351,15 @@ fn confirm(store: &GrantStore, plugin: &Path) -> Result<u8, Failure> {
 
 /// The plugin file `given` and what the store holds for it, or `None` if
 /// `given` is not a file.
-fn plugin_file(store: &GrantStore, given: &str) -> Result<Option<(Remembered, Lookup)>, Failure> {
+fn plugin_file(store: &GrantStore, given: &str) -> Result<Option<(Plugin, Lookup)>, Failure> {
     let path = Path::new(given);
+    if path.is_dir() {
+        return Err(
+            Failure::usage_msg(format!("{given} is a directory, not a plugin file")).with_hint(
+                "give the plugin's .wasm file, the start of its hash, or its name as `procbox grants list` shows it",
+            ),
+        );
+    }
     if !path.is_file() {
         return Ok(None);
     }
@@ -320,16 +367,20 @@ fn plugin_file(store: &GrantStore, given: &str) -> Result<Option<(Remembered, Lo
         name: given.to_string(),
         source,
     })?;
-    let manifest = manifest::find_in(path, Some(&bytes), None)?;
-    let about = about(path, &bytes, manifest.as_ref());
-    let lookup = store.lookup(&about.blake3, &about.path).map_err(store_failure)?;
-    Ok(Some((about, lookup)))
+    // A malformed manifest does not hide what is remembered for the plugin.
+    let manifest = manifest::find_in(path, Some(&bytes), None).ok().flatten();
+    let found = about(path, &bytes, manifest.as_ref());
+    let lookup = store
+        .lookup(&found.about.blake3, found.link.as_deref())
+        .map_err(store_failure)?;
+    Ok(Some((found, lookup)))
 }
 
 /// The entry `given` names: a plugin file (by its hash), the start of a
 /// hash (6 digits or more), or a name as `list` shows it.
 fn select(store: &GrantStore, given: &str) -> Result<Entry, Failure> {
-    if let Some((about, lookup)) = plugin_file(store, given)? {
+    if let Some((found, lookup)) = plugin_file(store, given)? {
+        let about = found.about;
         return match lookup {
             Lookup::Granted(entry) => Ok(entry),
             Lookup::Changed { previous } => Err(Failure::usage_msg(format!(
@@ -348,7 +399,12 @@ fn select(store: &GrantStore, given: &str) -> Result<Entry, Failure> {
         };
     }
     let (entries, _) = store.entries().map_err(store_failure)?;
-    let by_hash = given.len() >= 6 && given.bytes().all(|b| b.is_ascii_hexdigit());
+    let hex = !given.is_empty() && given.bytes().all(|b| b.is_ascii_hexdigit());
+    if hex && given.len() < 6 {
+        return Err(Failure::usage_msg(format!("{given} is too short to name a hash"))
+            .with_hint("give at least 6 hex digits of its hash (procbox grants list shows them)"));
+    }
+    let by_hash = hex;
     let mut matching: Vec<Entry> = entries
         .into_iter()
         .filter(|e| e.about.plugin == given || (by_hash && e.about.blake3.starts_with(&given.to_ascii_lowercase())))

@@ -41,9 +41,14 @@ const RUNS_OTHERS: &[&str] = &[
 ];
 
 /// The narrowest `--allow-run` rule that allows `program` with exactly
-/// `args` (glob characters escaped), or `None` when an argument holds
-/// whitespace (only a grants file's `[[run]]` can say it).
+/// `args` (glob characters escaped), or `None` when the one-word form
+/// cannot say it: an argument holds whitespace, or there are no arguments
+/// (`PROGRAM` alone allows *any* arguments). Only a grants file's `[[run]]`
+/// can say those.
 pub fn narrowest_rule(program: &str, args: &[String]) -> Option<String> {
+    if args.is_empty() {
+        return None;
+    }
     let words: Option<Vec<String>> = std::iter::once(program)
         .chain(args.iter().map(String::as_str))
         .map(literal_word)
@@ -54,19 +59,18 @@ pub fn narrowest_rule(program: &str, args: &[String]) -> Option<String> {
 /// "to allow exactly this: --allow-run 'wc -l x' (grants file: allow-run =
 /// ["wc -l x"])", for `program` as the plugin wrote it and its arguments.
 pub fn exec_rule(program: &str, args: &[String]) -> String {
-    let words: Option<Vec<String>> = std::iter::once(program)
-        .chain(args.iter().map(String::as_str))
-        .map(literal_word)
-        .collect();
-    let fix = match words {
-        Some(words) => {
-            let rule = words.join(" ");
-            format!(
-                "to allow exactly this: --allow-run {} (grants file: allow-run = [{}])",
-                shell_quote(&rule),
-                toml_string(&rule)
-            )
-        }
+    let fix = match narrowest_rule(program, args) {
+        Some(rule) => format!(
+            "to allow exactly this: --allow-run {} (grants file: allow-run = [{}])",
+            shell_quote(&rule),
+            toml_string(&rule)
+        ),
+        // Without arguments, `--allow-run PROGRAM` would allow any.
+        None if args.is_empty() => format!(
+            "to allow exactly this (no arguments), in a grants file: [[run]] program = {} args = []; --allow-run {} would allow any arguments",
+            toml_string(program),
+            shell_quote(program)
+        ),
         // An argument with whitespace has no one-word form: only the list.
         None => format!(
             "to allow exactly this, in a grants file: [[run]] program = {} args = [{}]",
@@ -180,6 +184,14 @@ mod tests {
         assert!(fix.contains("that rule is broad: sh runs other programs"), "{fix}");
         assert!(!exec_rule("git", &["log".into()]).contains("broad"));
         assert!(exec_rule("python3.12", &[]).contains("broad"));
+    }
+
+    #[test]
+    fn a_request_without_arguments_is_never_suggested_a_rule_that_allows_any() {
+        assert_eq!(narrowest_rule("/usr/bin/git", &[]), None);
+        let fix = exec_rule("git", &[]);
+        assert!(fix.contains("[[run]] program = \"git\" args = []"), "{fix}");
+        assert!(fix.contains("--allow-run git would allow any arguments"), "{fix}");
     }
 
     #[test]
