@@ -3,8 +3,10 @@
 #
 #   guests/python/build.sh PLUGIN [OUT.wasm]
 #
-# PLUGIN is a directory under guests/python/ holding app.py (e.g. `topn`).
-# OUT defaults to target/guests/python/PLUGIN.wasm.
+# PLUGIN is a directory under guests/python/ holding app.py (e.g. `topn`),
+# or the path of any directory holding app.py. The SDK (guests/python/sdk,
+# `import procbox`) is on its path. OUT defaults to
+# target/guests/python/NAME.wasm.
 #
 # componentize-py is installed into a virtual environment, created once and
 # reused: $PROCBOX_PY_VENV, default target/componentize-py-venv. $PYTHON
@@ -34,8 +36,9 @@ unavailable() {
 
 [[ $# -ge 1 && $# -le 2 ]] || usage
 plugin=$1
-app_dir=$here/$plugin
+if [[ $plugin == */* ]]; then app_dir=$(cd "$plugin" && pwd); else app_dir=$here/$plugin; fi
 [[ -f $app_dir/app.py ]] || { echo "build.sh: $app_dir/app.py does not exist" >&2; usage; }
+plugin=$(basename "$app_dir")
 out=${2:-$repo/target/guests/python/$plugin.wasm}
 venv=${PROCBOX_PY_VENV:-$repo/target/componentize-py-venv}
 python=${PYTHON:-python3}
@@ -79,7 +82,8 @@ work=$(mktemp -d "$out.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 cp -R "$app_dir" "$work/app"
 status=0
-"$componentize" -d "$repo/wit" -w plugin componentize -p "$work/app" app -o "$work/out.wasm" >&2 || status=$?
+cp -R "$here/sdk" "$work/sdk"
+"$componentize" -d "$repo/wit" -w plugin componentize -p "$work/app" -p "$work/sdk" app -o "$work/out.wasm" >&2 || status=$?
 if ((status != 0)); then
     echo "build.sh: componentize-py failed to build $app_dir (status $status)" >&2
     exit $((status == UNAVAILABLE ? 1 : status)) # 77 means only "no toolchain"

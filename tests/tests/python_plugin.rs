@@ -1,10 +1,13 @@
-//! The Python guest, `guests/python/topn`: a plugin in a second language,
-//! built from the same WIT with componentize-py from PyPI
-//! (`guests/python/build.sh`), run through the real procbox binary against
-//! real processes.
+//! The Python guests, plugins in a second language on the Python SDK
+//! (`guests/python/sdk`, `import procbox`), built from the same WIT with
+//! componentize-py from PyPI (`guests/python/build.sh`) and run through the
+//! real procbox binary against real processes:
+//! - `guests/python/scenarios`: the original AsyncProcess design's
+//!   scenarios and the SDK's stream methods;
+//! - `guests/python/topn`: a pipeline tool written on the SDK.
 //!
-//! The plugin is built once per test binary, and again only when its
-//! sources are newer than the `.wasm`. If its toolchain cannot be installed
+//! Each plugin is built once per test binary, and again only when its
+//! sources (or the SDK's) are newer than the `.wasm`. If its toolchain cannot be installed
 //! here (build.sh exits 77: no Python 3.10+, no venv, or pip cannot fetch
 //! componentize-py), every test prints why and passes without running,
 //! unless `PROCBOX_REQUIRE_PYTHON` is set (then they fail); any other build
@@ -42,13 +45,20 @@ fn repo() -> PathBuf {
         .expect("the repository")
 }
 
-/// The built plugin, or why it cannot be built here.
-static PLUGIN: OnceCell<Result<PathBuf, String>> = OnceCell::const_new();
+/// The built plugins, or why they cannot be built here.
+static TOPN: OnceCell<Result<PathBuf, String>> = OnceCell::const_new();
+static SCENARIOS: OnceCell<Result<PathBuf, String>> = OnceCell::const_new();
 
-/// The topn plugin's `.wasm`, built and compiled into the test cache; `None`
-/// (after printing why) if its toolchain cannot be installed here.
+/// The topn plugin's `.wasm` (see [`built`]).
 async fn plugin() -> Option<&'static Path> {
-    match PLUGIN.get_or_init(build).await {
+    built(&TOPN, "topn").await
+}
+
+/// The plugin `guests/python/NAME` as a `.wasm`, built and compiled into
+/// the test cache; `None` (after printing why) if its toolchain cannot be
+/// installed here.
+async fn built(cell: &'static OnceCell<Result<PathBuf, String>>, name: &'static str) -> Option<&'static Path> {
+    match cell.get_or_init(|| build(name)).await {
         Ok(wasm) => Some(wasm),
         Err(reason) if std::env::var_os("PROCBOX_REQUIRE_PYTHON").is_some() => {
             panic!("PROCBOX_REQUIRE_PYTHON is set, but the Python plugin's toolchain cannot be installed: {reason}")
@@ -60,14 +70,14 @@ async fn plugin() -> Option<&'static Path> {
     }
 }
 
-async fn build() -> Result<PathBuf, String> {
+async fn build(name: &str) -> Result<PathBuf, String> {
     let target = target_dir();
-    let wasm = target.join("guests/python/topn.wasm");
+    let wasm = target.join(format!("guests/python/{name}.wasm"));
     let script = repo().join("guests/python/build.sh");
-    if stale(&wasm, &script) {
+    if stale(&wasm, &script, name) {
         let started = std::time::Instant::now();
         let mut command = tokio::process::Command::new("bash");
-        command.arg(&script).arg("topn").arg(&wasm);
+        command.arg(&script).arg(name).arg(&wasm);
         if std::env::var_os("PROCBOX_PY_VENV").is_none() {
             // build.sh's default is in `target/` too, unless CARGO_TARGET_DIR moved it.
             command.env("PROCBOX_PY_VENV", target.join("componentize-py-venv"));
@@ -112,16 +122,22 @@ async fn build() -> Result<PathBuf, String> {
 }
 
 /// Whether `wasm` is missing or older than build.sh, the WIT it is built
-/// from, or a Python source of the plugin.
-fn stale(wasm: &Path, script: &Path) -> bool {
+/// from, or a Python source of the plugin `name` or of the SDK.
+fn stale(wasm: &Path, script: &Path, name: &str) -> bool {
     let modified = |path: &Path| std::fs::metadata(path).and_then(|m| m.modified()).ok();
     let Some(built) = modified(wasm) else {
         return true;
     };
-    let sources = std::fs::read_dir(repo().join("guests/python/topn"))
-        .expect("guests/python/topn")
-        .map(|entry| entry.expect("a directory entry").path())
-        .filter(|path| path.extension().is_some_and(|ext| ext == "py"));
+    let python_files = |dir: PathBuf| {
+        std::fs::read_dir(&dir)
+            .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+            .map(|entry| entry.expect("a directory entry").path())
+            .filter(|path| path.extension().is_some_and(|ext| ext == "py"))
+            .collect::<Vec<_>>()
+    };
+    let sources = python_files(repo().join("guests/python").join(name))
+        .into_iter()
+        .chain(python_files(repo().join("guests/python/sdk/procbox")));
     std::iter::once(script.to_path_buf())
         .chain(std::iter::once(repo().join("wit/process.wit")))
         .chain(sources)
@@ -298,11 +314,11 @@ async fn a_missing_input_fails_the_sort_stage_and_exits_1() {
     .await
 }
 
-/// topn's success rule, pipeline rule and quoting, against the same tables
-/// as the Rust SDK's unit tests (`guests/python/topn_rules_test.py`, plain
-/// CPython 3.10+ with stand-ins for the bindings; no componentize-py).
+/// The SDK's success rule, pipeline rule and quoting, against the same
+/// tables as the Rust SDK's unit tests (`guests/python/sdk/rules_test.py`,
+/// plain CPython 3.10+ with stand-ins for the bindings; no componentize-py).
 #[tokio::test]
-async fn topn_follows_the_success_and_pipeline_rules_and_quotes_as_the_host() {
+async fn the_sdk_follows_the_success_and_pipeline_rules_and_quotes_as_the_host() {
     within(async {
         let python = std::env::var_os("PYTHON").unwrap_or_else(|| "python3".into());
         let recent = tokio::process::Command::new(&python)
@@ -319,13 +335,128 @@ async fn topn_follows_the_success_and_pipeline_rules_and_quotes_as_the_host() {
             return;
         }
         let out = tokio::process::Command::new(&python)
-            .arg(repo().join("guests/python/topn_rules_test.py"))
+            .arg(repo().join("guests/python/sdk/rules_test.py"))
             .stdin(std::process::Stdio::null())
             .kill_on_drop(true)
             .output()
             .await
             .expect("start python");
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    })
+    .await
+}
+
+/// What the scenarios run: the programs, and the helpers `sh -c` scripts
+/// execute (confined children execute only what is granted).
+const SCENARIO_GRANTS: &[&str] = &[
+    "--allow-run=echo,sh,true,sleep,cat,sort,uniq,printf,head",
+    "--allow-helper=/usr/bin/head",
+    "--allow-helper=/usr/bin/sleep",
+    "--allow-helper=/usr/bin/cat",
+    "--allow-helper=/usr/bin/sort",
+];
+
+/// Every scenario of `guests/python/scenarios/app.py`, in its order: one
+/// that stops running (or is renamed) fails the test.
+const SCENARIOS_RUN: &[&str] = &[
+    "hello_world_captured",
+    "stdout_and_stderr_read",
+    "lines_stream_while_the_child_runs",
+    "a_context_manager_around_a_process_that_already_exited",
+    "a_queue_of_commands_sequential_and_parallel",
+    "a_timeout_kills",
+    "a_signal_sent",
+    "json_decoded",
+    "one_mib_on_stdout_and_stderr_at_once",
+    "a_denied_command_is_a_typed_exception",
+    "stdin_backpressure_round_trip",
+    "communicate_with_input",
+    "reading_exactly_and_up_to_a_separator",
+    "check_errors_carry_the_command_status_and_stderr",
+    "task_groups_gather_and_wait_for",
+    "a_pipeline_child_to_child",
+];
+
+/// The marker in the command line of every child the scenarios must stop.
+const LONG_SLEEP: &str = "3600.4242";
+
+/// Live processes (not zombies) whose command line holds `marker`.
+fn running_with(marker: &str) -> Vec<u32> {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+            cmdline.starts_with(b"sleep\0") || cmdline.starts_with(b"/usr/bin/sleep\0")
+        })
+        .filter(|pid| {
+            let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+            String::from_utf8_lossy(&cmdline).contains(marker)
+        })
+        .collect()
+}
+
+async fn scenarios(args: &[&str]) -> Option<Run> {
+    let wasm = built(&SCENARIOS, "scenarios").await?;
+    let mut argv = vec!["run", wasm.to_str().unwrap()];
+    argv.extend(SCENARIO_GRANTS);
+    argv.push("--");
+    argv.extend(args);
+    Some(procbox(&argv).await)
+}
+
+#[tokio::test]
+async fn the_original_design_s_scenarios_pass_end_to_end_and_leave_nothing_running() {
+    within(async {
+        let Some(run) = scenarios(&[]).await else { return };
+        assert_eq!(run.code, Some(0), "{run:?}");
+        let passed: Vec<&str> = run.stdout.lines().filter_map(|l| l.strip_prefix("ok ")).collect();
+        assert_eq!(passed, SCENARIOS_RUN, "{run:?}");
+        assert!(!run.stderr.contains("Traceback"), "{run:?}");
+        // Each child a scenario stopped (killed, timed out, left in an
+        // `async with`) is gone, not merely abandoned.
+        assert_eq!(running_with(LONG_SLEEP), Vec::<u32>::new());
+    })
+    .await
+}
+
+#[tokio::test]
+async fn the_synchronous_facade_runs_without_an_event_loop() {
+    within(async {
+        let Some(run) = scenarios(&["sync"]).await else { return };
+        assert_eq!(run.code, Some(0), "{run:?}");
+        assert_eq!(run.stdout, "ok sync_facade\n", "{run:?}");
+    })
+    .await
+}
+
+#[tokio::test]
+async fn a_procbox_error_that_escapes_main_is_one_line_and_exit_1() {
+    within(async {
+        // Without `printf` granted, the SDK's typed denial escapes the
+        // scenario: the plugin exits 1 with one line naming the refused
+        // command and its fix, not a traceback.
+        let wasm = match built(&SCENARIOS, "scenarios").await {
+            Some(wasm) => wasm,
+            None => return,
+        };
+        let run = procbox(&[
+            "run",
+            wasm.to_str().unwrap(),
+            "--allow-run=echo",
+            "--",
+            "reading_exactly_and_up_to_a_separator",
+        ])
+        .await;
+        assert_eq!(run.code, Some(1), "{run:?}");
+        assert!(
+            run.stderr.starts_with("scenarios.wasm: `printf abc:defgh` was denied: ")
+                && run.stderr.contains("--allow-run 'printf abc:defgh'"),
+            "{run:?}"
+        );
+        assert_eq!(run.stderr.lines().count(), 1, "{run:?}");
     })
     .await
 }

@@ -1,44 +1,21 @@
-"""Unit tests of topn's rules, run by plain CPython (3.10+) outside procbox.
+"""Unit tests of the Python SDK's rules, run by plain CPython (3.10+)
+outside procbox.
 
-    python3 guests/python/topn_rules_test.py
+    python3 guests/python/sdk/rules_test.py
 
-topn follows procbox's one success rule and one pipeline rule
+The SDK follows procbox's one success rule and one pipeline rule
 (wit/process.wit) and writes command lines as the host does; these are the
 same tables as the Rust SDK's unit tests (guests/sdk/src/status.rs,
 pipeline.rs and command.rs), so a difference between the two languages
 fails here. The generated bindings exist only inside the component, so the
-few types the rules touch are stood in for below. It lives beside topn/,
-not in it, so that it is not bundled into the plugin.
+modules the SDK imports are stood in for below.
 """
 
-import importlib.util
 import sys
 import types
 import unittest
-from dataclasses import dataclass
+from enum import Enum
 from pathlib import Path
-
-
-# --- stand-ins for the generated bindings ------------------------------------
-
-
-@dataclass(frozen=True)
-class Termination_Exited:
-    value: int
-
-
-@dataclass(frozen=True)
-class Termination_Signalled:
-    value: int
-
-
-@dataclass
-class ExitStatus:
-    termination: object
-    duration: int = 0
-    timed_out: bool = False
-    output_truncated: bool = False
-    usage: object = None
 
 
 def stub(name: str, **attributes) -> types.ModuleType:
@@ -48,26 +25,35 @@ def stub(name: str, **attributes) -> types.ModuleType:
     return module
 
 
+def kinds(*names: str) -> dict:
+    return {name: type(name, (), {"__init__": lambda self, *a, **k: None}) for name in names}
+
+
 process = stub(
     "wit_world.imports.process",
-    Termination_Exited=Termination_Exited,
-    Termination_Signalled=Termination_Signalled,
-    ExitStatus=ExitStatus,
-    Child=type("Child", (), {}),
+    Signal=Enum("Signal", "HANGUP INTERRUPT QUIT KILL USER1 USER2 TERMINATE STOP CONTINUE"),
+    **kinds(
+        "Termination_Exited", "Termination_Signalled", "ExitStatus", "Child", "Command", "Timeout",
+        "FileRedirect", "Stdio_Piped", "Stdio_Null", "Stdio_Inherit", "Stdio_File", "Stdio_Stdout",
+        "Stdio_ChildStdout", "Error_Denied", "Error_NotFound", "Error_InvalidInput",
+        "Error_LimitExceeded", "Error_Io",
+    ),
 )
 imports = stub(
     "wit_world.imports",
     process=process,
-    poll=stub("wit_world.imports.poll", Pollable=type("Pollable", (), {})),
-    streams=stub("wit_world.imports.streams", InputStream=type("InputStream", (), {})),
+    poll=stub("wit_world.imports.poll", Pollable=object, poll=None),
+    monotonic_clock=stub("wit_world.imports.monotonic_clock"),
+    streams=stub("wit_world.imports.streams", **kinds("InputStream", "OutputStream", "StreamError_Closed")),
 )
 stub("wit_world.imports.exit", exit_with_code=lambda code: None)
 stub("wit_world", exports=types.SimpleNamespace(Run=object), imports=imports)
 stub("componentize_py_types", Err=type("Err", (Exception,), {}))
 
-spec = importlib.util.spec_from_file_location("topn_app", Path(__file__).parent / "topn" / "app.py")
-app = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(app)
+sys.path.insert(0, str(Path(__file__).parent))
+from procbox._host import quote  # noqa: E402
+from procbox.run import reported_stage  # noqa: E402
+from procbox.status import ExitStatus  # noqa: E402
 
 
 # --- the tables ----------------------------------------------------------------
@@ -75,12 +61,16 @@ spec.loader.exec_module(app)
 SIGPIPE = 13
 
 
+def status(code, signal, timed_out=False, output_truncated=False) -> ExitStatus:
+    return ExitStatus(code, signal, 0.0, timed_out, output_truncated, None, None)
+
+
 def exited(code: int, **flags) -> ExitStatus:
-    return ExitStatus(Termination_Exited(code), **flags)
+    return status(code, None, **flags)
 
 
 def killed(signal: int, **flags) -> ExitStatus:
-    return ExitStatus(Termination_Signalled(signal), **flags)
+    return status(None, signal, **flags)
 
 
 class Rules(unittest.TestCase):
@@ -96,7 +86,7 @@ class Rules(unittest.TestCase):
         ]
         for status, success in cases:
             with self.subTest(status=status):
-                self.assertEqual(app.failure(status) is None, success)
+                self.assertEqual(status.success, success)
 
     def test_the_pipeline_rule(self):
         pipe = killed(SIGPIPE)
@@ -121,7 +111,7 @@ class Rules(unittest.TestCase):
         ]
         for case, statuses, expected in cases:
             with self.subTest(case):
-                self.assertEqual(app.reported_stage(statuses), expected)
+                self.assertEqual(reported_stage(statuses), expected)
 
     def test_words_are_quoted_as_the_host_quotes_them(self):
         cases = [
@@ -144,7 +134,7 @@ class Rules(unittest.TestCase):
         ]
         for word, shown in cases:
             with self.subTest(word=word):
-                self.assertEqual(app.quote(word), shown)
+                self.assertEqual(quote(word), shown)
 
 
 if __name__ == "__main__":

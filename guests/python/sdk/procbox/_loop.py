@@ -1,0 +1,112 @@
+"""An asyncio event loop that waits on `wasi:io/poll`.
+
+CPython's own loops cannot run inside a plugin: they make a self-pipe with
+`socketpair`, which WASI refuses. This loop is asyncio's `BaseEventLoop`
+(its ready queue, timers, tasks, futures, `run_until_complete` and
+shutdown) with one change: where a selector loop asks `select()` which
+file descriptors are ready, it asks `wasi:io/poll.poll` which *pollables*
+are, together with a monotonic-clock pollable for the next timer. Code
+that waits on the host (a stream with no data yet, a child that has not
+exited) awaits `ready(pollable)`; everything else is plain asyncio, so
+`asyncio.run`, `gather`, `wait_for`, `timeout`, `TaskGroup` and
+cancellation behave as in CPython.
+
+The loop is single-threaded, like the plugin: `call_soon_threadsafe`
+needs no wake-up, and `run_in_executor` is not available.
+"""
+
+import asyncio
+import warnings
+
+from wit_world.imports import monotonic_clock, poll
+
+
+class NothingToWaitFor(RuntimeError):
+    """Every task waits, and nothing they wait on can ever happen."""
+
+
+class PollLoop(asyncio.BaseEventLoop):
+    """`asyncio.BaseEventLoop` over `wasi:io/poll`."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        # key -> (pollable, future): what the tasks wait on.
+        self._waiting: dict[object, tuple[poll.Pollable, asyncio.Future]] = {}
+        self._selector = _Poller(self)
+
+    def _process_events(self, ready: list[asyncio.Future]) -> None:
+        for future in ready:
+            if not future.done():
+                future.set_result(None)
+
+    def _write_to_self(self) -> None:
+        pass  # one thread: nothing to wake
+
+    async def ready(self, pollable: poll.Pollable) -> None:
+        """Waits until `pollable` is ready, then drops it."""
+        key = object()
+        future = self.create_future()
+        self._waiting[key] = (pollable, future)
+        try:
+            await future
+        finally:
+            del self._waiting[key]
+            pollable.__exit__(None, None, None)
+
+
+class _Poller:
+    """What `BaseEventLoop._run_once` calls a selector."""
+
+    def __init__(self, loop: PollLoop) -> None:
+        self._loop = loop
+
+    def select(self, timeout: float | None) -> list[asyncio.Future]:
+        waiting = list(self._loop._waiting.values())
+        if timeout == 0:
+            return [future for pollable, future in waiting if pollable.ready()]
+        if not waiting and timeout is None:
+            raise NothingToWaitFor(
+                "procbox: every task is waiting and nothing can wake them "
+                "(a future nobody completes, or an event nobody sets)"
+            )
+        pollables = [pollable for pollable, _ in waiting]
+        clock = None
+        if timeout is not None:
+            clock = monotonic_clock.subscribe_duration(max(0, int(timeout * 1e9)))
+            pollables.append(clock)
+        try:
+            ready = poll.poll(pollables)
+        finally:
+            if clock is not None:
+                clock.__exit__(None, None, None)
+        return [waiting[index][1] for index in ready if index < len(waiting)]
+
+    def close(self) -> None:
+        pass
+
+
+async def ready(pollable: poll.Pollable) -> None:
+    """Waits until `pollable` is ready, then drops it.
+
+    In another event loop (there should be none in a plugin) it blocks the
+    loop while it waits.
+    """
+    loop = asyncio.get_running_loop()
+    if isinstance(loop, PollLoop):
+        await loop.ready(pollable)
+    else:
+        with pollable:
+            pollable.block()
+
+
+def install() -> None:
+    """Makes `asyncio.run` and `asyncio.new_event_loop` make a `PollLoop`."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        base = getattr(asyncio, "_DefaultEventLoopPolicy", None) or asyncio.DefaultEventLoopPolicy
+
+        class Policy(base):
+            def new_event_loop(self) -> PollLoop:
+                return PollLoop()
+
+        asyncio.set_event_loop_policy(Policy())
