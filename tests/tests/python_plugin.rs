@@ -452,11 +452,57 @@ async fn a_procbox_error_that_escapes_main_is_one_line_and_exit_1() {
         .await;
         assert_eq!(run.code, Some(1), "{run:?}");
         assert!(
-            run.stderr.starts_with("scenarios.wasm: `printf abc:defgh` was denied: ")
+            run.stderr
+                .starts_with("scenarios.wasm: `printf abc:defgh` was denied: ")
                 && run.stderr.contains("--allow-run 'printf abc:defgh'"),
             "{run:?}"
         );
         assert_eq!(run.stderr.lines().count(), 1, "{run:?}");
+    })
+    .await
+}
+
+/// `procbox new --lang python NAME` outside the repository: its build.sh
+/// (componentize-py from PyPI, the vendored SDK and WIT) builds a plugin
+/// that runs, with its manifest embedded.
+#[tokio::test]
+async fn a_new_python_plugin_builds_and_runs_outside_the_repository() {
+    within(async {
+        // The toolchain check, and the shared venv, of the other tests.
+        if built(&TOPN, "topn").await.is_none() {
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let created = procbox_tests::procbox_in(dir.path(), &["new", "--lang", "python", "hello-py"]).await;
+        assert_eq!(created.code, Some(0), "{created:?}");
+        assert!(
+            created.stdout.contains("build: cd hello-py && ./build.sh"),
+            "{created:?}"
+        );
+        let project = dir.path().join("hello-py");
+        let build = tokio::process::Command::new(project.join("build.sh"))
+            .env("PROCBOX_PY_VENV", target_dir().join("componentize-py-venv"))
+            .env("PROCBOX", procbox_bin())
+            .current_dir(dir.path())
+            .stdin(std::process::Stdio::null())
+            .kill_on_drop(true)
+            .output()
+            .await
+            .expect("start build.sh");
+        assert!(build.status.success(), "{}", String::from_utf8_lossy(&build.stderr));
+        let wasm = project.join("hello-py.wasm");
+        let wasm = wasm.to_str().unwrap();
+        // The manifest travels inside the plugin: --grant-requested grants it.
+        let run = procbox(&["run", wasm, "--grant-requested", "--", "world"]).await;
+        assert_eq!(run.code, Some(0), "{run:?}");
+        assert_eq!(run.stdout, "hello from hello-py world\n", "{run:?}");
+        // Without a grant: one line naming the fix, exit 1.
+        let run = procbox(&["run", wasm, "--", "world"]).await;
+        assert_eq!(run.code, Some(1), "{run:?}");
+        assert!(
+            run.stderr.contains("was denied") && run.stderr.contains("--allow-run"),
+            "{run:?}"
+        );
     })
     .await
 }

@@ -95,6 +95,7 @@ Examples:
 
 const NEW_EXAMPLES: &str = "\
 Examples:
+  procbox new --lang python repo-tool && cd repo-tool && ./build.sh && procbox run repo-tool.wasm --allow-run echo
   procbox new repo-tool && cd repo-tool && cargo build --release
   procbox run target/wasm32-wasip2/release/repo-tool.wasm --manifest repo-tool.manifest.toml --allow-run echo";
 
@@ -137,8 +138,9 @@ enum Commands {
     /// Run the bundled demo plugin (it grants itself echo, cat, grep and tee).
     #[command(after_help = DEMO_EXAMPLES)]
     Demo,
-    /// Create a plugin crate NAME in the current directory, with the SDK
-    /// vendored, ready for `cargo build --release`.
+    /// Create a plugin NAME in the current directory, in Rust (a crate,
+    /// for `cargo build --release`) or Python (`--lang python`, built by
+    /// its `./build.sh`), with the SDK and the WIT vendored.
     #[command(after_help = NEW_EXAMPLES)]
     New(NewArgs),
     /// List, show, revoke or edit what you granted plugins "always" at the
@@ -197,8 +199,11 @@ struct ExplainArgs {
 
 #[derive(Args)]
 struct NewArgs {
-    /// The crate's name (and directory).
+    /// The plugin's name (and directory).
     name: String,
+    /// The language to write it in.
+    #[arg(long, value_enum, default_value = "rust")]
+    lang: scaffold::Lang,
 }
 
 #[derive(Args)]
@@ -345,9 +350,16 @@ async fn dispatch(cli: Cli) -> Result<u8, Failure> {
         Commands::Grants(command) => remembered::command(command),
         Commands::New(args) => {
             let here = std::env::current_dir().context("cannot find the current directory")?;
-            scaffold::new_plugin(&here, &args.name)?;
+            scaffold::new_plugin(&here, &args.name, args.lang)?;
+            let (build, wasm) = match args.lang {
+                scaffold::Lang::Rust => (
+                    format!("cargo build --release && procbox embed-manifest target/wasm32-wasip2/release/{0}.wasm {0}.manifest.toml", args.name),
+                    format!("target/wasm32-wasip2/release/{}.wasm", args.name),
+                ),
+                scaffold::Lang::Python => ("./build.sh".to_string(), format!("{}.wasm", args.name)),
+            };
             output::emit(&format!(
-                "created {0}/\n  build: cd {0} && cargo build --release && procbox embed-manifest target/wasm32-wasip2/release/{0}.wasm {0}.manifest.toml\n  run:   procbox run target/wasm32-wasip2/release/{0}.wasm --allow-run echo\n  (the manifest, embedded in the plugin, lists what it asks to run: grant it with --allow-run, or all of it with --grant-requested)\n",
+                "created {0}/\n  build: cd {0} && {build}\n  run:   procbox run {wasm} --allow-run echo\n  (the manifest, embedded in the plugin, lists what it asks to run: grant it with --allow-run, or all of it with --grant-requested)\n",
                 args.name
             ))?;
             Ok(0)

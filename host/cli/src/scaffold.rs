@@ -1,7 +1,9 @@
-//! `procbox new NAME`: a plugin crate that builds anywhere. The SDK and the
-//! WIT it binds are vendored into the crate (`procbox-sdk/`), copied from
-//! the sources this procbox was built from, so the plugin needs nothing
-//! but crates.io and the `wasm32-wasip2` target.
+//! `procbox new [--lang rust|python] NAME`: a plugin project that builds
+//! anywhere. The SDK and the WIT it binds are vendored into the project
+//! (`procbox-sdk/`), copied from the sources this procbox was built from,
+//! so a Rust plugin needs nothing but crates.io and the `wasm32-wasip2`
+//! target, and a Python plugin nothing but PyPI (its `build.sh` installs
+//! componentize-py into a virtual environment shared by every plugin).
 
 use std::path::Path;
 
@@ -40,12 +42,34 @@ const WIT_SOURCES: &[(&str, &str)] = vendored!(
     "wit/deps/procbox-host-0.1.0/process.wit",
 );
 
-/// Creates the plugin crate `name` in `parent`.
+const PYTHON_SDK_SOURCES: &[(&str, &str)] = vendored!(
+    "guests/python/sdk/procbox/__init__.py",
+    "guests/python/sdk/procbox/_host.py",
+    "guests/python/sdk/procbox/_loop.py",
+    "guests/python/sdk/procbox/errors.py",
+    "guests/python/sdk/procbox/plugin.py",
+    "guests/python/sdk/procbox/process.py",
+    "guests/python/sdk/procbox/run.py",
+    "guests/python/sdk/procbox/status.py",
+    "guests/python/sdk/procbox/streams.py",
+    "guests/python/sdk/README.md",
+);
+
+/// The languages `procbox new` writes plugins in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Lang {
+    /// A cargo crate on the Rust SDK.
+    Rust,
+    /// A componentize-py app on the Python SDK (asyncio).
+    Python,
+}
+
+/// Creates the plugin project `name`, in `lang`, in `parent`.
 ///
 /// # Errors
 /// A usage failure if the name is not a valid crate name, the directory
 /// exists, or a file cannot be written.
-pub fn new_plugin(parent: &Path, name: &str) -> Result<(), Failure> {
+pub fn new_plugin(parent: &Path, name: &str, lang: Lang) -> Result<(), Failure> {
     let valid = !name.is_empty()
         && !name.starts_with(|c: char| c.is_ascii_digit())
         && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
@@ -62,11 +86,34 @@ pub fn new_plugin(parent: &Path, name: &str) -> Result<(), Failure> {
         return Err(Failure::usage_msg(format!("{} already exists", root.display()))
             .with_hint(format!("choose another name, or remove {} first", root.display())));
     }
+    let files = match lang {
+        Lang::Rust => rust_files(name),
+        Lang::Python => python_files(name),
+    };
+    write_files(&root, files)
+}
+
+/// The manifest every new plugin starts with.
+fn requests(name: &str) -> String {
+    format!("# What {name} asks to run; the user grants it with --allow-run.\nallow-run = [\"echo **\"]\n\n[plugin]\nname = \"{name}\"\n")
+}
+
+/// The WIT, vendored under `dir`.
+fn wit_files(dir: &str) -> impl Iterator<Item = (String, String)> + '_ {
+    WIT_SOURCES
+        .iter()
+        .map(move |(path, text)| (format!("{dir}{path}"), text.to_string()))
+}
+
+fn rust_files(name: &str) -> Vec<(String, String)> {
     let mut files: Vec<(String, String)> = vec![
         ("Cargo.toml".into(), plugin_manifest(name)),
-        (".cargo/config.toml".into(), "[build]\ntarget = \"wasm32-wasip2\"\n".into()),
+        (
+            ".cargo/config.toml".into(),
+            "[build]\ntarget = \"wasm32-wasip2\"\n".into(),
+        ),
         ("src/main.rs".into(), MAIN.replace("NAME", name)),
-        (format!("{name}.manifest.toml"), format!("# What {name} asks to run; the user grants it with --allow-run.\nallow-run = [\"echo **\"]\n\n[plugin]\nname = \"{name}\"\n")),
+        (format!("{name}.manifest.toml"), requests(name)),
         ("README.md".into(), README.replace("NAME", name)),
         (".gitignore".into(), "/target\n".into()),
         ("procbox-sdk/Cargo.toml".into(), SDK_MANIFEST.into()),
@@ -79,15 +126,39 @@ pub fn new_plugin(parent: &Path, name: &str) -> Result<(), Failure> {
             text.replace("path: \"../../wit\"", "path: \"wit\""),
         ));
     }
-    for (path, text) in WIT_SOURCES {
-        files.push((format!("procbox-sdk/{path}"), text.to_string()));
+    files.extend(wit_files("procbox-sdk/"));
+    files
+}
+
+fn python_files(name: &str) -> Vec<(String, String)> {
+    let mut files: Vec<(String, String)> = vec![
+        ("app.py".into(), PYTHON_APP.replace("NAME", name)),
+        ("build.sh".into(), PYTHON_BUILD.replace("NAME", name)),
+        (format!("{name}.manifest.toml"), requests(name)),
+        ("README.md".into(), PYTHON_README.replace("NAME", name)),
+        (".gitignore".into(), format!("/{name}.wasm\n__pycache__/\n")),
+    ];
+    for (path, text) in PYTHON_SDK_SOURCES {
+        files.push((path.replace("guests/python/sdk/", "procbox-sdk/"), text.to_string()));
     }
+    files.extend(wit_files(""));
+    files
+}
+
+/// Writes `files` (paths relative to `root`); `build.sh` is made executable.
+fn write_files(root: &Path, files: Vec<(String, String)>) -> Result<(), Failure> {
+    use std::os::unix::fs::PermissionsExt;
     for (path, text) in files {
         let path = root.join(path);
         let dir = path.parent().expect("files live in directories");
         std::fs::create_dir_all(dir)
             .with_context(|| format!("cannot create {}", dir.display()))
             .and_then(|()| std::fs::write(&path, text).with_context(|| format!("cannot write {}", path.display())))
+            .and_then(|()| match path.extension().is_some_and(|e| e == "sh") {
+                true => std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755))
+                    .with_context(|| format!("cannot make {} executable", path.display())),
+                false => Ok(()),
+            })
             .map_err(|e| Failure::usage(e).with_hint("run `procbox new` in a directory you can write"))?;
     }
     Ok(())
@@ -166,4 +237,90 @@ flags, and `procbox run PLUGIN --grant-requested` grants exactly that.
 
 `procbox-sdk/` is the procbox guest SDK and its WIT, vendored by `procbox new`;
 `cargo doc -p procbox-sdk --open` shows its documentation.
+"#;
+
+const PYTHON_APP: &str = r#""""NAME: a procbox plugin. It may run only what the person running it
+grants; NAME.manifest.toml says what it asks for."""
+
+import procbox
+
+
+async def main(args: list[str]) -> int:
+    result = await procbox.run_process(["echo", "hello", "from", "NAME", *args], text=True)
+    print(result.stdout, end="")
+    return 0
+
+
+Run = procbox.plugin(main)
+"#;
+
+const PYTHON_BUILD: &str = r#"#!/usr/bin/env bash
+# Builds NAME.wasm, a procbox plugin, from app.py with componentize-py.
+#
+#   ./build.sh [OUT.wasm]          (default: NAME.wasm beside this script)
+#
+# componentize-py comes from PyPI into a virtual environment made once and
+# shared by every plugin: $PROCBOX_PY_VENV, default
+# ~/.cache/procbox/componentize-py-0.25.1 ($PYTHON picks the interpreter,
+# 3.10 or newer). When procbox is on PATH ($PROCBOX names another), the
+# manifest is embedded in the result. Exit status 77: the toolchain cannot
+# be installed here (the reason is on stderr).
+set -euo pipefail
+
+VERSION=0.25.1 # bundles WASI 0.2.12, the version of wit/deps
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+out=${1:-$here/NAME.wasm}
+venv=${PROCBOX_PY_VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/procbox/componentize-py-$VERSION}
+python=${PYTHON:-python3}
+unavailable() { echo "build.sh: toolchain unavailable: $*" >&2; exit 77; }
+
+mkdir -p "$(dirname "$venv")"
+if command -v flock >/dev/null; then exec 9>"$venv.lock"; flock 9; fi
+installed=$("$venv/bin/python" -c 'import importlib.metadata as m; print(m.version("componentize-py"))' 2>/dev/null || true)
+if [[ $installed != "$VERSION" ]]; then
+    command -v "$python" >/dev/null || unavailable "$python not found (set PYTHON)"
+    "$python" -c 'import sys; sys.exit(sys.version_info < (3, 10))' || unavailable "$python is older than 3.10"
+    [[ -x $venv/bin/python ]] || "$python" -m venv "$venv" >&2 || unavailable "'$python -m venv' failed (Debian: apt-get install python3-venv)"
+    echo "build.sh: installing componentize-py==$VERSION into $venv" >&2
+    "$venv/bin/python" -m pip install --quiet "componentize-py==$VERSION" >&2 || unavailable "pip could not install componentize-py==$VERSION"
+fi
+
+# componentize-py writes __pycache__ beside the sources: build from a copy.
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+mkdir "$work/app"
+cp "$here"/*.py "$work/app/"
+cp -R "$here/procbox-sdk" "$work/sdk"
+"$venv/bin/componentize-py" -d "$here/wit" -w plugin componentize -p "$work/app" -p "$work/sdk" app -o "$work/out.wasm" >&2
+mv -f "$work/out.wasm" "$out"
+procbox=${PROCBOX:-procbox}
+if command -v "$procbox" >/dev/null; then
+    "$procbox" embed-manifest "$out" "$here/NAME.manifest.toml" >&2
+else
+    echo "build.sh: procbox is not on PATH: embed the manifest with procbox embed-manifest $out $here/NAME.manifest.toml" >&2
+fi
+echo "$out"
+"#;
+
+const PYTHON_README: &str = r#"# NAME
+
+A procbox plugin in Python, on the procbox SDK (`import procbox`, asyncio).
+
+```sh
+./build.sh                       # -> NAME.wasm, its manifest embedded
+procbox run NAME.wasm --allow-run echo -- world
+```
+
+`build.sh` needs `python3` (3.10 or newer) with `venv`; the first build
+installs componentize-py from PyPI (about 20 s), later ones take about
+10 s. The first run compiles the plugin into procbox's cache (10-30 s);
+later runs start in a fraction of a second.
+
+`NAME.manifest.toml` lists what the plugin asks to run, and is embedded in
+the `.wasm` by `build.sh`: `procbox inspect --as-flags NAME.wasm` prints it
+as flags, and `procbox run NAME.wasm --grant-requested` grants exactly
+that.
+
+`procbox-sdk/` is the SDK, vendored by `procbox new`; its reference, with
+examples, is `procbox-sdk/README.md`. `wit/` is the interface it binds.
 "#;

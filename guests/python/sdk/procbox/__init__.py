@@ -19,6 +19,7 @@ the plugin. The reference, with examples, is guests/python/sdk/README.md.
 """
 
 from . import _loop
+from ._loop import NothingToWaitFor
 from .errors import (
     CalledProcessError,
     Denied,
@@ -51,6 +52,7 @@ __all__ = [
     "InvalidInput",
     "LimitExceeded",
     "NotFound",
+    "NothingToWaitFor",
     "PIPE",
     "Pipeline",
     "PipelineError",
