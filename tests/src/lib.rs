@@ -8,6 +8,7 @@ use std::process::Stdio;
 use std::time::Duration;
 
 pub mod harness;
+pub mod language;
 
 pub use harness::{limits, run_guest, Outcome};
 

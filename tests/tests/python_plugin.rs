@@ -6,142 +6,38 @@
 //!   scenarios and the SDK's stream methods;
 //! - `guests/python/topn`: a pipeline tool written on the SDK.
 //!
-//! Each plugin is built once per test binary, and again only when its
-//! sources (or the SDK's) are newer than the `.wasm`. If its toolchain cannot be installed
+//! The plugins are built and compiled into the test cache once per test
+//! binary (`procbox_tests::language`). If the toolchain cannot be installed
 //! here (build.sh exits 77: no Python 3.10+, no venv, or pip cannot fetch
 //! componentize-py), every test prints why and passes without running,
 //! unless `PROCBOX_REQUIRE_PYTHON` is set (then they fail); any other build
 //! failure fails them.
-//!
-//! The component is about 18 MB and takes a debug procbox some 25 s to
-//! compile, so the build step also compiles it into the cache that the
-//! `procbox` helpers use (`target/procbox-test-cache`): once per machine,
-//! not once per run.
 
 use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::process::Command as StdCommand;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
-use procbox_tests::{procbox, procbox_bin, process_exists, target_dir, test_cache_dir, Run};
+use procbox_tests::language::{repo, sleeping_with, PYTHON};
+use procbox_tests::{procbox, procbox_bin, process_exists, Run};
 use tokio::sync::OnceCell;
 
 /// Generous, for a first run: pip install, componentize (about 25 s) and the
 /// cold compile (about 25 s), on a machine that may be busy.
 const DEADLINE: Duration = Duration::from_secs(300);
 
-/// build.sh's status for "the toolchain cannot be installed here".
-const TOOLCHAIN_UNAVAILABLE: i32 = 77;
-
 /// Awaits `test`, failing after [`DEADLINE`].
 async fn within<T>(test: impl Future<Output = T>) -> T {
     tokio::time::timeout(DEADLINE, test).await.expect("test deadline")
-}
-
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("..")
-        .canonicalize()
-        .expect("the repository")
 }
 
 /// The built plugins, or why they cannot be built here.
 static TOPN: OnceCell<Result<PathBuf, String>> = OnceCell::const_new();
 static SCENARIOS: OnceCell<Result<PathBuf, String>> = OnceCell::const_new();
 
-/// The topn plugin's `.wasm` (see [`built`]).
+/// The topn plugin's `.wasm` (see `Language::plugin`).
 async fn plugin() -> Option<&'static Path> {
-    built(&TOPN, "topn").await
-}
-
-/// The plugin `guests/python/NAME` as a `.wasm`, built and compiled into
-/// the test cache; `None` (after printing why) if its toolchain cannot be
-/// installed here.
-async fn built(cell: &'static OnceCell<Result<PathBuf, String>>, name: &'static str) -> Option<&'static Path> {
-    match cell.get_or_init(|| build(name)).await {
-        Ok(wasm) => Some(wasm),
-        Err(reason) if std::env::var_os("PROCBOX_REQUIRE_PYTHON").is_some() => {
-            panic!("PROCBOX_REQUIRE_PYTHON is set, but the Python plugin's toolchain cannot be installed: {reason}")
-        }
-        Err(reason) => {
-            eprintln!("skipped: the Python plugin's toolchain cannot be installed here: {reason}");
-            None
-        }
-    }
-}
-
-async fn build(name: &str) -> Result<PathBuf, String> {
-    let target = target_dir();
-    let wasm = target.join(format!("guests/python/{name}.wasm"));
-    let script = repo().join("guests/python/build.sh");
-    if stale(&wasm, &script, name) {
-        let started = std::time::Instant::now();
-        let mut command = tokio::process::Command::new("bash");
-        command.arg(&script).arg(name).arg(&wasm);
-        if std::env::var_os("PROCBOX_PY_VENV").is_none() {
-            // build.sh's default is in `target/` too, unless CARGO_TARGET_DIR moved it.
-            command.env("PROCBOX_PY_VENV", target.join("componentize-py-venv"));
-        }
-        let out = command
-            .stdin(std::process::Stdio::null())
-            .kill_on_drop(true)
-            .output()
-            .await
-            .expect("start guests/python/build.sh");
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        match out.status.code() {
-            Some(0) => eprintln!("built {} in {:.0?}", wasm.display(), started.elapsed()),
-            Some(TOOLCHAIN_UNAVAILABLE) => return Err(stderr.trim().to_string()),
-            _ => panic!("guests/python/build.sh failed ({}):\n{stderr}", out.status),
-        }
-    }
-    // Compile it into the cache that `procbox_tests::procbox` runs use, so
-    // that no test run pays for it under its own, shorter deadline.
-    let started = std::time::Instant::now();
-    let out = tokio::process::Command::new(procbox_bin())
-        .arg("compile")
-        .arg(&wasm)
-        .env("PROCBOX_CACHE_DIR", test_cache_dir())
-        .stdin(std::process::Stdio::null())
-        .kill_on_drop(true)
-        .output()
-        .await
-        .expect("start procbox compile");
-    assert!(
-        out.status.success(),
-        "procbox compile {}: {}",
-        wasm.display(),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    eprintln!(
-        "{} ({:.0?})",
-        String::from_utf8_lossy(&out.stdout).trim(),
-        started.elapsed()
-    );
-    Ok(wasm)
-}
-
-/// Whether `wasm` is missing or older than build.sh, the WIT it is built
-/// from, or a Python source of the plugin `name` or of the SDK.
-fn stale(wasm: &Path, script: &Path, name: &str) -> bool {
-    let modified = |path: &Path| std::fs::metadata(path).and_then(|m| m.modified()).ok();
-    let Some(built) = modified(wasm) else {
-        return true;
-    };
-    let python_files = |dir: PathBuf| {
-        std::fs::read_dir(&dir)
-            .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
-            .map(|entry| entry.expect("a directory entry").path())
-            .filter(|path| path.extension().is_some_and(|ext| ext == "py"))
-            .collect::<Vec<_>>()
-    };
-    let sources = python_files(repo().join("guests/python").join(name))
-        .into_iter()
-        .chain(python_files(repo().join("guests/python/sdk/procbox")));
-    std::iter::once(script.to_path_buf())
-        .chain(std::iter::once(repo().join("wit/process.wit")))
-        .chain(sources)
-        .any(|source| modified(&source).unwrap_or(SystemTime::now()) > built)
+    PYTHON.plugin(&TOPN, "topn").await
 }
 
 /// `procbox run topn.wasm --manifest guests/python/topn/topn.manifest.toml
@@ -380,26 +276,8 @@ const SCENARIOS_RUN: &[&str] = &[
 /// The marker in the command line of every child the scenarios must stop.
 const LONG_SLEEP: &str = "3600.4242";
 
-/// Live processes (not zombies) whose command line holds `marker`.
-fn running_with(marker: &str) -> Vec<u32> {
-    let Ok(entries) = std::fs::read_dir("/proc") else {
-        return Vec::new();
-    };
-    entries
-        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
-        .filter(|pid| {
-            let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
-            cmdline.starts_with(b"sleep\0") || cmdline.starts_with(b"/usr/bin/sleep\0")
-        })
-        .filter(|pid| {
-            let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
-            String::from_utf8_lossy(&cmdline).contains(marker)
-        })
-        .collect()
-}
-
 async fn scenarios(args: &[&str]) -> Option<Run> {
-    let wasm = built(&SCENARIOS, "scenarios").await?;
+    let wasm = PYTHON.plugin(&SCENARIOS, "scenarios").await?;
     let mut argv = vec!["run", wasm.to_str().unwrap()];
     argv.extend(SCENARIO_GRANTS);
     argv.push("--");
@@ -417,7 +295,7 @@ async fn the_original_design_s_scenarios_pass_end_to_end_and_leave_nothing_runni
         assert!(!run.stderr.contains("Traceback"), "{run:?}");
         // Each child a scenario stopped (killed, timed out, left in an
         // `async with`) is gone, not merely abandoned.
-        assert_eq!(running_with(LONG_SLEEP), Vec::<u32>::new());
+        assert_eq!(sleeping_with(LONG_SLEEP), Vec::<u32>::new());
     })
     .await
 }
@@ -438,9 +316,8 @@ async fn a_procbox_error_that_escapes_main_is_one_line_and_exit_1() {
         // Without `printf` granted, the SDK's typed denial escapes the
         // scenario: the plugin exits 1 with one line naming the refused
         // command and its fix, not a traceback.
-        let wasm = match built(&SCENARIOS, "scenarios").await {
-            Some(wasm) => wasm,
-            None => return,
+        let Some(wasm) = PYTHON.plugin(&SCENARIOS, "scenarios").await else {
+            return;
         };
         let run = procbox(&[
             "run",
@@ -469,7 +346,7 @@ async fn a_procbox_error_that_escapes_main_is_one_line_and_exit_1() {
 async fn a_new_python_plugin_builds_and_runs_outside_the_repository() {
     within(async {
         // The toolchain check, and the shared venv, of the other tests.
-        if built(&TOPN, "topn").await.is_none() {
+        if plugin().await.is_none() {
             return;
         }
         let dir = tempfile::tempdir().unwrap();
@@ -481,7 +358,7 @@ async fn a_new_python_plugin_builds_and_runs_outside_the_repository() {
         );
         let project = dir.path().join("hello-py");
         let build = tokio::process::Command::new(project.join("build.sh"))
-            .env("PROCBOX_PY_VENV", target_dir().join("componentize-py-venv"))
+            .env(PYTHON.toolchain_env().0, PYTHON.toolchain_env().1)
             .env("PROCBOX", procbox_bin())
             .current_dir(dir.path())
             .stdin(std::process::Stdio::null())

@@ -1,0 +1,190 @@
+//! Plugins in languages other than Rust, built by their own scripts from
+//! the package registries (`guests/python/build.sh` with componentize-py,
+//! `guests/js/build.sh` with componentize-js), for the tests that run them.
+//!
+//! A plugin is built once per test binary, and again only when a source of
+//! it (or of its SDK, or the WIT) is newer than the `.wasm`; then it is
+//! compiled into the test cache, so that no test run pays for that under
+//! its own deadline. When the toolchain cannot be installed here (the
+//! script exits 77), the tests print why and pass without running, unless
+//! the language's `PROCBOX_REQUIRE_...` variable is set (then they fail);
+//! any other build failure fails them.
+
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
+
+use tokio::sync::OnceCell;
+
+use crate::{procbox_bin, target_dir, test_cache_dir};
+
+/// The build scripts' status for "the toolchain cannot be installed here".
+const TOOLCHAIN_UNAVAILABLE: i32 = 77;
+
+/// One language's toolchain.
+pub struct Language {
+    /// For messages: "Python".
+    pub name: &'static str,
+    /// The guests directory under the repository: "guests/python".
+    pub dir: &'static str,
+    /// The sources' extension: "py".
+    pub extension: &'static str,
+    /// Its SDK's sources, under the repository: "guests/python/sdk/procbox".
+    pub sdk: &'static str,
+    /// The variable that turns a skip into a failure.
+    pub require: &'static str,
+    /// The variable that places its toolchain, and where the tests put it
+    /// (under the target directory).
+    pub toolchain: (&'static str, &'static str),
+}
+
+/// The repository's root.
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .canonicalize()
+        .expect("the repository")
+}
+
+impl Language {
+    /// The plugin `DIR/NAME` as a `.wasm` in `target/DIR`, built and
+    /// compiled into the test cache once per `cell`; `None` (after printing
+    /// why) when the toolchain cannot be installed here.
+    pub async fn plugin(
+        &'static self,
+        cell: &'static OnceCell<Result<PathBuf, String>>,
+        name: &'static str,
+    ) -> Option<&'static Path> {
+        match cell.get_or_init(|| self.build(name)).await {
+            Ok(wasm) => Some(wasm),
+            Err(reason) if std::env::var_os(self.require).is_some() => {
+                panic!(
+                    "{} is set, but the {} toolchain cannot be installed: {reason}",
+                    self.require, self.name
+                )
+            }
+            Err(reason) => {
+                eprintln!(
+                    "skipped: the {} toolchain cannot be installed here: {reason}",
+                    self.name
+                );
+                None
+            }
+        }
+    }
+
+    /// The toolchain variable, set as the tests want it.
+    pub fn toolchain_env(&self) -> (&'static str, PathBuf) {
+        let (var, default) = self.toolchain;
+        let place = std::env::var_os(var).map_or_else(|| target_dir().join(default), PathBuf::from);
+        (var, place)
+    }
+
+    async fn build(&self, name: &str) -> Result<PathBuf, String> {
+        let wasm = target_dir().join(self.dir).join(format!("{name}.wasm"));
+        let script = repo().join(self.dir).join("build.sh");
+        if self.stale(&wasm, &script, name) {
+            let started = std::time::Instant::now();
+            let (var, place) = self.toolchain_env();
+            let out = tokio::process::Command::new("bash")
+                .arg(&script)
+                .arg(repo().join(self.dir).join(name))
+                .arg(&wasm)
+                .env(var, place)
+                .stdin(std::process::Stdio::null())
+                .kill_on_drop(true)
+                .output()
+                .await
+                .expect("start the build script");
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            match out.status.code() {
+                Some(0) => eprintln!("built {} in {:.0?}", wasm.display(), started.elapsed()),
+                Some(TOOLCHAIN_UNAVAILABLE) => return Err(stderr.trim().to_string()),
+                _ => panic!("{} failed ({}):\n{stderr}", script.display(), out.status),
+            }
+        }
+        compile_into_test_cache(&wasm).await;
+        Ok(wasm)
+    }
+
+    /// Whether `wasm` is missing or older than its build script, the WIT,
+    /// or a source of the plugin `name` or of the SDK.
+    fn stale(&self, wasm: &Path, script: &Path, name: &str) -> bool {
+        let modified = |path: &Path| std::fs::metadata(path).and_then(|m| m.modified()).ok();
+        let Some(built) = modified(wasm) else {
+            return true;
+        };
+        let sources = |dir: PathBuf| {
+            std::fs::read_dir(&dir)
+                .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+                .map(|entry| entry.expect("a directory entry").path())
+                .filter(|path| path.extension().is_some_and(|ext| ext == self.extension))
+                .collect::<Vec<_>>()
+        };
+        [script.to_path_buf(), repo().join("wit/process.wit")]
+            .into_iter()
+            .chain(sources(repo().join(self.dir).join(name)))
+            .chain(sources(repo().join(self.sdk)))
+            .any(|source| modified(&source).unwrap_or(SystemTime::now()) > built)
+    }
+}
+
+/// `procbox compile WASM` into the cache the tests' procbox runs use.
+async fn compile_into_test_cache(wasm: &Path) {
+    let started = std::time::Instant::now();
+    let out = tokio::process::Command::new(procbox_bin())
+        .arg("compile")
+        .arg(wasm)
+        .env("PROCBOX_CACHE_DIR", test_cache_dir())
+        .stdin(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .output()
+        .await
+        .expect("start procbox compile");
+    assert!(
+        out.status.success(),
+        "procbox compile {}: {}",
+        wasm.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    eprintln!(
+        "{} ({:.0?})",
+        String::from_utf8_lossy(&out.stdout).trim(),
+        started.elapsed()
+    );
+}
+
+/// Python, on componentize-py.
+pub static PYTHON: Language = Language {
+    name: "Python plugin",
+    dir: "guests/python",
+    extension: "py",
+    sdk: "guests/python/sdk/procbox",
+    require: "PROCBOX_REQUIRE_PYTHON",
+    toolchain: ("PROCBOX_PY_VENV", "componentize-py-venv"),
+};
+
+/// JavaScript, on componentize-js.
+pub static JAVASCRIPT: Language = Language {
+    name: "JavaScript plugin",
+    dir: "guests/js",
+    extension: "js",
+    sdk: "guests/js/sdk",
+    require: "PROCBOX_REQUIRE_JS",
+    toolchain: ("PROCBOX_JS_TOOLCHAIN", "js-toolchain"),
+};
+
+/// Live processes (not zombies) running `sleep` with `marker` in their
+/// command line: children a test's plugin had to stop.
+pub fn sleeping_with(marker: &str) -> Vec<u32> {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+            let sleep = cmdline.starts_with(b"sleep\0") || cmdline.starts_with(b"/usr/bin/sleep\0");
+            sleep && String::from_utf8_lossy(&cmdline).contains(marker)
+        })
+        .collect()
+}

@@ -1,0 +1,129 @@
+//! The JavaScript guests, on the JavaScript SDK (`guests/js/sdk/procbox.js`),
+//! built from the same WIT with componentize-js from npm
+//! (`guests/js/build.sh`) and run through the real procbox binary against
+//! real processes:
+//! - `guests/js/scenarios`: the SDK's `$` tag, `Command` builder, lines as
+//!   they come, stdout and stderr together, typed errors, timeouts;
+//! - `guests/js/recent`: the example, `` $`git log --oneline -n ${n}` ``.
+//!
+//! The plugins are built and compiled into the test cache once per test
+//! binary (`procbox_tests::language`). If the toolchain cannot be installed
+//! here (build.sh exits 77: no node or npm, or npm cannot fetch the
+//! packages), every test prints why and passes without running, unless
+//! `PROCBOX_REQUIRE_JS` is set (then they fail).
+
+use std::future::Future;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use procbox_tests::language::{sleeping_with, JAVASCRIPT};
+use procbox_tests::procbox;
+use tokio::sync::OnceCell;
+
+/// Generous, for a first run: npm install, componentize (about 15 s) and
+/// the cold compile, on a machine that may be busy.
+const DEADLINE: Duration = Duration::from_secs(300);
+
+async fn within<T>(test: impl Future<Output = T>) -> T {
+    tokio::time::timeout(DEADLINE, test).await.expect("test deadline")
+}
+
+static SCENARIOS: OnceCell<Result<PathBuf, String>> = OnceCell::const_new();
+static RECENT: OnceCell<Result<PathBuf, String>> = OnceCell::const_new();
+
+/// Every check of `guests/js/scenarios/app.js`, in its order.
+const CHECKS: &[&str] = &[
+    "dollar_builds_an_argv_without_a_shell",
+    "command_builder_and_json",
+    "lines_arrive_while_the_child_runs",
+    "stdout_and_stderr_together_without_deadlock",
+    "failures_are_command_errors_with_the_command_and_stderr",
+    "a_denied_command_is_a_spawn_error",
+    "a_timeout_stops_the_child",
+];
+
+#[tokio::test]
+async fn the_sdk_s_checks_pass_end_to_end_and_leave_nothing_running() {
+    within(async {
+        let Some(wasm) = JAVASCRIPT.plugin(&SCENARIOS, "scenarios").await else {
+            return;
+        };
+        let run = procbox(&[
+            "run",
+            wasm.to_str().unwrap(),
+            "--allow-run=printf,echo,sh,sort,sleep,head",
+            "--allow-helper=/usr/bin/head",
+            "--allow-env=N=42",
+        ])
+        .await;
+        assert_eq!(run.code, Some(0), "{run:?}");
+        let passed: Vec<&str> = run.stdout.lines().filter_map(|l| l.strip_prefix("ok ")).collect();
+        assert_eq!(passed, CHECKS, "{run:?}");
+        assert_eq!(sleeping_with("3600.4243"), Vec::<u32>::new());
+    })
+    .await
+}
+
+#[tokio::test]
+async fn dollar_git_log_prints_the_last_commits() {
+    within(async {
+        let Some(wasm) = JAVASCRIPT.plugin(&RECENT, "recent").await else {
+            return;
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let repo = dir.path().join("repo");
+        let git = |args: &[&str]| {
+            let out = std::process::Command::new("git")
+                .args(["-c", "user.name=t", "-c", "user.email=t@example.com", "-C"])
+                .arg(&repo)
+                .args(args)
+                .output()
+                .expect("git");
+            assert!(out.status.success(), "git {args:?}: {out:?}");
+            String::from_utf8(out.stdout).unwrap()
+        };
+        std::fs::create_dir(&repo).unwrap();
+        git(&["init", "-q"]);
+        for n in 1..=7 {
+            std::fs::write(repo.join("f"), n.to_string()).unwrap();
+            git(&["add", "f"]);
+            git(&["commit", "-q", "-m", &format!("change {n}")]);
+        }
+        let repo_arg = repo.to_str().unwrap();
+        let dir_grant = format!("--dir={repo_arg}");
+        let run = procbox(&[
+            "run",
+            wasm.to_str().unwrap(),
+            "--allow-run=git log **",
+            &dir_grant,
+            "--",
+            repo_arg,
+            "3",
+        ])
+        .await;
+        assert_eq!(run.code, Some(0), "{run:?}");
+        assert_eq!(run.stdout, git(&["log", "--oneline", "-n", "3"]), "{run:?}");
+        // Arguments stay arguments: no shell ever sees them.
+        let run = procbox(&[
+            "run",
+            wasm.to_str().unwrap(),
+            "--allow-run=git log **",
+            &dir_grant,
+            "--",
+            repo_arg,
+            "3;id",
+        ])
+        .await;
+        assert_eq!(run.code, Some(2), "{run:?}");
+        // Without the grant: one line, naming the fix.
+        let run = procbox(&["run", wasm.to_str().unwrap(), &dir_grant, "--", repo_arg]).await;
+        assert_eq!(run.code, Some(1), "{run:?}");
+        assert!(
+            run.stderr
+                .starts_with("recent.wasm: `git log --oneline -n 5` was denied:")
+                && run.stderr.contains("--allow-run"),
+            "{run:?}"
+        );
+    })
+    .await
+}
