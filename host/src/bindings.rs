@@ -6,7 +6,7 @@
 
 wasmtime::component::bindgen!({
     path: "../wit",
-    world: "procbox:host/plugin@0.2.0",
+    world: "procbox:host/plugin@0.2.1",
     imports: { default: async | trappable },
     exports: { default: async },
     with: {
@@ -16,13 +16,13 @@ wasmtime::component::bindgen!({
         "wasi:filesystem": wasmtime_wasi::p2::bindings::filesystem,
         "wasi:random": wasmtime_wasi::p2::bindings::random,
         "wasi:sockets": wasmtime_wasi::p2::bindings::sockets,
-        "procbox:host/process.child": crate::child::Child,
+        "procbox:host/process@0.2.1.child": crate::child::Child,
     },
 });
 
-pub use self::procbox::host0_2_0::process;
+pub use self::procbox::host0_2_1::process;
 
-/// `procbox:host@0.1.0`, still served beside 0.2.0: plugins built against
+/// `procbox:host@0.1.0`, still served beside 0.2.x: plugins built against
 /// it keep running (`host/v0_1.rs` adapts each call).
 pub mod v0_1 {
     wasmtime::component::bindgen!({

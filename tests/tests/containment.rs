@@ -581,6 +581,22 @@ async fn a_plugin_built_against_0_1_0_still_runs() {
     assert!(inspect.stdout.contains("procbox:host/process@0.1.0"), "{inspect:?}");
 }
 
+#[tokio::test]
+async fn a_plugin_built_against_0_2_0_still_runs() {
+    // Raw bindings of procbox:host@0.2.0, no SDK: a 0.2.1 host serves it
+    // as it is (0.2.1 only added `child.signal-group`).
+    let argv = ["run", guests::PLUGIN_0_2_0, "--allow-run=echo", "--", "echo", "hi"];
+    let run = bounded!(procbox(&argv));
+    assert_eq!(run.code, Some(0), "{run:?}");
+    assert!(run.stdout.starts_with("stdout=hi status=exited:0 measured="), "{run:?}");
+    let inspect = bounded!(procbox(&["inspect", guests::PLUGIN_0_2_0]));
+    assert!(inspect.stdout.contains("procbox:host/process@0.2.0"), "{inspect:?}");
+    assert!(
+        inspect.stdout.contains("world: procbox:host/plugin@0.2.0"),
+        "{inspect:?}"
+    );
+}
+
 /// Starts `runs` plugins whose child leaves a `setsid` sleep carrying
 /// `mark`, SIGKILLing each procbox after a pseudo-random 0-60 ms (start-up
 /// to the child's `ready` takes 30-40 ms in a debug build), with `extra`

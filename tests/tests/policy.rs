@@ -344,8 +344,8 @@ async fn inspect_shows_imports_exports_and_the_manifest() {
     ]));
     assert_eq!(run.code, Some(0), "{run:?}");
     for expected in [
-        "world: procbox:host/plugin@0.2.0",
-        "procbox:host/process@0.2.0",
+        "world: procbox:host/plugin@0.2.1",
+        "procbox:host/process@0.2.1",
         "wasi:cli/run@0.2",
         "name: scenarios",
         "requests run: git log **",

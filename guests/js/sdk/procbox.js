@@ -14,7 +14,7 @@
 // one while the plugin reads the other never deadlocks. The reference is
 // guests/js/sdk/README.md.
 
-import { spawn as hostSpawn } from "procbox:host/process@0.2.0";
+import { spawn as hostSpawn } from "procbox:host/process@0.2.1";
 import { poll } from "wasi:io/poll@0.2.12";
 import { exitWithCode } from "wasi:cli/exit@0.2.12";
 import { getArguments } from "wasi:cli/environment@0.2.12";
@@ -347,11 +347,15 @@ export class Child {
   kill() {
     hostCall(this.command, () => this.handle.kill());
   }
-  /** A signal, by name ("TERM", "SIGUSR1") or number, to the child itself. */
-  signal(sig) {
+  /**
+   * A signal, by name ("TERM", "SIGUSR1") or number, to the child itself;
+   * with `{ group: true }` to its whole process group (the child and what
+   * it started, unless they left the group).
+   */
+  signal(sig, { group = false } = {}) {
     const name = typeof sig === "number" ? SIGNAL_NUMBERS[sig] : String(sig).toUpperCase().replace(/^SIG/, "");
     if (!SIGNALS[name]) throw new TypeError(`procbox cannot send signal ${sig}`);
-    hostCall(this.command, () => this.handle.sendSignal(SIGNALS[name]));
+    hostCall(this.command, () => (group ? this.handle.signalGroup(SIGNALS[name]) : this.handle.sendSignal(SIGNALS[name])));
   }
   /** Waits for the exit; returns the `ExitStatus`. */
   wait() {

@@ -132,6 +132,15 @@ async def a_signal_sent():
     async with Process("sleep", LONG) as p:
         p.terminate()
         check(await p.wait() == -15, p)
+    # To the whole tree: the shell and the shell it started both hear it.
+    inner = "trap 'echo inner got TERM; exit 0' TERM; echo ready; while :; do sleep 0.05; done"
+    script = f"trap 'echo outer got TERM' TERM; sh -c \"{inner}\" & wait; wait"
+    async with Process("sh", "-c", script, stdout=PIPE) as p:
+        check(await p.stdout.readline() == b"ready\n", "ready")
+        p.signal_group("TERM")
+        heard = sorted([await p.stdout.readline(), await p.stdout.readline()])
+        check(heard == [b"inner got TERM\n", b"outer got TERM\n"], heard)
+        check(await p.wait() == 0, p)
 
 
 @scenario

@@ -90,6 +90,16 @@ impl Child {
         Ok(self.handle.send_signal(signal)?)
     }
 
+    /// Sends `signal` to the child's whole process group: the child and
+    /// what it started (unless they left the group). Does nothing if it has
+    /// already been reaped.
+    ///
+    /// # Errors
+    /// [`Error::Io`] if the kernel refused.
+    pub fn signal_group(&self, signal: Signal) -> Result<(), Error> {
+        Ok(self.handle.signal_group(signal)?)
+    }
+
     /// Writes `input` to stdin (if piped) and closes it, while reading stdout
     /// and stderr (if piped) to the end, all at once, so that no pipe can
     /// fill up and deadlock; then waits for the exit. Like Python's

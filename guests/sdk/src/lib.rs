@@ -107,12 +107,12 @@
 mod bindings {
     wit_bindgen::generate!({
         path: "../../wit",
-        world: "procbox:host/imports@0.2.0",
+        world: "procbox:host/imports@0.2.1",
         generate_all,
     });
 
-    /// The interface this SDK speaks (`procbox:host/process@0.2.0`).
-    pub use self::procbox::host0_2_0::process;
+    /// The interface this SDK speaks (`procbox:host/process@0.2.1`).
+    pub use self::procbox::host0_2_1::process;
 }
 
 mod child;

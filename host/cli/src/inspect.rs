@@ -46,10 +46,10 @@ pub fn inspect(runtime: &Runtime, plugin: &Path, manifest: Option<&Manifest>) ->
                 .imports
                 .iter()
                 .find_map(|i| i.strip_prefix("procbox:host/process@"))
-                .unwrap_or("0.2.0 (no processes imported)");
+                .unwrap_or("0.2.1 (no processes imported)");
             outln!(
                 out,
-                "world: procbox:host/plugin@{version} (runs with `procbox run`; this procbox serves 0.1.0 and 0.2.0)"
+                "world: procbox:host/plugin@{version} (runs with `procbox run`; this procbox serves 0.1.0, 0.2.0 and 0.2.1)"
             )
         }
         Err(reason) => outln!(out, "world: not a procbox plugin: {reason}"),

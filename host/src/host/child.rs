@@ -64,6 +64,19 @@ impl process::HostChild for ProcessCtxView<'_> {
         Ok(result.map_err(SpawnError::into))
     }
 
+    async fn signal_group(
+        &mut self,
+        child: Resource<Child>,
+        signal: Signal,
+    ) -> wasmtime::Result<Result<(), process::Error>> {
+        let result = self
+            .table
+            .get_mut(&child)?
+            .process()
+            .signal_group(signal_number(signal));
+        Ok(result.map_err(SpawnError::into))
+    }
+
     async fn kill(&mut self, child: Resource<Child>) -> wasmtime::Result<Result<(), process::Error>> {
         Ok(self.table.get_mut(&child)?.process().kill().map_err(SpawnError::into))
     }

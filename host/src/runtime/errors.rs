@@ -22,7 +22,7 @@ pub enum LoadError {
     #[error("{name} is not a valid WebAssembly component: {reason}")]
     Invalid { name: String, reason: String },
     /// A component, but not of the `procbox:host/plugin` world.
-    #[error("{name} is not a procbox plugin (world procbox:host/plugin, 0.1.0 or 0.2.0): {reason}")]
+    #[error("{name} is not a procbox plugin (world procbox:host/plugin, 0.1.0 to 0.2.1): {reason}")]
     WrongWorld { name: String, reason: String },
 }
 

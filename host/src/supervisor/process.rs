@@ -63,6 +63,15 @@ impl Process {
         self.shared.signal(signal, SignalTarget::Child)
     }
 
+    /// Sends `signal` to the child's whole process group. Does nothing once
+    /// the child has been reaped.
+    ///
+    /// # Errors
+    /// [`SpawnError::Io`] if the kernel refuses the signal.
+    pub fn signal_group(&self, signal: i32) -> Result<(), SpawnError> {
+        self.shared.signal(signal, SignalTarget::Group)
+    }
+
     /// Sends SIGKILL to the child's whole process group. Does nothing once
     /// the child has been reaped.
     ///

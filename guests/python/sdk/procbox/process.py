@@ -165,8 +165,8 @@ class Process:
     async def wait(self, timeout: float | None = None, *, kill_after: float = 2.0) -> int:
         """Waits for the child to exit and returns `returncode`.
 
-        With `timeout` (seconds): when it runs out, the child gets SIGTERM,
-        then its whole tree SIGKILL `kill_after` seconds later, and
+        With `timeout` (seconds): when it runs out, the child's whole tree
+        gets SIGTERM, then SIGKILL `kill_after` seconds later, and
         `TimeoutExpired` is raised once it is gone."""
         if timeout is None:
             await self._exited()
@@ -179,8 +179,8 @@ class Process:
         return self.returncode
 
     async def _stop(self, kill_after: float) -> None:
-        """SIGTERM, then SIGKILL to the tree after `kill_after` seconds."""
-        self.terminate()
+        """SIGTERM, then SIGKILL, `kill_after` seconds later, to the tree."""
+        self.signal_group(15)
         try:
             await asyncio.wait_for(self._exited(), kill_after)
         except TimeoutError:
@@ -192,8 +192,15 @@ class Process:
         as `"USR1"`) to the child. It does nothing once the child exited."""
         _host.call(self.args, self._child.send_signal, _host.to_signal(signal))
 
+    def signal_group(self, signal: "int | str") -> None:
+        """Sends `signal` to the child's whole process group: the child and
+        what it started (unless they left the group with `setsid`). It does
+        nothing once the child was reaped."""
+        _host.call(self.args, self._child.signal_group, _host.to_signal(signal))
+
     def terminate(self) -> None:
-        """SIGTERM to the child."""
+        """SIGTERM to the child (as asyncio's); `signal_group("TERM")` asks
+        its whole tree."""
         self.send_signal(15)
 
     def kill(self) -> None:
