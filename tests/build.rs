@@ -26,6 +26,7 @@ const PACKAGES: &[(&str, &str)] = &[
     ("LOG_WATCHER", "log-watcher"),
     ("CHECKSUMS", "checksums"),
     ("FASTEST", "fastest"),
+    ("RECENT", "recent"),
     // The demo is not in guests/plugins: the embedding example runs it.
     ("DEMO", "procbox-demo"),
 ];

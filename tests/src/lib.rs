@@ -360,3 +360,30 @@ pub fn assert_tree_running(line: &str) {
         }
     }
 }
+
+/// A git repository in `dir/repo` with `commits` commits ("change 1", ...),
+/// for the `recent` examples; returns its path.
+pub fn git_repository(dir: &std::path::Path, commits: usize) -> PathBuf {
+    let repo = dir.join("repo");
+    std::fs::create_dir(&repo).expect("create the repository's directory");
+    let git = |args: &[&str]| git_in(&repo, args);
+    git(&["init", "-q"]);
+    for n in 1..=commits {
+        std::fs::write(repo.join("f"), n.to_string()).expect("write f");
+        git(&["add", "f"]);
+        git(&["commit", "-q", "-m", &format!("change {n}")]);
+    }
+    repo
+}
+
+/// `git ARGS` in `repo`, natively; its stdout.
+pub fn git_in(repo: &std::path::Path, args: &[&str]) -> String {
+    let out = std::process::Command::new("git")
+        .args(["-c", "user.name=t", "-c", "user.email=t@example.com", "-C"])
+        .arg(repo)
+        .args(args)
+        .output()
+        .expect("run git");
+    assert!(out.status.success(), "git {args:?}: {out:?}");
+    String::from_utf8(out.stdout).expect("utf-8")
+}

@@ -239,3 +239,38 @@ async fn fastest_keeps_the_first_and_kills_the_rest() {
     assert!(run.stdout.contains("#0 killed: killed by signal 9"), "{run:?}");
     assert!(run.stdout.contains("#2 killed: killed by signal 9"), "{run:?}");
 }
+
+#[tokio::test]
+async fn recent_prints_the_last_commits_and_without_a_grant_names_the_fix() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = procbox_tests::git_repository(dir.path(), 7);
+    let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../guests/plugins/recent/recent.manifest.toml");
+    let manifest = manifest.to_str().unwrap();
+    let run = |argv: Vec<&'static str>| {
+        let repo = repo.clone();
+        let argv: Vec<String> = ["run", guests::RECENT, "--manifest", manifest]
+            .into_iter()
+            .map(String::from)
+            .chain(argv.into_iter().map(String::from))
+            .collect();
+        async move {
+            let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
+            tokio::time::timeout(TEST_DEADLINE, procbox_tests::procbox_in(&repo, &argv))
+                .await
+                .expect("test deadline")
+        }
+    };
+    let out = run(vec!["--allow-run=git log **", "--", "3"]).await;
+    assert_eq!(out.code, Some(0), "{out:?}");
+    assert_eq!(
+        out.stdout,
+        procbox_tests::git_in(&repo, &["log", "--oneline", "-n", "3"]),
+        "{out:?}"
+    );
+    let out = run(vec!["--", "3"]).await;
+    assert_eq!(out.code, Some(1), "{out:?}");
+    assert!(
+        out.stderr.starts_with("Error: denied: ") && out.stderr.contains("--allow-run 'git log --oneline -n 3'"),
+        "{out:?}"
+    );
+}

@@ -17,7 +17,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use procbox_tests::language::{sleeping_with, JAVASCRIPT};
-use procbox_tests::procbox;
+use procbox_tests::{git_in, git_repository, procbox, procbox_in};
 use tokio::sync::OnceCell;
 
 /// Generous, for a first run: npm install, componentize (about 15 s) and
@@ -71,52 +71,20 @@ async fn dollar_git_log_prints_the_last_commits() {
             return;
         };
         let dir = tempfile::tempdir().unwrap();
-        let repo = dir.path().join("repo");
-        let git = |args: &[&str]| {
-            let out = std::process::Command::new("git")
-                .args(["-c", "user.name=t", "-c", "user.email=t@example.com", "-C"])
-                .arg(&repo)
-                .args(args)
-                .output()
-                .expect("git");
-            assert!(out.status.success(), "git {args:?}: {out:?}");
-            String::from_utf8(out.stdout).unwrap()
-        };
-        std::fs::create_dir(&repo).unwrap();
-        git(&["init", "-q"]);
-        for n in 1..=7 {
-            std::fs::write(repo.join("f"), n.to_string()).unwrap();
-            git(&["add", "f"]);
-            git(&["commit", "-q", "-m", &format!("change {n}")]);
-        }
-        let repo_arg = repo.to_str().unwrap();
-        let dir_grant = format!("--dir={repo_arg}");
-        let run = procbox(&[
-            "run",
-            wasm.to_str().unwrap(),
-            "--allow-run=git log **",
-            &dir_grant,
-            "--",
-            repo_arg,
-            "3",
-        ])
-        .await;
+        let repo = git_repository(dir.path(), 7);
+        let wasm = wasm.to_str().unwrap();
+        let run = procbox_in(&repo, &["run", wasm, "--allow-run=git log **", "--", "3"]).await;
         assert_eq!(run.code, Some(0), "{run:?}");
-        assert_eq!(run.stdout, git(&["log", "--oneline", "-n", "3"]), "{run:?}");
-        // Arguments stay arguments: no shell ever sees them.
-        let run = procbox(&[
-            "run",
-            wasm.to_str().unwrap(),
-            "--allow-run=git log **",
-            &dir_grant,
-            "--",
-            repo_arg,
-            "3;id",
-        ])
-        .await;
-        assert_eq!(run.code, Some(2), "{run:?}");
+        assert_eq!(run.stdout, git_in(&repo, &["log", "--oneline", "-n", "3"]), "{run:?}");
+        // An interpolated value is one argument, never shell text.
+        let run = procbox_in(&repo, &["run", wasm, "--allow-run=git log **", "--", "3; id"]).await;
+        assert_eq!(run.code, Some(1), "{run:?}");
+        assert!(
+            run.stderr.contains("`git log --oneline -n \"3; id\"` failed"),
+            "{run:?}"
+        );
         // Without the grant: one line, naming the fix.
-        let run = procbox(&["run", wasm.to_str().unwrap(), &dir_grant, "--", repo_arg]).await;
+        let run = procbox_in(&repo, &["run", wasm]).await;
         assert_eq!(run.code, Some(1), "{run:?}");
         assert!(
             run.stderr

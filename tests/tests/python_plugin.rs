@@ -34,6 +34,7 @@ async fn within<T>(test: impl Future<Output = T>) -> T {
 /// The built plugins, or why they cannot be built here.
 static TOPN: OnceCell<Result<PathBuf, String>> = OnceCell::const_new();
 static SCENARIOS: OnceCell<Result<PathBuf, String>> = OnceCell::const_new();
+static RECENT: OnceCell<Result<PathBuf, String>> = OnceCell::const_new();
 
 /// The topn plugin's `.wasm` (see `Language::plugin`).
 async fn plugin() -> Option<&'static Path> {
@@ -378,6 +379,27 @@ async fn a_new_python_plugin_builds_and_runs_outside_the_repository() {
         assert_eq!(run.code, Some(1), "{run:?}");
         assert!(
             run.stderr.contains("was denied") && run.stderr.contains("--allow-run"),
+            "{run:?}"
+        );
+    })
+    .await
+}
+
+/// The README's small task in Python: the last N commits.
+#[tokio::test]
+async fn recent_prints_the_last_commits() {
+    within(async {
+        let Some(wasm) = PYTHON.plugin(&RECENT, "recent").await else {
+            return;
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let repo = procbox_tests::git_repository(dir.path(), 7);
+        let argv = ["run", wasm.to_str().unwrap(), "--allow-run=git log **", "--", "3"];
+        let run = procbox_tests::procbox_in(&repo, &argv).await;
+        assert_eq!(run.code, Some(0), "{run:?}");
+        assert_eq!(
+            run.stdout,
+            procbox_tests::git_in(&repo, &["log", "--oneline", "-n", "3"]),
             "{run:?}"
         );
     })

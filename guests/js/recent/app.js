@@ -1,17 +1,13 @@
-// recent: the last N commits of a git repository, one line each.
+// recent: the last N commits of the repository it runs in, one line each.
+// The same small task is written in Rust (guests/plugins/recent) and
+// Python (guests/python/recent), side by side in the README.
 //
-//   procbox run recent.wasm --allow-run 'git log **' --dir REPO -- REPO [N]
+//   procbox run recent.wasm --allow-run 'git log **' -- 3
 //
 // `$` builds git's argv from the template: no shell is involved, and an
 // interpolated value is always one argument.
 import { $, plugin } from "procbox";
 
-export const run = plugin(([repo = ".", n = "5"]) => {
-  if (!/^[1-9][0-9]*$/.test(n)) {
-    console.error(`recent: N must be a positive number, not ${JSON.stringify(n)}`);
-    return 2;
-  }
-  for (const line of $({ cwd: repo })`git log --oneline -n ${n}`.lines()) {
-    console.log(line);
-  }
+export const run = plugin(([n = "5"]) => {
+  for (const line of $`git log --oneline -n ${n}`.lines()) console.log(line);
 });
