@@ -176,15 +176,5 @@ pub static JAVASCRIPT: Language = Language {
 /// Live processes (not zombies) running `sleep` with `marker` in their
 /// command line: children a test's plugin had to stop.
 pub fn sleeping_with(marker: &str) -> Vec<u32> {
-    let Ok(entries) = std::fs::read_dir("/proc") else {
-        return Vec::new();
-    };
-    entries
-        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
-        .filter(|pid| {
-            let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
-            let sleep = cmdline.starts_with(b"sleep\0") || cmdline.starts_with(b"/usr/bin/sleep\0");
-            sleep && String::from_utf8_lossy(&cmdline).contains(marker)
-        })
-        .collect()
+    crate::live_processes(|argv0, cmdline| ["sleep", "/usr/bin/sleep"].contains(&argv0) && cmdline.contains(marker))
 }

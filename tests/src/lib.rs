@@ -361,6 +361,24 @@ pub fn assert_tree_running(line: &str) {
     }
 }
 
+/// The pids (in our namespace) of live processes whose first word and
+/// whole command line (words joined by NUL) satisfy `matching`. Zombies
+/// have no command line, so they never match.
+pub fn live_processes(matching: impl Fn(&str, &str) -> bool) -> Vec<u32> {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+            let cmdline = String::from_utf8_lossy(&cmdline);
+            let argv0 = cmdline.split('\0').next().unwrap_or_default();
+            !cmdline.is_empty() && matching(argv0, &cmdline)
+        })
+        .collect()
+}
+
 /// A git repository in `dir/repo` with `commits` commits ("change 1", ...),
 /// for the `recent` examples; returns its path.
 pub fn git_repository(dir: &std::path::Path, commits: usize) -> PathBuf {

@@ -74,18 +74,7 @@ fn marker() -> String {
 /// argument). Zombies have no command line, so they are not counted here.
 fn marked(marker: &str) -> Vec<u32> {
     const CHAIN_PROGRAMS: [&str; 4] = ["sh", "/bin/sh", "/usr/bin/setsid", "/usr/bin/sleep"];
-    let Ok(entries) = std::fs::read_dir("/proc") else {
-        return Vec::new();
-    };
-    entries
-        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
-        .filter(|pid| {
-            let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
-            let cmdline = String::from_utf8_lossy(&cmdline);
-            let argv0 = cmdline.split('\0').next().unwrap_or_default();
-            CHAIN_PROGRAMS.contains(&argv0) && cmdline.contains(marker)
-        })
-        .collect()
+    procbox_tests::live_processes(|argv0, cmdline| CHAIN_PROGRAMS.contains(&argv0) && cmdline.contains(marker))
 }
 
 /// Polls until `marked(marker)` satisfies `done`, for at most `bound`;
