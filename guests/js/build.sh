@@ -3,8 +3,10 @@
 #
 #   guests/js/build.sh DIR [OUT.wasm]
 #
-# DIR holds app.js, an ES module that imports the SDK as "procbox"
-# (guests/js/sdk/procbox.js) and exports `run`. esbuild bundles the two
+# DIR holds app.js (or app.ts: TypeScript, whose types esbuild strips
+# without checking them), an ES module that imports the SDK as "procbox"
+# (guests/js/sdk/procbox.js, typed by procbox.d.ts) and exports `run`.
+# esbuild bundles the two
 # into one module (componentize-js takes one), leaving the WIT imports
 # (procbox:*, wasi:*) to the component. OUT defaults to
 # target/guests/js/NAME.wasm.
@@ -23,9 +25,11 @@ UNAVAILABLE=77
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 repo=$(cd "$here/../.." && pwd)
 unavailable() { echo "build.sh: toolchain unavailable: $*" >&2; exit "$UNAVAILABLE"; }
-[[ $# -ge 1 && $# -le 2 ]] || { echo "usage: $0 DIR [OUT.wasm]   (DIR holds app.js)" >&2; exit 2; }
+[[ $# -ge 1 && $# -le 2 ]] || { echo "usage: $0 DIR [OUT.wasm]   (DIR holds app.js or app.ts)" >&2; exit 2; }
 app_dir=$(cd "$1" && pwd)
-[[ -f $app_dir/app.js ]] || { echo "build.sh: $app_dir/app.js does not exist" >&2; exit 2; }
+app=$app_dir/app.ts
+[[ -f $app ]] || app=$app_dir/app.js
+[[ -f $app ]] || { echo "build.sh: $app_dir holds neither app.js nor app.ts" >&2; exit 2; }
 name=$(basename "$app_dir")
 out=${2:-$repo/target/guests/js/$name.wasm}
 toolchain=${PROCBOX_JS_TOOLCHAIN:-$repo/target/js-toolchain}
@@ -48,7 +52,7 @@ fi
 mkdir -p "$(dirname "$out")"
 work=$(mktemp -d "$out.XXXXXX")
 trap 'rm -rf "$work"' EXIT
-"$toolchain/node_modules/.bin/esbuild" "$app_dir/app.js" --bundle --format=esm --platform=neutral \
+"$toolchain/node_modules/.bin/esbuild" "$app" --bundle --format=esm --platform=neutral \
     --log-level=warning --alias:procbox="$here/sdk/procbox.js" \
     --external:'procbox:*' --external:'wasi:*' --outfile="$work/bundle.js" >&2
 

@@ -26,8 +26,8 @@ pub struct Language {
     pub name: &'static str,
     /// The guests directory under the repository: "guests/python".
     pub dir: &'static str,
-    /// The sources' extension: "py".
-    pub extension: &'static str,
+    /// The sources' extensions: ["py"].
+    pub extensions: &'static [&'static str],
     /// Its SDK's sources, under the repository: "guests/python/sdk/procbox".
     pub sdk: &'static str,
     /// The variable that turns a skip into a failure.
@@ -117,7 +117,10 @@ impl Language {
             std::fs::read_dir(&dir)
                 .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
                 .map(|entry| entry.expect("a directory entry").path())
-                .filter(|path| path.extension().is_some_and(|ext| ext == self.extension))
+                .filter(|path| {
+                    path.extension()
+                        .is_some_and(|ext| self.extensions.iter().any(|e| ext == *e))
+                })
                 .collect::<Vec<_>>()
         };
         [script.to_path_buf(), repo().join("wit/process.wit")]
@@ -157,7 +160,7 @@ async fn compile_into_test_cache(wasm: &Path) {
 pub static PYTHON: Language = Language {
     name: "Python plugin",
     dir: "guests/python",
-    extension: "py",
+    extensions: &["py"],
     sdk: "guests/python/sdk/procbox",
     require: "PROCBOX_REQUIRE_PYTHON",
     toolchain: ("PROCBOX_PY_VENV", "componentize-py-venv"),
@@ -167,7 +170,7 @@ pub static PYTHON: Language = Language {
 pub static JAVASCRIPT: Language = Language {
     name: "JavaScript plugin",
     dir: "guests/js",
-    extension: "js",
+    extensions: &["js", "ts"],
     sdk: "guests/js/sdk",
     require: "PROCBOX_REQUIRE_JS",
     toolchain: ("PROCBOX_JS_TOOLCHAIN", "js-toolchain"),

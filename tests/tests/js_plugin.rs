@@ -95,3 +95,35 @@ async fn dollar_git_log_prints_the_last_commits() {
     })
     .await
 }
+
+static TYPED: OnceCell<Result<PathBuf, String>> = OnceCell::const_new();
+
+/// A TypeScript plugin (`guests/js/typed/app.ts`): build.sh takes `app.ts`
+/// as well, and esbuild strips its types.
+#[tokio::test]
+async fn a_typescript_plugin_builds_and_runs() {
+    within(async {
+        let Some(wasm) = JAVASCRIPT.plugin(&TYPED, "typed").await else {
+            return;
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let (one, three) = (dir.path().join("one.txt"), dir.path().join("three.txt"));
+        std::fs::write(&one, "a\n").unwrap();
+        std::fs::write(&three, "a\nb\nc\n").unwrap();
+        let read = format!("--allow-read={}", dir.path().display());
+        let (one, three) = (one.to_str().unwrap(), three.to_str().unwrap());
+        let run = procbox(&[
+            "run",
+            wasm.to_str().unwrap(),
+            "--allow-run=wc -l *",
+            &read,
+            "--",
+            one,
+            three,
+        ])
+        .await;
+        assert_eq!(run.code, Some(0), "{run:?}");
+        assert_eq!(run.stdout, format!("3 {three}\n1 {one}\n"), "{run:?}");
+    })
+    .await
+}

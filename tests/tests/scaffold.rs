@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use procbox_tests::terminal::on_a_terminal_in;
 use procbox_tests::{procbox_bin, procbox_in};
 
 /// Building the new crate compiles wit-bindgen for wasm: allow for a slow,
@@ -66,6 +67,30 @@ async fn a_new_plugin_builds_and_runs_outside_the_repository() {
     assert_eq!(granted.stdout, "hello from hello-plugin\n", "{granted:?}");
     assert!(granted.stderr.contains("granting what"), "{granted:?}");
     assert!(procbox_bin().exists());
+    the_new_user_path_takes_one_denial(wasm).await;
+}
+
+/// Run, get denied with the fix named, grant it at the prompt ("always"),
+/// run again: one denial at most.
+async fn the_new_user_path_takes_one_denial(wasm: &str) {
+    let config = tempfile::tempdir().unwrap();
+    let vars = [("PROCBOX_CONFIG_DIR", config.path())];
+    let denied = procbox_tests::procbox_with_env(&vars, &["run", wasm]).await;
+    assert_eq!(denied.code, Some(1), "{denied:?}");
+    assert!(
+        denied.stderr.contains("--allow-run 'echo hello from hello-plugin'"),
+        "{denied:?}"
+    );
+    let think = Duration::ZERO;
+    let (code, shown) = on_a_terminal_in(config.path(), &["run", wasm], "", &["a"], think).await;
+    assert_eq!(code, Some(0), "{shown}");
+    assert!(
+        shown.contains("hello from hello-plugin") && shown.contains("remembered for"),
+        "{shown}"
+    );
+    let again = procbox_tests::procbox_with_env(&vars, &["run", wasm]).await;
+    assert_eq!(again.code, Some(0), "{again:?}");
+    assert_eq!(again.stdout, "hello from hello-plugin\n", "{again:?}");
 }
 
 #[tokio::test]
