@@ -127,3 +127,18 @@ async fn a_typescript_plugin_builds_and_runs() {
     })
     .await
 }
+
+/// `procbox new --lang js` outside the repository: its build.sh
+/// (componentize-js and esbuild from npm, the vendored SDK and WIT) builds
+/// a plugin that runs, with its manifest embedded.
+#[tokio::test]
+async fn a_new_javascript_plugin_builds_and_runs_outside_the_repository() {
+    within(async {
+        // The toolchain check, and the shared toolchain, of the other tests.
+        if JAVASCRIPT.plugin(&RECENT, "recent").await.is_none() {
+            return;
+        }
+        JAVASCRIPT.new_project_builds_and_runs("js").await;
+    })
+    .await
+}

@@ -263,6 +263,7 @@ const SCENARIOS_RUN: &[&str] = &[
     "a_queue_of_commands_sequential_and_parallel",
     "a_timeout_kills",
     "a_signal_sent",
+    "closing_while_other_tasks_wait_on_the_process",
     "json_decoded",
     "one_mib_on_stdout_and_stderr_at_once",
     "a_denied_command_is_a_typed_exception",
@@ -350,37 +351,7 @@ async fn a_new_python_plugin_builds_and_runs_outside_the_repository() {
         if plugin().await.is_none() {
             return;
         }
-        let dir = tempfile::tempdir().unwrap();
-        let created = procbox_tests::procbox_in(dir.path(), &["new", "--lang", "python", "hello-py"]).await;
-        assert_eq!(created.code, Some(0), "{created:?}");
-        assert!(
-            created.stdout.contains("build: cd hello-py && ./build.sh"),
-            "{created:?}"
-        );
-        let project = dir.path().join("hello-py");
-        let build = tokio::process::Command::new(project.join("build.sh"))
-            .env(PYTHON.toolchain_env().0, PYTHON.toolchain_env().1)
-            .env("PROCBOX", procbox_bin())
-            .current_dir(dir.path())
-            .stdin(std::process::Stdio::null())
-            .kill_on_drop(true)
-            .output()
-            .await
-            .expect("start build.sh");
-        assert!(build.status.success(), "{}", String::from_utf8_lossy(&build.stderr));
-        let wasm = project.join("hello-py.wasm");
-        let wasm = wasm.to_str().unwrap();
-        // The manifest travels inside the plugin: --grant-requested grants it.
-        let run = procbox(&["run", wasm, "--grant-requested", "--", "world"]).await;
-        assert_eq!(run.code, Some(0), "{run:?}");
-        assert_eq!(run.stdout, "hello from hello-py world\n", "{run:?}");
-        // Without a grant: one line naming the fix, exit 1.
-        let run = procbox(&["run", wasm, "--", "world"]).await;
-        assert_eq!(run.code, Some(1), "{run:?}");
-        assert!(
-            run.stderr.contains("was denied") && run.stderr.contains("--allow-run"),
-            "{run:?}"
-        );
+        PYTHON.new_project_builds_and_runs("python").await;
     })
     .await
 }

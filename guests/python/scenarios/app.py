@@ -138,9 +138,42 @@ async def a_signal_sent():
     async with Process("sh", "-c", script, stdout=PIPE) as p:
         check(await p.stdout.readline() == b"ready\n", "ready")
         p.signal_group("TERM")
-        heard = sorted([await p.stdout.readline(), await p.stdout.readline()])
-        check(heard == [b"inner got TERM\n", b"outer got TERM\n"], heard)
+        heard = [await p.stdout.readline(), await p.stdout.readline()]
+        # Each once: the leader is not signalled twice.
+        check(sorted(heard) == [b"inner got TERM\n", b"outer got TERM\n"], heard)
         check(await p.wait() == 0, p)
+
+
+@scenario
+async def closing_while_other_tasks_wait_on_the_process():
+    # A task waits for the exit, another reads stdout, and the process is
+    # closed under them: both get an answer (its status, end-of-file), and
+    # nothing traps on a pollable that outlives what it watches.
+    p = Process("sleep", LONG, stdout=PIPE)
+    waiter = asyncio.create_task(p.wait())
+    reader = asyncio.create_task(p.stdout.read())
+    await asyncio.sleep(0)  # let both start waiting
+    await p.aclose()
+    check(await waiter == -9, p)
+    check(await reader == b"", "end-of-file for the reader")
+    # A stream closed while a task reads it, the child still running and
+    # silent: the reader gets end-of-file.
+    async with Process("sleep", LONG, stdout=PIPE) as p:
+        reader = asyncio.create_task(p.stdout.read())
+        await asyncio.sleep(0)
+        p.stdout.close()
+        check(await reader == b"", "end-of-file after close")
+        check(p.returncode is None, "the child still runs")
+    # The same for a writer blocked on a child that never reads.
+    p = Process("sleep", LONG, stdin=PIPE)
+    p.stdin.write(b"x" * (4 * MiB))
+    drainer = asyncio.create_task(p.stdin.drain())
+    await asyncio.sleep(0)
+    await p.aclose()
+    try:
+        await drainer
+    except BrokenPipeError:
+        pass  # the input was never taken: that is what it says
 
 
 @scenario

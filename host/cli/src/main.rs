@@ -96,6 +96,7 @@ Examples:
 const NEW_EXAMPLES: &str = "\
 Examples:
   procbox new --lang python repo-tool && cd repo-tool && ./build.sh && procbox run repo-tool.wasm --allow-run echo
+  procbox new --lang js repo-tool && cd repo-tool && ./build.sh && procbox run repo-tool.wasm --allow-run echo
   procbox new repo-tool && cd repo-tool && cargo build --release
   procbox run target/wasm32-wasip2/release/repo-tool.wasm --manifest repo-tool.manifest.toml --allow-run echo";
 
@@ -139,8 +140,9 @@ enum Commands {
     #[command(after_help = DEMO_EXAMPLES)]
     Demo,
     /// Create a plugin NAME in the current directory, in Rust (a crate,
-    /// for `cargo build --release`) or Python (`--lang python`, built by
-    /// its `./build.sh`), with the SDK and the WIT vendored.
+    /// for `cargo build --release`), Python or JavaScript (`--lang python`
+    /// or `--lang js`, built by its `./build.sh`), with the SDK and the WIT
+    /// vendored.
     #[command(after_help = NEW_EXAMPLES)]
     New(NewArgs),
     /// List, show, revoke or edit what you granted plugins "always" at the
@@ -356,7 +358,7 @@ async fn dispatch(cli: Cli) -> Result<u8, Failure> {
                     format!("cargo build --release && procbox embed-manifest target/wasm32-wasip2/release/{0}.wasm {0}.manifest.toml", args.name),
                     format!("target/wasm32-wasip2/release/{}.wasm", args.name),
                 ),
-                scaffold::Lang::Python => ("./build.sh".to_string(), format!("{}.wasm", args.name)),
+                scaffold::Lang::Python | scaffold::Lang::Js => ("./build.sh".to_string(), format!("{}.wasm", args.name)),
             };
             output::emit(&format!(
                 "created {0}/\n  build: cd {0} && {build}\n  run:   procbox run {wasm} --allow-run echo\n  (the manifest, embedded in the plugin, lists what it asks to run: grant it with --allow-run, or all of it with --grant-requested)\n",

@@ -55,6 +55,13 @@ const PYTHON_SDK_SOURCES: &[(&str, &str)] = vendored!(
     "guests/python/sdk/README.md",
 );
 
+const JS_SDK_SOURCES: &[(&str, &str)] = vendored!(
+    "guests/js/sdk/procbox.js",
+    "guests/js/sdk/procbox.d.ts",
+    "guests/js/sdk/README.md",
+    "guests/js/componentize.mjs",
+);
+
 /// The languages `procbox new` writes plugins in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Lang {
@@ -62,6 +69,8 @@ pub enum Lang {
     Rust,
     /// A componentize-py app on the Python SDK (asyncio).
     Python,
+    /// A componentize-js module on the JavaScript SDK (`$`, `Command`).
+    Js,
 }
 
 /// Creates the plugin project `name`, in `lang`, in `parent`.
@@ -89,6 +98,7 @@ pub fn new_plugin(parent: &Path, name: &str, lang: Lang) -> Result<(), Failure> 
     let files = match lang {
         Lang::Rust => rust_files(name),
         Lang::Python => python_files(name),
+        Lang::Js => js_files(name),
     };
     write_files(&root, files)
 }
@@ -140,6 +150,23 @@ fn python_files(name: &str) -> Vec<(String, String)> {
     ];
     for (path, text) in PYTHON_SDK_SOURCES {
         files.push((path.replace("guests/python/sdk/", "procbox-sdk/"), text.to_string()));
+    }
+    files.extend(wit_files(""));
+    files
+}
+
+fn js_files(name: &str) -> Vec<(String, String)> {
+    let mut files: Vec<(String, String)> = vec![
+        ("app.js".into(), JS_APP.replace("NAME", name)),
+        ("build.sh".into(), JS_BUILD.replace("NAME", name)),
+        (format!("{name}.manifest.toml"), requests(name)),
+        ("README.md".into(), JS_README.replace("NAME", name)),
+        (".gitignore".into(), format!("/{name}.wasm\n")),
+    ];
+    for (path, text) in JS_SDK_SOURCES {
+        let file = path.rsplit('/').next().expect("a file name");
+        let dir = if file == "componentize.mjs" { "" } else { "procbox-sdk/" };
+        files.push((format!("{dir}{file}"), text.to_string()));
     }
     files.extend(wit_files(""));
     files
@@ -320,6 +347,92 @@ later runs start in a fraction of a second.
 the `.wasm` by `build.sh`: `procbox inspect --as-flags NAME.wasm` prints it
 as flags, and `procbox run NAME.wasm --grant-requested` grants exactly
 that.
+
+`procbox-sdk/` is the SDK, vendored by `procbox new`; its reference, with
+examples, is `procbox-sdk/README.md`. `wit/` is the interface it binds.
+"#;
+
+const JS_APP: &str = r#"// NAME: a procbox plugin. It may run only what the person running it
+// grants; NAME.manifest.toml says what it asks for.
+import { $, plugin } from "procbox";
+
+export const run = plugin((args) => {
+  console.log($`echo hello from NAME ${args}`.text());
+});
+"#;
+
+const JS_BUILD: &str = r#"#!/usr/bin/env bash
+# Builds NAME.wasm, a procbox plugin, from app.js (or app.ts) with esbuild
+# and componentize-js.
+#
+#   ./build.sh [OUT.wasm]          (default: NAME.wasm beside this script)
+#
+# The toolchain comes from npm, pinned, into a directory made once and
+# shared by every plugin: $PROCBOX_JS_TOOLCHAIN, default
+# ~/.cache/procbox/js-toolchain. When procbox is on PATH ($PROCBOX names
+# another), the manifest is embedded in the result. Exit status 77: the
+# toolchain cannot be installed here (the reason is on stderr).
+set -euo pipefail
+
+COMPONENTIZE_JS=0.23.0
+ESBUILD=0.25.12
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+out=${1:-$here/NAME.wasm}
+toolchain=${PROCBOX_JS_TOOLCHAIN:-${XDG_CACHE_HOME:-$HOME/.cache}/procbox/js-toolchain}
+unavailable() { echo "build.sh: toolchain unavailable: $*" >&2; exit 77; }
+
+mkdir -p "$toolchain"
+if command -v flock >/dev/null; then exec 9>"$toolchain.lock"; flock 9; fi
+installed() { node -p "require('$toolchain/node_modules/$1/package.json').version" 2>/dev/null || true; }
+if [[ $(installed @bytecodealliance/componentize-js) != "$COMPONENTIZE_JS" || $(installed esbuild) != "$ESBUILD" ]]; then
+    command -v node >/dev/null || unavailable "node not found (install Node.js 18 or newer)"
+    command -v npm >/dev/null || unavailable "npm not found"
+    [[ -f $toolchain/package.json ]] || echo '{"private":true}' >"$toolchain/package.json"
+    echo "build.sh: installing componentize-js@$COMPONENTIZE_JS and esbuild@$ESBUILD into $toolchain" >&2
+    npm install --prefix "$toolchain" --no-audit --no-fund --silent \
+        "@bytecodealliance/componentize-js@$COMPONENTIZE_JS" "esbuild@$ESBUILD" >&2 ||
+        unavailable "npm could not install componentize-js and esbuild"
+fi
+
+app=$here/app.ts
+[[ -f $app ]] || app=$here/app.js
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+"$toolchain/node_modules/.bin/esbuild" "$app" --bundle --format=esm --platform=neutral --log-level=warning \
+    --alias:procbox="$here/procbox-sdk/procbox.js" --external:'procbox:*' --external:'wasi:*' \
+    --outfile="$work/bundle.js" >&2
+cp "$here/componentize.mjs" "$toolchain/componentize.mjs"
+node "$toolchain/componentize.mjs" "$work/bundle.js" "$here/wit" "$work/out.wasm" >&2
+mv -f "$work/out.wasm" "$out"
+procbox=${PROCBOX:-procbox}
+if command -v "$procbox" >/dev/null; then
+    "$procbox" embed-manifest "$out" "$here/NAME.manifest.toml" >&2
+else
+    echo "build.sh: procbox is not on PATH: embed the manifest with procbox embed-manifest $out $here/NAME.manifest.toml" >&2
+fi
+echo "$out"
+"#;
+
+const JS_README: &str = r#"# NAME
+
+A procbox plugin in JavaScript, on the procbox SDK (`import { $, Command }
+from "procbox"`).
+
+```sh
+./build.sh                       # -> NAME.wasm, its manifest embedded
+procbox run NAME.wasm --allow-run echo -- world
+```
+
+`build.sh` needs `node` (18 or newer) and `npm`; the first build installs
+componentize-js and esbuild from npm (about 20 s), later ones take about
+7 s. Rename `app.js` to `app.ts` for TypeScript (esbuild strips the types;
+`procbox-sdk/procbox.d.ts` gives them to editors and `tsc`). The first run
+compiles the plugin into procbox's cache (about 10 s); later runs start in
+a fraction of a second.
+
+`NAME.manifest.toml` lists what the plugin asks to run, and is embedded in
+the `.wasm` by `build.sh`: `procbox run NAME.wasm --grant-requested` grants
+exactly that.
 
 `procbox-sdk/` is the SDK, vendored by `procbox new`; its reference, with
 examples, is `procbox-sdk/README.md`. `wit/` is the interface it binds.

@@ -13,6 +13,8 @@ pub trait ProcessOs: Send + Sync + std::fmt::Debug {
     fn kill(&self, pid: libc::pid_t, signal: i32) -> io::Result<()>;
     /// `killpg(pgid, signal)`.
     fn killpg(&self, pgid: libc::pid_t, signal: i32) -> io::Result<()>;
+    /// `getpgid(pid)`: the process group `pid` is in.
+    fn getpgid(&self, pid: libc::pid_t) -> io::Result<libc::pid_t>;
     /// `wait4(pid)`, blocking until it has exited; its raw status and usage.
     fn wait4(&self, pid: libc::pid_t) -> (io::Result<libc::c_int>, Usage);
 }
@@ -35,6 +37,14 @@ impl ProcessOs for System {
         match unsafe { libc::killpg(pgid, signal) } {
             0 => Ok(()),
             _ => Err(io::Error::last_os_error()),
+        }
+    }
+
+    fn getpgid(&self, pid: libc::pid_t) -> io::Result<libc::pid_t> {
+        // SAFETY: a plain syscall on a pid the caller owns and has not reaped.
+        match unsafe { libc::getpgid(pid) } {
+            -1 => Err(io::Error::last_os_error()),
+            pgid => Ok(pgid),
         }
     }
 

@@ -180,10 +180,17 @@ impl Shared {
         }
         let sent = match target {
             SignalTarget::Child => self.os.kill(self.pid, signal),
-            // The leader too, in case it moved itself to another group.
+            // The leader too when it moved itself to another group (for
+            // SIGKILL always: twice does no harm). Another signal must not
+            // reach a leader still in its group twice: a script that counts
+            // its TERMs, or exits on the second, would see two.
             SignalTarget::Group => {
                 let group = self.os.killpg(self.pid, signal);
-                self.os.kill(self.pid, signal).and(group)
+                let moved = self.os.getpgid(self.pid).map_or(true, |pgid| pgid != self.pid);
+                match signal == libc::SIGKILL || moved {
+                    true => self.os.kill(self.pid, signal).and(group),
+                    false => group,
+                }
             }
         };
         match sent {
@@ -251,6 +258,8 @@ mod tests {
     #[derive(Debug, Default)]
     struct FakeOs {
         calls: Mutex<Vec<String>>,
+        /// The leader moved itself to another group.
+        moved: bool,
     }
 
     impl ProcessOs for FakeOs {
@@ -262,6 +271,9 @@ mod tests {
             self.calls.lock().unwrap().push(format!("killpg {pgid} {signal}"));
             // The group is empty but for the zombie leader.
             Err(io::Error::from_raw_os_error(libc::ESRCH))
+        }
+        fn getpgid(&self, pid: libc::pid_t) -> io::Result<libc::pid_t> {
+            Ok(if self.moved { pid + 1 } else { pid })
         }
         fn wait4(&self, pid: libc::pid_t) -> (io::Result<libc::c_int>, Usage) {
             self.calls.lock().unwrap().push(format!("wait4 {pid}"));
@@ -294,6 +306,21 @@ mod tests {
         // A second reap is an error, not a second wait4.
         assert!(shared.reap(Instant::now(), false).is_err());
         assert_eq!(*os.calls.lock().unwrap(), before);
+    }
+
+    #[test]
+    fn a_group_signal_reaches_the_leader_once_unless_it_left_the_group() {
+        let os = fake();
+        Shared::new(42, os).signal(libc::SIGTERM, SignalTarget::Group).unwrap();
+        assert_eq!(*os.calls.lock().unwrap(), ["killpg 42 15"]);
+        let moved: &'static FakeOs = Box::leak(Box::new(FakeOs {
+            moved: true,
+            ..FakeOs::default()
+        }));
+        Shared::new(42, moved)
+            .signal(libc::SIGTERM, SignalTarget::Group)
+            .unwrap();
+        assert_eq!(*moved.calls.lock().unwrap(), ["killpg 42 15", "kill 42 15"]);
     }
 
     #[test]

@@ -85,6 +85,55 @@ class _Poller:
         pass
 
 
+class Waits:
+    """The tasks waiting on pollables of one resource (a stream, a child).
+
+    Dropping a resource while a pollable made from it lives traps the whole
+    plugin ("resource has children"). So the resource's owner lets go of it
+    through `drop`: at once if nobody waits, else after waking the waiters
+    (their wait ends as if the pollable were ready) and once the last of
+    them has dropped its pollable.
+    """
+
+    def __init__(self) -> None:
+        self._futures: set[asyncio.Future] = set()
+        self._to_drop: list = []
+
+    async def ready(self, pollable: poll.Pollable) -> None:
+        """Waits until `pollable` is ready (or `drop` wakes it), then drops it."""
+        loop = asyncio.get_running_loop()
+        if not isinstance(loop, PollLoop):
+            with pollable:
+                pollable.block()
+            return
+        key = object()
+        future = loop.create_future()
+        loop._waiting[key] = (pollable, future)
+        self._futures.add(future)
+        try:
+            await future
+        finally:
+            del loop._waiting[key]
+            pollable.__exit__(None, None, None)
+            self._futures.discard(future)
+            if not self._futures:
+                self._drop_pending()
+
+    def drop(self, resource) -> None:
+        """Drops `resource` once no task waits on a pollable of it."""
+        self._to_drop.append(resource)
+        if not self._futures:
+            self._drop_pending()
+            return
+        for future in self._futures:
+            if not future.done():
+                future.set_result(None)
+
+    def _drop_pending(self) -> None:
+        while self._to_drop:
+            self._to_drop.pop().__exit__(None, None, None)
+
+
 async def ready(pollable: poll.Pollable) -> None:
     """Waits until `pollable` is ready, then drops it.
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from wit_world.imports import process as wit
 
 from . import _host
-from ._loop import ready
+from ._loop import Waits
 from .errors import TimeoutExpired
 from .status import ExitStatus
 from .streams import DEFAULT_LIMIT, StreamReader, StreamWriter
@@ -105,6 +105,7 @@ class Process:
             measure_tree=measure_tree,
         )
         self._child: wit.Child = _host.call(self.args, wit.spawn, command)
+        self._waits = Waits()
         self.pid: int = self._child.pid()
         self.status: ExitStatus | None = None
         self._limit = limit
@@ -159,7 +160,7 @@ class Process:
             if status is not None:
                 self.status = ExitStatus.of(status)
                 break
-            await ready(self._child.subscribe())
+            await self._waits.ready(self._child.subscribe())
         return self.status
 
     async def wait(self, timeout: float | None = None, *, kill_after: float = 2.0) -> int:
@@ -243,7 +244,7 @@ class Process:
                 stream.close()
             elif isinstance(stream, StreamWriter):
                 stream.abort()
-        self._child.__exit__(None, None, None)
+        self._waits.drop(self._child)
 
     async def __aenter__(self) -> "Process":
         return self

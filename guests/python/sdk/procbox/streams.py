@@ -12,7 +12,7 @@ import asyncio
 from componentize_py_types import Err
 from wit_world.imports import streams
 
-from ._loop import ready
+from ._loop import Waits
 
 DEFAULT_LIMIT = 64 * 1024
 """The longest line (or chunk before a separator) `readuntil` returns."""
@@ -40,6 +40,7 @@ class StreamReader:
 
     def __init__(self, stream: streams.InputStream, limit: int = DEFAULT_LIMIT):
         self._stream: streams.InputStream | None = stream
+        self._waits = Waits()
         self._buffer = bytearray()
         self._eof = False
         self._limit = limit
@@ -57,7 +58,7 @@ class StreamReader:
             if data:
                 self._buffer += data
                 return True
-            await ready(self._stream.subscribe())
+            await self._waits.ready(self._stream.subscribe())
         return False
 
     def _take(self, n: int) -> bytes:
@@ -136,11 +137,12 @@ class StreamReader:
         return line
 
     def close(self) -> None:
-        """Stops reading: the child gets SIGPIPE (or EPIPE) if it writes more."""
+        """Stops reading: the child gets SIGPIPE (or EPIPE) if it writes more.
+        A task reading meanwhile gets what was read, then end-of-file."""
         self._eof = True
-        if self._stream is not None:
-            self._stream.__exit__(None, None, None)
-            self._stream = None
+        stream, self._stream = self._stream, None
+        if stream is not None:
+            self._waits.drop(stream)
 
 
 class StreamWriter:
@@ -148,6 +150,7 @@ class StreamWriter:
 
     def __init__(self, stream: streams.OutputStream):
         self._stream: streams.OutputStream | None = stream
+        self._waits = Waits()
         self._buffer = bytearray()
         self._error: BaseException | None = None
         self._closing: asyncio.Task | None = None
@@ -186,9 +189,11 @@ class StreamWriter:
             self._push()
             if self._error is not None:
                 raise self._error
-            if not self._buffer or self._stream is None:
+            if self._stream is None and self._buffer:
+                raise BrokenPipeError("the child's stdin was closed")
+            if not self._buffer:
                 return
-            await ready(self._stream.subscribe())
+            await self._waits.ready(self._stream.subscribe())
 
     def is_closing(self) -> bool:
         return self._closing is not None
@@ -213,15 +218,16 @@ class StreamWriter:
             return
         try:
             self._stream.flush()
-            await ready(self._stream.subscribe())
-            self._stream.check_write()
+            await self._waits.ready(self._stream.subscribe())
+            if self._stream is not None:
+                self._stream.check_write()
         except Err as err:
             raise _write_error(err) from None
 
     def _drop(self) -> None:
-        if self._stream is not None:
-            self._stream.__exit__(None, None, None)
-            self._stream = None
+        stream, self._stream = self._stream, None
+        if stream is not None:
+            self._waits.drop(stream)
 
     async def wait_closed(self) -> None:
         """Waits until the input is ended. `BrokenPipeError` if the child
