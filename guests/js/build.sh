@@ -59,7 +59,9 @@ trap 'rm -rf "$work"' EXIT
 # 3. The component, renamed into place so that a reader never sees half of it.
 # Run from the toolchain's directory, where node finds componentize-js.
 cp "$here/componentize.mjs" "$toolchain/componentize.mjs"
-node "$toolchain/componentize.mjs" "$work/bundle.js" "$repo/wit" "$work/out.wasm" >&2 || {
+# (From the work directory: componentize-js resolves some of its own files
+# against the current one.)
+(cd "$work" && node "$toolchain/componentize.mjs" "$work/bundle.js" "$repo/wit" "$work/out.wasm") >&2 || {
     echo "build.sh: componentize-js failed to build $app_dir" >&2
     exit 1
 }

@@ -34,6 +34,9 @@ static RECENT: OnceCell<Result<PathBuf, String>> = OnceCell::const_new();
 /// Every check of `guests/js/scenarios/app.js`, in its order.
 const CHECKS: &[&str] = &[
     "dollar_builds_an_argv_without_a_shell",
+    "await_works_in_an_async_main",
+    "big_input_while_reading_output",
+    "waiting_drains_pipes_nobody_reads",
     "command_builder_and_json",
     "lines_arrive_while_the_child_runs",
     "stdout_and_stderr_together_without_deadlock",
@@ -51,7 +54,7 @@ async fn the_sdk_s_checks_pass_end_to_end_and_leave_nothing_running() {
         let run = procbox(&[
             "run",
             wasm.to_str().unwrap(),
-            "--allow-run=printf,echo,sh,sort,sleep,head",
+            "--allow-run=printf,echo,sh,sort,sleep,head,cat",
             "--allow-helper=/usr/bin/head",
             "--allow-env=N=42",
         ])

@@ -264,6 +264,7 @@ const SCENARIOS_RUN: &[&str] = &[
     "a_timeout_kills",
     "a_signal_sent",
     "closing_while_other_tasks_wait_on_the_process",
+    "what_a_demanding_user_does_wrong_is_handled",
     "json_decoded",
     "one_mib_on_stdout_and_stderr_at_once",
     "a_denied_command_is_a_typed_exception",

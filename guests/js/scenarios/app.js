@@ -1,7 +1,7 @@
 // The JavaScript SDK end to end: the $ tag, the Command builder, lines as
 // they come, stdout and stderr together, typed errors. Prints `ok NAME`
 // per check; the first failure throws (exit 1).
-import { $, Command, CommandError, SpawnError, plugin, words } from "procbox";
+import { $, Command, CommandError, ProcboxError, SpawnError, plugin, words } from "procbox";
 
 const checks = {
   dollar_builds_an_argv_without_a_shell() {
@@ -10,6 +10,41 @@ const checks = {
     expect(r.stdout === "[two words; rm -rf /]\n[a b]\n[c]\n", r.stdout);
     expect(JSON.stringify(words(["git log -n ", " -- ", ""], [5, ["x", "y z"]])) === '["git","log","-n","5","--","x","y z"]', "words");
     expect(String($`echo hello`) === "hello", "toString is the trimmed stdout");
+    // An array inside a word is joined (as execa); undefined is an error.
+    expect(JSON.stringify(words(["cc -I", " x"], [["a", "b"]])) === '["cc","-Ia b","x"]', "array in a word");
+    let threw = false;
+    try {
+      words(["echo ", ""], [undefined]);
+    } catch (err) {
+      threw = err instanceof TypeError;
+    }
+    expect(threw, "undefined is not an argument");
+  },
+  async await_works_in_an_async_main() {
+    const r = await $`echo awaited`;
+    await Promise.resolve();
+    expect(r.text() === "awaited", r.stdout);
+  },
+  big_input_while_reading_output() {
+    // More than a pipe holds, both ways: written while it is read.
+    const data = "x".repeat(1 << 20);
+    expect($({ input: data })`cat`.stdout.length === data.length, "all of it came back");
+    const lines = [...new Command("cat").input("a\r\nb\n").lines()];
+    expect(JSON.stringify(lines) === '["a","b"]', JSON.stringify(lines));
+  },
+  waiting_drains_pipes_nobody_reads() {
+    const child = new Command("head", ["-c", "2000000", "/dev/zero"]).spawn({ stdout: "pipe" });
+    expect(child.wait().success, "it ended");
+    child.close();
+    child.close();
+    child.kill(); // nothing: closed
+    let threw = false;
+    try {
+      child.signal("TERM");
+    } catch (err) {
+      threw = err instanceof ProcboxError;
+    }
+    expect(threw, "signalling a closed child is a ProcboxError");
   },
   command_builder_and_json() {
     const r = new Command("sh").args(["-c", 'echo "{\\"n\\": $N}"']).env("N", "42").output();
@@ -67,9 +102,9 @@ function expect(condition, what) {
   if (!condition) throw new Error(`check failed: ${what}`);
 }
 
-export const run = plugin((args) => {
+export const run = plugin(async (args) => {
   for (const name of args.length ? args : Object.keys(checks)) {
-    checks[name]();
+    await checks[name]();
     console.log(`ok ${name}`);
   }
 });

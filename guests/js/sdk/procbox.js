@@ -124,31 +124,6 @@ export class ExitStatus {
 
 const decoder = () => new TextDecoder("utf-8");
 
-/** Reads `streams` (host input streams, or null) to their ends together, handing each chunk to `take[i]`. */
-function pump(streams, take) {
-  const open = streams.map((stream, i) => (stream ? i : -1)).filter((i) => i >= 0);
-  while (open.length) {
-    const pollables = open.map((i) => streams[i].subscribe());
-    let ready;
-    try {
-      ready = new Set(Array.from(poll(pollables)));
-    } finally {
-      pollables.forEach((p) => p[Symbol.dispose]?.());
-    }
-    for (let k = open.length - 1; k >= 0; k--) {
-      if (!ready.has(k)) continue;
-      const i = open[k];
-      const chunk = readChunk(streams[i]);
-      if (chunk === null) {
-        open.splice(k, 1);
-        take[i](null);
-      } else if (chunk.length) {
-        take[i](chunk);
-      }
-    }
-  }
-}
-
 /** The next chunk of `stream` (maybe empty), or null at its end. */
 function readChunk(stream) {
   try {
@@ -159,34 +134,102 @@ function readChunk(stream) {
   }
 }
 
-/** Writes all of `bytes` to the host output stream, then flushes. */
-function writeAll(stream, bytes) {
-  let offset = 0;
-  try {
-    while (offset < bytes.length) {
-      const room = Number(stream.checkWrite());
-      if (room === 0) {
-        const p = stream.subscribe();
-        p.block();
-        p[Symbol.dispose]?.();
-        continue;
-      }
-      const chunk = bytes.subarray(offset, offset + room);
-      stream.write(chunk);
-      offset += chunk.length;
-    }
-    stream.flush();
-    const p = stream.subscribe();
-    p.block();
-    p[Symbol.dispose]?.();
-    stream.checkWrite();
-  } catch (err) {
-    const tag = err?.payload?.tag;
-    if (tag === "closed" || tag === "last-operation-failed") return false; // the child stopped reading
-    throw err;
-  }
-  return true;
+function dispose(resource) {
+  resource?.[Symbol.dispose]?.();
 }
+
+/**
+ * A child's pipes driven together: `input` written to stdin (then stdin
+ * closed) while stdout and stderr are read, each step taking whatever is
+ * ready, so that no pipe can fill up while the plugin waits on another.
+ */
+class Pump {
+  constructor({ stdin = null, input = null, stdout = null, stderr = null, onStdout, onStderr }) {
+    this.readers = [stdout, stderr];
+    this.take = [onStdout, onStderr];
+    this.stdin = stdin;
+    this.input = input ?? new Uint8Array();
+    this.written = 0;
+    this.flushing = false;
+  }
+
+  /** Whether stdout (or, with `all`, any pipe) is still open. */
+  open(all = true) {
+    return Boolean(this.readers[0] || (all && (this.readers[1] || this.stdin)));
+  }
+
+  /** Waits until a pipe is ready, and serves every ready one. */
+  step() {
+    const live = [...this.readers, this.stdin].map((s, i) => (s ? i : -1)).filter((i) => i >= 0);
+    const pollables = live.map((i) => (i < 2 ? this.readers[i] : this.stdin).subscribe());
+    let ready;
+    try {
+      ready = Array.from(poll(pollables));
+    } finally {
+      pollables.forEach(dispose);
+    }
+    for (const k of ready) {
+      const i = live[k];
+      if (i < 2) this.read(i);
+      else this.write();
+    }
+  }
+
+  read(i) {
+    const chunk = readChunk(this.readers[i]);
+    if (chunk === null) {
+      dispose(this.readers[i]);
+      this.readers[i] = null;
+      this.take[i](null);
+    } else if (chunk.length) {
+      this.take[i](chunk);
+    }
+  }
+
+  /** Writes what stdin takes now; once all is written and flushed, closes it. */
+  write() {
+    try {
+      if (this.flushing) {
+        this.stdin.checkWrite(); // the flush is done (or this throws)
+        return this.closeStdin();
+      }
+      const room = Number(this.stdin.checkWrite());
+      if (room > 0 && this.written < this.input.length) {
+        const chunk = this.input.subarray(this.written, this.written + room);
+        this.stdin.write(chunk);
+        this.written += chunk.length;
+      }
+      if (this.written >= this.input.length) {
+        this.stdin.flush();
+        this.flushing = true;
+      }
+    } catch (err) {
+      const tag = err?.payload?.tag;
+      if (tag !== "closed" && tag !== "last-operation-failed") throw err;
+      this.closeStdin(); // the child stopped reading: the rest is dropped
+    }
+  }
+
+  closeStdin() {
+    dispose(this.stdin);
+    this.stdin = null;
+  }
+
+  /** Runs until every pipe is done. */
+  finish() {
+    while (this.open()) this.step();
+  }
+
+  /** Drops what is still open (the child's ends see EOF or EPIPE). */
+  close() {
+    this.readers.forEach(dispose);
+    dispose(this.stdin);
+    this.readers = [null, null];
+    this.stdin = null;
+  }
+}
+
+const encode = (data) => (typeof data === "string" ? new TextEncoder().encode(data) : data);
 
 // --- commands -------------------------------------------------------------------
 
@@ -230,7 +273,7 @@ export class Command {
   }
   /** Bytes or text for the child's stdin (for `output()`). */
   input(data) {
-    this.options.input = typeof data === "string" ? new TextEncoder().encode(data) : data;
+    this.options.input = encode(data);
     return this;
   }
   /** Stops the child's whole tree after `ms` (SIGTERM, then SIGKILL). */
@@ -295,11 +338,11 @@ export class Command {
     return this.output().text();
   }
 
-  /** Each line of its stdout as it comes (stderr is read meanwhile); throws on failure at the end. */
+  /** Each line of its stdout as it comes (its input written and stderr read meanwhile); throws on failure at the end. */
   *lines() {
     const child = this.spawn({ stdout: "pipe", stderr: "pipe" });
     try {
-      yield* child.lines();
+      yield* child.lines(this.options.input);
       child.wait();
       if (this.options.check && !child.status.success)
         throw new CommandError(this.argv, child.status, null, child.stderrText);
@@ -318,13 +361,14 @@ export class Result {
     this.stdout = stdout;
     this.stderr = stderr;
   }
-  /** stdout without its trailing newline(s). */
+  /** stdout without its final newline (as execa's stripFinalNewline). */
   text() {
-    return this.stdout.replace(/\n+$/, "");
+    return this.stdout.replace(/\r?\n$/, "");
   }
+  /** stdout's lines, without their "\n" or "\r\n". */
   lines() {
     const text = this.text();
-    return text ? text.split("\n") : [];
+    return text ? text.split("\n").map((line) => line.replace(/\r$/, "")) : [];
   }
   json() {
     return JSON.parse(this.stdout);
@@ -343,10 +387,18 @@ export class Child {
     this.status = null;
     this.stderrText = "";
   }
-  /** SIGKILL to the child's whole process group. */
-  kill() {
-    hostCall(this.command, () => this.handle.kill());
+
+  /** The handle, or a clear error once `close()` let go of it. */
+  live() {
+    if (!this.handle) throw new ProcboxError(`\`${commandLine(this.command)}\`: the child was closed`);
+    return this.handle;
   }
+
+  /** SIGKILL to the child's whole process group (nothing once it was reaped or closed). */
+  kill() {
+    if (this.handle) hostCall(this.command, () => this.handle.kill());
+  }
+
   /**
    * A signal, by name ("TERM", "SIGUSR1") or number, to the child itself;
    * with `{ group: true }` to its whole process group (the child and what
@@ -355,88 +407,93 @@ export class Child {
   signal(sig, { group = false } = {}) {
     const name = typeof sig === "number" ? SIGNAL_NUMBERS[sig] : String(sig).toUpperCase().replace(/^SIG/, "");
     if (!SIGNALS[name]) throw new TypeError(`procbox cannot send signal ${sig}`);
-    hostCall(this.command, () => (group ? this.handle.signalGroup(SIGNALS[name]) : this.handle.sendSignal(SIGNALS[name])));
+    const handle = this.live();
+    hostCall(this.command, () => (group ? handle.signalGroup(SIGNALS[name]) : handle.sendSignal(SIGNALS[name])));
   }
-  /** Waits for the exit; returns the `ExitStatus`. */
+
+  /**
+   * Waits for the exit; returns the `ExitStatus`. Pipes nobody took are
+   * drained first (stdout discarded, stderr kept in `stderrText`), so a
+   * child that fills one cannot block forever.
+   */
   wait() {
-    if (!this.status) this.status = new ExitStatus(hostCall(this.command, () => this.handle.wait()));
+    if (this.status) return this.status;
+    const handle = this.live();
+    const pump = this.pump(null, () => {});
+    pump.finish();
+    this.status = new ExitStatus(hostCall(this.command, () => handle.wait()));
     return this.status;
   }
+
   /**
-   * Writes `input` (if any) and closes stdin, reads stdout and stderr to
-   * their ends together, waits; returns `{ stdout, stderr }` as text.
+   * A `Pump` over the pipes not taken yet. stderr goes to `onStderr`, or
+   * its last 64 KiB to `stderrText`.
+   */
+  pump(input, onStdout, onStderr) {
+    const handle = this.live();
+    const errors = decoder();
+    const tail = (chunk) => {
+      this.stderrText = (this.stderrText + (chunk ? errors.decode(chunk, { stream: true }) : errors.decode())).slice(-65536);
+    };
+    return new Pump({
+      stdin: handle.takeStdin() ?? null,
+      input: input === null || input === undefined ? null : encode(input),
+      stdout: handle.takeStdout() ?? null,
+      stderr: handle.takeStderr() ?? null,
+      onStdout,
+      onStderr: onStderr ?? tail,
+    });
+  }
+
+  /**
+   * Writes `input` (bytes or text; then closes stdin) while reading stdout
+   * and stderr to their ends, whatever their sizes; waits; returns
+   * `{ stdout, stderr }` as text.
    */
   communicate(input) {
-    const stdin = this.handle.takeStdin();
-    if (stdin) {
-      if (input) writeAll(stdin, input);
-      stdin[Symbol.dispose]?.();
-    }
-    const out = decoder();
-    const err = decoder();
-    const text = ["", ""];
-    const streams = [this.handle.takeStdout() ?? null, this.handle.takeStderr() ?? null];
-    pump(streams, [
-      (chunk) => (text[0] += chunk ? out.decode(chunk, { stream: true }) : out.decode()),
-      (chunk) => (text[1] += chunk ? err.decode(chunk, { stream: true }) : err.decode()),
-    ]);
-    streams.forEach((s) => s?.[Symbol.dispose]?.());
+    const [out, err] = [decoder(), decoder()];
+    let [stdout, stderr] = ["", ""];
+    const pump = this.pump(
+      input,
+      (chunk) => (stdout += chunk ? out.decode(chunk, { stream: true }) : out.decode()),
+      (chunk) => (stderr += chunk ? err.decode(chunk, { stream: true }) : err.decode()),
+    );
+    pump.finish();
+    this.stderrText = stderr.slice(-65536);
     this.wait();
-    return { stdout: text[0], stderr: text[1] };
+    return { stdout, stderr };
   }
-  /** Each line of stdout (without "\n") as the child prints it; stderr is kept in `stderrText`. */
-  *lines() {
-    const out = this.handle.takeStdout();
-    if (!out) return;
-    const err = this.handle.takeStderr() ?? null;
-    const decode = [decoder(), decoder()];
+
+  /**
+   * Each line of stdout (without its "\n" or "\r\n") as the child prints
+   * it, while `input` (if any) is written and stderr kept in `stderrText`.
+   */
+  *lines(input) {
+    const out = decoder();
     let pending = "";
-    let queue = [];
-    const streams = [out, err];
-    const open = [true, Boolean(err)];
-    while (open[0] || queue.length) {
-      if (queue.length) {
-        yield queue.shift();
-        continue;
+    const queue = [];
+    const pump = this.pump(input, (chunk) => {
+      pending += chunk ? out.decode(chunk, { stream: true }) : out.decode();
+      const parts = pending.split("\n");
+      pending = chunk ? parts.pop() : "";
+      queue.push(...parts.filter((line, i) => chunk || i < parts.length - 1 || line !== ""));
+    });
+    try {
+      while (queue.length || pump.open(false)) {
+        if (queue.length) yield queue.shift().replace(/\r$/, "");
+        else pump.step();
       }
-      // One round of the pump: whatever is ready now.
-      const live = streams.map((s, i) => (open[i] ? s : null));
-      const pollables = live.map((s) => s?.subscribe()).filter(Boolean);
-      const index = live.map((s, i) => (s ? i : -1)).filter((i) => i >= 0);
-      const ready = Array.from(poll(pollables));
-      pollables.forEach((p) => p[Symbol.dispose]?.());
-      for (const k of ready) {
-        const i = index[k];
-        const chunk = readChunk(streams[i]);
-        if (chunk === null) {
-          open[i] = false;
-          if (i === 0 && pending) queue.push(pending), (pending = "");
-        } else if (i === 0) {
-          pending += decode[0].decode(chunk, { stream: true });
-          const parts = pending.split("\n");
-          pending = parts.pop();
-          queue.push(...parts);
-        } else {
-          this.stderrText = (this.stderrText + decode[1].decode(chunk, { stream: true })).slice(-65536);
-        }
-      }
+      pump.finish();
+    } finally {
+      pump.close();
     }
-    while (open[1]) {
-      const chunk = readChunk(err);
-      if (chunk === null) open[1] = false;
-      else if (chunk.length) this.stderrText = (this.stderrText + decode[1].decode(chunk, { stream: true })).slice(-65536);
-      else {
-        const p = err.subscribe();
-        p.block();
-        p[Symbol.dispose]?.();
-      }
-    }
-    out[Symbol.dispose]?.();
-    err?.[Symbol.dispose]?.();
   }
-  /** Lets go of the child: kills its tree if it still runs, and reaps it. */
+
+  /** Lets go of the child: kills its tree if it still runs, and reaps it. Closing twice does nothing. */
   close() {
-    this.handle[Symbol.dispose]?.();
+    const handle = this.handle;
+    this.handle = null;
+    dispose(handle);
   }
 }
 
@@ -444,8 +501,11 @@ export class Child {
 
 /**
  * The words of a template: the literal text split at whitespace, each
- * interpolated value one argument (an array, several), never parsed by a
- * shell. `$\`git log -n ${n} -- ${paths}\`` is ["git", "log", "-n", "5", "--", ...paths].
+ * interpolated value one argument, never parsed by a shell. An array
+ * standing alone is one argument per element; inside a word (`-I${dirs}`)
+ * its elements are joined with spaces, as execa does. `undefined` and
+ * `null` are errors. `$\`git log -n ${n} -- ${paths}\`` is ["git", "log",
+ * "-n", "5", "--", ...paths].
  */
 export function words(strings, values) {
   const argv = [];
@@ -459,10 +519,11 @@ export function words(strings, values) {
     });
     if (i < values.length) {
       const value = values[i];
-      if (Array.isArray(value)) {
-        if (current !== null) argv.push(current), (current = null);
-        argv.push(...value.map(String));
-      } else push(String(value));
+      if (value === undefined || value === null)
+        throw new TypeError(`$\`...\`: the value after ${JSON.stringify(literal.slice(-20))} is ${value}`);
+      const alone = current === null && /^(\s|$)/.test(strings[i + 1] ?? "");
+      if (Array.isArray(value) && alone) argv.push(...value.map(String));
+      else push(Array.isArray(value) ? value.map(String).join(" ") : String(value));
     }
   });
   if (current !== null) argv.push(current);
@@ -495,21 +556,27 @@ export const $ = template({});
 
 /**
  * The `wasi:cli/run` export for `main(args)`: `export const run =
- * plugin(main)`. `main` returns the exit code (undefined: 0). A procbox
- * error that escapes prints one line and exits 1; any other error its
- * stack, and exits 1.
+ * plugin(main)`. `main` returns the exit code (undefined: 0), or a promise
+ * of it (an `async` main). A procbox error that escapes prints one line
+ * and exits 1; any other error its stack, and exits 1.
  */
 export function plugin(main) {
+  const failed = (err) => {
+    console.error(err instanceof ProcboxError ? `${pluginName()}: ${err.message}` : `${err}\n${err?.stack ?? ""}`);
+    return 1;
+  };
+  const end = (code) => exitWithCode(Number(code ?? 0) & 0xff);
   return {
     run() {
-      let code;
+      let result;
       try {
-        code = main(pluginArgs()) ?? 0;
+        result = main(pluginArgs());
       } catch (err) {
-        console.error(err instanceof ProcboxError ? `${pluginName()}: ${err.message}` : err?.stack ?? String(err));
-        code = 1;
+        return end(failed(err));
       }
-      exitWithCode(code & 0xff);
+      // An async main: the event loop runs it to its end, then exit.
+      if (typeof result?.then === "function") return result.then(end, (err) => end(failed(err)));
+      end(result);
     },
   };
 }

@@ -177,6 +177,39 @@ async def closing_while_other_tasks_wait_on_the_process():
 
 
 @scenario
+async def what_a_demanding_user_does_wrong_is_handled():
+    # Cancelling wait_closed() does not cut the input short.
+    async with Process("sh", "-c", "read go; cat", stdin=PIPE, stdout=PIPE) as p:
+        p.stdin.write(b"go\n" + b"x" * MiB)
+        p.stdin.close()
+        try:
+            await asyncio.wait_for(p.stdin.wait_closed(), 0.01)
+        except TimeoutError:
+            pass
+        check(len(await p.stdout.read()) == MiB, "all the input arrived")
+        await p.stdin.wait_closed()
+    # After the block: signals do nothing, streams are gone, closing again is fine.
+    async with Process("true", stdout=PIPE) as p:
+        await p.wait()
+    p.kill()
+    p.send_signal("TERM")
+    check(p.stdout is None, "no stream after close")
+    await p.aclose()
+    # Bytes and paths are arguments as the file system names them.
+    result = await procbox.run_process(["printf", "[%s]", b"bytes"])
+    check(result.stdout == b"[bytes]", result.stdout)
+    # A wait that runs out says so.
+    async with Process("sleep", LONG) as p:
+        try:
+            await p.wait(timeout=0.05)
+        except procbox.TimeoutExpired as err:
+            check("ran out of its 0.05 s" in str(err), str(err))
+    # A queue takes any iterable of commands.
+    results = await procbox.run_all((["echo", str(n)] for n in range(3)), limit=2, text=True)
+    check([r.stdout for r in results] == ["0\n", "1\n", "2\n"], results)
+
+
+@scenario
 async def json_decoded():
     result = await procbox.run_process(["echo", '{"tool": "procbox", "answer": [4, 2]}'])
     check(result.json() == {"tool": "procbox", "answer": [4, 2]}, result.stdout)

@@ -107,9 +107,17 @@ class TimeoutExpired(CalledProcessError, TimeoutError):
     `timeout` is the time it had, in seconds.
     """
 
-    def __init__(self, command: list[str], timeout: float, status, stdout=None, stderr=None, what: str = ""):
+    def __init__(self, command: list[str], timeout: float, status, stdout=None, stderr=None, waited: bool = False):
         self.timeout = timeout
-        super().__init__(command, status, stdout, stderr, what)
+        super().__init__(command, status, stdout, stderr)
+        if waited:
+            # The host's timeout marks the status; a `wait(timeout=...)`
+            # that ran out says so here.
+            tail = _tail(stderr, self.TAIL)
+            self.args = (
+                f"`{_line(command)}` ran out of its {timeout:g} s and was stopped: {status.describe()}"
+                + (f": {tail}" if tail else ""),
+            )
 
 
 def _tail(stream, limit: int) -> str:

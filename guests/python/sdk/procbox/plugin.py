@@ -52,7 +52,9 @@ def _call(main, args: list[str]) -> int:
     except ProcboxError as err:
         print(f"{_name()}: {err}", file=sys.stderr)
         return 1
-    except Exception:
+    except BaseException:
+        # Any other exception, or a CancelledError or KeyboardInterrupt
+        # that escaped: the plugin fails, it does not trap.
         traceback.print_exc()
         return 1
 

@@ -90,7 +90,7 @@ class Process:
         measure_tree: bool = False,
         limit: int = DEFAULT_LIMIT,
     ):
-        self.args = [os.fspath(program), *(os.fspath(a) if isinstance(a, os.PathLike) else str(a) for a in args)]
+        self.args = [_word(program), *(_word(a) for a in args)]
         command = wit.Command(
             program=self.args[0],
             args=self.args[1:],
@@ -119,6 +119,8 @@ class Process:
     @property
     def stdin(self) -> StreamWriter | None:
         """The child's stdin (with `stdin=PIPE`), else None."""
+        if self._stdin is _UNTAKEN and self._child is None:
+            self._stdin = None
         if self._stdin is _UNTAKEN:
             stream = self._child.take_stdin()
             self._stdin = None if stream is None else StreamWriter(stream)
@@ -128,6 +130,8 @@ class Process:
     def stdout(self) -> StreamReader | None:
         """The child's stdout (with `stdout=PIPE`), else None. Not taken
         (and so available to a next stage as its stdin) until used."""
+        if self._stdout is _UNTAKEN and self._child is None:
+            self._stdout = None
         if self._stdout is _UNTAKEN:
             stream = self._child.take_stdout()
             self._stdout = None if stream is None else StreamReader(stream, self._limit)
@@ -136,6 +140,8 @@ class Process:
     @property
     def stderr(self) -> StreamReader | None:
         """The child's stderr (with `stderr=PIPE`), else None."""
+        if self._stderr is _UNTAKEN and self._child is None:
+            self._stderr = None
         if self._stderr is _UNTAKEN:
             stream = self._child.take_stderr()
             self._stderr = None if stream is None else StreamReader(stream, self._limit)
@@ -176,7 +182,7 @@ class Process:
             await asyncio.wait_for(self._exited(), timeout)
         except TimeoutError:
             await self._stop(kill_after)
-            raise TimeoutExpired(self.args, timeout, self.status) from None
+            raise TimeoutExpired(self.args, timeout, self.status, waited=True) from None
         return self.returncode
 
     async def _stop(self, kill_after: float) -> None:
@@ -188,16 +194,23 @@ class Process:
             self.kill()
             await self._exited()
 
+    def _signal(self, send, signal) -> None:
+        """`send(signal)` on the live handle; nothing once the child was
+        reaped and let go of (the signal would have done nothing either)."""
+        wit_signal = _host.to_signal(signal)
+        if self._child is not None:
+            _host.call(self.args, send, wit_signal)
+
     def send_signal(self, signal: "int | str") -> None:
         """Sends `signal` (a number such as `signal.SIGUSR1`, or a name such
         as `"USR1"`) to the child. It does nothing once the child exited."""
-        _host.call(self.args, self._child.send_signal, _host.to_signal(signal))
+        self._signal(lambda s: self._child.send_signal(s), signal)
 
     def signal_group(self, signal: "int | str") -> None:
         """Sends `signal` to the child's whole process group: the child and
         what it started (unless they left the group with `setsid`). It does
         nothing once the child was reaped."""
-        _host.call(self.args, self._child.signal_group, _host.to_signal(signal))
+        self._signal(lambda s: self._child.signal_group(s), signal)
 
     def terminate(self) -> None:
         """SIGTERM to the child (as asyncio's); `signal_group("TERM")` asks
@@ -206,7 +219,8 @@ class Process:
 
     def kill(self) -> None:
         """SIGKILL to the child's whole process group."""
-        _host.call(self.args, self._child.kill)
+        if self._child is not None:
+            _host.call(self.args, self._child.kill)
 
     async def communicate(self, input: bytes | None = None) -> tuple[bytes | None, bytes | None]:
         """Writes `input` to stdin (then closes it), reads stdout and stderr
@@ -236,6 +250,8 @@ class Process:
     async def aclose(self) -> None:
         """Kills the child's tree if it still runs, waits for it, and lets
         go of its streams and handle. Never raises because it exited."""
+        if self._child is None:
+            return  # closed already
         if self.status is None:
             self.kill()
             await self._exited()
@@ -244,7 +260,8 @@ class Process:
                 stream.close()
             elif isinstance(stream, StreamWriter):
                 stream.abort()
-        self._waits.drop(self._child)
+        child, self._child = self._child, None
+        self._waits.drop(child)
 
     async def __aenter__(self) -> "Process":
         return self
@@ -256,6 +273,14 @@ class Process:
 async def spawn(program, *args, **options) -> Process:
     """Starts a process (as `asyncio.create_subprocess_exec`); see `Process`."""
     return Process(program, *args, **options)
+
+
+def _word(value) -> str:
+    """An argument as a string: paths and bytes as the file system names
+    them (`os.fsdecode`), anything else by `str`."""
+    if isinstance(value, (bytes, os.PathLike)):
+        return os.fsdecode(value)
+    return str(value)
 
 
 def _nanos(seconds: float) -> int:

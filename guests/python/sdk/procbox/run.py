@@ -94,24 +94,23 @@ async def run_all(commands, *, limit: int | None = None, return_exceptions: bool
     and its error is raised after the running ones end. With
     `return_exceptions`, every command runs and a failure takes its place
     in the list."""
+    commands = list(commands)
     gate = asyncio.Semaphore(limit or max(1, len(commands)))
-    failed = asyncio.Event()
+    first_failure: list[BaseException] = []
 
     async def one(args):
         async with gate:
-            if failed.is_set() and not return_exceptions:
+            if first_failure and not return_exceptions:
                 return None
             try:
                 return await run_process(args, **options)
-            except BaseException:
-                failed.set()
+            except BaseException as err:
+                first_failure.append(err)
                 raise
 
     results = await asyncio.gather(*(one(args) for args in commands), return_exceptions=True)
-    if not return_exceptions:
-        for result in results:
-            if isinstance(result, BaseException):
-                raise result
+    if first_failure and not return_exceptions:
+        raise first_failure[0]  # the one that stopped the queue
     return results
 
 
@@ -190,10 +189,13 @@ class Pipeline:
         return PipelineResult(None, stderr, statuses, [stage.args for stage in self.stages])
 
     async def aclose(self) -> None:
-        for stage in self.stages:
-            await stage.aclose()
+        """Kills every stage still running and lets go of them (twice is
+        harmless)."""
         for task in self._errors:
             task.cancel()
+        await asyncio.gather(*self._errors, return_exceptions=True)
+        for stage in self.stages:
+            await stage.aclose()
 
     async def __aenter__(self) -> "Pipeline":
         return self

@@ -30,8 +30,9 @@ def _write_error(err: Err) -> OSError:
     if _closed(err):
         return BrokenPipeError("the child closed its stdin")
     detail = err.value.value.to_debug_string() if hasattr(err.value, "value") else str(err.value)
+    detail = detail.strip().splitlines()[0] if detail.strip() else "unknown error"
     if "Broken pipe" in detail or "os error 32" in detail:
-        return BrokenPipeError(f"the child closed its stdin ({detail})")
+        return BrokenPipeError("the child closed its stdin")
     return OSError(f"writing to the child failed: {detail}")
 
 
@@ -84,6 +85,8 @@ class StreamReader:
     async def readexactly(self, n: int) -> bytes:
         """Exactly `n` bytes; `asyncio.IncompleteReadError` (with the
         `partial` bytes) if the stream ends first."""
+        if n < 0:
+            raise ValueError("readexactly size can not be less than zero")
         while len(self._buffer) < n:
             if not await self._fill():
                 raise asyncio.IncompleteReadError(self._take(len(self._buffer)), n)
@@ -115,7 +118,8 @@ class StreamReader:
     async def readline(self) -> bytes:
         """One line with its `\\n`; the last one may lack it; `b""` at the end.
 
-        A line longer than the limit raises `ValueError`, and is dropped."""
+        A line longer than the limit raises `ValueError`; what was buffered
+        of it is dropped (as asyncio does), and reading goes on after it."""
         try:
             return await self.readuntil(b"\n")
         except asyncio.IncompleteReadError as err:
@@ -203,6 +207,9 @@ class StreamWriter:
         then reads end-of-file); `await wait_closed()` for that moment."""
         if self._closing is None:
             self._closing = asyncio.ensure_future(self._finish())
+            # A child that stops reading is not an error nobody retrieved:
+            # `wait_closed()` reports it to whoever asks.
+            self._closing.add_done_callback(_quiet)
 
     async def _finish(self) -> None:
         try:
@@ -231,10 +238,11 @@ class StreamWriter:
 
     async def wait_closed(self) -> None:
         """Waits until the input is ended. `BrokenPipeError` if the child
-        did not take all of it."""
+        did not take all of it. Cancelling the wait does not cut the input
+        short: it goes on being written."""
         if self._closing is None:
             self.close()
-        await self._closing
+        await asyncio.shield(self._closing)
 
     def abort(self) -> None:
         """Ends the child's input at once, dropping what it did not take."""
@@ -243,3 +251,9 @@ class StreamWriter:
             self._closing = asyncio.get_event_loop().create_future()
             self._closing.set_result(None)
         self._drop()
+
+
+def _quiet(task: asyncio.Future) -> None:
+    """Marks a finished closing as seen, so that asyncio does not log it."""
+    if not task.cancelled():
+        task.exception()
