@@ -37,8 +37,9 @@ fn toml_value(kind: ValueKind) -> &'static str {
 async fn every_limit_and_grant_key_is_a_flag_with_a_readme_line() {
     let help = bounded!(procbox(&["run", "--help"])).stdout;
     let readme = readme();
-    // `run`, `limits` and `plugin` are tables, not flags.
-    let tables = ["run", "limits", "plugin"];
+    // `run`, `limits` and `plugin` are tables, not flags; `remembered`
+    // belongs only in the grant store's entries.
+    let tables = ["run", "limits", "plugin", "remembered"];
     let names = KNOBS
         .iter()
         .map(|k| k.name.to_string())
