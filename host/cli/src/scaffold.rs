@@ -97,8 +97,8 @@ pub fn new_plugin(parent: &Path, name: &str, lang: Lang) -> Result<(), Failure> 
     }
     let files = match lang {
         Lang::Rust => rust_files(name),
-        Lang::Python => python_files(name),
-        Lang::Js => js_files(name),
+        Lang::Python => scripted_files(name, &PYTHON),
+        Lang::Js => scripted_files(name, &JS),
     };
     write_files(&root, files)
 }
@@ -140,34 +140,57 @@ fn rust_files(name: &str) -> Vec<(String, String)> {
     files
 }
 
-fn python_files(name: &str) -> Vec<(String, String)> {
-    let mut files: Vec<(String, String)> = vec![
-        ("app.py".into(), PYTHON_APP.replace("NAME", name)),
-        ("build.sh".into(), PYTHON_BUILD.replace("NAME", name)),
-        (format!("{name}.manifest.toml"), requests(name)),
-        ("README.md".into(), PYTHON_README.replace("NAME", name)),
-        (".gitignore".into(), format!("/{name}.wasm\n__pycache__/\n")),
-    ];
-    for (path, text) in PYTHON_SDK_SOURCES {
-        files.push((path.replace("guests/python/sdk/", "procbox-sdk/"), text.to_string()));
-    }
-    files.extend(wit_files(""));
-    files
+/// A language whose plugins a `build.sh` makes with a toolchain from its
+/// registry (PyPI, npm): an app, the SDK vendored beside it, and the WIT.
+struct Scripted {
+    /// The app's file name and template.
+    app: (&'static str, &'static str),
+    build: &'static str,
+    readme: &'static str,
+    /// `.gitignore` lines besides the plugin itself.
+    ignore: &'static str,
+    sdk: &'static [(&'static str, &'static str)],
+    /// Where a vendored SDK file (its path in procbox's tree) goes.
+    place: fn(&str) -> String,
 }
 
-fn js_files(name: &str) -> Vec<(String, String)> {
+const PYTHON: Scripted = Scripted {
+    app: ("app.py", PYTHON_APP),
+    build: PYTHON_BUILD,
+    readme: PYTHON_README,
+    ignore: "__pycache__/\n",
+    sdk: PYTHON_SDK_SOURCES,
+    place: |path| path.replace("guests/python/sdk/", "procbox-sdk/"),
+};
+
+const JS: Scripted = Scripted {
+    app: ("app.js", JS_APP),
+    build: JS_BUILD,
+    readme: JS_README,
+    ignore: "",
+    sdk: JS_SDK_SOURCES,
+    // The SDK in procbox-sdk/; the componentize script beside build.sh.
+    place: |path| match path.rsplit_once('/') {
+        Some((_, "componentize.mjs")) => "componentize.mjs".into(),
+        Some((_, file)) => format!("procbox-sdk/{file}"),
+        None => path.into(),
+    },
+};
+
+fn scripted_files(name: &str, lang: &Scripted) -> Vec<(String, String)> {
+    let (app, template) = lang.app;
     let mut files: Vec<(String, String)> = vec![
-        ("app.js".into(), JS_APP.replace("NAME", name)),
-        ("build.sh".into(), JS_BUILD.replace("NAME", name)),
+        (app.into(), template.replace("NAME", name)),
+        ("build.sh".into(), lang.build.replace("NAME", name)),
         (format!("{name}.manifest.toml"), requests(name)),
-        ("README.md".into(), JS_README.replace("NAME", name)),
-        (".gitignore".into(), format!("/{name}.wasm\n")),
+        ("README.md".into(), lang.readme.replace("NAME", name)),
+        (".gitignore".into(), format!("/{name}.wasm\n{}", lang.ignore)),
     ];
-    for (path, text) in JS_SDK_SOURCES {
-        let file = path.rsplit('/').next().expect("a file name");
-        let dir = if file == "componentize.mjs" { "" } else { "procbox-sdk/" };
-        files.push((format!("{dir}{file}"), text.to_string()));
-    }
+    files.extend(
+        lang.sdk
+            .iter()
+            .map(|(path, text)| ((lang.place)(path), text.to_string())),
+    );
     files.extend(wit_files(""));
     files
 }
