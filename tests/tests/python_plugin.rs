@@ -19,7 +19,7 @@ use std::process::Command as StdCommand;
 use std::time::Duration;
 
 use procbox_tests::language::{repo, sleeping_with, PYTHON};
-use procbox_tests::{procbox, procbox_bin, process_exists, Run};
+use procbox_tests::{procbox, process_exists, Run};
 use tokio::sync::OnceCell;
 
 /// Generous, for a first run: pip install, componentize (about 25 s) and the
