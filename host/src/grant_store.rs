@@ -600,13 +600,13 @@ mod tests {
             for t in 0..8 {
                 let (store, plugin) = (&store, &plugin);
                 threads.spawn(move || {
-                    for n in 0..25 {
+                    for n in 0..250 {
                         store.remember(plugin, &format!("echo {t}-{n}")).unwrap();
                     }
                 });
             }
         });
-        assert_eq!(granted(&store, &plugin).len(), 200);
+        assert_eq!(granted(&store, &plugin).len(), 2000);
     }
 
     #[test]

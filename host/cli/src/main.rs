@@ -451,20 +451,27 @@ async fn run(args: RunArgs, verbose: bool) -> Result<u8, Failure> {
         grant_requested(&args.plugin, manifest.as_ref())?;
     }
     let name = args.plugin.display().to_string();
-    let broker = match &bytes {
-        Ok(bytes) => permission_broker(&name, bytes)?,
-        Err(_) => None,
-    };
-    let prompt = (broker.is_none() && !args.no_prompt)
+    let broker_socket = std::env::var_os("PROCBOX_PERMISSION_BROKER").filter(|s| !s.is_empty());
+    let prompt = (broker_socket.is_none() && !args.no_prompt)
         .then(prompt::TerminalPrompt::on_terminal)
         .flatten();
-    // What the user remembered for exactly these bytes (read errors are
-    // reported below, where loading reports them).
     let store = remembered::store();
-    let plugin_about = bytes
-        .as_deref()
-        .ok()
-        .map(|bytes| remembered::about(&args.plugin, bytes, manifest.as_ref()));
+    // The plugin's hash (a few ms for a 20 MB plugin), once, and only for
+    // what needs it: the broker, the prompt's "always", a grant store to
+    // look in. Read errors are reported below, where loading reports them.
+    let needs_hash = broker_socket.is_some() || prompt.is_some() || store.as_ref().is_some_and(|s| s.dir().exists());
+    let identity = match &bytes {
+        Ok(bytes) if needs_hash => Some(procbox::broker::PluginIdentity::of(&name, bytes)),
+        _ => None,
+    };
+    let broker = match (broker_socket, &identity) {
+        (Some(socket), Some(identity)) => Some(permission_broker(socket, identity.clone())?),
+        _ => None,
+    };
+    // What the user remembered for exactly these bytes.
+    let plugin_about = identity
+        .as_ref()
+        .map(|identity| remembered::about(&args.plugin, &identity.blake3, manifest.as_ref()));
     let remembered = match (&store, &plugin_about) {
         (Some(store), Some(plugin)) => remembered::for_run(store, plugin, prompt.is_some()),
         _ => None,
@@ -501,15 +508,14 @@ async fn run(args: RunArgs, verbose: bool) -> Result<u8, Failure> {
     execute(&runtime, &plugin, options).await
 }
 
-/// The permission broker of `PROCBOX_PERMISSION_BROKER`, if it is set, told
-/// about the plugin `name` with `bytes` (see `procbox::broker`);
-/// `PROCBOX_PERMISSION_BROKER_DEADLINE` (e.g. `5s`) changes its deadline.
-fn permission_broker(name: &str, bytes: &[u8]) -> Result<Option<procbox::broker::Broker>, Failure> {
-    use procbox::broker::{Broker, PluginIdentity};
-    let Some(socket) = std::env::var_os("PROCBOX_PERMISSION_BROKER").filter(|s| !s.is_empty()) else {
-        return Ok(None);
-    };
-    let mut broker = Broker::new(socket, PluginIdentity::of(name, bytes));
+/// The permission broker at `socket` (`PROCBOX_PERMISSION_BROKER`), told
+/// about `plugin` (see `procbox::broker`); `PROCBOX_PERMISSION_BROKER_DEADLINE`
+/// (e.g. `5s`) changes its deadline.
+fn permission_broker(
+    socket: std::ffi::OsString,
+    plugin: procbox::broker::PluginIdentity,
+) -> Result<procbox::broker::Broker, Failure> {
+    let mut broker = procbox::broker::Broker::new(socket, plugin);
     if let Some(deadline) = std::env::var_os("PROCBOX_PERMISSION_BROKER_DEADLINE") {
         let deadline = humantime::parse_duration(&deadline.to_string_lossy()).map_err(|e| {
             Failure::usage_msg(format!("PROCBOX_PERMISSION_BROKER_DEADLINE: {e}"))
@@ -517,7 +523,7 @@ fn permission_broker(name: &str, bytes: &[u8]) -> Result<Option<procbox::broker:
         })?;
         broker = broker.deadline(deadline);
     }
-    Ok(Some(broker))
+    Ok(broker)
 }
 
 /// Says once on stderr what best effort could not enforce, and with `-v`

@@ -67,9 +67,9 @@ pub struct Plugin {
     pub has_manifest: bool,
 }
 
-/// How the store knows the plugin at `plugin` with these bytes: its
-/// content hash, where it is, and what its manifest asks for.
-pub fn about(plugin: &Path, bytes: &[u8], manifest: Option<&Manifest>) -> Plugin {
+/// How the store knows the plugin at `plugin` whose bytes hash to
+/// `blake3`: that hash, where it is, and what its manifest asks for.
+pub fn about(plugin: &Path, blake3: &str, manifest: Option<&Manifest>) -> Plugin {
     let canonical = std::fs::canonicalize(plugin).ok();
     let path = canonical.clone().unwrap_or_else(|| plugin.to_path_buf());
     Plugin {
@@ -77,7 +77,7 @@ pub fn about(plugin: &Path, bytes: &[u8], manifest: Option<&Manifest>) -> Plugin
             plugin: path
                 .file_name()
                 .map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into_owned()),
-            blake3: PluginIdentity::of("", bytes).blake3,
+            blake3: blake3.to_string(),
             requested: manifest.map(|m| manifest::as_flags(&m.doc)).unwrap_or_default(),
             path,
         },
@@ -369,7 +369,7 @@ fn plugin_file(store: &GrantStore, given: &str) -> Result<Option<(Plugin, Lookup
     })?;
     // A malformed manifest does not hide what is remembered for the plugin.
     let manifest = manifest::find_in(path, Some(&bytes), None).ok().flatten();
-    let found = about(path, &bytes, manifest.as_ref());
+    let found = about(path, &PluginIdentity::of(given, &bytes).blake3, manifest.as_ref());
     let lookup = store
         .lookup(&found.about.blake3, found.link.as_deref())
         .map_err(store_failure)?;

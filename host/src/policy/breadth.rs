@@ -63,7 +63,11 @@ pub(super) fn broad_grants(allow: &[ExecRule], write_dirs: &[PathBuf], confined:
     if !confined {
         warnings.extend(allow.iter().filter_map(broad_rule));
     }
-    let state = procbox_state();
+    let state = if write_dirs.is_empty() {
+        Vec::new()
+    } else {
+        procbox_state()
+    };
     for dir in write_dirs {
         if let Some(found) = PLANTABLE.iter().find(|name| dir.join(name).exists()) {
             warnings.push(PolicyWarning::PlantableDir {

@@ -186,8 +186,8 @@ impl Shared {
             // its TERMs, or exits on the second, would see two.
             SignalTarget::Group => {
                 let group = self.os.killpg(self.pid, signal);
-                let moved = self.os.getpgid(self.pid).map_or(true, |pgid| pgid != self.pid);
-                match signal == libc::SIGKILL || moved {
+                let moved = || self.os.getpgid(self.pid).map_or(true, |pgid| pgid != self.pid);
+                match signal == libc::SIGKILL || moved() {
                     true => self.os.kill(self.pid, signal).and(group),
                     false => group,
                 }
