@@ -68,7 +68,8 @@ async fn files_and_merged_stderr() {
     let root = dir.path().canonicalize().unwrap();
     let run = bounded!(run_guest(
         guests::REDIRECT,
-        |p| p.allow_run("echo").allow_run("cat").allow_run("sh").allow_dir(&root),
+        // Redirects that write need a write grant; reading one back, any grant.
+        |p| p.allow_run("echo").allow_run("cat").allow_run("sh").allow_write(&root),
         &[root.to_str().unwrap()]
     ));
     run.assert_passed();
@@ -83,7 +84,7 @@ async fn a_symlinked_output_file_is_refused() {
     std::os::unix::fs::symlink("/tmp/procbox-symlink-target", root.join("out.txt")).unwrap();
     let run = bounded!(run_guest(
         guests::REDIRECT_SYMLINK,
-        |p| p.allow_run("echo").allow_dir(&root),
+        |p| p.allow_run("echo").allow_write(&root),
         &[root.to_str().unwrap()]
     ));
     run.assert_passed();

@@ -106,7 +106,8 @@ async fn sort_big_writes_with_backpressure() {
 async fn redirect_log_writes_a_log_in_a_granted_directory() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().canonicalize().unwrap();
-    let grant = format!("--dir={}", root.display());
+    // The log is written through redirects: a write grant, as for children.
+    let grant = format!("--allow-write={}", root.display());
     let run = example(
         guests::REDIRECT_LOG,
         "redirect-log",

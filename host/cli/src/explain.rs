@@ -42,6 +42,16 @@ pub fn explain(policy: Policy, request: SpawnRequest) -> Result<u8, Failure> {
             if let Some(limit) = permit.max_runtime() {
                 outln!(out, "  runtime ceiling: {}", humantime::format_duration(limit));
             }
+            // The deny rules it was checked against, in the form they are
+            // matched as (a positional one with an option matches anywhere).
+            for deny in policy
+                .grants()
+                .deny_rules()
+                .iter()
+                .filter(|r| r.path == permit.program())
+            {
+                outln!(out, "  not matched by deny rule {deny}");
+            }
             match &enforcement {
                 Ok(enforcement) if enforcement.active() => {
                     outln!(out, "  confinement: {}", enforcement.summary());
@@ -56,6 +66,9 @@ pub fn explain(policy: Policy, request: SpawnRequest) -> Result<u8, Failure> {
                 }
                 Ok(enforcement) => outln!(out, "  confinement: {}", enforcement.summary()),
                 Err(e) => outln!(out, "  confinement: the run would be refused: {e}"),
+            }
+            for protection in &policy.write_set().protected {
+                outln!(out, "  protected, read-only unless granted by name: {protection}");
             }
             match policy.containment() {
                 Ok(containment) => outln!(out, "  containment: {}", containment.summary()),

@@ -34,7 +34,8 @@ pub struct GrantArgs {
     #[arg(long = "allow-env", value_name = "RULE", help_heading = "Grants")]
     pub allow_env: Vec<String>,
     /// A directory (and everything below it) where a child may be asked to
-    /// run. Without a cwd a child runs where procbox was started.
+    /// run, and which children and stdin redirects may read (writing needs
+    /// --allow-write). Without a cwd a child runs where procbox was started.
     #[arg(long = "dir", value_name = "PATH", help_heading = "Grants")]
     pub dirs: Vec<PathBuf>,
     /// Read grants from a TOML file (see the README for its keys).
@@ -44,9 +45,11 @@ pub struct GrantArgs {
     /// (`Stdio::inherit`). Their output then escapes --max-output.
     #[arg(long = "allow-inherit", help_heading = "Grants")]
     pub allow_inherit: bool,
-    /// Refuse to run when a granted program could be changed by the plugin:
-    /// it lies in a directory of --allow-write, or is hard-linked in a
-    /// granted directory (without this flag: a warning).
+    /// Refuse to run when a granted program, or its interpreter, could be
+    /// changed: the plugin, its children or a redirect may write it
+    /// (--allow-write), others may (group- or other-writable, another
+    /// user's), or it is hard-linked in a granted directory (without this
+    /// flag: a warning).
     #[arg(long = "strict-programs", help_heading = "Grants")]
     pub strict_programs: bool,
     /// Let the plugin, and every process it starts, read files below DIR.
@@ -56,8 +59,10 @@ pub struct GrantArgs {
         help_heading = "Files (the plugin and its children)"
     )]
     pub allow_read: Vec<PathBuf>,
-    /// Let the plugin, and every process it starts, read and write files
-    /// below DIR.
+    /// Let the plugin, every process it starts, and redirects, read and
+    /// write files below DIR; protected paths inside it (.git, shell
+    /// start-up files, procbox's state) stay read-only unless granted by
+    /// name.
     #[arg(
         long = "allow-write",
         value_name = "DIR",

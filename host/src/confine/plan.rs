@@ -75,7 +75,8 @@ pub struct ChildPlan {
     pub read: Vec<PathBuf>,
     /// Directories it may read and write.
     pub write: Vec<PathBuf>,
-    /// Files it may read and write but not create or remove (devices).
+    /// Files it may read and write but not create or remove (devices, and
+    /// the files directly in a write grant split around protected paths).
     pub write_files: Vec<PathBuf>,
     /// Files, or directories of files, it may execute.
     pub exec: Vec<PathBuf>,
@@ -152,6 +153,15 @@ impl ChildPlan {
         );
         let _ = writeln!(out, "  read:    {} + the system set (see README)", list(&user_read));
         let _ = writeln!(out, "  write:   {} /dev/null", list(&self.write));
+        let user_files: Vec<PathBuf> = self
+            .write_files
+            .iter()
+            .filter(|p| !SYSTEM_WRITE_FILES.iter().any(|s| Path::new(s) == p.as_path()))
+            .cloned()
+            .collect();
+        if !user_files.is_empty() {
+            let _ = writeln!(out, "  write, existing files only: {}", list(&user_files));
+        }
         let _ = writeln!(out, "  execute: {}", list(&self.exec));
         let _ = writeln!(out, "  network: {}", self.net);
         if self.seccomp {
@@ -287,8 +297,14 @@ impl Planner {
             read.push(policy.start_dir().to_path_buf());
         }
         read.push(program.to_path_buf());
-        let mut write = caps.write_dirs.clone();
+        // The write grants split around their protected paths: split
+        // directories are only read, their other entries written.
+        let write_set = policy.write_set();
+        read.extend(write_set.read_only.iter().cloned());
+        let mut write = write_set.dirs.clone();
         write.push(tmp.to_path_buf());
+        let mut write_files = existing(SYSTEM_WRITE_FILES).to_vec();
+        write_files.extend(write_set.files.iter().cloned());
         let mut exec = vec![program.to_path_buf()];
         exec.extend(interpreters(program));
         let confinement = policy.confinement();
@@ -299,14 +315,14 @@ impl Planner {
                 .filter(|h| h.program.as_deref().is_none_or(|p| p == program))
                 .map(|h| h.path.clone()),
         );
-        for list in [&mut read, &mut write, &mut exec] {
+        for list in [&mut read, &mut write, &mut write_files, &mut exec] {
             list.sort();
             list.dedup();
         }
         ChildPlan {
             read,
             write,
-            write_files: existing(SYSTEM_WRITE_FILES).to_vec(),
+            write_files,
             exec,
             net: confinement.net.clone(),
             tmp: tmp.to_path_buf(),

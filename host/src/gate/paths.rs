@@ -1,9 +1,14 @@
-//! The gate's checks on paths: the working directory and the files that
-//! standard streams are redirected to must lie in a granted directory.
+//! The gate's checks on paths: the working directory must lie in a
+//! directory granted for children (`dir`); a file a standard stream is
+//! redirected to must be readable (stdin: `dir`, `allow-read` or
+//! `allow-write`) or writable (stdout, stderr: `allow-write`, and not a
+//! protected path, see [`crate::policy::protected`]) under the same grants
+//! that confine the children themselves.
 
 use std::path::{Path, PathBuf};
 
 use crate::error::SpawnError;
+use crate::policy::protected::protected_target;
 use crate::policy::Policy;
 use crate::redirect::{Redirect, Redirects, Target};
 
@@ -68,7 +73,8 @@ pub(super) fn check_stdio(
                 )))
             }
             Redirect::File { path, append } => {
-                let (path, root) = check_file(policy, line, name, cwd, path)?;
+                let access = if name == "stdin" { Access::Read } else { Access::Write };
+                let (path, root) = check_file(policy, line, name, cwd, path, access)?;
                 Target::File {
                     path,
                     root,
@@ -88,15 +94,26 @@ pub(super) fn check_stdio(
     })
 }
 
+/// What a redirect does with its file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Access {
+    /// stdin: reads it.
+    Read,
+    /// stdout, stderr: creates, truncates or appends to it.
+    Write,
+}
+
 /// A redirection file: its directory resolved (no `..` or symlink
-/// escapes) and inside a granted directory, which is returned too; the
-/// file itself not a symlink and not a directory.
+/// escapes) and inside a directory granted for this access, which is
+/// returned too; the file itself not a symlink and not a directory; a file
+/// written not a protected path.
 fn check_file(
     policy: &Policy,
     line: &str,
     name: &str,
     cwd: &Path,
     path: &str,
+    access: Access,
 ) -> Result<(PathBuf, PathBuf), SpawnError> {
     let invalid = |why: String| SpawnError::InvalidInput(format!("{line}: {name} file {path:?}: {why}"));
     if path.is_empty() || path.contains('\0') {
@@ -107,22 +124,99 @@ fn check_file(
         return Err(invalid("not a file path".into()));
     };
     let dir = dir.canonicalize().map_err(|e| invalid(format!("its directory: {e}")))?;
-    let Some(root) = policy.dirs.iter().find(|root| dir.starts_with(root)) else {
-        return Err(SpawnError::Denied(format!(
-            "{line}: {name} file {}: outside the granted directories ({}); {}",
-            dir.join(file_name).display(),
-            granted_dirs(&policy.dirs),
-            super::suggest::dir(&dir)
-        )));
-    };
     let resolved = dir.join(file_name);
+    let root = granted_root(policy, line, name, &resolved, access)?;
     match std::fs::symlink_metadata(&resolved) {
         Ok(meta) if meta.file_type().is_symlink() => Err(SpawnError::Denied(format!(
             "{line}: {name} file {}: a symlink, which could point anywhere",
             resolved.display()
         ))),
         Ok(meta) if meta.is_dir() => Err(invalid("a directory".into())),
-        _ => Ok((resolved, root.clone())),
+        _ => Ok((resolved, root)),
+    }
+}
+
+/// The granted directory `file` lies in for `access`: any readable one
+/// (`dir`, `allow-read`, `allow-write`) to read it; to write it, the
+/// write grants as the kernel enforces them on children
+/// ([`WriteSet`](crate::policy::protected::WriteSet)), and never a
+/// protected path.
+fn granted_root(policy: &Policy, line: &str, name: &str, file: &Path, access: Access) -> Result<PathBuf, SpawnError> {
+    let caps = policy.plugin();
+    let deny =
+        |why: String, fix: String| SpawnError::Denied(format!("{line}: {name} file {}: {why}; {fix}", file.display()));
+    let parent = file.parent().unwrap_or(file);
+    let innermost = |roots: &[&PathBuf]| -> Option<PathBuf> {
+        roots
+            .iter()
+            .filter(|root| file.starts_with(root))
+            .max_by_key(|r| r.as_os_str().len())
+            .map(|r| (*r).clone())
+    };
+    if access == Access::Read {
+        let roots: Vec<&PathBuf> = policy
+            .dirs
+            .iter()
+            .chain(&caps.read_dirs)
+            .chain(&caps.write_dirs)
+            .collect();
+        return innermost(&roots).ok_or_else(|| {
+            deny(
+                format!("outside the granted directories ({})", listed(&roots)),
+                super::suggest::dir(parent),
+            )
+        });
+    }
+    let grants: Vec<&PathBuf> = caps.write_dirs.iter().collect();
+    let Some(root) = innermost(&grants) else {
+        let readable = policy.dirs.iter().chain(&caps.read_dirs).any(|d| file.starts_with(d));
+        let why = match readable {
+            true => format!(
+                "it lies in a directory granted for reading only, and writing needs one granted for writing (granted for writing: {})",
+                listed(&grants)
+            ),
+            false => format!("outside the directories granted for writing ({})", listed(&grants)),
+        };
+        return Err(deny(why, super::suggest::write_dir(parent)));
+    };
+    if let Some(protection) = protected_target(file, &caps.write_dirs, &policy.state_dirs) {
+        return Err(deny(
+            format!(
+                "{} is protected, {}, and stays read-only unless you grant it by name",
+                protection.path().display(),
+                protection.what()
+            ),
+            super::suggest::write_dir(protection.path()),
+        ));
+    }
+    let set = &policy.write_set;
+    if !(set.dirs.iter().any(|d| file.starts_with(d)) || set.files.iter().any(|f| f == file)) {
+        return Err(deny(
+            format!(
+                "{} holds protected paths ({}), so nothing is created, removed or renamed directly in it, by children or redirects; write into a directory below it",
+                parent.display(),
+                set.protected
+                    .iter()
+                    .filter(|p| p.path().starts_with(parent))
+                    .map(|p| p.path().display().to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            super::suggest::write_dir(parent),
+        ));
+    }
+    Ok(root)
+}
+
+/// Directories for a denial: "none" when there are none.
+fn listed<P: AsRef<Path>>(dirs: &[P]) -> String {
+    match dirs {
+        [] => "none".to_string(),
+        dirs => dirs
+            .iter()
+            .map(|d| d.as_ref().display().to_string())
+            .collect::<Vec<_>>()
+            .join(", "),
     }
 }
 

@@ -114,6 +114,16 @@ pub fn dir(path: &Path) -> String {
     )
 }
 
+/// The fix for a file written outside the directories granted for writing.
+pub fn write_dir(path: &Path) -> String {
+    let path = path.to_string_lossy();
+    format!(
+        "to allow it: --allow-write {} (grants file: allow-write = [{}])",
+        shell_quote(&path),
+        toml_string(&path)
+    )
+}
+
 /// `word` as a literal pattern of the one-word rule form; `None` when it
 /// cannot be one word (empty, or with whitespace).
 fn literal_word(word: &str) -> Option<String> {

@@ -14,6 +14,8 @@
 
 use std::path::{Path, PathBuf};
 
+use super::protected::GIT;
+
 use super::rule::{ArgPattern, ArgsPattern, ExecRule};
 use super::PolicyWarning;
 
@@ -42,82 +44,35 @@ const OPEN_ENDED: &[(&str, &str)] = &[
     ("make", "runs the commands of any makefile"),
 ];
 
-/// Files that run later, outside procbox, if a child plants them.
-const PLANTABLE: &[&str] = &[
-    ".git",
-    ".bashrc",
-    ".bash_profile",
-    ".bash_login",
-    ".profile",
-    ".zshrc",
-    ".zprofile",
-    ".zshenv",
-    ".config/fish/config.fish",
-    ".envrc",
-];
-
-/// The warnings for `allow` rules (unless `confined`) and for the writable
-/// directories.
-pub(super) fn broad_grants(allow: &[ExecRule], write_dirs: &[PathBuf], confined: bool) -> Vec<PolicyWarning> {
+/// The warnings for `allow` rules (unless `confined`) and for write grants
+/// that name a protected path ([`super::protected`]): every other
+/// protected path stays read-only, but one the user granted by name is
+/// written as granted, and the user should know what that gives.
+pub(super) fn broad_grants(
+    allow: &[ExecRule],
+    write_dirs: &[PathBuf],
+    state: &[(PathBuf, &'static str)],
+    confined: bool,
+) -> Vec<PolicyWarning> {
     let mut warnings = Vec::new();
     if !confined {
         warnings.extend(allow.iter().filter_map(broad_rule));
     }
-    let state = if write_dirs.is_empty() {
-        Vec::new()
-    } else {
-        procbox_state()
-    };
     for dir in write_dirs {
-        if let Some(found) = PLANTABLE.iter().find(|name| dir.join(name).exists()) {
+        if let Some(git) = dir.ancestors().find(|d| d.file_name().is_some_and(|n| n == GIT)) {
             warnings.push(PolicyWarning::PlantableDir {
                 dir: dir.clone(),
-                found: (*found).to_string(),
+                found: format!("{} granted by name: its hooks and config", git.display()),
             });
         }
-        for (what, place) in &state {
-            if place.starts_with(dir) {
-                warnings.push(PolicyWarning::StateDir {
-                    dir: dir.clone(),
-                    holds: format!("{what} ({})", place.display()),
-                });
-            }
+        for (place, what) in state.iter().filter(|(place, _)| dir.starts_with(place)) {
+            warnings.push(PolicyWarning::StateDir {
+                dir: dir.clone(),
+                holds: format!("{what} ({}), granted by name", place.display()),
+            });
         }
     }
     warnings
-}
-
-/// Where procbox keeps what a later run trusts, as canonical as the
-/// existing part of each path allows.
-fn procbox_state() -> Vec<(&'static str, PathBuf)> {
-    [
-        ("procbox's compilation cache", crate::cache::Cache::default_dir()),
-        (
-            "procbox's remembered grants",
-            crate::grant_store::GrantStore::default_dir(),
-        ),
-    ]
-    .into_iter()
-    .filter_map(|(what, place)| Some((what, canonical_prefix(&place?))))
-    .collect()
-}
-
-/// `path` with its longest existing ancestor canonicalised.
-fn canonical_prefix(path: &Path) -> PathBuf {
-    let mut rest = Vec::new();
-    let mut existing = path;
-    loop {
-        if let Ok(canonical) = existing.canonicalize() {
-            return rest.iter().rev().fold(canonical, |p, part| p.join(part));
-        }
-        match (existing.parent(), existing.file_name()) {
-            (Some(parent), Some(name)) => {
-                rest.push(name.to_os_string());
-                existing = parent;
-            }
-            _ => return path.to_path_buf(),
-        }
-    }
 }
 
 fn broad_rule(rule: &ExecRule) -> Option<PolicyWarning> {

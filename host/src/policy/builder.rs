@@ -317,16 +317,29 @@ impl PolicyBuilder {
             canonical_all(&self.read_dirs)?,
             canonical_all(&self.write_dirs)?,
         );
-        warnings.extend(exposed_programs(&grants, &write_dirs, &dirs, self.strict_programs)?);
         let home = host_env_home.map(PathBuf::from).and_then(|h| h.canonicalize().ok());
-        let start_dir_readable = start_dir_grantable(&start_dir, home.as_deref());
+        let homes = super::home::homes(home.as_deref());
+        let state_dirs = super::protected::state_dirs();
+        let write_set =
+            super::protected::WriteSet::of(&write_dirs, &state_dirs, &homes).map_err(|reason| PolicyError::Dir {
+                path: write_dirs.first().cloned().unwrap_or_default(),
+                reason,
+            })?;
+        let granted: Vec<&PathBuf> = dirs.iter().chain(&read_dirs).chain(&write_dirs).collect();
+        warnings.extend(exposed_programs(&grants, &write_set, &granted, self.strict_programs)?);
+        let start_dir_readable = start_dir_grantable(&start_dir, &homes);
         if !start_dir_readable && self.confine != ConfineMode::Off {
             warnings.push(PolicyWarning::StartDirNotGranted { dir: start_dir.clone() });
         }
         let net = child_net(&self.child_net)?;
         let confined = crate::confine::probe::enforcement(self.confine, &net, crate::KernelSupport::get())
             .is_ok_and(|e| e.abi >= crate::confine::probe::ABI_FILES && e.seccomp && e.active());
-        warnings.extend(super::breadth::broad_grants(&grants.allow, &write_dirs, confined));
+        warnings.extend(super::breadth::broad_grants(
+            &grants.allow,
+            &write_dirs,
+            &state_dirs,
+            confined,
+        ));
         let confinement = Confinement {
             mode: self.confine,
             contain: self.contain,
@@ -338,6 +351,8 @@ impl PolicyBuilder {
                 .collect::<Result<_, _>>()?,
         };
         Ok(Policy {
+            state_dirs,
+            write_set,
             confinement,
             start_dir_readable,
             grants,
@@ -367,15 +382,18 @@ impl PolicyBuilder {
 }
 
 /// Whether the start directory may be granted to children: not `/`, not a
-/// directory that holds the user's home or everybody's (`/home`, `/tmp`,
-/// ...), and nothing inside the system's own trees (`/etc`, `/root`,
-/// `/var`, ...), where procbox is started by services, cron and containers.
-fn start_dir_grantable(start: &Path, home: Option<&Path>) -> bool {
+/// directory that is or holds one of the user's `homes` (`$HOME` and the
+/// account's home from the password database, see [`super::home::homes`]:
+/// an unset or changed `HOME` must not open `~/.ssh`) or everybody's
+/// (`/home`, `/tmp`, ...), and nothing inside the system's own trees
+/// (`/etc`, `/root`, `/var`, ...), where procbox is started by services,
+/// cron and containers.
+fn start_dir_grantable(start: &Path, homes: &[PathBuf]) -> bool {
     const SHARED: &[&str] = &["/", "/home", "/tmp", "/srv", "/opt", "/mnt", "/media", "/usr"];
     const SYSTEM: &[&str] = &["/etc", "/root", "/var", "/run", "/proc", "/sys", "/dev", "/boot"];
     !(SHARED.iter().any(|d| start == Path::new(d))
         || SYSTEM.iter().any(|d| start.starts_with(d))
-        || home.is_some_and(|home| home.starts_with(start)))
+        || homes.iter().any(|home| home.starts_with(start)))
 }
 
 /// The children's network grants, parsed.
@@ -415,18 +433,20 @@ fn helper(written: &str, source: &Source, start_dir: &Path, search: &SearchPath)
     })
 }
 
-/// The warnings about granted programs the plugin could change, or, when
+/// The warnings about granted programs that could be changed, or, when
 /// `strict`, the refusal of the first.
 fn exposed_programs(
     grants: &Layer,
-    write_dirs: &[PathBuf],
-    dirs: &[PathBuf],
+    write_set: &super::protected::WriteSet,
+    granted: &[&PathBuf],
     strict: bool,
 ) -> Result<Vec<PolicyWarning>, PolicyError> {
-    let exposed = super::exposure::exposed_programs(&grants.allow, write_dirs, dirs);
+    let exposed = super::exposure::exposed_programs(&grants.allow, write_set, granted);
     match exposed.first() {
         Some(
-            first @ (PolicyWarning::WritableProgram { origin, .. } | PolicyWarning::HardLinkedProgram { origin, .. }),
+            first @ (PolicyWarning::WritableProgram { origin, .. }
+            | PolicyWarning::HardLinkedProgram { origin, .. }
+            | PolicyWarning::OthersMayChangeProgram { origin, .. }),
         ) if strict => Err(PolicyError::Rule {
             origin: origin.clone(),
             message: format!("refused (--strict-programs): {first}"),
@@ -435,7 +455,9 @@ fn exposed_programs(
     }
 }
 
-/// Builds one layer; `resolve` returns `None` for a rule to drop.
+/// Builds one layer; `resolve` returns `None` for a rule to drop. Deny
+/// rules are matched as [`ExecRule::for_deny`] says: one written
+/// positionally with an option matches that option anywhere.
 fn build_layer(
     spec: &LayerSpec,
     mut resolve: impl FnMut(&RunSpec) -> Result<Option<ExecRule>, PolicyError>,
@@ -469,11 +491,17 @@ fn build_layer(
             ),
         });
     }
-    Ok(Layer {
-        allow,
-        deny: rules(&spec.deny)?,
-        env,
-    })
+    let deny = rules(&spec.deny)?
+        .into_iter()
+        .map(|rule| {
+            let origin = rule.source.clone();
+            rule.for_deny().map_err(|e| PolicyError::Rule {
+                origin,
+                message: e.to_string(),
+            })
+        })
+        .collect::<Result<_, _>>()?;
+    Ok(Layer { allow, deny, env })
 }
 
 /// Parses a rule and resolves its program. Without `dropped` (strict), a
@@ -533,4 +561,66 @@ fn canonical_dir(dir: &Path) -> Result<PathBuf, PolicyError> {
         return Err(error("not a directory".into()));
     }
     Ok(canonical)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_start_dir_is_not_granted_when_it_is_or_holds_either_home() {
+        let p = PathBuf::from;
+        // `$HOME`, and the account's home from the password database.
+        let homes = [p("/data/env/u"), p("/data/accounts/u")];
+        let cases = [
+            ("/data/env/u", false),
+            ("/data/accounts/u", false),
+            ("/data/accounts", false),
+            ("/data", false),
+            ("/data/accounts/u/project", true),
+            ("/data/other", true),
+        ];
+        for (start, expected) in cases {
+            assert_eq!(start_dir_grantable(Path::new(start), &homes), expected, "{start}");
+        }
+        // Without the account's home, its parent would be granted.
+        assert!(start_dir_grantable(Path::new("/data/accounts"), &homes[..1]));
+    }
+
+    #[test]
+    fn deny_rules_from_flags_and_grants_files_match_an_option_anywhere() {
+        let text = "deny-run = [\"sort -o *\"]\n[[run]]\nprogram = \"rm\"\nargs = [\"-rf\", \"*\"]\ndeny = true\n";
+        let doc = document::parse(text, Path::new("/x/grants.toml"), document::Kind::Grants).unwrap();
+        let policy = PolicyBuilder::new()
+            .grants_document(doc)
+            .deny_run_from("ls -R", Source::Flag("--deny-run"))
+            .allow_run("sort -o *")
+            .build()
+            .unwrap();
+        let rule = |program: &str| {
+            let found = policy.grants().deny_rules().iter().find(|r| r.program == program);
+            found.unwrap_or_else(|| panic!("no deny rule for {program}"))
+        };
+        let args = |list: &[&str]| list.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let cases: &[(&str, &[&str])] = &[
+            ("sort", &["-rno", "F", "in"]),
+            ("rm", &["x", "-rf"]),
+            ("ls", &["-l", "-R", "/"]),
+        ];
+        for (program, request) in cases {
+            let rule = rule(program);
+            assert!(rule.matches(&rule.path, &args(request)), "{rule} vs {request:?}");
+            assert!(rule.to_string().contains(": matched anywhere)"), "{rule}");
+        }
+        let rm = rule("rm").to_string();
+        assert!(rm.starts_with("'rm ** -rf *' (/x/grants.toml:"), "{rm}");
+        assert_eq!(
+            rule("ls").to_string(),
+            "'ls ** -R' (--deny-run, written 'ls -R': matched anywhere)"
+        );
+        // Allow rules stay positional.
+        let allow = &policy.grants().allow_rules()[0];
+        assert!(!allow.matches(&allow.path, &args(&["-rn", "-o", "F"])));
+        assert_eq!(allow.to_string(), "'sort -o *' (embedder policy)");
+    }
 }

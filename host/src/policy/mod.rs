@@ -16,8 +16,10 @@ pub mod document;
 pub mod embedded;
 pub mod env;
 mod exposure;
+pub mod home;
 pub mod knobs;
 mod limits;
+pub mod protected;
 pub mod rule;
 
 pub use builder::PolicyBuilder;
@@ -121,6 +123,13 @@ pub struct Policy {
     pub(crate) warnings: Vec<PolicyWarning>,
     pub(crate) confinement: Confinement,
     pub(crate) start_dir_readable: bool,
+    /// procbox's own state directories ([`protected::state_dirs`]), found
+    /// once when the policy is built.
+    pub(crate) state_dirs: Vec<(PathBuf, &'static str)>,
+    /// The plugin's write grants split around the protected paths in them
+    /// ([`protected::WriteSet`]): what children, redirects and the plugin
+    /// itself may write.
+    pub(crate) write_set: protected::WriteSet,
 }
 
 /// Something about a policy that is allowed but that the person who wrote
@@ -150,6 +159,19 @@ pub enum PolicyWarning {
         /// The directory the plugin may write.
         dir: PathBuf,
     },
+    /// A granted program, or the interpreter that runs it, that a user other
+    /// than procbox's (or root) can change: it or a directory on its path is
+    /// writable by group or others, or belongs to another user.
+    OthersMayChangeProgram {
+        /// Where the rule is written.
+        origin: Source,
+        /// The rule as written.
+        rule: String,
+        /// The program or interpreter file.
+        program: PathBuf,
+        /// How it can be changed.
+        why: String,
+    },
     /// A rule that lets the plugin run any program or write any file, while
     /// children are not confined (`--confine=off`, or a kernel without it).
     BroadRule {
@@ -160,15 +182,15 @@ pub enum PolicyWarning {
         /// What makes it broad.
         why: String,
     },
-    /// A directory children may write holds files that run later, outside
-    /// procbox (`.git` hooks, shell start-up files).
+    /// A write grant names a repository's `.git` (or lies in it): its hooks
+    /// and config run later, outside procbox.
     PlantableDir {
         /// The directory.
         dir: PathBuf,
         /// What it holds.
         found: String,
     },
-    /// A directory children may write holds procbox's own state, which a
+    /// A write grant names procbox's own state (or lies in it), which a
     /// later run trusts (the compilation cache, the grant store).
     StateDir {
         /// The directory.
@@ -210,9 +232,19 @@ impl fmt::Display for PolicyWarning {
                 dir,
             } => write!(
                 f,
-                "{origin}: rule '{rule}': {} lies in {}, which the plugin may write (--allow-write): the plugin can replace what it runs (--strict-programs refuses this)",
+                "{origin}: rule '{rule}': {} lies in {}, which the plugin, its children or a redirect may write (--allow-write): the plugin can replace what it runs (--strict-programs refuses this)",
                 program.display(),
                 dir.display()
+            ),
+            PolicyWarning::OthersMayChangeProgram {
+                origin,
+                rule,
+                program,
+                why,
+            } => write!(
+                f,
+                "{origin}: rule '{rule}': {} can be changed by others than you: {why} (--strict-programs refuses this)",
+                program.display()
             ),
             PolicyWarning::BroadRule { origin, rule, why } => write!(
                 f,
@@ -220,12 +252,12 @@ impl fmt::Display for PolicyWarning {
             ),
             PolicyWarning::PlantableDir { dir, found } => write!(
                 f,
-                "{} may be written by the plugin and its children, and holds {found}: a child can plant a hook or start-up file that runs later, outside procbox",
+                "{} may be written by the plugin and its children ({found}): a child can plant a hook or a setting that runs later, outside procbox",
                 dir.display()
             ),
             PolicyWarning::StateDir { dir, holds } => write!(
                 f,
-                "{} may be written by the plugin and its children, and holds {holds}: a child could plant what a later procbox run trusts (machine code it runs, grants it honours); grant a narrower directory",
+                "{} may be written by the plugin and its children, and holds {holds}: a child could plant what a later procbox run trusts (machine code it runs, grants it honours)",
                 dir.display()
             ),
             PolicyWarning::StartDirNotGranted { dir } => write!(
@@ -327,6 +359,12 @@ impl Policy {
     pub fn containment(&self) -> Result<crate::containment::Containment, String> {
         crate::containment::cgroup::check(&self.limits.tree)?;
         crate::containment::Containment::decide(self.confinement.contain)
+    }
+
+    /// The write grants as they are enforced, split around the protected
+    /// paths they hold.
+    pub fn write_set(&self) -> &protected::WriteSet {
+        &self.write_set
     }
 
     /// What building the policy noticed and let pass, for the user to see.

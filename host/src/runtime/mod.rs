@@ -321,12 +321,20 @@ fn plugin_wasi(policy: &Policy, args: &[String], setup: Option<&WasiSetup>) -> R
         .args(args)
         .envs(policy.passed_env());
     let caps = policy.plugin();
+    // The write grants as children get them: a grant that holds protected
+    // paths is read-only itself and writable below, directory by directory
+    // (a file directly in it stays read-only to the plugin, which WASI can
+    // only grant by directory).
+    let write_set = policy.write_set();
     let preopens = caps
         .read_dirs
         .iter()
+        .chain(&write_set.read_only)
         .map(|dir| (dir, FsPerms::ReadOnly))
-        .chain(caps.write_dirs.iter().map(|dir| (dir, FsPerms::ReadWrite)));
-    // The plugin sees each directory at its real path.
+        .chain(write_set.dirs.iter().map(|dir| (dir, FsPerms::ReadWrite)));
+    // The plugin sees each directory at its real path; wasi-libc opens a
+    // path through the preopen with the longest prefix, so a writable
+    // directory inside a read-only one is written through its own.
     for (dir, perms) in preopens {
         let guest_path = dir.to_string_lossy();
         builder

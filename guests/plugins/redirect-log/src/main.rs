@@ -1,8 +1,9 @@
-//! `redirect-log`: keeps a run log in a directory you grant. Redirection:
+//! `redirect-log`: keeps a run log in a directory you grant for writing
+//! (a redirect that writes needs `--allow-write`, as a child would). Redirection:
 //! files (truncate and append), stderr merged into stdout, null, and a
 //! file as stdin.
 //!
-//! `procbox run redirect-log.wasm --manifest redirect-log.manifest.toml --dir DIR --allow-run date --allow-run sh --allow-run 'wc -l' -- DIR`
+//! `procbox run redirect-log.wasm --manifest redirect-log.manifest.toml --allow-write DIR --allow-run date --allow-run sh --allow-run 'wc -l' -- DIR`
 
 use procbox_sdk::{Command, Error, Stdio};
 

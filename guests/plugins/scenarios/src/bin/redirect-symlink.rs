@@ -1,4 +1,4 @@
-//! `redirect-symlink DIR`: DIR is granted, but DIR/out.txt is a symlink,
+//! `redirect-symlink DIR`: DIR is granted for writing, but DIR/out.txt is a symlink,
 //! which could point anywhere: writing to it is refused.
 
 use procbox_sdk::{Command, Error, Stdio};

@@ -1,6 +1,6 @@
 //! `redirect DIR`: files as stdout (truncating, then appending) and stdin,
 //! stderr merged into stdout, and a file outside the granted directory
-//! refused. DIR is granted; the host checks the file it leaves.
+//! refused. DIR is granted for writing; the host checks the file it leaves.
 
 use procbox_sdk::{Command, Error, Stdio};
 
@@ -26,7 +26,7 @@ fn main() {
             .stdout(Stdio::file("/etc/procbox-escape"))
             .status();
         match outside {
-            Err(Error::Denied(m)) => assert!(m.contains("outside the granted directories"), "{m}"),
+            Err(Error::Denied(m)) => assert!(m.contains("outside the directories granted for writing"), "{m}"),
             other => panic!("writing to /etc: {other:?}"),
         }
         Ok(())
