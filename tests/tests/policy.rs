@@ -4,10 +4,12 @@
 //! errors, grants files and manifests found beside the plugin, the audit
 //! log, `explain` and `inspect`.
 
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
 use std::time::Duration;
 
 use procbox::ConfineMode;
-use procbox_tests::{bounded, guests, limits, procbox, procbox_run, run_guest};
+use procbox_tests::{bounded, guests, limits, procbox, procbox_bin, procbox_run, run_guest, Run};
 
 #[tokio::test]
 async fn an_ungranted_program_is_denied_with_its_reason() {
@@ -355,5 +357,151 @@ async fn inspect_shows_imports_exports_and_the_manifest() {
             "missing {expected:?} in:\n{}",
             run.stdout
         );
+    }
+}
+
+#[tokio::test]
+async fn a_deny_rule_that_names_an_option_denies_it_in_any_position() {
+    // Before: `git log --output=*` matched only `--output=F` as the first
+    // argument after `log`, so `git log -1 --output=F` ran, with no warning.
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("F");
+    let output = format!("--output={}", file.display());
+    for request in [
+        vec!["git", "log", "-1", output.as_str()],
+        vec!["git", "log", "--output", file.to_str().unwrap(), "-1"],
+        vec!["git", "log", output.as_str()],
+    ] {
+        let mut args = vec!["denied:matches deny rule 'git log ** --output=*' (--deny-run, written 'git log --output=*': matched anywhere)"];
+        args.extend(&request);
+        let run = bounded!(procbox_run(
+            guests::SPAWN_OUTCOME,
+            &["--allow-run=git **", "--deny-run=git log --output=*", "--confine=off"],
+            &args
+        ));
+        assert_eq!(run.code, Some(0), "{request:?}: {run:?}");
+        assert!(!file.exists(), "{request:?} wrote {}", file.display());
+    }
+}
+
+#[tokio::test]
+async fn explain_shows_the_form_a_deny_rule_is_matched_as() {
+    let rules = ["--allow-run", "git **", "--deny-run", "git log --output=*"];
+    let mut denied: Vec<&str> = vec!["explain"];
+    denied.extend(rules);
+    denied.extend(["--", "git", "log", "-1", "--output=F"]);
+    let denied = bounded!(procbox(&denied));
+    assert_eq!(denied.code, Some(3), "{denied:?}");
+    assert!(
+        denied.stdout.starts_with("denied: ")
+            && denied
+                .stdout
+                .contains("matches deny rule 'git log ** --output=*' (--deny-run, written 'git log --output=*': matched anywhere)"),
+        "{denied:?}"
+    );
+    // An allowed request of the same program says how the deny rule reads.
+    let mut allowed: Vec<&str> = vec!["explain"];
+    allowed.extend(rules);
+    allowed.extend(["--", "git", "log", "-1"]);
+    let allowed = bounded!(procbox(&allowed));
+    assert_eq!(allowed.code, Some(0), "{allowed:?}");
+    assert!(
+        allowed
+            .stdout
+            .contains("deny rule 'git log ** --output=*' (--deny-run, written 'git log --output=*': matched anywhere)"),
+        "{allowed:?}"
+    );
+}
+
+/// Who procbox runs as in [`started_in_the_account_home`].
+#[derive(Debug, Clone, Copy)]
+enum User {
+    Root,
+    Nobody,
+}
+
+/// Runs `procbox run spawn-outcome --allow-run=cat FLAGS -- EXPECTED cat
+/// FILE` as `user`, started in `home` with no `HOME` in its environment, in
+/// a mount namespace of its own where the password database (a copy of
+/// /etc/passwd bound over it) names `home` as the account's home.
+async fn started_in_the_account_home(user: User, home: &Path, flags: &[&str], expected: &str, file: &Path) -> Run {
+    let (name, wrapper): (&str, &[&str]) = match user {
+        User::Root => ("root", &[]),
+        User::Nobody => (
+            "nobody",
+            &["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups"],
+        ),
+    };
+    let passwd: String = std::fs::read_to_string("/etc/passwd")
+        .unwrap()
+        .lines()
+        .map(|line| {
+            let mut fields: Vec<&str> = line.split(':').collect();
+            if fields.first() == Some(&name) && fields.len() == 7 {
+                fields[5] = home.to_str().unwrap();
+            }
+            fields.join(":") + "\n"
+        })
+        .collect();
+    assert!(
+        passwd.contains(&format!(":{}:", home.display())),
+        "no {name} in /etc/passwd"
+    );
+    let database = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(database.path(), passwd).unwrap();
+    std::fs::set_permissions(database.path(), std::fs::Permissions::from_mode(0o644)).unwrap();
+    let mut command = tokio::process::Command::new("unshare");
+    command
+        .args([
+            "--mount",
+            "--",
+            "sh",
+            "-c",
+            "mount --bind \"$0\" /etc/passwd && exec \"$@\"",
+        ])
+        .arg(database.path())
+        .args(wrapper)
+        .arg(procbox_bin())
+        .args(["run", "--no-cache", guests::SPAWN_OUTCOME, "--allow-run=cat"])
+        .args(flags)
+        .args(["--", expected, "cat"])
+        .arg(file)
+        .env_remove("HOME")
+        .env("PROCBOX_PROGRESS_AFTER_MS", "3600000")
+        .env_remove("PROCBOX_LOG")
+        .current_dir(home)
+        .stdin(std::process::Stdio::null())
+        .kill_on_drop(true);
+    let out = bounded!(command.output()).expect("start procbox");
+    Run {
+        code: out.status.code(),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+#[tokio::test]
+async fn started_in_the_account_home_without_home_set_children_read_nothing_there() {
+    // Before: only $HOME said where the home is, so with HOME unset and
+    // procbox started in the home directory, children could read ~/.ssh.
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().join("home");
+    std::fs::create_dir(&home).unwrap();
+    for path in [dir.path(), &home] {
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let home = home.canonicalize().unwrap();
+    let secret = home.join("id_ed25519");
+    std::fs::write(&secret, "not for children\n").unwrap();
+    std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let warning = format!("children may not read the start directory {}", home.display());
+    for user in [User::Root, User::Nobody] {
+        let refused = started_in_the_account_home(user, &home, &[], "fails:Permission denied", &secret).await;
+        assert_eq!(refused.code, Some(0), "as {user:?}: {refused:?}");
+        assert!(refused.stderr.contains(&warning), "as {user:?}: {refused:?}");
+        // The file is readable: unconfined, the same child reads it.
+        let off =
+            started_in_the_account_home(user, &home, &["--confine=off"], "stdout:not for children", &secret).await;
+        assert_eq!(off.code, Some(0), "as {user:?}: {off:?}");
     }
 }

@@ -15,7 +15,14 @@
 //!   (the rest of the cluster, or the next argument) to match GLOB;
 //! - options end at a `--` argument: what follows are operands;
 //! - any other word (a literal or a glob) matches one argument anywhere,
-//!   operands included.
+//!   operands included: `--` itself, a word of several letters after one
+//!   dash (`-rf`), and an option whose name holds glob characters (`-*`,
+//!   `--out*`), which matches the one argument against the glob.
+//!
+//! A deny rule written positionally with an option is matched with these
+//! patterns from its first option on (see [`super::rule`]).
+
+use std::fmt;
 
 use glob::Pattern;
 
@@ -36,19 +43,30 @@ impl AnyArg {
     /// # Errors
     /// A malformed glob.
     pub fn parse(word: &str) -> Result<AnyArg, String> {
-        let glob = |text: &str| Pattern::new(text).map_err(|e| format!("pattern {text:?} is not a valid glob: {e}"));
-        let (option, value) = match word.split_once('=') {
-            Some((option, value)) => (option, Some(glob(value)?)),
-            None => (word, None),
-        };
+        let option = word.split_once('=').map_or(word, |(option, _)| option);
+        if option.contains(['*', '?', '[']) {
+            return AnyArg::word(word);
+        }
+        let value = word.split_once('=').map(|(_, value)| glob(value)).transpose()?;
         if let Some(name) = option.strip_prefix("--").filter(|n| !n.is_empty()) {
             return Ok(AnyArg::Long(name.to_string(), value));
         }
         let mut letters = option.strip_prefix('-').unwrap_or_default().chars();
         if let (Some(letter), None) = (letters.next(), letters.next()) {
-            return Ok(AnyArg::Short(letter, value));
+            if letter != '-' {
+                return Ok(AnyArg::Short(letter, value));
+            }
         }
-        Ok(AnyArg::Word(glob(word)?))
+        AnyArg::word(word)
+    }
+
+    /// A word that matches any one argument against its glob, options or
+    /// not (a literal is a glob of itself).
+    ///
+    /// # Errors
+    /// A malformed glob.
+    pub fn word(word: &str) -> Result<AnyArg, String> {
+        glob(word).map(AnyArg::Word)
     }
 
     /// Whether some argument of `args` matches.
@@ -58,6 +76,25 @@ impl AnyArg {
             AnyArg::Word(glob) => args.iter().any(|a| glob.matches(a)),
             AnyArg::Long(name, value) => (0..options_end).any(|i| long_at(args, i, name, value.as_ref())),
             AnyArg::Short(letter, value) => (0..options_end).any(|i| short_at(args, i, *letter, value.as_ref())),
+        }
+    }
+}
+
+fn glob(text: &str) -> Result<Pattern, String> {
+    Pattern::new(text).map_err(|e| format!("pattern {text:?} is not a valid glob: {e}"))
+}
+
+/// The word as a rule writes it.
+impl fmt::Display for AnyArg {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let (option, value) = match self {
+            AnyArg::Long(name, value) => (format!("--{name}"), value),
+            AnyArg::Short(letter, value) => (format!("-{letter}"), value),
+            AnyArg::Word(glob) => return f.write_str(glob.as_str()),
+        };
+        match value {
+            Some(value) => write!(f, "{option}={}", value.as_str()),
+            None => f.write_str(&option),
         }
     }
 }
@@ -147,9 +184,27 @@ mod tests {
             ("HEAD", &["--", "HEAD"], true),
             ("*.pem", &["cat", "key.pem"], true),
             ("*.pem", &["key.txt"], false),
+            // `--` and several letters after one dash are plain words
+            ("--", &["a", "--", "b"], true),
+            ("--", &["-x"], false),
+            ("-rf", &["x", "-rf"], true),
+            ("-rf", &["-r", "-f"], false),
+            // an option name with glob characters is a glob over one argument
+            ("-*", &["log", "-p"], true),
+            ("-*", &["log"], false),
+            ("-?", &["--"], true),
+            ("--out*", &["--output=F"], true),
+            ("--out*", &["--oneline"], false),
         ];
         for (word, args, expected) in cases {
             assert_eq!(found(word, args), *expected, "{word} in {args:?}");
+        }
+    }
+
+    #[test]
+    fn a_pattern_is_shown_as_a_rule_writes_it() {
+        for word in ["--output", "--output=/etc/*", "-o", "-o=F*", "-rf", "--", "*.pem", "-*"] {
+            assert_eq!(AnyArg::parse(word).unwrap().to_string(), word);
         }
     }
 }

@@ -14,6 +14,16 @@
 //! what `**` covers, as options are parsed: `git log ** --output` denies
 //! `--output` in any position and spelling (see [`super::anywhere`]).
 //!
+//! A deny rule is a promise of "never", and people write it as they read
+//! flags, so a deny rule **without `**`** that names an option (a word
+//! that starts with `-`, is longer than one character and is not `--`) is
+//! matched anywhere from its first option on ([`ArgsPattern::for_deny`]):
+//! `git log --output=*` is matched as `git log ** --output=*`, and
+//! `rm -rf *` as `rm ** -rf *`. Such a rule still matches whatever it
+//! matched as written, and its [`Display`](fmt::Display) shows both forms.
+//! A rule with `**` says where it matches, and is taken as written; allow
+//! rules are never changed.
+//!
 //! A program with no patterns allows any arguments. Arguments are never
 //! joined or re-split, so an argument with spaces, `=` or a newline is
 //! only ever compared as the one argument it is.
@@ -23,6 +33,7 @@ use std::path::PathBuf;
 
 use super::anywhere::AnyArg;
 use super::Source;
+use crate::gate::render::quote;
 
 /// One pattern for one argument position.
 #[derive(Debug, Clone, PartialEq)]
@@ -45,8 +56,11 @@ pub enum ArgsPattern {
     /// Positional patterns.
     Positional(Vec<ArgPattern>),
     /// Positional patterns, then `**`, then patterns that must each match
-    /// some argument in what `**` covers (deny rules only).
-    Containing(Vec<ArgPattern>, Vec<AnyArg>),
+    /// some argument in what `**` covers (deny rules only). The third field
+    /// holds the positional patterns of a deny rule that was written
+    /// without `**` and is matched anywhere ([`ArgsPattern::for_deny`]):
+    /// the rule also matches what they match.
+    Containing(Vec<ArgPattern>, Vec<AnyArg>, Option<Vec<ArgPattern>>),
 }
 
 /// A rule about one program: an allow rule, a deny rule, or a manifest
@@ -147,7 +161,7 @@ fn parse_patterns(patterns: &[String]) -> Result<ArgsPattern, String> {
                 p => AnyArg::parse(p),
             })
             .collect::<Result<Vec<_>, _>>()?;
-        return Ok(ArgsPattern::Containing(positional, anywhere));
+        return Ok(ArgsPattern::Containing(positional, anywhere, None));
     }
     let count = patterns.len();
     let parsed = patterns
@@ -176,11 +190,12 @@ impl ArgsPattern {
         match self {
             ArgsPattern::Any => true,
             ArgsPattern::Positional(patterns) => positional(patterns, args),
-            ArgsPattern::Containing(patterns, anywhere) => {
+            ArgsPattern::Containing(patterns, anywhere, as_written) => {
                 let (head, tail) = args.split_at(patterns.len().min(args.len()));
-                head.len() == patterns.len()
+                (head.len() == patterns.len()
                     && positional(patterns, head)
-                    && anywhere.iter().all(|pattern| pattern.found_in(tail))
+                    && anywhere.iter().all(|pattern| pattern.found_in(tail)))
+                    || as_written.as_ref().is_some_and(|written| positional(written, args))
             }
         }
     }
@@ -189,6 +204,96 @@ impl ArgsPattern {
     /// only a deny rule may use).
     pub fn is_anywhere(&self) -> bool {
         matches!(self, ArgsPattern::Containing(..))
+    }
+
+    /// The patterns as a deny rule matches them: positional patterns
+    /// without `**` that hold an option (a word that starts with `-`, is
+    /// longer than one character and is not `--`) become
+    /// `HEAD ** ANYWHERE`, where HEAD are the words before the first option
+    /// and ANYWHERE that option and every later word. Words after a `--`
+    /// match as plain words (operands), and `--` itself as the literal
+    /// argument. The result also matches what the patterns matched as
+    /// written. Anything else is returned unchanged.
+    ///
+    /// # Errors
+    /// A word that is not a valid anywhere pattern (none that parsed as a
+    /// positional pattern is known to be).
+    pub fn for_deny(self) -> Result<ArgsPattern, String> {
+        let ArgsPattern::Positional(patterns) = self else {
+            return Ok(self);
+        };
+        let words: Vec<String> = patterns.iter().map(ArgPattern::source).collect();
+        let first = words.iter().position(|w| looks_like_an_option(w));
+        let Some(first) = first.filter(|_| !patterns.contains(&ArgPattern::Rest)) else {
+            return Ok(ArgsPattern::Positional(patterns));
+        };
+        let mut operands = false;
+        let anywhere = words[first..]
+            .iter()
+            .map(|word| {
+                let plain = operands || word == "--";
+                operands |= word == "--";
+                if plain {
+                    AnyArg::word(word)
+                } else {
+                    AnyArg::parse(word)
+                }
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(ArgsPattern::Containing(
+            patterns[..first].to_vec(),
+            anywhere,
+            Some(patterns),
+        ))
+    }
+
+    /// Whether this is a deny rule's pattern that was written positionally
+    /// and is matched anywhere ([`for_deny`](Self::for_deny)).
+    pub fn is_matched_anywhere(&self) -> bool {
+        matches!(self, ArgsPattern::Containing(_, _, Some(_)))
+    }
+}
+
+/// Whether a word of a rule looks like an option: it starts with `-`, is
+/// longer than one character (`-` alone is standard input) and is not `--`
+/// (the end of options).
+fn looks_like_an_option(word: &str) -> bool {
+    word.starts_with('-') && word.len() > 1 && word != "--"
+}
+
+impl ArgPattern {
+    /// The pattern as it is written in a rule.
+    fn source(&self) -> String {
+        match self {
+            ArgPattern::Literal(literal) => literal.clone(),
+            ArgPattern::One => "*".into(),
+            ArgPattern::Rest => "**".into(),
+            ArgPattern::Glob(glob) => glob.as_str().into(),
+        }
+    }
+}
+
+impl fmt::Display for ArgPattern {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&quote(&self.source()))
+    }
+}
+
+/// The patterns, as a rule writes them after its program: each word
+/// quoted when it is empty or holds whitespace (the list form allows it).
+impl fmt::Display for ArgsPattern {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let words: Vec<String> = match self {
+            ArgsPattern::Any => Vec::new(),
+            ArgsPattern::Positional(patterns) => patterns.iter().map(ToString::to_string).collect(),
+            ArgsPattern::Containing(head, anywhere, _) => head
+                .iter()
+                .map(ToString::to_string)
+                .chain(["**".to_string()])
+                .chain(anywhere.iter().map(|a| quote(&a.to_string())))
+                .collect(),
+        };
+        f.write_str(&words.join(" "))
     }
 }
 
@@ -214,11 +319,48 @@ impl ExecRule {
     pub fn matches(&self, path: &std::path::Path, args: &[String]) -> bool {
         self.path == path && self.args.matches(args)
     }
+
+    /// This rule as a deny rule matches it ([`ArgsPattern::for_deny`]).
+    ///
+    /// # Errors
+    /// [`RuleError`] naming the rule, as [`ArgsPattern::for_deny`].
+    pub fn for_deny(self) -> Result<ExecRule, RuleError> {
+        let args = self.args.for_deny().map_err(|reason| RuleError {
+            written: self.written.clone(),
+            reason,
+        })?;
+        Ok(ExecRule { args, ..self })
+    }
+
+    /// The rule in the form it is matched as: the program, then its
+    /// patterns (`git log ** --output=*`).
+    pub fn matched_as(&self) -> String {
+        match &self.args {
+            ArgsPattern::Any => quote(&self.program),
+            args => format!("{} {args}", quote(&self.program)),
+        }
+    }
 }
 
+/// `'git push **' (--deny-run)`; a deny rule matched anywhere shows the
+/// form it is matched as, then as written:
+/// `'git log ** --output=*' (--deny-run, written 'git log --output=*':
+/// matched anywhere)`.
 impl fmt::Display for ExecRule {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "'{}' ({})", self.written, self.source)
+        match &self.args {
+            ArgsPattern::Containing(_, _, Some(as_written)) => {
+                let written = ArgsPattern::Positional(as_written.clone());
+                write!(
+                    f,
+                    "'{}' ({}, written '{} {written}': matched anywhere)",
+                    self.matched_as(),
+                    self.source,
+                    quote(&self.program)
+                )
+            }
+            _ => write!(f, "'{}' ({})", self.written, self.source),
+        }
     }
 }
 
@@ -283,6 +425,101 @@ mod tests {
         for (rule, request, expected) in cases {
             assert_eq!(matches(rule, request), *expected, "rule {rule:?} vs {request:?}");
         }
+    }
+
+    fn denies(rule: &str, request: &[&str]) -> bool {
+        let args_pattern = ParsedRule::from_words(rule).unwrap().args.for_deny().unwrap();
+        args_pattern.matches(&args(request))
+    }
+
+    #[test]
+    fn a_deny_rule_written_with_an_option_matches_it_anywhere() {
+        let cases: &[(&str, &[&str], bool)] = &[
+            // the option in any position and spelling
+            ("git log --output=*", &["log", "-1", "--output=F"], true),
+            ("git log --output=*", &["log", "--output", "F", "-1"], true),
+            ("git log --output=*", &["log", "--output=F"], true),
+            ("git log --output=*", &["log", "--outp=F"], true),
+            ("git log --output=*", &["log", "-1"], false),
+            ("git log --output=*", &["show", "--output=F"], false),
+            // words before the first option stay positional
+            ("git log --output=*", &["-1", "log", "--output=F"], false),
+            // a word of several letters after one dash, and every later word,
+            // matches one argument anywhere
+            ("rm -rf *", &["x", "-rf"], true),
+            ("rm -rf *", &["-rf", "x"], true),
+            ("rm -rf *", &["-r", "x"], false),
+            ("sort -o *", &["-rno", "F", "in"], true),
+            // after `--` in the rule, words are operands, `--` included
+            ("cmd -v -- -x", &["-v", "a", "--", "-x"], true),
+            ("cmd -v -- -x", &["-v", "-x"], false),
+            // an option name with glob characters is a glob over one argument
+            ("git -*", &["log", "-p"], true),
+            ("git -*", &["log"], false),
+            // still whatever it matched as written: here `*` takes the `--`
+            // that ends options for the anywhere form
+            ("cmd --a * --b", &["--a", "--", "--b"], true),
+            ("cmd -x=foo", &["-x=foo"], true),
+            // without an option, a deny rule stays positional
+            ("git push origin", &["push", "origin"], true),
+            ("git push origin", &["push", "origin", "main"], false),
+            ("git push origin", &["push", "-f", "origin"], false),
+            ("cat -", &["x", "-"], false),
+            ("cat - *", &["-", "x"], true),
+            // `--` is not an option
+            ("git log --", &["log", "-1", "--"], false),
+            // a rule with `**` is taken as written
+            ("git log ** --output", &["log", "-1", "--output=F"], true),
+            ("git log ** --output", &["show", "--output=F"], false),
+            ("git push --force **", &["push", "--force", "origin"], true),
+            ("git push --force **", &["push", "origin", "--force"], false),
+            ("git", &["log", "--output=F"], true),
+        ];
+        for (rule, request, expected) in cases {
+            assert_eq!(denies(rule, request), *expected, "deny {rule:?} vs {request:?}");
+        }
+    }
+
+    #[test]
+    fn a_deny_rule_matched_anywhere_says_so_with_both_forms() {
+        let rule = |written: &str| ExecRule {
+            written: written.to_string(),
+            program: "git".into(),
+            path: "/usr/bin/git".into(),
+            args: ParsedRule::from_words(written).unwrap().args,
+            sha256: None,
+            source: Source::Flag("--deny-run"),
+        };
+        let shown = |written: &str| rule(written).for_deny().unwrap().to_string();
+        let cases = [
+            (
+                "git log --output=*",
+                "'git log ** --output=*' (--deny-run, written 'git log --output=*': matched anywhere)",
+            ),
+            ("git push --force **", "'git push --force **' (--deny-run)"),
+            ("git log ** --output", "'git log ** --output' (--deny-run)"),
+            ("git push origin", "'git push origin' (--deny-run)"),
+            ("git", "'git' (--deny-run)"),
+        ];
+        for (written, expected) in cases {
+            assert_eq!(shown(written), expected);
+        }
+        // The list form's words keep their spaces, quoted.
+        let listed = ExecRule {
+            args: ParsedRule::from_parts("git", "git", Some(args(&["log", "--format=%s x"])))
+                .unwrap()
+                .args,
+            ..rule("git")
+        };
+        assert_eq!(
+            listed.for_deny().unwrap().to_string(),
+            "'git log ** \"--format=%s x\"' (--deny-run, written 'git log \"--format=%s x\"': matched anywhere)"
+        );
+        // An allow rule is never rewritten (only deny rules are passed on).
+        assert_eq!(
+            rule("git log --output=*").to_string(),
+            "'git log --output=*' (--deny-run)"
+        );
     }
 
     #[test]
