@@ -32,6 +32,13 @@
 //! requested = ["--allow-run='git log **'"]  # what its manifest asked for then
 //! ```
 //!
+//! **Only rules.** A run takes from an entry only what narrows or names
+//! exactly what it grants (rules, `allow-env`, `dir`, `allow-read`,
+//! `strict-programs`, limits no higher than their defaults): keys that
+//! would weaken confinement or widen what the plugin and its children may
+//! write, reach or execute are refused, each named ([`Entry::usable`]). A
+//! planted entry can add rules, never take protection away.
+//!
 //! Changes are made under a lock (`DIR/.lock`, `flock`) so that two runs
 //! remembering at once both keep their rule, keep the user's comments and
 //! layout (`toml_edit`), and replace the file by rename.
@@ -44,6 +51,8 @@ use serde::{Deserialize, Serialize};
 use toml_edit::{value, Array, DocumentMut, Item, Table};
 
 use crate::policy::document::{self, Document, Kind};
+use crate::policy::knobs::{Bytes, Span};
+use crate::policy::{LimitSettings, DEFAULT_MAX_CHILDREN, DEFAULT_PLUGIN_HANDLES, DEFAULT_PLUGIN_MEMORY};
 use crate::private;
 
 /// The text a new entry starts with.
@@ -97,13 +106,313 @@ pub struct Entry {
 }
 
 impl Entry {
-    /// Its grants.
+    /// What a run may take from it ([`Usable::grants`]) and the keys no
+    /// run takes from it ([`Usable::refused`]).
     ///
     /// # Errors
     /// Where (file:line) and why its text does not parse.
-    pub fn document(&self) -> Result<Document, String> {
-        document::parse(&self.text, &self.file, Kind::Remembered)
+    pub fn usable(&self) -> Result<Usable, String> {
+        document::parse(&self.text, &self.file, Kind::Remembered).map(Usable::of)
     }
+}
+
+/// An entry's grants, split into what a run may add and what it may not.
+///
+/// **An entry only adds rules.** It is written by the prompt's "always"
+/// (allow rules) or by the user's edit, but a file can be planted too, and
+/// a run reads it without being asked. So a run takes from it only what
+/// narrows or names exactly what is granted: allow and deny rules,
+/// `allow-env`, `dir`, `allow-read`, `strict-programs`, and limits no
+/// higher than their defaults. Keys that weaken confinement or
+/// containment, or widen what the plugin or its children may write, reach
+/// or execute (`confine`, `contain`, `allow-write`, `allow-net`,
+/// `allow-inherit`, `allow-child-net`, `allow-helper`, a limit raised above
+/// its default) are refused: they belong in a grants file the user passes
+/// explicitly.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Usable {
+    /// What a run adds: the entry without the refused keys.
+    pub grants: Document,
+    /// Each key left out: `confine` and `contain` first, then the grants
+    /// that widen, then limits.
+    pub refused: Vec<Refused>,
+}
+
+/// A key of an entry that no run takes from it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refused {
+    /// The key as a grants file names it (`confine`, `allow-write`, or a
+    /// `[limits]` key such as `max-children`).
+    pub key: &'static str,
+    /// The key and its value, as TOML: `confine = "off"`.
+    pub written: String,
+    /// What it would do to a run.
+    pub why: String,
+}
+
+impl std::fmt::Display for Refused {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "`{}` ({})", self.written, self.why)
+    }
+}
+
+impl Usable {
+    /// Splits `doc`, an entry's grants, into what a run may add and what
+    /// it may not (see [`Usable`]).
+    pub fn of(mut doc: Document) -> Usable {
+        let mut refused = Vec::new();
+        let mut refuse = |key: &'static str, value: String, why: &str| {
+            refused.push(Refused {
+                key,
+                written: format!("{key} = {value}"),
+                why: why.to_string(),
+            })
+        };
+        if let Some(mode) = doc.confine.take() {
+            refuse(
+                "confine",
+                format!("\"{mode}\""),
+                "it would change how the kernel confines children",
+            );
+        }
+        if let Some(mode) = doc.contain.take() {
+            refuse(
+                "contain",
+                format!("\"{mode}\""),
+                "it would change how children are contained",
+            );
+        }
+        if !doc.write_dirs.is_empty() {
+            let dirs = std::mem::take(&mut doc.write_dirs);
+            refuse(
+                "allow-write",
+                toml_list(dirs.iter().map(|d| d.display().to_string())),
+                "the plugin and every child could write there",
+            );
+        }
+        if std::mem::take(&mut doc.network) {
+            refuse("allow-net", "true".into(), "the plugin could open sockets");
+        }
+        if std::mem::take(&mut doc.allow_inherit) {
+            refuse(
+                "allow-inherit",
+                "true".into(),
+                "children could use procbox's own terminal and streams",
+            );
+        }
+        if !doc.child_net.is_empty() {
+            let grants = std::mem::take(&mut doc.child_net);
+            refuse(
+                "allow-child-net",
+                toml_list(grants.into_iter().map(|(g, _)| g)),
+                "children could use the network",
+            );
+        }
+        if !doc.helpers.is_empty() {
+            let helpers = std::mem::take(&mut doc.helpers);
+            refuse(
+                "allow-helper",
+                toml_list(helpers.into_iter().map(|(h, _)| h)),
+                "children could execute more programs",
+            );
+        }
+        refuse_raised_limits(&mut doc.limits, &mut refused);
+        Usable { grants: doc, refused }
+    }
+}
+
+/// Leaves out of `limits` each one raised above its default, into
+/// `refused`. A limit whose default is no limit (or off) only narrows.
+fn refuse_raised_limits(limits: &mut LimitSettings, refused: &mut Vec<Refused>) {
+    // Every knob, by name: a new one does not compile until it is decided.
+    let LimitSettings {
+        max_children,
+        max_handles,
+        max_plugin_memory,
+        rlimit_cpu,
+        rlimit_as,
+        rlimit_nofile,
+        rlimit_fsize,
+        rlimit_nproc,
+        // No limit by default: any value narrows.
+        max_spawns: _,
+        max_runtime: _,
+        max_output: _,
+        max_processes: _,
+        max_tree_memory: _,
+        max_plugin_time: _,
+        // Off by default: `true` asks for more, `false` is the default.
+        die_with_procbox: _,
+    } = limits;
+    let mut over = |key: &'static str, value: Option<u64>, ceiling: Ceiling| -> bool {
+        let Some(value) = value.filter(|v| *v > ceiling.value) else {
+            return false;
+        };
+        let written = match ceiling.bytes {
+            true => format!("\"{}\"", bytes_written(value)),
+            false => value.to_string(),
+        };
+        refused.push(Refused {
+            key,
+            written: format!("{key} = {written}"),
+            why: format!("it raises the limit above {}", ceiling.what),
+        });
+        true
+    };
+    let count = |n: usize| u64::try_from(n).unwrap_or(u64::MAX);
+    if over(
+        "max-children",
+        max_children.map(count),
+        Ceiling::default_count(count(DEFAULT_MAX_CHILDREN)),
+    ) {
+        *max_children = None;
+    }
+    if over(
+        "max-handles",
+        max_handles.map(count),
+        Ceiling::default_count(count(DEFAULT_PLUGIN_HANDLES)),
+    ) {
+        *max_handles = None;
+    }
+    if over(
+        "max-plugin-memory",
+        max_plugin_memory.map(|b| b.0),
+        Ceiling::default_bytes(DEFAULT_PLUGIN_MEMORY),
+    ) {
+        *max_plugin_memory = None;
+    }
+    // A child's rlimits default to procbox's own: it may raise a soft limit
+    // up to the hard one itself, so only a hard limit is a default to keep.
+    let counts: [(&'static str, &mut Option<u64>, _); 3] = [
+        ("rlimit-cpu", rlimit_cpu, libc::RLIMIT_CPU),
+        ("rlimit-nofile", rlimit_nofile, libc::RLIMIT_NOFILE),
+        ("rlimit-nproc", rlimit_nproc, libc::RLIMIT_NPROC),
+    ];
+    for (key, slot, resource) in counts {
+        if over(key, *slot, Ceiling::hard_limit(resource, false)) {
+            *slot = None;
+        }
+    }
+    let sizes: [(&'static str, &mut Option<Bytes>, _); 2] = [
+        ("rlimit-as", rlimit_as, libc::RLIMIT_AS),
+        ("rlimit-fsize", rlimit_fsize, libc::RLIMIT_FSIZE),
+    ];
+    for (key, slot, resource) in sizes {
+        if over(key, slot.map(|b| b.0), Ceiling::hard_limit(resource, true)) {
+            *slot = None;
+        }
+    }
+}
+
+/// The most a limit in an entry may be.
+struct Ceiling {
+    value: u64,
+    /// Whether it counts bytes (how it is written).
+    bytes: bool,
+    /// What it is, for people: "its default 64".
+    what: String,
+}
+
+impl Ceiling {
+    fn default_count(value: u64) -> Ceiling {
+        Ceiling {
+            value,
+            bytes: false,
+            what: format!("its default {value}"),
+        }
+    }
+
+    fn default_bytes(value: u64) -> Ceiling {
+        Ceiling {
+            value,
+            bytes: true,
+            what: format!("its default {}", bytes_written(value)),
+        }
+    }
+
+    /// procbox's own hard limit of `resource` (none if unlimited; zero,
+    /// refusing any value, if it cannot be read).
+    fn hard_limit(resource: libc::__rlimit_resource_t, bytes: bool) -> Ceiling {
+        let mut limit = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        // SAFETY: a valid pointer to a local.
+        let value = match unsafe { libc::getrlimit(resource, &mut limit) } {
+            0 if limit.rlim_max == libc::RLIM_INFINITY => u64::MAX,
+            0 => limit.rlim_max,
+            _ => 0,
+        };
+        let shown = if bytes { bytes_written(value) } else { value.to_string() };
+        Ceiling {
+            value,
+            bytes,
+            what: format!("procbox's own hard limit {shown}"),
+        }
+    }
+}
+
+/// The limits `limits` sets, each as its key and its value as a flag
+/// takes it (`max-runtime`, `30s`), in the order of [`crate::policy::KNOBS`].
+pub fn limits_written(limits: &LimitSettings) -> Vec<(&'static str, String)> {
+    let LimitSettings {
+        max_children,
+        max_spawns,
+        max_runtime,
+        max_output,
+        rlimit_cpu,
+        rlimit_as,
+        rlimit_nofile,
+        rlimit_fsize,
+        rlimit_nproc,
+        die_with_procbox,
+        max_processes,
+        max_tree_memory,
+        max_plugin_memory,
+        max_plugin_time,
+        max_handles,
+    } = limits;
+    let count = |n: &Option<u64>| n.map(|n| n.to_string());
+    let size = |b: &Option<Bytes>| b.map(|b| bytes_written(b.0));
+    let span = |s: &Option<Span>| s.map(|s| humantime::format_duration(s.0).to_string());
+    [
+        ("max-children", max_children.map(|n| n.to_string())),
+        ("max-spawns", count(max_spawns)),
+        ("max-runtime", span(max_runtime)),
+        ("max-output", size(max_output)),
+        ("rlimit-cpu", count(rlimit_cpu)),
+        ("rlimit-as", size(rlimit_as)),
+        ("rlimit-nofile", count(rlimit_nofile)),
+        ("rlimit-fsize", size(rlimit_fsize)),
+        ("rlimit-nproc", count(rlimit_nproc)),
+        ("die-with-procbox", die_with_procbox.map(|on| on.to_string())),
+        ("max-processes", count(max_processes)),
+        ("max-tree-memory", size(max_tree_memory)),
+        ("max-plugin-memory", size(max_plugin_memory)),
+        ("max-plugin-time", span(max_plugin_time)),
+        ("max-handles", max_handles.map(|n| n.to_string())),
+    ]
+    .into_iter()
+    .filter_map(|(key, value)| Some((key, value?)))
+    .collect()
+}
+
+/// A byte count as a flag takes it: with the largest binary unit that
+/// divides it (`512MiB`), else plain.
+fn bytes_written(bytes: u64) -> String {
+    let units = [(30, "GiB"), (20, "MiB"), (10, "KiB")];
+    match units
+        .iter()
+        .find(|(shift, _)| bytes != 0 && bytes.is_multiple_of(1u64 << shift))
+    {
+        Some((shift, unit)) => format!("{}{unit}", bytes >> shift),
+        None => bytes.to_string(),
+    }
+}
+
+/// `items` as a TOML list of strings.
+fn toml_list(items: impl IntoIterator<Item = String>) -> String {
+    items.into_iter().collect::<Array>().to_string()
 }
 
 /// What the store holds for a plugin.
@@ -566,14 +875,130 @@ mod tests {
     fn granted(store: &GrantStore, about: &Remembered) -> Vec<String> {
         match store.lookup(&about.blake3, Some(&about.path)).unwrap() {
             Lookup::Granted(entry) => entry
-                .document()
+                .usable()
                 .unwrap()
+                .grants
                 .allow_run
                 .into_iter()
                 .map(|r| r.written)
                 .collect(),
             other => panic!("expected grants, got {other:?}"),
         }
+    }
+
+    fn usable(text: &str) -> (Document, Usable) {
+        let doc = document::parse(&format!("{text}\n"), Path::new("/g/e.toml"), Kind::Remembered).unwrap();
+        (doc.clone(), Usable::of(doc))
+    }
+
+    #[test]
+    fn an_entry_adds_rules_and_limits_but_never_weakens_a_run() {
+        // An entry's text, and the key a run refuses from it (None: used).
+        let cases: &[(&str, Option<&str>)] = &[
+            ("allow-run = [\"git log **\"]", None),
+            ("[[run]]\nprogram = \"printf\"\nargs = [\"a b\"]", None),
+            ("deny-run = [\"git push **\"]", None),
+            ("[[run]]\nprogram = \"rm\"\ndeny = true", None),
+            ("allow-env = [\"LANG=C\"]", None),
+            ("dir = [\"/srv\"]", None),
+            ("allow-read = [\"/srv\"]", None),
+            ("strict-programs = true", None),
+            ("allow-net = false", None),
+            ("allow-inherit = false", None),
+            ("allow-write = [\"/home/me\"]", Some("allow-write")),
+            ("allow-net = true", Some("allow-net")),
+            ("allow-inherit = true", Some("allow-inherit")),
+            ("confine = \"off\"", Some("confine")),
+            ("confine = \"best-effort\"", Some("confine")),
+            ("contain = \"off\"", Some("contain")),
+            ("allow-child-net = [\"all\"]", Some("allow-child-net")),
+            ("allow-helper = [\"/usr/bin\"]", Some("allow-helper")),
+            // Limits with a default: at most that.
+            ("[limits]\nmax-children = 64", None),
+            ("[limits]\nmax-children = 65", Some("max-children")),
+            ("[limits]\nmax-handles = 10", None),
+            ("[limits]\nmax-handles = 10001", Some("max-handles")),
+            ("[limits]\nmax-plugin-memory = \"512MiB\"", None),
+            ("[limits]\nmax-plugin-memory = \"1GiB\"", Some("max-plugin-memory")),
+            // rlimits: at most procbox's own hard limit (RLIMIT_NOFILE's
+            // cannot pass the kernel's nr_open, below 2^31).
+            ("[limits]\nrlimit-nofile = 16", None),
+            ("[limits]\nrlimit-nofile = 1099511627776", Some("rlimit-nofile")),
+            ("[limits]\nrlimit-cpu = 1", None),
+            ("[limits]\nrlimit-as = \"1MiB\"", None),
+            ("[limits]\nrlimit-fsize = \"1MiB\"", None),
+            ("[limits]\nrlimit-nproc = 1", None),
+            // No limit by default (or off): any value narrows.
+            ("[limits]\nmax-spawns = 100000000", None),
+            ("[limits]\nmax-runtime = \"100h\"", None),
+            ("[limits]\nmax-output = \"16GiB\"", None),
+            ("[limits]\nmax-processes = 100000", None),
+            ("[limits]\nmax-tree-memory = \"64GiB\"", None),
+            ("[limits]\nmax-plugin-time = \"100h\"", None),
+            ("[limits]\ndie-with-procbox = true", None),
+            ("[limits]\ndie-with-procbox = false", None),
+        ];
+        for (text, refused) in cases {
+            let (doc, usable) = usable(text);
+            let keys: Vec<&str> = usable.refused.iter().map(|r| r.key).collect();
+            match refused {
+                Some(key) => {
+                    assert_eq!(keys, [*key], "{text}");
+                    assert_eq!(usable.grants, Document::default(), "{text}: nothing of it is used");
+                }
+                None => {
+                    assert!(keys.is_empty(), "{text}: {keys:?}");
+                    assert_eq!(usable.grants, doc, "{text}: used as it is");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn the_rest_of_an_entry_is_used_and_each_refused_key_says_what_it_was() {
+        let (_, usable) = usable(
+            "allow-run = [\"/usr/bin/echo hi\"]\nconfine = \"off\"\nallow-write = [\"/home/me\", \"/srv\"]\n[limits]\nmax-children = 1000\nmax-runtime = \"1m\"",
+        );
+        let written: Vec<&str> = usable.refused.iter().map(|r| r.written.as_str()).collect();
+        assert_eq!(
+            written,
+            [
+                "confine = \"off\"",
+                "allow-write = [\"/home/me\", \"/srv\"]",
+                "max-children = 1000"
+            ]
+        );
+        assert!(usable.refused[2].why.contains("its default 64"), "{:?}", usable.refused);
+        let grants = usable.grants;
+        assert_eq!(grants.allow_run[0].written, "/usr/bin/echo hi");
+        assert!(grants.confine.is_none() && grants.write_dirs.is_empty());
+        assert_eq!(limits_written(&grants.limits), [("max-runtime", "1m".to_string())]);
+    }
+
+    #[test]
+    fn every_limit_is_written_by_its_knob_name_as_its_flag_reads_it() {
+        use crate::policy::knobs::ValueKind;
+        use crate::policy::KNOBS;
+        let mut all = LimitSettings::default();
+        for knob in KNOBS {
+            let value = match knob.kind {
+                ValueKind::Count => "3",
+                ValueKind::Bytes => "3MiB",
+                ValueKind::Duration => "90s",
+                ValueKind::Switch => "true",
+            };
+            all.set(knob.name, value).unwrap();
+        }
+        let written = limits_written(&all);
+        let names: Vec<&str> = written.iter().map(|(name, _)| *name).collect();
+        let knobs: Vec<&str> = KNOBS.iter().map(|k| k.name).collect();
+        assert_eq!(names, knobs);
+        let mut again = LimitSettings::default();
+        for (name, value) in &written {
+            again.set(name, value).unwrap();
+        }
+        assert_eq!(again, all, "{written:?}");
+        assert!(written.contains(&("max-runtime", "1m 30s".to_string())), "{written:?}");
     }
 
     #[test]
