@@ -6,8 +6,10 @@ use std::path::{Path, PathBuf};
 
 use clap::Subcommand;
 use procbox::broker::PluginIdentity;
-use procbox::grant_store::{listed_rules, Entry, GrantStore, Lookup, Remembered, StoreError};
-use procbox::policy::document::Document;
+use procbox::grant_store::{self, listed_rules, Entry, GrantStore, Lookup, Refused, Remembered, StoreError};
+use procbox::policy::document::{Document, RunSpec};
+use procbox::policy::knobs::ValueKind;
+use procbox::policy::KNOBS;
 
 use super::failure::Failure;
 use super::manifest::{self, Manifest};
@@ -103,7 +105,9 @@ fn only_mine(path: &Path) -> bool {
 
 /// The grants remembered for `plugin`, to add to its run; when the plugin
 /// changed since, only after the user confirms on the terminal (`ask`).
-/// Says on stderr what is used, and what is not and why.
+/// Says on stderr every rule and key that is used, and each key that is
+/// not (one that would weaken the run: see `procbox::grant_store::Usable`)
+/// and why.
 pub fn for_run(store: &GrantStore, plugin: &Plugin, ask: bool) -> Option<Document> {
     let about = &plugin.about;
     let entry = match store.lookup(&about.blake3, plugin.link.as_deref()) {
@@ -115,15 +119,16 @@ pub fn for_run(store: &GrantStore, plugin: &Plugin, ask: bool) -> Option<Documen
             return None;
         }
     };
-    match entry.document() {
-        Ok(doc) => {
+    match entry.usable() {
+        Ok(usable) => {
+            warn_refused(&entry, &usable.refused);
             output::stderr_line(&format!(
                 "procbox: using grants you remembered for {}: {} (procbox grants show {})",
                 shown(&about.plugin),
-                shown(&summary(&doc)),
+                shown(&summary(&usable.grants)),
                 entry.about.short_hash()
             ));
-            Some(doc)
+            Some(usable.grants)
         }
         Err(e) => {
             output::warning(format_args!(
@@ -179,19 +184,109 @@ fn newly_requested(old: &Remembered, new: &Plugin) -> Option<Vec<String>> {
     })
 }
 
-/// What `doc` grants, as flags where the grant has one.
+/// Why a refused key is not used, and where it belongs.
+const REFUSED_HINT: &str =
+    "a remembered entry only adds rules; such keys belong in a grants file you pass explicitly, with --grants FILE";
+
+/// One warning for each key of `entry` that no run takes from it.
+fn warn_refused(entry: &Entry, refused: &[Refused]) {
+    for key in refused {
+        output::warning(format_args!(
+            "{}: not using {}: {REFUSED_HINT}",
+            shown(&entry.file.display().to_string()),
+            shown(&key.to_string())
+        ));
+    }
+}
+
+/// Every rule and key `doc` grants, as flags where the grant has one (a
+/// rule no flag can say exactly, as a grants file writes it).
 fn summary(doc: &Document) -> String {
-    let mut parts = manifest::as_flags(doc);
-    let mut rest = doc.clone();
-    rest.allow_run.clear();
-    rest.env.clear();
-    if rest != Document::default() {
-        parts.push("and more".into());
+    // Every field by name: a new key is listed, never left out.
+    let Document {
+        allow_run,
+        deny_run,
+        env,
+        dirs,
+        read_dirs,
+        write_dirs,
+        network,
+        allow_inherit,
+        strict_programs,
+        confine,
+        contain,
+        child_net,
+        helpers,
+        limits,
+        plugin: _, // says who the plugin is; grants nothing
+    } = doc;
+    let mut parts = manifest::as_flags(&Document {
+        allow_run: allow_run.clone(),
+        ..Document::default()
+    });
+    parts.extend(deny_run.iter().map(deny_flag));
+    parts.extend(manifest::as_flags(&Document {
+        env: env.clone(),
+        ..Document::default()
+    }));
+    for (flag, dirs) in [
+        ("--dir", dirs),
+        ("--allow-read", read_dirs),
+        ("--allow-write", write_dirs),
+    ] {
+        parts.extend(dirs.iter().map(|d| flag_with(flag, &d.display().to_string())));
+    }
+    for (flag, on) in [
+        ("--allow-net", network),
+        ("--allow-inherit", allow_inherit),
+        ("--strict-programs", strict_programs),
+    ] {
+        if *on {
+            parts.push(flag.to_string());
+        }
+    }
+    parts.extend(confine.map(|mode| format!("--confine={mode}")));
+    parts.extend(contain.map(|mode| format!("--contain={mode}")));
+    for (flag, grants) in [("--allow-child-net", child_net), ("--allow-helper", helpers)] {
+        parts.extend(grants.iter().map(|(grant, _)| flag_with(flag, grant)));
+    }
+    for (name, value) in grant_store::limits_written(limits) {
+        let switch = KNOBS.iter().any(|k| k.name == name && k.kind == ValueKind::Switch);
+        parts.push(match (switch, value.as_str()) {
+            (true, "true") => format!("--{name}"),
+            (true, _) => format!("[limits] {name} = {value}"),
+            (false, _) => flag_with(&format!("--{name}"), &value),
+        });
     }
     if parts.is_empty() {
         "nothing".into()
     } else {
         parts.join(" ")
+    }
+}
+
+/// A deny rule as `--deny-run`, or as a grants file writes it when no flag
+/// can say it exactly.
+fn deny_flag(rule: &RunSpec) -> String {
+    match &rule.parts {
+        None => flag_with("--deny-run", &rule.written),
+        Some((program, Some(args)))
+            if args.is_empty() || args.iter().any(|a| a.is_empty() || a.contains(char::is_whitespace)) =>
+        {
+            format!("[[run]] program = {program:?} args = {args:?} deny = true")
+        }
+        Some((program, Some(args))) => flag_with("--deny-run", &format!("{program} {}", args.join(" "))),
+        Some((program, None)) => flag_with("--deny-run", program),
+    }
+}
+
+/// `FLAG=VALUE`, the value quoted for a POSIX shell when it needs to be
+/// (as `manifest::as_flags` writes them).
+fn flag_with(flag: &str, value: &str) -> String {
+    let plain = |c: char| c.is_ascii_alphanumeric() || "-_./=:,+@%".contains(c);
+    match !value.is_empty() && value.chars().all(plain) {
+        true => format!("{flag}={value}"),
+        false => format!("{flag}='{}'", value.replace('\'', r"'\''")),
     }
 }
 
@@ -209,7 +304,14 @@ pub fn command(command: GrantsCommand) -> Result<u8, Failure> {
         GrantsCommand::List => list(&store),
         GrantsCommand::Show { plugin } => {
             let entry = select(&store, &plugin)?;
-            output::emit(&format!("# {}\n{}", entry.file.display(), entry.text))?;
+            let refused = entry.usable().map(|usable| usable.refused).unwrap_or_default();
+            let notes: String = match refused.is_empty() {
+                true => String::new(),
+                false => std::iter::once(format!("# not used by any run ({REFUSED_HINT}):\n"))
+                    .chain(refused.iter().map(|key| format!("#   {}\n", shown(&key.to_string()))))
+                    .collect(),
+            };
+            output::emit(&format!("# {}\n{notes}{}", entry.file.display(), entry.text))?;
             Ok(0)
         }
         GrantsCommand::Revoke { plugin, rule } => revoke(&store, &plugin, rule.as_deref()),
@@ -228,9 +330,10 @@ fn list(store: &GrantStore) -> Result<u8, Failure> {
         outln!(out, "no grants are remembered (in {})", store.dir().display());
     }
     for entry in &entries {
-        let grants = entry
-            .document()
-            .map_or_else(|e| format!("unusable: {e}"), |doc| summary(&doc));
+        let (grants, refused) = entry.usable().map_or_else(
+            |e| (format!("unusable: {e}"), Vec::new()),
+            |usable| (summary(&usable.grants), usable.refused),
+        );
         outln!(
             out,
             "{}  blake3 {}  {}\n  {}",
@@ -239,6 +342,10 @@ fn list(store: &GrantStore) -> Result<u8, Failure> {
             shown(&entry.about.path.display().to_string()),
             shown(&grants)
         );
+        if !refused.is_empty() {
+            let refused: Vec<String> = refused.iter().map(Refused::to_string).collect();
+            outln!(out, "  not used: {}", shown(&refused.join(", ")));
+        }
     }
     output::emit(&out)?;
     Ok(0)
@@ -289,6 +396,9 @@ fn edit(store: &GrantStore, plugin: &str) -> Result<u8, Failure> {
         .replace(&entry, &text)
         .map_err(|e| keep_draft(Failure::usage_msg(e)))?;
     let _ = std::fs::remove_file(&draft);
+    if let Ok(usable) = saved.usable() {
+        warn_refused(&saved, &usable.refused);
+    }
     output::emit(&format!("saved {}\n", saved.file.display()))?;
     Ok(0)
 }
@@ -430,4 +540,59 @@ fn select(store: &GrantStore, given: &str) -> Result<Entry, Failure> {
 
 fn store_failure(e: StoreError) -> Failure {
     Failure::procbox(anyhow::Error::new(e)).with_hint("the grants directory must be yours and writable only by you")
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use procbox::policy::document::{self, Kind};
+
+    use super::*;
+
+    #[test]
+    fn the_summary_lists_every_rule_and_key_it_is_given() {
+        let text = r#"
+allow-run = ["/usr/bin/git log **"]
+deny-run = ["/usr/bin/git push **"]
+allow-env = ["LANG=C"]
+dir = ["/srv/repo"]
+allow-read = ["/srv/docs"]
+allow-write = ["/srv/out"]
+allow-net = true
+allow-inherit = true
+strict-programs = true
+confine = "off"
+contain = "require"
+allow-child-net = ["443"]
+allow-helper = ["git=/usr/lib/git-core"]
+
+[[run]]
+program = "printf"
+args = ["%s", "a b"]
+
+[[run]]
+program = "rm"
+args = ["-rf", "/"]
+deny = true
+
+[limits]
+max-children = 4
+max-runtime = "1m 30s"
+max-output = "16MiB"
+die-with-procbox = true
+"#;
+        let doc = document::parse(text, Path::new("/g/e.toml"), Kind::Remembered).unwrap();
+        assert_eq!(
+            summary(&doc),
+            "--allow-run='/usr/bin/git log **' \
+             # needs a grants file: [[run]] program = \"printf\" args = [\"%s\", \"a b\"] \
+             --deny-run='/usr/bin/git push **' --deny-run='rm -rf /' --allow-env=LANG=C \
+             --dir=/srv/repo --allow-read=/srv/docs --allow-write=/srv/out \
+             --allow-net --allow-inherit --strict-programs --confine=off --contain=require \
+             --allow-child-net=443 --allow-helper=git=/usr/lib/git-core \
+             --max-children=4 --max-runtime='1m 30s' --max-output=16MiB --die-with-procbox"
+        );
+        assert_eq!(summary(&Document::default()), "nothing");
+    }
 }
