@@ -141,16 +141,17 @@ async fn a_writable_directory_with_a_git_repository_or_shell_start_up_files_is_f
         std::fs::create_dir_all(dir.path().join(planted)).unwrap();
         let write = format!("--allow-write={}", dir.path().display());
         let run = bounded!(procbox(&["explain", &write, "--allow-run=true", "--", "true"]));
-        assert!(
-            run.stderr
-                .contains(&format!("holds {planted}: a child can plant a hook")),
-            "{planted}: {run:?}"
+        // It stays read-only inside the grant, and explain says so.
+        let protected = format!(
+            "protected, read-only unless granted by name: {}",
+            dir.path().join(planted).display()
         );
+        assert!(run.stdout.contains(&protected), "{planted}: {run:?}");
     }
     let clean = tempfile::tempdir().unwrap();
     let write = format!("--allow-write={}", clean.path().display());
     let run = bounded!(procbox(&["explain", &write, "--allow-run=true", "--", "true"]));
-    assert!(!run.stderr.contains("plant"), "{run:?}");
+    assert!(!run.stdout.contains("protected"), "{run:?}");
 }
 
 #[tokio::test]
@@ -646,7 +647,8 @@ async fn remembered_grants_that_someone_else_could_have_written_are_not_used() {
     );
     set_mode(&store.config().join("grants"), 0o700);
     store.echo("stdout:hi", "hi").await;
-    // A child that may write the store could plant grants: flagged.
+    // A child that may write the store could plant grants: it stays
+    // read-only inside a write grant.
     let explain = store
         .procbox(&[
             "explain",
@@ -658,7 +660,8 @@ async fn remembered_grants_that_someone_else_could_have_written_are_not_used() {
         ])
         .await;
     assert!(
-        explain.stderr.contains("holds procbox's remembered grants"),
+        explain.stdout.contains("protected, read-only unless granted by name")
+            && explain.stdout.contains("remembered grants"),
         "{explain:?}"
     );
 }
@@ -749,4 +752,117 @@ async fn a_plugin_others_could_replace_is_never_linked_to_earlier_grants() {
         .echo_on_a_terminal("denied:denied at the prompt", "hi", &["d"])
         .await;
     assert!(!shown.contains("changed since"), "{shown}");
+}
+
+/// The program the attack runs: `escape-probe write PATH`.
+const PROBE: &str = env!("CARGO_BIN_EXE_escape-probe");
+
+#[tokio::test]
+async fn a_planted_remembered_entry_cannot_unconfine_or_widen_a_run() {
+    use std::os::unix::fs::PermissionsExt;
+    let store = Remembering::new();
+    // What an attacker who can write the store plants for this plugin's
+    // bytes: a rule it wants, and keys that would let its child write
+    // anywhere (no confinement, a write grant, the network, ...).
+    let bytes = std::fs::read(&store.plugin).unwrap();
+    let hash = procbox::broker::PluginIdentity::of("chores.wasm", &bytes).blake3;
+    let outside = tempfile::tempdir().unwrap();
+    let target = outside.path().join("written");
+    let grants = store.config().join("grants");
+    std::fs::create_dir_all(&grants).unwrap();
+    std::fs::set_permissions(&grants, std::fs::Permissions::from_mode(0o700)).unwrap();
+    let entry = grants.join(format!("{hash}.toml"));
+    let planted = format!(
+        r#"allow-run = ["{PROBE} write **"]
+deny-run = ["/usr/bin/rm **"]
+allow-env = ["LANG=C"]
+confine = "off"
+contain = "off"
+allow-write = ["{outside}"]
+allow-child-net = ["all"]
+allow-inherit = true
+allow-net = true
+allow-helper = ["/usr/bin"]
+
+[limits]
+max-children = 100000
+max-runtime = "1m"
+
+[remembered]
+plugin = "chores.wasm"
+path = "{plugin}"
+blake3 = "{hash}"
+"#,
+        outside = outside.path().display(),
+        plugin = store.plugin(),
+    );
+    std::fs::write(&entry, planted).unwrap();
+    std::fs::set_permissions(&entry, std::fs::Permissions::from_mode(0o600)).unwrap();
+    // A run with no flags: the planted rule is used (the probe runs), but
+    // the child is confined, so its write outside its grants fails.
+    let target_str = target.to_str().unwrap();
+    let run = store
+        .procbox(&[
+            "run",
+            store.plugin(),
+            "--",
+            "fails:Permission denied",
+            PROBE,
+            "write",
+            target_str,
+        ])
+        .await;
+    assert_eq!(run.code, Some(0), "{run:?}");
+    assert!(!target.exists(), "the child wrote outside its grants: {run:?}");
+    // One warning per refused key, naming the file and the way to grant it.
+    let warnings: Vec<&str> = run
+        .stderr
+        .lines()
+        .filter(|l| l.starts_with("procbox: warning:") && l.contains(entry.to_str().unwrap()))
+        .collect();
+    for key in [
+        "confine",
+        "contain",
+        "allow-write",
+        "allow-child-net",
+        "allow-inherit",
+        "allow-net",
+        "allow-helper",
+        "max-children",
+    ] {
+        let named: Vec<_> = warnings.iter().filter(|l| l.contains(&format!("`{key} ="))).collect();
+        assert_eq!(named.len(), 1, "{key}: {run:?}");
+        assert!(named[0].contains("--grants FILE"), "{key}: {run:?}");
+    }
+    assert_eq!(warnings.len(), 8, "{run:?}");
+    // What is used is said in full: every rule and key, never "and more".
+    let using = run
+        .stderr
+        .lines()
+        .find(|l| l.starts_with("procbox: using grants you remembered for chores.wasm"))
+        .unwrap_or_else(|| panic!("no using line: {run:?}"));
+    for used in [
+        &format!("--allow-run='{PROBE} write **'"),
+        "--deny-run='/usr/bin/rm **'",
+        "--allow-env=LANG=C",
+        "--max-runtime=1m",
+    ] {
+        assert!(using.contains(used), "{used} is not in {using:?}");
+    }
+    assert!(
+        !using.contains("and more") && !using.contains("max-children"),
+        "{using:?}"
+    );
+    // `procbox grants show` and `list` say what a run does not use.
+    let show = store.procbox(&["grants", "show", store.plugin()]).await;
+    assert_eq!(show.code, Some(0), "{show:?}");
+    assert!(
+        show.stdout.contains("# not used by any run") && show.stdout.contains("#   `confine = \"off\"`"),
+        "{show:?}"
+    );
+    let list = store.procbox(&["grants", "list"]).await;
+    assert!(
+        list.stdout.contains("\n  not used: `confine = \"off\"`") && list.stdout.contains("`allow-write = ["),
+        "{list:?}"
+    );
 }
