@@ -185,7 +185,7 @@ impl MemoryCap {
 
     fn refuse(&mut self) -> wasmtime::Error {
         self.exceeded = true;
-        wasmtime::Error::msg("the plugin's memories and tables would exceed its cap (--max-plugin-memory)")
+        wasmtime::Error::msg("the plugin's memories and tables would exceed its cap (`max-plugin-memory`)")
     }
 }
 

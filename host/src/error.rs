@@ -4,14 +4,18 @@
 //! [`SpawnError`] values and reach the plugin as the WIT `error` variant.
 //! Traps are kept for guest bugs, such as using a handle that does not exist.
 
+use crate::gate::fix::{Denial, Fix, FixStyle};
+
 /// A failed request to start or control a child. Every message names what
 /// was asked and why it failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum SpawnError {
-    /// The policy refused the request.
+    /// The policy refused the request: why, and the grant that would allow
+    /// it as data ([`Denial::fix`]), which an application renders in its
+    /// own words ([`Denial::render`]).
     #[error("denied: {0}")]
-    Denied(String),
+    Denied(Denial),
     /// The program does not exist or is not an executable file.
     #[error("not found: {0}")]
     NotFound(String),
@@ -31,6 +35,24 @@ pub enum SpawnError {
 }
 
 impl SpawnError {
+    /// A denial that no grant can lift (a deny rule, the manifest, a hook).
+    pub fn denied(reason: impl Into<String>) -> Self {
+        SpawnError::Denied(Denial::new(reason))
+    }
+
+    /// A denial that `fix` would lift.
+    pub fn denied_unless(reason: impl Into<String>, fix: Fix) -> Self {
+        SpawnError::Denied(Denial::with_fix(reason, fix))
+    }
+
+    /// This error in one line, a denial's fix written by `style`.
+    pub fn render(&self, style: &dyn FixStyle) -> String {
+        match self {
+            SpawnError::Denied(denial) => format!("denied: {}", denial.render(style)),
+            other => other.to_string(),
+        }
+    }
+
     /// An [`SpawnError::Io`] that says what was being done when `err` happened.
     pub fn io(doing: impl std::fmt::Display, err: std::io::Error) -> Self {
         SpawnError::Io(format!("{doing}: {err}"))

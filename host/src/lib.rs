@@ -73,6 +73,7 @@ pub use containment::{ContainMode, Containment};
 pub use ctx::{add_to_linker, add_to_linker_with_wasi, ProcessCtx, ProcessCtxView, ProcessView};
 pub use error::SpawnError;
 pub use exit::{ExitStatus, Termination, TreeUsage, Usage};
+pub use gate::fix::{Denial, Fix, FixStyle, Grant, GrantsFile};
 pub use gate::{Decision, Gate, Refusal, SpawnRequest, Unmatched};
 pub use hooks::{Answer, Authorizer, Escalation, ExitEvent, Observer};
 pub use observe::{AuditLog, VerboseLog};

@@ -28,6 +28,7 @@ use crate::containment::cgroup::{self, TreeCgroup};
 use crate::containment::measure::ChildCgroup;
 use crate::containment::Containment;
 use crate::error::SpawnError;
+use crate::gate::fix::FixStyle;
 use crate::gate::{Decision, Gate, Refusal, SpawnRequest, Unmatched};
 use crate::hooks::{Answer, Authorizer, Escalation, ExitEvent, Observer};
 use crate::policy::rule::{ArgPattern, ArgsPattern, ExecRule};
@@ -56,6 +57,10 @@ pub struct Hooks {
     pub escalation: Option<Arc<dyn Escalation>>,
     /// Told of every final verdict and every exit.
     pub observers: Vec<Arc<dyn Observer>>,
+    /// Writes the fix of a denial the plugin gets, in the words of the
+    /// application's users (default: a grants-file line,
+    /// [`crate::gate::fix::GrantsFile`]).
+    pub fix_style: Option<Arc<dyn FixStyle>>,
 }
 
 /// A child that [`Spawner::spawn`] started.
@@ -87,6 +92,14 @@ impl Spawner {
     /// cannot enforce what the policy requires.
     pub fn enforcement(&self) -> Result<&Enforcement, &Unenforceable> {
         self.confined.enforcement.as_ref()
+    }
+
+    /// How the denials its plugin gets write their fix.
+    pub fn fix_style(&self) -> &dyn FixStyle {
+        match &self.hooks.fix_style {
+            Some(style) => style.as_ref(),
+            None => &crate::gate::fix::GrantsFile,
+        }
     }
 
     /// The gate this spawner judges with.
@@ -159,7 +172,7 @@ impl Spawner {
         };
         for authorizer in &self.hooks.authorizers {
             if let Err(reason) = authorizer.authorize(&decision).await {
-                return Err(SpawnError::Denied(format!(
+                return Err(SpawnError::denied(format!(
                     "{}: refused by the host application: {reason}",
                     decision.command_line()
                 )));
@@ -191,7 +204,7 @@ impl Spawner {
         };
         let (rule, remember) = match answer {
             Answer::Deny(reason) => {
-                return Err(SpawnError::Denied(format!(
+                return Err(SpawnError::denied(format!(
                     "{}: refused by the host application: {reason}",
                     unmatched.command_line()
                 )))
@@ -214,7 +227,7 @@ impl Spawner {
     /// The rule an escalation hook granted, checked to cover the request.
     fn granted_rule(&self, written: &str, unmatched: &Unmatched) -> Result<ExecRule, SpawnError> {
         let refused = |why: String| {
-            SpawnError::Denied(format!(
+            SpawnError::denied(format!(
                 "{}: the host application granted rule '{written}', but {why}",
                 unmatched.command_line()
             ))
@@ -342,11 +355,11 @@ impl Confined {
         let enforcement = self
             .enforcement
             .as_ref()
-            .map_err(|e| SpawnError::Denied(format!("{}: {e}", permit.command_line())))?;
+            .map_err(|e| SpawnError::denied(format!("{}: {e}", permit.command_line())))?;
         let containment = self
             .containment
             .as_ref()
-            .map_err(|e| SpawnError::Denied(format!("{}: {e}", permit.command_line())))?;
+            .map_err(|e| SpawnError::denied(format!("{}: {e}", permit.command_line())))?;
         let tree = self.tree(policy, containment, permit)?;
         if !enforcement.active() {
             // Contained only: the launcher starts it, unconfined.
@@ -387,7 +400,7 @@ impl Confined {
         let mut cgroup = self.cgroup.lock().unwrap_or_else(|e| e.into_inner());
         if limits.any() && cgroup.is_none() {
             let made = TreeCgroup::create(&limits, containment.pid_namespace)
-                .map_err(|e| SpawnError::Denied(format!("{}: {e}", permit.command_line())))?;
+                .map_err(|e| SpawnError::denied(format!("{}: {e}", permit.command_line())))?;
             *cgroup = Some(made);
         }
         Ok(TreePlan {

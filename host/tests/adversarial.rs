@@ -333,7 +333,7 @@ fn environment_injection_is_refused() {
             "TAR_OPTIONS",
             "--to-command=sh",
             "denied",
-            "--allow-env TAR_OPTIONS=GLOB",
+            "names it exactly (TAR_OPTIONS=GLOB)",
         ),
         ("PAGER", "sh -c evil", "denied", "exact name"),
         // exported shell functions never

@@ -366,7 +366,8 @@ async fn only_regular_files_are_redirect_targets_and_opening_one_never_blocks() 
     // SAFETY: a valid C string.
     assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
     let spawner = spawner(
-        builder().start_dir(&root).allow_dir(&root).allow_run("cat"),
+        // A redirect that writes needs a write grant.
+        builder().start_dir(&root).allow_write(&root).allow_run("cat"),
         Hooks::default(),
     );
     let file = || Redirect::File {

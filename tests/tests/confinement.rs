@@ -317,7 +317,7 @@ async fn require_refuses_a_kernel_that_cannot_enforce_the_grants() {
             .find(|l| l.contains("cannot confine children"))
             .unwrap_or("");
         assert!(
-            line.contains(fragment) && line.contains("--confine=best-effort"),
+            line.contains(fragment) && line.contains("`confine = best-effort`"),
             "{env:?}: {run:?}"
         );
         assert!(!run.stdout.contains("CapEff"), "the child ran: {run:?}");

@@ -321,6 +321,20 @@ async fn a_git_directory_or_startup_file_a_child_creates_during_the_run_is_not_p
 #[tokio::test]
 async fn doctor_lists_what_confinement_does_not_stop_measured_here() {
     let run = bounded!(procbox(&["doctor"]));
+    // Protected paths are kept read-only by splitting the write set, with
+    // or without a namespace: say so, and say NO where Landlock is missing.
+    let split = "yes read-only for children by a Landlock write set split around them";
+    assert!(run.stdout.contains(split), "{run:?}");
+    let no_landlock = bounded!(procbox_tests::procbox_with_env(
+        &[("PROCBOX_PRETEND_LANDLOCK_ABI", std::path::Path::new("0"))],
+        &["doctor"]
+    ));
+    assert!(
+        no_landlock
+            .stdout
+            .contains("NO  read-only for children by a Landlock write set"),
+        "{no_landlock:?}"
+    );
     let section = run
         .stdout
         .split_once("what confinement does not stop")

@@ -190,7 +190,7 @@ async fn the_memory_cap_bounds_every_memory_and_table_together() {
         let run = bounded!(procbox(&["run", path.to_str().unwrap(), "--max-plugin-memory=64MiB"]));
         assert_eq!(run.code, Some(125), "{what}: {run:?}");
         assert!(
-            run.stderr.contains("past its cap of 64 MiB (--max-plugin-memory)"),
+            run.stderr.contains("past its cap of 64 MiB (`max-plugin-memory`)"),
             "{what}: {run:?}"
         );
     }
@@ -360,7 +360,7 @@ async fn a_granted_program_the_plugin_could_change_is_reported_and_refused_when_
         let run = bounded!(procbox_run(guests::SPAWN_OUTCOME, &strict, &["ok", program]));
         assert_eq!(run.code, Some(2), "{run:?}");
         assert!(
-            run.stderr.contains("refused (--strict-programs)") && run.stderr.contains(warning),
+            run.stderr.contains("refused (`strict-programs`)") && run.stderr.contains(warning),
             "{run:?}"
         );
     }

@@ -367,11 +367,11 @@ async fn a_granted_script_cannot_be_rewritten_and_strict_programs_sees_every_way
     .await;
     assert_ne!(strict.code, Some(0), "{strict:?}");
     assert!(
-        strict.stderr.contains("--strict-programs") && strict.stderr.contains(script),
+        strict.stderr.contains("`strict-programs`") && strict.stderr.contains(script),
         "{strict:?}"
     );
     // Writable by its group: refused too, and a warning without the flag.
-    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o775)).unwrap();
+    std::fs::set_permissions(script, std::fs::Permissions::from_mode(0o775)).unwrap();
     let grouped = run_as(
         User::Root,
         &repo.root,

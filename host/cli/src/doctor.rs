@@ -116,6 +116,15 @@ pub fn doctor() -> Result<u8, Failure> {
         Ok(dirs) => outln!(out, "    yes measure-tree: a cgroup per measured child, below {dirs}"),
         Err(why) => outln!(out, "    NO  measure-tree: {why}; tree-usage stays none"),
     }
+    outln!(
+        out,
+        "  protected paths (.git, shell start-up files, procbox's state) inside a write grant:"
+    );
+    let kept = if abi >= ABI_FILES { "yes" } else { "NO " };
+    outln!(
+        out,
+        "    {kept} read-only for children by a Landlock write set split around them, the same with or without a PID or mount namespace (no mounts needed); redirects and the plugin's own files: always, by the gate and its WASI directories"
+    );
     gaps::report(&mut out, kernel);
     emit(&out)?;
     Ok(status)

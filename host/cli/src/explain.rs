@@ -76,8 +76,8 @@ pub fn explain(policy: Policy, request: SpawnRequest) -> Result<u8, Failure> {
             }
             EXIT_ALLOWED
         }
-        Err(SpawnError::Denied(message)) => {
-            outln!(out, "denied: {message}");
+        Err(SpawnError::Denied(denial)) => {
+            outln!(out, "denied: {}", denial.render(&super::fixes::Flags));
             EXIT_DENIED
         }
         Err(other) => {

@@ -12,6 +12,7 @@ macro_rules! outln {
 mod doctor;
 mod explain;
 mod failure;
+mod fixes;
 mod grants;
 mod inspect;
 mod manifest;
@@ -480,7 +481,9 @@ async fn run(args: RunArgs, verbose: bool) -> Result<u8, Failure> {
         .grants
         .policy_granting(manifest.as_ref(), args.grant_requested, remembered)?;
     report_confinement(&policy, verbose);
-    let mut options = RunOptions::new(Arc::new(policy)).args(args.args);
+    let mut options = RunOptions::new(Arc::new(policy))
+        .args(args.args)
+        .fix_style(Arc::new(fixes::Flags));
     if verbose {
         options = options.observer(Arc::new(VerboseLog));
     }
@@ -621,7 +624,7 @@ async fn demo(verbose: bool) -> Result<u8, Failure> {
     ))?;
     let runtime = runtime(false, FIRST_RUN)?;
     let plugin = runtime.load_bytes("demo.wasm", DEMO_WASM)?;
-    let mut options = RunOptions::new(Arc::new(policy));
+    let mut options = RunOptions::new(Arc::new(policy)).fix_style(Arc::new(fixes::Flags));
     if verbose {
         options = options.observer(Arc::new(VerboseLog));
     }

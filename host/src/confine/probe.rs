@@ -178,7 +178,7 @@ impl Enforcement {
     /// What children run under, in one line.
     pub fn summary(&self) -> String {
         if self.mode == ConfineMode::Off {
-            return "off (--confine=off): children have your full authority".into();
+            return "off (`confine = off`): children have your full authority".into();
         }
         let landlock = match self.abi {
             0 => "no Landlock".to_string(),
@@ -220,7 +220,7 @@ pub fn enforcement(mode: ConfineMode, net: &ChildNet, kernel: KernelSupport) -> 
             abi: 0,
             seccomp: false,
             missing: Vec::new(),
-            gaps: vec!["confinement is off (--confine=off): children have your full authority".into()],
+            gaps: vec!["confinement is off (`confine = off`): children have your full authority".into()],
         });
     }
     let abi = kernel.landlock_abi;
@@ -245,7 +245,7 @@ pub fn enforcement(mode: ConfineMode, net: &ChildNet, kernel: KernelSupport) -> 
     if mode == ConfineMode::Require {
         if let Some(first) = missing.first() {
             return Err(Unenforceable(format!(
-                "cannot confine children on this kernel: {first}; run with --confine=best-effort to run with what it enforces (`procbox doctor` shows what that is), or --confine=off"
+                "cannot confine children on this kernel: {first}; set `confine = best-effort` to run with what it enforces (`procbox doctor` shows what that is), or `confine = off`"
             )));
         }
     }
@@ -269,11 +269,14 @@ pub fn enforcement(mode: ConfineMode, net: &ChildNet, kernel: KernelSupport) -> 
 /// Gaps that hold on every kernel procbox supports today.
 pub const KNOWN_GAPS: &[&str] = &[
     "a granted program's ELF interpreter is executable, and runs any file a child can read, even one it wrote to $TMPDIR (`ld.so FILE`): grant only programs you would let run other code",
-    "Unix socket files are reachable once `--allow-child-net unix` is granted (Landlock controls them only from ABI 9, Linux 7.1)",
-    "with `--allow-child-net bind:PORT`, a child may also listen on an ephemeral port (listen without bind)",
-    "without a PID namespace (--contain=off, or a kernel that refuses one), all of /proc is readable: children can list other processes and read what your user may read there",
+    "Unix socket files are reachable once `allow-child-net` grants `unix` (Landlock controls them only from ABI 9, Linux 7.1)",
+    "with `allow-child-net` granting `bind:PORT`, a child may also listen on an ephemeral port (listen without bind)",
+    "without a PID namespace (`contain = off`, or a kernel that refuses one), all of /proc is readable: children can list other processes and read what your user may read there",
     "file metadata is visible everywhere (stat, readlink, getxattr) and timestamps can be changed (utimensat); contents, modes and owners cannot",
-    "a child given procbox's terminal (`--allow-inherit`) can use its ioctls, except TIOCSTI and TIOCLINUX",
+    "a child given procbox's terminal (`allow-inherit`) can use its ioctls, except TIOCSTI and TIOCLINUX",
+    "inotify watches show activity on paths a child may not read, and children share your network namespace, so /proc/net lists this machine's sockets",
+    "protected paths are found when the run starts: a .git or shell start-up file a child creates during the run inside a write grant is writable",
+    "no default cap on the tree's processes or memory: set `max-processes` and `max-tree-memory`",
 ];
 
 fn describe_abi(abi: u32) -> String {
@@ -330,7 +333,10 @@ mod tests {
         assert!(refused(7, true, &ports).is_ok());
         assert!(refused(3, true, &none).is_ok());
         let err = refused(2, true, &none).unwrap_err().to_string();
-        assert!(err.contains("ABI 3") && err.contains("--confine=best-effort"), "{err}");
+        assert!(
+            err.contains("ABI 3") && err.contains("`confine = best-effort`"),
+            "{err}"
+        );
         assert!(refused(0, true, &none).unwrap_err().to_string().contains("no Landlock"));
         assert!(refused(3, true, &ports).unwrap_err().to_string().contains("ABI 4"));
         assert!(refused(7, false, &none).unwrap_err().to_string().contains("seccomp"));
@@ -360,6 +366,6 @@ mod tests {
     fn off_is_explicit() {
         let run = enforcement(ConfineMode::Off, &ChildNet::default(), kernel(7, true)).unwrap();
         assert!(!run.active());
-        assert!(run.gaps[0].contains("--confine=off"));
+        assert!(run.gaps[0].contains("`confine = off`"));
     }
 }

@@ -46,10 +46,10 @@ impl TreeLimits {
     fn controllers(&self) -> Vec<(&'static str, &'static str)> {
         let mut wanted = Vec::new();
         if self.max_processes.is_some() {
-            wanted.push(("pids", "--max-processes"));
+            wanted.push(("pids", "`max-processes`"));
         }
         if self.max_memory.is_some() {
-            wanted.push(("memory", "--max-tree-memory"));
+            wanted.push(("memory", "`max-tree-memory`"));
         }
         wanted
     }

@@ -132,8 +132,8 @@ impl Containment {
                 missing: None,
             }),
             Err(why) if mode == ContainMode::Require => Err(format!(
-                "--contain=require: children cannot get a PID namespace here ({why}); \
-                 use --contain=best-effort to run with process groups and the subreaper's sweep"
+                "`contain = require`: children cannot get a PID namespace here ({why}); \
+                 set `contain = best-effort` to run with process groups and the subreaper's sweep"
             )),
             Err(why) => Ok(Containment {
                 mode,
@@ -154,7 +154,7 @@ impl Containment {
         let fallback = "process groups and the subreaper's sweep; children survive a SIGKILL of procbox";
         match &self.missing {
             Some(why) => format!("{fallback} (best effort: no PID namespace: {why})"),
-            None => format!("{fallback} (--contain=off)"),
+            None => format!("{fallback} (`contain = off`)"),
         }
     }
 }
@@ -490,7 +490,7 @@ mod tests {
     fn off_never_asks_the_kernel_and_says_what_remains() {
         let off = Containment::decide(ContainMode::Off).unwrap();
         assert!(!off.pid_namespace);
-        assert!(off.summary().contains("--contain=off"), "{}", off.summary());
+        assert!(off.summary().contains("`contain = off`"), "{}", off.summary());
     }
 
     #[test]

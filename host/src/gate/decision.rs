@@ -152,6 +152,8 @@ pub struct Unmatched {
     pub cwd: PathBuf,
     /// Why no allow rule matched (names the rules for the same program).
     pub reason: String,
+    /// The narrowest rule that would allow it.
+    pub fix: Box<super::fix::Fix>,
 }
 
 impl Unmatched {
@@ -162,6 +164,9 @@ impl Unmatched {
 
     /// The denial the plugin gets when the request stays ungranted.
     pub fn error(&self) -> SpawnError {
-        SpawnError::Denied(format!("{}: {}", self.command_line(), self.reason))
+        SpawnError::Denied(super::fix::Denial {
+            reason: format!("{}: {}", self.command_line(), self.reason),
+            fix: Some(self.fix.clone()),
+        })
     }
 }

@@ -18,6 +18,7 @@
 //!    directories).
 
 mod decision;
+pub mod fix;
 mod paths;
 mod pin;
 pub(crate) mod render;
@@ -93,7 +94,8 @@ impl Gate {
         let Some(allowing) = self.check_exec(&line, &program, &request.args, granted)? else {
             let fix = suggest::exec_rule(&self.rule_program(&request.program, &program), &request.args);
             return Err(Refusal::Unmatched(Unmatched {
-                reason: format!("{}; {fix}", no_match_reason(&self.policy.grants.allow, &program)),
+                reason: no_match_reason(&self.policy.grants.allow, &program),
+                fix: Box::new(fix),
                 program,
                 args: request.args.clone(),
                 cwd,
@@ -170,12 +172,12 @@ impl Gate {
     ) -> Result<Option<&'a ExecRule>, SpawnError> {
         let grants = &self.policy.grants;
         if let Some(deny) = grants.deny.iter().find(|r| r.matches(program, args)) {
-            return Err(SpawnError::Denied(format!("{line}: matches deny rule {deny}")));
+            return Err(SpawnError::denied(format!("{line}: matches deny rule {deny}")));
         }
         let allowing = grants.allow.iter().chain(granted).find(|r| r.matches(program, args));
         if let Some((path, manifest)) = &self.policy.manifest {
             if !manifest.allow.iter().any(|r| r.matches(program, args)) {
-                return Err(SpawnError::Denied(match allowing {
+                return Err(SpawnError::denied(match allowing {
                     None => format!("{line}: {}", no_match_reason(&grants.allow, program)),
                     Some(_) => format!("{line}: the plugin's manifest ({}) does not request it", path.display()),
                 }));
@@ -193,7 +195,7 @@ impl Gate {
         if actual == expected {
             return Ok(());
         }
-        Err(SpawnError::Denied(format!(
+        Err(SpawnError::denied(format!(
             "{line}: the sha256 of {} is {}, but rule {rule} pins {}",
             program.display(),
             hex(&actual),
@@ -216,7 +218,7 @@ impl Gate {
             }
             if let Some((path, manifest)) = &self.policy.manifest {
                 if !manifest.env.iter().any(|r| r.allows_setting(name, value)) {
-                    return Err(SpawnError::Denied(format!(
+                    return Err(SpawnError::denied(format!(
                         "{program}: environment variable {name}: the plugin's manifest ({}) does not request it",
                         path.display()
                     )));

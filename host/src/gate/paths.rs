@@ -9,6 +9,8 @@ use std::path::{Path, PathBuf};
 
 use crate::error::SpawnError;
 use crate::policy::protected::protected_target;
+
+use super::fix::{Fix, Grant};
 use crate::policy::Policy;
 use crate::redirect::{Redirect, Redirects, Target};
 
@@ -37,12 +39,14 @@ pub(super) fn check_cwd(policy: &Policy, cwd: Option<&str>) -> Result<(PathBuf, 
         )));
     }
     let Some(root) = policy.dirs.iter().find(|root| canonical.starts_with(root)) else {
-        return Err(SpawnError::Denied(format!(
-            "working directory {} is outside the granted directories ({}); {}",
-            canonical.display(),
-            with_granted(&policy.dirs),
-            super::suggest::dir(&canonical)
-        )));
+        return Err(SpawnError::denied_unless(
+            format!(
+                "working directory {} is outside the granted directories ({})",
+                canonical.display(),
+                with_granted(&policy.dirs)
+            ),
+            super::suggest::dir(&canonical),
+        ));
     };
     Ok((canonical, Some(root.clone())))
 }
@@ -68,9 +72,10 @@ pub(super) fn check_stdio(
             Redirect::Null => Target::Null,
             Redirect::Inherit if policy.allow_inherit => Target::Inherit,
             Redirect::Inherit => {
-                return Err(SpawnError::Denied(format!(
-                    "{line}: {name}: using procbox's own {name} needs --allow-inherit"
-                )))
+                return Err(SpawnError::denied_unless(
+                    format!("{line}: {name}: using procbox's own {name} needs a grant"),
+                    Fix::new(Grant::AllowInherit),
+                ))
             }
             Redirect::File { path, append } => {
                 let access = if name == "stdin" { Access::Read } else { Access::Write };
@@ -127,7 +132,7 @@ fn check_file(
     let resolved = dir.join(file_name);
     let root = granted_root(policy, line, name, &resolved, access)?;
     match std::fs::symlink_metadata(&resolved) {
-        Ok(meta) if meta.file_type().is_symlink() => Err(SpawnError::Denied(format!(
+        Ok(meta) if meta.file_type().is_symlink() => Err(SpawnError::denied(format!(
             "{line}: {name} file {}: a symlink, which could point anywhere",
             resolved.display()
         ))),
@@ -143,8 +148,9 @@ fn check_file(
 /// protected path.
 fn granted_root(policy: &Policy, line: &str, name: &str, file: &Path, access: Access) -> Result<PathBuf, SpawnError> {
     let caps = policy.plugin();
-    let deny =
-        |why: String, fix: String| SpawnError::Denied(format!("{line}: {name} file {}: {why}; {fix}", file.display()));
+    let deny = |why: String, fix: Fix| {
+        SpawnError::denied_unless(format!("{line}: {name} file {}: {why}", file.display()), fix)
+    };
     let parent = file.parent().unwrap_or(file);
     let innermost = |roots: &[&PathBuf]| -> Option<PathBuf> {
         roots

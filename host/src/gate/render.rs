@@ -7,6 +7,8 @@ use std::path::{Path, PathBuf};
 use crate::policy::env::{is_inert, is_injection, is_shell_function};
 use crate::policy::rule::ExecRule;
 
+use super::fix::Denial;
+
 /// The program and its arguments as one line, each word quoted as
 /// [`quote`] does (the SDK's `Display` for `Command` follows the same rule).
 pub fn command_line(program: &Path, args: &[String]) -> String {
@@ -49,28 +51,34 @@ pub(super) fn no_match_reason(allow: &[ExecRule], program: &Path) -> String {
     format!("no allow rule grants {} (granted: {granted})", program.display())
 }
 
-/// Why the plugin may not set variable `name`.
-pub(super) fn env_denial(program: &str, name: &str, value: &str) -> String {
+/// Why the plugin may not set variable `name`, and the rule that would
+/// let it (none for an exported shell function).
+pub(super) fn env_denial(program: &str, name: &str, value: &str) -> Denial {
     let fix = super::suggest::env_rule(name, value);
     if is_shell_function(name) {
-        format!("{program}: environment variable {name} is an exported shell function, which bash runs as code; procbox never passes one")
+        Denial::new(format!("{program}: environment variable {name} is an exported shell function, which bash runs as code; procbox never passes one"))
     } else if is_injection(name) {
-        format!(
-            "{program}: environment variable {name} can make the child load or run code of the plugin's choosing, so only a rule that names it exactly (--allow-env {name}=GLOB) allows it; {fix}"
+        Denial::with_fix(
+            format!("{program}: environment variable {name} can make the child load or run code of the plugin's choosing, so only an env rule that names it exactly ({name}=GLOB) allows it"),
+            fix,
         )
     } else if !is_inert(name) {
-        format!(
-            "{program}: environment variable {name}: no rule names it, and name globs cover only inert variables (locale, TZ, TERM, colours, author identity); grant it by its exact name with --allow-env {name}=GLOB; {fix}"
+        Denial::with_fix(
+            format!("{program}: environment variable {name}: no rule names it, and name globs cover only inert variables (locale, TZ, TERM, colours, author identity); grant it by its exact name ({name}=GLOB)"),
+            fix,
         )
     } else {
-        format!("{program}: environment variable {name}: no env rule lets the plugin set it (grant it with --allow-env {name}=GLOB); {fix}")
+        Denial::with_fix(
+            format!("{program}: environment variable {name}: no env rule lets the plugin set it ({name}=GLOB)"),
+            fix,
+        )
     }
 }
 
 /// The granted directories, for a denial.
 pub(super) fn granted_dirs(dirs: &[PathBuf]) -> String {
     match dirs {
-        [] => "none is granted; grant one with --dir".to_string(),
+        [] => "none is granted".to_string(),
         dirs => dirs
             .iter()
             .map(|p| p.display().to_string())

@@ -1,7 +1,10 @@
-//! The narrowest grant that would allow a refused request, written as a
-//! flag and as a grants-file line, so that a denial names its own fix.
+//! The narrowest grant that would allow a refused request, as data
+//! ([`Fix`]), so that a denial names its own fix in the words of whoever
+//! shows it.
 
 use std::path::Path;
+
+use super::fix::{Fix, Grant};
 
 /// Programs that run other programs as they are told: a rule for one of
 /// them is broad, whatever its arguments say.
@@ -40,7 +43,7 @@ const RUNS_OTHERS: &[&str] = &[
     "osascript",
 ];
 
-/// The narrowest `--allow-run` rule that allows `program` with exactly
+/// The narrowest `allow-run` rule that allows `program` with exactly
 /// `args` (glob characters escaped), or `None` when the one-word form
 /// cannot say it: an argument holds whitespace, or there are no arguments
 /// (`PROGRAM` alone allows *any* arguments). Only a grants file's `[[run]]`
@@ -56,72 +59,43 @@ pub fn narrowest_rule(program: &str, args: &[String]) -> Option<String> {
     words.map(|words| words.join(" "))
 }
 
-/// "to allow exactly this: --allow-run 'wc -l x' (grants file: allow-run =
-/// ["wc -l x"])", for `program` as the plugin wrote it and its arguments.
-pub fn exec_rule(program: &str, args: &[String]) -> String {
-    let fix = match narrowest_rule(program, args) {
-        Some(rule) => format!(
-            "to allow exactly this: --allow-run {} (grants file: allow-run = [{}])",
-            shell_quote(&rule),
-            toml_string(&rule)
-        ),
-        // Without arguments, `--allow-run PROGRAM` would allow any.
-        None if args.is_empty() => format!(
-            "to allow exactly this (no arguments), in a grants file: [[run]] program = {} args = []; --allow-run {} would allow any arguments",
-            toml_string(program),
-            shell_quote(program)
-        ),
-        // An argument with whitespace has no one-word form: only the list.
-        None => format!(
-            "to allow exactly this, in a grants file: [[run]] program = {} args = [{}]",
-            toml_string(program),
-            args.iter()
-                .map(|a| toml_string(&literal(a)))
-                .collect::<Vec<_>>()
-                .join(", ")
-        ),
+/// The narrowest grant that allows `program` (as the plugin wrote it) with
+/// exactly `args`: an `allow-run` rule, or the list form where the one
+/// word cannot say it; marked broad when the program runs others.
+pub fn exec_rule(program: &str, args: &[String]) -> Fix {
+    let grant = match narrowest_rule(program, args) {
+        Some(rule) => Grant::AllowRun(rule),
+        None => Grant::RunExactly {
+            program: program.to_string(),
+            args: args.iter().map(|a| literal(a)).collect(),
+        },
     };
-    match broad(program) {
-        Some(name) => format!(
-            "{fix}; that rule is broad: {name} runs other programs (children execute only the helpers you grant it with --allow-helper)"
-        ),
-        None => fix,
+    Fix {
+        runs_others: broad(program).map(str::to_string),
+        ..Fix::new(grant)
     }
 }
 
-/// The fix for a variable the plugin may not set.
-pub fn env_rule(name: &str, value: &str) -> String {
+/// The fix for a variable the plugin may not set: exactly this value, or
+/// any value when it cannot be one word.
+pub fn env_rule(name: &str, value: &str) -> Fix {
     match literal_word(value) {
-        Some(value) => {
-            let rule = format!("{name}={value}");
-            format!(
-                "to allow exactly this: --allow-env {} (grants file: allow-env = [{}])",
-                shell_quote(&rule),
-                toml_string(&rule)
-            )
-        }
-        None => format!("to allow it: --allow-env '{name}=*' (any value)"),
+        Some(value) => Fix::new(Grant::AllowEnv(format!("{name}={value}"))),
+        None => Fix {
+            exactly: false,
+            ..Fix::new(Grant::AllowEnv(format!("{name}=*")))
+        },
     }
 }
 
 /// The fix for a directory outside the granted ones.
-pub fn dir(path: &Path) -> String {
-    let path = path.to_string_lossy();
-    format!(
-        "to allow it: --dir {} (grants file: dir = [{}])",
-        shell_quote(&path),
-        toml_string(&path)
-    )
+pub fn dir(path: &Path) -> Fix {
+    Fix::new(Grant::Dir(path.to_path_buf()))
 }
 
 /// The fix for a file written outside the directories granted for writing.
-pub fn write_dir(path: &Path) -> String {
-    let path = path.to_string_lossy();
-    format!(
-        "to allow it: --allow-write {} (grants file: allow-write = [{}])",
-        shell_quote(&path),
-        toml_string(&path)
-    )
+pub fn write_dir(path: &Path) -> Fix {
+    Fix::new(Grant::AllowWrite(path.to_path_buf()))
 }
 
 /// `word` as a literal pattern of the one-word rule form; `None` when it
@@ -149,7 +123,7 @@ pub(crate) fn broad(program: &str) -> Option<&str> {
 }
 
 /// A word for a POSIX shell: single-quoted unless it is plain.
-fn shell_quote(word: &str) -> String {
+pub fn shell_quote(word: &str) -> String {
     if !word.is_empty()
         && word
             .chars()
@@ -158,10 +132,6 @@ fn shell_quote(word: &str) -> String {
         return word.to_string();
     }
     format!("'{}'", word.replace('\'', r"'\''"))
-}
-
-fn toml_string(text: &str) -> String {
-    toml::Value::String(text.to_string()).to_string()
 }
 
 #[cfg(test)]
@@ -173,11 +143,11 @@ mod tests {
     fn the_suggested_rule_parses_back_and_matches_only_the_request() {
         let args: Vec<String> = ["-l", "x*y", "[a]", "--format=%s?"].map(String::from).to_vec();
         let fix = exec_rule("wc", &args);
-        assert!(
-            fix.starts_with("to allow exactly this: --allow-run 'wc -l x[*]y [[]a[]] --format=%s[?]'"),
-            "{fix}"
-        );
-        let rule = fix.split('\'').nth(1).unwrap();
+        let Grant::AllowRun(rule) = &fix.grant else {
+            panic!("{fix:?}")
+        };
+        assert_eq!(rule, "wc -l x[*]y [[]a[]] --format=%s[?]");
+        assert!(fix.exactly && fix.runs_others.is_none(), "{fix:?}");
         let parsed = ParsedRule::from_words(rule).unwrap();
         assert!(parsed.args.matches(&args), "{rule}");
         let other: Vec<String> = ["-l", "xzy", "[a]", "--format=%s?"].map(String::from).to_vec();
@@ -187,33 +157,33 @@ mod tests {
     #[test]
     fn arguments_with_spaces_get_the_list_form_and_shells_are_called_broad() {
         let fix = exec_rule("sh", &["-c".into(), "ls -l".into()]);
-        assert!(
-            fix.contains("[[run]] program = \"sh\" args = [\"-c\", \"ls -l\"]"),
-            "{fix}"
+        assert_eq!(
+            fix.grant.grants_file_line(),
+            "[[run]] program = \"sh\" args = [\"-c\", \"ls -l\"]"
         );
-        assert!(fix.contains("that rule is broad: sh runs other programs"), "{fix}");
-        assert!(!exec_rule("git", &["log".into()]).contains("broad"));
-        assert!(exec_rule("python3.12", &[]).contains("broad"));
+        assert_eq!(fix.runs_others.as_deref(), Some("sh"));
+        assert_eq!(exec_rule("git", &["log".into()]).runs_others, None);
+        assert_eq!(exec_rule("python3.12", &[]).runs_others.as_deref(), Some("python3.12"));
     }
 
     #[test]
     fn a_request_without_arguments_is_never_suggested_a_rule_that_allows_any() {
         assert_eq!(narrowest_rule("/usr/bin/git", &[]), None);
         let fix = exec_rule("git", &[]);
-        assert!(fix.contains("[[run]] program = \"git\" args = []"), "{fix}");
-        assert!(fix.contains("--allow-run git would allow any arguments"), "{fix}");
+        assert_eq!(fix.grant.grants_file_line(), "[[run]] program = \"git\" args = []");
     }
 
     #[test]
     fn env_and_dir_fixes() {
+        let exact = env_rule("LANG", "C.UTF-8");
+        assert_eq!(exact.grant.grants_file_line(), "allow-env = [\"LANG=C.UTF-8\"]");
+        assert!(exact.exactly);
+        let any = env_rule("MSG", "two words");
+        assert_eq!(any.grant, Grant::AllowEnv("MSG=*".into()));
+        assert!(!any.exactly);
         assert_eq!(
-            env_rule("LANG", "C.UTF-8"),
-            "to allow exactly this: --allow-env LANG=C.UTF-8 (grants file: allow-env = [\"LANG=C.UTF-8\"])"
-        );
-        assert!(env_rule("MSG", "two words").contains("'MSG=*'"));
-        assert_eq!(
-            dir(Path::new("/tmp/my dir")),
-            "to allow it: --dir '/tmp/my dir' (grants file: dir = [\"/tmp/my dir\"])"
+            dir(Path::new("/tmp/my dir")).grant.grants_file_line(),
+            "dir = [\"/tmp/my dir\"]"
         );
     }
 }

@@ -35,7 +35,7 @@ impl process::Host for ProcessCtxView<'_> {
             Ok(spawned) => spawned,
             // The run ends: the plugin must not go on without an answer.
             Err(SpawnError::Aborted(why)) => return Err(wasmtime::Error::new(crate::runtime::Aborted(why))),
-            Err(err) => return Ok(Err(err.into())),
+            Err(err) => return Ok(Err(wit_error(err, self.ctx.spawner.fix_style()))),
         };
         let budget = spawned
             .max_output_bytes
@@ -44,7 +44,7 @@ impl process::Host for ProcessCtxView<'_> {
             Ok(handle) => Ok(Ok(handle)),
             // The child is dropped with the error, which kills it.
             Err(wasmtime::component::ResourceTableError::Full) => Ok(Err(SpawnError::LimitExceeded(format!(
-                "the plugin holds {} handles, the most it may (--max-handles)",
+                "the plugin holds {} handles, the most it may (max-handles)",
                 self.table.max_capacity()
             ))
             .into())),
@@ -98,13 +98,18 @@ fn redirect(stdio: Stdio) -> Redirect {
 
 impl From<SpawnError> for process::Error {
     fn from(err: SpawnError) -> Self {
-        match err {
-            SpawnError::Denied(m) => process::Error::Denied(m),
-            SpawnError::NotFound(m) => process::Error::NotFound(m),
-            SpawnError::InvalidInput(m) => process::Error::InvalidInput(m),
-            SpawnError::LimitExceeded(m) => process::Error::LimitExceeded(m),
-            SpawnError::Io(m) => process::Error::Io(m),
-            SpawnError::Aborted(m) => process::Error::Denied(m),
-        }
+        wit_error(err, &crate::gate::fix::GrantsFile)
+    }
+}
+
+/// `err` as the plugin gets it, a denial's fix written by `style`.
+fn wit_error(err: SpawnError, style: &dyn crate::gate::fix::FixStyle) -> process::Error {
+    match err {
+        SpawnError::Denied(denial) => process::Error::Denied(denial.render(style)),
+        SpawnError::NotFound(m) => process::Error::NotFound(m),
+        SpawnError::InvalidInput(m) => process::Error::InvalidInput(m),
+        SpawnError::LimitExceeded(m) => process::Error::LimitExceeded(m),
+        SpawnError::Io(m) => process::Error::Io(m),
+        SpawnError::Aborted(m) => process::Error::Denied(m),
     }
 }

@@ -449,7 +449,7 @@ fn exposed_programs(
             | PolicyWarning::OthersMayChangeProgram { origin, .. }),
         ) if strict => Err(PolicyError::Rule {
             origin: origin.clone(),
-            message: format!("refused (--strict-programs): {first}"),
+            message: format!("refused (`strict-programs`): {first}"),
         }),
         _ => Ok(exposed),
     }
@@ -486,7 +486,7 @@ fn build_layer(
         return Err(PolicyError::Rule {
             origin: rule.source.clone(),
             message: format!(
-                "rule '{}': words after `**` match an argument anywhere, which can only deny; make it a deny rule (--deny-run)",
+                "rule '{}': words after `**` match an argument anywhere, which can only deny; make it a deny rule (`deny-run`)",
                 rule.written
             ),
         });

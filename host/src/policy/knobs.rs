@@ -143,7 +143,7 @@ macro_rules! knobs {
 }
 
 const CHILDREN: &str = "Limits on children";
-const RLIMITS: &str = "Child resource limits (with --confine=off, each forces the fork path)";
+const RLIMITS: &str = "Child resource limits (for unconfined children, each forces the fork path)";
 const PLUGIN: &str = "Limits on the plugin itself";
 const TREE: &str = "Limits on the whole tree of children (cgroups; procbox doctor says where)";
 

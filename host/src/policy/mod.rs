@@ -232,7 +232,7 @@ impl fmt::Display for PolicyWarning {
                 dir,
             } => write!(
                 f,
-                "{origin}: rule '{rule}': {} lies in {}, which the plugin, its children or a redirect may write (--allow-write): the plugin can replace what it runs (--strict-programs refuses this)",
+                "{origin}: rule '{rule}': {} lies in {}, which the plugin, its children or a redirect may write (`allow-write`): the plugin can replace what it runs (`strict-programs` refuses this)",
                 program.display(),
                 dir.display()
             ),
@@ -243,7 +243,7 @@ impl fmt::Display for PolicyWarning {
                 why,
             } => write!(
                 f,
-                "{origin}: rule '{rule}': {} can be changed by others than you: {why} (--strict-programs refuses this)",
+                "{origin}: rule '{rule}': {} can be changed by others than you: {why} (`strict-programs` refuses this)",
                 program.display()
             ),
             PolicyWarning::BroadRule { origin, rule, why } => write!(
@@ -262,7 +262,7 @@ impl fmt::Display for PolicyWarning {
             ),
             PolicyWarning::StartDirNotGranted { dir } => write!(
                 f,
-                "children may not read the start directory {} (it is /, holds your home or everybody's files, or is a system directory); grant what they need with --allow-read or --dir",
+                "children may not read the start directory {} (it is /, holds your home or everybody's files, or is a system directory); grant what they need with `allow-read` or `dir`",
                 dir.display()
             ),
             PolicyWarning::HardLinkedProgram {
@@ -272,7 +272,7 @@ impl fmt::Display for PolicyWarning {
                 links,
             } => write!(
                 f,
-                "{origin}: rule '{rule}': {} has {links} hard links, and may be another name for a file outside its granted directory (--strict-programs refuses this)",
+                "{origin}: rule '{rule}': {} has {links} hard links, and may be another name for a file outside its granted directory (`strict-programs` refuses this)",
                 program.display()
             ),
         }

@@ -134,7 +134,7 @@ fn protection_below(grant: &Path, target: &Path, state: &[(PathBuf, &'static str
 
 /// How many directory entries [`protected_in`] looks at below one grant
 /// before it gives up.
-pub const SCAN_LIMIT: usize = 50_000;
+pub const SCAN_LIMIT: usize = 200_000;
 
 /// The protected paths below `grant` (canonical) that a write grant must
 /// keep read-only: every `.git` and start-up file that exists, at any depth
@@ -400,7 +400,7 @@ mod tests {
         std::fs::create_dir_all(home.join("work")).unwrap();
         std::fs::write(home.join(".bashrc"), "").unwrap();
         let state = vec![(home.join(".config/procbox"), "procbox's configuration")];
-        let set = WriteSet::of(&[top.clone()], &state, &[home.clone()]).unwrap();
+        let set = WriteSet::of(std::slice::from_ref(&top), &state, std::slice::from_ref(&home)).unwrap();
         // Nothing is created directly in the home (no .bash_profile planted
         // before .profile), nor in .config (no procbox state planted); the
         // rest is written as granted.

@@ -48,7 +48,7 @@ pub enum RunError {
     Trap { name: String, reason: String },
     /// `--max-plugin-time` ran out.
     #[error(
-        "plugin {name} ran out of its time budget of {} (--max-plugin-time); it was stopped and its children were killed",
+        "plugin {name} ran out of its time budget of {} (`max-plugin-time`); it was stopped and its children were killed",
         humantime::format_duration(*budget)
     )]
     OutOfTime { name: String, budget: Duration },
@@ -56,7 +56,7 @@ pub enum RunError {
     /// `--max-plugin-memory` together, or to make more instances, memories
     /// or tables than a plugin may.
     #[error(
-        "plugin {name} tried to grow its memory past its cap of {} MiB (--max-plugin-memory); it was stopped and its children were killed",
+        "plugin {name} tried to grow its memory past its cap of {} MiB (`max-plugin-memory`); it was stopped and its children were killed",
         cap >> 20
     )]
     OutOfMemory { name: String, cap: u64 },

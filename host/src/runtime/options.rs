@@ -67,6 +67,13 @@ impl RunOptions {
         self
     }
 
+    /// Sets how the denials the plugin gets write their fix (default: as a
+    /// grants-file line); the `procbox` command line writes flags.
+    pub fn fix_style(mut self, style: Arc<dyn crate::gate::fix::FixStyle>) -> Self {
+        self.hooks.fix_style = Some(style);
+        self
+    }
+
     /// Shapes the plugin's WASI context; see [`WasiSetup`]. What it adds
     /// (preopened directories, say) is the plugin's alone: children are
     /// confined by the policy (`allow_read`, `allow_write`), never by this.

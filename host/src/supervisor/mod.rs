@@ -223,13 +223,13 @@ fn launch_confined(
     let [stdin, stdout, stderr] = fds.stdio.map(|fd| fd.as_raw_fd());
     launcher::launch(request, &planned.plan, [stdin, stdout, stderr, fds.cwd.as_raw_fd()]).map_err(|e| {
         match e.message {
-            Some(message) => SpawnError::Denied(format!(
+            Some(message) => SpawnError::denied(format!(
                 "{}: cannot confine the child: {message}",
                 permit.command_line()
             )),
             None if e.error.raw_os_error() == Some(libc::EAGAIN) && !planned.plan.tree.cgroups.is_empty() => {
                 SpawnError::LimitExceeded(format!(
-                    "{}: the tree of children already has as many processes as --max-processes allows",
+                    "{}: the tree of children already has as many processes as `max-processes` allows",
                     permit.command_line()
                 ))
             }

@@ -11,7 +11,9 @@ fn main() {
             .status();
         match (args[0].as_str(), status) {
             ("granted", Ok(status)) => assert!(status.success(), "{status}"),
-            ("refused", Err(Error::Denied(m))) => assert!(m.contains("needs --allow-inherit"), "{m}"),
+            ("refused", Err(Error::Denied(m))) => {
+                assert!(m.contains("needs a grant") && m.contains("--allow-inherit"), "{m}")
+            }
             (expected, other) => panic!("expected {expected}: {other:?}"),
         }
         Ok(())
