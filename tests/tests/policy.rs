@@ -9,7 +9,9 @@ use std::path::Path;
 use std::time::Duration;
 
 use procbox::ConfineMode;
-use procbox_tests::{bounded, guests, limits, procbox, procbox_bin, procbox_run, run_guest, Run};
+use procbox_tests::{
+    bounded, guests, limits, procbox, procbox_bin, procbox_run, run_guest, test_cache_dir, test_config_dir, Run,
+};
 
 #[tokio::test]
 async fn an_ungranted_program_is_denied_with_its_reason() {
@@ -360,23 +362,77 @@ async fn inspect_shows_imports_exports_and_the_manifest() {
 async fn a_deny_rule_that_names_an_option_denies_it_in_any_position() {
     // Before: `git log --output=*` matched only `--output=F` as the first
     // argument after `log`, so `git log -1 --output=F` ran, with no warning.
-    let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("F");
-    let output = format!("--output={}", file.display());
-    for request in [
-        vec!["git", "log", "-1", output.as_str()],
-        vec!["git", "log", "--output", file.to_str().unwrap(), "-1"],
-        vec!["git", "log", output.as_str()],
-    ] {
-        let mut args = vec!["denied:matches deny rule 'git log ** --output=*' (--deny-run, written 'git log --output=*': matched anywhere)"];
-        args.extend(&request);
-        let run = bounded!(procbox_run(
-            guests::SPAWN_OUTCOME,
-            &["--allow-run=git **", "--deny-run=git log --output=*", "--confine=off"],
-            &args
-        ));
-        assert_eq!(run.code, Some(0), "{request:?}: {run:?}");
-        assert!(!file.exists(), "{request:?} wrote {}", file.display());
+    for user in [User::Root, User::Nobody] {
+        // procbox starts in a repository of `user`'s beside F, so that git,
+        // were it run, would log and write F: only the deny rule stops it.
+        let dir = tempfile::tempdir().unwrap();
+        let repo = procbox_tests::git_repository(dir.path(), 1);
+        if user == User::Nobody {
+            let status = std::process::Command::new("chown")
+                .args(["-R", "nobody:nogroup"])
+                .arg(dir.path())
+                .status()
+                .unwrap();
+            assert!(status.success());
+        }
+        let file = dir.path().join("F");
+        let output = format!("--output={}", file.display());
+        for request in [
+            vec!["git", "log", "-1", output.as_str()],
+            vec!["git", "log", "--output", file.to_str().unwrap(), "-1"],
+            vec!["git", "log", output.as_str()],
+        ] {
+            let mut args = vec!["denied:matches deny rule 'git log ** --output=*' (--deny-run, written 'git log --output=*': matched anywhere)"];
+            args.extend(&request);
+            let run = bounded!(procbox_run_as(
+                user,
+                &repo,
+                guests::SPAWN_OUTCOME,
+                &["--allow-run=git **", "--deny-run=git log --output=*", "--confine=off"],
+                &args
+            ));
+            assert_eq!(run.code, Some(0), "as {user:?}: {request:?}: {run:?}");
+            assert!(!file.exists(), "as {user:?}: {request:?} wrote {}", file.display());
+        }
+    }
+}
+
+/// `procbox run GUEST FLAGS -- ARGS` as `user`, started in `dir`, not on a
+/// terminal, with the unwritten test config directory, as [`procbox_run`]
+/// runs it; nobody runs under `setpriv` with `--no-cache` (the test cache
+/// is root's).
+async fn procbox_run_as(user: User, dir: &Path, guest: &str, flags: &[&str], args: &[&str]) -> Run {
+    let mut command = match user {
+        User::Root => tokio::process::Command::new(procbox_bin()),
+        User::Nobody => {
+            let mut command = tokio::process::Command::new("setpriv");
+            command
+                .args(["--reuid=nobody", "--regid=nogroup", "--clear-groups"])
+                .arg(procbox_bin());
+            command
+        }
+    };
+    command.arg("run");
+    match user {
+        User::Root => command.env("PROCBOX_CACHE_DIR", test_cache_dir()),
+        User::Nobody => command.arg("--no-cache"),
+    };
+    command
+        .arg(guest)
+        .args(flags)
+        .arg("--")
+        .args(args)
+        .env("PROCBOX_CONFIG_DIR", test_config_dir())
+        .env("PROCBOX_PROGRESS_AFTER_MS", "3600000")
+        .env_remove("PROCBOX_LOG")
+        .current_dir(dir)
+        .stdin(std::process::Stdio::null())
+        .kill_on_drop(true);
+    let out = command.output().await.expect("start procbox");
+    Run {
+        code: out.status.code(),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
     }
 }
 
@@ -409,8 +465,9 @@ async fn explain_shows_the_form_a_deny_rule_is_matched_as() {
     );
 }
 
-/// Who procbox runs as in [`started_in_the_account_home`].
-#[derive(Debug, Clone, Copy)]
+/// Who procbox runs as in [`procbox_run_as`] and
+/// [`started_in_the_account_home`].
+#[derive(Debug, Clone, Copy, PartialEq)]
 enum User {
     Root,
     Nobody,
