@@ -9,8 +9,14 @@
 //! ```json
 //! {"version":1,"id":1,"plugin":{"name":"chores.wasm","blake3":"9f…"},
 //!  "program":"/usr/bin/git","args":["log","-3"],"cwd":"/home/me/repo",
-//!  "denial":"denied: /usr/bin/git log -3: no allow rule for /usr/bin/git; to allow it: --allow-run 'git log -3' …"}
+//!  "denial":"denied: /usr/bin/git log -3: no allow rule grants /usr/bin/git …; to allow exactly this, grant: allow-run = [\"git log -3\"]",
+//!  "fix":{"key":"allow-run","value":"git log -3","grants-file":"allow-run = [\"git log -3\"]"}}
 //! ```
+//!
+//! `fix` is the narrowest grant that would allow the request, as data: its
+//! grants-file key (the `procbox` flag of the same name), its value where
+//! it has one word (absent for the list form `[[run]]`), and the
+//! grants-file line.
 //!
 //! and reads one line back, with the same `id`:
 //!
@@ -93,6 +99,17 @@ struct Request<'a> {
     args: &'a [String],
     cwd: &'a std::path::Path,
     denial: String,
+    fix: FixData,
+}
+
+/// A [`crate::Fix`] on the wire.
+#[derive(Serialize)]
+struct FixData {
+    key: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    value: Option<String>,
+    #[serde(rename = "grants-file")]
+    grants_file: String,
 }
 
 #[derive(Deserialize)]
@@ -153,6 +170,11 @@ impl Broker {
             args: &request.args,
             cwd: &request.cwd,
             denial: request.error().to_string(),
+            fix: FixData {
+                key: request.fix.grant.key(),
+                value: request.fix.grant.value(),
+                grants_file: request.fix.grant.grants_file_line(),
+            },
         };
         let mut line = serde_json::to_vec(&message).map_err(|e| e.to_string())?;
         line.push(b'\n');

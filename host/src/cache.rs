@@ -159,9 +159,14 @@ impl Cache {
     /// `$XDG_CACHE_HOME/procbox`, else `$HOME/.cache/procbox`.
     pub fn default_dir() -> Option<PathBuf> {
         let var = |name| std::env::var_os(name).filter(|v| !v.is_empty()).map(PathBuf::from);
+        // As XDG says, a relative XDG_CACHE_HOME (or HOME) is ignored; a
+        // relative PROCBOX_CACHE_DIR is taken from where procbox starts,
+        // made absolute so that the protected paths can find it.
+        let absolute = |name| var(name).filter(|d: &PathBuf| d.is_absolute());
         var("PROCBOX_CACHE_DIR")
-            .or_else(|| var("XDG_CACHE_HOME").map(|d| d.join("procbox")))
-            .or_else(|| var("HOME").map(|d| d.join(".cache/procbox")))
+            .and_then(|d| std::path::absolute(d).ok())
+            .or_else(|| absolute("XDG_CACHE_HOME").map(|d| d.join("procbox")))
+            .or_else(|| absolute("HOME").map(|d| d.join(".cache/procbox")))
     }
 
     /// The entry file for a plugin with these bytes.

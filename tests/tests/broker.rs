@@ -101,7 +101,16 @@ async fn allow_once_runs_the_request_and_the_broker_learns_what_and_who() {
     assert_eq!(request["version"], 1);
     assert!(request["program"].as_str().unwrap().ends_with("/echo"), "{request}");
     assert_eq!(request["args"], serde_json::json!(["hi"]));
-    assert!(request["denial"].as_str().unwrap().contains("--allow-run"), "{request}");
+    assert!(
+        request["denial"]
+            .as_str()
+            .unwrap()
+            .contains("allow-run = [\"echo hi\"]"),
+        "{request}"
+    );
+    // The fix as data: the key, its value, the grants-file line.
+    assert_eq!(request["fix"]["key"], "allow-run", "{request}");
+    assert_eq!(request["fix"]["value"], "echo hi", "{request}");
     let wasm = std::fs::read(guests::SPAWN_OUTCOME).unwrap();
     assert_eq!(request["plugin"]["blake3"], blake3_hex(&wasm), "{request}");
     assert_eq!(request["plugin"]["name"], guests::SPAWN_OUTCOME);

@@ -340,7 +340,7 @@ async fn a_granted_program_the_plugin_could_change_is_reported_and_refused_when_
     let write_flag = format!("--allow-write={}", writable.display());
     let dir_flag = format!("--dir={}", granted.display());
     let cases = [
-        (format!("--allow-run={}", tool.display()), "may write (--allow-write)"),
+        (format!("--allow-run={}", tool.display()), "may write (`allow-write`)"),
         (format!("--allow-run={}", linked.display()), "has 2 hard links"),
     ];
     for (grant, warning) in &cases {

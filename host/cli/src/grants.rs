@@ -48,8 +48,8 @@ pub struct GrantArgs {
     /// Refuse to run when a granted program, or its interpreter, could be
     /// changed: the plugin, its children or a redirect may write it
     /// (--allow-write), others may (group- or other-writable, another
-    /// user's), or it is hard-linked in a granted directory (without this
-    /// flag: a warning).
+    /// user's), or it has other hard links where a grant reaches (without
+    /// this flag: a warning).
     #[arg(long = "strict-programs", help_heading = "Grants")]
     pub strict_programs: bool,
     /// Let the plugin, and every process it starts, read files below DIR.

@@ -185,7 +185,10 @@ fn granted_root(policy: &Policy, line: &str, name: &str, file: &Path, access: Ac
         };
         return Err(deny(why, super::suggest::write_dir(parent)));
     };
-    if let Some(protection) = protected_target(file, &caps.write_dirs, &policy.state_dirs) {
+    let set = &policy.write_set;
+    let protection =
+        protected_target(file, &caps.write_dirs, &policy.state_dirs).or_else(|| set.protection_of(file).cloned());
+    if let Some(protection) = protection {
         return Err(deny(
             format!(
                 "{} is protected, {}, and stays read-only unless you grant it by name",
@@ -195,7 +198,6 @@ fn granted_root(policy: &Policy, line: &str, name: &str, file: &Path, access: Ac
             super::suggest::write_dir(protection.path()),
         ));
     }
-    let set = &policy.write_set;
     if !(set.dirs.iter().any(|d| file.starts_with(d)) || set.files.iter().any(|f| f == file)) {
         return Err(deny(
             format!(

@@ -63,9 +63,15 @@ fn exposure(rule: &ExecRule, file: &Path, write_set: &WriteSet, granted: &[&Path
             why,
         });
     }
-    let links = std::fs::metadata(file).map(|m| m.nlink()).unwrap_or(1);
-    let in_granted = granted.iter().any(|d| file.starts_with(d));
-    (in_granted && links > 1).then(|| PolicyWarning::HardLinkedProgram {
+    // Another name may lie anywhere on the same file system: in a granted
+    // directory, or in one the plugin may write.
+    let meta = std::fs::metadata(file).ok()?;
+    let same_device = |dir: &PathBuf| std::fs::metadata(dir).is_ok_and(|d| d.dev() == meta.dev());
+    let reachable = granted.iter().any(|d| file.starts_with(d))
+        || write_set.dirs.iter().any(same_device)
+        || write_set.files.iter().any(same_device);
+    let links = meta.nlink();
+    (reachable && links > 1).then(|| PolicyWarning::HardLinkedProgram {
         origin: rule.source.clone(),
         rule: rule.written.clone(),
         program: file.to_path_buf(),

@@ -272,7 +272,7 @@ impl fmt::Display for PolicyWarning {
                 links,
             } => write!(
                 f,
-                "{origin}: rule '{rule}': {} has {links} hard links, and may be another name for a file outside its granted directory (`strict-programs` refuses this)",
+                "{origin}: rule '{rule}': {} has {links} hard links: another name for it may lie where the plugin or its children may write, or outside its granted directory (`strict-programs` refuses this)",
                 program.display()
             ),
         }

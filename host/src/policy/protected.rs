@@ -20,19 +20,30 @@
 
 use std::path::{Component, Path, PathBuf};
 
-/// Shell start-up files, by their path below the directory that holds them.
+/// Files and directories that a shell, git or ssh reads later, by their
+/// path below the directory that holds them (a home, or any directory for
+/// `.envrc`): shell start-up files, git's and ssh's configuration. A
+/// directory here is protected whole.
 pub const STARTUP_FILES: &[&str] = &[
     ".bashrc",
     ".bash_profile",
     ".bash_login",
     ".bash_logout",
+    ".bash_aliases",
+    ".bashrc.d",
     ".profile",
     ".zshrc",
     ".zprofile",
     ".zshenv",
     ".zlogin",
+    ".zlogout",
     ".envrc",
-    ".config/fish/config.fish",
+    ".config/fish",
+    ".gitconfig",
+    ".config/git",
+    ".ssh",
+    ".config/systemd",
+    ".config/autostart",
 ];
 
 /// The name that makes a path part of a repository's metadata.
@@ -41,12 +52,16 @@ pub const GIT: &str = ".git";
 /// Why a path is protected.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Protection {
-    /// A repository's `.git`: the directory or file that holds it.
+    /// A repository's metadata: a `.git` directory or file, a bare
+    /// repository, or what a `.git` file's `gitdir:` names.
     Git(PathBuf),
-    /// A shell start-up file.
+    /// A start-up file (or directory) of a shell, git or ssh.
     Startup(PathBuf),
     /// A directory of procbox's own state.
     State(PathBuf, &'static str),
+    /// A directory procbox cannot list, so it cannot know what is inside:
+    /// kept read-only whole (fail closed).
+    Unlisted(PathBuf),
 }
 
 impl Protection {
@@ -54,16 +69,31 @@ impl Protection {
     /// directory): naming it in a write grant makes it writable.
     pub fn path(&self) -> &Path {
         match self {
-            Protection::Git(path) | Protection::Startup(path) | Protection::State(path, _) => path,
+            Protection::Git(path)
+            | Protection::Startup(path)
+            | Protection::State(path, _)
+            | Protection::Unlisted(path) => path,
         }
     }
 
     /// What it is, for messages.
     pub fn what(&self) -> String {
         match self {
-            Protection::Git(_) => "a repository's .git (its config and hooks run commands later)".into(),
-            Protection::Startup(_) => "a shell start-up file (your next shell runs it)".into(),
+            Protection::Git(_) => "a repository's metadata (its config and hooks run commands later)".into(),
+            Protection::Startup(_) => "a start-up file that a shell, git or ssh reads later".into(),
             Protection::State(_, what) => format!("{what} (a later procbox run trusts it)"),
+            Protection::Unlisted(_) => "a directory procbox cannot list, so it cannot know what it holds".into(),
+        }
+    }
+
+    /// The same protection for another path (a symlink's target, another
+    /// hard link).
+    fn at(&self, path: PathBuf) -> Protection {
+        match self {
+            Protection::Git(_) => Protection::Git(path),
+            Protection::Startup(_) => Protection::Startup(path),
+            Protection::State(_, what) => Protection::State(path, what),
+            Protection::Unlisted(_) => Protection::Unlisted(path),
         }
     }
 }
@@ -74,25 +104,39 @@ impl std::fmt::Display for Protection {
     }
 }
 
-/// procbox's own state directories, as canonical as their existing part
-/// allows, with what each holds.
+/// procbox's own state directories, with what each holds: each as given
+/// (made absolute, so a relative `PROCBOX_CONFIG_DIR` is still found) and
+/// as canonical as its existing part allows, since a symlink on the way
+/// could be replaced and its target written.
 pub fn state_dirs() -> Vec<(PathBuf, &'static str)> {
-    [
+    let places = [
         (crate::cache::Cache::default_dir(), "procbox's compilation cache"),
         (
             crate::grant_store::GrantStore::default_dir().and_then(|grants| grants.parent().map(Path::to_path_buf)),
             "procbox's configuration and remembered grants",
         ),
-    ]
-    .into_iter()
-    .filter_map(|(place, what)| Some((canonical_prefix(&place?), what)))
-    .collect()
+    ];
+    let mut dirs = Vec::new();
+    for (place, what) in places {
+        let Some(place) = place.and_then(|p| std::path::absolute(p).ok()) else {
+            continue;
+        };
+        for path in [canonical_prefix(&place), place] {
+            if !dirs.iter().any(|(d, _)| d == &path) {
+                dirs.push((path, what));
+            }
+        }
+    }
+    dirs
 }
 
 /// Whether writing `target` (canonical) is refused although it lies in one
 /// of `write_dirs` (canonical): `None` when some write grant that holds it
 /// holds no protected path between itself and `target`; else the
-/// protection that stands in the way. `state` is [`state_dirs`].
+/// protection that stands in the way. `state` is [`state_dirs`]. This
+/// judges by names and contents now, so it also covers what was created
+/// since the run started; [`WriteSet::protected`] adds what was found then
+/// by other names (symlink targets, hard links).
 pub fn protected_target(
     target: &Path,
     write_dirs: &[PathBuf],
@@ -122,14 +166,43 @@ fn protection_below(grant: &Path, target: &Path, state: &[(PathBuf, &'static str
     for component in relative.components() {
         let Component::Normal(name) = component else { continue };
         path.push(name);
-        if name == GIT {
-            return Some(Protection::Git(path));
+        if let Some(protection) = protection_of(&path, name == GIT) {
+            return Some(protection);
         }
+    }
+    None
+}
+
+/// Whether `path` itself is protected by its name (`named_git`: its name
+/// is `.git`) or, for a directory, by its contents (a bare repository).
+fn protection_of(path: &Path, named_git: bool) -> Option<Protection> {
+    if named_git || is_git_dir(path) {
+        return Some(Protection::Git(path.to_path_buf()));
     }
     STARTUP_FILES
         .iter()
-        .find(|file| relative.ends_with(file))
-        .map(|_| Protection::Startup(target.to_path_buf()))
+        .any(|file| path.ends_with(file))
+        .then(|| Protection::Startup(path.to_path_buf()))
+}
+
+/// Whether `dir` is a repository's metadata whatever its name: git's own
+/// test (`HEAD`, `objects/`, `refs/`), so bare repositories count.
+fn is_git_dir(dir: &Path) -> bool {
+    dir.join("HEAD").is_file() && dir.join("objects").is_dir() && dir.join("refs").is_dir()
+}
+
+/// The directory a worktree's or submodule's `.git` file points to
+/// (`gitdir: PATH`, relative to the file's directory), if it says so.
+fn gitdir_of(file: &Path) -> Option<PathBuf> {
+    use std::io::Read;
+    let mut head = String::new();
+    std::fs::File::open(file)
+        .ok()?
+        .take(4096)
+        .read_to_string(&mut head)
+        .ok()?;
+    let target = head.lines().next()?.strip_prefix("gitdir:")?.trim();
+    file.parent()?.join(target).canonicalize().ok()
 }
 
 /// How many directory entries [`protected_in`] looks at below one grant
@@ -137,11 +210,14 @@ fn protection_below(grant: &Path, target: &Path, state: &[(PathBuf, &'static str
 pub const SCAN_LIMIT: usize = 200_000;
 
 /// The protected paths below `grant` (canonical) that a write grant must
-/// keep read-only: every `.git` and start-up file that exists, at any depth
-/// (a walk that does not follow symlinks and does not enter what it
-/// found); and, whether they exist or not, procbox's state directories
-/// (`state`, [`state_dirs`]) and the start-up files of each home directory
-/// (`homes`) inside the grant, so that none can be created there either.
+/// keep read-only: every repository's metadata and start-up file that
+/// exists, at any depth (a walk that does not follow symlinks and does not
+/// enter what it found), with the targets of those that are symlinks or
+/// `.git` files and the other names of those with hard links; directories
+/// it cannot list; and, whether they exist or not, procbox's state
+/// directories (`state`, [`state_dirs`]) and the start-up files of each
+/// home directory (`homes`) inside the grant, so that none can be created
+/// there either.
 ///
 /// # Errors
 /// When `grant` holds more than [`SCAN_LIMIT`] entries: the caller cannot
@@ -156,39 +232,133 @@ pub fn protected_in(
         .filter(|(dir, _)| dir.starts_with(grant) && dir != grant)
         .map(|(dir, what)| Protection::State(dir.clone(), what))
         .collect();
-    for home in homes.iter().filter(|h| h.starts_with(grant)) {
-        found.extend(STARTUP_FILES.iter().map(|f| Protection::Startup(home.join(f))));
-    }
-    let mut pending = vec![grant.to_path_buf()];
-    let mut seen = 0usize;
-    while let Some(dir) = pending.pop() {
-        for file in STARTUP_FILES.iter().map(|f| dir.join(f)) {
-            if std::fs::symlink_metadata(&file).is_ok() {
+    for home in homes {
+        for file in STARTUP_FILES.iter().map(|f| home.join(f)) {
+            // A dotfile manager's symlink: its target is what runs.
+            let target = std::fs::symlink_metadata(&file)
+                .is_ok_and(|m| m.file_type().is_symlink())
+                .then(|| file.canonicalize().ok())
+                .flatten();
+            found.extend(target.filter(|t| t.starts_with(grant)).map(Protection::Startup));
+            if home.starts_with(grant) {
                 found.push(Protection::Startup(file));
             }
         }
-        let Ok(entries) = std::fs::read_dir(&dir) else { continue };
-        for entry in entries.flatten() {
-            seen += 1;
-            if seen > SCAN_LIMIT {
-                return Err(format!(
-                    "{} holds more than {SCAN_LIMIT} files and directories, too many to find the protected paths inside it (.git, shell start-up files); grant narrower directories",
-                    grant.display()
-                ));
+    }
+    let mut walk = Walk::new(grant);
+    while let Some(dir) = walk.next_dir() {
+        let entries = match std::fs::read_dir(&dir) {
+            Ok(entries) => entries,
+            Err(_) => {
+                found.push(Protection::Unlisted(dir));
+                continue;
             }
+        };
+        for entry in entries {
+            let Ok(entry) = entry else {
+                found.push(Protection::Unlisted(dir.clone()));
+                break;
+            };
+            walk.count(grant)?;
             let path = entry.path();
-            if entry.file_name() == GIT {
-                found.push(Protection::Git(path));
+            let Ok(kind) = entry.file_type() else {
+                found.push(Protection::Unlisted(path));
+                continue;
+            };
+            if let Some(protection) = protection_of(&path, entry.file_name() == GIT) {
+                found.extend(other_names(&protection, kind));
+                found.push(protection);
             } else if found.iter().any(|p| p.path() == path) {
                 // A state directory: protected whole, not entered.
-            } else if entry.file_type().is_ok_and(|t| t.is_dir()) {
-                pending.push(path);
+            } else if kind.is_dir() {
+                walk.push(path);
             }
         }
     }
+    found.extend(hard_links(grant, &found)?);
     found.sort_by(|a, b| a.path().cmp(b.path()));
     found.dedup();
     Ok(found)
+}
+
+/// A protected path's other names that a write could reach: a symlink's
+/// target, a `.git` file's `gitdir:`.
+fn other_names(protection: &Protection, kind: std::fs::FileType) -> Vec<Protection> {
+    let path = protection.path();
+    let mut names = Vec::new();
+    if kind.is_symlink() {
+        names.extend(path.canonicalize().ok().map(|target| protection.at(target)));
+    }
+    if kind.is_file() && path.file_name().is_some_and(|n| n == GIT) {
+        names.extend(gitdir_of(path).map(Protection::Git));
+    }
+    names
+}
+
+/// Other names, below `grant`, of the protected regular files in `found`
+/// that have more than one hard link: writing any name writes the file.
+fn hard_links(grant: &Path, found: &[Protection]) -> Result<Vec<Protection>, String> {
+    use std::os::unix::fs::MetadataExt;
+    let linked: Vec<((u64, u64), &Protection)> = found
+        .iter()
+        .filter_map(|p| {
+            let meta = std::fs::metadata(p.path()).ok()?;
+            (meta.is_file() && meta.nlink() > 1).then_some(((meta.dev(), meta.ino()), p))
+        })
+        .collect();
+    if linked.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut names = Vec::new();
+    let mut walk = Walk::new(grant);
+    while let Some(dir) = walk.next_dir() {
+        let Ok(entries) = std::fs::read_dir(&dir) else { continue };
+        for entry in entries.flatten() {
+            walk.count(grant)?;
+            let Ok(meta) = entry.metadata() else { continue };
+            if meta.is_dir() {
+                walk.push(entry.path());
+            } else if let Some((_, protection)) = linked.iter().find(|(id, _)| *id == (meta.dev(), meta.ino())) {
+                names.push(protection.at(entry.path()));
+            }
+        }
+    }
+    Ok(names)
+}
+
+/// A bounded walk of the directories below a grant.
+struct Walk {
+    pending: Vec<PathBuf>,
+    seen: usize,
+}
+
+impl Walk {
+    fn new(grant: &Path) -> Walk {
+        Walk {
+            pending: vec![grant.to_path_buf()],
+            seen: 0,
+        }
+    }
+
+    fn next_dir(&mut self) -> Option<PathBuf> {
+        self.pending.pop()
+    }
+
+    fn push(&mut self, dir: PathBuf) {
+        self.pending.push(dir);
+    }
+
+    /// Counts one entry; past [`SCAN_LIMIT`], the error for `grant`.
+    fn count(&mut self, grant: &Path) -> Result<(), String> {
+        self.seen += 1;
+        if self.seen > SCAN_LIMIT {
+            return Err(format!(
+                "{} holds more than {SCAN_LIMIT} files and directories, too many to find the protected paths inside it (.git, shell start-up files); grant narrower directories",
+                grant.display()
+            ));
+        }
+        Ok(())
+    }
 }
 
 /// The write grants as the kernel and the plugin's own file access enforce
@@ -211,6 +381,12 @@ pub struct WriteSet {
 }
 
 impl WriteSet {
+    /// The protection found when the run started that covers `path`, if
+    /// any: by any of its names (a symlink's target, another hard link).
+    pub fn protection_of(&self, path: &Path) -> Option<&Protection> {
+        self.protected.iter().find(|p| path.starts_with(p.path()))
+    }
+
     /// Splits `grants` (canonical directories) around the protected paths
     /// in them ([`protected_in`], with `state` and `homes`).
     ///
@@ -219,9 +395,11 @@ impl WriteSet {
     pub fn of(grants: &[PathBuf], state: &[(PathBuf, &'static str)], homes: &[PathBuf]) -> Result<WriteSet, String> {
         let mut set = WriteSet::default();
         for grant in grants {
+            // A protection the user named (a grant that is it, or lies in
+            // it) is theirs to give.
             let protected: Vec<Protection> = protected_in(grant, state, homes)?
                 .into_iter()
-                .filter(|p| protected_target(p.path(), grants, state).is_some())
+                .filter(|p| !grants.iter().any(|g| g.starts_with(p.path())))
                 .collect();
             if protected.is_empty() {
                 set.dirs.push(grant.clone());
@@ -315,8 +493,11 @@ mod tests {
             (
                 "/home/u/.config/fish/config.fish",
                 &home,
-                Some("/home/u/.config/fish/config.fish"),
+                Some("/home/u/.config/fish"),
             ),
+            // ssh's keys, git's configuration, bare repositories' names.
+            ("/home/u/.ssh/authorized_keys", &home, Some("/home/u/.ssh")),
+            ("/home/u/.gitconfig", &home, Some("/home/u/.gitconfig")),
             // procbox's own state inside the grant.
             ("/home/u/.cache/procbox/x.cwasm", &home, Some("/home/u/.cache/procbox")),
         ];
