@@ -69,11 +69,11 @@ fn marker() -> String {
 }
 
 /// The pids (in our namespace) of the live processes of the chain: those
-/// that run the shell, `setsid` or `sleep` with `marker` in their command
+/// that run the shell, `setsid`, `sleep` or `perl` with `marker` in their command
 /// line (procbox, its launcher and the wrapper carry it too, as an
 /// argument). Zombies have no command line, so they are not counted here.
 fn marked(marker: &str) -> Vec<u32> {
-    const CHAIN_PROGRAMS: [&str; 4] = ["sh", "/bin/sh", "/usr/bin/setsid", "/usr/bin/sleep"];
+    const CHAIN_PROGRAMS: [&str; 5] = ["sh", "/bin/sh", "/usr/bin/setsid", "/usr/bin/sleep", "perl"];
     procbox_tests::live_processes(|argv0, cmdline| CHAIN_PROGRAMS.contains(&argv0) && cmdline.contains(marker))
 }
 
@@ -121,6 +121,12 @@ impl Drop for KillOnDrop {
 /// waits until all of it runs, sends procbox `signal`, and checks that the
 /// whole tree, zombies included, is gone within [`GONE_WITHIN`].
 async fn kill_procbox_under_the_tree(user_prefix: &[&str], signal: i32, extra: &[&str]) {
+    kill_procbox_under_a_chain(DEPTH, user_prefix, signal, extra).await;
+}
+
+/// [`kill_procbox_under_the_tree`] with a chain `depth` sessions deep (0:
+/// the child alone, which runs `sleep`).
+async fn kill_procbox_under_a_chain(depth: usize, user_prefix: &[&str], signal: i32, extra: &[&str]) {
     let (dir, script) = chain_dir();
     let mark = marker();
     let mut wrapper: Vec<&str> = user_prefix.to_vec();
@@ -132,15 +138,15 @@ async fn kill_procbox_under_the_tree(user_prefix: &[&str], signal: i32, extra: &
     }
     argv.extend(flags.iter().map(String::as_str));
     argv.extend(extra);
-    let depth = DEPTH.to_string();
+    let depth_arg = depth.to_string();
     let script = script.to_str().unwrap();
-    argv.extend(["--", "hold", "sh", script, &depth, &mark]);
+    argv.extend(["--", "hold", "sh", script, &depth_arg, &mark]);
     let mut procbox = Background::start_wrapped(&wrapper, &argv);
     bounded!(procbox.line_with("ready"));
     // If an assertion fails before the signal, procbox dies with the test
     // (dropping `procbox` kills only the wrapper).
     let _cleanup = KillOnDrop(first_child(procbox.pid()));
-    let tree = until(&mark, Duration::from_secs(10), |pids| pids.len() == DEPTH + 1);
+    let tree = until(&mark, Duration::from_secs(10), |pids| pids.len() == depth + 1);
     assert!(tree.is_some(), "the chain never ran whole: {:?}", marked(&mark));
     let pids = marked(&mark);
 
@@ -287,7 +293,7 @@ async fn require_refuses_a_kernel_without_pid_namespaces_and_best_effort_says_so
     let run = bounded!(procbox_with_env(&pretend, &argv));
     assert_ne!(run.code, Some(0), "{run:?}");
     assert!(
-        run.stderr.contains("cannot get a PID namespace") && run.stderr.contains("--contain=best-effort"),
+        run.stderr.contains("cannot get a PID namespace") && run.stderr.contains("`contain = best-effort`"),
         "{run:?}"
     );
     // Best effort runs, with the fallback, and says so once.
@@ -494,7 +500,7 @@ async fn a_tree_limit_this_user_cannot_enforce_refuses_the_run() {
     let stderr = String::from_utf8_lossy(&run.stderr);
     assert_eq!(run.status.code(), Some(125), "{stderr}");
     assert!(
-        stderr.contains("--max-processes needs a pids cgroup") && stderr.contains("procbox doctor"),
+        stderr.contains("`max-processes` needs a pids cgroup") && stderr.contains("procbox doctor"),
         "{stderr}"
     );
 }
@@ -642,4 +648,153 @@ async fn a_sigkill_at_any_moment_of_start_up_leaves_nothing_running() {
         "{} of 1000 runs left a process: {survivors:?}",
         survivors.len()
     );
+}
+
+#[tokio::test]
+async fn die_with_procbox_keeps_its_word_with_containment_on_and_off() {
+    // Spawns work: under containment the child is in the launcher's PID
+    // namespace, where procbox (its parent) is outside and getppid() is 0.
+    for contain in ["--contain=best-effort", "--contain=off"] {
+        let argv = [
+            "run",
+            guests::SPAWN_OUTCOME,
+            "--allow-run=true",
+            "--die-with-procbox",
+            contain,
+            "--",
+            "ok",
+            "true",
+        ];
+        let run = bounded!(procbox(&argv));
+        assert_eq!(run.code, Some(0), "{contain}: {run:?}");
+    }
+    // A SIGKILL of procbox leaves nothing: the child dies by its death
+    // signal, and under containment so does everything in the namespace.
+    kill_procbox_under_a_chain(0, &[], libc::SIGKILL, &["--die-with-procbox", "--contain=off"]).await;
+    kill_procbox_under_a_chain(0, &[], libc::SIGKILL, &["--die-with-procbox"]).await;
+    kill_procbox_under_a_chain(DEPTH, &[], libc::SIGKILL, &["--die-with-procbox"]).await;
+    let nobody = ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups"];
+    kill_procbox_under_a_chain(DEPTH, &nobody, libc::SIGKILL, &["--die-with-procbox"]).await;
+    // explain and -v say how the flag is kept.
+    let explain = |contain: &'static str| async move {
+        let argv = ["explain", "--allow-run=sh", "--die-with-procbox", contain, "--", "sh"];
+        bounded!(procbox(&argv))
+    };
+    let run = explain("--contain=best-effort").await;
+    assert!(
+        run.stdout.contains("die-with-procbox: each child gets a death signal")
+            && run.stdout.contains("the PID namespace already implies it"),
+        "{run:?}"
+    );
+    let run = explain("--contain=off").await;
+    assert!(
+        run.stdout.contains("die-with-procbox: each child gets a death signal")
+            && run.stdout.contains("not the processes it starts"),
+        "{run:?}"
+    );
+    let argv = [
+        "-v",
+        "run",
+        guests::SPAWN_OUTCOME,
+        "--allow-run=true",
+        "--die-with-procbox",
+        "--",
+        "ok",
+        "true",
+    ];
+    let run = bounded!(procbox(&argv));
+    assert_eq!(run.code, Some(0), "{run:?}");
+    assert!(run.stderr.contains("the PID namespace already implies it"), "{run:?}");
+}
+
+/// A child that forks as fast as it can, for ever: each fork that works
+/// sleeps, each that fails is tried again at once. It prints `ready`
+/// first; `MARK` is in every process's command line.
+const FORK_FOREVER: &str =
+    "$|=1; print \"ready\\n\"; while (1) { my $p = fork; if (defined $p && $p == 0) { sleep 1000; exit 0 } }";
+
+/// The run's pids cgroup, made by procbox `pid`.
+fn run_pids_cgroup(pid: u32) -> Option<PathBuf> {
+    std::fs::read_dir("/sys/fs/cgroup/pids")
+        .ok()?
+        .filter_map(|e| e.ok())
+        .find(|e| {
+            e.file_name()
+                .to_str()
+                .is_some_and(|n| n.starts_with(&format!("procbox-{pid}-")))
+        })
+        .map(|e| e.path())
+}
+
+fn read_number(path: &Path) -> Option<u64> {
+    std::fs::read_to_string(path).ok()?.trim().parse().ok()
+}
+
+/// Runs [`FORK_FOREVER`] under `--max-processes=max` with `extra`, samples
+/// the tree from /proc (the child and the processes it forked, by their
+/// marker) and the run's pids cgroup while it forks, and checks that the
+/// tree never had more than `max` processes; then ends procbox and checks
+/// that nothing of the tree is left.
+async fn fork_as_fast_as_it_can(max: usize, extra: &[&str]) {
+    let mark = marker();
+    let limit = format!("--max-processes={max}");
+    let mut argv = vec!["run", guests::HOLD_COMMAND, "--allow-run=perl", &limit];
+    argv.extend(extra);
+    argv.extend(["--", "hold", "perl", "-e", FORK_FOREVER, &mark]);
+    let mut procbox = Background::start(&argv);
+    bounded!(procbox.line_with("ready"));
+    let cgroup = run_pids_cgroup(procbox.pid()).expect("the run's pids cgroup");
+    // procbox's own processes in the cgroup: the launcher, and the
+    // namespace's init under containment.
+    let own = 1 + u64::from(!extra.contains(&"--contain=off"));
+    let sampled = mark.clone();
+    let (most, samples) = tokio::task::spawn_blocking(move || {
+        let started = Instant::now();
+        let (mut most, mut samples, mut at_limit) = (0, 0, 0);
+        // Until the tree has been seen at its limit 500 times, or 20 s.
+        while at_limit < 500 && started.elapsed() < Duration::from_secs(20) {
+            let tree = marked(&sampled).len();
+            most = most.max(tree);
+            at_limit += usize::from(tree >= max);
+            samples += 1;
+            if let Some(current) = read_number(&cgroup.join("pids.current")) {
+                assert!(current <= max as u64 + own, "pids.current {current} past {max} + {own}");
+            }
+        }
+        if let Some(peak) = read_number(&cgroup.join("pids.peak")) {
+            assert!(peak <= max as u64 + own, "pids.peak {peak} past {max} + {own}");
+        }
+        (most, samples)
+    })
+    .await
+    .unwrap();
+    procbox.signal(libc::SIGTERM);
+    let (_, stderr) = bounded!(procbox.finish());
+    let gone = until(&mark, GONE_WITHIN, |pids| pids.is_empty());
+    let left = marked(&mark);
+    for &pid in &left {
+        // SAFETY: cleaning up a leak, so that it does not outlive the test.
+        unsafe { libc::kill(pid as libc::pid_t, libc::SIGKILL) };
+    }
+    assert!(
+        gone.is_some(),
+        "{extra:?}: {} processes of the tree outlived procbox: {stderr}",
+        left.len()
+    );
+    eprintln!("{extra:?}: the tree had at most {most} processes in {samples} samples");
+    assert!(
+        most <= max,
+        "{extra:?}: the tree reached {most} processes, past --max-processes={max}"
+    );
+    assert_eq!(
+        most, max,
+        "{extra:?}: the tree never reached its limit: the test proves nothing"
+    );
+}
+
+#[tokio::test]
+async fn max_processes_is_never_exceeded_while_a_child_forks_as_fast_as_it_can() {
+    fork_as_fast_as_it_can(20, &[]).await;
+    fork_as_fast_as_it_can(20, &["--contain=off"]).await;
+    fork_as_fast_as_it_can(20, &["--confine=off", "--contain=off"]).await;
 }

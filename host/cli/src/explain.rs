@@ -71,7 +71,12 @@ pub fn explain(policy: Policy, request: SpawnRequest) -> Result<u8, Failure> {
                 outln!(out, "  protected, read-only unless granted by name: {protection}");
             }
             match policy.containment() {
-                Ok(containment) => outln!(out, "  containment: {}", containment.summary()),
+                Ok(containment) => {
+                    outln!(out, "  containment: {}", containment.summary());
+                    if policy.limits().die_with_host == Some(true) {
+                        outln!(out, "  die-with-procbox: {}", containment.death_signal_summary());
+                    }
+                }
                 Err(e) => outln!(out, "  containment: the run would be refused: {e}"),
             }
             EXIT_ALLOWED

@@ -558,6 +558,10 @@ fn report_containment(policy: &procbox::Policy, verbose: bool) {
     }
     if verbose {
         tracing::info!(target: "procbox::verbose", "containment: {}", containment.summary());
+        if policy.limits().die_with_host == Some(true) {
+            let how = containment.death_signal_summary();
+            tracing::info!(target: "procbox::verbose", "die-with-procbox: {how}");
+        }
     }
 }
 

@@ -143,6 +143,19 @@ impl Containment {
         }
     }
 
+    /// How `die-with-procbox` is kept under this containment, in one line
+    /// (for `-v` and `explain`).
+    pub fn death_signal_summary(&self) -> &'static str {
+        match self.pid_namespace {
+            true => {
+                "each child gets a death signal (PR_SET_PDEATHSIG, tied to procbox's thread that started the launcher); \
+                 the PID namespace already implies it for the whole tree: its init dies with procbox, \
+                 and the kernel then kills every process in the namespace"
+            }
+            false => "each child gets a death signal (PR_SET_PDEATHSIG): the child itself, not the processes it starts",
+        }
+    }
+
     /// What contains children, in one line.
     pub fn summary(&self) -> String {
         if self.pid_namespace {
@@ -317,7 +330,8 @@ fn read_report(fd: libc::c_int) -> Result<OwnedFd, String> {
 
 /// The namespace's init: dies with procbox, mounts the namespace's `/proc`,
 /// reports, then waits for procbox to die while the kernel reaps the
-/// orphans re-parented to it. System calls only.
+/// orphans re-parented to it. System calls only. Runs in init, a clone of
+/// the launcher (or of the probe's child).
 unsafe fn init_main(pidfd: libc::c_int, ready: libc::c_int) -> ! {
     // SAFETY: system calls on integers and static strings.
     unsafe {

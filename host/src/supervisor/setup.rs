@@ -27,6 +27,13 @@ pub struct ChildSetup {
     /// With `Some(parent)`: die with SIGKILL when the parent thread exits
     /// (`PR_SET_PDEATHSIG`), and fail if `parent` is already gone.
     die_with: Option<libc::pid_t>,
+    /// Whether the child starts in procbox's PID namespace (its parent
+    /// is visible to it). Not in the launcher's PID namespace: there the
+    /// parent, procbox, is outside, so `getppid()` is 0 whether procbox
+    /// lives or not, and cannot tell that procbox died before the death
+    /// signal was set; the namespace covers that moment instead (its init
+    /// dies with procbox, and the kernel then kills every process in it).
+    parent_visible: bool,
 }
 
 impl ChildSetup {
@@ -37,18 +44,21 @@ impl ChildSetup {
             rlimits: rlimits.to_set(),
             // SAFETY: getpid has no preconditions.
             die_with: die_with_host.then(|| unsafe { libc::getpid() }),
+            parent_visible: true,
         }
     }
 
     /// The setup the launcher received: `setrlimit` calls and the pid to
-    /// die with.
-    pub fn from_parts(rlimits: &[(u32, u64)], die_with: Option<libc::pid_t>) -> ChildSetup {
+    /// die with; `in_pid_namespace` when the launcher starts its children
+    /// in a PID namespace of their own (see `parent_visible`).
+    pub fn from_parts(rlimits: &[(u32, u64)], die_with: Option<libc::pid_t>, in_pid_namespace: bool) -> ChildSetup {
         ChildSetup {
             rlimits: rlimits
                 .iter()
                 .map(|&(r, v)| (r as libc::__rlimit_resource_t, v))
                 .collect(),
             die_with,
+            parent_visible: !in_pid_namespace,
         }
     }
 
@@ -67,7 +77,9 @@ impl ChildSetup {
     }
 
     /// Applies the setup to the calling process. **Only in the fork
-    /// window**: see the module docs.
+    /// window**: see the module docs. Runs in the child: a fork of procbox
+    /// (`launch::fork_exec`) or the launcher's clone child, which shares
+    /// the launcher's memory (`launcher::server`).
     ///
     /// # Errors
     /// The first system call that failed, as an OS error.
@@ -89,7 +101,10 @@ impl ChildSetup {
                     return Err(errno());
                 }
                 // procbox may have died before the prctl took effect.
-                if libc::getppid() != parent {
+                // In a PID namespace of its own the namespace's end kills
+                // the child then, and getppid() cannot tell (see
+                // `parent_visible`).
+                if self.parent_visible && libc::getppid() != parent {
                     return Err(libc::ESRCH);
                 }
             }

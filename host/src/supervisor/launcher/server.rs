@@ -137,7 +137,10 @@ fn start(
         None => None,
     };
     let cwd = here.as_ref().map_or(cwd.as_fd(), |here| here.as_fd());
-    let setup = ChildSetup::from_parts(&request.rlimits, request.die_with.filter(|p| *p == procbox));
+    // The death signal is tied to procbox's thread that started the
+    // launcher (CLONE_PARENT): the child is procbox's, in any namespace.
+    let die_with = request.die_with.filter(|p| *p == procbox);
+    let setup = ChildSetup::from_parts(&request.rlimits, die_with, init.is_some());
     let join: Vec<std::ffi::CString> = match request
         .join_cgroups
         .iter()
@@ -371,6 +374,8 @@ fn clone_child(mut child: Child<'_>, stack: &mut [u8], init: Option<libc::pid_t>
     }
 }
 
+/// Runs in the clone child (procbox's child by `CLONE_PARENT`, sharing
+/// the launcher's memory until `exec`): system calls only.
 extern "C" fn child_main(arg: *mut libc::c_void) -> libc::c_int {
     // SAFETY: `arg` is the `Child` that clone_child passed, alive until we
     // exec or exit.
