@@ -406,3 +406,42 @@ pub fn git_in(repo: &std::path::Path, args: &[&str]) -> String {
     assert!(out.status.success(), "git {args:?}: {out:?}");
     String::from_utf8(out.stdout).expect("utf-8")
 }
+
+/// Who a test runs procbox as: root (the CI machines run as root), or the
+/// unprivileged `nobody`, through `setpriv`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum User {
+    Root,
+    Nobody,
+}
+
+/// Both, in the order the attack tests run them.
+pub const USERS: [User; 2] = [User::Root, User::Nobody];
+
+/// The command that runs a program as `nobody`, with no groups.
+pub const AS_NOBODY: [&str; 4] = ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups"];
+
+/// `procbox ARGS` as `user`: the binary itself, or under [`AS_NOBODY`].
+pub fn procbox_as(user: User) -> tokio::process::Command {
+    match user {
+        User::Root => tokio::process::Command::new(procbox_bin()),
+        User::Nobody => {
+            let mut command = tokio::process::Command::new(AS_NOBODY[0]);
+            command.args(&AS_NOBODY[1..]).arg(procbox_bin());
+            command
+        }
+    }
+}
+
+/// `procbox run` as `user`, ready for the plugin and its arguments: root
+/// with the shared test cache, nobody without a cache (the test cache is
+/// root's and private).
+pub fn procbox_run_as(user: User) -> tokio::process::Command {
+    let mut command = procbox_as(user);
+    command.arg("run");
+    match user {
+        User::Root => command.env("PROCBOX_CACHE_DIR", test_cache_dir()),
+        User::Nobody => command.arg("--no-cache"),
+    };
+    command
+}

@@ -11,35 +11,14 @@ use std::process::Stdio;
 
 use procbox::policy::document::{self, Kind};
 use procbox::{ConfineMode, PolicyBuilder};
-use procbox_tests::{bounded, guests, procbox_bin, run_guest, test_cache_dir, Run};
+use procbox_tests::{bounded, guests, procbox_bin, procbox_run_as, run_guest, test_cache_dir, Run, User, USERS};
 
 const PROBE: &str = env!("CARGO_BIN_EXE_escape-probe");
-
-#[derive(Debug, Clone, Copy, PartialEq)]
-enum User {
-    Root,
-    Nobody,
-}
-
-const USERS: [User; 2] = [User::Root, User::Nobody];
 
 /// `procbox run spawn-outcome --allow-run=PROBE FLAGS -- EXPECTED COMMAND`
 /// as `user`, with extra environment `env`.
 async fn run_as(user: User, env: &[(&str, &str)], flags: &[&str], expected: &str, command: &[&str]) -> Run {
-    let mut cmd = match user {
-        User::Root => tokio::process::Command::new(procbox_bin()),
-        User::Nobody => {
-            let mut cmd = tokio::process::Command::new("setpriv");
-            cmd.args(["--reuid=nobody", "--regid=nogroup", "--clear-groups"])
-                .arg(procbox_bin());
-            cmd
-        }
-    };
-    cmd.arg("run");
-    match user {
-        User::Root => cmd.env("PROCBOX_CACHE_DIR", test_cache_dir()),
-        User::Nobody => cmd.arg("--no-cache"),
-    };
+    let mut cmd = procbox_run_as(user);
     let allow = format!("--allow-run={PROBE}");
     // procbox starts in an empty directory of its own: the start
     // directory is readable by children.

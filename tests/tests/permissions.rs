@@ -757,14 +757,7 @@ async fn a_plugin_others_could_replace_is_never_linked_to_earlier_grants() {
 /// The program the attack runs: `escape-probe write PATH`.
 const PROBE: &str = env!("CARGO_BIN_EXE_escape-probe");
 
-/// Who the planted-entry attack runs procbox as.
-#[derive(Debug, Clone, Copy, PartialEq)]
-enum User {
-    Root,
-    Nobody,
-}
-
-const USERS: [User; 2] = [User::Root, User::Nobody];
+use procbox_tests::{User, USERS};
 
 /// Gives `path` and everything under it to nobody (modes unchanged).
 fn give_to_nobody(path: &std::path::Path) {
@@ -784,10 +777,7 @@ impl Remembering {
         if user == User::Root {
             return self.procbox(args).await;
         }
-        let mut command = tokio::process::Command::new("setpriv");
-        command
-            .args(["--reuid=nobody", "--regid=nogroup", "--clear-groups"])
-            .arg(procbox_tests::procbox_bin());
+        let mut command = procbox_tests::procbox_as(user);
         match args.split_first() {
             Some((&"run", rest)) => command.args(["run", "--no-cache"]).args(rest),
             _ => command.args(args),

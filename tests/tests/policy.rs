@@ -9,9 +9,8 @@ use std::path::Path;
 use std::time::Duration;
 
 use procbox::ConfineMode;
-use procbox_tests::{
-    bounded, guests, limits, procbox, procbox_bin, procbox_run, run_guest, test_cache_dir, test_config_dir, Run,
-};
+use procbox_tests::User;
+use procbox_tests::{bounded, guests, limits, procbox, procbox_bin, procbox_run, run_guest, test_config_dir, Run};
 
 #[tokio::test]
 async fn an_ungranted_program_is_denied_with_its_reason() {
@@ -402,21 +401,7 @@ async fn a_deny_rule_that_names_an_option_denies_it_in_any_position() {
 /// runs it; nobody runs under `setpriv` with `--no-cache` (the test cache
 /// is root's).
 async fn procbox_run_as(user: User, dir: &Path, guest: &str, flags: &[&str], args: &[&str]) -> Run {
-    let mut command = match user {
-        User::Root => tokio::process::Command::new(procbox_bin()),
-        User::Nobody => {
-            let mut command = tokio::process::Command::new("setpriv");
-            command
-                .args(["--reuid=nobody", "--regid=nogroup", "--clear-groups"])
-                .arg(procbox_bin());
-            command
-        }
-    };
-    command.arg("run");
-    match user {
-        User::Root => command.env("PROCBOX_CACHE_DIR", test_cache_dir()),
-        User::Nobody => command.arg("--no-cache"),
-    };
+    let mut command = procbox_tests::procbox_run_as(user);
     command
         .arg(guest)
         .args(flags)
@@ -463,14 +448,6 @@ async fn explain_shows_the_form_a_deny_rule_is_matched_as() {
             .contains("deny rule 'git log ** --output=*' (--deny-run, written 'git log --output=*': matched anywhere)"),
         "{allowed:?}"
     );
-}
-
-/// Who procbox runs as in [`procbox_run_as`] and
-/// [`started_in_the_account_home`].
-#[derive(Debug, Clone, Copy, PartialEq)]
-enum User {
-    Root,
-    Nobody,
 }
 
 /// Runs `procbox run spawn-outcome --allow-run=cat FLAGS -- EXPECTED cat

@@ -9,19 +9,11 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 
-use procbox_tests::{bounded, guests, procbox_bin, test_cache_dir, Run};
+use procbox_tests::{bounded, guests, procbox_bin, procbox_run_as, Run, User, USERS};
 
 /// The bypasses an adversarial review found, each closed.
 #[path = "protected/attacks.rs"]
 mod attacks;
-
-#[derive(Debug, Clone, Copy, PartialEq)]
-enum User {
-    Root,
-    Nobody,
-}
-
-const USERS: [User; 2] = [User::Root, User::Nobody];
 
 /// What the attacks aim at: a repository with a config and a hook, a
 /// nested repository, a worktree's `.git` file, a shell start-up file and
@@ -89,20 +81,7 @@ impl Repo {
 
 /// `procbox run GUEST FLAGS -- ARGS` as `user`, started in `dir`.
 async fn run_as(user: User, dir: &Path, guest: &str, flags: &[&str], args: &[&str]) -> Run {
-    let mut cmd = match user {
-        User::Root => tokio::process::Command::new(procbox_bin()),
-        User::Nobody => {
-            let mut cmd = tokio::process::Command::new("setpriv");
-            cmd.args(["--reuid=nobody", "--regid=nogroup", "--clear-groups"])
-                .arg(procbox_bin());
-            cmd
-        }
-    };
-    cmd.arg("run");
-    match user {
-        User::Root => cmd.env("PROCBOX_CACHE_DIR", test_cache_dir()),
-        User::Nobody => cmd.arg("--no-cache"),
-    };
+    let mut cmd = procbox_run_as(user);
     cmd.arg(guest)
         .args(flags)
         .arg("--")

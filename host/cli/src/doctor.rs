@@ -242,7 +242,7 @@ mod gaps {
             OPT,
             &format!(
                 "Unix socket files: with --allow-child-net unix, a child can connect to every socket file your user can (/run/docker.sock, an ssh agent): Landlock controls them only from ABI {ABI_UNIX_SOCKETS} (Linux 7.1; {}), which procbox does not use yet; without the grant seccomp refuses Unix sockets",
-                match raw_landlock_abi() {
+                match probe::landlock_abi() {
                     0 => "no Landlock here".to_string(),
                     raw => format!("ABI {raw} here"),
                 }
@@ -538,20 +538,5 @@ mod gaps {
             Some(kib) => format!("here only the machine's {:.1} GiB", kib as f64 / (1 << 20) as f64),
             None => "only the machine's memory".into(),
         }
-    }
-
-    /// The kernel's own Landlock ABI, not capped at what procbox knows.
-    fn raw_landlock_abi() -> u32 {
-        const VERSION: libc::c_uint = 1;
-        // SAFETY: a query that takes no pointers when the attribute is NULL.
-        let abi = unsafe {
-            libc::syscall(
-                libc::SYS_landlock_create_ruleset,
-                std::ptr::null::<libc::c_void>(),
-                0usize,
-                VERSION,
-            )
-        };
-        u32::try_from(abi).unwrap_or(0)
     }
 }

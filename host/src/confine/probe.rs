@@ -85,8 +85,9 @@ fn probe() -> KernelSupport {
     }
 }
 
-/// `landlock_create_ruleset(NULL, 0, LANDLOCK_CREATE_RULESET_VERSION)`.
-fn landlock_abi() -> u32 {
+/// `landlock_create_ruleset(NULL, 0, LANDLOCK_CREATE_RULESET_VERSION)`:
+/// the kernel's own Landlock ABI, not capped at what procbox knows.
+pub fn landlock_abi() -> u32 {
     const VERSION: libc::c_uint = 1;
     // SAFETY: a query that takes no pointers when the attribute is NULL.
     let abi = unsafe {

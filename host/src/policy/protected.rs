@@ -490,11 +490,7 @@ mod tests {
             // Shell start-up files, at any depth.
             ("/home/u/.bashrc", &home, Some("/home/u/.bashrc")),
             ("/home/u/repo/.envrc", &repo, Some("/home/u/repo/.envrc")),
-            (
-                "/home/u/.config/fish/config.fish",
-                &home,
-                Some("/home/u/.config/fish"),
-            ),
+            ("/home/u/.config/fish/config.fish", &home, Some("/home/u/.config/fish")),
             // ssh's keys, git's configuration, bare repositories' names.
             ("/home/u/.ssh/authorized_keys", &home, Some("/home/u/.ssh")),
             ("/home/u/.gitconfig", &home, Some("/home/u/.gitconfig")),

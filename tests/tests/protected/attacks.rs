@@ -7,26 +7,13 @@
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 
-use procbox_tests::{bounded, guests, procbox_bin, test_cache_dir, Run};
+use procbox_tests::{bounded, guests, procbox_run_as, Run, User};
 
 /// `procbox run GUEST FLAGS -- ARGS` in `dir`, with `env` set (after the
 /// defaults, so it can override `PROCBOX_CONFIG_DIR`), as root or, with
 /// `nobody`, as the unprivileged user.
 async fn run(dir: &Path, env: &[(&str, &str)], nobody: bool, guest: &str, flags: &[&str], args: &[&str]) -> Run {
-    let mut cmd = if nobody {
-        let mut cmd = tokio::process::Command::new("setpriv");
-        cmd.args(["--reuid=nobody", "--regid=nogroup", "--clear-groups"])
-            .arg(procbox_bin());
-        cmd
-    } else {
-        tokio::process::Command::new(procbox_bin())
-    };
-    cmd.arg("run");
-    if nobody {
-        cmd.arg("--no-cache");
-    } else {
-        cmd.env("PROCBOX_CACHE_DIR", test_cache_dir());
-    }
+    let mut cmd = procbox_run_as(if nobody { User::Nobody } else { User::Root });
     cmd.arg("--no-prompt")
         .arg(guest)
         .args(flags)
