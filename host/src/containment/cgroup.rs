@@ -8,7 +8,10 @@
 //! launcher, the namespace's init and every process of the tree are
 //! counted from then on, and a `fork` past the limit fails with `EAGAIN`.
 //! The run's cgroups are removed when the run ends; those a killed procbox
-//! left behind are removed by the next one that makes its own.
+//! left behind are removed by the next one that makes its own: each run
+//! holds an `flock` on its cgroups' directories for its lifetime, and a
+//! cgroup whose lock can be taken is stale (no pid is trusted: pids are
+//! reused).
 //!
 //! Where no hierarchy with the controller is writable (an unprivileged user
 //! without a delegated cgroup, most often), a run that sets one of these
@@ -59,6 +62,10 @@ impl TreeLimits {
 #[derive(Debug)]
 pub struct TreeCgroup {
     dirs: Vec<PathBuf>,
+    /// Each of `dirs`, opened and locked (`LOCK_EX`) for the run's
+    /// lifetime: a cgroup whose lock a later run can take is stale (see
+    /// [`sweep_stale`]).
+    locks: Vec<fs::File>,
     /// The one of `dirs` with the memory controller.
     memory: Option<PathBuf>,
     /// Whether any of `dirs` is in the v2 hierarchy.
@@ -73,21 +80,41 @@ impl TreeCgroup {
     /// # Errors
     /// One line naming the flag and why this machine cannot enforce it.
     pub fn create(limits: &TreeLimits, pid_namespace: bool) -> Result<TreeCgroup, String> {
+        sweep_stale();
+        // SAFETY: getpid has no preconditions.
+        let me = unsafe { libc::getpid() };
+        let mut lost = String::new();
+        // Another run's sweep may take a cgroup between its `mkdir` and its
+        // lock (it looked stale): then another name.
+        for _ in 0..8 {
+            match TreeCgroup::create_named(limits, pid_namespace, &format!("procbox-{me}-{}", next_number())) {
+                Err(Made::Lost(why)) => lost = why,
+                Err(Made::Failed(why)) => return Err(why),
+                Ok(cgroup) => return Ok(cgroup),
+            }
+        }
+        Err(lost)
+    }
+
+    fn create_named(limits: &TreeLimits, pid_namespace: bool, name: &str) -> Result<TreeCgroup, Made> {
         let mut cgroup = TreeCgroup {
             dirs: Vec::new(),
+            locks: Vec::new(),
             memory: None,
             unified: false,
         };
-        // SAFETY: getpid has no preconditions.
-        let me = unsafe { libc::getpid() };
-        let name = format!("procbox-{me}-{}", next_number());
-        sweep_stale();
         for (controller, flag) in limits.controllers() {
-            let place = place_for(controller, true).map_err(|why| unavailable(flag, controller, &why))?;
-            let dir = place.parent.join(&name);
+            let place = place_for(controller, true).map_err(|why| Made::Failed(unavailable(flag, controller, &why)))?;
+            let dir = place.parent.join(name);
             if !cgroup.dirs.contains(&dir) {
-                fs::create_dir(&dir).map_err(|e| unavailable(flag, controller, &e.to_string()))?;
-                cgroup.dirs.push(dir.clone());
+                fs::create_dir(&dir).map_err(|e| Made::Failed(unavailable(flag, controller, &e.to_string())))?;
+                match lock_if_free(&dir) {
+                    Some(lock) => {
+                        cgroup.dirs.push(dir.clone());
+                        cgroup.locks.push(lock);
+                    }
+                    None => return Err(Made::Lost(unavailable(flag, controller, "another run removed it"))),
+                }
             }
             if controller == "memory" {
                 cgroup.memory = Some(dir.clone());
@@ -95,7 +122,7 @@ impl TreeCgroup {
             cgroup.unified |= place.unified;
             let (file, value) = place.limit_file(controller, limits, own_processes(pid_namespace));
             fs::write(dir.join(file), value.to_string())
-                .map_err(|e| unavailable(flag, controller, &format!("writing {file}: {e}")))?;
+                .map_err(|e| Made::Failed(unavailable(flag, controller, &format!("writing {file}: {e}"))))?;
             if controller == "memory" {
                 no_more_in_swap(&dir, place.unified, value);
             }
@@ -133,10 +160,19 @@ impl TreeCgroup {
     }
 }
 
+/// Why a run's cgroups were not made.
+enum Made {
+    /// Another run's sweep took one: try another name.
+    Lost(String),
+    /// This machine cannot: the error.
+    Failed(String),
+}
+
 impl Drop for TreeCgroup {
     fn drop(&mut self) {
         // Fails while a process is still inside (a launcher being retired):
-        // the next run's `remove_stale` takes it then.
+        // the next run's `remove_stale` takes it then, once its lock (in
+        // `locks`, released after this) is free.
         for dir in &self.dirs {
             remove_with_children(dir);
         }
@@ -360,29 +396,75 @@ pub(crate) fn sweep_stale() {
     }
 }
 
+/// How many stale run cgroups one sweep removes at most, per hierarchy.
+const SWEEP_BOUND: usize = 64;
+
 /// Removes the cgroups of procbox processes that are gone (killed before
 /// they could): an empty cgroup's directory is all that remains of them.
+/// A run's cgroup (`procbox-PID-N`) is stale when its lock can be taken
+/// (its run held it until it died: no pid, which may have been reused, is
+/// trusted); a measured child's (`procbox-PID-cN`, not locked) when its
+/// procbox process is gone.
 fn remove_stale(parent: &Path) {
     let Ok(entries) = fs::read_dir(parent) else {
         return;
     };
+    let mut removed = 0;
     for entry in entries.flatten() {
+        if removed >= SWEEP_BOUND {
+            return;
+        }
         let name = entry.file_name();
-        let Some(pid) = name
+        let Some((pid, number)) = name
             .to_str()
             .and_then(|n| n.strip_prefix("procbox-"))
-            .and_then(|rest| rest.split('-').next())
-            .and_then(|pid| pid.parse::<libc::pid_t>().ok())
+            .and_then(|rest| rest.split_once('-'))
         else {
             continue;
         };
+        let Ok(pid) = pid.parse::<libc::pid_t>() else {
+            continue;
+        };
+        if number.bytes().all(|b| b.is_ascii_digit()) && !number.is_empty() {
+            // Held while removing, so that no run takes it meanwhile.
+            if let Some(_lock) = lock_if_free(&entry.path()) {
+                remove_with_children(&entry.path());
+                removed += 1;
+            }
+            continue;
+        }
         // SAFETY: signal 0 only checks whether the process exists.
         let alive =
             unsafe { libc::kill(pid, 0) } == 0 || io::Error::last_os_error().raw_os_error() == Some(libc::EPERM);
         if !alive {
             remove_with_children(&entry.path());
+            removed += 1;
         }
     }
+}
+
+/// The cgroup directory `dir` (never a symbolic link), opened and locked
+/// (`LOCK_EX`, without waiting), if it is this user's, no one holds it and
+/// it is still at `dir` once locked: a new run's own, or a dead run's.
+fn lock_if_free(dir: &Path) -> Option<fs::File> {
+    use std::os::fd::AsRawFd;
+    use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+    let file = fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_DIRECTORY | libc::O_NOFOLLOW)
+        .open(dir)
+        .ok()?;
+    let meta = file.metadata().ok()?;
+    // SAFETY: geteuid has no preconditions.
+    if meta.uid() != unsafe { libc::geteuid() } {
+        return None;
+    }
+    // SAFETY: flock on a descriptor we own.
+    if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
+        return None;
+    }
+    let now = fs::symlink_metadata(dir).ok()?;
+    (now.dev() == meta.dev() && now.ino() == meta.ino()).then_some(file)
 }
 
 #[cfg(test)]

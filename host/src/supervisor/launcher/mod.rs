@@ -19,7 +19,11 @@
 //!   (death signal) or when procbox closes the socket;
 //! - with its first plan it loads its seccomp filters on itself and, under
 //!   root, drops its own capabilities: children inherit both;
-//! - if it dies, the next spawn starts a new one.
+//! - if it dies, the next spawn starts a new one;
+//! - when procbox exits (`atexit`, registered with the first launcher:
+//!   [`reap_at_exit`]), every launcher and namespace init is ended and
+//!   reaped, so that a parent that never reaps (a container's entrypoint)
+//!   is left no zombie.
 //!
 //! An embedding application needs to do nothing: the library forks the
 //! launcher itself. No separate binary is involved.
@@ -213,9 +217,14 @@ pub fn retire(dirs: &[std::path::PathBuf]) {
             .filter(|(_, tree)| tree.cgroups == dirs)
             .cloned()
             .collect();
-        keys.into_iter()
+        let retired: Vec<Connection> = keys
+            .into_iter()
             .filter_map(|key| launchers.bound.remove(&key))
-            .collect()
+            .collect();
+        // Counted while the launchers are still listed or being reaped, so
+        // that the reaping at exit waits for them.
+        Reaping::start(retired.len());
+        retired
     };
     for connection in retired {
         reap(connection.pid);
@@ -224,6 +233,7 @@ pub fn retire(dirs: &[std::path::PathBuf]) {
             // run has reaped by now.
             end_init(&init);
         }
+        Reaping::done();
     }
 }
 
@@ -296,9 +306,16 @@ fn replace(launcher: &mut Option<Connection>) {
     if let Some(dead) = launcher.take() {
         reap(dead.pid);
         if let Some(init) = dead.init {
-            let _ = std::thread::Builder::new()
+            Reaping::start(1);
+            let spawned = std::thread::Builder::new()
                 .name("procbox-reap-init".into())
-                .spawn(move || end_init(&init));
+                .spawn(move || {
+                    end_init(&init);
+                    Reaping::done();
+                });
+            if spawned.is_err() {
+                Reaping::done();
+            }
         }
     }
 }
@@ -320,6 +337,124 @@ fn reap(pid: libc::pid_t) {
     unsafe {
         libc::kill(pid, libc::SIGKILL);
         libc::waitpid(pid, std::ptr::null_mut(), 0);
+    }
+}
+
+/// How long the reaping at exit waits for a namespace's init (whose exit
+/// waits for the namespace's last members to be reaped) and for the
+/// launchers being retired on other threads.
+const EXIT_BOUND: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// The launchers and inits being reaped on other threads ([`retire`],
+/// [`replace`]): no longer listed in [`LAUNCHERS`], not reaped yet.
+struct Reaping;
+
+static REAPING: (Mutex<usize>, std::sync::Condvar) = (Mutex::new(0), std::sync::Condvar::new());
+
+impl Reaping {
+    fn start(count: usize) {
+        *REAPING.0.lock().unwrap_or_else(|e| e.into_inner()) += count;
+    }
+
+    fn done() {
+        let mut count = REAPING.0.lock().unwrap_or_else(|e| e.into_inner());
+        *count = count.saturating_sub(1);
+        REAPING.1.notify_all();
+    }
+
+    /// Waits until none is being reaped, for at most `bound`.
+    fn wait(bound: std::time::Duration) {
+        let count = REAPING.0.lock().unwrap_or_else(|e| e.into_inner());
+        let _ = REAPING.1.wait_timeout_while(count, bound, |count| *count > 0);
+    }
+}
+
+/// The process that registered [`reap_at_exit`]: a forked child that calls
+/// `exit` must not reap (or kill) its parent's launchers.
+static REAPER: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI32::new(0);
+
+/// Registers [`reap_at_exit`] with `atexit`, once per process (`procbox`,
+/// this process's pid), when it forks its first launcher.
+fn reap_at_exit_once(procbox: libc::pid_t) {
+    static REGISTERED: std::sync::Once = std::sync::Once::new();
+    REGISTERED.call_once(|| {
+        REAPER.store(procbox, std::sync::atomic::Ordering::SeqCst);
+        // SAFETY: registers a function that takes no argument and does not
+        // unwind (it catches every panic).
+        unsafe { libc::atexit(reap_at_exit) };
+    });
+}
+
+/// Runs in procbox (the process that forked the launchers), from `exit`,
+/// after `main` returns or on `std::process::exit`; other threads may still
+/// run. Ends and reaps every launcher and namespace init, so that procbox
+/// leaves no process behind, not even a zombie for a parent that never
+/// reaps (a container's entrypoint, a CI agent): their death signals would
+/// end them, but only their parent, procbox, can reap them.
+extern "C" fn reap_at_exit() {
+    let _ = std::panic::catch_unwind(|| {
+        // SAFETY: getpid has no preconditions.
+        if REAPER.load(std::sync::atomic::Ordering::SeqCst) != unsafe { libc::getpid() } {
+            return;
+        }
+        let connections: Vec<Connection> = {
+            // A thread in a round trip holds the lock until the launcher
+            // answers, which it does: wait for it.
+            let mut launchers = lock();
+            let Some(launchers) = launchers.as_mut() else {
+                return;
+            };
+            let bound = std::mem::take(&mut launchers.bound).into_values();
+            launchers.spare.take().into_iter().chain(bound).collect()
+        };
+        let deadline = std::time::Instant::now() + EXIT_BOUND;
+        for connection in connections {
+            // Closing its socket ends the launcher's loop; the kill ends a
+            // launcher in the middle of a request.
+            drop(connection.socket);
+            reap(connection.pid);
+            if let Some(init) = connection.init {
+                end_init_within(&init, deadline);
+            }
+        }
+        Reaping::wait(deadline.saturating_duration_since(std::time::Instant::now()));
+    });
+}
+
+/// Kills the init behind `pidfd` and reaps it if it exits before
+/// `deadline` (its exit waits for the namespace's members to be reaped,
+/// which by now the run has done).
+fn end_init_within(pidfd: &OwnedFd, deadline: std::time::Instant) {
+    // SAFETY: pidfd_send_signal on a pidfd we own; ESRCH once it is gone.
+    unsafe {
+        libc::syscall(
+            libc::SYS_pidfd_send_signal,
+            pidfd.as_raw_fd(),
+            libc::SIGKILL,
+            std::ptr::null::<libc::siginfo_t>(),
+            0u32,
+        );
+    }
+    let mut poll = libc::pollfd {
+        fd: pidfd.as_raw_fd(),
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    let millis = deadline
+        .saturating_duration_since(std::time::Instant::now())
+        .as_millis();
+    // SAFETY: one valid pollfd.
+    unsafe { libc::poll(&mut poll, 1, millis.min(i32::MAX as u128) as i32) };
+    // SAFETY: waitid on a pidfd we own, without waiting; ECHILD if it was
+    // reaped elsewhere (the command line's sweep of its children).
+    unsafe {
+        let mut info: libc::siginfo_t = std::mem::zeroed();
+        libc::waitid(
+            libc::P_PIDFD,
+            pidfd.as_raw_fd() as libc::id_t,
+            &mut info,
+            libc::WEXITED | libc::WNOHANG,
+        );
     }
 }
 
@@ -383,6 +518,7 @@ fn fork_launcher() -> io::Result<Connection> {
         become_launcher(theirs.as_raw_fd(), ours.as_raw_fd(), procbox);
     }
     drop(theirs);
+    reap_at_exit_once(procbox);
     Ok(Connection {
         socket: ours,
         pid,
