@@ -319,7 +319,13 @@ async fn explain_lists_the_protected_paths_of_a_write_grant() {
 
 #[tokio::test]
 async fn a_granted_script_cannot_be_rewritten_and_strict_programs_sees_every_way() {
-    let repo = Repo::new(User::Root);
+    for user in USERS {
+        script_rewrite_as(user).await;
+    }
+}
+
+async fn script_rewrite_as(user: User) {
+    let repo = Repo::new(user);
     let script = repo.root.join("src/tool.sh");
     std::fs::write(&script, "#!/bin/sh\necho tool ran\n").unwrap();
     std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
@@ -329,7 +335,7 @@ async fn a_granted_script_cannot_be_rewritten_and_strict_programs_sees_every_way
     // Under --dir, a redirect cannot rewrite it: the script still runs as
     // the user wrote it.
     let rewrite = run_as(
-        User::Root,
+        user,
         &repo.root,
         guests::REDIRECT_WRITE,
         &[&dir, &allow, "--allow-run=printf", "--strict-programs"],
@@ -341,7 +347,7 @@ async fn a_granted_script_cannot_be_rewritten_and_strict_programs_sees_every_way
     // Writable by the plugin and its children: refused under --strict-programs.
     let write = format!("--allow-write={}", repo.path("src"));
     let strict = run_as(
-        User::Root,
+        user,
         &repo.root,
         guests::SPAWN_OUTCOME,
         &[&write, &allow, "--strict-programs"],
@@ -356,7 +362,7 @@ async fn a_granted_script_cannot_be_rewritten_and_strict_programs_sees_every_way
     // Writable by its group: refused too, and a warning without the flag.
     std::fs::set_permissions(script, std::fs::Permissions::from_mode(0o775)).unwrap();
     let grouped = run_as(
-        User::Root,
+        user,
         &repo.root,
         guests::SPAWN_OUTCOME,
         &[&dir, &allow, "--strict-programs"],
@@ -369,7 +375,7 @@ async fn a_granted_script_cannot_be_rewritten_and_strict_programs_sees_every_way
         "{grouped:?}"
     );
     let warned = run_as(
-        User::Root,
+        user,
         &repo.root,
         guests::SPAWN_OUTCOME,
         &[&dir, &allow],
