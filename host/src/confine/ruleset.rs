@@ -12,11 +12,11 @@ use std::os::fd::OwnedFd;
 use std::path::Path;
 
 use landlock::{
-    Access, AccessFs, AccessNet, BitFlags, CompatLevel, Compatible, NetPort, PathBeneath, PathFd, Ruleset, RulesetAttr,
+    Access, AccessFs, AccessNet, BitFlags, CompatLevel, Compatible, NetPort, PathBeneath, Ruleset, RulesetAttr,
     RulesetCreatedAttr, Scope, ABI,
 };
 
-use super::plan::ChildPlan;
+use super::plan::{ChildPlan, SYSTEM_READ, SYSTEM_WRITE_FILES};
 use super::probe::{ABI_SCOPE, ABI_TCP};
 
 /// The ruleset for `plan`, as a descriptor to restrict children with; `None`
@@ -77,13 +77,81 @@ pub fn build(plan: &ChildPlan) -> Result<Option<OwnedFd>, String> {
 }
 
 /// A rule for `path`: the rights for a directory, or those of them that
-/// apply to a file.
-fn beneath(path: &Path, access: BitFlags<AccessFs>, abi: ABI) -> Result<PathBeneath<PathFd>, String> {
-    let fd = PathFd::new(path).map_err(|e| format!("a path granted to children cannot be opened: {e}"))?;
-    let is_dir = std::fs::metadata(path).map(|m| m.is_dir()).unwrap_or(false);
+/// apply to a file. A granted path was canonical when the policy was
+/// built, and a child may since have swapped a directory on its way for a
+/// symlink (a nested grant inside a write grant): it is opened without
+/// following any, so the rule never lands on a symlink's target. Only
+/// procbox's fixed system set (`/lib` is a symlink on merged-`/usr`
+/// systems, in directories only root can change) is followed.
+fn beneath(path: &Path, access: BitFlags<AccessFs>, abi: ABI) -> Result<PathBeneath<OwnedFd>, String> {
+    let system = SYSTEM_READ
+        .iter()
+        .chain(SYSTEM_WRITE_FILES)
+        .any(|s| Path::new(s) == path);
+    let opened = match system {
+        true => crate::supervisor::beneath::open_path(path, libc::O_PATH).map_err(|e| e.to_string()),
+        false => crate::supervisor::beneath::open_canonical(path).map_err(|e| match e.raw_os_error() {
+            Some(libc::ELOOP) => "a symlink appeared on its way since the grant was resolved".to_string(),
+            _ => e.to_string(),
+        }),
+    };
+    let fd = opened.map_err(|e| format!("a path granted to children cannot be opened: {}: {e}", path.display()))?;
+    let is_dir = std::fs::File::from(fd.try_clone().map_err(|e| e.to_string())?)
+        .metadata()
+        .is_ok_and(|m| m.is_dir());
     let access = match is_dir {
         true => access,
         false => access & AccessFs::from_file(abi),
     };
     Ok(PathBeneath::new(fd, access))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::confine::plan::TreePlan;
+    use crate::confine::ChildNet;
+
+    fn plan(read: Vec<std::path::PathBuf>) -> ChildPlan {
+        ChildPlan {
+            read,
+            write: Vec::new(),
+            write_files: Vec::new(),
+            exec: Vec::new(),
+            net: ChildNet::default(),
+            tmp: std::env::temp_dir(),
+            abi: crate::KernelSupport::get().landlock_abi,
+            seccomp: false,
+            drop_caps: false,
+            tree: TreePlan::default(),
+        }
+    }
+
+    #[test]
+    fn a_granted_path_swapped_for_a_symlink_is_refused_not_followed() {
+        if crate::KernelSupport::get().landlock_abi == 0 {
+            eprintln!("skipped: this kernel has no Landlock");
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let top = dir.path().canonicalize().unwrap();
+        let granted = top.join("granted");
+        std::fs::create_dir(&granted).unwrap();
+        // Resolved when the policy was built; fine as it is.
+        assert!(build(&plan(vec![granted.clone()])).is_ok());
+        // A child swaps it for a symlink to / before the launcher builds
+        // the rule: the rule must not land on /.
+        std::fs::remove_dir(&granted).unwrap();
+        std::os::unix::fs::symlink("/", &granted).unwrap();
+        let err = build(&plan(vec![granted])).unwrap_err();
+        assert!(err.contains("a symlink appeared on its way"), "{err}");
+        // procbox's own system set is followed (/lib is a symlink on
+        // merged-/usr systems).
+        let system: Vec<std::path::PathBuf> = SYSTEM_READ
+            .iter()
+            .map(std::path::PathBuf::from)
+            .filter(|p| p.exists())
+            .collect();
+        assert!(build(&plan(system)).is_ok());
+    }
 }

@@ -325,6 +325,7 @@ impl PolicyBuilder {
                 path: write_dirs.first().cloned().unwrap_or_default(),
                 reason,
             })?;
+        refuse_symlinked_protection(&self.write_dirs, &write_dirs, &state_dirs)?;
         let granted: Vec<&PathBuf> = dirs.iter().chain(&read_dirs).chain(&write_dirs).collect();
         warnings.extend(exposed_programs(&grants, &write_set, &granted, self.strict_programs)?);
         let start_dir_readable = start_dir_grantable(&start_dir, &homes);
@@ -431,6 +432,34 @@ fn helper(written: &str, source: &Source, start_dir: &Path, search: &SearchPath)
         path,
         source: source.clone(),
     })
+}
+
+/// Refuses a write grant that reaches a protected path only through a
+/// symlink: the user did not name it (a plugin may have planted the
+/// symlink in an earlier run), and must, as it resolves.
+fn refuse_symlinked_protection(
+    given: &[PathBuf],
+    canonical: &[PathBuf],
+    state: &[(PathBuf, &'static str)],
+) -> Result<(), PolicyError> {
+    for (given, canonical) in given.iter().zip(canonical) {
+        // Relative to the current directory, as it was canonicalised.
+        let Ok(absolute) = std::path::absolute(given) else {
+            continue;
+        };
+        if let Some(protection) = super::protected::reached_through_symlink(&absolute, canonical, state) {
+            return Err(PolicyError::Dir {
+                path: given.clone(),
+                reason: format!(
+                    "it resolves through a symlink to {}, inside {}: {}; a protected path is writable only when you name it as it is",
+                    canonical.display(),
+                    protection.path().display(),
+                    protection.what()
+                ),
+            });
+        }
+    }
+    Ok(())
 }
 
 /// The warnings about granted programs that could be changed, or, when

@@ -104,21 +104,31 @@ impl std::fmt::Display for Protection {
     }
 }
 
-/// procbox's own state directories, with what each holds: each as given
-/// (made absolute, so a relative `PROCBOX_CONFIG_DIR` is still found) and
-/// as canonical as its existing part allows, since a symlink on the way
-/// could be replaced and its target written.
+/// procbox's own state directories, with what each holds: every place a
+/// run could use, not only this run's (a run with `PROCBOX_CONFIG_DIR` set
+/// must not write what a later run without it trusts): the variables,
+/// XDG's, `$HOME`'s and the account home's defaults; each as given (made
+/// absolute, so a relative `PROCBOX_CONFIG_DIR` is still found) and as
+/// canonical as its existing part allows, since a symlink on the way could
+/// be replaced and its target written.
 pub fn state_dirs() -> Vec<(PathBuf, &'static str)> {
-    let places = [
-        (crate::cache::Cache::default_dir(), "procbox's compilation cache"),
-        (
-            crate::grant_store::GrantStore::default_dir().and_then(|grants| grants.parent().map(Path::to_path_buf)),
-            "procbox's configuration and remembered grants",
-        ),
-    ];
+    let var = |name: &str| std::env::var_os(name).filter(|v| !v.is_empty()).map(PathBuf::from);
+    let mut homes: Vec<PathBuf> = var("HOME").into_iter().collect();
+    homes.extend(super::home::account_home());
+    let mut places: Vec<(PathBuf, &'static str)> = Vec::new();
+    let config = "procbox's configuration and remembered grants";
+    let cache = "procbox's compilation cache";
+    places.extend(var("PROCBOX_CONFIG_DIR").map(|d| (d, config)));
+    places.extend(var("XDG_CONFIG_HOME").map(|d| (d.join("procbox"), config)));
+    places.extend(var("PROCBOX_CACHE_DIR").map(|d| (d, cache)));
+    places.extend(var("XDG_CACHE_HOME").map(|d| (d.join("procbox"), cache)));
+    for home in &homes {
+        places.push((home.join(".config/procbox"), config));
+        places.push((home.join(".cache/procbox"), cache));
+    }
     let mut dirs = Vec::new();
     for (place, what) in places {
-        let Some(place) = place.and_then(|p| std::path::absolute(p).ok()) else {
+        let Ok(place) = std::path::absolute(place) else {
             continue;
         };
         for path in [canonical_prefix(&place), place] {
@@ -128,6 +138,21 @@ pub fn state_dirs() -> Vec<(PathBuf, &'static str)> {
         }
     }
     dirs
+}
+
+/// Whether a write grant given as `given` (absolute) and resolved to
+/// `canonical` reaches a protected path through a symlink: then the user
+/// did not name it, and must, as it resolves (a plugin may have planted the
+/// symlink in an earlier run: `src/out -> ../.git`).
+pub fn reached_through_symlink(
+    given: &Path,
+    canonical: &Path,
+    state: &[(PathBuf, &'static str)],
+) -> Option<Protection> {
+    if given == canonical {
+        return None;
+    }
+    protection_below(Path::new("/"), canonical, state)
 }
 
 /// Whether writing `target` (canonical) is refused although it lies in one
@@ -213,7 +238,7 @@ pub const SCAN_LIMIT: usize = 200_000;
 /// keep read-only: every repository's metadata and start-up file that
 /// exists, at any depth (a walk that does not follow symlinks and does not
 /// enter what it found), with the targets of those that are symlinks or
-/// `.git` files and the other names of those with hard links; directories
+/// `.git` files ([`WriteSet::of`] adds other hard links); directories
 /// it cannot list; and, whether they exist or not, procbox's state
 /// directories (`state`, [`state_dirs`]) and the start-up files of each
 /// home directory (`homes`) inside the grant, so that none can be created
@@ -275,7 +300,6 @@ pub fn protected_in(
             }
         }
     }
-    found.extend(hard_links(grant, &found)?);
     found.sort_by(|a, b| a.path().cmp(b.path()));
     found.dedup();
     Ok(found)
@@ -299,10 +323,11 @@ fn other_names(protection: &Protection, kind: std::fs::FileType) -> Vec<Protecti
 /// that have more than one hard link: writing any name writes the file.
 fn hard_links(grant: &Path, found: &[Protection]) -> Result<Vec<Protection>, String> {
     use std::os::unix::fs::MetadataExt;
-    let linked: Vec<((u64, u64), &Protection)> = found
+    let linked: Vec<((u64, u64), Protection)> = found
         .iter()
+        .flat_map(|p| files_of(p.path()).into_iter().map(move |file| p.at(file)))
         .filter_map(|p| {
-            let meta = std::fs::metadata(p.path()).ok()?;
+            let meta = std::fs::symlink_metadata(p.path()).ok()?;
             (meta.is_file() && meta.nlink() > 1).then_some(((meta.dev(), meta.ino()), p))
         })
         .collect();
@@ -318,12 +343,45 @@ fn hard_links(grant: &Path, found: &[Protection]) -> Result<Vec<Protection>, Str
             let Ok(meta) = entry.metadata() else { continue };
             if meta.is_dir() {
                 walk.push(entry.path());
-            } else if let Some((_, protection)) = linked.iter().find(|(id, _)| *id == (meta.dev(), meta.ino())) {
+            } else if let Some((_, protection)) = linked
+                .iter()
+                .find(|(id, p)| *id == (meta.dev(), meta.ino()) && p.path() != entry.path())
+            {
                 names.push(protection.at(entry.path()));
             }
         }
     }
     Ok(names)
+}
+
+/// How many files of one protected directory [`files_of`] looks at.
+const FILES_OF_LIMIT: usize = 4096;
+
+/// The files that make up a protected path: itself if it is a file; for a
+/// directory, the files in it and in its subdirectories, except a
+/// repository's `objects/` (content-addressed: git checks what it reads,
+/// and `git clone --local` hard-links them by design), at most
+/// [`FILES_OF_LIMIT`].
+fn files_of(path: &Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    let mut pending = vec![path.to_path_buf()];
+    while let Some(current) = pending.pop() {
+        let Ok(meta) = std::fs::symlink_metadata(&current) else {
+            continue;
+        };
+        if meta.is_file() {
+            files.push(current);
+        } else if meta.is_dir() && current.file_name().is_none_or(|n| n != "objects") {
+            let Ok(entries) = std::fs::read_dir(&current) else {
+                continue;
+            };
+            pending.extend(entries.flatten().map(|e| e.path()));
+        }
+        if files.len() + pending.len() > FILES_OF_LIMIT {
+            break;
+        }
+    }
+    files
 }
 
 /// A bounded walk of the directories below a grant.
@@ -393,28 +451,42 @@ impl WriteSet {
     /// # Errors
     /// [`protected_in`]'s: a grant too large to search.
     pub fn of(grants: &[PathBuf], state: &[(PathBuf, &'static str)], homes: &[PathBuf]) -> Result<WriteSet, String> {
+        let mut found = Vec::new();
+        for grant in grants {
+            found.extend(protected_in(grant, state, homes)?);
+        }
+        // Other names of a protected file, in any write grant: of what was
+        // found in any grant, and of the homes' start-up files wherever
+        // they are (`~/.bashrc` hard-linked into a granted `~/dotfiles`).
+        let mut named = found.clone();
+        for home in homes {
+            named.extend(STARTUP_FILES.iter().map(|f| Protection::Startup(home.join(f))));
+        }
+        for grant in grants {
+            found.extend(hard_links(grant, &named)?);
+        }
+        // A protection the user named (a grant that is it, or lies in it)
+        // is theirs to give.
+        found.retain(|p| !grants.iter().any(|g| g.starts_with(p.path())));
+        found.sort_by(|a, b| a.path().cmp(b.path()));
+        found.dedup();
         let mut set = WriteSet::default();
         for grant in grants {
-            // A protection the user named (a grant that is it, or lies in
-            // it) is theirs to give.
-            let protected: Vec<Protection> = protected_in(grant, state, homes)?
-                .into_iter()
-                .filter(|p| !grants.iter().any(|g| g.starts_with(p.path())))
+            let inside: Vec<&Path> = found
+                .iter()
+                .map(Protection::path)
+                .filter(|p| p.starts_with(grant))
                 .collect();
-            if protected.is_empty() {
-                set.dirs.push(grant.clone());
-                continue;
+            match inside.is_empty() {
+                true => set.dirs.push(grant.clone()),
+                false => set.split(grant, &inside),
             }
-            let paths: Vec<&Path> = protected.iter().map(Protection::path).collect();
-            set.split(grant, &paths);
-            set.protected.extend(protected);
         }
+        set.protected = found;
         for list in [&mut set.dirs, &mut set.files, &mut set.read_only] {
             list.sort();
             list.dedup();
         }
-        set.protected.sort_by(|a, b| a.path().cmp(b.path()));
-        set.protected.dedup();
         Ok(set)
     }
 

@@ -95,6 +95,30 @@ fn openat(dir: RawFd, path: &Path, flags: libc::c_int, mode: libc::mode_t) -> io
     owned(unsafe { libc::openat(dir, path.as_ptr(), flags | libc::O_CLOEXEC, mode) } as libc::c_long)
 }
 
+/// `path` (absolute) as an `O_PATH` descriptor, refusing any symlink on
+/// the way (`openat2` with `RESOLVE_NO_SYMLINKS`): for a canonical path
+/// procbox resolved earlier, a symlink now means it was swapped since.
+///
+/// # Errors
+/// `ELOOP` for a symlink on the way; any other error of the open.
+pub fn open_canonical(path: &Path) -> io::Result<OwnedFd> {
+    let c = c_path(path)?;
+    // SAFETY: open_how is plain old data.
+    let mut how: libc::open_how = unsafe { std::mem::zeroed() };
+    how.flags = (libc::O_PATH | libc::O_CLOEXEC) as u64;
+    how.resolve = libc::RESOLVE_NO_SYMLINKS;
+    // SAFETY: valid pointers to a C string and an open_how of the size given.
+    owned(unsafe {
+        libc::syscall(
+            libc::SYS_openat2,
+            libc::AT_FDCWD,
+            c.as_ptr(),
+            &how as *const libc::open_how,
+            std::mem::size_of::<libc::open_how>(),
+        )
+    })
+}
+
 fn openat2(dir: RawFd, path: &Path, flags: libc::c_int, mode: libc::mode_t) -> io::Result<OwnedFd> {
     let path = c_path(path)?;
     // SAFETY: open_how is plain old data.

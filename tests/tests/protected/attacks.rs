@@ -351,3 +351,126 @@ async fn a_repository_below_an_unlistable_directory_is_still_protected() {
         "{run:?}"
     );
 }
+
+/// Second review. `state_dirs` protects only the store and cache of *this*
+/// run's environment: with `PROCBOX_CONFIG_DIR` (or `PROCBOX_CACHE_DIR`,
+/// `XDG_*`, a changed `HOME`) pointing elsewhere, the default
+/// `~/.config/procbox/grants` inside a write grant of the home is an
+/// ordinary directory below the split `~/.config`, and an entry planted
+/// there is used, without asking, by the next run that has no override.
+#[tokio::test]
+async fn the_default_grant_store_is_protected_when_the_run_uses_another() {
+    let (_dir, root) = tempdir();
+    let home = root.join("home");
+    let store = home.join(".config/procbox/grants");
+    std::fs::create_dir_all(&store).unwrap();
+    let planted = store.join("0000000000000000000000000000000000000000000000000000000000000000.toml");
+    let write = format!("--allow-write={}", home.display());
+    let attack = run(
+        &root,
+        &[("HOME", s(&home)), ("PROCBOX_CONFIG_DIR", s(&root.join("elsewhere")))],
+        false,
+        guests::SPAWN_OUTCOME,
+        &[&write, "--allow-run=sh"],
+        &[
+            "fails:denied",
+            "sh",
+            "-c",
+            &format!("echo 'allow-run = [\"/bin/sh **\"]' > {}", planted.display()),
+        ],
+    )
+    .await;
+    assert!(
+        !planted.exists(),
+        "an entry was planted in the default grant store {}: {attack:?}",
+        store.display()
+    );
+}
+
+/// Second review. A home start-up file's symlink target is protected even
+/// when only the dotfiles directory is granted, but its hard link is not:
+/// `hard_links` looks only for other names of protected paths found below
+/// the grant, and `~/.bashrc` is outside it.
+#[tokio::test]
+async fn a_hard_linked_startup_file_is_protected_when_only_its_other_name_is_granted() {
+    let (_dir, root) = tempdir();
+    let home = root.join("home");
+    std::fs::create_dir_all(home.join("dotfiles")).unwrap();
+    std::fs::write(home.join("dotfiles/bashrc"), "# rc\n").unwrap();
+    std::fs::hard_link(home.join("dotfiles/bashrc"), home.join(".bashrc")).unwrap();
+    let write = format!("--allow-write={}", home.join("dotfiles").display());
+    let run = run(
+        &root,
+        &[("HOME", s(&home))],
+        false,
+        guests::WRITE_FILE,
+        &[&write],
+        &["denied", s(&home.join("dotfiles/bashrc"))],
+    )
+    .await;
+    assert_eq!(
+        std::fs::read_to_string(home.join(".bashrc")).unwrap(),
+        "# rc\n",
+        "~/.bashrc was rewritten through its hard link in the granted ~/dotfiles: {run:?}"
+    );
+}
+
+/// Second review. Hard links are looked for only in the grant that holds
+/// the protected file: `.git/config` hard-linked into a second write grant
+/// (which holds no protected path, so it is not split) is written there by
+/// a redirect, a child or the plugin.
+#[tokio::test]
+async fn a_protected_file_hard_linked_into_another_write_grant_stays_read_only() {
+    let (_dir, root) = tempdir();
+    let repo = root.join("repo");
+    let other = root.join("other");
+    std::fs::create_dir_all(repo.join(".git")).unwrap();
+    std::fs::create_dir_all(&other).unwrap();
+    std::fs::write(repo.join(".git/config"), "[core]\n").unwrap();
+    std::fs::hard_link(repo.join(".git/config"), other.join("cfg")).unwrap();
+    let run = run(
+        &root,
+        &[],
+        false,
+        guests::REDIRECT_WRITE,
+        &[
+            &format!("--allow-write={}", repo.display()),
+            &format!("--allow-write={}", other.display()),
+            "--allow-run=printf",
+        ],
+        &["denied:protected", s(&other.join("cfg"))],
+    )
+    .await;
+    assert_eq!(
+        std::fs::read_to_string(repo.join(".git/config")).unwrap(),
+        "[core]\n",
+        "repo/.git/config was written through its hard link in another grant: {run:?}"
+    );
+}
+
+/// A write grant that reaches a protected path only through a symlink,
+/// which a plugin could have planted in an earlier run (`src/out ->
+/// ../.git`), was taken as naming `.git`. It is refused: the user names a
+/// protected path as it resolves, or not at all.
+#[tokio::test]
+async fn a_write_grant_through_a_planted_symlink_into_a_repository_is_refused() {
+    let (_dir, root) = tempdir();
+    let repo = root.join("repo");
+    std::fs::create_dir_all(repo.join(".git/hooks")).unwrap();
+    std::fs::create_dir_all(repo.join("src")).unwrap();
+    std::fs::write(repo.join(".git/config"), "[core]\n").unwrap();
+    std::os::unix::fs::symlink("../.git", repo.join("src/out")).unwrap();
+    let config = repo.join(".git/config");
+    let through = format!("--allow-write={}", repo.join("src/out").display());
+    let refused = run(&root, &[], false, guests::WRITE_FILE, &[&through], &["ok", s(&config)]).await;
+    assert_ne!(refused.code, Some(0), "{refused:?}");
+    assert!(
+        refused.stderr.contains("resolves through a symlink") && refused.stderr.contains(".git"),
+        "{refused:?}"
+    );
+    assert_eq!(std::fs::read_to_string(&config).unwrap(), "[core]\n");
+    // Named as it resolves, it is the user's to give.
+    let named = format!("--allow-write={}", repo.join(".git").display());
+    let given = run(&root, &[], false, guests::WRITE_FILE, &[&named], &["ok", s(&config)]).await;
+    assert_eq!(given.code, Some(0), "{given:?}");
+}
