@@ -333,7 +333,7 @@ fn environment_injection_is_refused() {
             "TAR_OPTIONS",
             "--to-command=sh",
             "denied",
-            "names it exactly (TAR_OPTIONS=GLOB)",
+            "by its exact name (TAR_OPTIONS=GLOB)",
         ),
         ("PAGER", "sh -c evil", "denied", "exact name"),
         // exported shell functions never
@@ -360,7 +360,7 @@ fn environment_injection_is_refused() {
         &narrow,
         &with_env(request("cat", &[]), &[("TZ", "UTC")]),
         "denied",
-        "--allow-env TZ=GLOB",
+        "lets the plugin set it (TZ=GLOB)",
     );
     // Granted by its exact name, a loader variable is a deliberate choice.
     let exact = f.gate(f.builder().allow_run("cat").allow_env("LD_LIBRARY_PATH=/opt/lib"));

@@ -53,6 +53,8 @@ async fn a_directory_swapped_for_a_symlink_never_lets_a_child_or_a_file_out() {
     let policy = PolicyBuilder::new()
         .start_dir(&root)
         .allow_dir(&root)
+        // The stderr redirect writes a file: a write grant, as for children.
+        .allow_write(&root)
         .search_path(SearchPath::parse(OsStr::new("/usr/bin:/bin")))
         .allow_run("pwd")
         .build()

@@ -59,7 +59,7 @@ pub(super) fn env_denial(program: &str, name: &str, value: &str) -> Denial {
         Denial::new(format!("{program}: environment variable {name} is an exported shell function, which bash runs as code; procbox never passes one"))
     } else if is_injection(name) {
         Denial::with_fix(
-            format!("{program}: environment variable {name} can make the child load or run code of the plugin's choosing, so only an env rule that names it exactly ({name}=GLOB) allows it"),
+            format!("{program}: environment variable {name} can make the child load or run code of the plugin's choosing, so only a rule that names it exactly ({name}=GLOB) allows it"),
             fix,
         )
     } else if !is_inert(name) {
