@@ -49,14 +49,17 @@ impl Stdio {
     pub fn inherit() -> Stdio {
         Stdio::Inherit
     }
-    /// A file: read for stdin; created or truncated for stdout and stderr.
+    /// A file: read for stdin (it must lie in a directory the user granted:
+    /// `--dir`, `--allow-read` or `--allow-write`); created or truncated for
+    /// stdout and stderr (under `--allow-write` only, and never a protected
+    /// path such as a repository's `.git`).
     pub fn file(path: impl Into<String>) -> Stdio {
         Stdio::File {
             path: path.into(),
             append: false,
         }
     }
-    /// A file that output is appended to.
+    /// A file that output is appended to (under `--allow-write` only).
     pub fn append(path: impl Into<String>) -> Stdio {
         Stdio::File {
             path: path.into(),
