@@ -315,6 +315,14 @@ async fn explain_lists_the_protected_paths_of_a_write_grant() {
             "{rel} is not listed: {stdout}"
         );
     }
+    // Said at start-up too, with what it costs: nothing created directly
+    // in the split directory.
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let warned = format!("{} holds protected paths", repo.root.display());
+    assert!(
+        stderr.contains(&warned) && stderr.contains("nothing is created, removed or renamed directly"),
+        "{stderr}"
+    );
 }
 
 #[tokio::test]

@@ -326,6 +326,20 @@ impl PolicyBuilder {
                 reason,
             })?;
         refuse_symlinked_protection(&self.write_dirs, &write_dirs, &state_dirs)?;
+        warnings.extend(
+            write_dirs
+                .iter()
+                .filter(|d| write_set.read_only.contains(d))
+                .map(|dir| PolicyWarning::SplitWriteGrant {
+                    dir: dir.clone(),
+                    protected: write_set
+                        .protected
+                        .iter()
+                        .map(|p| p.path().to_path_buf())
+                        .filter(|p| p.starts_with(dir))
+                        .collect(),
+                }),
+        );
         let granted: Vec<&PathBuf> = dirs.iter().chain(&read_dirs).chain(&write_dirs).collect();
         warnings.extend(exposed_programs(&grants, &write_set, &granted, self.strict_programs)?);
         let start_dir_readable = start_dir_grantable(&start_dir, &homes);

@@ -182,6 +182,15 @@ pub enum PolicyWarning {
         /// What makes it broad.
         why: String,
     },
+    /// A write grant holds protected paths ([`protected`]): they stay
+    /// read-only, and nothing is created, removed or renamed directly in
+    /// the directories on the way to them.
+    SplitWriteGrant {
+        /// The write grant.
+        dir: PathBuf,
+        /// The protected paths inside it.
+        protected: Vec<PathBuf>,
+    },
     /// A write grant names a repository's `.git` (or lies in it): its hooks
     /// and config run later, outside procbox.
     PlantableDir {
@@ -250,6 +259,20 @@ impl fmt::Display for PolicyWarning {
                 f,
                 "{origin}: rule '{rule}' is broad: {why}; children are not confined, so it is as good as letting the plugin do anything"
             ),
+            PolicyWarning::SplitWriteGrant { dir, protected } => {
+                let shown: Vec<String> = protected.iter().take(3).map(|p| p.display().to_string()).collect();
+                let more = match protected.len().saturating_sub(3) {
+                    0 => String::new(),
+                    n => format!(" and {n} more"),
+                };
+                write!(
+                    f,
+                    "{} holds protected paths ({}{more}): they stay read-only, and nothing is created, removed or renamed directly in {} or on the way to them; what lies below is writable (`procbox explain` lists them; grant one by name to make it writable)",
+                    dir.display(),
+                    shown.join(", "),
+                    dir.display()
+                )
+            }
             PolicyWarning::PlantableDir { dir, found } => write!(
                 f,
                 "{} may be written by the plugin and its children ({found}): a child can plant a hook or a setting that runs later, outside procbox",
