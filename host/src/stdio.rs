@@ -10,7 +10,11 @@
 //! at 1.81 instead of 1.45 GB/s), and a plugin that does not read keeps the
 //! small chunks. The writer
 //! (wasmtime-wasi's) accepts at most [`STDIN_WRITE_BUDGET`] bytes until the
-//! child has consumed them (`check-write` reports 0 meanwhile).
+//! child has consumed them (`check-write` reports 0 meanwhile). An empty
+//! write never reaches it (see [`ChildInput`]): wasmtime-wasi 48.0.8 queues
+//! every write, empty ones too, without charging the budget, so a plugin
+//! could grow the host by 32 bytes per empty write while the child does not
+//! read (GHSA-5m8g-xhq4-4h93).
 //!
 //! End-of-file comes when every writer closed the pipe, **or** when the
 //! child has been reaped and what the pipe held at that moment has been
@@ -31,7 +35,9 @@ use tokio::io::AsyncReadExt;
 use tokio::net::unix::pipe;
 use tokio::sync::mpsc;
 use wasmtime_wasi::p2::pipe::AsyncWriteStream;
-use wasmtime_wasi::p2::{DynInputStream, DynOutputStream, InputStream, Pollable, StreamError, StreamResult};
+use wasmtime_wasi::p2::{
+    DynInputStream, DynOutputStream, InputStream, OutputStream, Pollable, StreamError, StreamResult,
+};
 
 use crate::error::SpawnError;
 use crate::supervisor::{ExitWaiter, OutputLimiter};
@@ -106,7 +112,61 @@ pub fn reader(
 pub fn writer(pipe_end: OwnedFd) -> Result<DynOutputStream, SpawnError> {
     let pipe_end =
         pipe::Sender::from_owned_fd(pipe_end).map_err(|e| SpawnError::io("registering the stdin pipe", e))?;
-    Ok(Box::new(AsyncWriteStream::new(STDIN_WRITE_BUDGET, pipe_end)))
+    Ok(Box::new(ChildInput {
+        inner: AsyncWriteStream::new(STDIN_WRITE_BUDGET, pipe_end),
+    }))
+}
+
+/// A child's stdin as a `wasi:io` output stream: wasmtime-wasi's
+/// [`AsyncWriteStream`], except that an empty write is not queued.
+///
+/// `AsyncWriteStream::write` (wasmtime-wasi 48.0.8, `p2/write_stream.rs`)
+/// pushes every buffer onto its queue and charges its length to the budget;
+/// an empty one costs nothing, so it is accepted even when `check-write`
+/// says 0, and while the writer task waits on a full pipe the queue grows
+/// by one `Bytes` (32 bytes) per call, without bound. The advisory's fix is
+/// in a later wasmtime-wasi than this build can use; this stays correct
+/// after the upgrade.
+///
+/// An empty write is answered here instead, as `wasi:io` says: `Ok` on an
+/// open stream (0 bytes never exceed the permit), and the same error the
+/// inner stream would report (the last operation's failure once, then
+/// `closed`), which `check_write` takes from it. (While a flush is pending
+/// the inner stream would trap on an empty write; 0 bytes are within the
+/// permit of 0 that `check-write` reports then, so here it is `Ok`.)
+/// Every other call goes through; `write-zeroes` and
+/// `blocking-write-and-flush` are the trait's defaults, through `write`.
+struct ChildInput {
+    inner: AsyncWriteStream,
+}
+
+#[wasmtime_wasi::async_trait]
+impl OutputStream for ChildInput {
+    fn write(&mut self, bytes: Bytes) -> StreamResult<()> {
+        if bytes.is_empty() {
+            return self.inner.check_write().map(|_| ());
+        }
+        self.inner.write(bytes)
+    }
+
+    fn flush(&mut self) -> StreamResult<()> {
+        self.inner.flush()
+    }
+
+    fn check_write(&mut self) -> StreamResult<usize> {
+        self.inner.check_write()
+    }
+
+    async fn cancel(&mut self) {
+        self.inner.cancel().await
+    }
+}
+
+#[wasmtime_wasi::async_trait]
+impl Pollable for ChildInput {
+    async fn ready(&mut self) {
+        self.inner.ready().await
+    }
 }
 
 /// What the reading task hands to the stream: a chunk, or the end.

@@ -3,7 +3,7 @@
 //! these run in process ([`run_guest`]), except where the `procbox` binary
 //! itself is under test.
 
-use procbox_tests::{bounded, guests, procbox_run, run_guest};
+use procbox_tests::{bounded, guests, procbox_run, run_guest, Background};
 
 #[tokio::test]
 async fn echo_output_is_captured() {
@@ -82,4 +82,47 @@ async fn the_plugin_exit_code_becomes_procbox_exit_code() {
     // The binary: its exit status is the plugin's.
     let run = bounded!(procbox_run(guests::EXIT, &[], &["7"]));
     assert_eq!(run.code, Some(7), "{run:?}");
+}
+
+#[tokio::test]
+async fn empty_writes_to_a_stuck_stdin_keep_host_memory_bounded() {
+    // GHSA-5m8g-xhq4-4h93: wasmtime-wasi 48.0.8 queues every empty write
+    // to a child's stdin, 32 bytes each, while its writer waits on a full
+    // pipe; 5 million grew procbox by about 150 MiB. The guest fills the
+    // pipe of a `sleep` that never reads and writes empty buffers (through
+    // `write` and `write-zeroes`); it checks an empty write still fails
+    // once the child is gone. The binary: its memory is measured.
+    // Twice: the first run may compile the plugin, which costs memory too.
+    let first = peak_after_empty_writes("1000", "write").await;
+    let few = first.min(peak_after_empty_writes("1000", "write").await);
+    for path in ["write", "write-zeroes"] {
+        let many = peak_after_empty_writes("5000000", path).await;
+        eprintln!("peak RSS: {few} after 1000 empty writes, {many} after 5M through {path}");
+        let bound = few + (32 << 20);
+        assert!(
+            many < bound,
+            "peak RSS {many} after 5M empty writes through {path}, over the bound {bound} (1000: {few})"
+        );
+    }
+}
+
+/// procbox's peak resident set (`VmHWM`) once the `empty-writes` guest has
+/// made `n` empty writes through `path`, while it holds the child.
+///
+/// Not `procbox_peak_rss`: `wait4` reports the high-water mark of the test
+/// process too (the child runs in its memory until `exec`, and the kernel
+/// keeps that mark across `exec`), which grows with the other tests run in
+/// the same binary: 60 MB here against procbox's 25.
+async fn peak_after_empty_writes(n: &str, path: &str) -> u64 {
+    let mut procbox = Background::start(&["run", guests::EMPTY_WRITES, "--allow-run=sleep", "--", n, path]);
+    bounded!(procbox.line_with("empty_writes="));
+    let status = std::fs::read_to_string(format!("/proc/{}/status", procbox.pid())).expect("procbox's status");
+    let (code, stderr) = bounded!(procbox.finish());
+    assert_eq!(code, Some(0), "{stderr}");
+    let kib: u64 = status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or_else(|| panic!("no VmHWM in {status}"));
+    kib * 1024
 }
