@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Builds a Python procbox plugin with componentize-py (from PyPI).
 #
-#   guests/python/build.sh PLUGIN [OUT.wasm]
+#   guests/python/build.sh DIR [OUT.wasm]
 #
-# PLUGIN is a directory under guests/python/ holding app.py (e.g. `topn`),
-# or the path of any directory holding app.py. The SDK (guests/python/sdk,
-# `import procbox`) is on its path. OUT defaults to
-# target/guests/python/NAME.wasm.
+# DIR is the directory holding app.py: `.`, a relative or an absolute path,
+# or the name of a plugin under guests/python/ (e.g. `topn`) when no such
+# directory is under the current one. The SDK (guests/python/sdk, `import
+# procbox`) is on its path. OUT (relative to the current directory; it may
+# be inside DIR) defaults to target/guests/python/NAME.wasm; its directory
+# must exist.
 #
 # componentize-py is installed into a virtual environment, created once and
 # reused: $PROCBOX_PY_VENV, default target/componentize-py-venv. $PYTHON
@@ -25,21 +27,39 @@ UNAVAILABLE=77
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 repo=$(cd "$here/../.." && pwd)
 
-usage() {
-    echo "usage: $0 PLUGIN [OUT.wasm]   (PLUGIN: a directory under guests/python/ with app.py)" >&2
+# Every failure is one line on stderr, naming its cause.
+fail() {
+    echo "build.sh: $*" >&2
     exit 2
 }
+usage() { fail "usage: $0 DIR [OUT.wasm]   (DIR holds app.py)"; }
 unavailable() {
     echo "build.sh: toolchain unavailable: $*" >&2
     exit "$UNAVAILABLE"
 }
 
 [[ $# -ge 1 && $# -le 2 ]] || usage
-plugin=$1
-if [[ $plugin == */* ]]; then app_dir=$(cd "$plugin" && pwd); else app_dir=$here/$plugin; fi
-[[ -f $app_dir/app.py ]] || { echo "build.sh: $app_dir/app.py does not exist" >&2; usage; }
+[[ -n $1 ]] || usage
+if [[ -d $1 ]]; then
+    app_dir=$(cd -- "$1" && pwd)
+elif [[ $1 != */* && -d $here/$1 ]]; then
+    app_dir=$here/$1 # a plugin of this repository, by name
+else
+    fail "$1 is not a directory (give the directory that holds app.py)"
+fi
+[[ -f $app_dir/app.py ]] || fail "$app_dir holds no app.py"
 plugin=$(basename "$app_dir")
-out=${2:-$repo/target/guests/python/$plugin.wasm}
+if [[ $# -eq 2 ]]; then
+    out=$2
+    [[ -n $out && $out != */ ]] || fail "OUT must name a file, not ${out:-an empty string}"
+    [[ $out == /* ]] || out=$PWD/$out
+    [[ -d $(dirname "$out") ]] || fail "cannot write $out: directory $(dirname "$out") does not exist"
+    [[ ! -d $out ]] || fail "cannot write $out: it is a directory"
+    [[ -w $(dirname "$out") ]] || fail "cannot write $out: directory $(dirname "$out") is not writable"
+else
+    out=$repo/target/guests/python/$plugin.wasm
+    mkdir -p "$(dirname "$out")"
+fi
 venv=${PROCBOX_PY_VENV:-$repo/target/componentize-py-venv}
 python=${PYTHON:-python3}
 
@@ -75,19 +95,51 @@ fi
 
 # 2. The component. componentize-py reads the WIT itself (world `plugin`) and
 # bundles CPython, the standard library and app.py. It writes __pycache__
-# into the application directory, so it works on a copy. The result is
-# written beside OUT and renamed, so a reader never sees half a file.
-mkdir -p "$(dirname "$out")"
-work=$(mktemp -d "$out.XXXXXX")
+# into the application directory, so it works on a copy, made in a
+# directory of its own (OUT may be inside DIR). The result is copied beside
+# OUT and renamed, so a reader never sees half a file.
+work=$(mktemp -d "${TMPDIR:-/tmp}/procbox-build.XXXXXX")
 trap 'rm -rf "$work"' EXIT
-cp -R "$app_dir" "$work/app"
-status=0
+mkdir "$work/app"
+# The application's files, without earlier builds (a .wasm inside DIR).
+(cd "$app_dir" && find . -mindepth 1 -maxdepth 1 ! -name '*.wasm' ! -name '*.wasm.*' ! -name __pycache__ \
+    -exec cp -R -- {} "$work/app/" \;)
 cp -R "$here/sdk" "$work/sdk"
-"$componentize" -d "$repo/wit" -w plugin componentize -p "$work/app" -p "$work/sdk" app -o "$work/out.wasm" >&2 || status=$?
+# componentize-py reports a mistake in app.py (a syntax error, an exception
+# while importing it) inside a traceback of its own and a Rust backtrace:
+# only the user's part is shown, with the real path of app.py.
+explain() {
+    awk -v dir="$app_dir" '
+        /^Stack backtrace:/ { exit }
+        /^Caused by:$/ { causes = 1; next }
+        causes {
+            line = $0; sub(/^[ \t]+[0-9]*:? */, "", line)
+            if (line != "" && index(main, line) == 0) print "  caused by: " line
+            next
+        }
+        tb && /^[ \t]/ { buf = buf $0 "\n"; next }
+        tb {
+            tb = 0
+            if ($0 ~ /^AssertionError: / && buf ~ /componentize-py/) sub(/^AssertionError: /, "")
+            else printf "%s", buf
+        }
+        /^Traceback \(most recent call last\):$/ && !seen { tb = 1; seen = 1; buf = $0 "\n"; next }
+        /^$/ { blank++; next }
+        { for (; blank > 0; blank--) if (printed) print ""; gsub(/"\/0\//, "\"" dir "/"); print; printed = 1; main = main $0 "\n" }
+    ' "$work/log" >&2
+}
+status=0
+RUST_BACKTRACE=0 RUST_LIB_BACKTRACE=0 "$componentize" -d "$repo/wit" -w plugin componentize \
+    -p "$work/app" -p "$work/sdk" app -o "$work/out.wasm" >"$work/log" 2>&1 || status=$?
 if ((status != 0)); then
-    echo "build.sh: componentize-py failed to build $app_dir (status $status)" >&2
+    explain
+    echo "build.sh: componentize-py failed to build $app_dir/app.py (status $status)" >&2
     exit $((status == UNAVAILABLE ? 1 : status)) # 77 means only "no toolchain"
 fi
 chmod 644 "$work/out.wasm"
-mv -f "$work/out.wasm" "$out"
+partial=$(mktemp "$out.XXXXXX" 2>/dev/null) || fail "cannot write beside $out"
+cp "$work/out.wasm" "$partial" 2>/dev/null && mv -f "$partial" "$out" 2>/dev/null || {
+    rm -f "$partial"
+    fail "cannot write $out"
+}
 echo "$out"

@@ -173,6 +173,204 @@ impl Language {
     }
 }
 
+/// What a build script printed and how it ended.
+pub struct Built {
+    pub code: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl std::fmt::Debug for Built {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "exit {:?}\nstdout: {}\nstderr: {}",
+            self.code, self.stdout, self.stderr
+        )
+    }
+}
+
+/// The `.wasm` at `path` is a component (or at least a wasm binary).
+pub fn is_wasm(path: &Path) -> bool {
+    std::fs::read(path).is_ok_and(|bytes| bytes.starts_with(b"\0asm"))
+}
+
+impl Language {
+    /// Runs `script ARGS` in `cwd` with the tests' toolchain.
+    pub async fn run_script(&self, script: &Path, args: &[&str], cwd: &Path) -> Built {
+        let (var, place) = self.toolchain_env();
+        let out = tokio::process::Command::new(script)
+            .args(args)
+            .env(var, place)
+            .env("PROCBOX", procbox_bin())
+            .current_dir(cwd)
+            .stdin(std::process::Stdio::null())
+            .kill_on_drop(true)
+            .output()
+            .await
+            .expect("start a build script");
+        Built {
+            code: out.status.code(),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+
+    /// `DIR/build.sh DIR [OUT]` from inside a copy of the plugin `name`
+    /// outside the repository: `.`, relative and absolute DIR, relative and
+    /// absolute OUT, OUT inside DIR; and user mistakes (no app file, OUT
+    /// in a directory that does not exist) as one line and a non-zero exit.
+    pub async fn script_builds_from_anywhere(&self, name: &str, app: &str) {
+        let started = std::time::Instant::now();
+        let script = repo().join(self.dir).join("build.sh");
+        let tmp = tempfile::tempdir().expect("a temporary directory");
+        let plugin = tmp.path().join(name);
+        copy_dir(&repo().join(self.dir).join(name), &plugin);
+        let elsewhere = tmp.path().join("elsewhere");
+        std::fs::create_dir(&elsewhere).unwrap();
+        let abs = |p: &Path| p.to_str().expect("a UTF-8 path").to_string();
+        let cases: [(&Path, Vec<String>, PathBuf); 3] = [
+            // From inside the plugin: `.` and an OUT inside it, relative.
+            (&plugin, vec![".".into(), "out.wasm".into()], plugin.join("out.wasm")),
+            // A relative DIR, and a relative OUT inside it.
+            (
+                tmp.path(),
+                vec![name.into(), format!("{name}/inside.wasm")],
+                plugin.join("inside.wasm"),
+            ),
+            // Absolute both, from elsewhere.
+            (
+                &elsewhere,
+                vec![abs(&plugin), abs(&plugin.join("abs.wasm"))],
+                plugin.join("abs.wasm"),
+            ),
+        ];
+        for (cwd, args, wasm) in cases {
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            let built = self.run_script(&script, &args, cwd).await;
+            assert_eq!(built.code, Some(0), "build.sh {args:?} in {}: {built:?}", cwd.display());
+            assert_eq!(built.stdout.trim(), abs(&wasm), "{built:?}");
+            assert!(is_wasm(&wasm), "{} is not wasm", wasm.display());
+        }
+        // Mistakes: one line naming the cause, a non-zero exit.
+        let empty = tmp.path().join("empty");
+        std::fs::create_dir(&empty).unwrap();
+        let mistakes: [(&Path, &[&str], &str); 3] = [
+            (&empty, &[".", "x.wasm"], app),
+            (&plugin, &[".", "no/such/dir/x.wasm"], "does not exist"),
+            (&elsewhere, &["no-such-plugin-dir/", "x.wasm"], "is not a directory"),
+        ];
+        for (cwd, args, cause) in mistakes {
+            let built = self.run_script(&script, args, cwd).await;
+            self.one_line_failure(&built, cause);
+        }
+        eprintln!("{}: build.sh from anywhere took {:.0?}", self.name, started.elapsed());
+    }
+
+    /// A failure: a non-zero exit, no stdout, and one line on stderr that
+    /// names `cause`.
+    pub fn one_line_failure(&self, built: &Built, cause: &str) {
+        assert!(
+            !matches!(built.code, Some(0) | Some(TOOLCHAIN_UNAVAILABLE)),
+            "{built:?}"
+        );
+        assert_eq!(built.stdout, "", "{built:?}");
+        assert_eq!(built.stderr.lines().count(), 1, "{built:?}");
+        assert!(built.stderr.contains(cause), "{cause:?}: {built:?}");
+    }
+
+    /// A `procbox new --lang LANG` project's `build.sh [OUT]` from inside
+    /// the project (relative OUT), from elsewhere (absolute OUT), and its
+    /// mistakes (OUT in a missing directory, no app file) as one line.
+    /// Returns the project (in `dir`) for more checks.
+    pub async fn new_project_script_builds_from_anywhere(&self, lang: &str, dir: &Path, app: &str) -> PathBuf {
+        let started = std::time::Instant::now();
+        let name = format!("from-anywhere-{lang}");
+        let created = crate::procbox_in(dir, &["new", "--lang", lang, &name]).await;
+        assert_eq!(created.code, Some(0), "{created:?}");
+        let project = dir.join(&name);
+        let script = project.join("build.sh");
+        let built = self
+            .run_script(Path::new("./build.sh"), &["inside.wasm"], &project)
+            .await;
+        assert_eq!(built.code, Some(0), "{built:?}");
+        assert!(is_wasm(&project.join("inside.wasm")));
+        let elsewhere = dir.join("elsewhere");
+        std::fs::create_dir_all(&elsewhere).unwrap();
+        let out = elsewhere.join("abs.wasm");
+        let built = self.run_script(&script, &[out.to_str().unwrap()], &elsewhere).await;
+        assert_eq!(built.code, Some(0), "{built:?}");
+        assert!(is_wasm(&out));
+        let built = self
+            .run_script(Path::new("./build.sh"), &["no/such/dir/x.wasm"], &project)
+            .await;
+        self.one_line_failure(&built, "does not exist");
+        let moved = project.join(format!("{app}.moved"));
+        std::fs::rename(project.join(app), &moved).unwrap();
+        let built = self.run_script(&script, &[], dir).await;
+        self.one_line_failure(&built, app);
+        std::fs::rename(&moved, project.join(app)).unwrap();
+        eprintln!(
+            "{}: a new project's build.sh from anywhere took {:.0?}",
+            self.name,
+            started.elapsed()
+        );
+        project
+    }
+}
+
+/// Copies the files of `from` (not its subdirectories) into a new `to`.
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        if entry.file_type().unwrap().is_file() {
+            std::fs::copy(entry.path(), to.join(entry.file_name())).unwrap();
+        }
+    }
+}
+
+/// `tsc` (pinned, from npm), installed by `guests/js/build.sh` into the
+/// tests' JavaScript toolchain.
+pub fn tsc() -> PathBuf {
+    JAVASCRIPT.toolchain_env().1.join("tsc/node_modules/.bin/tsc")
+}
+
+/// The fenced code blocks of `markdown` whose language is one of `langs`:
+/// (language, line of the opening fence, code).
+pub fn code_blocks<'a>(markdown: &'a str, langs: &[&str]) -> Vec<(&'a str, usize, String)> {
+    let mut blocks = Vec::new();
+    let mut open: Option<(&str, usize, String)> = None;
+    for (i, line) in markdown.lines().enumerate() {
+        let fence = line.trim_start();
+        match open.take() {
+            None => {
+                if let Some(lang) = fence.strip_prefix("```") {
+                    let lang = lang.trim();
+                    if langs.contains(&lang) {
+                        open = Some((lang, i + 1, String::new()));
+                    } else if !lang.is_empty() || fence == "```" {
+                        // Another language's block: skip to its end.
+                        open = Some(("", i + 1, String::new()));
+                    }
+                }
+            }
+            Some((lang, at, code)) if fence == "```" => {
+                if !lang.is_empty() {
+                    blocks.push((lang, at, code));
+                }
+            }
+            Some((lang, at, mut code)) => {
+                code.push_str(line);
+                code.push('\n');
+                open = Some((lang, at, code));
+            }
+        }
+    }
+    assert!(open.is_none(), "an unclosed code block");
+    blocks
+}
+
 /// `procbox compile WASM` into the cache the tests' procbox runs use.
 async fn compile_into_test_cache(wasm: &Path) {
     let started = std::time::Instant::now();

@@ -13,10 +13,10 @@
 //! `PROCBOX_REQUIRE_JS` is set (then they fail).
 
 use std::future::Future;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use procbox_tests::language::{sleeping_with, JAVASCRIPT};
+use procbox_tests::language::{code_blocks, is_wasm, repo, sleeping_with, tsc, JAVASCRIPT};
 use procbox_tests::{git_in, git_repository, procbox, procbox_in};
 use tokio::sync::OnceCell;
 
@@ -142,6 +142,151 @@ async fn a_new_javascript_plugin_builds_and_runs_outside_the_repository() {
             return;
         }
         JAVASCRIPT.new_project_builds_and_runs("js").await;
+    })
+    .await
+}
+
+/// `guests/js/build.sh DIR [OUT]` from inside a plugin directory outside
+/// the repository: `.`, relative and absolute paths, an OUT inside DIR;
+/// a user's mistake is one line (componentize-js's own words for a
+/// mistake in the app, without a stack trace).
+#[tokio::test]
+async fn the_build_script_works_from_anywhere_and_fails_in_one_line() {
+    within(async {
+        if JAVASCRIPT.plugin(&RECENT, "recent").await.is_none() {
+            return;
+        }
+        JAVASCRIPT.script_builds_from_anywhere("recent", "app.js").await;
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("app.js"), "export const nope = 1;\n").unwrap();
+        let script = repo().join("guests/js/build.sh");
+        let built = JAVASCRIPT.run_script(&script, &[".", "x.wasm"], dir.path()).await;
+        assert_eq!(built.code, Some(1), "{built:?}");
+        assert!(built.stderr.contains(r#"does not export a "run""#), "{built:?}");
+        assert!(
+            !built.stderr.contains("    at ") && !built.stderr.contains("node:internal"),
+            "a stack trace: {built:?}"
+        );
+        assert!(
+            built
+                .stderr
+                .trim_end()
+                .lines()
+                .last()
+                .unwrap()
+                .starts_with("build.sh: componentize-js failed"),
+            "{built:?}"
+        );
+    })
+    .await
+}
+
+/// A `procbox new --lang js` project's build.sh from anywhere; its strict
+/// tsconfig.json checks app.js and, after the documented rename, app.ts,
+/// which build.sh then builds.
+#[tokio::test]
+async fn a_new_javascript_project_builds_from_anywhere_and_type_checks_as_typescript() {
+    within(async {
+        if JAVASCRIPT.plugin(&RECENT, "recent").await.is_none() {
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let project = JAVASCRIPT
+            .new_project_script_builds_from_anywhere("js", dir.path(), "app.js")
+            .await;
+        let checked = tsc_in(&project, &["-p", "."]).await;
+        assert!(
+            checked.status.success(),
+            "app.js: {}",
+            String::from_utf8_lossy(&checked.stdout)
+        );
+        std::fs::rename(project.join("app.js"), project.join("app.ts")).unwrap();
+        let checked = tsc_in(&project, &["-p", "."]).await;
+        assert!(
+            checked.status.success(),
+            "app.ts: {}",
+            String::from_utf8_lossy(&checked.stdout)
+        );
+        let built = JAVASCRIPT
+            .run_script(Path::new("./build.sh"), &["typed.wasm"], &project)
+            .await;
+        assert_eq!(built.code, Some(0), "{built:?}");
+        assert!(is_wasm(&project.join("typed.wasm")));
+        // And a type error is one: tsc --strict is really strict.
+        std::fs::write(
+            project.join("app.ts"),
+            "import { plugin } from \"procbox\";\nexport const run = plugin((args) => args.length > 0 ? \"no\" : 0);\n",
+        )
+        .unwrap();
+        let checked = tsc_in(&project, &["-p", "."]).await;
+        assert!(!checked.status.success(), "a string exit code passed tsc");
+    })
+    .await
+}
+
+/// `tsc ARGS` in `dir`.
+async fn tsc_in(dir: &Path, args: &[&str]) -> std::process::Output {
+    tokio::process::Command::new(tsc())
+        .args(args)
+        .arg("--pretty")
+        .arg("false")
+        .current_dir(dir)
+        .stdin(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .output()
+        .await
+        .expect("start tsc")
+}
+
+/// Every JavaScript and TypeScript snippet of the SDK reference
+/// (guests/js/sdk/README.md) and of README.md type-checks with
+/// `tsc --strict` against procbox.d.ts: the JS ones with `checkJs`. Each
+/// is its own module; one without `import` or `export` (none today) would
+/// be made one with a trailing `export {}`, so that snippets never share
+/// a scope.
+#[tokio::test]
+async fn every_documented_javascript_snippet_type_checks_against_procbox_d_ts() {
+    within(async {
+        if JAVASCRIPT.plugin(&RECENT, "recent").await.is_none() {
+            return;
+        }
+        let started = std::time::Instant::now();
+        let dir = tempfile::tempdir().unwrap();
+        let mut names = Vec::new();
+        for doc in ["guests/js/sdk/README.md", "README.md"] {
+            let text = std::fs::read_to_string(repo().join(doc)).unwrap();
+            for (lang, line, mut code) in code_blocks(&text, &["js", "javascript", "ts", "typescript"]) {
+                let ext = if lang.starts_with('t') { "ts" } else { "js" };
+                let name = format!("{}-line-{line}.{ext}", doc.replace('/', "_"));
+                if !code.contains("import ") && !code.contains("export ") {
+                    code.push_str("export {}; // wrapped: a fragment, made a module of its own\n");
+                }
+                std::fs::write(dir.path().join(&name), code).unwrap();
+                names.push(name);
+            }
+        }
+        // The reference's forms: the plugin, async main, $ options, Command,
+        // Child, ExitStatus, errors; README.md's one.
+        assert!(names.len() >= 8, "{names:?}");
+        let dts = repo().join("guests/js/sdk/procbox.d.ts");
+        let config = serde_json::json!({
+            "compilerOptions": {
+                "strict": true, "noEmit": true, "target": "ES2022", "module": "ES2022",
+                "moduleResolution": "bundler", "lib": ["ES2022", "DOM"], "types": [],
+                "allowJs": true, "checkJs": true,
+                "paths": { "procbox": [dts.to_str().unwrap()] }
+            },
+            "include": ["*.ts", "*.js"]
+        });
+        std::fs::write(dir.path().join("tsconfig.json"), config.to_string()).unwrap();
+        let checked = tsc_in(dir.path(), &["-p", "."]).await;
+        assert!(
+            checked.status.success(),
+            "{} of {names:?}:\n{}",
+            checked.status,
+            String::from_utf8_lossy(&checked.stdout)
+        );
+        eprintln!("type-checked {} snippets in {:.0?}", names.len(), started.elapsed());
     })
     .await
 }

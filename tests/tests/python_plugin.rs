@@ -377,3 +377,49 @@ async fn recent_prints_the_last_commits() {
     })
     .await
 }
+
+/// `guests/python/build.sh DIR [OUT]` from inside a plugin directory
+/// outside the repository: `.`, relative and absolute paths, an OUT inside
+/// DIR; a user's mistake is one line, and a syntax error in app.py shows
+/// Python's message for it, at app.py's real path, without
+/// componentize-py's own traceback or a Rust backtrace.
+#[tokio::test]
+async fn the_build_script_works_from_anywhere_and_fails_in_one_line() {
+    within(async {
+        if PYTHON.plugin(&TOPN, "topn").await.is_none() {
+            return;
+        }
+        PYTHON.script_builds_from_anywhere("topn", "app.py").await;
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("app.py"), "import procbox\ndef (:\n").unwrap();
+        let script = repo().join("guests/python/build.sh");
+        let built = PYTHON.run_script(&script, &[".", "x.wasm"], dir.path()).await;
+        assert_eq!(built.code, Some(1), "{built:?}");
+        let app = dir.path().join("app.py").canonicalize().unwrap();
+        assert!(
+            built.stderr.contains("SyntaxError")
+                && built.stderr.contains(&format!("File \"{}\", line 2", app.display())),
+            "{built:?}"
+        );
+        assert!(
+            !built.stderr.contains("bin/componentize-py") && !built.stderr.contains("Stack backtrace"),
+            "{built:?}"
+        );
+    })
+    .await
+}
+
+/// A `procbox new --lang python` project's build.sh from anywhere.
+#[tokio::test]
+async fn a_new_python_project_builds_from_anywhere() {
+    within(async {
+        if PYTHON.plugin(&TOPN, "topn").await.is_none() {
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        PYTHON
+            .new_project_script_builds_from_anywhere("python", dir.path(), "app.py")
+            .await;
+    })
+    .await
+}

@@ -1,7 +1,12 @@
 // Types of the procbox JavaScript SDK (procbox.js), for TypeScript plugins
-// and editors. guests/js/sdk/README.md is the reference.
+// and editors. guests/js/sdk/README.md is the reference: every form it
+// documents type-checks with `tsc --strict` against this file (a test
+// checks each of its snippets, and README.md's).
 
+/** Where a spawned child's stream goes: see `Command.spawn`. */
 export type Stream = "pipe" | "ignore" | "inherit" | { file: string; append?: boolean };
+/** Bytes or text for a child's stdin (text is written as UTF-8). */
+export type Input = string | Uint8Array;
 export type SignalName = "HUP" | "INT" | "QUIT" | "KILL" | "USR1" | "USR2" | "TERM" | "STOP" | "CONT";
 
 export class ProcboxError extends Error {}
@@ -21,6 +26,7 @@ export class CommandError extends ProcboxError {
 }
 
 export class ExitStatus {
+  private constructor();
   readonly code: number | null;
   readonly signal: number | null;
   readonly durationMs: number;
@@ -33,6 +39,7 @@ export class ExitStatus {
 }
 
 export class Result {
+  private constructor();
   readonly command: string[];
   readonly status: ExitStatus;
   readonly exitCode: number | null;
@@ -41,29 +48,35 @@ export class Result {
   text(): string;
   lines(): string[];
   json<T = unknown>(): T;
+  /** `String(result)`: `text()`. */
+  toString(): string;
 }
 
 export class Child {
+  private constructor();
   readonly command: string[];
   readonly pid: number;
   status: ExitStatus | null;
   stderrText: string;
+  /** SIGKILL to its process group. */
   kill(): void;
   signal(sig: SignalName | `SIG${SignalName}` | number, options?: { group?: boolean }): void;
   wait(): ExitStatus;
-  communicate(input?: Uint8Array): { stdout: string; stderr: string };
-  lines(): Generator<string, void, void>;
+  /** Writes `input` (then closes stdin) while reading stdout and stderr; waits. */
+  communicate(input?: Input | null): { stdout: string; stderr: string };
+  /** stdout's lines as the child prints them, while `input` is written. */
+  lines(input?: Input | null): Generator<string, void, void>;
   close(): void;
 }
 
 export class Command {
-  constructor(program: string, args?: Array<string | number>);
+  constructor(program: string, args?: ReadonlyArray<string | number>);
   readonly argv: string[];
   arg(value: string | number): this;
-  args(values: Array<string | number>): this;
+  args(values: ReadonlyArray<string | number>): this;
   env(name: string, value: string | number): this;
   cwd(dir: string): this;
-  input(data: string | Uint8Array): this;
+  input(data: Input): this;
   timeout(ms: number, killAfterMs?: number): this;
   check(yes?: boolean): this;
   measureTree(yes?: boolean): this;
@@ -71,17 +84,26 @@ export class Command {
   output(): Result;
   text(): string;
   lines(): Generator<string, void, void>;
+  /** The command line as procbox quotes it. */
+  toString(): string;
 }
 
+/** `$(options)`: see the reference's `$` section. */
 export interface Options {
+  /** The working directory (a granted `--dir`). */
   cwd?: string;
+  /** Variables to set (the child inherits nothing; `--allow-env` governs them). */
   env?: Record<string, string | number>;
-  input?: string | Uint8Array;
+  /** Bytes or text for stdin. */
+  input?: Input;
+  /** SIGTERM after this long, then SIGKILL to the tree 2 s later. */
   timeoutMs?: number;
+  /** `false`: a failing `Result` instead of a `CommandError`. */
   check?: boolean;
 }
 
-type Value = string | number | Array<string | number>;
+/** A value interpolated into `$`: one argument, or (an array standing alone) one per element. */
+export type Value = string | number | ReadonlyArray<string | number>;
 
 export interface Dollar {
   (strings: TemplateStringsArray, ...values: Value[]): Result;
@@ -89,7 +111,11 @@ export interface Dollar {
 }
 
 export const $: Dollar;
-export function words(strings: readonly string[], values: Value[]): string[];
-export function plugin(main: (args: string[]) => number | void): { run(): void };
+export function words(strings: readonly string[], values: readonly Value[]): string[];
+/** What `main` returns: the exit code (nothing: 0), or a promise of it (an `async` main). */
+export type ExitCode = number | void | undefined;
+/** The `wasi:cli/run` export: `export const run = plugin(main)`. */
+export function plugin(main: (args: string[]) => ExitCode | Promise<ExitCode>): { run(): void };
 export function quote(word: string): string;
-export function commandLine(argv: string[]): string;
+export function commandLine(argv: readonly string[]): string;
+export const SIGPIPE: 13;

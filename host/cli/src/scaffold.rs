@@ -150,6 +150,8 @@ struct Scripted {
     /// `.gitignore` lines besides the plugin itself.
     ignore: &'static str,
     sdk: &'static [(&'static str, &'static str)],
+    /// Other files: (name, text).
+    extra: &'static [(&'static str, &'static str)],
     /// Where a vendored SDK file (its path in procbox's tree) goes.
     place: fn(&str) -> String,
 }
@@ -160,6 +162,7 @@ const PYTHON: Scripted = Scripted {
     readme: PYTHON_README,
     ignore: "__pycache__/\n",
     sdk: PYTHON_SDK_SOURCES,
+    extra: &[],
     place: |path| path.replace("guests/python/sdk/", "procbox-sdk/"),
 };
 
@@ -169,6 +172,7 @@ const JS: Scripted = Scripted {
     readme: JS_README,
     ignore: "",
     sdk: JS_SDK_SOURCES,
+    extra: &[("tsconfig.json", JS_TSCONFIG)],
     // The SDK in procbox-sdk/; the componentize script beside build.sh.
     place: |path| match path.rsplit_once('/') {
         Some((_, "componentize.mjs")) => "componentize.mjs".into(),
@@ -186,6 +190,11 @@ fn scripted_files(name: &str, lang: &Scripted) -> Vec<(String, String)> {
         ("README.md".into(), lang.readme.replace("NAME", name)),
         (".gitignore".into(), format!("/{name}.wasm\n{}", lang.ignore)),
     ];
+    files.extend(
+        lang.extra
+            .iter()
+            .map(|(path, text)| (path.to_string(), text.to_string())),
+    );
     files.extend(
         lang.sdk
             .iter()
@@ -309,20 +318,29 @@ const PYTHON_BUILD: &str = r#"#!/usr/bin/env bash
 #
 #   ./build.sh [OUT.wasm]          (default: NAME.wasm beside this script)
 #
-# componentize-py comes from PyPI into a virtual environment made once and
-# shared by every plugin: $PROCBOX_PY_VENV, default
-# ~/.cache/procbox/componentize-py-0.25.1 ($PYTHON picks the interpreter,
-# 3.10 or newer). When procbox is on PATH ($PROCBOX names another), the
-# manifest is embedded in the result. Exit status 77: the toolchain cannot
-# be installed here (the reason is on stderr).
+# It may be run from any directory; OUT is relative to the current one and
+# its directory must exist. componentize-py comes from PyPI into a virtual
+# environment made once and shared by every plugin: $PROCBOX_PY_VENV,
+# default ~/.cache/procbox/componentize-py-0.25.1 ($PYTHON picks the
+# interpreter, 3.10 or newer). When procbox is on PATH ($PROCBOX names
+# another), the manifest is embedded in the result. Every failure is one
+# line naming its cause (with Python's own message for a mistake in
+# app.py). Exit status 77: the toolchain cannot be installed here.
 set -euo pipefail
 
 VERSION=0.25.1 # bundles WASI 0.2.12, the version of wit/deps
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+fail() { echo "build.sh: $*" >&2; exit 2; }
+unavailable() { echo "build.sh: toolchain unavailable: $*" >&2; exit 77; }
+[[ $# -le 1 ]] || fail "usage: $0 [OUT.wasm]"
+[[ -f $here/app.py ]] || fail "$here holds no app.py"
 out=${1:-$here/NAME.wasm}
+[[ -n $out && $out != */ ]] || fail "OUT must name a file, not ${out:-an empty string}"
+[[ $out == /* ]] || out=$PWD/$out
+[[ -d $(dirname "$out") ]] || fail "cannot write $out: directory $(dirname "$out") does not exist"
+[[ ! -d $out ]] || fail "cannot write $out: it is a directory"
 venv=${PROCBOX_PY_VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/procbox/componentize-py-$VERSION}
 python=${PYTHON:-python3}
-unavailable() { echo "build.sh: toolchain unavailable: $*" >&2; exit 77; }
 
 mkdir -p "$(dirname "$venv")"
 if command -v flock >/dev/null; then exec 9>"$venv.lock"; flock 9; fi
@@ -341,8 +359,36 @@ trap 'rm -rf "$work"' EXIT
 mkdir "$work/app"
 cp "$here"/*.py "$work/app/"
 cp -R "$here/procbox-sdk" "$work/sdk"
-"$venv/bin/componentize-py" -d "$here/wit" -w plugin componentize -p "$work/app" -p "$work/sdk" app -o "$work/out.wasm" >&2
-mv -f "$work/out.wasm" "$out"
+# componentize-py reports a mistake in app.py (a syntax error, an exception
+# while importing it) inside a traceback of its own and a Rust backtrace:
+# only the user's part is shown, with the real path of app.py.
+status=0
+RUST_BACKTRACE=0 RUST_LIB_BACKTRACE=0 "$venv/bin/componentize-py" -d "$here/wit" -w plugin componentize \
+    -p "$work/app" -p "$work/sdk" app -o "$work/out.wasm" >"$work/log" 2>&1 || status=$?
+if ((status != 0)); then
+    awk -v dir="$here" '
+        /^Stack backtrace:/ { exit }
+        /^Caused by:$/ { causes = 1; next }
+        causes {
+            line = $0; sub(/^[ \t]+[0-9]*:? */, "", line)
+            if (line != "" && index(main, line) == 0) print "  caused by: " line
+            next
+        }
+        tb && /^[ \t]/ { buf = buf $0 "\n"; next }
+        tb {
+            tb = 0
+            if ($0 ~ /^AssertionError: / && buf ~ /componentize-py/) sub(/^AssertionError: /, "")
+            else printf "%s", buf
+        }
+        /^Traceback \(most recent call last\):$/ && !seen { tb = 1; seen = 1; buf = $0 "\n"; next }
+        /^$/ { blank++; next }
+        { for (; blank > 0; blank--) if (printed) print ""; gsub(/"\/0\//, "\"" dir "/"); print; printed = 1; main = main $0 "\n" }
+    ' "$work/log" >&2
+    fail "componentize-py failed to build $here/app.py"
+fi
+# Copied beside OUT and renamed, so that a reader never sees half of it.
+partial=$(mktemp "$out.XXXXXX" 2>/dev/null) || fail "cannot write beside $out"
+cp "$work/out.wasm" "$partial" 2>/dev/null && mv -f "$partial" "$out" 2>/dev/null || { rm -f "$partial"; fail "cannot write $out"; }
 procbox=${PROCBOX:-procbox}
 if command -v "$procbox" >/dev/null; then
     "$procbox" embed-manifest "$out" "$here/NAME.manifest.toml" >&2
@@ -390,19 +436,30 @@ const JS_BUILD: &str = r#"#!/usr/bin/env bash
 #
 #   ./build.sh [OUT.wasm]          (default: NAME.wasm beside this script)
 #
-# The toolchain comes from npm, pinned, into a directory made once and
-# shared by every plugin: $PROCBOX_JS_TOOLCHAIN, default
-# ~/.cache/procbox/js-toolchain. When procbox is on PATH ($PROCBOX names
-# another), the manifest is embedded in the result. Exit status 77: the
-# toolchain cannot be installed here (the reason is on stderr).
+# It may be run from any directory; OUT is relative to the current one and
+# its directory must exist. The toolchain comes from npm, pinned, into a
+# directory made once and shared by every plugin: $PROCBOX_JS_TOOLCHAIN,
+# default ~/.cache/procbox/js-toolchain. When procbox is on PATH ($PROCBOX
+# names another), the manifest is embedded in the result. Every failure is
+# one line naming its cause (with the compiler's message for a mistake in
+# the app). Exit status 77: the toolchain cannot be installed here.
 set -euo pipefail
 
 COMPONENTIZE_JS=0.23.0
 ESBUILD=0.25.12
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-out=${1:-$here/NAME.wasm}
-toolchain=${PROCBOX_JS_TOOLCHAIN:-${XDG_CACHE_HOME:-$HOME/.cache}/procbox/js-toolchain}
+fail() { echo "build.sh: $*" >&2; exit 2; }
 unavailable() { echo "build.sh: toolchain unavailable: $*" >&2; exit 77; }
+[[ $# -le 1 ]] || fail "usage: $0 [OUT.wasm]"
+app=$here/app.ts
+[[ -f $app ]] || app=$here/app.js
+[[ -f $app ]] || fail "$here holds neither app.js nor app.ts"
+out=${1:-$here/NAME.wasm}
+[[ -n $out && $out != */ ]] || fail "OUT must name a file, not ${out:-an empty string}"
+[[ $out == /* ]] || out=$PWD/$out
+[[ -d $(dirname "$out") ]] || fail "cannot write $out: directory $(dirname "$out") does not exist"
+[[ ! -d $out ]] || fail "cannot write $out: it is a directory"
+toolchain=${PROCBOX_JS_TOOLCHAIN:-${XDG_CACHE_HOME:-$HOME/.cache}/procbox/js-toolchain}
 
 mkdir -p "$toolchain"
 if command -v flock >/dev/null; then exec 9>"$toolchain.lock"; flock 9; fi
@@ -417,16 +474,19 @@ if [[ $(installed @bytecodealliance/componentize-js) != "$COMPONENTIZE_JS" || $(
         unavailable "npm could not install componentize-js and esbuild"
 fi
 
-app=$here/app.ts
-[[ -f $app ]] || app=$here/app.js
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 "$toolchain/node_modules/.bin/esbuild" "$app" --bundle --format=esm --platform=neutral --log-level=warning \
     --alias:procbox="$here/procbox-sdk/procbox.js" --external:'procbox:*' --external:'wasi:*' \
-    --outfile="$work/bundle.js" >&2
+    --outfile="$work/bundle.js" >&2 || fail "esbuild could not bundle $app"
+# componentize.mjs reports a failure without a stack trace; componentize-js
+# resolves some of its own files against the current directory.
 cp "$here/componentize.mjs" "$toolchain/componentize.mjs"
-node "$toolchain/componentize.mjs" "$work/bundle.js" "$here/wit" "$work/out.wasm" >&2
-mv -f "$work/out.wasm" "$out"
+(cd "$work" && node "$toolchain/componentize.mjs" "$work/bundle.js" "$here/wit" "$work/out.wasm") >&2 ||
+    fail "componentize-js failed to build $app"
+# Copied beside OUT and renamed, so that a reader never sees half of it.
+partial=$(mktemp "$out.XXXXXX" 2>/dev/null) || fail "cannot write beside $out"
+cp "$work/out.wasm" "$partial" 2>/dev/null && mv -f "$partial" "$out" 2>/dev/null || { rm -f "$partial"; fail "cannot write $out"; }
 procbox=${PROCBOX:-procbox}
 if command -v "$procbox" >/dev/null; then
     "$procbox" embed-manifest "$out" "$here/NAME.manifest.toml" >&2
@@ -434,6 +494,29 @@ else
     echo "build.sh: procbox is not on PATH: embed the manifest with procbox embed-manifest $out $here/NAME.manifest.toml" >&2
 fi
 echo "$out"
+"#;
+
+/// For `tsc -p .` and editors: strict, the SDK's types by the name
+/// "procbox", `app.ts` or (checked as well) `app.js`. StarlingMonkey has
+/// the web's globals (console, TextEncoder, ...): the DOM library types
+/// them.
+const JS_TSCONFIG: &str = r#"{
+  // tsc -p .  type-checks app.ts (or app.js) against procbox-sdk/procbox.d.ts;
+  // build.sh does not (esbuild strips the types without checking them).
+  "compilerOptions": {
+    "strict": true,
+    "noEmit": true,
+    "target": "ES2022",
+    "module": "ES2022",
+    "moduleResolution": "bundler",
+    "lib": ["ES2022", "DOM"],
+    "types": [],
+    "allowJs": true,
+    "checkJs": true,
+    "paths": { "procbox": ["./procbox-sdk/procbox.d.ts"] }
+  },
+  "include": ["app.ts", "app.js"]
+}
 "#;
 
 const JS_README: &str = r#"# NAME
@@ -448,8 +531,10 @@ procbox run NAME.wasm --allow-run echo -- world
 
 `build.sh` needs `node` (18 or newer) and `npm`; the first build installs
 componentize-js and esbuild from npm (about 20 s), later ones take about
-7 s. Rename `app.js` to `app.ts` for TypeScript (esbuild strips the types;
-`procbox-sdk/procbox.d.ts` gives them to editors and `tsc`). The first run
+7 s. Rename `app.js` to `app.ts` for TypeScript (esbuild strips the types
+without checking them; `tsconfig.json`, strict, gives
+`procbox-sdk/procbox.d.ts` to editors and to `tsc -p .`, which checks
+`app.ts`, or `app.js`). `./build.sh OUT` may be run from any directory. The first run
 compiles the plugin into procbox's cache (about 10 s); later runs start in
 a fraction of a second.
 
