@@ -259,8 +259,18 @@ fn exited(pidfd: &OwnedFd) -> bool {
 /// Kills the process behind `pidfd` and reaps it, if no one else has: by
 /// its pidfd, never by a pid that may have been reused.
 fn end_init(pidfd: &OwnedFd) {
-    // SAFETY: pidfd_send_signal and waitid on a pidfd we own; ESRCH or
-    // ECHILD once it is gone or reaped elsewhere.
+    kill_by_pidfd(pidfd);
+    // SAFETY: waitid on a pidfd we own, into a zeroed siginfo; ECHILD once
+    // it is reaped elsewhere.
+    unsafe {
+        let mut info: libc::siginfo_t = std::mem::zeroed();
+        libc::waitid(libc::P_PIDFD, pidfd.as_raw_fd() as libc::id_t, &mut info, libc::WEXITED);
+    }
+}
+
+/// SIGKILLs the process behind `pidfd` (nothing if it is gone already).
+fn kill_by_pidfd(pidfd: &OwnedFd) {
+    // SAFETY: pidfd_send_signal on a pidfd we own; ESRCH once it is gone.
     unsafe {
         libc::syscall(
             libc::SYS_pidfd_send_signal,
@@ -269,8 +279,6 @@ fn end_init(pidfd: &OwnedFd) {
             std::ptr::null::<libc::siginfo_t>(),
             0u32,
         );
-        let mut info: libc::siginfo_t = std::mem::zeroed();
-        libc::waitid(libc::P_PIDFD, pidfd.as_raw_fd() as libc::id_t, &mut info, libc::WEXITED);
     }
 }
 
@@ -425,16 +433,7 @@ extern "C" fn reap_at_exit() {
 /// `deadline` (its exit waits for the namespace's members to be reaped,
 /// which by now the run has done).
 fn end_init_within(pidfd: &OwnedFd, deadline: std::time::Instant) {
-    // SAFETY: pidfd_send_signal on a pidfd we own; ESRCH once it is gone.
-    unsafe {
-        libc::syscall(
-            libc::SYS_pidfd_send_signal,
-            pidfd.as_raw_fd(),
-            libc::SIGKILL,
-            std::ptr::null::<libc::siginfo_t>(),
-            0u32,
-        );
-    }
+    kill_by_pidfd(pidfd);
     let mut poll = libc::pollfd {
         fd: pidfd.as_raw_fd(),
         events: libc::POLLIN,
