@@ -83,6 +83,10 @@ impl Language {
         let wasm = target_dir().join(self.dir).join(format!("{name}.wasm"));
         let script = repo().join(self.dir).join("build.sh");
         if self.stale(&wasm, &script, name) {
+            // The build scripts refuse an OUT in a directory that does not
+            // exist; a fresh clone has no target/guests/<language> yet.
+            std::fs::create_dir_all(wasm.parent().expect("a file in a directory"))
+                .expect("create the output directory");
             let started = std::time::Instant::now();
             let (var, place) = self.toolchain_env();
             let out = tokio::process::Command::new("bash")
