@@ -241,9 +241,12 @@ mod tests {
         assert!(at("procbox-run-3-000000000000000d").is_file());
         assert!(at("procbox-run-x").is_dir());
         assert_eq!(foreign.is_dir(), root);
-        // Released, the live one is stale too.
+        // That a released lock makes a run stale is tested end to end
+        // (tests/tests/leftovers.rs): here another test's launcher, a fork
+        // of this test process that never execs, may inherit `live`'s
+        // descriptor and hold the lock past `drop` (issue 22: a launcher
+        // started by exec ends that).
         drop(live);
-        assert_eq!(sweep_stale(base.path(), SWEEP_BOUND), 1);
     }
 
     #[test]
