@@ -41,6 +41,10 @@ from .streams import StreamReader, StreamWriter
 
 _loop.install()
 
+from . import _asyncio_subprocess, _subprocess  # noqa: E402,F401  (built into the plugin)
+
+_subprocess.install()
+
 __all__ = [
     "CalledProcessError",
     "CompletedProcess",

@@ -41,7 +41,11 @@ def spawn_error(err: Err, command: list[str]) -> SpawnError:
         wit.Error_Io: ProcessIOError,
     }
     reason = err.value
-    return kinds.get(type(reason), ProcessIOError)(command, str(getattr(reason, "value", reason)))
+    text = str(getattr(reason, "value", reason))
+    kind = kinds.get(type(reason), ProcessIOError)
+    if kind is InvalidInput and text.startswith("working directory") and "os error 2)" in text:
+        kind = NotFound  # a missing working directory, as CPython reports it
+    return kind(command, text)
 
 
 def call(command: list[str], function, *args):

@@ -28,6 +28,11 @@ class NothingToWaitFor(RuntimeError):
 class PollLoop(asyncio.BaseEventLoop):
     """`asyncio.BaseEventLoop` over `wasi:io/poll`."""
 
+    async def _make_subprocess_transport(self, protocol, args, shell, stdin, stdout, stderr, bufsize, extra=None, **kwargs):
+        from ._asyncio_subprocess import make_subprocess_transport
+
+        return await make_subprocess_transport(self, protocol, args, shell, stdin, stdout, stderr, bufsize, extra, **kwargs)
+
     def __init__(self) -> None:
         super().__init__()
         # key -> (pollable, future): what the tasks wait on.

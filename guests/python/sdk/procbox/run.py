@@ -49,6 +49,7 @@ async def run_process(
     encoding: str = "utf-8",
     errors: str = "strict",
     timeout: float | None = None,
+    capture_output: bool | None = None,
     **options,
 ) -> CompletedProcess:
     """Runs `args` (a list: program and arguments; no shell), feeding it
@@ -59,8 +60,11 @@ async def run_process(
     procbox's success rule, naming the command line, its status, duration
     and the end of stderr. `timeout` (seconds) has the host stop its whole
     tree when it runs too long, and raises `TimeoutExpired`, check or not.
-    `text` decodes the output. Other keywords are `Process`'s (`env`,
-    `cwd`, `measure_tree`, ...)."""
+    `text` decodes the output. `capture_output=True` is the default
+    (as `subprocess.run`'s); `False` sends both to the null device. Other
+    keywords are `Process`'s (`env`, `cwd`, `measure_tree`, ...)."""
+    if capture_output is not None:
+        stdout = stderr = PIPE if capture_output else DEVNULL
     if isinstance(args, (str, bytes, os.PathLike)):
         args = [args]
     if isinstance(input, str):
