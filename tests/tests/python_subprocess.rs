@@ -13,7 +13,7 @@
 use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::process::Command as StdCommand;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use procbox_tests::language::{repo, PYTHON};
 use procbox_tests::{procbox, Run};
@@ -170,15 +170,12 @@ async fn env_from_os_environ_asks_only_for_what_changed() {
 #[tokio::test]
 async fn a_timeout_stops_the_child_and_raises_timeout_expired() {
     within(async {
-        let start = Instant::now();
         let Some(run) = stdlib(&["--allow-run=sleep 30"], &["timeout", "0.5"]).await else {
             return;
         };
         assert_eq!(run.code, Some(0), "{run:?}");
-        assert_eq!(run.stdout, "timed out after 0.5 s\n", "{run:?}");
-        // Not the 30 s of the sleep (the compile is cached by then or not,
-        // so only the upper bound is meaningful).
-        assert!(start.elapsed() < Duration::from_secs(25), "took {:?}", start.elapsed());
+        // The plugin measures: well under the sleep's 30 s.
+        assert_eq!(run.stdout, "timed out after 0.5 s and stopped\n", "{run:?}");
     })
     .await
 }
@@ -265,6 +262,43 @@ async fn os_system_and_os_popen_run_sh_through_the_gate() {
         assert!(
             run.stderr.contains("`sh -c \"echo from system; exit 3\"` was denied"),
             "{run:?}"
+        );
+    })
+    .await
+}
+
+#[tokio::test]
+async fn files_as_streams_need_allow_write_and_descriptors_name_the_alternative() {
+    within(async {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().to_str().unwrap();
+        let grant_dir = format!("--dir={path}");
+        let grants = ["--allow-run=echo *", "--allow-run=echo", "--allow-run=cat *"];
+        let mut flags = vec![&grant_dir[..]];
+        flags.extend(grants);
+        let Some(run) = stdlib(&flags, &["files", path]).await else {
+            return;
+        };
+        assert_eq!(run.code, Some(1), "{run:?}");
+        assert!(
+            run.stderr.contains("`echo written` was denied") && run.stderr.contains("--allow-write"),
+            "writing through a redirect needs --allow-write: {run:?}"
+        );
+
+        let allow_write = format!("--allow-write={path}");
+        flags.push(&allow_write);
+        let run = stdlib(&flags, &["files", path]).await.unwrap();
+        assert_eq!(run.code, Some(0), "{run:?}");
+        assert_eq!(
+            run.stdout,
+            "written\nappended\nthrough a file object\n\
+             subprocess in procbox: stdout=1 is not supported (file descriptors cannot be passed): \
+             use PIPE, DEVNULL, a file object or procbox.File(path)\n",
+            "{run:?}"
+        );
+        assert_eq!(
+            std::fs::read_to_string(dir.path().join("out.txt")).unwrap(),
+            "written\nappended\nthrough a file object\n"
         );
     })
     .await

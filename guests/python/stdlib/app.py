@@ -26,10 +26,14 @@ def env(args):
 
 
 def timeout(args):
+    import time
+
+    start = time.monotonic()
     try:
         subprocess.run(["sleep", "30"], timeout=float(args[0]))
     except subprocess.TimeoutExpired as err:
-        print(f"timed out after {err.timeout:g} s")
+        elapsed = time.monotonic() - start
+        print(f"timed out after {err.timeout:g} s", "and stopped" if elapsed < 10 else f"but took {elapsed:.1f} s")
 
 
 def check(args):
@@ -88,7 +92,20 @@ def system(args):
     print(os.popen("echo via popen").read(), end="")
 
 
-CASES = {"system": system, "shell": shell, "env": env, "timeout": timeout, "check": check, "cwd": cwd, "popen": popen,
+def files(args):
+    path = os.path.join(args[0], "out.txt")
+    subprocess.run(["echo", "written"], stdout=procbox.File(path), check=True)
+    subprocess.run(["echo", "appended"], stdout=procbox.File(path, append=True), stderr=subprocess.STDOUT, check=True)
+    with open(path, "a") as f:
+        subprocess.run(["echo", "through a file object"], stdout=f, check=True)
+    print(subprocess.run(["cat", path], stdout=subprocess.PIPE, text=True).stdout, end="")
+    try:
+        subprocess.run(["echo"], stdout=1)
+    except ValueError as err:
+        print(err)
+
+
+CASES = {"files": files, "system": system, "shell": shell, "env": env, "timeout": timeout, "check": check, "cwd": cwd, "popen": popen,
          "asyncio": asyncio_exec}
 
 
