@@ -4,7 +4,10 @@
 //! real processes:
 //! - `guests/js/scenarios`: the SDK's `$` tag, `Command` builder, lines as
 //!   they come, stdout and stderr together, typed errors, timeouts;
-//! - `guests/js/recent`: the example, `` $`git log --oneline -n ${n}` ``.
+//! - `guests/js/recent`: the example, `` $`git log --oneline -n ${n}` ``;
+//! - `guests/js/concurrent`: `$`'s pending processes (concurrent through
+//!   one reactor; `.nothrow()`, `.quiet()`, `.pipe()`, `lines()`, `.kill()`,
+//!   `exitCode`, `using`) and the plugin memory they need.
 //!
 //! The plugins are built and compiled into the test cache once per test
 //! binary (`procbox_tests::language`). If the toolchain cannot be installed
@@ -272,7 +275,7 @@ async fn every_documented_javascript_snippet_type_checks_against_procbox_d_ts() 
         let config = serde_json::json!({
             "compilerOptions": {
                 "strict": true, "noEmit": true, "target": "ES2022", "module": "ES2022",
-                "moduleResolution": "bundler", "lib": ["ES2022", "DOM"], "types": [],
+                "moduleResolution": "bundler", "lib": ["ES2022", "ESNext.Disposable", "DOM"], "types": [],
                 "allowJs": true, "checkJs": true,
                 "paths": { "procbox": [dts.to_str().unwrap()] }
             },
@@ -287,6 +290,125 @@ async fn every_documented_javascript_snippet_type_checks_against_procbox_d_ts() 
             String::from_utf8_lossy(&checked.stdout)
         );
         eprintln!("type-checked {} snippets in {:.0?}", names.len(), started.elapsed());
+    })
+    .await
+}
+
+static CONCURRENT: OnceCell<Result<PathBuf, String>> = OnceCell::const_new();
+
+/// `procbox run concurrent.wasm FLAGS -- CHECK ARGS` (guests/js/concurrent).
+async fn concurrent(flags: &[&str], check: &[&str]) -> Option<procbox_tests::Run> {
+    let wasm = JAVASCRIPT.plugin(&CONCURRENT, "concurrent").await?;
+    let mut argv = vec!["run", wasm.to_str().unwrap()];
+    argv.extend(flags);
+    argv.push("--");
+    argv.extend(check);
+    Some(procbox(&argv).await)
+}
+
+/// `Promise.all` of two `sleep 1` takes about 1 s, not 2; and two `$`
+/// processes are alive at once (each needs the other, through a FIFO:
+/// run one after the other they would hang until their timeout).
+#[tokio::test]
+async fn dollar_processes_run_concurrently() {
+    within(async {
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("rendezvous");
+        let path = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+        // SAFETY: a valid NUL-terminated path.
+        assert_eq!(unsafe { libc::mkfifo(path.as_ptr(), 0o600) }, 0);
+        let (read, write) = (
+            format!("--allow-read={}", dir.path().display()),
+            format!("--allow-write={}", dir.path().display()),
+        );
+        let flags = ["--allow-run=sleep,sh,cat", read.as_str(), write.as_str()];
+        let Some(run) = concurrent(&flags, &["promise_all_runs_them_together", fifo.to_str().unwrap()]).await else {
+            return;
+        };
+        assert_eq!(run.code, Some(0), "{run:?}");
+        let took: u64 = run
+            .stdout
+            .lines()
+            .find_map(|l| l.strip_prefix("took "))
+            .and_then(|ms| ms.parse().ok())
+            .unwrap_or_else(|| panic!("{run:?}"));
+        assert!(
+            (1000..1500).contains(&took),
+            "Promise.all of two `sleep 1` took {took} ms"
+        );
+        assert!(run.stdout.ends_with("ok promise_all_runs_them_together\n"), "{run:?}");
+    })
+    .await
+}
+
+/// zx's and execa's habits on the pending process: `.nothrow()`,
+/// `exitCode`, `$.sync`, `.quiet()`, `.pipe()` (child to child, SIGPIPE
+/// upstream forgiven, the failing stage reported), `lines()` (leaving
+/// early closes stdout), `.kill()` (SIGTERM by default; a bad signal is
+/// one clear TypeError), `using` and `await using` (the tree is killed at
+/// the block's end: checked from inside with pgrep, and from here).
+#[tokio::test]
+async fn the_pending_process_has_the_zx_habits() {
+    within(async {
+        let flags = [
+            "--allow-run=sleep,sh,cat,echo,printf,sort,head,wc,yes,pgrep",
+            "--allow-helper=/usr/bin/head",
+            "--allow-helper=/usr/bin/sleep",
+        ];
+        for check in [
+            "nothrow_and_exit_code",
+            "quiet_is_not_echoed",
+            "pipe_goes_child_to_child",
+            "lines_as_they_come",
+            "kill_defaults_to_sigterm",
+            "using_kills_the_tree",
+        ] {
+            let Some(run) = concurrent(&flags, &[check]).await else {
+                return;
+            };
+            assert_eq!(run.code, Some(0), "{check}: {run:?}");
+            assert_eq!(run.stdout, format!("ok {check}\n"), "{check}: {run:?}");
+            if check == "quiet_is_not_echoed" {
+                // $.verbose echoes the command; .quiet() does not.
+                assert!(run.stderr.contains("$ echo loud\n"), "{run:?}");
+                assert!(!run.stderr.contains("hushed"), "{run:?}");
+            }
+        }
+        for marker in ["3600.4243", "3600.4244", "3600.4245"] {
+            assert_eq!(sleeping_with(marker), Vec::<u32>::new(), "{marker}");
+        }
+    })
+    .await
+}
+
+/// The hello world's own plugin memory (its baseline: it fits in 11 MiB,
+/// not in 10), and streaming through `for await (... of p.lines())`
+/// under `--max-plugin-memory 32MiB`.
+#[tokio::test]
+async fn streaming_lines_stays_within_the_plugin_memory_cap() {
+    within(async {
+        let Some(hello) = concurrent(&["--max-plugin-memory=11MiB"], &["hello"]).await else {
+            return;
+        };
+        assert_eq!(hello.code, Some(0), "{hello:?}");
+        let small = concurrent(&["--max-plugin-memory=10MiB"], &["hello"]).await.unwrap();
+        assert_eq!(small.code, Some(125), "{small:?}");
+        let flags = [
+            "--allow-run=head,tr,fold",
+            "--allow-helper=/usr/bin/head",
+            "--max-plugin-memory=32MiB",
+        ];
+        let bytes: u64 = 10_000_000;
+        let run = concurrent(&flags, &["stream", &bytes.to_string()]).await.unwrap();
+        assert_eq!(run.code, Some(0), "{run:?}");
+        // fold -w 99: lines of 99 characters and their newlines, plus the
+        // newline that ends the last, shorter one.
+        let lines = bytes.div_ceil(99);
+        assert!(
+            run.stdout
+                .starts_with(&format!("lines {lines} bytes {}\n", bytes + lines)),
+            "{run:?}"
+        );
     })
     .await
 }

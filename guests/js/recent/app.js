@@ -8,6 +8,6 @@
 // interpolated value is always one argument.
 import { $, plugin } from "procbox";
 
-export const run = plugin(([n = "5"]) => {
-  for (const line of $`git log --oneline -n ${n}`.lines()) console.log(line);
+export const run = plugin(async ([n = "5"]) => {
+  for await (const line of $`git log --oneline -n ${n}`.lines()) console.log(line);
 });

@@ -28,6 +28,8 @@ export class CommandError extends ProcboxError {
 export class ExitStatus {
   private constructor();
   readonly code: number | null;
+  /** The same as `code`. */
+  readonly exitCode: number | null;
   readonly signal: number | null;
   readonly durationMs: number;
   readonly timedOut: boolean;
@@ -100,14 +102,61 @@ export interface Options {
   timeoutMs?: number;
   /** `false`: a failing `Result` instead of a `CommandError`. */
   check?: boolean;
+  /** The same as `check: false` (zx's name). */
+  nothrow?: boolean;
+  /** Print `$ command` on stderr before it starts (default: `$.verbose`). */
+  verbose?: boolean;
+}
+
+/**
+ * What `$` returns: a process that starts in a microtask and runs
+ * concurrently with every other pending one. Await it for its `Result`.
+ */
+export class ProcessPromise implements PromiseLike<Result> {
+  private constructor();
+  readonly argv: string[];
+  /** Its process id, once it started. */
+  readonly pid: number | undefined;
+  then<A = Result, B = never>(
+    onFulfilled?: ((result: Result) => A | PromiseLike<A>) | null,
+    onRejected?: ((error: unknown) => B | PromiseLike<B>) | null,
+  ): Promise<A | B>;
+  catch<B = never>(onRejected?: ((error: unknown) => B | PromiseLike<B>) | null): Promise<Result | B>;
+  finally(onFinally?: (() => void) | null): Promise<Result>;
+  /** A failure resolves to its `Result` instead of rejecting. */
+  nothrow(): this;
+  /** Not echoed, even with `$.verbose`. */
+  quiet(): this;
+  /** stdout to `next`'s stdin through an OS pipe; returns `next`. */
+  pipe(next: ProcessPromise): ProcessPromise;
+  pipe(strings: TemplateStringsArray, ...values: Value[]): ProcessPromise;
+  /** stdout's lines as they come; throws `CommandError` at the end if it failed. */
+  lines(): AsyncGenerator<string, void, void>;
+  /** A signal (default SIGTERM) to its process group. */
+  kill(signal?: SignalName | `SIG${SignalName}` | number): void;
+  /** Its exit code once it ended (null: a signal ended it). */
+  readonly exitCode: Promise<number | null>;
+  /** The command line as procbox quotes it. */
+  toString(): string;
+  [Symbol.dispose](): void;
+  [Symbol.asyncDispose](): Promise<void>;
 }
 
 /** A value interpolated into `$`: one argument, or (an array standing alone) one per element. */
 export type Value = string | number | ReadonlyArray<string | number>;
 
-export interface Dollar {
+export interface SyncDollar {
   (strings: TemplateStringsArray, ...values: Value[]): Result;
+  (options: Options): SyncDollar;
+}
+
+export interface Dollar {
+  (strings: TemplateStringsArray, ...values: Value[]): ProcessPromise;
   (options: Options): Dollar;
+  /** Runs it to its end and returns the `Result` (zx's `$.sync`). */
+  sync: SyncDollar;
+  /** Print `$ command` on stderr before each starts (default false). */
+  verbose: boolean;
 }
 
 export const $: Dollar;

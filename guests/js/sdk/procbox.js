@@ -3,20 +3,23 @@
 //
 //   import { $, Command } from "procbox";
 //
-//   export const run = procbox.plugin((args) => {
-//     const log = $`git log --oneline -5`;
-//     for (const line of log.lines()) console.log(line);
+//   export const run = plugin(async (args) => {
+//     for await (const line of $`git log --oneline -5`.lines()) console.log(line);
 //   });
 //
-// The host's imports are synchronous, so is this SDK: a call returns when
-// the child has done what was asked. `$` and `Command.output()` read
-// stdout and stderr together (polling both streams), so a child that fills
-// one while the plugin reads the other never deadlocks. The reference is
+// The host's imports are synchronous. `$` returns a pending process that
+// one reactor (below) drives together with every other pending one, in
+// one `wasi:io/poll` call per round, yielding to the event loop between
+// rounds; `$.sync`, `Command` and `Child` are synchronous, each call
+// returning when the child has done what was asked. Either way a child's
+// stdout and stderr are read together, so a child that fills one while
+// the plugin reads the other never deadlocks. The reference is
 // guests/js/sdk/README.md.
 
 import { spawn as hostSpawn } from "procbox:host/process@0.2.1";
 import { poll } from "wasi:io/poll@0.2.12";
 import { exitWithCode } from "wasi:cli/exit@0.2.12";
+import { subscribeDuration } from "wasi:clocks/monotonic-clock@0.2.12";
 import { getArguments } from "wasi:cli/environment@0.2.12";
 
 const CHUNK = 64n * 1024n;
@@ -90,6 +93,8 @@ export class ExitStatus {
     this.code = termination.tag === "exited" ? termination.val : null;
     /** The signal that ended it, or null. */
     this.signal = termination.tag === "signalled" ? termination.val : null;
+    /** The same as `code` (Node's and execa's name). */
+    this.exitCode = this.code;
     /** Milliseconds from spawn to exit. */
     this.durationMs = Number(raw.duration) / 1e6;
     this.timedOut = raw.timedOut;
@@ -530,27 +535,446 @@ export function words(strings, values) {
   return argv;
 }
 
-function template(options) {
+// --- the reactor ----------------------------------------------------------------------
+
+// One loop serves every pending `$` process: each round is one
+// `wasi:io/poll` call over every open pipe and exit of every running one
+// (and a short timer, so that the plugin's own timers are not held up),
+// serves what is ready, resolves what finished, and then yields to
+// StarlingMonkey's event loop (a `setTimeout(0)`): other tasks run, and the
+// garbage collector, which only runs when the event loop turns.
+const SLICE = 20n * NANOS_PER_MS;
+const QUEUED_MAX = 256 * 1024; // characters of lines not yet taken by `lines()`
+const jobs = new Set();
+let reactorRunning = false;
+
+function wake() {
+  if (reactorRunning || jobs.size === 0) return;
+  reactorRunning = true;
+  setTimeout(reactorRound, 0);
+}
+
+function reactorRound() {
+  const waits = [];
+  for (const job of jobs) job.interests(waits);
+  if (waits.length === 0) {
+    reactorRunning = false; // nothing to wait for until a consumer takes lines
+    return;
+  }
+  const timer = subscribeDuration(SLICE);
+  const pollables = waits.map(([p]) => p);
+  let ready;
+  try {
+    ready = Array.from(poll([...pollables, timer]));
+  } finally {
+    pollables.forEach(dispose);
+    dispose(timer);
+  }
+  for (const k of ready) if (k < waits.length) waits[k][1]();
+  for (const job of jobs) job.progress();
+  setTimeout(reactorRound, 0);
+}
+
+/** A spawned `$` process as the reactor drives it. */
+class Job {
+  constructor(owner, handle, input, takeStdout) {
+    this.owner = owner;
+    this.handle = handle;
+    this.stdin = handle.takeStdin() ?? null;
+    this.input = input ?? new Uint8Array();
+    this.written = 0;
+    this.flushing = false;
+    this.readers = [(takeStdout && handle.takeStdout()) || null, handle.takeStderr() ?? null];
+    this.decoders = [decoder(), decoder()];
+    this.text = ["", ""];
+    this.lineMode = false;
+    this.queue = [];
+    this.queued = 0;
+    this.pending = "";
+    this.wakeLines = null;
+    this.stdoutDropped = false;
+    this.status = null;
+  }
+
+  interests(waits) {
+    this.readers.forEach((r, i) => {
+      if (r && !(i === 0 && this.lineMode && this.queued >= QUEUED_MAX)) waits.push([r.subscribe(), () => this.read(i)]);
+    });
+    if (this.stdin) waits.push([this.stdin.subscribe(), () => this.write()]);
+    if (!this.readers[0] && !this.readers[1] && !this.stdin && !this.status) waits.push([this.handle.subscribe(), () => this.exit()]);
+  }
+
+  read(i) {
+    const chunk = readChunk(this.readers[i]);
+    if (chunk === null) {
+      dispose(this.readers[i]);
+      this.readers[i] = null;
+      this.take(i, this.decoders[i].decode());
+      if (i === 0 && this.lineMode) this.endLines();
+    } else if (chunk.length) {
+      this.take(i, this.decoders[i].decode(chunk, { stream: true }));
+    }
+  }
+
+  take(i, text) {
+    if (i === 1 || !this.lineMode) this.text[i] += text;
+    else this.addLines(text);
+  }
+
+  /** Switches stdout from captured text to a queue of lines (for `lines()`). */
+  toLines() {
+    if (this.lineMode) return;
+    this.lineMode = true;
+    const text = this.text[0];
+    this.text[0] = "";
+    this.addLines(text);
+    if (!this.readers[0]) this.endLines();
+  }
+
+  addLines(text) {
+    const parts = (this.pending + text).split("\n");
+    this.pending = parts.pop();
+    for (const line of parts) this.queue.push(line.replace(/\r$/, ""));
+    this.queued += text.length;
+    this.notify();
+  }
+
+  endLines() {
+    if (this.pending !== "") this.queue.push(this.pending.replace(/\r$/, ""));
+    this.pending = "";
+    this.notify();
+  }
+
+  notify() {
+    const w = this.wakeLines;
+    this.wakeLines = null;
+    w?.();
+  }
+
+  /** The next line, or null at the end of stdout. */
+  async nextLine() {
+    for (;;) {
+      if (this.queue.length) {
+        const line = this.queue.shift();
+        this.queued = Math.max(0, this.queued - line.length - 1);
+        if (this.queued < QUEUED_MAX) wake();
+        return line;
+      }
+      if (!this.readers[0]) return null;
+      await new Promise((resolve) => ((this.wakeLines = resolve), wake()));
+    }
+  }
+
+  /** The consumer of lines went away: stdout is closed, as `cmd | head` does. */
+  dropStdout() {
+    if (this.readers[0]) {
+      dispose(this.readers[0]);
+      this.readers[0] = null;
+      this.stdoutDropped = true;
+    }
+    this.queue = [];
+    this.queued = 0;
+    wake();
+  }
+
+  write() {
+    try {
+      if (this.flushing) {
+        this.stdin.checkWrite();
+        return this.closeStdin();
+      }
+      const room = Number(this.stdin.checkWrite());
+      if (room > 0 && this.written < this.input.length) {
+        const chunk = this.input.subarray(this.written, this.written + room);
+        this.stdin.write(chunk);
+        this.written += chunk.length;
+      }
+      if (this.written >= this.input.length) {
+        this.stdin.flush();
+        this.flushing = true;
+      }
+    } catch (err) {
+      const tag = err?.payload?.tag;
+      if (tag !== "closed" && tag !== "last-operation-failed") throw err;
+      this.closeStdin();
+    }
+  }
+
+  closeStdin() {
+    dispose(this.stdin);
+    this.stdin = null;
+  }
+
+  exit() {
+    this.status = new ExitStatus(hostCall(this.owner.argv, () => this.handle.wait()));
+  }
+
+  progress() {
+    if (this.status) this.finish();
+  }
+
+  /** Kills the tree now and takes its status (for `using`). */
+  killNow() {
+    if (this.status) return;
+    hostCall(this.owner.argv, () => this.handle.kill());
+    this.exit();
+    this.finish();
+  }
+
+  finish() {
+    jobs.delete(this);
+    this.readers.forEach(dispose);
+    dispose(this.stdin);
+    this.readers = [null, null];
+    this.stdin = null;
+    if (this.lineMode) this.endLines();
+    const handle = this.handle;
+    this.handle = null;
+    dispose(handle);
+    this.owner.finished(this.status, this.text[0], this.text[1], this.stdoutDropped);
+  }
+}
+
+// --- the pending process of `$` ---------------------------------------------------
+
+const isTemplate = (value) => Array.isArray(value) && Array.isArray(value.raw);
+
+/**
+ * What `$` returns: a process that starts at once (in a microtask, so
+ * that `.pipe()`, `.nothrow()` and `.quiet()` can be chained first) and
+ * runs concurrently with every other pending one. Await it for its
+ * `Result`; a failure rejects with `CommandError` (not with `.nothrow()`).
+ */
+export class ProcessPromise {
+  constructor(argv, options) {
+    this.argv = argv;
+    this.options = { ...options };
+    this.source = null; // the process whose stdout is this one's stdin
+    this.piped = false; // this one's stdout goes to another process
+    this.job = null;
+    this.state = "new"; // "new", "running", "done"
+    this.settled = new Promise((resolve) => (this.settle = resolve)); // { status, result, error }
+    queueMicrotask(() => this.start());
+  }
+
+  /** Starts it, if it has not started. */
+  start() {
+    if (this.state !== "new") return this;
+    this.state = "running";
+    if (this.source) this.source.start();
+    if (this.source && !this.source.job) {
+      this.state = "done";
+      this.settle({ error: new ProcboxError(`\`${commandLine(this.argv)}\` did not start: \`${commandLine(this.source.argv)}\`, its input, did not`) });
+      return this;
+    }
+    const o = this.options;
+    const command = new Command(this.argv[0], this.argv.slice(1));
+    if (o.cwd !== undefined) command.cwd(o.cwd);
+    for (const [k, v] of Object.entries(o.env ?? {})) command.env(k, v);
+    if (o.timeoutMs !== undefined) command.timeout(o.timeoutMs);
+    const input = o.input === undefined ? null : encode(o.input);
+    if (o.verbose && !o.quiet) console.error(`$ ${commandLine(this.argv)}`);
+    try {
+      const child = command.spawn({
+        stdin: this.source ? this.source.childView() : input ? "pipe" : undefined,
+        stdout: "pipe",
+        stderr: "pipe",
+      });
+      const handle = child.handle;
+      child.handle = null;
+      this.pid = child.pid;
+      this.handleForPipe = handle;
+      // A piped stdout is taken by the next process's spawn, not read here.
+      this.job = new Job(this, handle, input, !this.piped);
+      jobs.add(this.job);
+      wake();
+    } catch (err) {
+      this.state = "done";
+      this.settle({ error: err });
+    }
+    return this;
+  }
+
+  childView() {
+    return Object.assign(Object.create(Child.prototype), { handle: this.handleForPipe });
+  }
+
+  finished(status, stdout, stderr, stdoutDropped) {
+    this.state = "done";
+    const result = new Result(this.argv, status, stdout, stderr);
+    // The reader of its stdout went away (a pipe's next stage, or `lines()`
+    // left early): SIGPIPE is how such a process ends, not a failure.
+    const sigpipe = status.signal === SIGPIPE && !status.timedOut && !status.outputTruncated && (this.piped || stdoutDropped);
+    const failed = !status.success && !sigpipe;
+    this.settle({ status, result, error: failed && !this.options.nothrow ? new CommandError(this.argv, status, stdout, stderr) : null });
+  }
+
+  /** The pipeline's outcome: this stage's failure, else the earlier stages' (the rightmost failing checked stage). */
+  async outcome() {
+    this.start();
+    const mine = await this.settled;
+    if (mine.error || !this.source) return mine;
+    const before = await this.source.outcome();
+    return before.error ? { ...mine, error: before.error } : mine;
+  }
+
+  then(onFulfilled, onRejected) {
+    return this.outcome()
+      .then((o) => {
+        if (o.error) throw o.error;
+        return o.result;
+      })
+      .then(onFulfilled, onRejected);
+  }
+  catch(onRejected) {
+    return this.then(undefined, onRejected);
+  }
+  finally(onFinally) {
+    return this.then(
+      (v) => Promise.resolve(onFinally?.()).then(() => v),
+      (e) => Promise.resolve(onFinally?.()).then(() => Promise.reject(e)),
+    );
+  }
+
+  /** A failure resolves to its `Result` instead of rejecting. */
+  nothrow() {
+    this.options.nothrow = true;
+    return this;
+  }
+
+  /** Not echoed, even with `$.verbose` (or `verbose: true`). */
+  quiet() {
+    this.options.quiet = true;
+    return this;
+  }
+
+  /**
+   * Sends this process's stdout to `next`'s stdin through an OS pipe (no
+   * byte passes through the plugin), and returns `next` (a pending `$`
+   * process, or a template: `.pipe\`wc -l\``). Awaiting it judges the
+   * pipeline: the rightmost failing stage, SIGPIPE upstream forgiven.
+   */
+  pipe(next, ...values) {
+    if (isTemplate(next)) next = $(next, ...values);
+    if (!(next instanceof ProcessPromise)) throw new TypeError(".pipe() takes a pending $ process or a template");
+    if (this.state !== "new" || next.state !== "new" || next.source || this.piped)
+      throw new ProcboxError(`.pipe(): \`${commandLine(this.argv)}\` | \`${commandLine(next.argv)}\` must be joined before either starts (in the statement that creates them)`);
+    this.piped = true;
+    next.source = this;
+    return next;
+  }
+
+  /**
+   * stdout's lines as they come, for `for await`: read while the plugin
+   * takes them (at most 256 KiB waiting), so memory stays bounded. Throws
+   * `CommandError` at the end if it failed (not with `.nothrow()`).
+   * Leaving the loop early closes stdout (the child sees EPIPE, as with
+   * `cmd | head`).
+   */
+  async *lines() {
+    this.start();
+    const outcome = this.outcome();
+    outcome.catch(() => {});
+    if (!this.job) {
+      const o = await outcome;
+      if (o.error) throw o.error;
+      return;
+    }
+    const job = this.job;
+    job.toLines();
+    let finished = false;
+    try {
+      for (let line; (line = await job.nextLine()) !== null; ) yield line;
+      finished = true;
+    } finally {
+      if (!finished) job.dropStdout();
+    }
+    const o = await outcome;
+    if (o.error) throw o.error;
+  }
+
+  /** A signal (default SIGTERM, as Node's) to its process group: it and what it started. */
+  kill(signal = "SIGTERM") {
+    const name = signalName(signal);
+    this.start();
+    const handle = this.job?.handle;
+    if (handle) hostCall(this.argv, () => handle.signalGroup(SIGNALS[name]));
+  }
+
+  /** Its exit code (null if a signal ended it), once it ended. */
+  get exitCode() {
+    return this.outcome().then((o) => (o.status ? o.status.exitCode : Promise.reject(o.error)));
+  }
+
+  /** `using p = $\`...\``: kills its tree at the end of the block. */
+  [Symbol.dispose]() {
+    this.start();
+    this.then(undefined, () => {}); // its failure is expected now
+    this.job?.killNow();
+  }
+
+  /** `await using p = $\`...\``: kills its tree and waits for its end. */
+  async [Symbol.asyncDispose]() {
+    this[Symbol.dispose]();
+    await this.settled;
+  }
+
+  toString() {
+    return commandLine(this.argv);
+  }
+}
+
+function signalName(sig) {
+  const name = typeof sig === "number" ? SIGNAL_NUMBERS[sig] : String(sig).toUpperCase().replace(/^SIG/, "");
+  if (!SIGNALS[name]) throw new TypeError(`procbox cannot send signal ${sig} (one of ${Object.keys(SIGNALS).join(", ")}, with or without SIG, or its number)`);
+  return name;
+}
+
+function command(options, strings, values) {
+  const argv = words(strings, values);
+  if (!argv[0]) throw new TypeError("$`...` needs a program");
+  return argv;
+}
+
+function syncTemplate(options) {
   return (strings, ...values) => {
-    if (!Array.isArray(strings)) return template({ ...options, ...strings });
-    const [program, ...args] = words(strings, values);
-    if (!program) throw new TypeError("$`...` needs a program");
-    const command = new Command(program, args);
-    if (options.cwd !== undefined) command.cwd(options.cwd);
-    for (const [k, v] of Object.entries(options.env ?? {})) command.env(k, v);
-    if (options.input !== undefined) command.input(options.input);
-    if (options.timeoutMs !== undefined) command.timeout(options.timeoutMs);
-    if (options.check === false) command.check(false);
-    return command.output();
+    if (!isTemplate(strings)) return syncTemplate({ ...options, ...strings });
+    const [program, ...args] = command(options, strings, values);
+    const c = new Command(program, args);
+    if (options.cwd !== undefined) c.cwd(options.cwd);
+    for (const [k, v] of Object.entries(options.env ?? {})) c.env(k, v);
+    if (options.input !== undefined) c.input(options.input);
+    if (options.timeoutMs !== undefined) c.timeout(options.timeoutMs);
+    if (options.check === false || options.nothrow) c.check(false);
+    return c.output();
   };
+}
+
+function template(options) {
+  const tag = (strings, ...values) => {
+    if (!isTemplate(strings)) {
+      if (strings === null || typeof strings !== "object") throw new TypeError("$ takes a template (`$\\`ls\\``) or an options object");
+      return template({ ...options, ...strings });
+    }
+    const o = { ...options };
+    if (o.check === false) o.nothrow = true;
+    if (o.verbose === undefined) o.verbose = $.verbose;
+    return new ProcessPromise(command(o, strings, values), o);
+  };
+  tag.sync = syncTemplate(options);
+  return tag;
 }
 
 /**
  * Runs a command written as a template, in the style of zx and execa, and
- * returns its `Result` (stdout and stderr as text). No shell: see `words`.
- * `$({ cwd, env, input, timeoutMs, check })\`...\`` sets options.
+ * returns a pending `ProcessPromise` that runs concurrently with every
+ * other one: `await` it for its `Result`. No shell: see `words`.
+ * `$({ cwd, env, input, timeoutMs, check, nothrow, verbose })\`...\``
+ * sets options; `$.sync\`...\`` runs it to its end and returns the
+ * `Result` (the synchronous form, as zx's).
  */
 export const $ = template({});
+$.verbose = false;
 
 // --- the entry point ------------------------------------------------------------
 

@@ -425,8 +425,8 @@ const JS_APP: &str = r#"// NAME: a procbox plugin. It may run only what the pers
 // grants; NAME.manifest.toml says what it asks for.
 import { $, plugin } from "procbox";
 
-export const run = plugin((args) => {
-  console.log($`echo hello from NAME ${args}`.text());
+export const run = plugin(async (args) => {
+  console.log((await $`echo hello from NAME ${args}`).text());
 });
 "#;
 
@@ -509,7 +509,7 @@ const JS_TSCONFIG: &str = r#"{
     "target": "ES2022",
     "module": "ES2022",
     "moduleResolution": "bundler",
-    "lib": ["ES2022", "DOM"],
+    "lib": ["ES2022", "ESNext.Disposable", "DOM"],
     "types": [],
     "allowJs": true,
     "checkJs": true,

@@ -1,0 +1,118 @@
+// The JavaScript SDK's pending processes: `$` runs concurrently, and the
+// zx/execa habits on it. `procbox run concurrent.wasm -- CHECK [ARG]`
+// prints `ok CHECK`; the first failure throws (exit 1). `stream BYTES`
+// streams that many bytes of lines through `for await`, for the memory
+// test.
+import { $, CommandError, ProcessPromise, plugin } from "procbox";
+
+const checks = {
+  // Two `sleep 1` at once: about 1 s, not 2. Both children are alive at
+  // once: each waits for the other through a FIFO (serially they would
+  // hang until their timeout).
+  async promise_all_runs_them_together([fifo]) {
+    const t0 = Date.now();
+    await Promise.all([$`sleep 1`, $`sleep 1`]);
+    const took = Date.now() - t0;
+    const [, cat] = await Promise.all([
+      $({ timeoutMs: 20_000 })`sh -c ${'echo ping > "$0"'} ${fifo}`,
+      $({ timeoutMs: 20_000 })`cat ${fifo}`,
+    ]);
+    expect(cat.stdout === "ping\n", cat.stdout);
+    console.log(`took ${took}`);
+  },
+  async nothrow_and_exit_code() {
+    const r = await $`sh -c ${"exit 3"}`.nothrow();
+    expect(r.exitCode === 3 && r.status.exitCode === 3 && r.status.code === 3, String(r.exitCode));
+    expect((await $`sh -c ${"exit 4"}`.exitCode) === 4, "exitCode promise");
+    try {
+      await $`sh -c ${"echo broke >&2; exit 5"}`;
+      throw new Error("no error");
+    } catch (err) {
+      expect(err instanceof CommandError && err.exitCode === 5 && err.message.endsWith(": broke"), String(err));
+    }
+    expect($.sync`echo sync`.stdout === "sync\n", "$.sync");
+    const p = $`echo pending`;
+    expect(p instanceof ProcessPromise && p.stdout === undefined, "$ returns a pending process");
+    expect(String(await p) === "pending", "awaited");
+  },
+  async quiet_is_not_echoed() {
+    $.verbose = true;
+    await $`echo loud`;
+    await $`echo hushed`.quiet();
+    $.verbose = false;
+  },
+  async pipe_goes_child_to_child() {
+    const r = await $`printf ${"b\na\nc\n"}`.pipe($`sort`);
+    expect(r.stdout === "a\nb\nc\n", r.stdout);
+    const n = await $`head -c 1000000 /dev/zero`.pipe`wc -c`;
+    expect(n.text().trim() === "1000000", n.stdout);
+    // `yes | head -1`: yes dies of SIGPIPE, which is not a failure.
+    expect((await $`yes`.pipe`head -n 1`).text() === "y", "yes | head");
+    try {
+      await $`sh -c ${"exit 7"}`.pipe`cat`;
+      throw new Error("no error");
+    } catch (err) {
+      expect(err instanceof CommandError && err.exitCode === 7, String(err));
+    }
+  },
+  async lines_as_they_come() {
+    const got = [];
+    for await (const line of $`sh -c ${"echo one; echo two; printf three"}`.lines()) got.push(line);
+    expect(JSON.stringify(got) === '["one","two","three"]', JSON.stringify(got));
+    // Leaving early closes stdout: `yes` ends of SIGPIPE, forgiven.
+    const yes = $`yes`;
+    for await (const line of yes.lines()) if (line === "y") break;
+    expect((await yes).status.signal === 13, "yes ended");
+  },
+  async kill_defaults_to_sigterm() {
+    const p = $`sleep 3600.4243`.nothrow();
+    p.kill();
+    const r = await p;
+    expect(r.status.signal === 15, r.status.describe());
+    const q = $`sleep 3600.4243`.nothrow();
+    q.kill("SIGKILL");
+    expect((await q).status.signal === 9, "SIGKILL");
+    let threw = false;
+    try {
+      q.kill("SIGNOPE");
+    } catch (err) {
+      threw = err instanceof TypeError && err.message.startsWith("procbox cannot send signal SIGNOPE");
+    }
+    expect(threw, "a bad signal is a TypeError");
+  },
+  async using_kills_the_tree() {
+    {
+      using p = $`sh -c ${"sleep 3600.4244 & sleep 3600.4244; wait"}`;
+      await new Promise((resolve) => setTimeout(resolve, 0));
+      expect(p.pid > 0, "started");
+      expect((await $`pgrep -f -c ${"^sleep 3600.4244"}`).text() === "2", "both sleeps run");
+    }
+    // The block's end killed the shell and its background sleep.
+    expect((await $`pgrep -f ${"^sleep 3600.4244"}`.nothrow()).exitCode === 1, "a sleep outlived its block");
+    {
+      await using q = $`sleep 3600.4245`;
+      expect((await $`pgrep -f ${"^sleep 3600.4245"}`.nothrow()).exitCode === 0, "it runs");
+    }
+    expect((await $`pgrep -f ${"^sleep 3600.4245"}`.nothrow()).exitCode === 1, "await using killed it");
+  },
+  async stream([bytes]) {
+    const n = Number(bytes);
+    let lines = 0;
+    let size = 0;
+    for await (const line of $`head -c ${n} /dev/zero`.pipe`tr ${"\\0"} ${"x"}`.pipe`fold -w 99`.lines()) {
+      lines += 1;
+      size += line.length + 1;
+    }
+    console.log(`lines ${lines} bytes ${size}`);
+  },
+  async hello() {},
+};
+
+function expect(condition, what) {
+  if (!condition) throw new Error(`check failed: ${what}`);
+}
+
+export const run = plugin(async ([name, ...rest]) => {
+  await checks[name](rest);
+  console.log(`ok ${name}`);
+});
