@@ -51,6 +51,12 @@ pub(super) fn no_match_reason(allow: &[ExecRule], program: &Path) -> String {
     format!("no allow rule grants {} (granted: {granted})", program.display())
 }
 
+/// Why a rule of the bare name is not the fix for a variable the plugin
+/// sets: that form passes the user's own value.
+fn set_by_plugin(name: &str) -> String {
+    format!("; a rule of the bare name ({name}) passes only the user's own value to children, never one the plugin sets; {name}=VALUE or {name}=* lets the plugin set it")
+}
+
 /// Why the plugin may not set variable `name`, and the rule that would
 /// let it (none for an exported shell function).
 pub(super) fn env_denial(program: &str, name: &str, value: &str) -> Denial {
@@ -59,17 +65,20 @@ pub(super) fn env_denial(program: &str, name: &str, value: &str) -> Denial {
         Denial::new(format!("{program}: environment variable {name} is an exported shell function, which bash runs as code; procbox never passes one"))
     } else if is_injection(name) {
         Denial::with_fix(
-            format!("{program}: environment variable {name} can make the child load or run code of the plugin's choosing, so only a rule that names it exactly ({name}=GLOB) allows it"),
+            format!("{program}: environment variable {name} can make the child load or run code of the plugin's choosing, so only a rule that names it exactly ({name}=GLOB) allows it{}", set_by_plugin(name)),
             fix,
         )
     } else if !is_inert(name) {
         Denial::with_fix(
-            format!("{program}: environment variable {name}: no rule names it, and name globs cover only inert variables (locale, TZ, TERM, colours, author identity); grant it by its exact name ({name}=GLOB)"),
+            format!("{program}: environment variable {name}: no rule names it, and name globs cover only inert variables (locale, TZ, TERM, colours, author identity); grant it by its exact name ({name}=GLOB){}", set_by_plugin(name)),
             fix,
         )
     } else {
         Denial::with_fix(
-            format!("{program}: environment variable {name}: no env rule lets the plugin set it ({name}=GLOB)"),
+            format!(
+                "{program}: environment variable {name}: no env rule lets the plugin set it ({name}=GLOB){}",
+                set_by_plugin(name)
+            ),
             fix,
         )
     }
@@ -94,6 +103,24 @@ pub(super) fn hex(bytes: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_variable_the_plugin_sets_is_denied_with_the_form_that_lets_it_and_why() {
+        for (name, value, fix) in [
+            ("MSG", "two words", "allow-env = [\"MSG=*\"]"),
+            ("HOME", "/tmp/h", "allow-env = [\"HOME=/tmp/h\"]"),
+            ("LD_PRELOAD", "/tmp/x.so", "allow-env = [\"LD_PRELOAD=/tmp/x.so\"]"),
+        ] {
+            let text = env_denial("env", name, value).to_string();
+            assert!(text.contains(fix), "{text}");
+            assert!(
+                text.contains(&format!(
+                    "a rule of the bare name ({name}) passes only the user's own value to children, never one the plugin sets; {name}=VALUE or {name}=* lets the plugin set it"
+                )),
+                "{text}"
+            );
+        }
+    }
 
     #[test]
     fn arguments_are_quoted_only_when_a_reader_needs_it() {
