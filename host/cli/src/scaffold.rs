@@ -44,6 +44,7 @@ const WIT_SOURCES: &[(&str, &str)] = vendored!(
 
 const PYTHON_SDK_SOURCES: &[(&str, &str)] = vendored!(
     "guests/python/sdk/procbox/__init__.py",
+    "guests/python/sdk/procbox/_asyncio_subprocess.py",
     "guests/python/sdk/procbox/_host.py",
     "guests/python/sdk/procbox/_loop.py",
     "guests/python/sdk/procbox/errors.py",
@@ -52,6 +53,7 @@ const PYTHON_SDK_SOURCES: &[(&str, &str)] = vendored!(
     "guests/python/sdk/procbox/run.py",
     "guests/python/sdk/procbox/status.py",
     "guests/python/sdk/procbox/streams.py",
+    "guests/python/sdk/procbox/_subprocess.py",
     "guests/python/sdk/README.md",
 );
 
@@ -545,3 +547,37 @@ exactly that.
 `procbox-sdk/` is the SDK, vendored by `procbox new`; its reference, with
 examples, is `procbox-sdk/README.md`. `wit/` is the interface it binds.
 "#;
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    /// The vendored paths of `list` under `dir`, against the files in it:
+    /// a source added to an SDK and not to its list builds in the repo
+    /// and breaks every `procbox new` project.
+    fn assert_vendors_every_file(list: &[(&str, &str)], dir: &str, ext: &str) {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        let mut on_disk: Vec<String> = std::fs::read_dir(root.join(dir))
+            .unwrap()
+            .map(|entry| entry.unwrap().file_name().into_string().unwrap())
+            .filter(|name| name.ends_with(ext))
+            .map(|name| format!("{dir}/{name}"))
+            .collect();
+        on_disk.sort();
+        let mut listed: Vec<String> = list
+            .iter()
+            .map(|(path, _)| path.to_string())
+            .filter(|path| path.starts_with(&format!("{dir}/")) && path.ends_with(ext))
+            .collect();
+        listed.sort();
+        assert_eq!(listed, on_disk, "the vendored list misses or invents a file of {dir}");
+    }
+
+    #[test]
+    fn every_sdk_source_is_vendored_into_new_projects() {
+        assert_vendors_every_file(super::SDK_SOURCES, "guests/sdk/src", ".rs");
+        assert_vendors_every_file(super::PYTHON_SDK_SOURCES, "guests/python/sdk/procbox", ".py");
+        assert_vendors_every_file(super::JS_SDK_SOURCES, "guests/js/sdk", ".js");
+        assert_vendors_every_file(super::JS_SDK_SOURCES, "guests/js/sdk", ".ts");
+    }
+}
