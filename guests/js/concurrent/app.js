@@ -88,12 +88,12 @@ const checks = {
       expect((await $`pgrep -f -c ${"^sleep 3600.4244"}`).text() === "2", "both sleeps run");
     }
     // The block's end killed the shell and its background sleep.
-    expect((await $`pgrep -f ${"^sleep 3600.4244"}`.nothrow()).exitCode === 1, "a sleep outlived its block");
+    expect(await gone("^sleep 3600.4244"), "a sleep outlived its block");
     {
       await using q = $`sleep 3600.4245`;
       expect((await $`pgrep -f ${"^sleep 3600.4245"}`.nothrow()).exitCode === 0, "it runs");
     }
-    expect((await $`pgrep -f ${"^sleep 3600.4245"}`.nothrow()).exitCode === 1, "await using killed it");
+    expect(await gone("^sleep 3600.4245"), "await using killed it");
   },
   async stream([bytes]) {
     const n = Number(bytes);
@@ -107,6 +107,20 @@ const checks = {
   },
   async hello() {},
 };
+
+/**
+ * Whether no process matches `pattern` within a second. The block's end
+ * sends SIGKILL to the tree and reaps the child it started; a grandchild
+ * (the background sleep) dies once the kernel next schedules it, which a
+ * `pgrep` right after can beat on a loaded machine.
+ */
+async function gone(pattern) {
+  for (let tries = 0; tries < 100; tries += 1) {
+    if ((await $`pgrep -f ${pattern}`.nothrow()).exitCode === 1) return true;
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  return false;
+}
 
 function expect(condition, what) {
   if (!condition) throw new Error(`check failed: ${what}`);
