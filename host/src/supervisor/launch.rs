@@ -9,8 +9,11 @@
 //!   plain `fork` of a 1 GiB host costs 18-26× more here). File actions do
 //!   the rest: `dup2` of the three streams and `fchdir`
 //!   (`posix_spawn_file_actions_addfchdir_np`, glibc 2.29+).
-//! - **`fork` + `exec`** when it does: the child applies its [`ChildSetup`]
-//!   in the fork window and reports a failure through a close-on-exec pipe.
+//! - **[`clone_vfork`] + `exec`** when it does: a child that shares
+//!   procbox's memory until `exec` (no page tables copied, no fork of the
+//!   threaded procbox) applies its [`ChildSetup`] with system calls only
+//!   and reports a failure in that shared memory. The launcher starts
+//!   confined children the same way.
 //!
 //! Both reset the signal mask and SIGPIPE's disposition (Rust ignores
 //! SIGPIPE, and an ignored signal stays ignored across `exec`), and start
@@ -204,34 +207,139 @@ fn check(rc: libc::c_int) -> io::Result<()> {
     }
 }
 
-/// `fork`, the setup in the child, `execve`; a failure before or in
-/// `execve` comes back as its errno through a close-on-exec pipe.
+/// The setup in a child that shares procbox's memory until `exec`
+/// ([`clone_vfork`], as `posix_spawn` does): its cost does not grow with
+/// procbox's memory, and no fork of the threaded procbox ever runs code.
 fn fork_exec(exec: &Exec, fds: &ChildFds<'_>, session: Session, setup: &ChildSetup) -> io::Result<libc::pid_t> {
-    let (report_read, report_write) = cloexec_pipe()?;
-    // SAFETY: the child only calls `in_child`, which keeps to the rule of
-    // the fork window (async-signal-safe calls on data prepared here).
-    let pid = unsafe { libc::fork() };
-    if pid < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    if pid == 0 {
-        let errno = in_child(exec, fds, session, setup, &[libc::SIGPIPE], &|| Ok(()));
-        let bytes = errno.to_ne_bytes();
-        // SAFETY: write and _exit are async-signal-safe.
-        unsafe {
-            libc::write(report_write.as_raw_fd(), bytes.as_ptr().cast(), bytes.len());
-            libc::_exit(127);
-        }
-    }
-    drop(report_write);
-    match read_report(&report_read) {
-        None => Ok(pid),
-        Some(errno) => {
+    let mut stack = vec![0u8; VFORK_STACK_BYTES];
+    let mut run = || in_child(exec, fds, session, setup, &[libc::SIGPIPE], &|| Ok(()));
+    match clone_vfork(&mut stack, 0, Handlers::Reset, &mut run)? {
+        Ok(pid) => Ok(pid),
+        Err((pid, errno)) => {
             // The child never reached `exec`: collect it before reporting.
             let mut status = 0;
-            // SAFETY: our own, already exiting child.
+            // SAFETY: our own child, which has exited.
             unsafe { libc::waitpid(pid, &mut status, 0) };
             Err(io::Error::from_raw_os_error(errno))
+        }
+    }
+}
+
+/// The stack of a [`clone_vfork`] child: it only makes system calls
+/// (`posix_spawn` in glibc uses about 32 KiB).
+pub(crate) const VFORK_STACK_BYTES: usize = 128 << 10;
+
+/// What a [`clone_vfork`] child does with caught signals.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Handlers {
+    /// Resets every caught signal to its default before unblocking any: a
+    /// handler of procbox's must not run in the child, on memory it shares
+    /// with procbox.
+    Reset,
+    /// The caller catches none (the launcher).
+    NoneCaught,
+}
+
+/// The clone child's arguments, on the caller's frame.
+struct VforkChild<'a> {
+    run: &'a mut dyn FnMut() -> i32,
+    handlers: Handlers,
+    /// The highest signal number (read before the clone).
+    last_signal: libc::c_int,
+    /// Written by the child when `run` returns (it failed before `exec`).
+    errno: i32,
+}
+
+/// Starts a child with `clone(CLONE_VM | CLONE_VFORK | extra_flags)`:
+/// it runs `run` on `stack`, sharing the caller's memory, and the caller
+/// resumes once it has exec'd or exited. Every signal is blocked in the
+/// calling thread meanwhile. Returns the pid, or the pid and errno of a
+/// child whose `run` returned (failed before `exec`; it has exited and
+/// waits to be reaped).
+///
+/// `run` runs in the child: it may only make async-signal-safe system
+/// calls on data prepared before this call, and must end in `execve`
+/// (returning the errno only when that fails).
+pub(crate) fn clone_vfork(
+    stack: &mut [u8],
+    extra_flags: libc::c_int,
+    handlers: Handlers,
+    run: &mut dyn FnMut() -> i32,
+) -> io::Result<Result<libc::pid_t, (libc::pid_t, i32)>> {
+    let mut child = VforkChild {
+        run,
+        handlers,
+        last_signal: libc::SIGRTMAX(),
+        errno: 0,
+    };
+    // The stack grows down from the end, aligned to 16 bytes.
+    let top = (stack.as_mut_ptr() as usize + stack.len()) & !15;
+    let flags = libc::CLONE_VM | libc::CLONE_VFORK | libc::SIGCHLD | extra_flags;
+    // SAFETY: sigfillset and pthread_sigmask on locals; clone runs
+    // `vfork_main` on its own stack with `child`, which lives on this
+    // frame until clone returns (CLONE_VFORK: after the child exec'd or
+    // exited); the mask is restored before returning.
+    let (pid, clone_error) = unsafe {
+        let mut all: libc::sigset_t = std::mem::zeroed();
+        let mut old: libc::sigset_t = std::mem::zeroed();
+        libc::sigfillset(&mut all);
+        libc::pthread_sigmask(libc::SIG_SETMASK, &all, &mut old);
+        let pid = libc::clone(
+            vfork_main,
+            top as *mut libc::c_void,
+            flags,
+            (&mut child as *mut VforkChild<'_>).cast(),
+        );
+        let clone_error = io::Error::last_os_error();
+        libc::pthread_sigmask(libc::SIG_SETMASK, &old, std::ptr::null_mut());
+        (pid, clone_error)
+    };
+    if pid < 0 {
+        return Err(clone_error);
+    }
+    // SAFETY: the child has exec'd or exited; a volatile read sees what it
+    // wrote to the shared memory.
+    match unsafe { std::ptr::read_volatile(&child.errno) } {
+        0 => Ok(Ok(pid)),
+        errno => Ok(Err((pid, errno))),
+    }
+}
+
+/// Runs in the clone child of [`clone_vfork`] (sharing the caller's memory
+/// until `exec`), with every signal blocked: system calls only.
+extern "C" fn vfork_main(arg: *mut libc::c_void) -> libc::c_int {
+    // SAFETY: `arg` is the `VforkChild` that clone_vfork passed, alive
+    // until we exec or exit.
+    let child = unsafe { &mut *arg.cast::<VforkChild<'_>>() };
+    if child.handlers == Handlers::Reset {
+        reset_caught_signals(child.last_signal);
+    }
+    let errno = (child.run)();
+    // SAFETY: shared memory the parent reads once we exit; _exit is
+    // async-signal-safe.
+    unsafe {
+        std::ptr::write_volatile(&mut child.errno, errno.max(1));
+        libc::_exit(127)
+    }
+}
+
+/// Sets every signal with a handler back to its default disposition, as
+/// `posix_spawn` does (the child has its own copy of the handler table:
+/// no `CLONE_SIGHAND`). System calls only.
+fn reset_caught_signals(last_signal: libc::c_int) {
+    // SAFETY: sigaction queries and sets on locals.
+    unsafe {
+        for signal in 1..=last_signal {
+            let mut current: libc::sigaction = std::mem::zeroed();
+            if libc::sigaction(signal, std::ptr::null(), &mut current) != 0 {
+                continue;
+            }
+            if current.sa_sigaction == libc::SIG_DFL || current.sa_sigaction == libc::SIG_IGN {
+                continue;
+            }
+            let mut default: libc::sigaction = std::mem::zeroed();
+            default.sa_sigaction = libc::SIG_DFL;
+            libc::sigaction(signal, &default, std::ptr::null_mut());
         }
     }
 }
@@ -283,30 +391,6 @@ pub(super) fn in_child(
         }
         libc::execve(exec.program.as_ptr(), exec.argv.as_ptr(), exec.envp.as_ptr());
         errno()
-    }
-}
-
-fn cloexec_pipe() -> io::Result<(OwnedFd, OwnedFd)> {
-    let mut ends = [0; 2];
-    // SAFETY: pipe2 fills the array with two new descriptors.
-    if unsafe { libc::pipe2(ends.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
-        return Err(io::Error::last_os_error());
-    }
-    // SAFETY: both are ours now.
-    Ok(unsafe { (OwnedFd::from_raw_fd(ends[0]), OwnedFd::from_raw_fd(ends[1])) })
-}
-
-/// The child's errno, or `None` once `exec` closed the pipe.
-fn read_report(pipe: &OwnedFd) -> Option<i32> {
-    let mut bytes = [0u8; 4];
-    loop {
-        // SAFETY: reads into a local buffer.
-        let n = unsafe { libc::read(pipe.as_raw_fd(), bytes.as_mut_ptr().cast(), bytes.len()) };
-        match n {
-            4 => return Some(i32::from_ne_bytes(bytes)),
-            n if n < 0 && io::Error::last_os_error().kind() == io::ErrorKind::Interrupted => continue,
-            _ => return None,
-        }
     }
 }
 
