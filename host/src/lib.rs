@@ -82,6 +82,7 @@ pub use redirect::{Redirect, Redirects, Target};
 pub use resolve::SearchPath;
 pub use runtime::{CompileHook, Description, LoadError, Outcome, Plugin, RunError, RunOptions, Runtime, WasiSetup};
 pub use spawner::{ExitRegistry, Hooks, Spawned, Spawner};
+pub use supervisor::launcher::set_program as set_launcher_program;
 pub use supervisor::launcher::start_early as start_launcher_early;
 pub use supervisor::{ExitWaiter, OutputLimiter, Pipes, Process, Timeout};
 

@@ -76,13 +76,24 @@ fn pretend(mut found: KernelSupport) -> KernelSupport {
 }
 
 fn probe() -> KernelSupport {
-    let abi = landlock_abi();
-    let (landlock_works, seccomp) = try_in_child(abi);
+    let (landlock_abi, seccomp) = match crate::supervisor::launcher::probes::probed() {
+        Ok(found) => (found.landlock_abi, found.seccomp),
+        Err(_) => (0, false),
+    };
     KernelSupport {
-        landlock_abi: if landlock_works { abi.min(NEWEST_ABI) } else { 0 },
+        landlock_abi,
         seccomp,
         pretended: false,
     }
+}
+
+/// Runs in the probe process (`supervisor::launcher::probes`), which has
+/// one thread: the Landlock ABI that really restricts a process (0: none),
+/// capped at [`NEWEST_ABI`], and whether a seccomp filter loads.
+pub fn probe_here() -> (u32, bool) {
+    let abi = landlock_abi();
+    let (landlock_works, seccomp) = try_in_child(abi);
+    (if landlock_works { abi.min(NEWEST_ABI) } else { 0 }, seccomp)
 }
 
 /// `landlock_create_ruleset(NULL, 0, LANDLOCK_CREATE_RULESET_VERSION)`:
@@ -118,9 +129,6 @@ fn try_in_child(abi: u32) -> (bool, bool) {
     // struct landlock_ruleset_attr { u64 handled_access_fs; ... }:
     // handling only LANDLOCK_ACCESS_FS_READ_FILE is valid on every ABI.
     let attr: [u64; 1] = [1 << 2];
-    // Whoever reaps adopted orphans decides under this lock: it must not
-    // take the probe's child (and its answer) away.
-    let _owned = crate::supervisor::owned::Owned::lock();
     // SAFETY: the child only makes async-signal-safe system calls on the
     // locals above and exits; the parent waits for it.
     unsafe {
@@ -223,6 +231,14 @@ pub fn enforcement(mode: ConfineMode, net: &ChildNet, kernel: KernelSupport) -> 
             missing: Vec::new(),
             gaps: vec!["confinement is off (`confine = off`): children have your full authority".into()],
         });
+    }
+    // No helper process ran: nothing can confine children, and nothing is
+    // forked from procbox in the launcher's place, whatever the mode.
+    if let Err(why) = crate::supervisor::launcher::probes::probed() {
+        return Err(Unenforceable(format!(
+            "cannot confine children: {why}; name a program that can run as procbox's launcher \
+             (`procbox::set_launcher_program`), or set `confine = off`"
+        )));
     }
     let abi = kernel.landlock_abi;
     let mut missing = Vec::new();

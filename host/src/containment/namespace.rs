@@ -93,8 +93,12 @@ impl NamespaceSupport {
                     pretended: true,
                 };
             }
+            let works = match crate::supervisor::launcher::probes::probed() {
+                Ok(found) => found.namespace.clone(),
+                Err(e) => Err(e.clone()),
+            };
             NamespaceSupport {
-                works: probe(),
+                works,
                 pretended: false,
             }
         })
@@ -124,6 +128,14 @@ impl Containment {
                 pid_namespace: false,
                 missing: None,
             });
+        }
+        // No helper process ran: no PID namespace can be made, and nothing
+        // is forked from procbox in the launcher's place.
+        if let Err(why) = crate::supervisor::launcher::probes::probed() {
+            return Err(format!(
+                "cannot contain children: {why}; name a program that can run as procbox's launcher \
+                 (`procbox::set_launcher_program`), or set `contain = off`"
+            ));
         }
         match &NamespaceSupport::get().works {
             Ok(_) => Ok(Containment {
@@ -428,19 +440,17 @@ unsafe fn close_all_but(keep: libc::c_int) {
     }
 }
 
-/// Makes a namespace for real in a throw-away child; `Ok(true)` when it
-/// needed a user namespace.
-fn probe() -> Result<bool, String> {
+/// Runs in the probe process (`supervisor::launcher::probes`), which has
+/// one thread: makes a namespace for real in a throw-away child; `Ok(true)`
+/// when it needed a user namespace.
+pub fn probe_here() -> Result<bool, String> {
     let mut answer = [0; 2];
     // SAFETY: a pipe into a local array.
     if unsafe { libc::pipe2(answer.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
         return Err(format!("a pipe: {}", std::io::Error::last_os_error()));
     }
-    // Whoever reaps adopted orphans decides under this lock: it must not
-    // take the probe's child (and its answer) away.
-    let _owned = crate::supervisor::owned::Owned::lock();
-    // SAFETY: getpid and fork; the child runs `enter` (system calls and
-    // glibc's malloc, which is usable after fork), reports and exits.
+    // SAFETY: getpid and fork of the probe process, which has one thread;
+    // the child runs `enter`, reports and exits.
     unsafe {
         let procbox = libc::getpid();
         let pid = libc::fork();

@@ -22,7 +22,8 @@
 //! - **Our own spawn primitive** for an unconfined child ([`launch`]):
 //!   `posix_spawn` (vfork-class, so its cost does not grow with the host's
 //!   memory) unless the child needs code before `exec` ([`setup`]: rlimits,
-//!   the death signal), which takes `fork` + `exec`.
+//!   the death signal), which takes `clone(CLONE_VM | CLONE_VFORK)` + `exec`
+//!   ([`launch::clone_vfork`]).
 //!
 //! Where things are: [`connect`] opens the child's streams, [`launcher`]
 //! and [`launch`] start it, [`watch`] waits, times out and reaps,

@@ -1,13 +1,14 @@
 //! What happens in a child between `fork` and `exec`, as data prepared in
 //! advance.
 //!
-//! **The rule of the fork window.** `ChildSetup::apply` runs in the
-//! forked child of a multi-threaded process: only the forking thread exists
-//! there, and any lock another thread held (the allocator's, stdio's) stays
-//! locked for ever. So it may only make async-signal-safe system calls on
-//! data allocated before the fork: no allocation, no formatting, no locks,
-//! no `Drop` that does any of these. Everything is built by
-//! [`ChildSetup::new`] in the parent.
+//! **The rule of the fork window.** `ChildSetup::apply` runs in a child
+//! that shares the memory of a multi-threaded process until `exec`
+//! (`launch::clone_vfork`, or the launcher's clone child): any lock another
+//! thread holds (the allocator's, stdio's) may be held for ever, and what
+//! the child writes, its parent sees. So it may only make
+//! async-signal-safe system calls on data allocated before the clone: no
+//! allocation, no formatting, no locks, no `Drop` that does any of these.
+//! Everything is built by [`ChildSetup::new`] in the parent.
 //!
 //! An empty setup needs no code in the child, which lets the spawn take
 //! the fast `posix_spawn` path (see [`super::launch`]).
@@ -77,9 +78,9 @@ impl ChildSetup {
     }
 
     /// Applies the setup to the calling process. **Only in the fork
-    /// window**: see the module docs. Runs in the child: a fork of procbox
-    /// (`launch::fork_exec`) or the launcher's clone child, which shares
-    /// the launcher's memory (`launcher::server`).
+    /// window**: see the module docs. Runs in the child: procbox's clone
+    /// child (`launch::clone_vfork`) or the launcher's, each sharing its
+    /// parent's memory until `exec`.
     ///
     /// # Errors
     /// The first system call that failed, as an OS error.

@@ -3,20 +3,28 @@
 //!
 //! Why a process and not a thread of procbox: a Landlock domain includes
 //! the thread that made it, so a child confined from a thread of procbox
-//! could signal that thread, and through it procbox (see
-//! ../shared/NOTES-kernel.md). The launcher is outside every child's
-//! domain, and so is procbox. Each child confines itself between `clone`
-//! and `exec` ([`server`]), so each gets a domain of its own: one per
-//! allow rule, and a rule granted during the run is just another plan.
+//! could signal that thread, and through it procbox (see the kernel notes
+//! in ARCHITECTURE.md). The launcher is outside every child's domain, and
+//! so is procbox. Each child confines itself between `clone` and `exec`
+//! ([`server`]), so each gets a domain of its own: one per allow rule, and
+//! a rule granted during the run is just another plan.
+//!
+//! A clean image: the launcher is not a fork of procbox but procbox's own
+//! program exec'd anew ([`image`]), with the argument `procbox-launcher`
+//! and an empty environment, and dispatched to [`server::serve`] before
+//! `main` ([`entry`]): one thread, no runtime, nothing of procbox's
+//! command line, environment or memory. The namespace's init is a fork of
+//! it, so a child reading `/proc/1/cmdline` sees only `procbox-launcher`.
+//! It says hello with [`wire::PROTOCOL`] first; a program that does not
+//! (a wrong [`set_program`]) is refused in one line.
 //!
 //! Lifetime:
-//! - it is forked when the first confined child is spawned, from a
+//! - it is started when the first confined child is spawned, from a
 //!   dedicated thread that never exits (its death signal,
-//!   `PR_SET_PDEATHSIG`, fires when the *thread* that forked it exits);
-//!   an application may fork it earlier with [`start_early`], while it is
-//!   still small;
-//! - it closes every descriptor but its socket, and dies with procbox
-//!   (death signal) or when procbox closes the socket;
+//!   `PR_SET_PDEATHSIG`, fires when the *thread* that started it exits);
+//!   an application may start it earlier with [`start_early`];
+//! - it keeps only its socket (fd 3), and dies with procbox (death
+//!   signal) or when procbox closes the socket;
 //! - with its first plan it loads its seccomp filters on itself and, under
 //!   root, drops its own capabilities: children inherit both;
 //! - if it dies, the next spawn starts a new one;
@@ -25,11 +33,19 @@
 //!   reaped, so that a parent that never reaps (a container's entrypoint)
 //!   is left no zombie.
 //!
-//! An embedding application needs to do nothing: the library forks the
-//! launcher itself. No separate binary is involved.
+//! An embedding application needs to do nothing: any program linked with
+//! this library can be exec'd as its launcher. One that cannot be exec'd
+//! again (an interpreter loading the library) names a program that can
+//! with [`set_program`]; when none starts, confined and contained spawns
+//! fail with that reason, and nothing is forked in its place.
 
+mod entry;
+mod image;
+pub mod probes;
 mod server;
 pub mod wire;
+
+pub use image::set_program;
 
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
@@ -339,14 +355,7 @@ fn lock() -> std::sync::MutexGuard<'static, Option<Launchers>> {
     LAUNCHERS.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-/// Collects a child of ours that has exited or is about to.
-fn reap(pid: libc::pid_t) {
-    // SAFETY: plain calls on our own child; ECHILD if someone else reaped it.
-    unsafe {
-        libc::kill(pid, libc::SIGKILL);
-        libc::waitpid(pid, std::ptr::null_mut(), 0);
-    }
-}
+use image::reap;
 
 /// How long the reaping at exit waits for a namespace's init (whose exit
 /// waits for the namespace's last members to be reaped) and for the
@@ -486,8 +495,87 @@ fn fork_from_keeper() -> io::Result<Connection> {
         .map_err(|_| io::Error::other("the launcher keeper thread is gone"))?
 }
 
-/// Forks the launcher from the calling thread.
+/// Starts a launcher from the calling thread (its death signal is tied to
+/// it): exec'd from procbox's image ([`image`]) and checked to speak this
+/// procbox's protocol.
 fn fork_launcher() -> io::Result<Connection> {
+    let (ours, theirs) = socket_pair()?;
+    // SAFETY: getpid has no preconditions.
+    let procbox = unsafe { libc::getpid() };
+    let streams = image::Streams {
+        stdout: None,
+        fd3: Some(theirs.as_fd()),
+    };
+    let pid = image::start(entry::LAUNCHER, &streams, true)?;
+    drop(theirs);
+    reap_at_exit_once(procbox);
+    if let Err(e) = handshake(ours.as_fd()) {
+        image::reap(pid);
+        return Err(e);
+    }
+    Ok(Connection {
+        socket: ours,
+        pid,
+        known: HashSet::new(),
+        init: None,
+    })
+}
+
+/// How long a new launcher may take to say hello: a program that is not a
+/// launcher (a wrong [`set_program`]) may never answer.
+const HELLO_BOUND: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Reads the launcher's hello and checks its protocol version.
+fn handshake(socket: std::os::fd::BorrowedFd<'_>) -> io::Result<()> {
+    let program = image::program();
+    let not_a_launcher = |why: String| {
+        io::Error::other(format!(
+            "{} did not start as procbox's launcher ({why}); if it is not a program linked with this \
+             version of procbox, name one with procbox::set_launcher_program",
+            program.display()
+        ))
+    };
+    set_receive_timeout(socket, Some(HELLO_BOUND))?;
+    let hello = wire::recv::<wire::Hello>(socket);
+    set_receive_timeout(socket, None)?;
+    match hello {
+        Ok(Some((hello, _))) if hello.protocol == wire::PROTOCOL => Ok(()),
+        Ok(Some((hello, _))) => Err(not_a_launcher(format!(
+            "it speaks launcher protocol {}, this procbox {}",
+            hello.protocol,
+            wire::PROTOCOL
+        ))),
+        Ok(None) => Err(not_a_launcher("it exited".into())),
+        Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => {
+            Err(not_a_launcher(format!("no hello within {} s", HELLO_BOUND.as_secs())))
+        }
+        Err(e) => Err(not_a_launcher(e.to_string())),
+    }
+}
+
+fn set_receive_timeout(socket: std::os::fd::BorrowedFd<'_>, bound: Option<std::time::Duration>) -> io::Result<()> {
+    let bound = bound.unwrap_or_default();
+    let value = libc::timeval {
+        tv_sec: bound.as_secs() as libc::time_t,
+        tv_usec: bound.subsec_micros() as libc::suseconds_t,
+    };
+    // SAFETY: setsockopt with a live timeval of the right size.
+    let rc = unsafe {
+        libc::setsockopt(
+            socket.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_RCVTIMEO,
+            (&value as *const libc::timeval).cast(),
+            std::mem::size_of::<libc::timeval>() as libc::socklen_t,
+        )
+    };
+    if rc != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+fn socket_pair() -> io::Result<(OwnedFd, OwnedFd)> {
     let mut ends = [0; 2];
     // SAFETY: socketpair fills the array with two new descriptors.
     if unsafe {
@@ -502,67 +590,5 @@ fn fork_launcher() -> io::Result<Connection> {
         return Err(io::Error::last_os_error());
     }
     // SAFETY: both are ours now.
-    let (ours, theirs) = unsafe { (OwnedFd::from_raw_fd(ends[0]), OwnedFd::from_raw_fd(ends[1])) };
-    // SAFETY: getpid has no preconditions.
-    let procbox = unsafe { libc::getpid() };
-    // SAFETY: the child runs `become_launcher`, which never returns: it
-    // only makes system calls until it holds the process alone, then
-    // serves (glibc's malloc is usable after fork; nothing else that
-    // another thread may have locked is touched).
-    let pid = unsafe { libc::fork() };
-    if pid < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    if pid == 0 {
-        become_launcher(theirs.as_raw_fd(), ours.as_raw_fd(), procbox);
-    }
-    drop(theirs);
-    reap_at_exit_once(procbox);
-    Ok(Connection {
-        socket: ours,
-        pid,
-        known: HashSet::new(),
-        init: None,
-    })
-}
-
-/// In the forked child: keep only the socket (as fd 3, close-on-exec) and
-/// `/dev/null` as 0, 1, 2; die with procbox; reset signals; serve.
-fn become_launcher(socket: RawFd, other_end: RawFd, procbox: libc::pid_t) -> ! {
-    const SOCKET: RawFd = 3;
-    // SAFETY: system calls on descriptor numbers and locals in the forked
-    // child, which owns every descriptor it inherited.
-    unsafe {
-        libc::close(other_end);
-        if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0) != 0 || libc::getppid() != procbox {
-            libc::_exit(1);
-        }
-        if socket != SOCKET && libc::dup3(socket, SOCKET, libc::O_CLOEXEC) != SOCKET {
-            libc::_exit(1);
-        }
-        if socket != SOCKET {
-            libc::close(socket);
-        }
-        let null = libc::open(c"/dev/null".as_ptr(), libc::O_RDWR);
-        for fd in 0..3 {
-            if null != fd {
-                libc::dup2(null, fd);
-            }
-        }
-        libc::syscall(libc::SYS_close_range, SOCKET as u32 + 1, u32::MAX, 0u32);
-        let mut empty: libc::sigset_t = std::mem::zeroed();
-        libc::sigemptyset(&mut empty);
-        libc::sigprocmask(libc::SIG_SETMASK, &empty, std::ptr::null_mut());
-        for signal in 1..libc::SIGRTMAX() {
-            libc::signal(signal, libc::SIG_DFL);
-        }
-        // The terminal's signals are procbox's to handle; the launcher
-        // lives until procbox closes the socket or dies.
-        for &signal in server::IGNORED {
-            libc::signal(signal, libc::SIG_IGN);
-        }
-        libc::prctl(libc::PR_SET_NAME, c"procbox-launch".as_ptr(), 0, 0, 0);
-        let code = server::serve(std::os::fd::BorrowedFd::borrow_raw(SOCKET), procbox);
-        libc::_exit(code)
-    }
+    Ok(unsafe { (OwnedFd::from_raw_fd(ends[0]), OwnedFd::from_raw_fd(ends[1])) })
 }

@@ -26,12 +26,8 @@ use crate::confine::plan::ChildPlan;
 use crate::confine::{filter, ruleset, ChildNet};
 use crate::containment::cgroup;
 use crate::containment::namespace::{self, Entered};
-use crate::supervisor::launch::{in_child, ChildFds, Exec, Session};
+use crate::supervisor::launch::{clone_vfork, in_child, ChildFds, Exec, Handlers, Session, VFORK_STACK_BYTES};
 use crate::supervisor::setup::{errno, ChildSetup};
-
-/// The clone child's stack. `posix_spawn` in glibc uses about 32 KiB; the
-/// child here only makes system calls.
-const STACK_BYTES: usize = 256 << 10;
 
 /// The signals the launcher ignores, which its children reset.
 pub const IGNORED: &[libc::c_int] = &[
@@ -54,7 +50,7 @@ struct Prepared {
 /// code of the launcher.
 pub fn serve(socket: BorrowedFd<'_>, procbox: libc::pid_t) -> i32 {
     let mut prepared: HashMap<u64, Result<Prepared, String>> = HashMap::new();
-    let mut stack = vec![0u8; STACK_BYTES];
+    let mut stack = vec![0u8; VFORK_STACK_BYTES];
     let mut filter: Option<Result<FilterKey, String>> = None;
     let mut namespace: Option<Result<Option<Entered>, String>> = None;
     let mut caps_dropped = false;
@@ -165,8 +161,6 @@ fn start(
         ruleset: prepared.ruleset.as_ref().map(|fd| fd.as_raw_fd()),
         flags: prepared.flags,
         join: &join,
-
-        errno: 0,
     };
     clone_child(child, stack, init)
 }
@@ -335,64 +329,30 @@ struct Child<'a> {
     flags: u32,
     /// `cgroup.procs` files to write the child into.
     join: &'a [std::ffi::CString],
-    /// Written by the child (shared memory) when it fails before `exec`.
-    errno: i32,
 }
 
-fn clone_child(mut child: Child<'_>, stack: &mut [u8], init: Option<libc::pid_t>) -> Reply {
-    // The stack grows down from the end, aligned to 16 bytes.
-    let top = (stack.as_mut_ptr() as usize + stack.len()) & !15;
-    let flags = libc::CLONE_VM | libc::CLONE_VFORK | libc::CLONE_PARENT | libc::SIGCHLD;
-    // SAFETY: `child_main` only makes system calls on `child`, which lives
-    // on this frame until clone returns (CLONE_VFORK: after the child has
-    // exec'd or exited), on its own stack.
-    let pid = unsafe {
-        libc::clone(
-            child_main,
-            top as *mut libc::c_void,
-            flags,
-            (&mut child as *mut Child<'_>).cast(),
-        )
+fn clone_child(child: Child<'_>, stack: &mut [u8], init: Option<libc::pid_t>) -> Reply {
+    let confine = || confine_self(child.ruleset, child.flags);
+    // Runs in the clone child (procbox's child by `CLONE_PARENT`, sharing
+    // the launcher's memory until `exec`): system calls only. Into its own
+    // cgroups first: before rlimits (a low RLIMIT_NOFILE would refuse the
+    // open) and before Landlock (which would refuse the files).
+    let mut run = || match join_cgroups(child.join) {
+        Ok(()) => in_child(child.exec, &child.fds, child.session, child.setup, IGNORED, &confine),
+        Err(errno) => errno,
     };
-    if pid < 0 {
-        return Reply::Failed {
-            pid: None,
-            errno: errno(),
-            message: None,
-        };
-    }
-    // SAFETY: the child has exec'd or exited; a volatile read sees what it
-    // wrote to the shared memory.
-    let failed = unsafe { std::ptr::read_volatile(&child.errno) };
-    match failed {
-        0 => Reply::Started { pid, init },
-        errno => Reply::Failed {
+    match clone_vfork(stack, libc::CLONE_PARENT, Handlers::NoneCaught, &mut run) {
+        Ok(Ok(pid)) => Reply::Started { pid, init },
+        Ok(Err((pid, errno))) => Reply::Failed {
             pid: Some(pid),
             errno,
             message: None,
         },
-    }
-}
-
-/// Runs in the clone child (procbox's child by `CLONE_PARENT`, sharing
-/// the launcher's memory until `exec`): system calls only.
-extern "C" fn child_main(arg: *mut libc::c_void) -> libc::c_int {
-    // SAFETY: `arg` is the `Child` that clone_child passed, alive until we
-    // exec or exit.
-    let child = unsafe { &mut *arg.cast::<Child<'_>>() };
-    let confine = || confine_self(child.ruleset, child.flags);
-    // Into its own cgroups first: before rlimits (a low RLIMIT_NOFILE
-    // would refuse the open) and before Landlock (which would refuse the
-    // files).
-    let errno = match join_cgroups(child.join) {
-        Ok(()) => in_child(child.exec, &child.fds, child.session, child.setup, IGNORED, &confine),
-        Err(errno) => errno,
-    };
-    // SAFETY: shared memory the parent reads once we exit; _exit is
-    // async-signal-safe.
-    unsafe {
-        std::ptr::write_volatile(&mut child.errno, errno.max(1));
-        libc::_exit(127)
+        Err(e) => Reply::Failed {
+            pid: None,
+            errno: e.raw_os_error().unwrap_or(libc::EIO),
+            message: None,
+        },
     }
 }
 

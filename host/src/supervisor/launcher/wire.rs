@@ -17,6 +17,17 @@ pub const FDS: usize = 4;
 /// arguments and environment is far below it.
 const MAX_MESSAGE: usize = 64 << 20;
 
+/// The version of these messages. A launcher's first message is a
+/// [`Hello`] with it; procbox refuses a launcher that speaks another.
+pub const PROTOCOL: u32 = 1;
+
+/// The launcher's first message, sent as soon as it runs.
+#[derive(Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Hello {
+    /// The launcher's [`PROTOCOL`].
+    pub protocol: u32,
+}
+
 /// Start one child.
 #[derive(Debug, Serialize, Deserialize)]
 pub struct Request {
