@@ -150,7 +150,7 @@ impl Spawner {
             (true, Some(_)) => self.confined.child_cgroup(),
             _ => None,
         };
-        let (process, pipes) = supervisor::spawn(&mut permit, upstream, timeout, plan.as_deref(), measure)?;
+        let (process, pipes) = supervisor::spawn(&mut permit, upstream, timeout, plan.as_deref(), measure).await?;
         if let Some(planned) = plan.as_ref().filter(|p| p.plan.confines()) {
             permit.confined(planned.summary.clone());
         }

@@ -183,8 +183,12 @@ fn reap_all(mut pids: Vec<libc::pid_t>) {
 /// hold a pid) until the plugin ends. Returns how many it reaped.
 pub fn reap_adopted_zombies() -> usize {
     let mut reaped = 0;
-    for pid in children() {
-        let owned = crate::supervisor::owned::Owned::lock();
+    let candidates = children();
+    let mut owned = crate::supervisor::owned::Owned::lock();
+    if !owned.may_reap() {
+        return 0;
+    }
+    for pid in candidates {
         // SAFETY: our own child that no watcher owns; WNOHANG returns 0 for
         // one still running and reaps one that has exited.
         if !owned.contains(pid) && unsafe { libc::waitpid(pid, std::ptr::null_mut(), libc::WNOHANG) } == pid {

@@ -386,7 +386,14 @@ unsafe fn init_main(pidfd: libc::c_int, ready: libc::c_int) -> ! {
         }
         libc::signal(libc::SIGCHLD, libc::SIG_IGN);
         libc::prctl(libc::PR_SET_NAME, c"procbox-init".as_ptr(), 0, 0, 0);
-        if wire::send_with_fds(BorrowedFd::borrow_raw(ready), &[0u8; 5], &[mounts]).is_err() {
+        if wire::send_with_fds(
+            BorrowedFd::borrow_raw(ready),
+            &[0u8; 5],
+            &[BorrowedFd::borrow_raw(mounts)],
+            rustix::net::SendFlags::empty(),
+        )
+        .is_err()
+        {
             libc::_exit(1);
         }
         // Nothing but the pidfd: the launcher's socket must close when the

@@ -123,7 +123,7 @@ pub struct Pipes {
 /// [`SpawnError::NotFound`] if the file vanished since the gate resolved it,
 /// [`SpawnError::InvalidInput`] if the kernel found the request too large,
 /// and [`SpawnError::Io`] for anything else the OS refused.
-pub fn spawn(
+pub async fn spawn(
     permit: &mut Permit,
     upstream: Option<OwnedFd>,
     timeout: Option<Timeout>,
@@ -134,8 +134,6 @@ pub fn spawn(
     let measure = measure.filter(|_| plan.is_some());
     let failed = |what: &str, e: io::Error| SpawnError::io(format_args!("{}: {what}", permit.command_line()), e);
     let env = child_env(permit.env(), plan.map(|p| &p.plan).filter(|p| p.confines()));
-    let exec = Exec::new(permit.program(), permit.arg0(), permit.args(), &env)
-        .map_err(|e| SpawnError::InvalidInput(format!("{}: {e}", permit.command_line())))?;
     let cwd = open_cwd(permit).map_err(|e| failed("opening the working directory", e))?;
     let connected = connect::connect(permit.stdio(), upstream).map_err(|(what, e)| match e.kind() {
         io::ErrorKind::InvalidInput => SpawnError::InvalidInput(format!("{}: {what}: {e}", permit.command_line())),
@@ -147,16 +145,10 @@ pub fn spawn(
     };
     let setup = ChildSetup::new(permit.rlimits(), permit.die_with_host());
     let started = Instant::now();
-    let pid = {
-        // Registered under the lock the spawn holds: a reaper of adopted
-        // orphans never sees this child unowned.
-        let mut owned = owned::Owned::lock();
-        let pid = match plan {
-            None => launch::launch(&exec, &fds, session(permit), &setup).map_err(|e| spawn_error(permit, e))?,
-            Some(plan) => launch_confined(permit, env, &fds, &setup, plan, measure.as_ref())?,
-        };
-        owned.insert(pid);
-        pid
+    let pid = match plan {
+        None => launch_here(permit, &env, &fds, &setup)?,
+        // Registered as owned when the launcher's reply arrives.
+        Some(plan) => launch_confined(permit, env, &fds, &setup, plan, measure.as_ref()).await?,
     };
     // The child holds its ends now; ours close here, so that end-of-file
     // arrives when the child (and whoever it shared them with) exits.
@@ -185,8 +177,25 @@ fn child_env(env: &[(String, String)], plan: Option<&ChildPlan>) -> Vec<(String,
     env
 }
 
+/// Starts the child from this process (no confinement, no namespace).
+fn launch_here(
+    permit: &Permit,
+    env: &[(String, String)],
+    fds: &ChildFds<'_>,
+    setup: &ChildSetup,
+) -> Result<libc::pid_t, SpawnError> {
+    let exec = Exec::new(permit.program(), permit.arg0(), permit.args(), env)
+        .map_err(|e| SpawnError::InvalidInput(format!("{}: {e}", permit.command_line())))?;
+    // Registered under the lock the spawn holds: a reaper of adopted
+    // orphans never sees this child unowned.
+    let mut owned = owned::Owned::lock();
+    let pid = launch::launch(&exec, fds, session(permit), setup).map_err(|e| spawn_error(permit, e))?;
+    owned.insert(pid);
+    Ok(pid)
+}
+
 /// Starts the child through the launcher, which confines it with `plan`.
-fn launch_confined(
+async fn launch_confined(
     permit: &Permit,
     env: Vec<(String, String)>,
     fds: &ChildFds<'_>,
@@ -194,7 +203,6 @@ fn launch_confined(
     planned: &Planned,
     measure: Option<&ChildCgroup>,
 ) -> Result<libc::pid_t, SpawnError> {
-    use std::os::fd::AsRawFd;
     use std::os::unix::ffi::{OsStrExt, OsStringExt};
     let (rlimits, die_with) = setup.to_parts();
     let request = launcher::wire::Request {
@@ -218,25 +226,36 @@ fn launch_confined(
                     .collect()
             })
             .unwrap_or_default(),
+        id: 0,
         plan_id: planned.id,
         plan: None,
     };
-    let [stdin, stdout, stderr] = fds.stdio.map(|fd| fd.as_raw_fd());
-    launcher::launch(request, &planned.plan, [stdin, stdout, stderr, fds.cwd.as_raw_fd()]).map_err(|e| {
-        match e.message {
-            Some(message) => SpawnError::denied(format!(
-                "{}: cannot confine the child: {message}",
-                permit.command_line()
-            )),
-            None if e.error.raw_os_error() == Some(libc::EAGAIN) && !planned.plan.tree.cgroups.is_empty() => {
-                SpawnError::LimitExceeded(format!(
-                    "{}: the tree of children already has as many processes as `max-processes` allows",
-                    permit.command_line()
-                ))
-            }
-            None => spawn_error(permit, e.error),
+    let [stdin, stdout, stderr] = fds.stdio;
+    let sent = [stdin, stdout, stderr, fds.cwd];
+    launcher::launch(request, &planned.plan, sent)
+        .await
+        .map_err(|e| launch_error(permit, planned, e))
+}
+
+/// What a failure of the launcher means to the plugin: the one place that
+/// maps [`launcher::LaunchError`] to [`SpawnError`].
+fn launch_error(permit: &Permit, planned: &Planned, error: launcher::LaunchError) -> SpawnError {
+    use launcher::LaunchError;
+    let command = permit.command_line();
+    match error {
+        LaunchError::Child(e) if e.raw_os_error() == Some(libc::EAGAIN) && !planned.plan.tree.cgroups.is_empty() => {
+            SpawnError::LimitExceeded(format!(
+                "{command}: the tree of children already has as many processes as `max-processes` allows"
+            ))
         }
-    })
+        LaunchError::Child(e) => spawn_error(permit, e),
+        LaunchError::Launcher(e) => SpawnError::io(format_args!("{command}: procbox's launcher"), e),
+        LaunchError::Confinement(message) => {
+            SpawnError::denied(format!("{command}: cannot confine the child: {message}"))
+        }
+        LaunchError::Directory(e, message) => SpawnError::io(format_args!("{command}: {message}"), e),
+        LaunchError::Request(message) => SpawnError::InvalidInput(format!("{command}: {message}")),
+    }
 }
 
 /// The path a descriptor refers to, as the kernel names it in our mount
@@ -325,12 +344,12 @@ mod tests {
         Admission::new(policy.limits).admit(decision).unwrap()
     }
 
-    fn spawn_plain(
+    async fn spawn_plain(
         permit: &mut Permit,
         upstream: Option<OwnedFd>,
         timeout: Option<Timeout>,
     ) -> Result<(Process, Pipes), SpawnError> {
-        spawn(permit, upstream, timeout, None, None)
+        spawn(permit, upstream, timeout, None, None).await
     }
 
     async fn bounded<F: std::future::Future>(f: F) -> F::Output {
@@ -395,7 +414,9 @@ mod tests {
 
     #[tokio::test]
     async fn reports_exit_code_duration_and_usage() {
-        let (mut process, _) = spawn_plain(&mut permit("sh", &["-c", "exit 3"]), None, None).unwrap();
+        let (mut process, _) = spawn_plain(&mut permit("sh", &["-c", "exit 3"]), None, None)
+            .await
+            .unwrap();
         let status = bounded(process.wait()).await.unwrap();
         assert_eq!(status.termination, Termination::Exited(3));
         assert!(!status.timed_out);
@@ -408,7 +429,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_signal_is_reported_as_such() {
-        let (mut process, _) = spawn_plain(&mut permit("sleep", &["1000"]), None, None).unwrap();
+        let (mut process, _) = spawn_plain(&mut permit("sleep", &["1000"]), None, None).await.unwrap();
         assert_eq!(process.try_wait(), None);
         process.signal(libc::SIGTERM).unwrap();
         let status = bounded(process.wait()).await.unwrap();
@@ -425,7 +446,9 @@ mod tests {
             signal: libc::SIGTERM,
             grace: Duration::from_secs(20),
         };
-        let (mut process, _) = spawn_plain(&mut permit("sleep", &["1000"]), None, Some(timeout)).unwrap();
+        let (mut process, _) = spawn_plain(&mut permit("sleep", &["1000"]), None, Some(timeout))
+            .await
+            .unwrap();
         let status = bounded(process.wait()).await.unwrap();
         assert!(status.timed_out);
         assert_eq!(status.termination, Termination::Signalled(libc::SIGTERM));
@@ -439,7 +462,7 @@ mod tests {
             grace: Duration::from_millis(100),
         };
         let mut ignores_term = permit("sh", &["-c", "trap '' TERM; sleep 1000"]);
-        let (mut process, _) = spawn_plain(&mut ignores_term, None, Some(timeout)).unwrap();
+        let (mut process, _) = spawn_plain(&mut ignores_term, None, Some(timeout)).await.unwrap();
         let status = bounded(process.wait()).await.unwrap();
         assert!(status.timed_out);
         assert_eq!(status.termination, Termination::Signalled(libc::SIGKILL));
@@ -452,7 +475,7 @@ mod tests {
             ..Redirects::default()
         };
         let mut permit = permit_with("sh", &["-c", "sleep 1000 & echo $!"], stdio);
-        let (mut process, pipes) = spawn_plain(&mut permit, None, None).unwrap();
+        let (mut process, pipes) = spawn_plain(&mut permit, None, None).await.unwrap();
         let mut line = String::new();
         BufReader::new(std::fs::File::from(pipes.stdout.unwrap()))
             .read_line(&mut line)
@@ -469,7 +492,7 @@ mod tests {
 
     #[tokio::test]
     async fn dropping_kills_and_the_watcher_reaps() {
-        let (process, _) = spawn_plain(&mut permit("sleep", &["1000"]), None, None).unwrap();
+        let (process, _) = spawn_plain(&mut permit("sleep", &["1000"]), None, None).await.unwrap();
         let pid = process.id();
         let waiter = process.waiter();
         drop(process);
@@ -490,7 +513,7 @@ mod tests {
         std::fs::copy("/bin/true", &program).unwrap();
         let mut permit = permit(program.to_str().unwrap(), &[]);
         std::fs::remove_file(&program).unwrap();
-        let err = spawn_plain(&mut permit, None, None).unwrap_err();
+        let err = spawn_plain(&mut permit, None, None).await.unwrap_err();
         assert!(matches!(err, SpawnError::NotFound(_)), "{err}");
     }
 

@@ -5,15 +5,28 @@
 //!
 //! The rule that makes that safe: a pid enters the set under the same lock
 //! as the spawn that creates it, and a reaper decides under that lock, so
-//! no reaper can see a fresh child before it is registered.
+//! no reaper can see a fresh child before it is registered. A child the
+//! launcher starts exists before procbox learns its pid (from the reply):
+//! such launches are counted while in flight, and a reaper reaps nothing
+//! while any is ([`Owned::may_reap`]); the last one to finish raises
+//! SIGCHLD again, so the reaping it put off happens.
 
 use std::collections::HashSet;
 use std::sync::{Mutex, MutexGuard};
 
-static OWNED: Mutex<Option<HashSet<libc::pid_t>>> = Mutex::new(None);
+#[derive(Default)]
+struct Registry {
+    pids: HashSet<libc::pid_t>,
+    /// Launcher requests sent and not yet answered.
+    launching: usize,
+    /// A reaper found launches in flight and reaped nothing.
+    deferred: bool,
+}
+
+static OWNED: Mutex<Option<Registry>> = Mutex::new(None);
 
 /// The registry, locked.
-pub(crate) struct Owned(MutexGuard<'static, Option<HashSet<libc::pid_t>>>);
+pub(crate) struct Owned(MutexGuard<'static, Option<Registry>>);
 
 impl Owned {
     /// Locks the registry (a spawn holds it across the spawn itself).
@@ -21,20 +34,74 @@ impl Owned {
         Owned(OWNED.lock().unwrap_or_else(|e| e.into_inner()))
     }
 
+    fn registry(&mut self) -> &mut Registry {
+        self.0.get_or_insert_with(Registry::default)
+    }
+
     /// Registers a child a watcher now owns.
     pub(crate) fn insert(&mut self, pid: libc::pid_t) {
-        self.0.get_or_insert_with(HashSet::new).insert(pid);
+        self.registry().pids.insert(pid);
     }
 
     /// Whether a watcher owns `pid`.
     pub(crate) fn contains(&self, pid: libc::pid_t) -> bool {
-        self.0.as_ref().is_some_and(|set| set.contains(&pid))
+        self.0.as_ref().is_some_and(|r| r.pids.contains(&pid))
+    }
+
+    /// A launcher request is about to be sent.
+    pub(crate) fn launching(&mut self) {
+        self.registry().launching += 1;
+    }
+
+    /// A launcher request was answered (or never will be); `child` is the
+    /// child it made, owned from now on.
+    pub(crate) fn launched(&mut self, child: Option<libc::pid_t>) {
+        let registry = self.registry();
+        registry.launching = registry.launching.saturating_sub(1);
+        if let Some(pid) = child {
+            registry.pids.insert(pid);
+        }
+        if registry.launching == 0 && std::mem::take(&mut registry.deferred) {
+            // The reaping put off in `may_reap`: the reaper runs on SIGCHLD.
+            let _ = rustix::process::kill_process(rustix::process::getpid(), rustix::process::Signal::CHILD);
+        }
+    }
+
+    /// Whether a reaper of other children may reap now: not while a
+    /// launcher request is in flight (its child may exist unregistered).
+    pub(crate) fn may_reap(&mut self) -> bool {
+        let registry = self.registry();
+        registry.deferred |= registry.launching > 0;
+        registry.launching == 0
     }
 }
 
 /// Forgets `pid` once its watcher has reaped it.
 pub(crate) fn release(pid: libc::pid_t) {
-    if let Some(set) = Owned::lock().0.as_mut() {
-        set.remove(&pid);
+    if let Some(registry) = Owned::lock().0.as_mut() {
+        registry.pids.remove(&pid);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A reaper never acts while a launcher request is in flight (its child
+    /// may exist before procbox knows its pid), and the child is owned by
+    /// the time the reaper may act again. Pids here are made up and far
+    /// above any real one: the registry is the process's own.
+    #[test]
+    fn no_reaping_while_a_launch_is_in_flight_and_its_child_is_owned_after() {
+        let child = i32::MAX - 7;
+        Owned::lock().launching();
+        assert!(!Owned::lock().may_reap());
+        Owned::lock().launched(Some(child));
+        let mut owned = Owned::lock();
+        assert!(owned.contains(child));
+        assert!(owned.may_reap() || owned.registry().launching > 0);
+        drop(owned);
+        release(child);
+        assert!(!Owned::lock().contains(child));
     }
 }

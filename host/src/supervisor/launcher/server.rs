@@ -21,7 +21,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
-use super::wire::{self, Reply, Request};
+use super::wire::{self, Failure, Reply, Request};
 use crate::confine::plan::ChildPlan;
 use crate::confine::{filter, ruleset, ChildNet};
 use crate::containment::cgroup;
@@ -68,14 +68,11 @@ pub fn serve(socket: BorrowedFd<'_>, procbox: libc::pid_t) -> i32 {
         });
         let reply = match ready {
             Ok(init) => start(&request, &fds, &mut prepared, &mut stack, procbox, init),
-            Err(message) => Reply::Failed {
-                pid: None,
-                errno: libc::EACCES,
-                message: Some(message),
-            },
+            Err(message) => Reply::Failed(Failure::Confinement(message)),
         };
         drop(fds);
-        if wire::send(socket, &reply, &[]).is_err() {
+        let replied = wire::Replied { id: request.id, reply };
+        if wire::send(socket, &replied, &[]).is_err() {
             return 1;
         }
     }
@@ -93,16 +90,9 @@ fn start(
     procbox: libc::pid_t,
     init: Option<libc::pid_t>,
 ) -> Reply {
-    let failed = |errno: i32, message: Option<String>| Reply::Failed {
-        pid: None,
-        errno,
-        message,
-    };
+    let refused = |message: String| Reply::Failed(Failure::Request(message));
     let [stdin, stdout, stderr, cwd] = fds else {
-        return failed(
-            libc::EINVAL,
-            Some("the launcher got the wrong number of descriptors".into()),
-        );
+        return refused("the launcher got the wrong number of descriptors".into());
     };
     if !cache.contains_key(&request.plan_id) {
         let Some(plan) = &request.plan else {
@@ -115,12 +105,12 @@ fn start(
     }
     let prepared = match &cache[&request.plan_id] {
         Ok(prepared) => prepared,
-        Err(message) => return failed(libc::EACCES, Some(message.clone())),
+        Err(message) => return Reply::Failed(Failure::Confinement(message.clone())),
     };
     let program = Path::new(std::ffi::OsStr::from_bytes(&request.program));
     let exec = match Exec::new(program, &request.arg0, &request.args, &request.env) {
         Ok(exec) => exec,
-        Err(e) => return failed(libc::EINVAL, Some(e.to_string())),
+        Err(e) => return refused(e.to_string()),
     };
     // In a mount namespace of its own, a directory of procbox's would be
     // unreachable from the child's root (getcwd fails): the same directory,
@@ -128,7 +118,7 @@ fn start(
     let here = match init {
         Some(_) => match same_directory_here(cwd.as_fd(), &request.cwd_path) {
             Ok(here) => Some(here),
-            Err((errno, message)) => return failed(errno, Some(message)),
+            Err((errno, message)) => return Reply::Failed(Failure::Directory { errno, message }),
         },
         None => None,
     };
@@ -144,7 +134,7 @@ fn start(
         .collect()
     {
         Ok(join) => join,
-        Err(_) => return failed(libc::EINVAL, Some("a cgroup path holds a NUL byte".into())),
+        Err(_) => return refused("a cgroup path holds a NUL byte".into()),
     };
     let child = Child {
         exec: &exec,
@@ -343,16 +333,11 @@ fn clone_child(child: Child<'_>, stack: &mut [u8], init: Option<libc::pid_t>) ->
     };
     match clone_vfork(stack, libc::CLONE_PARENT, Handlers::NoneCaught, &mut run) {
         Ok(Ok(pid)) => Reply::Started { pid, init },
-        Ok(Err((pid, errno))) => Reply::Failed {
-            pid: Some(pid),
-            errno,
-            message: None,
-        },
-        Err(e) => Reply::Failed {
+        Ok(Err((pid, errno))) => Reply::Failed(Failure::Child { pid: Some(pid), errno }),
+        Err(e) => Reply::Failed(Failure::Child {
             pid: None,
             errno: e.raw_os_error().unwrap_or(libc::EIO),
-            message: None,
-        },
+        }),
     }
 }
 

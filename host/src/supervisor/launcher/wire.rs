@@ -2,9 +2,19 @@
 //! socket: a little-endian `u32` length, then that many bytes of JSON. A
 //! request carries the child's four descriptors (stdin, stdout, stderr,
 //! working directory) as `SCM_RIGHTS` on its first byte.
+//!
+//! Pipelined: every [`Request`] has an id, and its [`Replied`] names it.
+//! The launcher answers in the order it was asked; procbox matches by id
+//! and so does not depend on that order.
 
-use std::io;
-use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+use std::io::{self, IoSlice, IoSliceMut};
+use std::mem::MaybeUninit;
+use std::os::fd::{BorrowedFd, OwnedFd};
+
+use rustix::net::{
+    RecvAncillaryBuffer, RecvAncillaryMessage, RecvFlags, ReturnFlags, SendAncillaryBuffer, SendAncillaryMessage,
+    SendFlags,
+};
 
 use serde::{Deserialize, Serialize};
 
@@ -19,7 +29,7 @@ const MAX_MESSAGE: usize = 64 << 20;
 
 /// The version of these messages. A launcher's first message is a
 /// [`Hello`] with it; procbox refuses a launcher that speaks another.
-pub const PROTOCOL: u32 = 1;
+pub const PROTOCOL: u32 = 2;
 
 /// The launcher's first message, sent as soon as it runs.
 #[derive(Debug, Serialize, Deserialize, PartialEq, Eq)]
@@ -31,6 +41,8 @@ pub struct Hello {
 /// Start one child.
 #[derive(Debug, Serialize, Deserialize)]
 pub struct Request {
+    /// Its number, unique on this socket, which the reply repeats.
+    pub id: u64,
     /// The program file.
     pub program: Vec<u8>,
     /// `argv[0]`.
@@ -60,6 +72,15 @@ pub struct Request {
     pub plan: Option<ChildPlan>,
 }
 
+/// The reply to the request numbered `id`.
+#[derive(Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Replied {
+    /// The request's [`Request::id`].
+    pub id: u64,
+    /// How it ended.
+    pub reply: Reply,
+}
+
 /// How a request ended.
 #[derive(Debug, Serialize, Deserialize, PartialEq, Eq)]
 pub enum Reply {
@@ -73,31 +94,68 @@ pub enum Reply {
     },
     /// The launcher does not know the plan (any more): send it with it.
     UnknownPlan,
-    /// It did not start. `pid` is set when a child was made and exited
-    /// before `exec` (procbox reaps it); `message` explains a failure that
-    /// is not an OS error of the child.
-    Failed {
+    /// It did not start.
+    Failed(Failure),
+}
+
+/// Why a child did not start.
+#[derive(Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub enum Failure {
+    /// The child's own OS error before `exec` (its program, its limits,
+    /// its cgroup, its confinement as the kernel applied it), or of
+    /// `clone`. `pid` is the child, when one was made: it has exited, and
+    /// procbox reaps it.
+    Child {
         /// The child that exited, if one was made.
         pid: Option<i32>,
         /// The OS error.
         errno: i32,
-        /// What failed, when the errno alone does not say.
-        message: Option<String>,
     },
+    /// The confinement or the namespace the plan asks for cannot be set up.
+    Confinement(String),
+    /// The working directory cannot be reached from the child's namespace.
+    Directory {
+        /// The OS error.
+        errno: i32,
+        /// What failed.
+        message: String,
+    },
+    /// A request the launcher cannot act on (a string with a NUL byte, the
+    /// wrong descriptors).
+    Request(String),
 }
 
-/// Sends `message` with `fds` attached.
-pub fn send<T: Serialize>(socket: BorrowedFd<'_>, message: &T, fds: &[RawFd]) -> io::Result<()> {
+/// One message as it travels: its length, then its JSON.
+///
+/// # Errors
+/// `InvalidData` if it cannot be encoded or is larger than any side accepts.
+pub fn frame<T: Serialize>(message: &T) -> io::Result<Vec<u8>> {
     let body = serde_json::to_vec(message).map_err(io::Error::other)?;
+    if body.len() > MAX_MESSAGE {
+        return Err(io::Error::new(io::ErrorKind::InvalidData, "launcher message too large"));
+    }
     let mut framed = Vec::with_capacity(4 + body.len());
     framed.extend_from_slice(&(body.len() as u32).to_le_bytes());
     framed.extend_from_slice(&body);
-    let sent = send_with_fds(socket, &framed, fds)?;
+    Ok(framed)
+}
+
+/// Sends `message` with `fds` attached, blocking until all of it is sent.
+///
+/// # Errors
+/// The OS error of sending (`BrokenPipe` once the peer is gone).
+pub fn send<T: Serialize>(socket: BorrowedFd<'_>, message: &T, fds: &[BorrowedFd<'_>]) -> io::Result<()> {
+    let framed = frame(message)?;
+    let sent = send_with_fds(socket, &framed, fds, SendFlags::empty())?;
     write_all(socket, &framed[sent..])
 }
 
-/// Receives one message and the descriptors attached to it; `None` at end
-/// of file before a message.
+/// Receives one message and the descriptors attached to it, blocking;
+/// `None` at end of file before a message.
+///
+/// # Errors
+/// The OS error of reading, `UnexpectedEof` in the middle of a message,
+/// `InvalidData` for one that does not decode.
 pub fn recv<T: for<'de> Deserialize<'de>>(socket: BorrowedFd<'_>) -> io::Result<Option<(T, Vec<OwnedFd>)>> {
     let mut length = [0u8; 4];
     let (got, fds) = recv_with_fds(socket, &mut length)?;
@@ -111,119 +169,137 @@ pub fn recv<T: for<'de> Deserialize<'de>>(socket: BorrowedFd<'_>) -> io::Result<
     }
     let mut body = vec![0u8; length];
     read_exact(socket, &mut body)?;
-    let message = serde_json::from_slice(&body).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
-    Ok(Some((message, fds)))
+    Ok(Some((decode(&body)?, fds)))
 }
 
-pub(crate) fn send_with_fds(socket: BorrowedFd<'_>, bytes: &[u8], fds: &[RawFd]) -> io::Result<usize> {
-    let mut control = vec![0u8; cmsg_space(fds.len())];
-    let mut iov = libc::iovec {
-        iov_base: bytes.as_ptr() as *mut libc::c_void,
-        iov_len: bytes.len(),
-    };
-    // SAFETY: msghdr is plain data; every pointer set below points to a
-    // live local of the right size.
-    let mut header: libc::msghdr = unsafe { std::mem::zeroed() };
-    header.msg_iov = &mut iov;
-    header.msg_iovlen = 1;
-    if !fds.is_empty() {
-        header.msg_control = control.as_mut_ptr().cast();
-        header.msg_controllen = control.len() as _;
-        // SAFETY: the control buffer holds one header with room for `fds`
-        // (cmsg_space), so CMSG_FIRSTHDR and CMSG_DATA point inside it.
-        unsafe {
-            let cmsg = libc::CMSG_FIRSTHDR(&header);
-            (*cmsg).cmsg_level = libc::SOL_SOCKET;
-            (*cmsg).cmsg_type = libc::SCM_RIGHTS;
-            (*cmsg).cmsg_len = libc::CMSG_LEN(std::mem::size_of_val(fds) as u32) as _;
-            std::ptr::copy_nonoverlapping(fds.as_ptr(), libc::CMSG_DATA(cmsg).cast::<RawFd>(), fds.len());
-        }
+fn decode<T: for<'de> Deserialize<'de>>(body: &[u8]) -> io::Result<T> {
+    serde_json::from_slice(body).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
+}
+
+/// Sends what it can of `bytes` with `fds` on its first byte; returns how
+/// many bytes went (the descriptors went with the first one). With
+/// `SendFlags::DONTWAIT`, `WouldBlock` when none could. Makes no
+/// allocation: usable between `fork` and `exec`.
+///
+/// # Errors
+/// The OS error of `sendmsg`.
+pub(crate) fn send_with_fds(
+    socket: BorrowedFd<'_>,
+    bytes: &[u8],
+    fds: &[BorrowedFd<'_>],
+    flags: SendFlags,
+) -> io::Result<usize> {
+    let mut space = [MaybeUninit::uninit(); rustix::cmsg_space!(ScmRights(FDS))];
+    let mut control = SendAncillaryBuffer::new(&mut space);
+    if !fds.is_empty() && !control.push(SendAncillaryMessage::ScmRights(fds)) {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "too many descriptors for one launcher message",
+        ));
     }
     loop {
-        // SAFETY: the header and what it points to are valid for the call.
-        let sent = unsafe { libc::sendmsg(socket.as_raw_fd(), &header, libc::MSG_NOSIGNAL) };
-        if sent >= 0 {
-            return Ok(sent as usize);
-        }
-        let err = io::Error::last_os_error();
-        if err.kind() != io::ErrorKind::Interrupted {
-            return Err(err);
+        match rustix::net::sendmsg(
+            socket,
+            &[IoSlice::new(bytes)],
+            &mut control,
+            flags | SendFlags::NOSIGNAL,
+        ) {
+            Err(rustix::io::Errno::INTR) => continue,
+            sent => return Ok(sent?),
         }
     }
 }
 
+/// Receives into `bytes`, with the descriptors attached to them (made
+/// close-on-exec); `(0, [])` at end of file. With `RecvFlags::DONTWAIT`,
+/// `WouldBlock` when nothing is there.
+///
+/// # Errors
+/// The OS error of `recvmsg`; `InvalidData` if more descriptors came than
+/// a request carries (the rest were closed).
 pub(crate) fn recv_with_fds(socket: BorrowedFd<'_>, bytes: &mut [u8]) -> io::Result<(usize, Vec<OwnedFd>)> {
-    let mut control = vec![0u8; cmsg_space(FDS)];
-    let mut iov = libc::iovec {
-        iov_base: bytes.as_mut_ptr().cast(),
-        iov_len: bytes.len(),
-    };
-    // SAFETY: as in send_with_fds.
-    let mut header: libc::msghdr = unsafe { std::mem::zeroed() };
-    header.msg_iov = &mut iov;
-    header.msg_iovlen = 1;
-    header.msg_control = control.as_mut_ptr().cast();
-    header.msg_controllen = control.len() as _;
-    let got = loop {
-        // SAFETY: the header and its buffers are valid for the call.
-        let got = unsafe { libc::recvmsg(socket.as_raw_fd(), &mut header, libc::MSG_CMSG_CLOEXEC) };
-        if got >= 0 {
-            break got as usize;
-        }
-        let err = io::Error::last_os_error();
-        if err.kind() != io::ErrorKind::Interrupted {
-            return Err(err);
+    recv_with_fds_flags(socket, bytes, RecvFlags::empty())
+}
+
+fn recv_with_fds_flags(
+    socket: BorrowedFd<'_>,
+    bytes: &mut [u8],
+    flags: RecvFlags,
+) -> io::Result<(usize, Vec<OwnedFd>)> {
+    let mut space = [MaybeUninit::uninit(); rustix::cmsg_space!(ScmRights(FDS))];
+    let mut control = RecvAncillaryBuffer::new(&mut space);
+    let received = loop {
+        match rustix::net::recvmsg(
+            socket,
+            &mut [IoSliceMut::new(bytes)],
+            &mut control,
+            flags | RecvFlags::CMSG_CLOEXEC,
+        ) {
+            Err(rustix::io::Errno::INTR) => continue,
+            received => break received?,
         }
     };
     let mut fds = Vec::new();
-    // SAFETY: the kernel filled the control buffer; CMSG_* walk only the
-    // headers it wrote, and each SCM_RIGHTS descriptor is now ours.
-    unsafe {
-        let mut cmsg = libc::CMSG_FIRSTHDR(&header);
-        while !cmsg.is_null() {
-            if (*cmsg).cmsg_level == libc::SOL_SOCKET && (*cmsg).cmsg_type == libc::SCM_RIGHTS {
-                let data = libc::CMSG_DATA(cmsg).cast::<RawFd>();
-                let count = ((*cmsg).cmsg_len as usize - libc::CMSG_LEN(0) as usize) / std::mem::size_of::<RawFd>();
-                for i in 0..count {
-                    fds.push(OwnedFd::from_raw_fd(std::ptr::read_unaligned(data.add(i))));
-                }
-            }
-            cmsg = libc::CMSG_NXTHDR(&header, cmsg);
+    for message in control.drain() {
+        if let RecvAncillaryMessage::ScmRights(rights) = message {
+            fds.extend(rights);
         }
     }
-    if header.msg_flags & libc::MSG_CTRUNC != 0 {
+    if received.flags.contains(ReturnFlags::CTRUNC) {
         return Err(io::Error::new(
             io::ErrorKind::InvalidData,
             "too many descriptors in a launcher message",
         ));
     }
-    Ok((got, fds))
+    Ok((received.bytes, fds))
 }
 
-fn cmsg_space(fds: usize) -> usize {
-    // SAFETY: a pure size computation.
-    unsafe { libc::CMSG_SPACE((fds * std::mem::size_of::<RawFd>()) as u32) as usize }
+/// Bytes read from a socket, split into whole messages as they complete.
+#[derive(Default)]
+pub struct Frames {
+    buffer: Vec<u8>,
+}
+
+impl Frames {
+    /// Reads what the socket has now without blocking; `Ok(false)` at end
+    /// of file, `WouldBlock` when it has nothing.
+    ///
+    /// # Errors
+    /// The OS error of reading.
+    pub fn fill(&mut self, socket: BorrowedFd<'_>) -> io::Result<bool> {
+        let mut chunk = [0u8; 16 << 10];
+        let (got, _) = recv_with_fds_flags(socket, &mut chunk, RecvFlags::DONTWAIT)?;
+        self.buffer.extend_from_slice(&chunk[..got]);
+        Ok(got > 0)
+    }
+
+    /// The next whole message, if one has arrived.
+    ///
+    /// # Errors
+    /// `InvalidData` for a message too large or that does not decode.
+    pub fn next<T: for<'de> Deserialize<'de>>(&mut self) -> io::Result<Option<T>> {
+        let Some(length) = self.buffer.first_chunk::<4>() else {
+            return Ok(None);
+        };
+        let length = u32::from_le_bytes(*length) as usize;
+        if length > MAX_MESSAGE {
+            return Err(io::Error::new(io::ErrorKind::InvalidData, "launcher message too large"));
+        }
+        if self.buffer.len() < 4 + length {
+            return Ok(None);
+        }
+        let message = decode(&self.buffer[4..4 + length]);
+        self.buffer.drain(..4 + length);
+        message.map(Some)
+    }
 }
 
 fn write_all(socket: BorrowedFd<'_>, mut bytes: &[u8]) -> io::Result<()> {
     while !bytes.is_empty() {
-        // SAFETY: writes from a live slice.
-        let n = unsafe {
-            libc::send(
-                socket.as_raw_fd(),
-                bytes.as_ptr().cast(),
-                bytes.len(),
-                libc::MSG_NOSIGNAL,
-            )
-        };
-        match n {
-            n if n > 0 => bytes = &bytes[n as usize..],
-            _ => {
-                let err = io::Error::last_os_error();
-                if err.kind() != io::ErrorKind::Interrupted {
-                    return Err(err);
-                }
-            }
+        match rustix::net::send(socket, bytes, SendFlags::NOSIGNAL) {
+            Ok(n) => bytes = &bytes[n..],
+            Err(rustix::io::Errno::INTR) => {}
+            Err(e) => return Err(e.into()),
         }
     }
     Ok(())
@@ -231,17 +307,11 @@ fn write_all(socket: BorrowedFd<'_>, mut bytes: &[u8]) -> io::Result<()> {
 
 fn read_exact(socket: BorrowedFd<'_>, mut bytes: &mut [u8]) -> io::Result<()> {
     while !bytes.is_empty() {
-        // SAFETY: reads into a live slice.
-        let n = unsafe { libc::read(socket.as_raw_fd(), bytes.as_mut_ptr().cast(), bytes.len()) };
-        match n {
-            0 => return Err(io::ErrorKind::UnexpectedEof.into()),
-            n if n > 0 => bytes = &mut bytes[n as usize..],
-            _ => {
-                let err = io::Error::last_os_error();
-                if err.kind() != io::ErrorKind::Interrupted {
-                    return Err(err);
-                }
-            }
+        match rustix::io::read(socket, &mut *bytes) {
+            Ok(0) => return Err(io::ErrorKind::UnexpectedEof.into()),
+            Ok(n) => bytes = &mut bytes[n..],
+            Err(rustix::io::Errno::INTR) => {}
+            Err(e) => return Err(e.into()),
         }
     }
     Ok(())

@@ -1,0 +1,431 @@
+//! One launcher's socket, shared by every spawn that uses it, pipelined:
+//! each request goes out with an id as soon as it is asked, and one thread
+//! per launcher (`procbox-launcher-io`) reads the replies and hands each to
+//! the spawn waiting on its id. No lock is held across a round trip, and
+//! no tokio worker blocks: a spawn awaits its reply on a channel, which
+//! works from any runtime (the launchers outlive any one of them).
+//!
+//! A request is sent straight from the asking task when the socket takes
+//! it at once (the usual case: one request is a few KiB); the rest of one
+//! the socket cannot take now waits in an outbox that the thread writes
+//! when the socket has room, with its descriptors duplicated so that they
+//! stay valid whatever the asking task does meanwhile.
+//!
+//! The children the launcher starts are procbox's (`CLONE_PARENT`), and a
+//! reaper of adopted orphans must not take one before its watcher owns it:
+//! every request counts as a launch in flight ([`owned`]) from before it
+//! is sent until its reply registers the child, and the reaper waits for
+//! none to be in flight. A reply whose asker has gone (its spawn was
+//! cancelled) has its child killed and reaped here.
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::io;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+
+use rustix::event::{eventfd, poll, EventfdFlags, PollFd, PollFlags};
+use rustix::net::SendFlags;
+use tokio::sync::oneshot;
+
+use super::wire::{self, Replied, Reply, Request};
+use crate::supervisor::owned;
+
+/// A running launcher, as procbox talks to it.
+pub(super) struct Link {
+    /// Procbox's end of the socket, non-blocking.
+    socket: OwnedFd,
+    /// The launcher's pid (procbox's child).
+    pub pid: libc::pid_t,
+    /// Made readable when the outbox gains a message, to wake the thread.
+    wake: OwnedFd,
+    state: Mutex<State>,
+    /// The plans sent on this socket.
+    known: Mutex<HashSet<u64>>,
+    next_id: AtomicU64,
+    /// The init of its children's PID namespace, once it made one, as a
+    /// pidfd: the CLI's sweep may reap init, and its pid be reused.
+    pub init: OnceLock<OwnedFd>,
+}
+
+#[derive(Default)]
+struct State {
+    /// Messages, in order, that the socket could not take yet.
+    outbox: VecDeque<Outgoing>,
+    /// The spawns waiting for a reply, by request id.
+    waiting: HashMap<u64, oneshot::Sender<Reply>>,
+    /// Set once the launcher is gone: no request is taken any more.
+    closed: bool,
+}
+
+struct Outgoing {
+    bytes: Vec<u8>,
+    sent: usize,
+    /// Sent with the first byte, then dropped.
+    fds: Vec<OwnedFd>,
+}
+
+/// Why a request got no reply.
+#[derive(Debug)]
+pub(super) enum Unanswered {
+    /// The launcher was gone before the request was sent: another may take it.
+    NotSent(io::Error),
+    /// The launcher went away with the request sent (it may have acted on it).
+    Lost,
+}
+
+impl Link {
+    /// Wraps procbox's end of a launcher's socket (after its hello) and
+    /// starts the thread that reads its replies.
+    pub fn start(socket: OwnedFd, pid: libc::pid_t) -> io::Result<Arc<Link>> {
+        rustix::io::ioctl_fionbio(&socket, true)?;
+        let link = Arc::new(Link {
+            socket,
+            pid,
+            wake: eventfd(0, EventfdFlags::CLOEXEC | EventfdFlags::NONBLOCK)?,
+            state: Mutex::default(),
+            known: Mutex::default(),
+            next_id: AtomicU64::new(1),
+            init: OnceLock::new(),
+        });
+        let serving = link.clone();
+        std::thread::Builder::new()
+            .name("procbox-launcher-io".into())
+            .spawn(move || serving.serve())?;
+        Ok(link)
+    }
+
+    /// Whether this launcher was sent `plan_id`; marks it sent, since the
+    /// caller sends it now if not (the socket keeps the order).
+    pub fn knows(&self, plan_id: u64) -> bool {
+        !lock(&self.known).insert(plan_id)
+    }
+
+    /// Forgets `plan_id` (the launcher dropped it from its cache).
+    pub fn forget(&self, plan_id: u64) {
+        lock(&self.known).remove(&plan_id);
+    }
+
+    /// Sends `request` (numbered here) with `fds`, and waits for its reply.
+    pub async fn ask(&self, request: &mut Request, fds: &[BorrowedFd<'_>]) -> Result<Reply, Unanswered> {
+        request.id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let framed = wire::frame(&*request).map_err(Unanswered::NotSent)?;
+        let (reply, answer) = oneshot::channel();
+        {
+            let mut state = lock(&self.state);
+            if state.closed {
+                return Err(Unanswered::NotSent(gone()));
+            }
+            owned::Owned::lock().launching();
+            state.waiting.insert(request.id, reply);
+            if let Err(e) = self.send_or_queue(&mut state, framed, fds) {
+                state.waiting.remove(&request.id);
+                owned::Owned::lock().launched(None);
+                return Err(Unanswered::NotSent(e));
+            }
+        }
+        answer.await.map_err(|_| Unanswered::Lost)
+    }
+
+    /// Sends what the socket takes now; queues the rest for the thread.
+    fn send_or_queue(&self, state: &mut State, bytes: Vec<u8>, fds: &[BorrowedFd<'_>]) -> io::Result<()> {
+        let sent = match state.outbox.is_empty() {
+            true => match wire::send_with_fds(self.socket.as_fd(), &bytes, fds, SendFlags::DONTWAIT) {
+                Ok(sent) => sent,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => 0,
+                Err(e) => return Err(e),
+            },
+            false => 0,
+        };
+        if sent == bytes.len() {
+            return Ok(());
+        }
+        let fds = match sent {
+            0 => fds
+                .iter()
+                .map(|fd| fd.try_clone_to_owned())
+                .collect::<io::Result<_>>()?,
+            _ => Vec::new(),
+        };
+        state.outbox.push_back(Outgoing { bytes, sent, fds });
+        rustix::io::write(&self.wake, &1u64.to_ne_bytes())?;
+        Ok(())
+    }
+
+    /// Shuts the socket down: the launcher sees end of file and exits, and
+    /// this link's thread ends.
+    pub fn shut_down(&self) {
+        let _ = rustix::net::shutdown(&self.socket, rustix::net::Shutdown::Both);
+    }
+
+    /// The thread's loop: writes the outbox when the socket has room,
+    /// delivers replies as they arrive, until the launcher is gone.
+    fn serve(&self) {
+        let mut frames = wire::Frames::default();
+        let ended = loop {
+            let writing = !lock(&self.state).outbox.is_empty();
+            let socket_events = match writing {
+                true => PollFlags::IN | PollFlags::OUT,
+                false => PollFlags::IN,
+            };
+            let mut polled = [
+                PollFd::new(&self.socket, socket_events),
+                PollFd::new(&self.wake, PollFlags::IN),
+            ];
+            match poll(&mut polled, None) {
+                Ok(_) | Err(rustix::io::Errno::INTR) => {}
+                Err(e) => break Err(e.into()),
+            }
+            let (socket, woken) = (polled[0].revents(), polled[1].revents());
+            if !woken.is_empty() {
+                let _ = rustix::io::read(&self.wake, &mut [0u8; 8]);
+            }
+            if socket.contains(PollFlags::OUT) {
+                if let Err(e) = self.flush() {
+                    break Err(e);
+                }
+            }
+            if socket.intersects(PollFlags::IN | PollFlags::HUP | PollFlags::ERR) {
+                match self.receive(&mut frames) {
+                    Ok(true) => {}
+                    Ok(false) => break Ok(()),
+                    Err(e) => break Err(e),
+                }
+            }
+        };
+        if let Err(e) = ended {
+            tracing::debug!("launcher {}: {e}", self.pid);
+        }
+        self.close();
+    }
+
+    /// Writes the outbox until it is empty or the socket is full.
+    fn flush(&self) -> io::Result<()> {
+        let mut state = lock(&self.state);
+        while let Some(front) = state.outbox.front_mut() {
+            let fds: Vec<BorrowedFd<'_>> = front.fds.iter().map(|fd| fd.as_fd()).collect();
+            let rest = &front.bytes[front.sent..];
+            match wire::send_with_fds(self.socket.as_fd(), rest, &fds, SendFlags::DONTWAIT) {
+                Ok(n) => {
+                    front.sent += n;
+                    front.fds.clear();
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
+                Err(e) => return Err(e),
+            }
+            if front.sent == front.bytes.len() {
+                state.outbox.pop_front();
+            }
+        }
+        Ok(())
+    }
+
+    /// Reads what arrived and delivers every whole reply; `Ok(false)` once
+    /// the launcher closed its end.
+    fn receive(&self, frames: &mut wire::Frames) -> io::Result<bool> {
+        let open = loop {
+            match frames.fill(self.socket.as_fd()) {
+                Ok(true) => {}
+                Ok(false) => break false,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break true,
+                Err(e) => return Err(e),
+            }
+        };
+        while let Some(replied) = frames.next::<Replied>()? {
+            self.deliver(replied);
+        }
+        Ok(open)
+    }
+
+    /// Hands a reply to its spawn, its child registered as owned first; a
+    /// child whose spawn is gone is killed and reaped.
+    fn deliver(&self, Replied { id, reply }: Replied) {
+        let child = match &reply {
+            Reply::Started { pid, .. } => Some(*pid),
+            Reply::Failed(wire::Failure::Child { pid, .. }) => *pid,
+            Reply::Failed(_) => None,
+            Reply::UnknownPlan => None,
+        };
+        let Some(waiting) = lock(&self.state).waiting.remove(&id) else {
+            return;
+        };
+        owned::Owned::lock().launched(child);
+        if waiting.send(reply).is_err() {
+            if let Some(pid) = child {
+                abandon(pid);
+            }
+        }
+    }
+
+    /// The launcher is gone: every waiting spawn learns it, and no request
+    /// is taken any more.
+    fn close(&self) {
+        let waiting = {
+            let mut state = lock(&self.state);
+            state.closed = true;
+            state.outbox.clear();
+            std::mem::take(&mut state.waiting)
+        };
+        let mut owned = owned::Owned::lock();
+        for _ in waiting {
+            owned.launched(None);
+        }
+    }
+}
+
+/// Kills and reaps a child no spawn waits for any more. Runs on the link's
+/// thread; the child is ours and unreaped, so its pid is still its own.
+fn abandon(pid: libc::pid_t) {
+    if let Some(pid) = rustix::process::Pid::from_raw(pid) {
+        let _ = rustix::process::kill_process(pid, rustix::process::Signal::KILL);
+        let _ = rustix::process::waitpid(Some(pid), rustix::process::WaitOptions::empty());
+    }
+    owned::release(pid);
+}
+
+fn gone() -> io::Error {
+    io::Error::new(io::ErrorKind::BrokenPipe, "the launcher process exited")
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+    use wire::Failure;
+
+    const DEADLINE: Duration = Duration::from_secs(30);
+
+    /// Runs `test` on a runtime with one thread, itself on a thread of its
+    /// own, and fails if it has not finished by the deadline: a test whose
+    /// runtime thread is blocked fails rather than hangs.
+    fn on_one_thread<F: std::future::Future<Output = ()> + 'static>(test: impl FnOnce() -> F + Send + 'static) {
+        let (done, finished) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            runtime.block_on(test());
+            let _ = done.send(());
+        });
+        finished
+            .recv_timeout(DEADLINE)
+            .expect("the test finished before the deadline");
+    }
+
+    fn request(tag: usize) -> Request {
+        Request {
+            id: 0,
+            program: b"/bin/true".to_vec(),
+            arg0: "true".into(),
+            args: vec![tag.to_string()],
+            env: Vec::new(),
+            new_session: true,
+            rlimits: Vec::new(),
+            die_with: None,
+            cwd_path: Vec::new(),
+            join_cgroups: Vec::new(),
+            plan_id: 1,
+            plan: None,
+        }
+    }
+
+    /// A launcher's half of the protocol, on a thread: reads `count`
+    /// requests (each with its four descriptors), waits for `go`, then
+    /// answers them in reverse order, each naming its request's tag.
+    fn reversing_launcher(socket: OwnedFd, count: usize, go: std::sync::mpsc::Receiver<()>) {
+        std::thread::spawn(move || {
+            let mut asked = Vec::new();
+            for _ in 0..count {
+                let (request, fds) = wire::recv::<Request>(socket.as_fd()).unwrap().unwrap();
+                assert_eq!(fds.len(), wire::FDS);
+                asked.push(request);
+            }
+            go.recv().unwrap();
+            for request in asked.into_iter().rev() {
+                let reply = Reply::Failed(Failure::Request(format!("answer to {}", request.args[0])));
+                wire::send(socket.as_fd(), &Replied { id: request.id, reply }, &[]).unwrap();
+            }
+        });
+    }
+
+    fn pair() -> (OwnedFd, OwnedFd) {
+        use rustix::net::{socketpair, AddressFamily, SocketFlags, SocketType};
+        socketpair(AddressFamily::UNIX, SocketType::STREAM, SocketFlags::CLOEXEC, None).unwrap()
+    }
+
+    /// Many requests in flight on one socket, answered in the reverse
+    /// order: each spawn gets its own reply. All of it on a runtime with a
+    /// single thread, where the launcher answers only once a task of that
+    /// runtime says so: a spawn that blocked the thread while it waited
+    /// would never let that task run (the deadline would fail the test).
+    #[test]
+    fn replies_in_any_order_reach_their_own_spawns_without_blocking_the_runtime() {
+        const IN_FLIGHT: usize = 64;
+        on_one_thread(|| async {
+            {
+                let (ours, theirs) = pair();
+                let (go, wait_for_go) = std::sync::mpsc::channel();
+                reversing_launcher(theirs, IN_FLIGHT, wait_for_go);
+                let link = Link::start(ours, 0).unwrap();
+                let null = std::fs::File::open("/dev/null").unwrap();
+                let null = Arc::new(OwnedFd::from(null));
+                let mut asking = tokio::task::JoinSet::new();
+                for tag in 0..IN_FLIGHT {
+                    let (link, null) = (link.clone(), null.clone());
+                    asking.spawn(async move {
+                        let fds = [null.as_fd(); wire::FDS];
+                        (tag, link.ask(&mut request(tag), &fds).await.unwrap())
+                    });
+                }
+                // Runs only if no spawn holds the one thread.
+                tokio::spawn(async move { go.send(()).unwrap() });
+                let mut answered = 0;
+                while let Some(done) = asking.join_next().await {
+                    let (tag, reply) = done.unwrap();
+                    assert_eq!(reply, Reply::Failed(Failure::Request(format!("answer to {tag}"))));
+                    answered += 1;
+                }
+                assert_eq!(answered, IN_FLIGHT);
+                link.shut_down();
+            }
+        });
+    }
+
+    /// A launcher that dies with requests in flight: each spawn learns it
+    /// (none waits forever), and a later request is refused as not sent.
+    #[test]
+    fn a_launcher_that_dies_fails_every_waiting_spawn_and_takes_no_more() {
+        on_one_thread(|| async {
+            {
+                let (ours, theirs) = pair();
+                let link = Link::start(ours, 0).unwrap();
+                let null = OwnedFd::from(std::fs::File::open("/dev/null").unwrap());
+                let fds = [null.as_fd(); wire::FDS];
+                let dies = async {
+                    // The request is on the socket; the launcher reads it
+                    // and exits without answering.
+                    let (request, _) = tokio::task::spawn_blocking(move || {
+                        let received = wire::recv::<Request>(theirs.as_fd()).unwrap().unwrap();
+                        drop(theirs);
+                        received
+                    })
+                    .await
+                    .unwrap();
+                    request
+                };
+                let mut first = request(1);
+                let (answer, _) = tokio::join!(link.ask(&mut first, &fds), dies);
+                assert!(matches!(answer, Err(Unanswered::Lost)), "{answer:?}");
+                // The link's thread has closed it by the time the loss was
+                // reported.
+                let later = link.ask(&mut request(2), &fds).await;
+                assert!(matches!(later, Err(Unanswered::NotSent(_))), "{later:?}");
+            }
+        });
+    }
+}
