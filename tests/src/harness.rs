@@ -83,6 +83,21 @@ impl Outcome {
 /// If the policy does not build, the guest does not load, or the run takes
 /// longer than [`RUN_DEADLINE`].
 pub async fn run_guest(guest: &str, policy: impl FnOnce(PolicyBuilder) -> PolicyBuilder, args: &[&str]) -> Outcome {
+    run_guest_until(guest, policy, args, std::future::pending()).await
+}
+
+/// [`run_guest`], stopped (as by a signal to the command line) when `stop`
+/// completes with an exit code; its children are killed and reaped all the
+/// same before this returns.
+///
+/// # Panics
+/// As [`run_guest`].
+pub async fn run_guest_until(
+    guest: &str,
+    policy: impl FnOnce(PolicyBuilder) -> PolicyBuilder,
+    args: &[&str],
+    stop: impl std::future::Future<Output = i32>,
+) -> Outcome {
     let policy = policy(PolicyBuilder::new())
         .build()
         .unwrap_or_else(|e| panic!("the test's policy: {e}"));
@@ -100,7 +115,7 @@ pub async fn run_guest(guest: &str, policy: impl FnOnce(PolicyBuilder) -> Policy
             wasi.stdout(out.clone());
             wasi.stderr(err.clone());
         });
-    let ended = tokio::time::timeout(RUN_DEADLINE, RUNTIME.run(&plugin, options))
+    let ended = tokio::time::timeout(RUN_DEADLINE, RUNTIME.run_until(&plugin, options, stop))
         .await
         .unwrap_or_else(|_| panic!("{guest} {args:?} did not finish within {RUN_DEADLINE:?}"));
     Outcome {

@@ -11,7 +11,7 @@ pub mod harness;
 pub mod language;
 pub mod terminal;
 
-pub use harness::{limits, run_guest, Outcome};
+pub use harness::{limits, run_guest, run_guest_until, Outcome};
 
 /// Paths of the test plugins, built by `build.rs`.
 pub mod guests {

@@ -289,11 +289,13 @@ impl Runtime {
             result = budgeted => result,
             code = stop => Ok(Outcome::Stopped(code)),
         };
-        let over_budget = |reason: &str| {
-            // wasmtime's words when an instance, memory or table count is over
-            // the limiter's cap.
-            store.data().memory.exceeded() || reason.contains("resource limit exceeded")
-        };
+        // wasmtime's words when an instance, memory or table count is over
+        // the limiter's cap. A plain bool, not a closure over the store: a
+        // borrow of the store alive across the `await` below would make
+        // the run's future not `Send` (the store is not `Sync`), and an
+        // application (the worker) must be able to spawn runs on tokio.
+        let memory_exceeded = store.data().memory.exceeded();
+        let over_budget = |reason: &str| memory_exceeded || reason.contains("resource limit exceeded");
         let outcome = match outcome {
             Err(RunError::Trap { reason, .. } | RunError::Instantiate { reason, .. }) if over_budget(&reason) => {
                 Err(RunError::OutOfMemory {
@@ -415,4 +417,14 @@ impl ProcessView for PluginState {
             table: &mut self.table,
         }
     }
+}
+
+/// Type-checked in test builds, never called: a run's future is `Send`, so
+/// an application (the worker) can run many plugins at once with
+/// `tokio::spawn`.
+#[cfg(test)]
+#[allow(dead_code)]
+fn a_run_can_be_spawned(runtime: &'static Runtime, plugin: &'static Plugin, options: RunOptions) {
+    fn send<T: Send>(_: &T) {}
+    send(&runtime.run(plugin, options));
 }
