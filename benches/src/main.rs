@@ -19,6 +19,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicUsize;
+use std::sync::Arc;
 
 use anyhow::{bail, ensure, Context, Result};
 use procbox::policy::ChildRlimits;
@@ -29,6 +30,7 @@ use procbox::{
 
 /// The bench plugin, built by build.rs.
 mod baselines;
+mod concurrent;
 mod rss;
 mod scenarios;
 
@@ -143,7 +145,7 @@ fn parse_options(args: Vec<String>) -> Result<Option<Options>> {
                 options.only = Some(list.split(',').map(str::to_string).collect());
             }
             "-h" | "--help" => {
-                println!("usage: procbox-bench [--reps N] [--quick] [--only a,b,c,d,e,f,g,h,i]");
+                println!("usage: procbox-bench [--reps N] [--quick] [--only a,b,c,d,e,f,g,h,i,j]");
                 return Ok(None);
             }
             other => bail!("unknown argument {other:?} (try --help)"),
@@ -178,7 +180,7 @@ async fn run_all(options: &Options, tmp: &Path) -> Result<()> {
     let runtime = Runtime::new()?;
     let wasm = std::fs::read(BENCH_WASM).with_context(|| format!("reading {BENCH_WASM}"))?;
     let plugin = runtime.load_bytes("bench.wasm", &wasm)?;
-    let bench = Bench {
+    let bench = Arc::new(Bench {
         runtime,
         plugin,
         wasm,
@@ -186,10 +188,10 @@ async fn run_all(options: &Options, tmp: &Path) -> Result<()> {
         sizes: if options.quick { QUICK } else { FULL },
         reps: options.reps,
         runs: AtomicUsize::new(0),
-    };
+    });
     print_machine();
     let mut rows = Vec::new();
-    for id in ["a", "b", "c", "d", "e", "f", "g", "h", "i"] {
+    for id in ["a", "b", "c", "d", "e", "f", "g", "h", "i", "j"] {
         if options.wanted(id) {
             rows.extend(bench.scenario(id).await?);
         }
@@ -200,7 +202,7 @@ async fn run_all(options: &Options, tmp: &Path) -> Result<()> {
 
 impl Bench {
     /// The rows of scenario `id`.
-    async fn scenario(&self, id: &str) -> Result<Vec<Row>> {
+    async fn scenario(self: &Arc<Self>, id: &str) -> Result<Vec<Row>> {
         Ok(match id {
             "a" => self.spawn_wait().await?,
             "b" => vec![self.capture().await?],
@@ -211,6 +213,7 @@ impl Bench {
             "g" => self.cli_run().await?,
             "h" => vec![self.rss().await?],
             "i" => self.load().await?,
+            "j" => self.concurrent_runs().await?,
             other => bail!("no scenario {other:?}"),
         })
     }

@@ -12,6 +12,14 @@ use super::baselines::*;
 use super::rss::*;
 use super::*;
 
+/// The grant of (c) and (j): `/bin/true`, with room for 1000 children.
+pub(crate) fn burst_policy() -> PolicyBuilder {
+    PolicyBuilder::new().allow_run("/bin/true").limits(Limits {
+        max_children: Some(1000),
+        ..Limits::default()
+    })
+}
+
 impl Bench {
     /// Runs the bench plugin with `args` under `policy` (plus a directory to
     /// write its result to) and returns the fields of its result line.
@@ -195,15 +203,9 @@ impl Bench {
         let (mut pb, mut uncontained, mut tk) = (Vec::new(), Vec::new(), Vec::new());
         let args = ["burst", "--n", &n.to_string()];
         for rep in 0..self.reps {
-            let policy = || {
-                PolicyBuilder::new().allow_run("/bin/true").limits(Limits {
-                    max_children: Some(1000),
-                    ..Limits::default()
-                })
-            };
-            let p = self.plugin_f64(policy(), &args, "rate_per_s").await?;
+            let p = self.plugin_f64(burst_policy(), &args, "rate_per_s").await?;
             let u = self
-                .plugin_f64(policy().contain(ContainMode::Off), &args, "rate_per_s")
+                .plugin_f64(burst_policy().contain(ContainMode::Off), &args, "rate_per_s")
                 .await?;
             let t = tokio_burst(n).await?;
             let rate = |r: f64| format!("{r:.0}/s");
