@@ -99,71 +99,70 @@ pub fn probe_here() -> (u32, bool) {
 /// `landlock_create_ruleset(NULL, 0, LANDLOCK_CREATE_RULESET_VERSION)`:
 /// the kernel's own Landlock ABI, not capped at what procbox knows.
 pub fn landlock_abi() -> u32 {
-    const VERSION: libc::c_uint = 1;
-    // SAFETY: a query that takes no pointers when the attribute is NULL.
-    let abi = unsafe {
-        libc::syscall(
-            libc::SYS_landlock_create_ruleset,
-            std::ptr::null::<libc::c_void>(),
-            0usize,
-            VERSION,
-        )
-    };
-    u32::try_from(abi).unwrap_or(0)
+    crate::sys::landlock_abi()
 }
 
 /// Forks a child that restricts itself with Landlock (if `abi > 0`) and
 /// loads an allow-all seccomp filter; returns which of the two worked.
+/// Runs in the probe process, which has one thread.
 fn try_in_child(abi: u32) -> (bool, bool) {
-    // Prepared before the fork: the child makes only system calls.
-    let allow_all = [libc::sock_filter {
+    use rustix::process::{Pid, WaitOptions};
+    // SAFETY: the probe process has one thread, so the child has a
+    // consistent copy of everything (it may even allocate); it only tries
+    // the two mechanisms and exits, and the parent waits for it.
+    let pid = unsafe { libc::fork() };
+    if pid < 0 {
+        return (false, false);
+    }
+    if pid == 0 {
+        probe_child(abi);
+    }
+    let status = loop {
+        match rustix::process::waitpid(Pid::from_raw(pid), WaitOptions::empty()) {
+            Ok(Some((_, status))) => break status.as_raw(),
+            Err(rustix::io::Errno::INTR) => {}
+            _ => return (false, false),
+        }
+    };
+    if !libc::WIFEXITED(status) || libc::WEXITSTATUS(status) == 3 {
+        return (false, false);
+    }
+    let code = libc::WEXITSTATUS(status);
+    (abi > 0 && code & 1 == 0, code & 2 == 0)
+}
+
+/// The probe's child (a fork of the single-threaded probe process): sets
+/// `no_new_privs`, restricts itself with a ruleset handling only
+/// `READ_FILE` (valid on every ABI) and loads an allow-all seccomp filter;
+/// exits with bit 0 set if Landlock failed, bit 1 if seccomp did, or 3 if
+/// `no_new_privs` did.
+fn probe_child(abi: u32) -> ! {
+    use landlock::{AccessFs, CompatLevel, Compatible, Ruleset, RulesetAttr};
+    if rustix::thread::set_no_new_privs(true).is_err() {
+        crate::sys::exit_now(3);
+    }
+    let mut code = 0;
+    if abi > 0 {
+        let restricted = Ruleset::default()
+            .set_compatibility(CompatLevel::HardRequirement)
+            .handle_access(AccessFs::ReadFile)
+            .and_then(|ruleset| ruleset.create())
+            .and_then(|ruleset| ruleset.restrict_self());
+        if restricted.is_err() {
+            code |= 1;
+        }
+    }
+    let allow_all = [seccompiler::sock_filter {
         code: (libc::BPF_RET | libc::BPF_K) as u16,
         jt: 0,
         jf: 0,
         k: libc::SECCOMP_RET_ALLOW,
     }];
-    let program = libc::sock_fprog {
-        len: 1,
-        filter: allow_all.as_ptr() as *mut libc::sock_filter,
-    };
-    // struct landlock_ruleset_attr { u64 handled_access_fs; ... }:
-    // handling only LANDLOCK_ACCESS_FS_READ_FILE is valid on every ABI.
-    let attr: [u64; 1] = [1 << 2];
-    // SAFETY: the child only makes async-signal-safe system calls on the
-    // locals above and exits; the parent waits for it.
-    unsafe {
-        let pid = libc::fork();
-        if pid < 0 {
-            return (false, false);
-        }
-        if pid == 0 {
-            let mut code = 0;
-            if libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 {
-                libc::_exit(3);
-            }
-            if abi > 0 {
-                let fd = libc::syscall(libc::SYS_landlock_create_ruleset, attr.as_ptr(), 8usize, 0u32);
-                if fd < 0 || libc::syscall(libc::SYS_landlock_restrict_self, fd as libc::c_int, 0u32) != 0 {
-                    code |= 1;
-                }
-            }
-            if libc::prctl(libc::PR_SET_SECCOMP, libc::SECCOMP_MODE_FILTER, &program) != 0 {
-                code |= 2;
-            }
-            libc::_exit(code);
-        }
-        let mut status = 0;
-        while libc::waitpid(pid, &mut status, 0) < 0 {
-            if std::io::Error::last_os_error().kind() != std::io::ErrorKind::Interrupted {
-                return (false, false);
-            }
-        }
-        if !libc::WIFEXITED(status) || libc::WEXITSTATUS(status) == 3 {
-            return (false, false);
-        }
-        let code = libc::WEXITSTATUS(status);
-        (abi > 0 && code & 1 == 0, code & 2 == 0)
+    // SAFETY: a program that allows every call.
+    if unsafe { crate::supervisor::launcher::load_filter(&allow_all) }.is_err() {
+        code |= 2;
     }
+    crate::sys::exit_now(code)
 }
 
 /// What the kernel will enforce for one run, after the ladder.

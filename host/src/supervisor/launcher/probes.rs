@@ -61,13 +61,14 @@ fn run_probe() -> std::io::Result<Probed> {
     drop(write_end);
     let mut json = Vec::new();
     let read = answer.read_to_end(&mut json);
-    let mut status = 0;
-    // SAFETY: waits for our own child.
-    while unsafe { libc::waitpid(pid, &mut status, 0) } < 0 {
-        if std::io::Error::last_os_error().kind() != std::io::ErrorKind::Interrupted {
-            break;
+    let pid = rustix::process::Pid::from_raw(pid);
+    let status = loop {
+        match rustix::process::waitpid(pid, rustix::process::WaitOptions::empty()) {
+            Ok(Some((_, status))) => break status.as_raw(),
+            Err(rustix::io::Errno::INTR) => {}
+            _ => break 0,
         }
-    }
+    };
     read?;
     let not_a_probe = |why: String| {
         std::io::Error::other(format!(
