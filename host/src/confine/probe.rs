@@ -1,10 +1,11 @@
 //! What the running kernel can enforce, found by trying it, and the
 //! [`ConfineMode`] ladder that decides whether a plugin may run with it.
 //!
-//! The probe asks Landlock for its ABI version and then, in a throw-away
-//! child, really sets `no_new_privs`, restricts itself with a Landlock
-//! ruleset and loads a seccomp filter: a kernel that reports support but
-//! refuses to enforce it counts as having none.
+//! The probe asks Landlock for its ABI version and then, in the probe
+//! process (a helper exec'd for this alone, which exits right after),
+//! really sets `no_new_privs`, restricts itself with a Landlock ruleset
+//! and loads a seccomp filter: a kernel that reports support but refuses
+//! to enforce it counts as having none.
 //!
 //! Tests force a weaker kernel with two variables, which can only lower
 //! what the probe found, never raise it: `PROCBOX_PRETEND_LANDLOCK_ABI=N`
@@ -88,70 +89,25 @@ fn probe() -> KernelSupport {
 }
 
 /// Runs in the probe process (`supervisor::launcher::probes`), which has
-/// one thread: the Landlock ABI that really restricts a process (0: none),
-/// capped at [`NEWEST_ABI`], and whether a seccomp filter loads.
+/// one thread and exits after probing: the Landlock ABI that really
+/// restricts a process (0: none), capped at [`NEWEST_ABI`], and whether a
+/// seccomp filter loads. Both are tried on the probe process itself, and
+/// stay: it sets `no_new_privs`, restricts itself with a ruleset that
+/// handles only `READ_FILE` (valid on every ABI; it opens no file
+/// afterwards) and loads a filter that allows every call.
 pub fn probe_here() -> (u32, bool) {
-    let abi = landlock_abi();
-    let (landlock_works, seccomp) = try_in_child(abi);
-    (if landlock_works { abi.min(NEWEST_ABI) } else { 0 }, seccomp)
-}
-
-/// `landlock_create_ruleset(NULL, 0, LANDLOCK_CREATE_RULESET_VERSION)`:
-/// the kernel's own Landlock ABI, not capped at what procbox knows.
-pub fn landlock_abi() -> u32 {
-    crate::sys::landlock_abi()
-}
-
-/// Forks a child that restricts itself with Landlock (if `abi > 0`) and
-/// loads an allow-all seccomp filter; returns which of the two worked.
-/// Runs in the probe process, which has one thread.
-fn try_in_child(abi: u32) -> (bool, bool) {
-    use rustix::process::{Pid, WaitOptions};
-    // SAFETY: the probe process has one thread, so the child has a
-    // consistent copy of everything (it may even allocate); it only tries
-    // the two mechanisms and exits, and the parent waits for it.
-    let pid = unsafe { libc::fork() };
-    if pid < 0 {
-        return (false, false);
-    }
-    if pid == 0 {
-        probe_child(abi);
-    }
-    let status = loop {
-        match rustix::process::waitpid(Pid::from_raw(pid), WaitOptions::empty()) {
-            Ok(Some((_, status))) => break status.as_raw(),
-            Err(rustix::io::Errno::INTR) => {}
-            _ => return (false, false),
-        }
-    };
-    if !libc::WIFEXITED(status) || libc::WEXITSTATUS(status) == 3 {
-        return (false, false);
-    }
-    let code = libc::WEXITSTATUS(status);
-    (abi > 0 && code & 1 == 0, code & 2 == 0)
-}
-
-/// The probe's child (a fork of the single-threaded probe process): sets
-/// `no_new_privs`, restricts itself with a ruleset handling only
-/// `READ_FILE` (valid on every ABI) and loads an allow-all seccomp filter;
-/// exits with bit 0 set if Landlock failed, bit 1 if seccomp did, or 3 if
-/// `no_new_privs` did.
-fn probe_child(abi: u32) -> ! {
     use landlock::{AccessFs, CompatLevel, Compatible, Ruleset, RulesetAttr};
+    let abi = landlock_abi();
     if rustix::thread::set_no_new_privs(true).is_err() {
-        crate::sys::exit_now(3);
+        return (0, false);
     }
-    let mut code = 0;
-    if abi > 0 {
-        let restricted = Ruleset::default()
+    let landlock_works = abi > 0
+        && Ruleset::default()
             .set_compatibility(CompatLevel::HardRequirement)
             .handle_access(AccessFs::ReadFile)
             .and_then(|ruleset| ruleset.create())
-            .and_then(|ruleset| ruleset.restrict_self());
-        if restricted.is_err() {
-            code |= 1;
-        }
-    }
+            .and_then(|ruleset| ruleset.restrict_self())
+            .is_ok();
     let allow_all = [seccompiler::sock_filter {
         code: (libc::BPF_RET | libc::BPF_K) as u16,
         jt: 0,
@@ -159,10 +115,14 @@ fn probe_child(abi: u32) -> ! {
         k: libc::SECCOMP_RET_ALLOW,
     }];
     // SAFETY: a program that allows every call.
-    if unsafe { crate::supervisor::launcher::load_filter(&allow_all) }.is_err() {
-        code |= 2;
-    }
-    crate::sys::exit_now(code)
+    let seccomp = unsafe { crate::supervisor::launcher::load_filter(&allow_all) }.is_ok();
+    (if landlock_works { abi.min(NEWEST_ABI) } else { 0 }, seccomp)
+}
+
+/// `landlock_create_ruleset(NULL, 0, LANDLOCK_CREATE_RULESET_VERSION)`:
+/// the kernel's own Landlock ABI, not capped at what procbox knows.
+pub fn landlock_abi() -> u32 {
+    crate::sys::landlock_abi()
 }
 
 /// What the kernel will enforce for one run, after the ladder.

@@ -86,7 +86,7 @@ pub struct NamespaceSupport {
 
 impl NamespaceSupport {
     /// The kernel's support, probed once per process by making a namespace
-    /// for real in a throw-away child.
+    /// for real in the probe process.
     pub fn get() -> &'static NamespaceSupport {
         static PROBED: OnceLock<NamespaceSupport> = OnceLock::new();
         PROBED.get_or_init(|| {
@@ -203,7 +203,7 @@ pub struct Entered {
 /// launcher, whose parent is procbox); otherwise it is the caller's child.
 ///
 /// Must be called in a process with one thread (the launcher, or the
-/// probe's child): `unshare(CLONE_NEWUSER)` refuses others, and init is a
+/// probe): `unshare(CLONE_NEWUSER)` refuses others, and init is a
 /// fork of it.
 ///
 /// # Errors
@@ -271,7 +271,7 @@ enum Namespace {
 /// `unshare` of one namespace: never of what threads share (descriptors,
 /// the working directory), which is what makes `unshare` unsafe in
 /// general. Called only in processes with one thread (the launcher, the
-/// probe's child, init).
+/// probe, init).
 fn unshare(namespace: Namespace) -> Result<(), Errno> {
     use rustix::thread::UnshareFlags;
     let flags = match namespace {
@@ -344,7 +344,7 @@ fn read_report(socket: BorrowedFd<'_>) -> Result<OwnedFd, String> {
 /// The namespace's init: dies with procbox, mounts the namespace's `/proc`,
 /// reports on `ready`, then waits for procbox (`pidfd`) to die while the
 /// kernel reaps the orphans re-parented to it. Runs in init, a fork of the
-/// launcher (or of the probe's child), which has one thread: system calls
+/// launcher (or of the probe), which has one thread: system calls
 /// only, and it never returns.
 fn init_main(pidfd: Option<OwnedFd>, ready: OwnedFd) -> ! {
     use rustix::fs::{Mode, OFlags};
@@ -429,53 +429,18 @@ fn close_all_but(keep: Option<BorrowedFd<'_>>) {
 }
 
 /// Runs in the probe process (`supervisor::launcher::probes`), which has
-/// one thread: makes a namespace for real in a throw-away child; `Ok(true)`
-/// when it needed a user namespace.
+/// one thread and exits after probing: makes a namespace for real, as the
+/// launcher does, then ends its init; `Ok(true)` when it needed a user
+/// namespace. The probe stays in the namespaces it made, and can start no
+/// process afterwards (the init of its children's PID namespace is gone).
 pub fn probe_here() -> Result<bool, String> {
     use rustix::process::{Pid, Signal, WaitOptions};
-    use std::io::Read;
-    let (answer, answer_write) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)
-        .map_err(|e| format!("a pipe: {}", std::io::Error::from(e)))?;
-    let procbox = rustix::process::getpid().as_raw_nonzero().get();
-    // SAFETY: a fork of the probe process, which has one thread: the child
-    // has a consistent copy of everything; it runs `enter`, reports and
-    // exits.
-    let pid = unsafe { libc::fork() };
-    if pid < 0 {
-        return Err(format!("fork: {}", std::io::Error::last_os_error()));
+    let entered = enter(rustix::process::getpid().as_raw_nonzero().get(), false)?;
+    if let Some(init) = Pid::from_raw(entered.init) {
+        let _ = rustix::process::kill_process(init, Signal::KILL);
+        let _ = rustix::process::waitpid(Some(init), WaitOptions::empty());
     }
-    if pid == 0 {
-        drop(answer);
-        let code = match enter(procbox, false) {
-            Ok(entered) => {
-                if let Some(init) = Pid::from_raw(entered.init) {
-                    let _ = rustix::process::kill_process(init, Signal::KILL);
-                    let _ = rustix::process::waitpid(Some(init), WaitOptions::empty());
-                }
-                0
-            }
-            Err(message) => {
-                let _ = rustix::io::write(&answer_write, message.as_bytes());
-                1
-            }
-        };
-        sys::exit_now(code);
-    }
-    drop(answer_write);
-    let mut message = Vec::new();
-    let _ = std::fs::File::from(answer).read_to_end(&mut message);
-    let status = loop {
-        match rustix::process::waitpid(Pid::from_raw(pid), WaitOptions::empty()) {
-            Ok(Some((_, status))) => break status.as_raw(),
-            Err(Errno::INTR) => {}
-            _ => break 0,
-        }
-    };
-    match libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0 {
-        true => Ok(!rustix::process::geteuid().is_root()),
-        false if message.is_empty() => Err("the probe's child failed".into()),
-        false => Err(String::from_utf8_lossy(&message).into_owned()),
-    }
+    Ok(entered.user_namespace)
 }
 
 #[cfg(test)]

@@ -36,14 +36,17 @@ pub fn probed() -> &'static Result<Probed, String> {
     })
 }
 
-/// Runs in the probe process (one thread, clean image): tries each
-/// mechanism in throw-away children.
+/// Runs in the probe process (one thread, clean image), which exits right
+/// after: tries each mechanism on itself, with no child but the
+/// namespace's init. The namespace first: Landlock and seccomp stay on the
+/// process once tried.
 pub fn probe_here() -> Probed {
+    let namespace = crate::containment::namespace::probe_here();
     let (landlock_abi, seccomp) = crate::confine::probe::probe_here();
     Probed {
         landlock_abi,
         seccomp,
-        namespace: crate::containment::namespace::probe_here(),
+        namespace,
     }
 }
 
