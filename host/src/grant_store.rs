@@ -43,7 +43,6 @@
 //! remembering at once both keep their rule, keep the user's comments and
 //! layout (`toml_edit`), and replace the file by rename.
 
-use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
@@ -283,10 +282,11 @@ fn refuse_raised_limits(limits: &mut LimitSettings, refused: &mut Vec<Refused>) 
     }
     // A child's rlimits default to procbox's own: it may raise a soft limit
     // up to the hard one itself, so only a hard limit is a default to keep.
+    use rustix::process::Resource;
     let counts: [(&'static str, &mut Option<u64>, _); 3] = [
-        ("rlimit-cpu", rlimit_cpu, libc::RLIMIT_CPU),
-        ("rlimit-nofile", rlimit_nofile, libc::RLIMIT_NOFILE),
-        ("rlimit-nproc", rlimit_nproc, libc::RLIMIT_NPROC),
+        ("rlimit-cpu", rlimit_cpu, Resource::Cpu),
+        ("rlimit-nofile", rlimit_nofile, Resource::Nofile),
+        ("rlimit-nproc", rlimit_nproc, Resource::Nproc),
     ];
     for (key, slot, resource) in counts {
         if over(key, *slot, Ceiling::hard_limit(resource, false)) {
@@ -294,8 +294,8 @@ fn refuse_raised_limits(limits: &mut LimitSettings, refused: &mut Vec<Refused>) 
         }
     }
     let sizes: [(&'static str, &mut Option<Bytes>, _); 2] = [
-        ("rlimit-as", rlimit_as, libc::RLIMIT_AS),
-        ("rlimit-fsize", rlimit_fsize, libc::RLIMIT_FSIZE),
+        ("rlimit-as", rlimit_as, Resource::As),
+        ("rlimit-fsize", rlimit_fsize, Resource::Fsize),
     ];
     for (key, slot, resource) in sizes {
         if over(key, slot.map(|b| b.0), Ceiling::hard_limit(resource, true)) {
@@ -330,19 +330,9 @@ impl Ceiling {
         }
     }
 
-    /// procbox's own hard limit of `resource` (none if unlimited; zero,
-    /// refusing any value, if it cannot be read).
-    fn hard_limit(resource: libc::__rlimit_resource_t, bytes: bool) -> Ceiling {
-        let mut limit = libc::rlimit {
-            rlim_cur: 0,
-            rlim_max: 0,
-        };
-        // SAFETY: a valid pointer to a local.
-        let value = match unsafe { libc::getrlimit(resource, &mut limit) } {
-            0 if limit.rlim_max == libc::RLIM_INFINITY => u64::MAX,
-            0 => limit.rlim_max,
-            _ => 0,
-        };
+    /// procbox's own hard limit of `resource` (none if unlimited).
+    fn hard_limit(resource: rustix::process::Resource, bytes: bool) -> Ceiling {
+        let value = rustix::process::getrlimit(resource).maximum.unwrap_or(u64::MAX);
         let shown = if bytes { bytes_written(value) } else { value.to_string() };
         Ceiling {
             value,
@@ -738,9 +728,9 @@ impl GrantStore {
         if !lock.metadata().is_ok_and(|m| m.is_file()) {
             return Err(StoreError::at(&path, "it is not a regular file"));
         }
-        // SAFETY: flock on a descriptor we own; blocks until it is ours.
-        if unsafe { libc::flock(lock.as_raw_fd(), libc::LOCK_EX) } != 0 {
-            return Err(StoreError::at(&path, std::io::Error::last_os_error()));
+        // Blocks until it is ours.
+        if let Err(e) = rustix::fs::flock(&lock, rustix::fs::FlockOperation::LockExclusive) {
+            return Err(StoreError::at(&path, std::io::Error::from(e)));
         }
         Ok(lock)
     }
@@ -1057,9 +1047,8 @@ mod tests {
         store.remember(&plugin, "echo").unwrap();
         let lock = store.dir().join(".lock");
         std::fs::remove_file(&lock).unwrap();
-        let path = std::ffi::CString::new(lock.to_str().unwrap()).unwrap();
-        // SAFETY: a valid NUL-terminated path.
-        assert_eq!(unsafe { libc::mkfifo(path.as_ptr(), 0o600) }, 0);
+        let mode = rustix::fs::Mode::from_raw_mode(0o600);
+        rustix::fs::mknodat(rustix::fs::CWD, &lock, rustix::fs::FileType::Fifo, mode, 0).unwrap();
         // Opening it for writing fails at once (no reader: ENXIO), where a
         // blocking open would wait for a reader forever.
         let err = store.remember(&plugin, "cat").unwrap_err();

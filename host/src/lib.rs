@@ -39,6 +39,10 @@
 //! ```
 
 #![deny(missing_docs)]
+// Each `unsafe` block holds one unsafe operation, and an `unsafe fn` is no
+// licence for unchecked operations in its body: every one is named and
+// justified (`// SAFETY:`, required by the workspace's lints).
+#![deny(unsafe_op_in_unsafe_fn, clippy::multiple_unsafe_ops_per_block)]
 
 mod admission;
 mod bindings;
@@ -64,6 +68,7 @@ mod runtime;
 pub mod spawner;
 mod stdio;
 mod supervisor;
+mod sys;
 
 pub use budget::Pauses;
 pub use cache::{CacheWarning, Origin};

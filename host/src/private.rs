@@ -17,8 +17,7 @@ use std::path::{Path, PathBuf};
 /// Why a file or directory with `meta` could hold something planted by
 /// someone else, or `None` if only this user can have written it.
 pub(crate) fn not_private(meta: &std::fs::Metadata) -> Option<String> {
-    // SAFETY: geteuid cannot fail and touches no memory.
-    let me = unsafe { libc::geteuid() };
+    let me = rustix::process::geteuid().as_raw();
     if meta.uid() != me {
         Some(format!("it belongs to uid {}, not to uid {me}", meta.uid()))
     } else if meta.mode() & 0o022 != 0 {

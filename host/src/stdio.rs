@@ -30,7 +30,7 @@ use std::os::fd::OwnedFd;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use tokio::io::AsyncReadExt;
 use tokio::net::unix::pipe;
 use tokio::sync::mpsc;
@@ -222,13 +222,16 @@ async fn pump_pipe(mut pipe_end: pipe::Receiver, exit: ExitWaiter, sender: mpsc:
     let mut chunk_size = ChunkSize::new();
     let mut growth = PipeGrowth::default();
     loop {
-        let mut buf = BytesMut::with_capacity(chunk_size.current);
+        // Once reaped, at most what is left: `with_capacity` gives exactly
+        // the capacity asked for, and a read fills no more.
+        let capacity = left_after_reap.map_or(chunk_size.current, |left| left.min(chunk_size.current));
+        let mut buf = Vec::with_capacity(capacity);
         let read = match left_after_reap {
             Some(0) => Ok(0),
-            Some(left) => match read_available(&pipe_end, &mut buf, left) {
+            Some(left) => match read_available(&pipe_end, &mut buf) {
                 Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => Ok(0),
                 Ok(n) => {
-                    left_after_reap = Some(left - n);
+                    left_after_reap = Some(left.saturating_sub(n));
                     Ok(n)
                 }
                 other => other,
@@ -244,7 +247,7 @@ async fn pump_pipe(mut pipe_end: pipe::Receiver, exit: ExitWaiter, sender: mpsc:
         let filled = matches!(read, Ok(n) if n == chunk_size.current);
         let chunk = match read {
             Ok(0) => Err(StreamError::Closed),
-            Ok(_) => Ok(buf.freeze()),
+            Ok(_) => Ok(Bytes::from(buf)),
             Err(e) => Err(StreamError::LastOperationFailed(e.into())),
         };
         let last = chunk.is_err();
@@ -315,7 +318,6 @@ impl PipeGrowth {
     /// Grows the pipe to hold `size` bytes, if the budget and the kernel
     /// allow it; returns whether it did.
     fn grow(&mut self, pipe_end: &pipe::Receiver, size: usize) -> bool {
-        use std::os::fd::AsRawFd;
         let more = size.saturating_sub(MIN_CHUNK).saturating_sub(self.extra);
         let reserved = GROWN_PIPE_BYTES.fetch_update(Ordering::AcqRel, Ordering::Acquire, |used| {
             (used + more <= GROWN_PIPES_BUDGET).then_some(used + more)
@@ -323,11 +325,10 @@ impl PipeGrowth {
         if reserved.is_err() {
             return false;
         }
-        let wanted = libc::c_int::try_from(size).unwrap_or(libc::c_int::MAX);
-        // SAFETY: F_SETPIPE_SZ on a pipe we own; it changes only its
-        // capacity and returns the new one (or -1).
-        let capacity = unsafe { libc::fcntl(pipe_end.as_raw_fd(), libc::F_SETPIPE_SZ, wanted) };
-        if capacity < wanted {
+        let wanted = size.min(libc::c_int::MAX as usize);
+        // Returns the new capacity.
+        let capacity = rustix::pipe::fcntl_setpipe_size(pipe_end, wanted);
+        if !capacity.is_ok_and(|capacity| capacity >= wanted) {
             GROWN_PIPE_BYTES.fetch_sub(more, Ordering::AcqRel);
             return false;
         }
@@ -345,37 +346,23 @@ impl Drop for PipeGrowth {
 /// How many bytes the pipe holds now (`FIONREAD`); if the kernel will not
 /// say, "all there is", and the drain stops at the first empty read.
 fn pipe_backlog(pipe_end: &pipe::Receiver) -> usize {
-    use std::os::fd::AsRawFd;
-    let mut bytes: libc::c_int = 0;
-    // SAFETY: FIONREAD writes one int through the pointer we pass.
-    let rc = unsafe { libc::ioctl(pipe_end.as_raw_fd(), libc::FIONREAD, &mut bytes) };
-    if rc == 0 {
-        usize::try_from(bytes).unwrap_or(0)
-    } else {
-        usize::MAX
+    match rustix::io::ioctl_fionread(pipe_end) {
+        Ok(bytes) => usize::try_from(bytes).unwrap_or(usize::MAX),
+        Err(_) => usize::MAX,
     }
 }
 
-/// One non-blocking `read(2)` of at most `max` bytes into `buf`'s spare
-/// capacity. (tokio's `try_read_buf` trusts its cached readiness, which is
-/// still unset for a pipe the reactor has not polled yet, and would report
-/// "would block" with data waiting.)
-fn read_available(pipe_end: &pipe::Receiver, buf: &mut BytesMut, max: usize) -> std::io::Result<usize> {
-    use std::os::fd::AsRawFd;
-    let spare = buf.spare_capacity_mut();
-    let len = spare.len().min(max);
+/// One non-blocking `read(2)` into `buf`'s spare capacity. (tokio's
+/// `try_read_buf` trusts its cached readiness, which is still unset for a
+/// pipe the reactor has not polled yet, and would report "would block" with
+/// data waiting.)
+fn read_available(pipe_end: &pipe::Receiver, buf: &mut Vec<u8>) -> std::io::Result<usize> {
     loop {
-        // SAFETY: reads at most `len <= spare.len()` bytes into memory we
-        // own; the fd is the pipe's, non-blocking since tokio registered it.
-        let n = unsafe { libc::read(pipe_end.as_raw_fd(), spare.as_mut_ptr().cast(), len) };
-        if n >= 0 {
-            // SAFETY: the kernel initialised the first `n` spare bytes.
-            unsafe { buf.set_len(buf.len() + n as usize) };
-            return Ok(n as usize);
-        }
-        let err = std::io::Error::last_os_error();
-        if err.kind() != std::io::ErrorKind::Interrupted {
-            return Err(err);
+        // The fd is the pipe's, non-blocking since tokio registered it.
+        match rustix::io::read(pipe_end, rustix::buffer::spare_capacity(buf)) {
+            Ok(n) => return Ok(n),
+            Err(rustix::io::Errno::INTR) => {}
+            Err(e) => return Err(e.into()),
         }
     }
 }

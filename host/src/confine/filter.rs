@@ -367,32 +367,29 @@ mod tests {
         // Loaded in a throw-away child with a lowered threshold, so that a
         // call this kernel has (getppid, 110 on x86_64) counts as unknown.
         let program = unknown_calls(libc::SYS_getppid as u32).unwrap();
-        let fprog = libc::sock_fprog {
-            len: program.len() as u16,
-            filter: program.as_ptr() as *mut libc::sock_filter,
-        };
         // SAFETY: the child makes only system calls and exits.
-        unsafe {
-            let pid = libc::fork();
-            if pid == 0 {
-                libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
-                if libc::prctl(libc::PR_SET_SECCOMP, libc::SECCOMP_MODE_FILTER, &fprog) != 0 {
-                    libc::_exit(2);
-                }
-                let below = libc::syscall(libc::SYS_getpid);
-                let unknown = libc::syscall(libc::SYS_getppid);
-                let errno = *libc::__errno_location();
-                libc::_exit(if below > 0 && unknown == -1 && errno == libc::ENOSYS {
-                    0
-                } else {
-                    1
-                });
+        let pid = unsafe { libc::fork() };
+        if pid == 0 {
+            let _ = rustix::thread::set_no_new_privs(true);
+            // SAFETY: the program refuses calls with ENOSYS, and the child
+            // makes two more calls and exits.
+            if unsafe { crate::supervisor::launcher::load_filter(&program) }.is_err() {
+                crate::sys::exit_now(2);
             }
-            let mut status = 0;
-            libc::waitpid(pid, &mut status, 0);
-            assert!(libc::WIFEXITED(status), "{status}");
-            assert_eq!(libc::WEXITSTATUS(status), 0, "getppid was not refused with ENOSYS");
+            let below = rustix::process::getpid().as_raw_nonzero().get();
+            // SAFETY: a call without arguments (through libc: rustix's
+            // getppid cannot fail, and this one must).
+            let unknown = unsafe { libc::syscall(libc::SYS_getppid) };
+            let errno = std::io::Error::last_os_error().raw_os_error();
+            let refused = below > 0 && unknown == -1 && errno == Some(libc::ENOSYS);
+            crate::sys::exit_now(if refused { 0 } else { 1 });
         }
+        let pid = rustix::process::Pid::from_raw(pid).expect("forked");
+        let (_, status) = rustix::process::waitpid(Some(pid), rustix::process::WaitOptions::empty())
+            .unwrap()
+            .unwrap();
+        assert!(status.exited(), "{status:?}");
+        assert_eq!(status.exit_status(), Some(0), "getppid was not refused with ENOSYS");
     }
 
     #[test]

@@ -328,8 +328,7 @@ impl Planner {
             tmp: tmp.to_path_buf(),
             abi: enforcement.abi,
             seccomp: enforcement.seccomp,
-            // SAFETY: geteuid has no preconditions.
-            drop_caps: enforcement.active() && unsafe { libc::geteuid() } == 0,
+            drop_caps: enforcement.active() && rustix::process::geteuid().is_root(),
             tree: tree.clone(),
         }
     }
@@ -455,9 +454,8 @@ mod tests {
     fn a_fifo_or_a_hostile_elf_header_gives_no_interpreter_and_never_hangs() {
         let dir = tempfile::tempdir().unwrap();
         let fifo = dir.path().join("fifo");
-        let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
-        // SAFETY: a NUL-terminated path.
-        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+        let mode = rustix::fs::Mode::from_raw_mode(0o600);
+        rustix::fs::mknodat(rustix::fs::CWD, &fifo, rustix::fs::FileType::Fifo, mode, 0).unwrap();
         let script = dir.path().join("script");
         std::fs::write(&script, format!("#!{}\n", fifo.display())).unwrap();
         assert_eq!(interpreters(&fifo), Vec::<PathBuf>::new());

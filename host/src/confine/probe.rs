@@ -1,10 +1,11 @@
 //! What the running kernel can enforce, found by trying it, and the
 //! [`ConfineMode`] ladder that decides whether a plugin may run with it.
 //!
-//! The probe asks Landlock for its ABI version and then, in a throw-away
-//! child, really sets `no_new_privs`, restricts itself with a Landlock
-//! ruleset and loads a seccomp filter: a kernel that reports support but
-//! refuses to enforce it counts as having none.
+//! The probe asks Landlock for its ABI version and then, in the probe
+//! process (a helper exec'd for this alone, which exits right after),
+//! really sets `no_new_privs`, restricts itself with a Landlock ruleset
+//! and loads a seccomp filter: a kernel that reports support but refuses
+//! to enforce it counts as having none.
 //!
 //! Tests force a weaker kernel with two variables, which can only lower
 //! what the probe found, never raise it: `PROCBOX_PRETEND_LANDLOCK_ABI=N`
@@ -88,82 +89,40 @@ fn probe() -> KernelSupport {
 }
 
 /// Runs in the probe process (`supervisor::launcher::probes`), which has
-/// one thread: the Landlock ABI that really restricts a process (0: none),
-/// capped at [`NEWEST_ABI`], and whether a seccomp filter loads.
+/// one thread and exits after probing: the Landlock ABI that really
+/// restricts a process (0: none), capped at [`NEWEST_ABI`], and whether a
+/// seccomp filter loads. Both are tried on the probe process itself, and
+/// stay: it sets `no_new_privs`, restricts itself with a ruleset that
+/// handles only `READ_FILE` (valid on every ABI; it opens no file
+/// afterwards) and loads a filter that allows every call.
 pub fn probe_here() -> (u32, bool) {
+    use landlock::{AccessFs, CompatLevel, Compatible, Ruleset, RulesetAttr};
     let abi = landlock_abi();
-    let (landlock_works, seccomp) = try_in_child(abi);
+    if rustix::thread::set_no_new_privs(true).is_err() {
+        return (0, false);
+    }
+    let landlock_works = abi > 0
+        && Ruleset::default()
+            .set_compatibility(CompatLevel::HardRequirement)
+            .handle_access(AccessFs::ReadFile)
+            .and_then(|ruleset| ruleset.create())
+            .and_then(|ruleset| ruleset.restrict_self())
+            .is_ok();
+    let allow_all = [seccompiler::sock_filter {
+        code: (libc::BPF_RET | libc::BPF_K) as u16,
+        jt: 0,
+        jf: 0,
+        k: libc::SECCOMP_RET_ALLOW,
+    }];
+    // SAFETY: a program that allows every call.
+    let seccomp = unsafe { crate::supervisor::launcher::load_filter(&allow_all) }.is_ok();
     (if landlock_works { abi.min(NEWEST_ABI) } else { 0 }, seccomp)
 }
 
 /// `landlock_create_ruleset(NULL, 0, LANDLOCK_CREATE_RULESET_VERSION)`:
 /// the kernel's own Landlock ABI, not capped at what procbox knows.
 pub fn landlock_abi() -> u32 {
-    const VERSION: libc::c_uint = 1;
-    // SAFETY: a query that takes no pointers when the attribute is NULL.
-    let abi = unsafe {
-        libc::syscall(
-            libc::SYS_landlock_create_ruleset,
-            std::ptr::null::<libc::c_void>(),
-            0usize,
-            VERSION,
-        )
-    };
-    u32::try_from(abi).unwrap_or(0)
-}
-
-/// Forks a child that restricts itself with Landlock (if `abi > 0`) and
-/// loads an allow-all seccomp filter; returns which of the two worked.
-fn try_in_child(abi: u32) -> (bool, bool) {
-    // Prepared before the fork: the child makes only system calls.
-    let allow_all = [libc::sock_filter {
-        code: (libc::BPF_RET | libc::BPF_K) as u16,
-        jt: 0,
-        jf: 0,
-        k: libc::SECCOMP_RET_ALLOW,
-    }];
-    let program = libc::sock_fprog {
-        len: 1,
-        filter: allow_all.as_ptr() as *mut libc::sock_filter,
-    };
-    // struct landlock_ruleset_attr { u64 handled_access_fs; ... }:
-    // handling only LANDLOCK_ACCESS_FS_READ_FILE is valid on every ABI.
-    let attr: [u64; 1] = [1 << 2];
-    // SAFETY: the child only makes async-signal-safe system calls on the
-    // locals above and exits; the parent waits for it.
-    unsafe {
-        let pid = libc::fork();
-        if pid < 0 {
-            return (false, false);
-        }
-        if pid == 0 {
-            let mut code = 0;
-            if libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 {
-                libc::_exit(3);
-            }
-            if abi > 0 {
-                let fd = libc::syscall(libc::SYS_landlock_create_ruleset, attr.as_ptr(), 8usize, 0u32);
-                if fd < 0 || libc::syscall(libc::SYS_landlock_restrict_self, fd as libc::c_int, 0u32) != 0 {
-                    code |= 1;
-                }
-            }
-            if libc::prctl(libc::PR_SET_SECCOMP, libc::SECCOMP_MODE_FILTER, &program) != 0 {
-                code |= 2;
-            }
-            libc::_exit(code);
-        }
-        let mut status = 0;
-        while libc::waitpid(pid, &mut status, 0) < 0 {
-            if std::io::Error::last_os_error().kind() != std::io::ErrorKind::Interrupted {
-                return (false, false);
-            }
-        }
-        if !libc::WIFEXITED(status) || libc::WEXITSTATUS(status) == 3 {
-            return (false, false);
-        }
-        let code = libc::WEXITSTATUS(status);
-        (abi > 0 && code & 1 == 0, code & 2 == 0)
-    }
+    crate::sys::landlock_abi()
 }
 
 /// What the kernel will enforce for one run, after the ladder.

@@ -11,7 +11,6 @@
 
 use std::fs::File;
 use std::io;
-use std::os::fd::AsRawFd;
 use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
@@ -145,13 +144,12 @@ fn lock_if_still_there(path: &Path) -> io::Result<Option<File>> {
         Err(e) => return Err(e),
     };
     let meta = dir.metadata()?;
-    // SAFETY: geteuid has no preconditions.
-    if !meta.is_dir() || meta.uid() != unsafe { libc::geteuid() } {
+    if !meta.is_dir() || meta.uid() != rustix::process::geteuid().as_raw() {
         return Ok(None);
     }
-    // SAFETY: flock on a descriptor we own; it fails with EWOULDBLOCK when
-    // another open file (a live run) holds the lock.
-    if unsafe { libc::flock(dir.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
+    // Fails with EWOULDBLOCK when another open file (a live run) holds the
+    // lock.
+    if rustix::fs::flock(&dir, rustix::fs::FlockOperation::NonBlockingLockExclusive).is_err() {
         return Ok(None);
     }
     // Locked; still the directory at `path` (not removed by a sweep that
@@ -227,8 +225,7 @@ mod tests {
         std::fs::write(at("procbox-run-3-000000000000000d"), "x").unwrap();
         std::fs::create_dir(at("procbox-run-x")).unwrap();
         // Another user's (only root can make one).
-        // SAFETY: geteuid has no preconditions.
-        let root = unsafe { libc::geteuid() } == 0;
+        let root = rustix::process::geteuid().is_root();
         let foreign = at("procbox-run-4-000000000000000e");
         if root {
             std::fs::create_dir(&foreign).unwrap();

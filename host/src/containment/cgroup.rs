@@ -18,7 +18,6 @@
 //! limits is refused: a limit the user asked for is never silently dropped.
 
 use std::fs;
-use std::io;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -81,8 +80,7 @@ impl TreeCgroup {
     /// One line naming the flag and why this machine cannot enforce it.
     pub fn create(limits: &TreeLimits, pid_namespace: bool) -> Result<TreeCgroup, String> {
         sweep_stale();
-        // SAFETY: getpid has no preconditions.
-        let me = unsafe { libc::getpid() };
+        let me = rustix::process::getpid().as_raw_nonzero();
         let mut lost = String::new();
         // Another run's sweep may take a cgroup between its `mkdir` and its
         // lock (it looked stale): then another name.
@@ -373,11 +371,7 @@ fn mount_points(mountinfo: &str, wanted: impl Fn(&str, &str) -> bool) -> Vec<Pat
 
 /// Whether this user may write `dir` (make a cgroup in it).
 pub(crate) fn writable(dir: &Path) -> bool {
-    let Ok(path) = std::ffi::CString::new(dir.as_os_str().as_encoded_bytes()) else {
-        return false;
-    };
-    // SAFETY: a valid C string.
-    unsafe { libc::access(path.as_ptr(), libc::W_OK) == 0 }
+    rustix::fs::access(dir, rustix::fs::Access::WRITE_OK).is_ok()
 }
 
 pub(crate) fn next_number() -> u64 {
@@ -433,9 +427,13 @@ fn remove_stale(parent: &Path) {
             }
             continue;
         }
-        // SAFETY: signal 0 only checks whether the process exists.
-        let alive =
-            unsafe { libc::kill(pid, 0) } == 0 || io::Error::last_os_error().raw_os_error() == Some(libc::EPERM);
+        // Signal 0 only checks whether the process exists.
+        let alive = rustix::process::Pid::from_raw(pid).is_some_and(|pid| {
+            matches!(
+                rustix::process::test_kill_process(pid),
+                Ok(()) | Err(rustix::io::Errno::PERM)
+            )
+        });
         if !alive {
             remove_with_children(&entry.path());
             removed += 1;
@@ -447,7 +445,6 @@ fn remove_stale(parent: &Path) {
 /// (`LOCK_EX`, without waiting), if it is this user's, no one holds it and
 /// it is still at `dir` once locked: a new run's own, or a dead run's.
 fn lock_if_free(dir: &Path) -> Option<fs::File> {
-    use std::os::fd::AsRawFd;
     use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
     let file = fs::OpenOptions::new()
         .read(true)
@@ -455,14 +452,10 @@ fn lock_if_free(dir: &Path) -> Option<fs::File> {
         .open(dir)
         .ok()?;
     let meta = file.metadata().ok()?;
-    // SAFETY: geteuid has no preconditions.
-    if meta.uid() != unsafe { libc::geteuid() } {
+    if meta.uid() != rustix::process::geteuid().as_raw() {
         return None;
     }
-    // SAFETY: flock on a descriptor we own.
-    if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
-        return None;
-    }
+    rustix::fs::flock(&file, rustix::fs::FlockOperation::NonBlockingLockExclusive).ok()?;
     let now = fs::symlink_metadata(dir).ok()?;
     (now.dev() == meta.dev() && now.ino() == meta.ino()).then_some(file)
 }

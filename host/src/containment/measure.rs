@@ -32,8 +32,11 @@ impl ChildCgroup {
         static SWEPT: std::sync::Once = std::sync::Once::new();
         SWEPT.call_once(cgroup::sweep_stale);
         remove_busy();
-        // SAFETY: getpid has no preconditions.
-        let name = format!("procbox-{}-c{}", unsafe { libc::getpid() }, cgroup::next_number());
+        let name = format!(
+            "procbox-{}-c{}",
+            rustix::process::getpid().as_raw_nonzero(),
+            cgroup::next_number()
+        );
         if run.is_some_and(TreeCgroup::unified) {
             return None;
         }

@@ -21,6 +21,9 @@ pub mod namespace;
 use std::io;
 use std::time::Duration;
 
+use rustix::event::{PollFd, PollFlags, Timespec};
+use rustix::process::{Pid, WaitOptions, WaitStatus};
+
 pub use namespace::{ContainMode, Containment};
 
 /// Makes this process the subreaper of its descendants (Linux 3.4+).
@@ -28,11 +31,7 @@ pub use namespace::{ContainMode, Containment};
 /// # Errors
 /// If the kernel refuses.
 pub fn become_subreaper() -> io::Result<()> {
-    // SAFETY: a plain prctl with integer arguments.
-    match unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) } {
-        0 => Ok(()),
-        _ => Err(io::Error::last_os_error()),
-    }
+    Ok(rustix::process::set_child_subreaper(Some(rustix::process::getpid()))?)
 }
 
 /// Marks every file descriptor from 3 up close-on-exec, so that children
@@ -44,9 +43,7 @@ pub fn become_subreaper() -> io::Result<()> {
 /// If neither `close_range` (Linux 5.11+) nor the `/proc/self/fd` fallback
 /// works.
 pub fn cloexec_inherited_fds() -> io::Result<()> {
-    // SAFETY: close_range with CLOSE_RANGE_CLOEXEC only sets a flag.
-    let rc = unsafe { libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, libc::CLOSE_RANGE_CLOEXEC) };
-    if rc == 0 {
+    if crate::sys::cloexec_from(3).is_ok() {
         return Ok(());
     }
     let fds: Vec<i32> = std::fs::read_dir("/proc/self/fd")?
@@ -54,9 +51,12 @@ pub fn cloexec_inherited_fds() -> io::Result<()> {
         .filter(|&fd| fd >= 3)
         .collect();
     for fd in fds {
-        // SAFETY: setting FD_CLOEXEC on a descriptor number; harmless if it
-        // was the directory handle of the listing, now closed.
-        unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) };
+        // SAFETY: borrowed for one `fcntl` that sets FD_CLOEXEC, which
+        // changes nothing for whoever owns the descriptor until an `exec`;
+        // if it was the listing's own handle, closed by now, the call
+        // fails with EBADF and touches nothing.
+        let fd = unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) };
+        let _ = rustix::io::fcntl_setfd(fd, rustix::io::FdFlags::CLOEXEC);
     }
     Ok(())
 }
@@ -128,9 +128,9 @@ pub async fn kill_adopted(bound: Duration) -> usize {
             if pids.is_empty() {
                 break;
             }
-            for &pid in &pids {
-                // SAFETY: plain syscalls on our own unreaped children.
-                unsafe { libc::kill(pid, libc::SIGKILL) };
+            for pid in pids.iter().filter_map(|&pid| rustix::process::Pid::from_raw(pid)) {
+                // Our own children, unreaped: their pids are not reused.
+                let _ = rustix::process::kill_process(pid, rustix::process::Signal::KILL);
             }
             reap_all(pids.clone());
             killed += pids.len();
@@ -150,9 +150,9 @@ pub async fn kill_adopted(bound: Duration) -> usize {
 /// would wait forever.
 fn reap_all(mut pids: Vec<libc::pid_t>) {
     loop {
-        // SAFETY: our own children: 0 while one runs; its pid once reaped
-        // here, -1 if someone else reaped it.
-        pids.retain(|&pid| unsafe { libc::waitpid(pid, std::ptr::null_mut(), libc::WNOHANG) } == 0);
+        // Kept while one runs; gone once reaped here, or if someone else
+        // reaped it.
+        pids.retain(|&pid| matches!(try_reap(pid), Ok(None)));
         if pids.is_empty() {
             return;
         }
@@ -161,19 +161,24 @@ fn reap_all(mut pids: Vec<libc::pid_t>) {
             .iter()
             .filter_map(|&pid| crate::supervisor::watch::pidfd_open(pid).ok())
             .collect();
-        let mut polls: Vec<libc::pollfd> = fds
-            .iter()
-            .map(|fd| libc::pollfd {
-                fd: std::os::fd::AsRawFd::as_raw_fd(fd),
-                events: libc::POLLIN,
-                revents: 0,
-            })
-            .collect();
+        let mut polls: Vec<PollFd<'_>> = fds.iter().map(|fd| PollFd::new(fd, PollFlags::IN)).collect();
         // Without pidfds (Linux before 5.3): look again in 10 ms.
-        let wait = if polls.len() == pids.len() { 1000 } else { 10 };
-        // SAFETY: valid pollfds over descriptors that outlive the call.
-        unsafe { libc::poll(polls.as_mut_ptr(), polls.len() as libc::nfds_t, wait) };
+        let wait = if polls.len() == pids.len() {
+            Timespec { tv_sec: 1, tv_nsec: 0 }
+        } else {
+            Timespec {
+                tv_sec: 0,
+                tv_nsec: 10_000_000,
+            }
+        };
+        let _ = rustix::event::poll(&mut polls, Some(&wait));
     }
+}
+
+/// `waitpid(pid, WNOHANG)` on a child of ours: `None` while it runs.
+fn try_reap(pid: libc::pid_t) -> rustix::io::Result<Option<(Pid, WaitStatus)>> {
+    let pid = Pid::from_raw(pid).ok_or(rustix::io::Errno::CHILD)?;
+    rustix::process::waitpid(Some(pid), WaitOptions::NOHANG)
 }
 
 /// Reaps every adopted orphan that has already exited (a zombie), leaving
@@ -189,9 +194,8 @@ pub fn reap_adopted_zombies() -> usize {
         return 0;
     }
     for pid in candidates {
-        // SAFETY: our own child that no watcher owns; WNOHANG returns 0 for
-        // one still running and reaps one that has exited.
-        if !owned.contains(pid) && unsafe { libc::waitpid(pid, std::ptr::null_mut(), libc::WNOHANG) } == pid {
+        // Our own child that no watcher owns: reaped if it has exited.
+        if !owned.contains(pid) && matches!(try_reap(pid), Ok(Some(_))) {
             reaped += 1;
         }
     }

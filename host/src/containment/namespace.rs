@@ -27,11 +27,14 @@ use std::fmt;
 use std::str::FromStr;
 use std::sync::OnceLock;
 
-use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 
 use serde::{Deserialize, Serialize};
 
+use rustix::io::Errno;
+
 use crate::supervisor::launcher::wire;
+use crate::sys::{self, Disposition};
 
 /// How strictly the kernel must contain children.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -83,7 +86,7 @@ pub struct NamespaceSupport {
 
 impl NamespaceSupport {
     /// The kernel's support, probed once per process by making a namespace
-    /// for real in a throw-away child.
+    /// for real in the probe process.
     pub fn get() -> &'static NamespaceSupport {
         static PROBED: OnceLock<NamespaceSupport> = OnceLock::new();
         PROBED.get_or_init(|| {
@@ -200,80 +203,85 @@ pub struct Entered {
 /// launcher, whose parent is procbox); otherwise it is the caller's child.
 ///
 /// Must be called in a process with one thread (the launcher, or the
-/// probe's child): `unshare(CLONE_NEWUSER)` refuses others.
+/// probe): `unshare(CLONE_NEWUSER)` refuses others, and init is a
+/// fork of it.
 ///
 /// # Errors
 /// Which step the kernel refused, and its error.
 pub fn enter(procbox: libc::pid_t, init_is_procbox_child: bool) -> Result<Entered, String> {
-    let step = |what: &str| format!("{what}: {}", std::io::Error::last_os_error());
-    // SAFETY: system calls on integers and locals, in a single-threaded
-    // process; the clone child runs `init_main`, which never returns.
-    unsafe {
-        let user_namespace = libc::geteuid() != 0;
-        if user_namespace {
-            let (uid, gid) = (libc::geteuid(), libc::getegid());
-            if libc::unshare(libc::CLONE_NEWUSER) != 0 {
-                return Err(step("a user namespace"));
-            }
-            // A process that is not dumpable (the command line makes
-            // itself so: children must not read its environment) has its
-            // /proc files owned by root, and so cannot write its own maps.
-            // Dumpable for the three writes only: no child exists yet.
-            let dumpable = libc::prctl(libc::PR_GET_DUMPABLE, 0, 0, 0, 0);
-            libc::prctl(libc::PR_SET_DUMPABLE, 1, 0, 0, 0);
-            let mapped = map_user(uid, gid);
-            libc::prctl(libc::PR_SET_DUMPABLE, dumpable.max(0) as libc::c_ulong, 0, 0, 0);
-            mapped?;
-        }
-        // Without a pidfd (Linux before 5.3) init relies on its death signal.
-        let pidfd = libc::syscall(libc::SYS_pidfd_open, procbox, 0) as libc::c_int;
-        let close_pidfd = || {
-            if pidfd >= 0 {
-                libc::close(pidfd);
-            }
-        };
-        if libc::unshare(libc::CLONE_NEWPID) != 0 {
-            close_pidfd();
-            return Err(step("a PID namespace"));
-        }
-        // Init reports on a socket, with its mount namespace attached: we
-        // could not open its /proc/PID/ns/mnt ourselves without root (it is
-        // not dumpable).
-        let mut ready = [0; 2];
-        if libc::socketpair(
-            libc::AF_UNIX,
-            libc::SOCK_STREAM | libc::SOCK_CLOEXEC,
-            0,
-            ready.as_mut_ptr(),
-        ) != 0
-        {
-            close_pidfd();
-            return Err(step("a socket pair"));
-        }
-        let parent = if init_is_procbox_child { libc::CLONE_PARENT } else { 0 };
-        let flags = (parent | libc::SIGCHLD) as libc::c_ulong;
-        let init = libc::syscall(libc::SYS_clone, flags, 0usize, 0usize, 0usize, 0usize) as libc::pid_t;
-        if init == 0 {
-            init_main(pidfd, ready[1]);
-        }
-        let cloned = step("the namespace's init");
-        libc::close(ready[1]);
-        close_pidfd();
-        if init < 0 {
-            libc::close(ready[0]);
-            return Err(cloned);
-        }
-        let joined = read_report(ready[0]).and_then(|mounts| join_mounts(&mounts));
-        libc::close(ready[0]);
-        if let Err(e) = joined {
-            libc::kill(init, libc::SIGKILL);
-            if !init_is_procbox_child {
-                libc::waitpid(init, std::ptr::null_mut(), 0);
-            }
-            return Err(e);
-        }
-        Ok(Entered { init, user_namespace })
+    use rustix::net::{AddressFamily, SocketFlags, SocketType};
+    use rustix::process::{DumpableBehavior, Pid, PidfdFlags, Signal, WaitOptions};
+    let step = |what: &str, e: Errno| format!("{what}: {}", std::io::Error::from(e));
+    let user_namespace = !rustix::process::geteuid().is_root();
+    if user_namespace {
+        let (uid, gid) = (rustix::process::geteuid().as_raw(), rustix::process::getegid().as_raw());
+        unshare(Namespace::User).map_err(|e| step("a user namespace", e))?;
+        // A process that is not dumpable (the command line makes
+        // itself so: children must not read its environment) has its
+        // /proc files owned by root, and so cannot write its own maps.
+        // Dumpable for the three writes only: no child exists yet.
+        let dumpable = rustix::process::dumpable_behavior().unwrap_or(DumpableBehavior::NotDumpable);
+        let _ = rustix::process::set_dumpable_behavior(DumpableBehavior::Dumpable);
+        let mapped = map_user(uid, gid);
+        let _ = rustix::process::set_dumpable_behavior(dumpable);
+        mapped?;
     }
+    // Without a pidfd (Linux before 5.3) init relies on its death signal.
+    let pidfd = Pid::from_raw(procbox).and_then(|pid| rustix::process::pidfd_open(pid, PidfdFlags::empty()).ok());
+    unshare(Namespace::Pid).map_err(|e| step("a PID namespace", e))?;
+    // Init reports on a socket, with its mount namespace attached: we
+    // could not open its /proc/PID/ns/mnt ourselves without root (it is
+    // not dumpable).
+    let (report, ready) = rustix::net::socketpair(AddressFamily::UNIX, SocketType::STREAM, SocketFlags::CLOEXEC, None)
+        .map_err(|e| step("a socket pair", e))?;
+    let parent = if init_is_procbox_child { libc::CLONE_PARENT } else { 0 };
+    let flags = (parent | libc::SIGCHLD) as libc::c_ulong;
+    // SAFETY: a fork (no CLONE_VM) of this process, which has one thread:
+    // the child has a consistent copy of everything, and runs `init_main`,
+    // which never returns.
+    let init = unsafe { libc::syscall(libc::SYS_clone, flags, 0usize, 0usize, 0usize, 0usize) } as libc::pid_t;
+    if init == 0 {
+        init_main(pidfd, ready);
+    }
+    let cloned = format!("the namespace's init: {}", std::io::Error::last_os_error());
+    drop((ready, pidfd));
+    let Some(init_pid) = Pid::from_raw(init).filter(|_| init > 0) else {
+        return Err(cloned);
+    };
+    let joined = read_report(report.as_fd()).and_then(|mounts| join_mounts(&mounts));
+    drop(report);
+    if let Err(e) = joined {
+        let _ = rustix::process::kill_process(init_pid, Signal::KILL);
+        if !init_is_procbox_child {
+            let _ = rustix::process::waitpid(Some(init_pid), WaitOptions::empty());
+        }
+        return Err(e);
+    }
+    Ok(Entered { init, user_namespace })
+}
+
+/// The namespaces [`unshare`] makes.
+#[derive(Clone, Copy)]
+enum Namespace {
+    User,
+    Pid,
+    Mount,
+}
+
+/// `unshare` of one namespace: never of what threads share (descriptors,
+/// the working directory), which is what makes `unshare` unsafe in
+/// general. Called only in processes with one thread (the launcher, the
+/// probe, init).
+fn unshare(namespace: Namespace) -> Result<(), Errno> {
+    use rustix::thread::UnshareFlags;
+    let flags = match namespace {
+        Namespace::User => UnshareFlags::NEWUSER,
+        Namespace::Pid => UnshareFlags::NEWPID,
+        Namespace::Mount => UnshareFlags::NEWNS,
+    };
+    // SAFETY: a new namespace changes no descriptor table and no memory:
+    // `UnshareFlags::FILES`, the flag rustix warns of, is never passed.
+    unsafe { rustix::thread::unshare_unsafe(flags) }
 }
 
 /// Maps `uid` and `gid` to themselves in the new user namespace, the only
@@ -290,14 +298,9 @@ fn map_user(uid: libc::uid_t, gid: libc::gid_t) -> Result<(), String> {
 /// Joins init's mount namespace, where the namespace's `/proc` is: every
 /// later child inherits it.
 fn join_mounts(mounts: &OwnedFd) -> Result<(), String> {
-    // SAFETY: setns on a descriptor we own.
-    if unsafe { libc::setns(mounts.as_raw_fd(), libc::CLONE_NEWNS) } != 0 {
-        return Err(format!(
-            "joining the namespace's mounts: {}",
-            std::io::Error::last_os_error()
-        ));
-    }
-    Ok(())
+    use rustix::thread::LinkNameSpaceType;
+    rustix::thread::move_into_link_name_space(mounts.as_fd(), Some(LinkNameSpaceType::Mount))
+        .map_err(|e| format!("joining the namespace's mounts: {}", std::io::Error::from(e)))
 }
 
 /// Steps of init, for its report.
@@ -312,9 +315,7 @@ const STEPS: [&str; 6] = [
 
 /// Reads init's report: five zero bytes with its mount namespace
 /// attached, or a step and an errno.
-fn read_report(fd: libc::c_int) -> Result<OwnedFd, String> {
-    // SAFETY: the socket outlives this function.
-    let socket = unsafe { BorrowedFd::borrow_raw(fd) };
+fn read_report(socket: BorrowedFd<'_>) -> Result<OwnedFd, String> {
     let mut report = [0u8; 5];
     let mut got = 0;
     let mut mounts = None;
@@ -341,168 +342,105 @@ fn read_report(fd: libc::c_int) -> Result<OwnedFd, String> {
 }
 
 /// The namespace's init: dies with procbox, mounts the namespace's `/proc`,
-/// reports, then waits for procbox to die while the kernel reaps the
-/// orphans re-parented to it. System calls only. Runs in init, a clone of
-/// the launcher (or of the probe's child).
-unsafe fn init_main(pidfd: libc::c_int, ready: libc::c_int) -> ! {
-    // SAFETY: system calls on integers and static strings.
-    unsafe {
-        let fail = |step: u8| fail_step(ready, step);
-        if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0) != 0 {
-            fail(1);
-        }
-        // procbox may have died before the death signal was set.
-        if procbox_gone(pidfd, 0) {
-            libc::_exit(0);
-        }
-        if libc::unshare(libc::CLONE_NEWNS) != 0 {
-            fail(2);
-        }
-        let none = std::ptr::null::<libc::c_char>();
-        if libc::mount(
-            none,
-            c"/".as_ptr(),
-            none,
-            libc::MS_REC | libc::MS_PRIVATE,
-            std::ptr::null(),
-        ) != 0
-        {
-            fail(3);
-        }
-        let flags = libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC;
-        if libc::mount(
-            c"proc".as_ptr(),
-            c"/proc".as_ptr(),
-            c"proc".as_ptr(),
-            flags,
-            std::ptr::null(),
-        ) != 0
-        {
-            fail(4);
-        }
-        let mounts = libc::open(c"/proc/self/ns/mnt".as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC);
-        if mounts < 0 {
-            fail(5);
-        }
-        libc::signal(libc::SIGCHLD, libc::SIG_IGN);
-        libc::prctl(libc::PR_SET_NAME, c"procbox-init".as_ptr(), 0, 0, 0);
-        if wire::send_with_fds(
-            BorrowedFd::borrow_raw(ready),
-            &[0u8; 5],
-            &[BorrowedFd::borrow_raw(mounts)],
-            rustix::net::SendFlags::empty(),
-        )
-        .is_err()
-        {
-            libc::_exit(1);
-        }
-        // Nothing but the pidfd: the launcher's socket must close when the
-        // launcher dies.
-        close_all_but(pidfd);
-        loop {
-            if pidfd < 0 {
-                libc::pause();
-            } else if procbox_gone(pidfd, -1) {
-                libc::_exit(0);
-            }
-        }
+/// reports on `ready`, then waits for procbox (`pidfd`) to die while the
+/// kernel reaps the orphans re-parented to it. Runs in init, a fork of the
+/// launcher (or of the probe), which has one thread: system calls
+/// only, and it never returns.
+fn init_main(pidfd: Option<OwnedFd>, ready: OwnedFd) -> ! {
+    use rustix::fs::{Mode, OFlags};
+    use rustix::mount::{MountFlags, MountPropagationFlags};
+    let fail = |step: u8, e: Errno| fail_step(ready.as_fd(), step, e);
+    if let Err(e) = rustix::process::set_parent_process_death_signal(Some(rustix::process::Signal::KILL)) {
+        fail(1, e);
     }
-}
-
-/// Reports that init's `step` failed, with the errno, and exits.
-fn fail_step(ready: libc::c_int, step: u8) -> ! {
-    let errno = std::io::Error::last_os_error()
-        .raw_os_error()
-        .unwrap_or(0)
-        .to_le_bytes();
-    let report = [step, errno[0], errno[1], errno[2], errno[3]];
-    // SAFETY: a write from a local buffer, then _exit.
-    unsafe {
-        libc::write(ready, report.as_ptr().cast(), report.len());
-        libc::_exit(1)
+    // procbox may have died before the death signal was set.
+    let now = rustix::event::Timespec { tv_sec: 0, tv_nsec: 0 };
+    if pidfd.as_ref().is_some_and(|fd| procbox_gone(fd.as_fd(), Some(&now))) {
+        sys::exit_now(0);
     }
-}
-
-/// Whether procbox's pidfd reports its exit within `millis` (-1: wait).
-unsafe fn procbox_gone(pidfd: libc::c_int, millis: libc::c_int) -> bool {
-    if pidfd < 0 {
-        return false;
+    if let Err(e) = unshare(Namespace::Mount) {
+        fail(2, e);
     }
-    let mut poll = libc::pollfd {
-        fd: pidfd,
-        events: libc::POLLIN,
-        revents: 0,
+    if let Err(e) = rustix::mount::mount_change(c"/", MountPropagationFlags::REC | MountPropagationFlags::PRIVATE) {
+        fail(3, e);
+    }
+    let flags = MountFlags::NOSUID | MountFlags::NODEV | MountFlags::NOEXEC;
+    if let Err(e) = rustix::mount::mount(c"proc", c"/proc", c"proc", flags, None::<&std::ffi::CStr>) {
+        fail(4, e);
+    }
+    let mounts = match rustix::fs::open(c"/proc/self/ns/mnt", OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty()) {
+        Ok(mounts) => mounts,
+        Err(e) => fail_step(ready.as_fd(), 5, e),
     };
-    // SAFETY: one valid pollfd.
-    unsafe { libc::poll(&mut poll, 1, millis) == 1 }
+    sys::set_disposition(libc::SIGCHLD, Disposition::Ignore);
+    let _ = rustix::thread::set_name(c"procbox-init");
+    let sent = wire::send_with_fds(
+        ready.as_fd(),
+        &[0u8; 5],
+        &[mounts.as_fd()],
+        rustix::net::SendFlags::empty(),
+    );
+    if sent.is_err() {
+        sys::exit_now(1);
+    }
+    drop((mounts, ready));
+    // Nothing but the pidfd: the launcher's socket must close when the
+    // launcher dies.
+    close_all_but(pidfd.as_ref().map(|fd| fd.as_fd()));
+    loop {
+        match &pidfd {
+            None => rustix::event::pause(),
+            Some(fd) if procbox_gone(fd.as_fd(), None) => sys::exit_now(0),
+            Some(_) => {}
+        }
+    }
 }
 
-unsafe fn close_all_but(keep: libc::c_int) {
-    // SAFETY: closing descriptor numbers this process owns alone.
-    unsafe {
-        if keep > 0 {
-            libc::syscall(libc::SYS_close_range, 0u32, (keep - 1) as u32, 0u32);
-        }
-        libc::syscall(libc::SYS_close_range, (keep.max(-1) + 1) as u32, u32::MAX, 0u32);
+/// Reports that init's `step` failed with `errno` on `ready`, and exits.
+/// Runs in init.
+fn fail_step(ready: BorrowedFd<'_>, step: u8, errno: Errno) -> ! {
+    let errno = errno.raw_os_error().to_le_bytes();
+    let report = [step, errno[0], errno[1], errno[2], errno[3]];
+    let _ = rustix::io::write(ready, &report);
+    sys::exit_now(1)
+}
+
+/// Whether procbox's pidfd reports its exit within `timeout` (`None`:
+/// wait). Runs in init.
+fn procbox_gone(pidfd: BorrowedFd<'_>, timeout: Option<&rustix::event::Timespec>) -> bool {
+    use rustix::event::{PollFd, PollFlags};
+    let mut poll = [PollFd::from_borrowed_fd(pidfd, PollFlags::IN)];
+    matches!(rustix::event::poll(&mut poll, timeout), Ok(1))
+}
+
+/// Closes every descriptor of init but `keep`. Runs in init, which never
+/// returns into the launcher's code whose objects own the others.
+fn close_all_but(keep: Option<BorrowedFd<'_>>) {
+    let ranges = match keep.map(|fd| fd.as_raw_fd() as u32) {
+        None => [Some((0, u32::MAX)), None],
+        Some(keep) => [keep.checked_sub(1).map(|last| (0, last)), Some((keep + 1, u32::MAX))],
+    };
+    for (first, last) in ranges.into_iter().flatten() {
+        // SAFETY: no code of init uses these descriptors again: it owns
+        // nothing but `keep` (its other objects were dropped above) and
+        // never returns to the launcher's code, whose copies own the rest.
+        unsafe { libc::syscall(libc::SYS_close_range, first, last, 0u32) };
     }
 }
 
 /// Runs in the probe process (`supervisor::launcher::probes`), which has
-/// one thread: makes a namespace for real in a throw-away child; `Ok(true)`
-/// when it needed a user namespace.
+/// one thread and exits after probing: makes a namespace for real, as the
+/// launcher does, then ends its init; `Ok(true)` when it needed a user
+/// namespace. The probe stays in the namespaces it made, and can start no
+/// process afterwards (the init of its children's PID namespace is gone).
 pub fn probe_here() -> Result<bool, String> {
-    let mut answer = [0; 2];
-    // SAFETY: a pipe into a local array.
-    if unsafe { libc::pipe2(answer.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
-        return Err(format!("a pipe: {}", std::io::Error::last_os_error()));
+    use rustix::process::{Pid, Signal, WaitOptions};
+    let entered = enter(rustix::process::getpid().as_raw_nonzero().get(), false)?;
+    if let Some(init) = Pid::from_raw(entered.init) {
+        let _ = rustix::process::kill_process(init, Signal::KILL);
+        let _ = rustix::process::waitpid(Some(init), WaitOptions::empty());
     }
-    // SAFETY: getpid and fork of the probe process, which has one thread;
-    // the child runs `enter`, reports and exits.
-    unsafe {
-        let procbox = libc::getpid();
-        let pid = libc::fork();
-        if pid < 0 {
-            return Err(format!("fork: {}", std::io::Error::last_os_error()));
-        }
-        if pid == 0 {
-            libc::close(answer[0]);
-            let code = match enter(procbox, false) {
-                Ok(entered) => {
-                    libc::kill(entered.init, libc::SIGKILL);
-                    libc::waitpid(entered.init, std::ptr::null_mut(), 0);
-                    0
-                }
-                Err(message) => {
-                    libc::write(answer[1], message.as_ptr().cast(), message.len());
-                    1
-                }
-            };
-            libc::_exit(code);
-        }
-        libc::close(answer[1]);
-        let mut message = Vec::new();
-        let mut buffer = [0u8; 512];
-        loop {
-            let n = libc::read(answer[0], buffer.as_mut_ptr().cast(), buffer.len());
-            if n > 0 {
-                message.extend_from_slice(&buffer[..n as usize]);
-            } else if n == 0 || std::io::Error::last_os_error().kind() != std::io::ErrorKind::Interrupted {
-                break;
-            }
-        }
-        libc::close(answer[0]);
-        let mut status = 0;
-        while libc::waitpid(pid, &mut status, 0) < 0 {
-            if std::io::Error::last_os_error().kind() != std::io::ErrorKind::Interrupted {
-                break;
-            }
-        }
-        match libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0 {
-            true => Ok(libc::geteuid() != 0),
-            false if message.is_empty() => Err("the probe's child failed".into()),
-            false => Err(String::from_utf8_lossy(&message).into_owned()),
-        }
-    }
+    Ok(entered.user_namespace)
 }
 
 #[cfg(test)]

@@ -90,8 +90,9 @@ async fn read_to_end(table: &mut ResourceTable, stream: &Resource<DynInputStream
 
 /// Whether a process with this pid exists, zombies included.
 fn process_exists(pid: u32) -> bool {
-    // SAFETY: signal 0 only checks for existence.
-    unsafe { libc::kill(pid as libc::pid_t, 0) == 0 }
+    // Signal 0 only checks for existence.
+    rustix::process::Pid::from_raw(pid as libc::pid_t)
+        .is_some_and(|pid| rustix::process::test_kill_process(pid).is_ok())
 }
 
 #[tokio::test]

@@ -84,8 +84,7 @@ fn exposure(rule: &ExecRule, file: &Path, write_set: &WriteSet, granted: &[&Path
 /// (sticky directories excepted: only a file's owner may rename it there),
 /// or owned by another user.
 fn changeable_by_others(file: &Path) -> Option<String> {
-    // SAFETY: geteuid has no preconditions and cannot fail.
-    let me = unsafe { libc::geteuid() };
+    let me = rustix::process::geteuid().as_raw();
     let foreign = |meta: &std::fs::Metadata| meta.uid() != me && meta.uid() != 0;
     let meta = std::fs::metadata(file).ok()?;
     if meta.mode() & 0o022 != 0 {

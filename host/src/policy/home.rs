@@ -23,14 +23,21 @@ pub fn homes(env_home: Option<&Path>) -> Vec<PathBuf> {
 pub fn account_home() -> Option<PathBuf> {
     use std::os::unix::ffi::OsStrExt;
     let mut buffer = vec![0u8; 16 << 10];
-    // SAFETY: passwd is plain old data, filled in by getpwuid_r.
-    let mut entry: libc::passwd = unsafe { std::mem::zeroed() };
+    let mut entry = libc::passwd {
+        pw_name: std::ptr::null_mut(),
+        pw_passwd: std::ptr::null_mut(),
+        pw_uid: 0,
+        pw_gid: 0,
+        pw_gecos: std::ptr::null_mut(),
+        pw_dir: std::ptr::null_mut(),
+        pw_shell: std::ptr::null_mut(),
+    };
     let mut result: *mut libc::passwd = std::ptr::null_mut();
     // SAFETY: getpwuid_r writes into `entry` and `buffer`, whose sizes are
-    // given, and sets `result` to `&entry` or null; geteuid cannot fail.
+    // given, and sets `result` to `&entry` or null.
     let status = unsafe {
         libc::getpwuid_r(
-            libc::geteuid(),
+            rustix::process::geteuid().as_raw(),
             &mut entry,
             buffer.as_mut_ptr().cast(),
             buffer.len(),
@@ -40,9 +47,11 @@ pub fn account_home() -> Option<PathBuf> {
     if status != 0 || result.is_null() || entry.pw_dir.is_null() {
         return None;
     }
-    // SAFETY: pw_dir points to a NUL-terminated string inside `buffer`,
-    // which is alive here.
-    let dir = unsafe { CStr::from_ptr(entry.pw_dir) };
+    // `pw_dir` points to a NUL-terminated string inside `buffer`: found
+    // there by its offset, without reading through the pointer.
+    let start = (entry.pw_dir as usize).checked_sub(buffer.as_ptr() as usize)?;
+    let rest = buffer.get(start..)?;
+    let dir = CStr::from_bytes_until_nul(rest).ok()?;
     let dir = Path::new(std::ffi::OsStr::from_bytes(dir.to_bytes()));
     (dir.is_absolute() && dir != Path::new("/")).then(|| dir.to_path_buf())
 }

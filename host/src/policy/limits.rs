@@ -28,9 +28,8 @@ pub struct Limits {
 }
 
 /// Kernel resource limits (`setrlimit`) for each child; `None` leaves the
-/// limit as procbox has it. Setting any of these, or `die_with_host`,
-/// moves spawning from `posix_spawn` to `fork`+`exec`, which costs more in a
-/// large host.
+/// limit as procbox has it. Each is one `setrlimit` in the child before
+/// `exec` (`supervisor::setup`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct ChildRlimits {
     /// RLIMIT_CPU, in seconds.

@@ -13,11 +13,11 @@
 //! component is opened with `O_NOFOLLOW`, which refuses every symlink on
 //! the way too.
 
-use std::ffi::CString;
 use std::io;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
-use std::os::unix::ffi::OsStrExt;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::{Component, Path};
+
+use rustix::fs::{Mode, OFlags, ResolveFlags};
 
 /// A path the gate allowed: `path`, canonical, which lies beneath `root`,
 /// a granted directory (or is it).
@@ -48,10 +48,10 @@ impl Beneath<'_> {
             return if flags & libc::O_PATH != 0 {
                 Ok(root)
             } else {
-                openat(root.as_raw_fd(), Path::new("."), flags, mode)
+                openat(root.as_fd(), Path::new("."), flags, mode)
             };
         }
-        match openat2(root.as_raw_fd(), relative, flags, mode) {
+        match openat2(root.as_fd(), relative, flags, mode) {
             Err(e) if e.raw_os_error() == Some(libc::ENOSYS) => walk(root, relative, flags, mode),
             Err(e) if matches!(e.raw_os_error(), Some(libc::EXDEV | libc::ELOOP)) => Err(left_root(self)),
             other => other,
@@ -70,29 +70,18 @@ fn left_root(path: &Beneath<'_>) -> io::Error {
     )
 }
 
-fn c_path(path: &Path) -> io::Result<CString> {
-    CString::new(path.as_os_str().as_bytes()).map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))
-}
-
-fn owned(fd: libc::c_long) -> io::Result<OwnedFd> {
-    if fd < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    // SAFETY: the kernel just returned this descriptor to us.
-    Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
+/// `flags` as rustix's, with `O_CLOEXEC`.
+fn oflags(flags: libc::c_int) -> OFlags {
+    OFlags::from_bits_retain(flags as libc::c_uint) | OFlags::CLOEXEC
 }
 
 /// `open(path)` with `O_CLOEXEC`.
 pub fn open_path(path: &Path, flags: libc::c_int) -> io::Result<OwnedFd> {
-    let path = c_path(path)?;
-    // SAFETY: a valid C string; returns a new descriptor or -1.
-    owned(unsafe { libc::open(path.as_ptr(), flags | libc::O_CLOEXEC) } as libc::c_long)
+    Ok(rustix::fs::open(path, oflags(flags), Mode::empty())?)
 }
 
-fn openat(dir: RawFd, path: &Path, flags: libc::c_int, mode: libc::mode_t) -> io::Result<OwnedFd> {
-    let path = c_path(path)?;
-    // SAFETY: a valid descriptor and C string; returns a new descriptor or -1.
-    owned(unsafe { libc::openat(dir, path.as_ptr(), flags | libc::O_CLOEXEC, mode) } as libc::c_long)
+fn openat(dir: BorrowedFd<'_>, path: &Path, flags: libc::c_int, mode: libc::mode_t) -> io::Result<OwnedFd> {
+    Ok(rustix::fs::openat(dir, path, oflags(flags), Mode::from_raw_mode(mode))?)
 }
 
 /// `path` (absolute) as an `O_PATH` descriptor, refusing any symlink on
@@ -102,40 +91,27 @@ fn openat(dir: RawFd, path: &Path, flags: libc::c_int, mode: libc::mode_t) -> io
 /// # Errors
 /// `ELOOP` for a symlink on the way; any other error of the open.
 pub fn open_canonical(path: &Path) -> io::Result<OwnedFd> {
-    let c = c_path(path)?;
-    // SAFETY: open_how is plain old data.
-    let mut how: libc::open_how = unsafe { std::mem::zeroed() };
-    how.flags = (libc::O_PATH | libc::O_CLOEXEC) as u64;
-    how.resolve = libc::RESOLVE_NO_SYMLINKS;
-    // SAFETY: valid pointers to a C string and an open_how of the size given.
-    owned(unsafe {
-        libc::syscall(
-            libc::SYS_openat2,
-            libc::AT_FDCWD,
-            c.as_ptr(),
-            &how as *const libc::open_how,
-            std::mem::size_of::<libc::open_how>(),
-        )
-    })
+    let flags = OFlags::PATH | OFlags::CLOEXEC;
+    Ok(rustix::fs::openat2(
+        rustix::fs::CWD,
+        path,
+        flags,
+        Mode::empty(),
+        ResolveFlags::NO_SYMLINKS,
+    )?)
 }
 
-fn openat2(dir: RawFd, path: &Path, flags: libc::c_int, mode: libc::mode_t) -> io::Result<OwnedFd> {
-    let path = c_path(path)?;
-    // SAFETY: open_how is plain old data.
-    let mut how: libc::open_how = unsafe { std::mem::zeroed() };
-    how.flags = (flags | libc::O_CLOEXEC) as u64;
-    how.mode = if flags & libc::O_CREAT != 0 { mode as u64 } else { 0 };
-    how.resolve = libc::RESOLVE_BENEATH | libc::RESOLVE_NO_SYMLINKS;
-    // SAFETY: valid pointers to a C string and an open_how of the size given.
-    owned(unsafe {
-        libc::syscall(
-            libc::SYS_openat2,
-            dir,
-            path.as_ptr(),
-            &how as *const libc::open_how,
-            std::mem::size_of::<libc::open_how>(),
-        )
-    })
+fn openat2(dir: BorrowedFd<'_>, path: &Path, flags: libc::c_int, mode: libc::mode_t) -> io::Result<OwnedFd> {
+    // A mode only with O_CREAT: openat2 refuses one otherwise.
+    let mode = if flags & libc::O_CREAT != 0 { mode } else { 0 };
+    let resolve = ResolveFlags::BENEATH | ResolveFlags::NO_SYMLINKS;
+    Ok(rustix::fs::openat2(
+        dir,
+        path,
+        oflags(flags),
+        Mode::from_raw_mode(mode),
+        resolve,
+    )?)
 }
 
 /// Without `openat2`: one component at a time, no symlink followed.
@@ -154,7 +130,7 @@ fn walk(root: OwnedFd, relative: &Path, flags: libc::c_int, mode: libc::mode_t) 
             true => flags | libc::O_NOFOLLOW,
             false => libc::O_PATH | libc::O_DIRECTORY | libc::O_NOFOLLOW,
         };
-        dir = openat(dir.as_raw_fd(), Path::new(name), step, mode)?;
+        dir = openat(dir.as_fd(), Path::new(name), step, mode)?;
     }
     Ok(dir)
 }

@@ -183,13 +183,7 @@ fn open_file(file: Beneath<'_>, write: bool, append: bool) -> io::Result<std::fs
 
 /// Clears O_NONBLOCK: the child gets the file as an ordinary descriptor.
 fn set_blocking(file: &std::fs::File) -> io::Result<()> {
-    use std::os::fd::AsRawFd;
-    let fd = file.as_raw_fd();
-    // SAFETY: fcntl on a descriptor we own.
-    let flags = unsafe { libc::fcntl(fd, libc::F_GETFL) };
-    // SAFETY: as above.
-    if flags < 0 || unsafe { libc::fcntl(fd, libc::F_SETFL, flags & !libc::O_NONBLOCK) } < 0 {
-        return Err(io::Error::last_os_error());
-    }
+    let flags = rustix::fs::fcntl_getfl(file)?;
+    rustix::fs::fcntl_setfl(file, flags - rustix::fs::OFlags::NONBLOCK)?;
     Ok(())
 }

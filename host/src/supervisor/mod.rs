@@ -20,10 +20,10 @@
 //!   `clone(CLONE_VM | CLONE_VFORK | CLONE_PARENT)`: it is still procbox's
 //!   child, so everything above holds for it unchanged.
 //! - **Our own spawn primitive** for an unconfined child ([`launch`]):
-//!   `posix_spawn` (vfork-class, so its cost does not grow with the host's
-//!   memory) unless the child needs code before `exec` ([`setup`]: rlimits,
-//!   the death signal), which takes `clone(CLONE_VM | CLONE_VFORK)` + `exec`
-//!   ([`launch::clone_vfork`]).
+//!   `clone(CLONE_VM | CLONE_VFORK)` + `exec` ([`launch::clone_vfork`]), as
+//!   glibc's `posix_spawn` does it, so its cost does not grow with the
+//!   host's memory; the child applies its [`setup`] (rlimits, the death
+//!   signal) with system calls only.
 //!
 //! Where things are: [`connect`] opens the child's streams, [`launcher`]
 //! and [`launch`] start it, [`watch`] waits, times out and reaps,
@@ -498,11 +498,10 @@ mod tests {
         drop(process);
         bounded(ExitWaiter::all_reaped(vec![waiter.clone()], TEST_DEADLINE)).await;
         assert!(waiter.is_reaped());
-        assert_ne!(
-            // SAFETY: existence check only.
-            unsafe { libc::kill(pid as i32, 0) },
-            0,
-            "pid {pid} still exists (zombie or alive)"
+        let pid = rustix::process::Pid::from_raw(pid as i32).unwrap();
+        assert!(
+            rustix::process::test_kill_process(pid).is_err(),
+            "pid {pid:?} still exists (zombie or alive)"
         );
     }
 

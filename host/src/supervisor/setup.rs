@@ -10,13 +10,13 @@
 //! allocation, no formatting, no locks, no `Drop` that does any of these.
 //! Everything is built by [`ChildSetup::new`] in the parent.
 //!
-//! An empty setup needs no code in the child, which lets the spawn take
-//! the fast `posix_spawn` path (see [`super::launch`]).
+//! The child makes these calls through rustix, whose calls neither
+//! allocate nor touch `errno`.
 //!
 //! A confined child applies the same setup in the launcher's clone child,
 //! then its confinement (`launcher::server`), under the same rule.
 
-use std::io;
+use rustix::process::{Resource, Rlimit, Signal};
 
 use crate::policy::ChildRlimits;
 
@@ -24,7 +24,7 @@ use crate::policy::ChildRlimits;
 #[derive(Debug, Default, Clone)]
 pub struct ChildSetup {
     /// `setrlimit` calls: (resource, soft and hard value).
-    rlimits: Vec<(libc::__rlimit_resource_t, u64)>,
+    rlimits: Vec<(u32, u64)>,
     /// With `Some(parent)`: die with SIGKILL when the parent thread exits
     /// (`PR_SET_PDEATHSIG`), and fail if `parent` is already gone.
     die_with: Option<libc::pid_t>,
@@ -42,9 +42,9 @@ impl ChildSetup {
     /// with procbox.
     pub fn new(rlimits: &ChildRlimits, die_with_host: bool) -> ChildSetup {
         ChildSetup {
-            rlimits: rlimits.to_set(),
-            // SAFETY: getpid has no preconditions.
-            die_with: die_with_host.then(|| unsafe { libc::getpid() }),
+            #[allow(clippy::unnecessary_cast)] // the resource type is u32 on glibc only
+            rlimits: rlimits.to_set().into_iter().map(|(r, v)| (r as u32, v)).collect(),
+            die_with: die_with_host.then(|| rustix::process::getpid().as_raw_nonzero().get()),
             parent_visible: true,
         }
     }
@@ -54,27 +54,15 @@ impl ChildSetup {
     /// in a PID namespace of their own (see `parent_visible`).
     pub fn from_parts(rlimits: &[(u32, u64)], die_with: Option<libc::pid_t>, in_pid_namespace: bool) -> ChildSetup {
         ChildSetup {
-            rlimits: rlimits
-                .iter()
-                .map(|&(r, v)| (r as libc::__rlimit_resource_t, v))
-                .collect(),
+            rlimits: rlimits.to_vec(),
             die_with,
             parent_visible: !in_pid_namespace,
         }
     }
 
     /// The `setrlimit` calls and the pid to die with, for the launcher.
-    #[allow(clippy::unnecessary_cast)] // the resource type is u32 on glibc only
     pub fn to_parts(&self) -> (Vec<(u32, u64)>, Option<libc::pid_t>) {
-        (
-            self.rlimits.iter().map(|&(r, v)| (r as u32, v)).collect(),
-            self.die_with,
-        )
-    }
-
-    /// Whether the child needs no code of ours before `exec`.
-    pub fn is_empty(&self) -> bool {
-        self.rlimits.is_empty() && self.die_with.is_none()
+        (self.rlimits.clone(), self.die_with)
     }
 
     /// Applies the setup to the calling process. **Only in the fork
@@ -86,35 +74,48 @@ impl ChildSetup {
     /// The first system call that failed, as an OS error.
     pub(super) fn apply(&self) -> Result<(), i32> {
         for &(resource, value) in &self.rlimits {
-            let limit = libc::rlimit {
-                rlim_cur: value,
-                rlim_max: value,
+            let limit = Rlimit {
+                current: Some(value),
+                maximum: Some(value),
             };
-            // SAFETY: a valid pointer to a local.
-            if unsafe { libc::setrlimit(resource, &limit) } != 0 {
-                return Err(errno());
-            }
+            let resource = resource_of(resource).ok_or(libc::EINVAL)?;
+            rustix::process::setrlimit(resource, limit).map_err(|e| e.raw_os_error())?;
         }
         if let Some(parent) = self.die_with {
-            // SAFETY: plain prctl and getppid calls.
-            unsafe {
-                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0) != 0 {
-                    return Err(errno());
-                }
-                // procbox may have died before the prctl took effect.
-                // In a PID namespace of its own the namespace's end kills
-                // the child then, and getppid() cannot tell (see
-                // `parent_visible`).
-                if self.parent_visible && libc::getppid() != parent {
-                    return Err(libc::ESRCH);
-                }
+            rustix::process::set_parent_process_death_signal(Some(Signal::KILL)).map_err(|e| e.raw_os_error())?;
+            // procbox may have died before the prctl took effect.
+            // In a PID namespace of its own the namespace's end kills
+            // the child then, and getppid() cannot tell (see
+            // `parent_visible`).
+            let parent_now = rustix::process::getppid().map_or(0, |p| p.as_raw_nonzero().get());
+            if self.parent_visible && parent_now != parent {
+                return Err(libc::ESRCH);
             }
         }
         Ok(())
     }
 }
 
-/// The calling thread's `errno`, without allocating.
-pub(super) fn errno() -> i32 {
-    io::Error::last_os_error().raw_os_error().unwrap_or(libc::EIO)
+/// rustix's name for the resource numbered `raw` (the kernel's
+/// `RLIMIT_*`), if it is one. No allocation: it runs in the fork window.
+fn resource_of(raw: u32) -> Option<Resource> {
+    const ALL: [Resource; 16] = [
+        Resource::Cpu,
+        Resource::Fsize,
+        Resource::Data,
+        Resource::Stack,
+        Resource::Core,
+        Resource::Rss,
+        Resource::Nproc,
+        Resource::Nofile,
+        Resource::Memlock,
+        Resource::As,
+        Resource::Locks,
+        Resource::Sigpending,
+        Resource::Msgqueue,
+        Resource::Nice,
+        Resource::Rtprio,
+        Resource::Rttime,
+    ];
+    ALL.into_iter().find(|&resource| resource as u32 == raw)
 }

@@ -6,7 +6,7 @@
 
 use std::future::Future;
 use std::io;
-use std::os::fd::{FromRawFd, OwnedFd};
+use std::os::fd::OwnedFd;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -101,26 +101,20 @@ impl Exited for ExitWatch {
 
 /// A pidfd for `pid` (Linux 5.3+), close-on-exec.
 pub(crate) fn pidfd_open(pid: libc::pid_t) -> io::Result<OwnedFd> {
-    // SAFETY: pidfd_open takes a pid and flags and returns a new fd.
-    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
-    if fd < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    // SAFETY: the kernel just gave us this fd (it is close-on-exec).
-    Ok(unsafe { OwnedFd::from_raw_fd(fd as i32) })
+    let pid = rustix::process::Pid::from_raw(pid).ok_or_else(|| io::Error::from_raw_os_error(libc::EINVAL))?;
+    Ok(rustix::process::pidfd_open(pid, rustix::process::PidfdFlags::empty())?)
 }
 
 /// Blocks until `pid` has exited, leaving it unreaped.
 fn waitid_nowait(pid: libc::pid_t) {
-    loop {
-        // SAFETY: siginfo is plain old data; waitid fills it.
-        let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
-        // SAFETY: a valid pointer to a local; WNOWAIT leaves the child unreaped.
-        let rc = unsafe { libc::waitid(libc::P_PID, pid as libc::id_t, &mut info, libc::WEXITED | libc::WNOWAIT) };
-        if rc == 0 || io::Error::last_os_error().kind() != io::ErrorKind::Interrupted {
-            return;
-        }
-    }
+    use rustix::process::{WaitId, WaitIdOptions};
+    let Some(pid) = rustix::process::Pid::from_raw(pid) else {
+        return;
+    };
+    // WNOWAIT leaves the child unreaped.
+    while let Err(rustix::io::Errno::INTR) =
+        rustix::process::waitid(WaitId::Pid(pid), WaitIdOptions::EXITED | WaitIdOptions::NOWAIT)
+    {}
 }
 
 /// The watcher task: waits for the exit (enforcing the timeout), reaps, and

@@ -17,6 +17,7 @@ use std::ffi::CStr;
 use std::os::fd::BorrowedFd;
 
 use super::{probes, server, wire};
+use crate::sys::{self, Disposition};
 
 /// The launcher of confined children: its socket to procbox is fd 3.
 pub const LAUNCHER: &CStr = c"procbox-launcher";
@@ -36,45 +37,48 @@ type Constructor = extern "C" fn(libc::c_int, *const *const libc::c_char, *const
 pub static ENTRY: Constructor = dispatch;
 
 /// Runs in every process of this image, before `main`, on its only thread.
-extern "C" fn dispatch(argc: libc::c_int, argv: *const *const libc::c_char, envp: *const *const libc::c_char) {
-    if argc != 1 || argv.is_null() || envp.is_null() {
+/// The arguments and environment are read through std, which captured
+/// them in its own constructor (glibc runs prioritised `.init_array`
+/// entries, std's among them, before this one).
+extern "C" fn dispatch(argc: libc::c_int, _argv: *const *const libc::c_char, _envp: *const *const libc::c_char) {
+    use std::os::unix::ffi::OsStrExt;
+    if argc != 1 {
         return;
     }
-    // SAFETY: the kernel's argv and envp: null-terminated arrays of
-    // C strings, alive for the whole process.
-    let (role, environment_is_empty) = unsafe { (CStr::from_ptr(*argv), (*envp).is_null()) };
-    if !environment_is_empty {
+    let mut args = std::env::args_os();
+    let (Some(role), None) = (args.next(), args.next()) else {
+        return;
+    };
+    if std::env::vars_os().next().is_some() {
         return;
     }
-    if role == LAUNCHER {
+    if role.as_bytes() == LAUNCHER.to_bytes() {
         launcher_main()
-    } else if role == PROBE {
+    } else if role.as_bytes() == PROBE.to_bytes() {
         probe_main()
     }
 }
 
 /// The launcher: says hello with its protocol version, then serves procbox
-/// (its parent) until procbox closes the socket or dies.
+/// (its parent) until procbox closes the socket or dies. Runs in the
+/// launcher, exec'd by procbox, on its only thread.
 fn launcher_main() -> ! {
-    // SAFETY: prctl, signal and getppid on the process's only thread.
-    let procbox = unsafe {
-        // Not readable or traceable by children of the user (as procbox
-        // itself): it holds every plan of the run.
-        libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0);
-        libc::prctl(libc::PR_SET_NAME, c"procbox-launch".as_ptr(), 0, 0, 0);
-        // The socket came through exec open; no child may inherit it.
-        libc::fcntl(SOCKET, libc::F_SETFD, libc::FD_CLOEXEC);
-        // The terminal's signals are procbox's to handle; the launcher
-        // lives until procbox closes the socket or dies (its death signal,
-        // set before exec, survives it).
-        for &signal in server::IGNORED {
-            libc::signal(signal, libc::SIG_IGN);
-        }
-        libc::getppid()
-    };
+    // Not readable or traceable by children of the user (as procbox
+    // itself): it holds every plan of the run.
+    let _ = rustix::process::set_dumpable_behavior(rustix::process::DumpableBehavior::NotDumpable);
+    let _ = rustix::thread::set_name(c"procbox-launch");
     // SAFETY: fd 3 is the socket procbox gave this process (image::start);
     // nothing else in this process uses or closes it.
     let socket = unsafe { BorrowedFd::borrow_raw(SOCKET) };
+    // The socket came through exec open; no child may inherit it.
+    let _ = rustix::io::fcntl_setfd(socket, rustix::io::FdFlags::CLOEXEC);
+    // The terminal's signals are procbox's to handle; the launcher lives
+    // until procbox closes the socket or dies (its death signal, set
+    // before exec, survives it).
+    for &signal in server::IGNORED {
+        sys::set_disposition(signal, Disposition::Ignore);
+    }
+    let procbox = rustix::process::getppid().map_or(0, |pid| pid.as_raw_nonzero().get());
     let hello = wire::Hello {
         protocol: wire::PROTOCOL,
     };
@@ -82,19 +86,20 @@ fn launcher_main() -> ! {
         Ok(()) => server::serve(socket, procbox),
         Err(_) => 1,
     };
-    // SAFETY: ends the process without running `main` or destructors.
-    unsafe { libc::_exit(code) }
+    // Ends the process without running `main` or destructors.
+    sys::exit_now(code)
 }
 
-/// The probe: what the kernel enforces, as JSON on fd 1.
+/// The probe: what the kernel enforces, as JSON on fd 1. Runs in the
+/// probe, exec'd by procbox, on its only thread.
 fn probe_main() -> ! {
     let found = probes::probe_here();
     let written = serde_json::to_vec(&found).map(|json| {
         use std::io::Write;
-        // Flushed by hand: `_exit` below skips std's flush at exit.
+        // Flushed by hand: `exit_group` below skips std's flush at exit.
         let mut stdout = std::io::stdout().lock();
         stdout.write_all(&json).and_then(|()| stdout.flush()).is_ok()
     });
-    // SAFETY: ends the process without running `main` or destructors.
-    unsafe { libc::_exit(if matches!(written, Ok(true)) { 0 } else { 1 }) }
+    // Ends the process without running `main` or destructors.
+    sys::exit_now(if matches!(written, Ok(true)) { 0 } else { 1 })
 }

@@ -52,6 +52,7 @@ mod server;
 pub mod wire;
 
 pub use image::set_program;
+pub(crate) use server::load_filter;
 
 use std::collections::HashMap;
 use std::io;

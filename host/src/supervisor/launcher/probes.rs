@@ -36,14 +36,17 @@ pub fn probed() -> &'static Result<Probed, String> {
     })
 }
 
-/// Runs in the probe process (one thread, clean image): tries each
-/// mechanism in throw-away children.
+/// Runs in the probe process (one thread, clean image), which exits right
+/// after: tries each mechanism on itself, with no child but the
+/// namespace's init. The namespace first: Landlock and seccomp stay on the
+/// process once tried.
 pub fn probe_here() -> Probed {
+    let namespace = crate::containment::namespace::probe_here();
     let (landlock_abi, seccomp) = crate::confine::probe::probe_here();
     Probed {
         landlock_abi,
         seccomp,
-        namespace: crate::containment::namespace::probe_here(),
+        namespace,
     }
 }
 
@@ -61,13 +64,14 @@ fn run_probe() -> std::io::Result<Probed> {
     drop(write_end);
     let mut json = Vec::new();
     let read = answer.read_to_end(&mut json);
-    let mut status = 0;
-    // SAFETY: waits for our own child.
-    while unsafe { libc::waitpid(pid, &mut status, 0) } < 0 {
-        if std::io::Error::last_os_error().kind() != std::io::ErrorKind::Interrupted {
-            break;
+    let pid = rustix::process::Pid::from_raw(pid);
+    let status = loop {
+        match rustix::process::waitpid(pid, rustix::process::WaitOptions::empty()) {
+            Ok(Some((_, status))) => break status.as_raw(),
+            Err(rustix::io::Errno::INTR) => {}
+            _ => break 0,
         }
-    }
+    };
     read?;
     let not_a_probe = |why: String| {
         std::io::Error::other(format!(

@@ -16,7 +16,7 @@
 //! launcher's memory and may only make system calls on data prepared here.
 
 use std::collections::HashMap;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
@@ -27,7 +27,7 @@ use crate::confine::{filter, ruleset, ChildNet};
 use crate::containment::cgroup;
 use crate::containment::namespace::{self, Entered};
 use crate::supervisor::launch::{clone_vfork, in_child, ChildFds, Exec, Handlers, Session, VFORK_STACK_BYTES};
-use crate::supervisor::setup::{errno, ChildSetup};
+use crate::supervisor::setup::ChildSetup;
 
 /// The signals the launcher ignores, which its children reset.
 pub const IGNORED: &[libc::c_int] = &[
@@ -148,7 +148,7 @@ fn start(
             Session::SameAsProcbox
         },
         setup: &setup,
-        ruleset: prepared.ruleset.as_ref().map(|fd| fd.as_raw_fd()),
+        ruleset: prepared.ruleset.as_ref().map(|fd| fd.as_fd()),
         flags: prepared.flags,
         join: &join,
     };
@@ -251,9 +251,7 @@ fn unprivileged(dropped: &mut bool, request: &Request, in_user_namespace: bool) 
     if *dropped || !(in_user_namespace || request.plan.as_ref().is_some_and(|plan| plan.drop_caps)) {
         return Ok(());
     }
-    // SAFETY: prctl and capset on the launcher's own, single thread.
-    unsafe { drop_capabilities() }
-        .map_err(|errno| format!("dropping capabilities: {}", std::io::Error::from_raw_os_error(errno)))?;
+    drop_capabilities().map_err(|e| format!("dropping capabilities: {e}"))?;
     *dropped = true;
     Ok(())
 }
@@ -261,13 +259,19 @@ fn unprivileged(dropped: &mut bool, request: &Request, in_user_namespace: bool) 
 fn install_filter(key: FilterKey) -> Result<FilterKey, String> {
     if let Some(net) = &key {
         let program = filter::build(net)?;
-        // SAFETY: a plain prctl; the launcher never needs privileges.
-        if unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) } != 0 {
-            return Err(format!("no_new_privs: {}", std::io::Error::last_os_error()));
-        }
-        load_filter(&program).map_err(|e| format!("loading the seccomp filter: {e}"))?;
         let unknown = filter::unknown_calls(filter::FIRST_UNKNOWN_CALL)?;
-        load_filter(&unknown).map_err(|e| format!("loading the seccomp filter of unknown calls: {e}"))?;
+        // The launcher never needs privileges.
+        rustix::thread::set_no_new_privs(true).map_err(|e| format!("no_new_privs: {e}"))?;
+        for (program, what) in [
+            (&program, "the seccomp filter"),
+            (&unknown, "the seccomp filter of unknown calls"),
+        ] {
+            // SAFETY: procbox's own programs (`filter`), which answer a
+            // refused call with an errno or kill the process, and never
+            // fake a call's success; the launcher runs no code that a
+            // refused call leaves unsound.
+            unsafe { load_filter(program) }.map_err(|e| format!("loading {what}: {e}"))?;
+        }
     }
     Ok(key)
 }
@@ -279,7 +283,17 @@ fn install_filter(key: FilterKey) -> Result<FilterKey, String> {
 /// separate processes; a child keeps the mitigations any process of the
 /// user has, and spawn+wait costs about 60 µs less here (BENCHMARKS.md).
 /// Kernels before 4.17 do not know the flag: then without it.
-fn load_filter(program: &[seccompiler::sock_filter]) -> std::io::Result<()> {
+///
+/// Runs in the launcher (on its only thread, before its first child, so
+/// that every child inherits the filter) and by the kernel probe.
+///
+/// # Safety
+/// `program` must never make a system call report success without
+/// running it (`SECCOMP_RET_ERRNO` with 0, `SECCOMP_RET_TRACE`, a user
+/// notification): code that trusts a call's result, such as the allocator
+/// trusting `mmap`, would then go wrong. Refusing a call (an errno, or
+/// killing the process) is what a caller of a refused call handles.
+pub(crate) unsafe fn load_filter(program: &[seccompiler::sock_filter]) -> std::io::Result<()> {
     const SECCOMP_SET_MODE_FILTER: libc::c_uint = 1;
     const SECCOMP_FILTER_FLAG_SPEC_ALLOW: libc::c_uint = 1 << 2;
     let fprog = libc::sock_fprog {
@@ -288,7 +302,8 @@ fn load_filter(program: &[seccompiler::sock_filter]) -> std::io::Result<()> {
         filter: program.as_ptr() as *mut libc::sock_filter,
     };
     for flags in [SECCOMP_FILTER_FLAG_SPEC_ALLOW, 0] {
-        // SAFETY: a valid program that outlives the call.
+        // SAFETY: a valid program that outlives the call; what it may
+        // refuse is the caller's to hold (see above).
         let rc = unsafe { libc::syscall(libc::SYS_seccomp, SECCOMP_SET_MODE_FILTER, flags, &fprog) };
         if rc == 0 {
             return Ok(());
@@ -315,7 +330,7 @@ struct Child<'a> {
     fds: ChildFds<'a>,
     session: Session,
     setup: &'a ChildSetup,
-    ruleset: Option<RawFd>,
+    ruleset: Option<BorrowedFd<'a>>,
     flags: u32,
     /// `cgroup.procs` files to write the child into.
     join: &'a [std::ffi::CString],
@@ -342,22 +357,17 @@ fn clone_child(child: Child<'_>, stack: &mut [u8], init: Option<libc::pid_t>) ->
 }
 
 /// Writes the child into each cgroup (`"0"` is the writer itself). System
-/// calls only (the fork window).
+/// calls only (the fork window): the paths are C strings prepared before
+/// the clone, and dropping a descriptor only closes it.
 fn join_cgroups(procs: &[std::ffi::CString]) -> Result<(), i32> {
+    use rustix::fs::{Mode, OFlags};
     for file in procs {
-        // SAFETY: open, write and close on a prepared C string and a
-        // static byte.
-        unsafe {
-            let fd = libc::open(file.as_ptr(), libc::O_WRONLY | libc::O_CLOEXEC);
-            if fd < 0 {
-                return Err(errno());
-            }
-            let written = libc::write(fd, b"0".as_ptr().cast(), 1);
-            let failed = errno();
-            libc::close(fd);
-            if written != 1 {
-                return Err(failed);
-            }
+        let fd = rustix::fs::open(file.as_c_str(), OFlags::WRONLY | OFlags::CLOEXEC, Mode::empty())
+            .map_err(|e| e.raw_os_error())?;
+        match rustix::io::write(&fd, b"0") {
+            Ok(1) => {}
+            Ok(_) => return Err(libc::EIO),
+            Err(e) => return Err(e.raw_os_error()),
         }
     }
     Ok(())
@@ -366,17 +376,10 @@ fn join_cgroups(procs: &[std::ffi::CString]) -> Result<(), i32> {
 /// The last steps before `exec`: `no_new_privs` and Landlock. The seccomp
 /// filter and the empty capability sets are the launcher's own, inherited.
 /// System calls only (the fork window).
-fn confine_self(ruleset: Option<RawFd>, flags: u32) -> Result<(), i32> {
-    // SAFETY: plain prctl and system calls on prepared data.
-    unsafe {
-        if libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 {
-            return Err(errno());
-        }
-        if let Some(fd) = ruleset {
-            if libc::syscall(libc::SYS_landlock_restrict_self, fd, flags) != 0 {
-                return Err(errno());
-            }
-        }
+fn confine_self(ruleset: Option<BorrowedFd<'_>>, flags: u32) -> Result<(), i32> {
+    rustix::thread::set_no_new_privs(true).map_err(|e| e.raw_os_error())?;
+    if let Some(ruleset) = ruleset {
+        crate::sys::landlock_restrict_self(ruleset, flags).map_err(|e| e.raw_os_error().unwrap_or(libc::EIO))?;
     }
     Ok(())
 }
@@ -385,42 +388,29 @@ fn confine_self(ruleset: Option<RawFd>, flags: u32) -> Result<(), i32> {
 /// root procbox, whose children inherit them): the bounding set (so `exec`
 /// of a root-owned program grants nothing), the ambient set, and the
 /// permitted, effective and inheritable sets; and locks the secure bits
-/// that would give them back. Five kinds of call: the `caps` crate would
-/// add a dependency for no less code.
-unsafe fn drop_capabilities() -> Result<(), i32> {
-    const SECBIT_NOROOT: libc::c_ulong = 1 << 0;
-    const SECBIT_NOROOT_LOCKED: libc::c_ulong = 1 << 1;
-    const SECBIT_NO_SETUID_FIXUP: libc::c_ulong = 1 << 2;
-    const SECBIT_NO_SETUID_FIXUP_LOCKED: libc::c_ulong = 1 << 3;
-    const SECBIT_KEEP_CAPS_LOCKED: libc::c_ulong = 1 << 5;
-    const SECBIT_NO_CAP_AMBIENT_RAISE: libc::c_ulong = 1 << 6;
-    const SECBIT_NO_CAP_AMBIENT_RAISE_LOCKED: libc::c_ulong = 1 << 7;
-    let bits = SECBIT_NOROOT
-        | SECBIT_NOROOT_LOCKED
-        | SECBIT_NO_SETUID_FIXUP
-        | SECBIT_NO_SETUID_FIXUP_LOCKED
-        | SECBIT_KEEP_CAPS_LOCKED
-        | SECBIT_NO_CAP_AMBIENT_RAISE
-        | SECBIT_NO_CAP_AMBIENT_RAISE_LOCKED;
-    // SAFETY: prctl and capset calls on locals.
-    unsafe {
-        if libc::prctl(libc::PR_SET_SECUREBITS, bits, 0, 0, 0) != 0 {
-            return Err(errno());
-        }
-        if libc::prctl(libc::PR_CAP_AMBIENT, libc::PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) != 0 {
-            return Err(errno());
-        }
-        for cap in 0..64 {
-            if libc::prctl(libc::PR_CAPBSET_DROP, cap, 0, 0, 0) != 0 && errno() != libc::EINVAL {
-                return Err(errno());
-            }
-        }
-        // struct __user_cap_header_struct and two __user_cap_data_struct.
-        let header: [u32; 2] = [0x2008_0522, 0]; // _LINUX_CAPABILITY_VERSION_3, this process
-        let data: [u32; 6] = [0; 6];
-        if libc::syscall(libc::SYS_capset, header.as_ptr(), data.as_ptr()) != 0 {
-            return Err(errno());
+/// that would give them back. Runs in the launcher, on its only thread.
+fn drop_capabilities() -> rustix::io::Result<()> {
+    use rustix::thread::{CapabilitiesSecureBits as Bits, CapabilitySet, CapabilitySets};
+    let bits = Bits::NO_ROOT
+        | Bits::NO_ROOT_LOCKED
+        | Bits::NO_SETUID_FIXUP
+        | Bits::NO_SETUID_FIXUP_LOCKED
+        | Bits::KEEP_CAPS_LOCKED
+        | Bits::NO_CAP_AMBIENT_RAISE
+        | Bits::NO_CAP_AMBIENT_RAISE_LOCKED;
+    rustix::thread::set_capabilities_secure_bits(bits)?;
+    rustix::thread::clear_ambient_capability_set()?;
+    // Every number the kernel may know, not only those rustix names.
+    for cap in 0..64 {
+        match rustix::thread::remove_capability_from_bounding_set(CapabilitySet::from_bits_retain(1 << cap)) {
+            Ok(()) | Err(rustix::io::Errno::INVAL) => {}
+            Err(e) => return Err(e),
         }
     }
-    Ok(())
+    let empty = CapabilitySets {
+        effective: CapabilitySet::empty(),
+        permitted: CapabilitySet::empty(),
+        inheritable: CapabilitySet::empty(),
+    };
+    rustix::thread::set_capabilities(None, empty)
 }
