@@ -21,6 +21,7 @@ pub mod knobs;
 mod limits;
 pub mod protected;
 pub mod rule;
+pub mod shims;
 
 pub use builder::PolicyBuilder;
 pub use knobs::{LimitSettings, KNOBS};
@@ -226,6 +227,21 @@ pub enum PolicyWarning {
         /// Its number of hard links.
         links: u64,
     },
+    /// A granted program is a script (a version manager's shim) that runs
+    /// files its confined children may not execute ([`shims`]).
+    BlockedShim {
+        /// Where the rule is written.
+        origin: Source,
+        /// The rule as written.
+        rule: String,
+        /// The granted script.
+        script: PathBuf,
+        /// The last file it runs: the real program, or the manager that
+        /// finds it.
+        real: PathBuf,
+        /// What it runs that children may not execute, in order.
+        refused: Vec<PathBuf>,
+    },
 }
 
 impl fmt::Display for PolicyWarning {
@@ -298,7 +314,46 @@ impl fmt::Display for PolicyWarning {
                 "{origin}: rule '{rule}': {} has {links} hard links: another name for it may lie where the plugin or its children may write, or outside its granted directory (`strict-programs` refuses this)",
                 program.display()
             ),
+            PolicyWarning::BlockedShim {
+                origin,
+                rule,
+                script,
+                real,
+                refused,
+            } => blocked_shim(f, origin, rule, script, real, refused),
         }
+    }
+}
+
+/// [`PolicyWarning::BlockedShim`] in words: what the script runs, what
+/// children may not execute, and the real program to grant.
+fn blocked_shim(
+    f: &mut fmt::Formatter<'_>,
+    origin: &Source,
+    rule: &str,
+    script: &Path,
+    real: &Path,
+    refused: &[PathBuf],
+) -> fmt::Result {
+    let refused: Vec<String> = refused.iter().map(|p| p.display().to_string()).collect();
+    write!(
+        f,
+        "{origin}: rule '{rule}': {} is a script (a version manager's shim?) that runs {}, and confined children may not execute {}; ",
+        script.display(),
+        real.display(),
+        refused.join(", ")
+    )?;
+    let name = script.file_name().unwrap_or_default().to_string_lossy();
+    match (real.file_name() == script.file_name(), real.parent()) {
+        (true, Some(dir)) => write!(
+            f,
+            "grant the real program: start procbox with {} first on PATH, so that rule '{rule}' names it, or let children run it (`allow-helper`)",
+            dir.display()
+        ),
+        _ => write!(
+            f,
+            "grant the real program (`asdf which {name}`, `pyenv which {name}` say where it is): put its directory first on PATH, so that rule '{rule}' names it, or let children run what the script runs (`allow-helper`)"
+        ),
     }
 }
 
