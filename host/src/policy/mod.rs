@@ -234,11 +234,14 @@ pub enum PolicyWarning {
         origin: Source,
         /// The rule as written.
         rule: String,
+        /// The rule's program as written.
+        program: String,
         /// The granted script.
         script: PathBuf,
-        /// The last file it runs: the real program, or the manager that
-        /// finds it.
-        real: PathBuf,
+        /// The last `exec` target it names: the real program, or the
+        /// manager that finds it; `None` for an ordinary script whose
+        /// interpreter is refused (`#!/usr/bin/env bash`).
+        real: Option<PathBuf>,
         /// What it runs that children may not execute, in order.
         refused: Vec<PathBuf>,
     },
@@ -317,31 +320,35 @@ impl fmt::Display for PolicyWarning {
             PolicyWarning::BlockedShim {
                 origin,
                 rule,
+                program,
                 script,
                 real,
                 refused,
-            } => blocked_shim(f, origin, rule, script, real, refused),
+            } => {
+                let first = refused.first().map(|p| p.display().to_string()).unwrap_or_default();
+                let refused: Vec<String> = refused.iter().map(|p| p.display().to_string()).collect();
+                let refused = refused.join(", ");
+                write!(f, "{origin}: rule '{rule}': {} is a script", script.display())?;
+                match real {
+                    Some(real) => shim_fix(f, rule, script, real, &refused),
+                    None => write!(
+                        f,
+                        " whose interpreter confined children may not execute: {refused}; let them run it (`allow-helper`, {program}={first})"
+                    ),
+                }
+            }
         }
     }
 }
 
-/// [`PolicyWarning::BlockedShim`] in words: what the script runs, what
-/// children may not execute, and the real program to grant.
-fn blocked_shim(
-    f: &mut fmt::Formatter<'_>,
-    origin: &Source,
-    rule: &str,
-    script: &Path,
-    real: &Path,
-    refused: &[PathBuf],
-) -> fmt::Result {
-    let refused: Vec<String> = refused.iter().map(|p| p.display().to_string()).collect();
+/// [`PolicyWarning::BlockedShim`] of a shim, after "SCRIPT is a script":
+/// what it runs, what children may not execute, and the real program to
+/// grant.
+fn shim_fix(f: &mut fmt::Formatter<'_>, rule: &str, script: &Path, real: &Path, refused: &str) -> fmt::Result {
     write!(
         f,
-        "{origin}: rule '{rule}': {} is a script (a version manager's shim?) that runs {}, and confined children may not execute {}; ",
-        script.display(),
-        real.display(),
-        refused.join(", ")
+        " (a version manager's shim?) that runs {}, and confined children may not execute {refused}; ",
+        real.display()
     )?;
     let name = script.file_name().unwrap_or_default().to_string_lossy();
     match (real.file_name() == script.file_name(), real.parent()) {

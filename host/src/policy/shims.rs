@@ -47,7 +47,9 @@ pub(super) fn blocked_shims(policy: &Policy) -> Vec<PolicyWarning> {
         }
         seen.push(&rule.path);
         let runs = runs(&rule.path, &policy.search_path);
-        let Some(real) = runs.last().cloned() else { continue };
+        if runs.files.is_empty() {
+            continue;
+        }
         // Only the plan's exec list is consulted: its temporary directory
         // (the run's own, made later) does not matter here.
         let plan = Planner::plan(
@@ -57,13 +59,14 @@ pub(super) fn blocked_shims(policy: &Policy) -> Vec<PolicyWarning> {
             &rule.path,
             &std::env::temp_dir(),
         );
-        let refused = refused(&runs, &plan);
+        let refused = refused(&runs.files, &plan);
         if !refused.is_empty() {
             warnings.push(PolicyWarning::BlockedShim {
                 origin: rule.source.clone(),
                 rule: rule.written.clone(),
+                program: rule.program.clone(),
                 script: rule.path.clone(),
-                real,
+                real: runs.target,
                 refused,
             });
         }
@@ -76,12 +79,23 @@ pub fn refused(runs: &[PathBuf], plan: &ChildPlan) -> Vec<PathBuf> {
     runs.iter().filter(|p| !plan.may_execute(p)).cloned().collect()
 }
 
-/// The files `program` runs when it is a script, in the order they run:
-/// each script's interpreter (through `env`, also the program `env` runs)
-/// and then the target of its `exec` line, which may be a script in turn.
-/// Canonical, existing files only; empty for a program that is no script.
-pub fn runs(program: &Path, search: &SearchPath) -> Vec<PathBuf> {
+/// What a script runs.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Runs {
+    /// Every file, in the order they run: each script's interpreter
+    /// (through `env`, also the program `env` runs), then the target of its
+    /// `exec` line, which may be a script in turn. Canonical, existing
+    /// files only; empty for a program that is no script.
+    pub files: Vec<PathBuf>,
+    /// The last `exec` target: the real program, or the manager that
+    /// finds it; `None` for a script that names none (an ordinary script).
+    pub target: Option<PathBuf>,
+}
+
+/// What `program` runs when it is a script ([`Runs`]).
+pub fn runs(program: &Path, search: &SearchPath) -> Runs {
     let mut found: Vec<PathBuf> = Vec::new();
+    let mut last_target = None;
     let mut current = program.to_path_buf();
     for _ in 0..MAX_LEVELS {
         let Some(script) = head_of(&current, HEAD_BYTES).and_then(|head| Script::parse(&head)) else {
@@ -98,9 +112,13 @@ pub fn runs(program: &Path, search: &SearchPath) -> Vec<PathBuf> {
             break;
         }
         found.push(target.clone());
+        last_target = Some(target.clone());
         current = target;
     }
-    found
+    Runs {
+        files: found,
+        target: last_target,
+    }
 }
 
 /// What a script's first bytes say it runs.
@@ -235,7 +253,7 @@ mod tests {
         for (text, expected) in cases {
             let text = text.replace("REAL", real.to_str().unwrap());
             let shim = script(&dir.path().join("shims/tool"), &text);
-            assert_eq!(&runs(&shim, &system()), expected, "{text}");
+            assert_eq!(&runs(&shim, &system()).files, expected, "{text}");
         }
     }
 
@@ -244,33 +262,40 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let shim = script(&dir.path().join("tool"), "#!/usr/bin/env -S sh -e\necho hi\n");
         let env = std::fs::canonicalize("/usr/bin/env").unwrap();
-        assert_eq!(runs(&shim, &system()), vec![env, sh()]);
+        let found = runs(&shim, &system());
+        assert_eq!(
+            found,
+            Runs {
+                files: vec![env, sh()],
+                target: None
+            }
+        );
     }
 
     #[test]
     fn programs_that_are_no_scripts_run_nothing_and_nothing_hangs_or_loops() {
         let dir = tempfile::tempdir().unwrap();
-        assert!(runs(&sh(), &system()).is_empty(), "an ELF program is no shim");
+        assert_eq!(runs(&sh(), &system()), Runs::default(), "an ELF program is no shim");
         let text = script(&dir.path().join("text"), "echo no shebang\n");
-        assert!(runs(&text, &system()).is_empty());
+        assert_eq!(runs(&text, &system()), Runs::default());
         // A FIFO, as a program or as an exec target, is never opened for
         // reading in a way that blocks.
         let fifo = dir.path().join("fifo");
         let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
         // SAFETY: a NUL-terminated path.
         assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o700) }, 0);
-        assert!(runs(&fifo, &system()).is_empty());
+        assert_eq!(runs(&fifo, &system()), Runs::default());
         let to_fifo = script(
             &dir.path().join("to-fifo"),
             &format!("#!/bin/sh\nexec {}\n", fifo.display()),
         );
-        assert_eq!(runs(&to_fifo, &system()), vec![sh()]);
+        assert_eq!(runs(&to_fifo, &system()).files, vec![sh()]);
         // Two shims that run each other end the walk.
         let (a, b) = (dir.path().join("a"), dir.path().join("b"));
         script(&a, &format!("#!/bin/sh\nexec {}\n", b.display()));
         let b = script(&b, &format!("#!/bin/sh\nexec {}\n", a.display()));
         let a = a.canonicalize().unwrap();
-        assert_eq!(runs(&a, &system()), vec![sh(), b]);
+        assert_eq!(runs(&a, &system()).files, vec![sh(), b]);
     }
 
     #[test]
@@ -282,7 +307,7 @@ mod tests {
             next = script(&dir.path().join(format!("level{level}")), &text);
         }
         // The interpreter, then one target per level followed.
-        assert_eq!(runs(&next, &system()).len(), 1 + MAX_LEVELS);
+        assert_eq!(runs(&next, &system()).files.len(), 1 + MAX_LEVELS);
     }
 
     #[test]
@@ -323,6 +348,40 @@ mod tests {
     }
 
     #[test]
+    fn an_ordinary_script_run_through_env_is_a_warning_naming_its_interpreter() {
+        use crate::confine::ConfineMode;
+        use crate::policy::PolicyBuilder;
+        if crate::KernelSupport::get().landlock_abi == 0 {
+            eprintln!("skipped: this kernel has no Landlock");
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let plain = script(&dir.path().join("plain"), "#!/usr/bin/env sh\necho hi\n");
+        let plain = plain.to_str().unwrap();
+        let warnings = |helper: Option<String>| -> Vec<String> {
+            let mut builder = PolicyBuilder::new().confine(ConfineMode::Require).allow_run(plain);
+            if let Some(helper) = helper {
+                builder = builder.allow_helper(&helper);
+            }
+            let policy = builder.build().unwrap();
+            let found = policy.warnings().iter();
+            found
+                .filter(|w| matches!(w, PolicyWarning::BlockedShim { .. }))
+                .map(ToString::to_string)
+                .collect()
+        };
+        let sh = sh().display().to_string();
+        assert_eq!(
+            warnings(None),
+            vec![format!("embedder policy: rule '{plain}': {plain} is a script whose interpreter confined children may not execute: {sh}; let them run it (`allow-helper`, {plain}={sh})")]
+        );
+        assert!(
+            warnings(Some(format!("{plain}={sh}"))).is_empty(),
+            "the helper it names is the fix"
+        );
+    }
+
+    #[test]
     fn what_the_plan_does_not_let_children_execute_is_refused() {
         let dir = tempfile::tempdir().unwrap();
         let real = script(&dir.path().join("installs/1.0/bin/tool"), "#!/bin/sh\necho real\n");
@@ -330,7 +389,9 @@ mod tests {
             &dir.path().join("shims/tool"),
             &format!("#!/bin/sh\nexec {} \"$@\"\n", real.display()),
         );
-        let runs = runs(&shim, &system());
+        let found = runs(&shim, &system());
+        assert_eq!(found.target.as_ref(), Some(&real));
+        let runs = found.files;
         // The plan of a granted script executes it and its interpreter.
         assert_eq!(refused(&runs, &plan(vec![shim.clone(), sh()])), vec![real.clone()]);
         // A helper, by file or by directory, lets children run the target.
