@@ -129,14 +129,6 @@ impl ChildPlan {
         self.exec.iter().any(|granted| path.starts_with(granted))
     }
 
-    /// Whether the plan lets the child read `path` (canonical): it lies
-    /// beneath a path the plan lets it read, write or execute.
-    pub fn may_read(&self, path: &Path) -> bool {
-        [&self.read, &self.write, &self.write_files, &self.exec]
-            .iter()
-            .any(|list| list.iter().any(|granted| path.starts_with(granted)))
-    }
-
     /// The plan as lines for `explain`.
     pub fn describe(&self) -> String {
         let list = |paths: &[PathBuf]| joined(paths, " ");
