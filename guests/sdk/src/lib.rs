@@ -95,11 +95,11 @@
 //!
 //! | variant | when |
 //! |---|---|
-//! | [`Error::Denied`] | starting a child (any call that starts one: [`Command::spawn`], `output`, `status`, `read`, a [`Pipeline`] stage, a [`Queue`] entry) that the grants or the plugin's manifest refuse, or that procbox cannot confine as the grants require; the message names the rule and the grant that would allow it |
+//! | [`Error::Denied`] | starting a child (any call that starts one: [`Command::spawn`], `output`, `status`, `read`, a [`Pipeline`] stage, a [`Queue`] entry) that the grants or the plugin's manifest refuse (its program and arguments, a variable it sets, its working directory, a file it is redirected to), or that procbox cannot confine as the grants require; the message names the rule and the grant that would allow it |
 //! | [`Error::NotFound`] | starting a child whose program is not on the host's `PATH` (or not at the path given) |
 //! | [`Error::InvalidInput`] | a malformed request: an empty program, a NUL byte, arguments or variables over the size limits, a variable name with `=`, a working directory that does not exist or is not a directory, a child given as stdin whose stdout was taken; [`wait_any`] with no children |
 //! | [`Error::LimitExceeded`] | starting a child past a limit of the grants: children running at once (`max-children`), children in total (`max-spawns`), processes in the tree (`max-processes`), handles the plugin holds |
-//! | [`Error::Io`] | the operating system refused (a signal, collecting an exit status), or a stream to a child failed: a read, or a write to a child that closed its stdin (the `std::io::Error` of [`ChildStdin`]'s `Write` is `BrokenPipe` then) |
+//! | [`Error::Io`] | the operating system refused (starting the child, for a reason other than a missing file; a signal; collecting an exit status), or a stream to a child failed: a read, or a write to a child that closed its stdin (the `std::io::Error` of [`ChildStdin`]'s `Write` is `BrokenPipe` then) |
 //! | [`Error::Failed`] | a checked call ([`Command::output`], `status`, `read`, [`Pipeline::output`], a [`Queue`] entry) whose child ran and did not succeed by [`ExitStatus::success`]: a non-zero exit, a signal, a timeout, output cut at the grants' cap; never from [`Command::unchecked`] or [`Child::wait`] |
 //! | [`Error::LineTooLong`] | a [`Lines`] iterator met a line over its maximum ([`DEFAULT_MAX_LINE`], or `lines_with_max`); the line is skipped and the iterator goes on |
 //! | [`Error::Decode`] | [`Command::read`], [`Output::stdout_text`] or a [`Lines`] iterator met bytes that are not UTF-8; [`Output::json`] output that is not the JSON expected |
