@@ -354,7 +354,7 @@ fn environment_injection_is_refused() {
         &narrow,
         &with_env(request("cat", &[]), &[("LANG", "en_US")]),
         "denied",
-        "no env rule",
+        "rule 'LANG=C*' (embedder policy) does not allow this value",
     );
     assert_verdict(
         &narrow,

@@ -29,6 +29,44 @@ async fn a_denial_in_the_plugin_names_the_narrowest_rule_as_a_flag_and_a_grants_
 }
 
 #[tokio::test]
+async fn a_variable_granted_by_its_bare_name_is_refused_to_the_plugin_with_the_form_that_sets_it() {
+    // `--allow-env GREETING` passes the user's own value to children; a
+    // plugin that sets GREETING is refused, and the refusal says so.
+    let flags = ["--allow-run=printenv", "--allow-env=GREETING"];
+    let bare = bounded!(procbox_run(guests::SET_ENV, &flags, &["GREETING", "hello"]));
+    assert_eq!(bare.code, Some(1), "{bare:?}");
+    let expected = "error: denied: printenv: environment variable GREETING is granted only as your own value, passed through to children (rule 'GREETING' (--allow-env)); to let the plugin set it, grant GREETING=VALUE, or GREETING=* for any value; to allow exactly this: --allow-env GREETING=hello (grants file: allow-env = [\"GREETING=hello\"])";
+    assert!(bare.stderr.contains(expected), "{bare:?}");
+    assert!(!bare.stderr.contains("no rule names it"), "{bare:?}");
+    // A grants file's rule is named by its line.
+    let dir = tempfile::tempdir().unwrap();
+    let grants = dir.path().join("grants.toml");
+    std::fs::write(&grants, "allow-run = [\"printenv\"]\nallow-env = [\"GREETING\"]\n").unwrap();
+    let grants = grants.to_str().unwrap();
+    let filed = bounded!(procbox_run(
+        guests::SET_ENV,
+        &["--grants", grants],
+        &["GREETING", "hello"]
+    ));
+    assert_eq!(filed.code, Some(1), "{filed:?}");
+    let rule = format!("is granted only as your own value, passed through to children (rule 'GREETING' ({grants}:2))");
+    assert!(filed.stderr.contains(&rule), "{filed:?}");
+    // Granted as the denial says, the child sees the plugin's value.
+    for (grant, value) in [
+        ("--allow-env=GREETING=hello", "hello"),
+        ("--allow-env=GREETING=*", "two words"),
+    ] {
+        let set = bounded!(procbox_run(
+            guests::SET_ENV,
+            &["--allow-run=printenv", grant],
+            &["GREETING", value]
+        ));
+        assert_eq!(set.code, Some(0), "{set:?}");
+        assert_eq!(set.stdout, format!("child saw: {value}\n"), "{set:?}");
+    }
+}
+
+#[tokio::test]
 async fn explain_names_the_fix_for_arguments_with_spaces_variables_and_directories() {
     let shell = bounded!(procbox(&["explain", "--", "sh", "-c", "ls -l"]));
     assert_eq!(shell.code, Some(3), "{shell:?}");

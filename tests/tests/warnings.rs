@@ -109,3 +109,73 @@ async fn a_manifest_request_for_a_missing_program_is_a_warning() {
     assert_one_warning(&explain, tail);
     assert!(explain.stdout.starts_with("allowed: "), "{explain:?}");
 }
+
+/// An executable script at `path`, its directories made; its canonical path.
+fn script(path: &Path, text: &str) -> std::path::PathBuf {
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(path, text).unwrap();
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    path.canonicalize().unwrap()
+}
+
+/// A version manager's shim granted as a program: the warning names the
+/// real program, and it tells the truth: the confined child cannot run the
+/// real program until it is granted in either way the warning names.
+#[tokio::test]
+async fn a_granted_shim_whose_real_program_children_may_not_run_is_a_warning_naming_it() {
+    // asdf's layout, outside every directory granted to children.
+    let home = tempfile::tempdir().unwrap();
+    let real = script(
+        &home.path().join("installs/pbtool/1.0/bin/pbtool"),
+        "#!/bin/sh\necho real tool\n",
+    );
+    let shims = home.path().canonicalize().unwrap().join("shims");
+    let shim = script(
+        &shims.join("pbtool"),
+        &format!("#!/bin/sh\nexec {} \"$@\"\n", real.display()),
+    );
+    let path_with = |first: &Path| std::env::join_paths([first, Path::new("/usr/bin"), Path::new("/bin")]).unwrap();
+    let (shim_path, real_path) = (path_with(&shims), path_with(real.parent().unwrap()));
+    let run = |path: &std::ffi::OsStr, flags: &[&str], expected: &str| {
+        let path = Path::new(path).to_path_buf();
+        let mut args = vec!["run", procbox_tests::guests::SPAWN_OUTCOME, "--allow-run=pbtool"];
+        args.extend(flags);
+        args.extend(["--", expected, "pbtool"]);
+        let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+        async move {
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            bounded!(procbox_with_env(&[("PATH", &path)], &args))
+        }
+    };
+    let warning = format!(
+        "procbox: warning: --allow-run: rule 'pbtool': {} is a script (a version manager's shim?) that runs {}, and confined children may not execute {}; grant the real program: start procbox with {} first on PATH, so that rule 'pbtool' names it, or let children run it (`allow-helper`)",
+        shim.display(),
+        real.display(),
+        real.display(),
+        real.parent().unwrap().display()
+    );
+    let confined = "--confine=require";
+    let shimmed = run(&shim_path, &[confined], "fails:Permission denied").await;
+    assert_one_warning(&shimmed, &warning);
+    let explain = bounded!(procbox_with_env(
+        &[("PATH", Path::new(&shim_path))],
+        &["explain", "--allow-run=pbtool", "--confine=require", "--", "pbtool"]
+    ));
+    assert_one_warning(&explain, &warning);
+    // Granted either way the warning says, the real program runs, unwarned.
+    let helper = format!("--allow-helper=pbtool={}", real.display());
+    for (path, flags) in [
+        (&shim_path, vec![confined, helper.as_str()]),
+        (&real_path, vec![confined]),
+    ] {
+        let fixed = run(path, &flags, "stdout:real tool").await;
+        assert_eq!(
+            (fixed.code, fixed.stderr.as_str()),
+            (Some(0), ""),
+            "{flags:?}: {fixed:?}"
+        );
+    }
+    // Unconfined children may run anything: no warning.
+    let off = run(&shim_path, &["--confine=off"], "stdout:real tool").await;
+    assert_eq!((off.code, off.stderr.as_str()), (Some(0), ""), "{off:?}");
+}

@@ -88,6 +88,59 @@
 //! [`Output::stdout_trimmed`] and, with the default `json` feature,
 //! [`Output::json`] into any `serde` type.
 //!
+//! # Errors
+//!
+//! Every fallible call returns [`Error`]; `Debug` and `Display` write the
+//! same one line. Which variant, and when:
+//!
+//! | variant | when |
+//! |---|---|
+//! | [`Error::Denied`] | starting a child (any call that starts one: [`Command::spawn`], `output`, `status`, `read`, a [`Pipeline`] stage, a [`Queue`] entry) that the grants or the plugin's manifest refuse (its program and arguments, a variable it sets, its working directory, a file it is redirected to), or that procbox cannot confine as the grants require; the message names the rule and the grant that would allow it |
+//! | [`Error::NotFound`] | starting a child whose program is not on the host's `PATH` (or not at the path given) |
+//! | [`Error::InvalidInput`] | a malformed request: an empty program, a NUL byte, arguments or variables over the size limits, a variable name with `=`, a working directory that does not exist or is not a directory, a child given as stdin whose stdout was taken; [`wait_any`] with no children |
+//! | [`Error::LimitExceeded`] | starting a child past a limit of the grants: children running at once (`max-children`), children in total (`max-spawns`), processes in the tree (`max-processes`), handles the plugin holds |
+//! | [`Error::Io`] | the operating system refused (starting the child, for a reason other than a missing file; a signal; collecting an exit status), or a stream to a child failed: a read, or a write to a child that closed its stdin (the `std::io::Error` of [`ChildStdin`]'s `Write` is `BrokenPipe` then) |
+//! | [`Error::Failed`] | a checked call ([`Command::output`], `status`, `read`, [`Pipeline::output`], a [`Queue`] entry) whose child ran and did not succeed by [`ExitStatus::success`]: a non-zero exit, a signal, a timeout, output cut at the grants' cap; never from [`Command::unchecked`] or [`Child::wait`] |
+//! | [`Error::LineTooLong`] | a [`Lines`] iterator met a line over its maximum ([`DEFAULT_MAX_LINE`], or `lines_with_max`); the line is skipped and the iterator goes on |
+//! | [`Error::Decode`] | [`Command::read`], [`Output::stdout_text`] or a [`Lines`] iterator met bytes that are not UTF-8; [`Output::json`] output that is not the JSON expected |
+//! | [`Error::Cancelled`] | a fail-fast [`Queue`] entry that was not started, or was killed, after an earlier one failed |
+//!
+//! The first five are the host's own (`procbox:host`'s `error` variant), so
+//! they come from every call that reaches the host. A plugin that returns
+//! an `Error` from `main` prints `Error: denied: ...` and exits 1.
+//!
+//! # Concurrency
+//!
+//! Every call blocks the plugin's one thread until it has done what was
+//! asked ([`Command::output`] until the child ended, a read until bytes
+//! came). The children themselves always run in parallel with the plugin
+//! and with each other; what is serial is only the plugin's waiting. To
+//! run several at once:
+//!
+//! - spawn them all, then wait: [`Command::spawn`] returns at once, and
+//!   [`wait_any`] (or [`Child::wait_timeout`]) waits on several in one
+//!   `wasi:io/poll`;
+//! - a [`Queue`] with [`Queue::parallel`]`(n)` runs up to `n` commands at
+//!   once, draining every running child's stdout and stderr in one poll,
+//!   and returns the results in order;
+//! - a [`Pipeline`] connects children through OS pipes: they run together,
+//!   and no byte passes through the plugin.
+//!
+//! There are no threads and no async runtime (`wasm32-wasip2` has
+//! neither); one [`Command::output`] reads its child's stdout and stderr
+//! together, so no single call can deadlock on a full pipe.
+//!
+//! # Memory
+//!
+//! A hello world needs about 1.1 MiB of plugin memory
+//! (`--max-plugin-memory`, the cap on the plugin's linear memories): the
+//! `echo` scenario guest, which captures `echo hello world`, runs in 1152
+//! KiB and not in 1088 KiB (bisected 2026-12-05 in 64 KiB pages), so
+//! `2MiB` is plenty. What it captures comes on top: [`Command::output`]
+//! holds the whole stdout and stderr, a [`Lines`] iterator one line (at
+//! most its maximum), a [`Pipeline`] its last stage's stdout and every
+//! stage's stderr (what flows between stages stays in OS pipes).
+//!
 //! # Differences from `std::process` worth knowing
 //!
 //! - **The environment starts empty.** Nothing is inherited; set what the

@@ -122,6 +122,13 @@ impl ChildPlan {
         self.abi >= ABI_LOG
     }
 
+    /// Whether the plan lets the child execute `path` (canonical), and so
+    /// read it: it is, or lies beneath, a file or directory in
+    /// [`exec`](Self::exec), as the Landlock rule beneath it grants.
+    pub fn may_execute(&self, path: &Path) -> bool {
+        self.exec.iter().any(|granted| path.starts_with(granted))
+    }
+
     /// The plan as lines for `explain`.
     pub fn describe(&self) -> String {
         let list = |paths: &[PathBuf]| joined(paths, " ");
@@ -371,9 +378,9 @@ enum Kind {
 /// linkers put at the start.
 const HEAD_BYTES: u64 = 64 << 10;
 
-/// The first [`HEAD_BYTES`] of `path`, if it is a regular file. Opened
+/// The first `limit` bytes of `path`, if it is a regular file. Opened
 /// without blocking: a FIFO named as a program must not hang procbox.
-fn head_of(path: &Path) -> Option<Vec<u8>> {
+pub(crate) fn head_of(path: &Path, limit: u64) -> Option<Vec<u8>> {
     use std::os::unix::fs::OpenOptionsExt;
     let file = std::fs::OpenOptions::new()
         .read(true)
@@ -384,12 +391,12 @@ fn head_of(path: &Path) -> Option<Vec<u8>> {
         return None;
     }
     let mut head = Vec::new();
-    file.take(HEAD_BYTES).read_to_end(&mut head).ok()?;
+    file.take(limit).read_to_end(&mut head).ok()?;
     Some(head)
 }
 
 fn executable_kind(path: &Path) -> Option<Kind> {
-    let head = head_of(path)?;
+    let head = head_of(path, HEAD_BYTES)?;
     if let Some(rest) = head.strip_prefix(b"#!") {
         let line = rest.split(|b| *b == b'\n').next()?;
         let line = std::str::from_utf8(line).ok()?.trim();

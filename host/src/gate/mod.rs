@@ -214,7 +214,8 @@ impl Gate {
                 )));
             }
             if !self.policy.grants.env.iter().any(|r| r.allows_setting(name, value)) {
-                return Err(SpawnError::Denied(env_denial(program, name, value)));
+                let rules = &self.policy.grants.env;
+                return Err(SpawnError::Denied(env_denial(program, name, value, rules)));
             }
             if let Some((path, manifest)) = &self.policy.manifest {
                 if !manifest.env.iter().any(|r| r.allows_setting(name, value)) {

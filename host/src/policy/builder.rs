@@ -365,7 +365,7 @@ impl PolicyBuilder {
                 .map(|(written, source)| helper(written, source, &start_dir, &search_path))
                 .collect::<Result<_, _>>()?,
         };
-        Ok(Policy {
+        let mut policy = Policy {
             state_dirs,
             write_set,
             confinement,
@@ -392,7 +392,11 @@ impl PolicyBuilder {
             passed_env,
             allow_inherit: self.allow_inherit,
             warnings,
-        })
+        };
+        // The plan of a child needs the policy itself.
+        let shims = super::shims::blocked_shims(&policy);
+        policy.warnings.extend(shims);
+        Ok(policy)
     }
 }
 

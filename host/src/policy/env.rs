@@ -15,6 +15,8 @@
 //! names could never be complete. Exported shell functions (`BASH_FUNC_*`)
 //! are never passed, whatever the rules say.
 
+use std::fmt;
+
 use super::Source;
 
 /// Variables that make a program load or run code chosen by whoever sets
@@ -179,6 +181,14 @@ impl EnvRule {
     /// Whether this rule passes the host's `name` through.
     pub fn passes(&self, name: &str) -> bool {
         self.value.is_none() && self.name.matches(name)
+    }
+}
+
+/// The rule as written and where: `'GREETING' (--allow-env)`, as an exec
+/// rule shows itself, so that a denial names the rule the user wrote.
+impl fmt::Display for EnvRule {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "'{}' ({})", self.written, self.source)
     }
 }
 

@@ -21,6 +21,7 @@ pub mod knobs;
 mod limits;
 pub mod protected;
 pub mod rule;
+pub mod shims;
 
 pub use builder::PolicyBuilder;
 pub use knobs::{LimitSettings, KNOBS};
@@ -226,6 +227,24 @@ pub enum PolicyWarning {
         /// Its number of hard links.
         links: u64,
     },
+    /// A granted program is a script (a version manager's shim) that runs
+    /// files its confined children may not execute ([`shims`]).
+    BlockedShim {
+        /// Where the rule is written.
+        origin: Source,
+        /// The rule as written.
+        rule: String,
+        /// The rule's program as written.
+        program: String,
+        /// The granted script.
+        script: PathBuf,
+        /// The last `exec` target it names: the real program, or the
+        /// manager that finds it; `None` for an ordinary script whose
+        /// interpreter is refused (`#!/usr/bin/env bash`).
+        real: Option<PathBuf>,
+        /// What it runs that children may not execute, in order.
+        refused: Vec<PathBuf>,
+    },
 }
 
 impl fmt::Display for PolicyWarning {
@@ -298,7 +317,50 @@ impl fmt::Display for PolicyWarning {
                 "{origin}: rule '{rule}': {} has {links} hard links: another name for it may lie where the plugin or its children may write, or outside its granted directory (`strict-programs` refuses this)",
                 program.display()
             ),
+            PolicyWarning::BlockedShim {
+                origin,
+                rule,
+                program,
+                script,
+                real,
+                refused,
+            } => {
+                let first = refused.first().map(|p| p.display().to_string()).unwrap_or_default();
+                let refused: Vec<String> = refused.iter().map(|p| p.display().to_string()).collect();
+                let refused = refused.join(", ");
+                write!(f, "{origin}: rule '{rule}': {} is a script", script.display())?;
+                match real {
+                    Some(real) => shim_fix(f, rule, script, real, &refused),
+                    None => write!(
+                        f,
+                        " whose interpreter confined children may not execute: {refused}; let them run it (`allow-helper`, {program}={first})"
+                    ),
+                }
+            }
         }
+    }
+}
+
+/// [`PolicyWarning::BlockedShim`] of a shim, after "SCRIPT is a script":
+/// what it runs, what children may not execute, and the real program to
+/// grant.
+fn shim_fix(f: &mut fmt::Formatter<'_>, rule: &str, script: &Path, real: &Path, refused: &str) -> fmt::Result {
+    write!(
+        f,
+        " (a version manager's shim?) that runs {}, and confined children may not execute {refused}; ",
+        real.display()
+    )?;
+    let name = script.file_name().unwrap_or_default().to_string_lossy();
+    match (real.file_name() == script.file_name(), real.parent()) {
+        (true, Some(dir)) => write!(
+            f,
+            "grant the real program: start procbox with {} first on PATH, so that rule '{rule}' names it, or let children run it (`allow-helper`)",
+            dir.display()
+        ),
+        _ => write!(
+            f,
+            "grant the real program (`asdf which {name}`, `pyenv which {name}` say where it is): put its directory first on PATH, so that rule '{rule}' names it, or let children run what the script runs (`allow-helper`)"
+        ),
     }
 }
 
