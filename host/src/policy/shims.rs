@@ -10,7 +10,7 @@
 //!
 //! Best effort, and never blocking: a file is read only if it is a regular
 //! file (opened without blocking, so a FIFO cannot hang procbox), only its
-//! first [`HEAD_BYTES`], and at most [`MAX_LEVELS`] scripts deep. What a
+//! first 4 KiB, and at most 4 scripts deep. What a
 //! script runs is found in two shapes: its `#!` interpreter (and through
 //! `env`, the program `env` looks up), and a line `exec /absolute/path ...`
 //! (quoted or not; a path built from variables is not followed).
