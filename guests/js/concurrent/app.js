@@ -85,13 +85,14 @@ const checks = {
       using p = $`sh -c ${"sleep 3600.4244 & sleep 3600.4244; wait"}`;
       await new Promise((resolve) => setTimeout(resolve, 0));
       expect(p.pid > 0, "started");
-      expect((await $`pgrep -f -c ${"^sleep 3600.4244"}`).text() === "2", "both sleeps run");
+      // The shell starts its two sleeps after `$` returns: wait for them.
+      expect(await counted("^sleep 3600.4244", "2"), "both sleeps run");
     }
     // The block's end killed the shell and its background sleep.
     expect(await gone("^sleep 3600.4244"), "a sleep outlived its block");
     {
       await using q = $`sleep 3600.4245`;
-      expect((await $`pgrep -f ${"^sleep 3600.4245"}`.nothrow()).exitCode === 0, "it runs");
+      expect(await counted("^sleep 3600.4245", "1"), "it runs");
     }
     expect(await gone("^sleep 3600.4245"), "await using killed it");
   },
@@ -109,14 +110,23 @@ const checks = {
 };
 
 /**
- * Whether no process matches `pattern` within a second. The block's end
- * sends SIGKILL to the tree and reaps the child it started; a grandchild
- * (the background sleep) dies once the kernel next schedules it, which a
- * `pgrep` right after can beat on a loaded machine.
+ * Whether no process matches `pattern` within five seconds. The block's
+ * end sends SIGKILL to the tree and reaps the child it started; a
+ * grandchild (the background sleep) dies once the kernel next schedules
+ * it, which a `pgrep` right after can beat on a loaded machine.
  */
 async function gone(pattern) {
-  for (let tries = 0; tries < 100; tries += 1) {
-    if ((await $`pgrep -f ${pattern}`.nothrow()).exitCode === 1) return true;
+  return counted(pattern, "0");
+}
+
+/**
+ * Whether `pgrep -c` counts exactly `count` processes matching `pattern`
+ * within five seconds (polled every 10 ms: a process started by a shell
+ * the plugin started has no event the plugin could wait for).
+ */
+async function counted(pattern, count) {
+  for (let tries = 0; tries < 500; tries += 1) {
+    if ((await $`pgrep -f -c ${pattern}`.nothrow()).text() === count) return true;
     await new Promise((resolve) => setTimeout(resolve, 10));
   }
   return false;
