@@ -269,6 +269,7 @@ pub fn read_document(path: &Path, kind: Kind) -> Result<document::Document, Fail
         Kind::Grants => ("grants file", "--grants"),
         Kind::Manifest => ("manifest", "--manifest"),
         Kind::Remembered => ("remembered grants", "procbox grants"),
+        Kind::WorkerPlugin => ("worker.toml", "procbox worker --config"),
     };
     let text = std::fs::read_to_string(path).map_err(|e| {
         Failure::usage(anyhow::Error::new(e).context(format!("cannot read the {what} {}", path.display())))
@@ -279,6 +280,7 @@ pub fn read_document(path: &Path, kind: Kind) -> Result<document::Document, Fail
             Kind::Grants => "see the README, section \"The grants file\", for its keys and their values",
             Kind::Manifest => "a manifest takes allow-run, allow-env, [[run]] and [plugin]; see the README, section \"The grants file\"",
             Kind::Remembered => "fix it with `procbox grants edit`",
+            Kind::WorkerPlugin => "a [plugins.NAME] table takes `path` and the keys of a grants file (see the README, section \"The grants file\")",
         })
     })
 }

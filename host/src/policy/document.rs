@@ -113,7 +113,7 @@ pub struct PluginInfo {
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
-struct Raw {
+pub(super) struct Raw {
     #[serde(default)]
     allow_run: Vec<Spanned<String>>,
     #[serde(default)]
@@ -144,6 +144,8 @@ struct Raw {
     plugin: Option<PluginInfo>,
     /// Which plugin a remembered grant belongs to (read by the grant store).
     remembered: Option<toml::Table>,
+    /// The plugin file a worker serves (`worker.toml` only).
+    pub(super) path: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -166,6 +168,9 @@ pub enum Kind {
     /// Grants remembered for one plugin ([`crate::grant_store`]): a grants
     /// file with a `[remembered]` table that says for which plugin.
     Remembered,
+    /// One `[plugins.NAME]` table of a worker's `worker.toml`
+    /// ([`super::worker_file`]): a grants file with the plugin's `path`.
+    WorkerPlugin,
 }
 
 /// Reads and parses a document file.
@@ -183,13 +188,31 @@ pub fn read(path: &Path, kind: Kind) -> Result<Document, String> {
 /// # Errors
 /// A message that starts with the file name (and line, where known).
 pub fn parse(text: &str, path: &Path, kind: Kind) -> Result<Document, String> {
-    let raw: Raw = toml::from_str(text).map_err(|e| {
+    from_raw(deserialize(text, path)?, text, path, kind)
+}
+
+/// `text` as TOML of the type `T`; the error names the file and line.
+pub(super) fn deserialize<T: serde::de::DeserializeOwned>(text: &str, path: &Path) -> Result<T, String> {
+    toml::from_str(text).map_err(|e| {
         let line = e.span().map(|s| line_of(text, s.start));
         let at = line
             .map(|l| format!("{}:{l}", path.display()))
             .unwrap_or_else(|| path.display().to_string());
         format!("{at}: {}{}", e.message(), renamed_hint(e.message()))
-    })?;
+    })
+}
+
+/// The document that `raw`, read from `text` (the file `path`), states.
+/// Its spans are offsets into `text`, so a table nested in a larger file
+/// (a worker's `[plugins.NAME]`) still names the file's own lines.
+pub(super) fn from_raw(raw: Raw, text: &str, path: &Path, kind: Kind) -> Result<Document, String> {
+    if let (Some(key), false) = (&raw.path, kind == Kind::WorkerPlugin) {
+        return Err(format!(
+            "{}:{}: `path` names a plugin only in a worker's worker.toml",
+            path.display(),
+            line_of(text, key.span().start)
+        ));
+    }
     if raw.remembered.is_some() && kind != Kind::Remembered {
         return Err(format!(
             "{}: [remembered] belongs only in procbox's grant store (see `procbox grants`)",
@@ -372,7 +395,7 @@ fn parse_sha256(hex: &str) -> Result<[u8; 32], String> {
 }
 
 /// The 1-based line of byte offset `at`.
-fn line_of(text: &str, at: usize) -> usize {
+pub(super) fn line_of(text: &str, at: usize) -> usize {
     text[..at.min(text.len())].matches('\n').count() + 1
 }
 

@@ -22,6 +22,7 @@ mod limits;
 pub mod protected;
 pub mod rule;
 pub mod shims;
+pub mod worker_file;
 
 pub use builder::PolicyBuilder;
 pub use knobs::{LimitSettings, KNOBS};
