@@ -3,9 +3,10 @@
 //! entrypoint can refuse to start a worker (`procbox doctor --require
 //! landlock,seccomp,pidns,cgroup && exec procbox-worker ...`).
 //!
-//! A requirement is met only when the probe found the mechanism working
-//! (a throw-away process restricted itself with it, or made the
-//! namespace), never because it is compiled in or listed; and the
+//! A requirement is met only when the mechanism was found working (the
+//! probe process restricted itself with Landlock and seccomp and made the
+//! namespace; a run's cgroup was made, limited and joined by a throw-away
+//! child), never because it is compiled in or listed; and the
 //! `PROCBOX_PRETEND_*` variables, which only lower what was found, make it
 //! unmet as they make runs see it missing.
 
@@ -128,22 +129,79 @@ fn verdict(requirement: Requirement) -> Result<String, String> {
             Ok(false) => Ok("a PID namespace per process".into()),
             Err(why) => Err(format!("no PID namespace for children: {why}")),
         },
-        Requirement::Cgroup => {
-            let mut found = Vec::new();
-            let mut missing = Vec::new();
-            for (controller, place) in procbox::containment::cgroup::report() {
-                match place {
-                    Ok(dir) => found.push(format!("a {controller} cgroup below {}", dir.display())),
-                    Err(why) => missing.push(format!("no {controller} cgroup procbox can create ({why})")),
-                }
+        Requirement::Cgroup => cgroup(),
+    }
+}
+
+/// A run's cgroups, made for real: both controllers found writable, a
+/// run's cgroup made with both limits written, and a throw-away child
+/// moved into it, as the launcher moves itself; then removed.
+fn cgroup() -> Result<String, String> {
+    use procbox::containment::cgroup::{self, TreeCgroup, TreeLimits};
+    let missing: Vec<String> = cgroup::report()
+        .into_iter()
+        .filter_map(|(controller, place)| {
+            place
+                .err()
+                .map(|why| format!("no {controller} cgroup procbox can create ({why})"))
+        })
+        .collect();
+    if !missing.is_empty() {
+        return Err(format!(
+            "{}; --max-processes and --max-tree-memory need both",
+            missing.join("; ")
+        ));
+    }
+    let limits = TreeLimits {
+        max_processes: Some(1),
+        max_memory: Some(64 << 20),
+    };
+    let made = TreeCgroup::create(&limits, NamespaceSupport::get().works.is_ok())
+        .map_err(|why| format!("a run's cgroup could not be made: {why}"))?;
+    let dirs: Vec<String> = made.dirs().iter().map(|d| d.display().to_string()).collect();
+    for dir in made.dirs() {
+        join_in_child(&dir.join("cgroup.procs"))
+            .map_err(|why| format!("a process could not join the run's cgroup {}: {why}", dir.display()))?;
+    }
+    Ok(format!(
+        "--max-processes and --max-tree-memory: a run's cgroup made, limited and joined just now, in {}",
+        dirs.join(" and ")
+    ))
+}
+
+/// Forks a child that moves itself into the cgroup of `procs` (its
+/// `cgroup.procs`) and exits; whether it could.
+fn join_in_child(procs: &std::path::Path) -> Result<(), String> {
+    use std::os::unix::ffi::OsStrExt;
+    let path = std::ffi::CString::new(procs.as_os_str().as_bytes()).map_err(|e| e.to_string())?;
+    // SAFETY: the child makes only system calls on the path prepared
+    // before the fork, and exits; the parent waits for it.
+    unsafe {
+        let pid = libc::fork();
+        if pid < 0 {
+            return Err(format!("fork: {}", std::io::Error::last_os_error()));
+        }
+        if pid == 0 {
+            let fd = libc::open(path.as_ptr(), libc::O_WRONLY | libc::O_CLOEXEC);
+            // "0": the writing process itself, in v1 and v2 alike.
+            let joined = fd >= 0 && libc::write(fd, b"0".as_ptr().cast(), 1) == 1;
+            let errno = match joined {
+                true => 0,
+                false => std::io::Error::last_os_error().raw_os_error().unwrap_or(255),
+            };
+            libc::_exit(errno.clamp(0, 255));
+        }
+        let mut status = 0;
+        while libc::waitpid(pid, &mut status, 0) < 0 {
+            let err = std::io::Error::last_os_error();
+            if err.kind() != std::io::ErrorKind::Interrupted {
+                return Err(format!("waitpid: {err}"));
             }
-            match missing.is_empty() {
-                true => Ok(format!("--max-processes and --max-tree-memory: {}", found.join(", "))),
-                false => Err(format!(
-                    "{}; --max-processes and --max-tree-memory need both",
-                    missing.join("; ")
-                )),
-            }
+        }
+        match (libc::WIFEXITED(status), libc::WEXITSTATUS(status)) {
+            (true, 0) => Ok(()),
+            (true, errno) => Err(std::io::Error::from_raw_os_error(errno).to_string()),
+            (false, _) => Err(format!("the child ended with wait status {status}")),
         }
     }
 }
