@@ -248,7 +248,7 @@ async fn help_examples(args: &[&str]) -> Vec<String> {
 
 #[tokio::test]
 async fn every_help_has_examples_of_its_own_command() {
-    for sub in ["run", "demo", "inspect", "explain", "compile", "new"] {
+    for sub in ["run", "demo", "inspect", "explain", "compile", "new", "doctor"] {
         let examples = help_examples(&[sub]).await;
         assert!(
             examples[0].starts_with(&format!("procbox {sub}")),

@@ -3,7 +3,9 @@
 //! loads a seccomp filter), and what it does not: the gaps that remain for
 //! a confined, contained child, each measured or read on this machine
 //! ([`gaps`]; SECURITY.md lists the same, and `tests/tests/gaps.rs` shows
-//! each one with a real child).
+//! each one with a real child). With `--require LIST` it prints only
+//! whether each named mechanism is enforced, and fails when one is not
+//! ([`require`]).
 
 use procbox::confine::probe::{self, KernelSupport, ABI_FILES, ABI_LOG, ABI_SCOPE, ABI_TCP};
 use procbox::containment::namespace::NamespaceSupport;
@@ -11,6 +13,8 @@ use procbox::{ChildNet, ConfineMode};
 
 use super::failure::Failure;
 use super::output::emit;
+
+pub mod require;
 
 /// Exit status when `--confine=require` cannot run on this kernel.
 pub const EXIT_UNENFORCEABLE: u8 = 1;

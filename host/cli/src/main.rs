@@ -81,6 +81,11 @@ Examples:
   procbox demo
   procbox -v demo    # also prints each command it runs, and how it ended";
 
+const DOCTOR_EXAMPLES: &str = "\
+Examples:
+  procbox doctor
+  procbox doctor --require landlock,seccomp,pidns,cgroup    # exits 1, naming each one missing";
+
 const GRANTS_EXAMPLES: &str = "\
 Remembered grants live in $PROCBOX_CONFIG_DIR/grants, else
 $XDG_CONFIG_HOME/procbox/grants, else ~/.config/procbox/grants, one file per
@@ -136,7 +141,8 @@ enum Commands {
     EmbedManifest(EmbedArgs),
     /// Show what this kernel enforces on the children of plugins (Landlock,
     /// seccomp, capabilities), probed for real, and the known gaps.
-    Doctor,
+    #[command(after_help = DOCTOR_EXAMPLES)]
+    Doctor(DoctorArgs),
     /// Run the bundled demo plugin (it grants itself echo, cat, grep and tee).
     #[command(after_help = DEMO_EXAMPLES)]
     Demo,
@@ -226,6 +232,16 @@ struct InspectArgs {
     /// Print only what the manifest requests, as `procbox run` flags.
     #[arg(long)]
     as_flags: bool,
+}
+
+#[derive(Args)]
+struct DoctorArgs {
+    /// Check only these, comma-separated: landlock (ABI 3 or newer),
+    /// seccomp, pidns (a PID namespace for children), cgroup
+    /// (--max-processes and --max-tree-memory). Prints one line each and
+    /// exits 1 if any is not enforced here, 0 if all are.
+    #[arg(long, value_name = "LIST")]
+    require: Vec<String>,
 }
 
 #[derive(Args)]
@@ -349,7 +365,8 @@ async fn dispatch(cli: Cli) -> Result<u8, Failure> {
         }
         Commands::Compile(args) => compile(args),
         Commands::Demo => demo(cli.verbose).await,
-        Commands::Doctor => doctor::doctor(),
+        Commands::Doctor(args) if args.require.is_empty() => doctor::doctor(),
+        Commands::Doctor(args) => doctor::require::check(&doctor::require::parse(&args.require)?),
         Commands::Grants(command) => remembered::command(command),
         Commands::New(args) => {
             let here = std::env::current_dir().context("cannot find the current directory")?;
