@@ -20,6 +20,15 @@
 //!
 //! Records live in the private cache directory and are trusted only as its
 //! entries are (`private.rs`); each is replaced by rename, never edited.
+//!
+//! What the rule rests on: a ctime that moves with every write. Root can
+//! set the clock back, and a few file systems keep a time a user can set
+//! in its place (FAT's creation time after a remount, some FUSE ones); on
+//! those a record can outlive a change. For a plugin that can still not
+//! run other bytes under its old identity (its code comes from the entry
+//! of the recorded digest, or from bytes checked against it,
+//! `PluginFile::bytes`); only its embedded manifest is read from the file
+//! as it is.
 
 use std::cell::Cell;
 use std::io::Read;
