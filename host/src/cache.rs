@@ -1,16 +1,26 @@
 //! The compilation cache: a plugin is compiled once, then loaded from disk.
 //!
-//! An entry's name is the BLAKE3 hash of the plugin's bytes together with a
-//! fingerprint of the engine (wasmtime's compatibility hash, which covers
-//! its version and every setting that affects code) and procbox's version,
-//! so a changed plugin or a different procbox never meets an old entry.
+//! An entry's name is the BLAKE3 hash of a fingerprint of the engine
+//! (wasmtime's compatibility hash, which covers its version and every
+//! setting that affects code) and procbox's version, together with the
+//! plugin's own BLAKE3 digest (its identity, [`crate::PluginFile`]), so a
+//! changed plugin or a different procbox never meets an old entry, and an
+//! unchanged plugin finds its entry from the digest recorded for its stat
+//! key, without being read (`known.rs`).
 //!
 //! An entry is the serialized component exactly as wasmtime wrote it, then
 //! the BLAKE3 hash of those bytes, then `MAGIC`. Loading checks the magic
 //! and the hash before wasmtime sees the file, and wasmtime checks its own
 //! header and engine compatibility too: a corrupt, truncated or foreign
 //! entry is detected, reported in the log and rebuilt, never trusted
-//! blindly. The check goes at the end so that the artifact starts the file
+//! blindly. The hash is checked in full once per version of the file: a
+//! record beside it (`NAME.cwasm.verified`) keeps the entry's stat key
+//! (device, inode, size, mtime and ctime) from when it was checked, and
+//! while the entry keeps that key only the trailer is read (any write moves
+//! the ctime, a file renamed into place is another inode; see `known.rs`
+//! for the rule that keeps a write in the same clock tick from hiding).
+//! What this gives up is noticing bits that rot on disk without a write.
+//! The check goes at the end so that the artifact starts the file
 //! and wasmtime can map it straight from disk (`deserialize_file`) rather
 //! than copy it (600 vs 280 µs for the bench plugin). Entries are written to
 //! a temporary file and renamed into place, so readers never see half an
@@ -21,7 +31,8 @@
 //! FIFO or a device) owned by this user and writable by nobody else, in a
 //! directory that is also this user's and writable by nobody else. The
 //! directory is created with mode 0700 and entries with 0600. An entry is
-//! opened once; its digest is checked and wasmtime maps it through that same
+//! opened once; its digest is checked (or its stat key) and wasmtime maps it
+//! through that same
 //! descriptor (`/proc/self/fd/N`), so a rename in between cannot swap in a
 //! file that was never checked. A cache directory that fails these checks
 //! (say `PROCBOX_CACHE_DIR` pointing at a directory someone else made in
@@ -37,15 +48,21 @@
 //! needs (a collision would run one plugin's code for another), but this
 //! machine class has no SHA instructions, and software SHA-256 of a plugin
 //! and its entry was 80 % of a cached load (about 6.5 of 8 ms, `perf`).
+//! Even BLAKE3 of a 21 MB Python plugin and its 39 MB entry was most of a
+//! cached run, hence the stat-key records.
 
+use std::fs::File;
 use std::hash::Hasher;
-use std::io::Read;
+use std::os::fd::AsRawFd;
+use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::SystemTime;
 
 use wasmtime::component::Component;
 use wasmtime::Engine;
 
+use crate::known::{self, StatKey};
 use crate::private;
 
 /// The first bytes of every cache entry.
@@ -169,9 +186,24 @@ impl Cache {
             .or_else(|| absolute("HOME").map(|d| d.join(".cache/procbox")))
     }
 
+    /// The cache directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
     /// The entry file for a plugin with these bytes.
     pub fn entry_path(&self, wasm: &[u8]) -> PathBuf {
-        let key = blake3::Hasher::new().update(&self.fingerprint).update(wasm).finalize();
+        self.entry_for(&known::hash(wasm))
+    }
+
+    /// The entry file for a plugin whose bytes have the BLAKE3 `digest`
+    /// (the plugin's identity, [`crate::PluginFile::digest`]), so that an
+    /// entry is found without reading the plugin.
+    pub fn entry_for(&self, digest: &blake3::Hash) -> PathBuf {
+        let key = blake3::Hasher::new()
+            .update(&self.fingerprint)
+            .update(digest.as_bytes())
+            .finalize();
         self.dir.join(format!("{}.cwasm", key.to_hex()))
     }
 
@@ -187,6 +219,21 @@ impl Cache {
         wasm: &[u8],
         compile: impl FnOnce() -> Result<Component, E>,
     ) -> Result<(Component, Origin), E> {
+        self.load_or_compile_digest(engine, &known::hash(wasm), compile)
+    }
+
+    /// [`load_or_compile`](Self::load_or_compile) for the plugin whose
+    /// bytes have the BLAKE3 `digest`; `compile` must compile those very
+    /// bytes (as [`crate::PluginFile::bytes`] checks).
+    ///
+    /// # Errors
+    /// Whatever `compile` returns.
+    pub fn load_or_compile_digest<E>(
+        &self,
+        engine: &Engine,
+        digest: &blake3::Hash,
+        compile: impl FnOnce() -> Result<Component, E>,
+    ) -> Result<(Component, Origin), E> {
         if let Err(e) = self.ensure_dir() {
             self.warn(CacheWarning::DirUnusable {
                 dir: self.dir.clone(),
@@ -194,8 +241,8 @@ impl Cache {
             });
             return Ok((compile()?, Origin::Compiled));
         }
-        let entry = self.entry_path(wasm);
-        match read_entry(engine, &entry) {
+        let entry = self.entry_for(digest);
+        match read_entry(engine, &entry, SystemTime::now()) {
             Ok(Some(component)) => return Ok((component, Origin::Cached)),
             Ok(None) => {}
             Err(reason) => self.warn(CacheWarning::EntryUnusable {
@@ -225,46 +272,91 @@ impl Cache {
 }
 
 /// The component in `entry`, `None` if there is no entry, or why the entry
-/// cannot be used.
-fn read_entry(engine: &Engine, entry: &Path) -> Result<Option<Component>, String> {
-    let Some((mut file, meta)) = private::open_file(entry)? else {
+/// cannot be used. `now` is when checking it starts (see `known.rs`).
+fn read_entry(engine: &Engine, entry: &Path, now: SystemTime) -> Result<Option<Component>, String> {
+    let Some((file, meta)) = private::open_file(entry)? else {
         return Ok(None);
     };
-    let mut bytes = Vec::with_capacity(usize::try_from(meta.len()).unwrap_or(0));
-    file.read_to_end(&mut bytes).map_err(|e| e.to_string())?;
-    let Some(rest) = bytes.strip_suffix(MAGIC.as_slice()) else {
-        return Err("not a procbox cache entry".into());
-    };
-    let Some((payload, digest)) = rest.len().checked_sub(DIGEST_LEN).map(|n| rest.split_at(n)) else {
-        return Err("not a procbox cache entry".into());
-    };
-    if blake3::hash(payload).as_bytes() != digest {
-        return Err("its contents do not match their digest".into());
+    let trailer = read_trailer(&file, meta.len())?;
+    let key = StatKey::of(&meta);
+    let record = verified_record(entry);
+    // Checked in full once per version of the file: while its stat key
+    // stays the one recorded, its bytes are those that were checked.
+    if known::lookup(&record, &key) != Some(trailer) {
+        let bytes = read_payload(&file, meta.len())?;
+        if known::hash(&bytes) != trailer {
+            return Err("its contents do not match their digest".into());
+        }
+        if file.metadata().is_ok_and(|m| StatKey::of(&m) == key) {
+            let _ = known::record(&record, &key, &trailer, now);
+        }
     }
+    map_entry(engine, &file, &trailer).map(Some)
+}
+
+/// The digest in `file`'s trailer (its last 48 bytes), or why it has none.
+fn read_trailer(file: &File, len: u64) -> Result<blake3::Hash, String> {
+    let trailer_len = (DIGEST_LEN + MAGIC.len()) as u64;
+    let not_ours = || "not a procbox cache entry".to_string();
+    let at = len.checked_sub(trailer_len).ok_or_else(not_ours)?;
+    let mut trailer = [0; DIGEST_LEN + MAGIC.len()];
+    file.read_exact_at(&mut trailer, at).map_err(|e| e.to_string())?;
+    let (digest, magic) = trailer.split_at(DIGEST_LEN);
+    if magic != MAGIC {
+        return Err(not_ours());
+    }
+    let digest: [u8; DIGEST_LEN] = digest.try_into().map_err(|_| not_ours())?;
+    Ok(blake3::Hash::from(digest))
+}
+
+/// What `file` holds before its trailer: the serialized component.
+fn read_payload(file: &File, len: u64) -> Result<Vec<u8>, String> {
+    let payload_len = len.saturating_sub((DIGEST_LEN + MAGIC.len()) as u64);
+    let mut bytes = vec![0; usize::try_from(payload_len).map_err(|e| e.to_string())?];
+    file.read_exact_at(&mut bytes, 0).map_err(|e| e.to_string())?;
+    Ok(bytes)
+}
+
+/// Where the record of `entry`'s last full check is kept.
+fn verified_record(entry: &Path) -> PathBuf {
+    let mut name = entry.as_os_str().to_owned();
+    name.push(".verified");
+    PathBuf::from(name)
+}
+
+/// The component in the checked entry `file`, mapped from disk.
+fn map_entry(engine: &Engine, file: &File, digest: &blake3::Hash) -> Result<Component, String> {
     // SAFETY: the file behind `file` holds byte for byte what
-    // `Component::serialize` produced for this engine fingerprint (digest
-    // checked above; wasmtime finds its image through the ELF section
-    // headers, so our trailer after it is never read, and it checks its own
-    // header and engine compatibility again). `/proc/self/fd/N` reopens that
-    // same file, not whatever the path names now. Entries are only ever
-    // replaced by rename, never modified in place, so the mapping stays
-    // valid while it lives. Without /proc, the checked bytes are copied.
-    use std::os::fd::AsRawFd;
+    // `Component::serialize` produced for this engine fingerprint: its
+    // digest was checked in full, now or when it had the stat key it still
+    // has (a private file, replaced only by rename, whose ctime moves with
+    // any write; see `known.rs`). wasmtime finds its image through the ELF
+    // section headers, so our trailer after it is never read, and it checks
+    // its own header and engine compatibility again. `/proc/self/fd/N`
+    // reopens that same file, not whatever the path names now. Entries are
+    // only ever replaced by rename, never modified in place, so the mapping
+    // stays valid while it lives.
     let same_file = PathBuf::from(format!("/proc/self/fd/{}", file.as_raw_fd()));
     // SAFETY: the bytes are procbox's own compile output for this engine,
-    // digest-checked above in a private, owner-only entry (see above).
-    let loaded = match unsafe { Component::deserialize_file(engine, &same_file) } {
+    // checked in a private, owner-only entry (see above).
+    match unsafe { Component::deserialize_file(engine, &same_file) } {
         Ok(component) => Ok(component),
-        // SAFETY: the same checked bytes, copied.
-        Err(_) if !Path::new("/proc/self/fd").is_dir() => unsafe { Component::deserialize(engine, payload) },
-        Err(e) => Err(e),
-    };
-    loaded.map(Some).map_err(|e| format!("{e:#}"))
+        // Without /proc, the bytes are copied and checked again.
+        Err(_) if !Path::new("/proc/self/fd").is_dir() => {
+            let bytes = read_payload(file, file.metadata().map_err(|e| e.to_string())?.len())?;
+            if known::hash(&bytes) != *digest {
+                return Err("its contents do not match their digest".into());
+            }
+            // SAFETY: the same checked bytes, copied.
+            unsafe { Component::deserialize(engine, &bytes) }.map_err(|e| format!("{e:#}"))
+        }
+        Err(e) => Err(format!("{e:#}")),
+    }
 }
 
 fn write_entry(entry: &Path, component: &Component) -> anyhow::Result<()> {
     let payload = component.serialize()?;
-    let digest = blake3::hash(&payload);
+    let digest = known::hash(&payload);
     private::replace(entry, &[&payload, digest.as_bytes(), MAGIC])?;
     Ok(())
 }
@@ -279,5 +371,109 @@ impl Hasher for DigestHasher {
     }
     fn write(&mut self, bytes: &[u8]) {
         self.0.update(bytes);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    const PLUGIN: &[u8] = procbox_demo_wasm::DEMO_WASM;
+
+    /// A time at which files written now have long settled.
+    fn later() -> SystemTime {
+        SystemTime::now() + Duration::from_secs(60)
+    }
+
+    /// A cache in a new directory with the demo compiled into it, and the
+    /// entry's path.
+    fn compiled() -> (tempfile::TempDir, Engine, PathBuf) {
+        let engine = Engine::new(wasmtime::Config::new().epoch_interruption(true)).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let cache = Cache::new(dir.path(), &engine);
+        let compile = || Component::new(&engine, PLUGIN);
+        let (_, origin) = cache.load_or_compile(&engine, PLUGIN, compile).unwrap();
+        assert_eq!(origin, Origin::Compiled);
+        let entry = cache.entry_path(PLUGIN);
+        (dir, engine, entry)
+    }
+
+    /// Reads `entry` at `now`; says whether it was usable and how many
+    /// bytes that hashed.
+    fn read(engine: &Engine, entry: &Path, now: SystemTime) -> (Result<bool, String>, u64) {
+        let before = known::hashed_bytes();
+        let result = read_entry(engine, entry, now).map(|c| c.is_some());
+        (result, known::hashed_bytes() - before)
+    }
+
+    #[test]
+    fn an_entry_is_checked_in_full_once_then_by_its_stat_key() {
+        let (_dir, engine, entry) = compiled();
+        let (usable, hashed) = read(&engine, &entry, SystemTime::now());
+        assert_eq!(usable, Ok(true));
+        assert!(hashed > 0, "just written: checked in full");
+        assert!(!verified_record(&entry).exists(), "and not recorded before it settles");
+        let (usable, hashed) = read(&engine, &entry, later());
+        assert_eq!((usable, hashed > 0), (Ok(true), true), "checked, then recorded");
+        let (usable, hashed) = read(&engine, &entry, later());
+        assert_eq!((usable, hashed), (Ok(true), 0), "not read again");
+    }
+
+    /// One flipped byte with the mtime put back: the ctime moved, so the
+    /// entry is checked in full again and refused.
+    #[test]
+    fn an_entry_corrupted_in_place_after_its_check_is_refused() {
+        let (_dir, engine, entry) = compiled();
+        assert_eq!(read(&engine, &entry, later()).0, Ok(true));
+        let mtime = std::fs::metadata(&entry).unwrap().modified().unwrap();
+        let mut bytes = std::fs::read(&entry).unwrap();
+        let middle = bytes.len() / 2;
+        bytes[middle] ^= 0x40;
+        std::thread::sleep(Duration::from_millis(20));
+        std::fs::write(&entry, &bytes).unwrap();
+        File::options()
+            .write(true)
+            .open(&entry)
+            .unwrap()
+            .set_modified(mtime)
+            .unwrap();
+        let (usable, hashed) = read(&engine, &entry, later());
+        assert_eq!(usable, Err("its contents do not match their digest".into()));
+        assert!(hashed > 0);
+    }
+
+    /// Another file renamed into an entry's place (with the entry's times)
+    /// is another inode: checked in full, and refused.
+    #[test]
+    fn a_file_renamed_over_a_checked_entry_is_checked_again() {
+        let (dir, engine, entry) = compiled();
+        assert_eq!(read(&engine, &entry, later()).0, Ok(true));
+        let meta = std::fs::metadata(&entry).unwrap();
+        let mut bytes = std::fs::read(&entry).unwrap();
+        let middle = bytes.len() / 2;
+        bytes[middle] ^= 0x40;
+        let planted = dir.path().join("planted");
+        std::fs::write(&planted, &bytes).unwrap();
+        let file = File::options().write(true).open(&planted).unwrap();
+        file.set_modified(meta.modified().unwrap()).unwrap();
+        std::fs::rename(&planted, &entry).unwrap();
+        let (usable, hashed) = read(&engine, &entry, later());
+        assert_eq!(usable, Err("its contents do not match their digest".into()));
+        assert!(hashed > 0);
+    }
+
+    /// A record is for one entry: copied beside another, it vouches for
+    /// nothing (the stat key differs).
+    #[test]
+    fn a_record_does_not_vouch_for_another_file() {
+        let (dir, engine, entry) = compiled();
+        assert_eq!(read(&engine, &entry, later()).0, Ok(true));
+        let copy = dir.path().join("copy.cwasm");
+        std::fs::copy(&entry, &copy).unwrap();
+        std::fs::copy(verified_record(&entry), verified_record(&copy)).unwrap();
+        let (usable, hashed) = read(&engine, &copy, later());
+        assert_eq!(usable, Ok(true));
+        assert!(hashed > 0, "checked in full");
     }
 }

@@ -10,7 +10,10 @@
 //! (an upgrade, a rebuild), [`GrantStore::lookup`] finds the entry of the
 //! earlier version at that path ([`Lookup::Changed`]) but does not use it:
 //! the caller must have the user confirm, and [`GrantStore::carry_over`]
-//! then moves the grants to the new hash.
+//! then moves the grants to the new hash. The hash is a
+//! [`crate::PluginFile`]'s digest: an unchanged plugin's is taken from the
+//! compile cache's record of its stat key, without reading it; any change
+//! to its bytes changes the key, and it is read and hashed again.
 //!
 //! **Private.** An entry grants authority, so it is trusted only as the
 //! compilation cache's entries are (see `private.rs`): the directory must

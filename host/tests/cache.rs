@@ -155,3 +155,60 @@ fn a_shared_cache_directory_is_not_used() {
     assert_eq!(mode, 0o700);
     assert_eq!(origin(&rt, PLUGIN), Origin::Cached);
 }
+
+/// Loads the plugin file at `path` as `procbox run` does; says where it
+/// came from, whether its bytes were read, and how many bytes were hashed.
+fn load_file(runtime: &Runtime, path: &std::path::Path) -> (Origin, bool, u64) {
+    let before = procbox::hashed_bytes();
+    let mut plugin = runtime.open_plugin(path).unwrap();
+    let (_, origin) = runtime.load_plugin(&mut plugin).unwrap();
+    (origin, plugin.was_read(), procbox::hashed_bytes() - before)
+}
+
+/// Once the plugin and its entry have settled (see `known.rs`), a run
+/// reads and hashes neither; a changed plugin or entry is still caught.
+#[test]
+fn an_unchanged_plugin_and_entry_are_not_read_again() {
+    use std::time::Duration;
+    let dir = tempfile::tempdir().unwrap();
+    let plugin = dir.path().join("demo.wasm");
+    std::fs::write(&plugin, PLUGIN).unwrap();
+    let rt = runtime(&dir.path().join("cache"));
+    let (origin, read, _) = load_file(&rt, &plugin);
+    assert_eq!((origin, read), (Origin::Compiled, true));
+    // Two seconds on, both files have settled: checked once more, recorded.
+    std::thread::sleep(Duration::from_millis(2100));
+    let (origin, read, hashed) = load_file(&rt, &plugin);
+    assert_eq!((origin, read), (Origin::Cached, true));
+    assert!(hashed > PLUGIN.len() as u64, "the plugin and its entry, in full");
+    let (origin, read, hashed) = load_file(&rt, &plugin);
+    assert_eq!((origin, read, hashed), (Origin::Cached, false, 0), "nothing read");
+    // A new process (runtime) trusts the records too.
+    let again = runtime(&dir.path().join("cache"));
+    assert_eq!(load_file(&again, &plugin), (Origin::Cached, false, 0));
+
+    // The entry corrupted in place, its mtime put back: refused, rebuilt.
+    let entry = rt.cache().unwrap().entry_path(PLUGIN);
+    let mtime = std::fs::metadata(&entry).unwrap().modified().unwrap();
+    let mut bytes = std::fs::read(&entry).unwrap();
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0x40;
+    std::fs::write(&entry, &bytes).unwrap();
+    let file = std::fs::File::options().write(true).open(&entry).unwrap();
+    file.set_modified(mtime).unwrap();
+    assert_eq!(load_file(&rt, &plugin).0, Origin::Compiled);
+
+    // The plugin replaced by rename with other bytes and its old times: a
+    // new inode, so it is read, and the new bytes are what is compiled.
+    let meta = std::fs::metadata(&plugin).unwrap();
+    let mut changed = PLUGIN.to_vec();
+    changed.extend_from_slice(&[0, 5, 4, b'n', b'o', b't', b'e']);
+    let new = dir.path().join("new.wasm");
+    std::fs::write(&new, &changed).unwrap();
+    let file = std::fs::File::options().write(true).open(&new).unwrap();
+    file.set_modified(meta.modified().unwrap()).unwrap();
+    std::fs::rename(&new, &plugin).unwrap();
+    let (origin, read, _) = load_file(&rt, &plugin);
+    assert_eq!((origin, read), (Origin::Compiled, true));
+    assert!(rt.cache().unwrap().entry_path(&changed).is_file());
+}

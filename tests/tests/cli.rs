@@ -353,7 +353,7 @@ async fn verbose_prints_each_command_and_how_it_ended() {
 #[tokio::test]
 async fn run_compiles_once_into_the_cache_unless_told_not_to() {
     let cache = tempfile::tempdir().unwrap();
-    let entries = || std::fs::read_dir(cache.path()).map(|d| d.count()).unwrap_or(0);
+    let entries = || with_extension(cache.path(), "cwasm");
     let vars = [("PROCBOX_CACHE_DIR", cache.path())];
     let args = ["run", procbox_tests::guests::EXIT, "--", "0"];
     let no_cache = ["run", "--no-cache", procbox_tests::guests::EXIT, "--", "0"];
@@ -370,6 +370,70 @@ async fn run_compiles_once_into_the_cache_unless_told_not_to() {
     ));
     assert!(compile.stdout.contains("is already compiled"), "{compile:?}");
     assert_eq!(entries(), 1);
+}
+
+/// How many files in `dir` end in `.EXT`: compiled entries (`cwasm`), or
+/// the records beside them that say which files are unchanged (`plugin`,
+/// `verified`).
+fn with_extension(dir: &Path, ext: &str) -> usize {
+    std::fs::read_dir(dir).map_or(0, |dir| {
+        dir.filter(|e| e.as_ref().is_ok_and(|e| e.path().extension().is_some_and(|x| x == ext)))
+            .count()
+    })
+}
+
+/// `bytes` as the plugin file `path`, written beside it and renamed over it
+/// (a new inode), with the modification time `mtime`.
+fn replace_keeping_mtime(path: &Path, bytes: &[u8], mtime: std::time::SystemTime) {
+    let new = path.with_extension("new");
+    std::fs::write(&new, bytes).unwrap();
+    std::fs::File::options()
+        .write(true)
+        .open(&new)
+        .unwrap()
+        .set_modified(mtime)
+        .unwrap();
+    std::fs::rename(&new, path).unwrap();
+}
+
+/// The binary's view of the stat-key records: once a plugin has settled it
+/// is recorded; another plugin renamed over it, or its bytes changed in
+/// place at the same size with the mtime put back, is hashed again and
+/// compiled as what it now is.
+#[tokio::test]
+async fn a_plugin_changed_behind_its_record_is_hashed_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("cache");
+    let plugin = dir.path().join("exit.wasm");
+    let vars = [("PROCBOX_CACHE_DIR", cache.as_path())];
+    let exit = std::fs::read(procbox_tests::guests::EXIT).unwrap();
+    // The plugin with a custom section "note" holding `payload` (4 bytes).
+    let noted = |payload: &[u8; 4]| [exit.as_slice(), &[0, 9, 4], b"note", payload].concat();
+    std::fs::write(&plugin, noted(b"aaaa")).unwrap();
+    let args = ["run", plugin.to_str().unwrap(), "--", "3"];
+    let run = || procbox_with_env(&vars, &args);
+    assert_eq!(bounded!(run()).code, Some(3));
+    std::thread::sleep(std::time::Duration::from_millis(2100));
+    assert_eq!(bounded!(run()).code, Some(3));
+    assert_eq!(with_extension(&cache, "plugin"), 1, "recorded once settled");
+    assert_eq!(with_extension(&cache, "cwasm"), 1);
+
+    let mtime = std::fs::metadata(&plugin).unwrap().modified().unwrap();
+    replace_keeping_mtime(&plugin, &noted(b"bbbb"), mtime);
+    assert_eq!(bounded!(run()).code, Some(3));
+    assert_eq!(with_extension(&cache, "cwasm"), 2, "renamed over: compiled anew");
+
+    std::thread::sleep(std::time::Duration::from_millis(2100));
+    assert_eq!(bounded!(run()).code, Some(3), "settled again, and recorded");
+    std::fs::write(&plugin, noted(b"cccc")).unwrap();
+    std::fs::File::options()
+        .write(true)
+        .open(&plugin)
+        .unwrap()
+        .set_modified(mtime)
+        .unwrap();
+    assert_eq!(bounded!(run()).code, Some(3));
+    assert_eq!(with_extension(&cache, "cwasm"), 3, "changed in place: compiled anew");
 }
 
 /// `procbox inspect X | head -1` and friends: a reader that has gone away

@@ -460,11 +460,15 @@ fn check_writable(cache: &procbox::cache::Cache, dir: &std::path::Path) -> Resul
 }
 
 async fn run(args: RunArgs, verbose: bool) -> Result<u8, Failure> {
-    // Read once, for the embedded manifest, the broker's hash and loading:
-    // the broker is told the hash of the very bytes that run. A read error
-    // is reported where loading would report it, after the grants.
-    let bytes = std::fs::read(&args.plugin);
-    let manifest = manifest::find_in(&args.plugin, bytes.as_deref().ok(), args.manifest.as_deref())?;
+    // Opened once, for the embedded manifest, the broker's hash and loading:
+    // the broker is told the hash of the very bytes that run, which an
+    // unchanged plugin's record gives without reading them (`PluginFile`).
+    // A read error is reported where loading would report it, after the
+    // grants.
+    let runtime = runtime(args.no_cache, FIRST_RUN)?;
+    let plugin_file = runtime.open_plugin(&args.plugin);
+    let inside = plugin_file.as_ref().ok().map(procbox::PluginFile::embedded_manifest);
+    let manifest = manifest::find_in(&args.plugin, inside, args.manifest.as_deref())?;
     if args.grant_requested {
         grant_requested(&args.plugin, manifest.as_ref())?;
     }
@@ -474,12 +478,15 @@ async fn run(args: RunArgs, verbose: bool) -> Result<u8, Failure> {
         .then(prompt::TerminalPrompt::on_terminal)
         .flatten();
     let store = remembered::store();
-    // The plugin's hash (a few ms for a 20 MB plugin), once, and only for
-    // what needs it: the broker, the prompt's "always", a grant store to
-    // look in. Read errors are reported below, where loading reports them.
+    // The plugin's identity, only for what needs it: the broker, the
+    // prompt's "always", a grant store to look in. Read errors are
+    // reported below, where loading reports them.
     let needs_hash = broker_socket.is_some() || prompt.is_some() || store.as_ref().is_some_and(|s| s.dir().exists());
-    let identity = match &bytes {
-        Ok(bytes) if needs_hash => Some(procbox::broker::PluginIdentity::of(&name, bytes)),
+    let identity = match &plugin_file {
+        Ok(file) if needs_hash => Some(procbox::broker::PluginIdentity {
+            name: name.clone(),
+            blake3: file.blake3_hex(),
+        }),
         _ => None,
     };
     let broker = match (broker_socket, &identity) {
@@ -511,10 +518,7 @@ async fn run(args: RunArgs, verbose: bool) -> Result<u8, Failure> {
         })?;
         options = options.observer(Arc::new(log));
     }
-    let bytes = bytes.map_err(|source| procbox::LoadError::Read {
-        name: name.clone(),
-        source,
-    })?;
+    let mut plugin_file = plugin_file?;
     if let Some(broker) = broker {
         options = options.escalation(Arc::new(broker));
     } else if let Some(mut prompt) = prompt {
@@ -523,8 +527,7 @@ async fn run(args: RunArgs, verbose: bool) -> Result<u8, Failure> {
         }
         options = options.escalation(Arc::new(prompt));
     }
-    let runtime = runtime(args.no_cache, FIRST_RUN)?;
-    let plugin = runtime.load_bytes(&name, &bytes)?;
+    let (plugin, _) = runtime.load_plugin(&mut plugin_file)?;
     execute(&runtime, &plugin, options).await
 }
 

@@ -30,21 +30,27 @@ pub struct Manifest {
 /// The plugin cannot be read, its sections are malformed, a manifest does
 /// not parse, or the embedded manifest and the file differ.
 pub fn find(plugin: &Path, given: Option<&Path>) -> Result<Option<Manifest>, Failure> {
-    find_in(plugin, std::fs::read(plugin).ok().as_deref(), given)
+    let inside = std::fs::read(plugin).ok().map(|bytes| embedded::read(&bytes));
+    find_in(plugin, inside, given)
 }
 
-/// [`find`], with the plugin's bytes already read (`None`: unreadable,
-/// which loading it reports).
+/// [`find`], with what the plugin embeds already read: its manifest's
+/// text or why its sections are malformed (`embedded::read`), or `None`
+/// when it is unreadable, which loading it reports.
 ///
 /// # Errors
 /// As [`find`].
-pub fn find_in(plugin: &Path, bytes: Option<&[u8]>, given: Option<&Path>) -> Result<Option<Manifest>, Failure> {
+pub fn find_in(
+    plugin: &Path,
+    inside: Option<Result<Option<String>, String>>,
+    given: Option<&Path>,
+) -> Result<Option<Manifest>, Failure> {
     let file = given.map(Path::to_path_buf).or_else(|| {
         let beside = plugin.with_extension("manifest.toml");
         beside.is_file().then_some(beside)
     });
-    let inside = match bytes {
-        Some(bytes) => embedded_text(plugin, bytes)?,
+    let inside = match inside {
+        Some(read) => embedded_text(plugin, read)?,
         None => None,
     };
     let Some(text) = inside else {
@@ -88,8 +94,8 @@ pub fn find_in(plugin: &Path, bytes: Option<&[u8]>, given: Option<&Path>) -> Res
 /// The manifest text `plugin` embeds, if any. A file that is not a
 /// component, or whose sections are malformed, has none: loading it says
 /// what is wrong with it. Two manifest sections are an error here.
-fn embedded_text(plugin: &Path, bytes: &[u8]) -> Result<Option<String>, Failure> {
-    match embedded::read(bytes) {
+fn embedded_text(plugin: &Path, read: Result<Option<String>, String>) -> Result<Option<String>, Failure> {
+    match read {
         Ok(text) => Ok(text),
         Err(why) if why.contains(embedded::SECTION) => Err(Failure::procbox(anyhow::anyhow!(
             "cannot read the manifest embedded in {}: {why}",

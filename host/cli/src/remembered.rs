@@ -478,7 +478,9 @@ fn plugin_file(store: &GrantStore, given: &str) -> Result<Option<(Plugin, Lookup
         source,
     })?;
     // A malformed manifest does not hide what is remembered for the plugin.
-    let manifest = manifest::find_in(path, Some(&bytes), None).ok().flatten();
+    let manifest = manifest::find_in(path, Some(procbox::policy::embedded::read(&bytes)), None)
+        .ok()
+        .flatten();
     let found = about(path, &PluginIdentity::of(given, &bytes).blake3, manifest.as_ref());
     let lookup = store
         .lookup(&found.about.blake3, found.link.as_deref())

@@ -31,11 +31,65 @@ pub fn read(component: &[u8]) -> Result<Option<String>, String> {
             if found.is_some() {
                 return Err(format!("it has two {SECTION} sections"));
             }
-            let text = std::str::from_utf8(payload).map_err(|_| format!("its {SECTION} section is not UTF-8"))?;
-            found = Some(text.to_string());
+            found = Some(manifest_text(payload)?);
         }
     }
     Ok(found)
+}
+
+/// The manifest embedded in the component in `file`, reading only the top
+/// level's section headers and custom sections (a few KiB of a plugin that
+/// may be 20 MB), with `pread`, so the file's offset is left alone.
+///
+/// # Errors
+/// As [`read`], and when the file cannot be read.
+pub fn read_file(file: &std::fs::File) -> Result<Option<String>, String> {
+    use std::os::unix::fs::FileExt;
+    let len = file.metadata().map_err(|e| e.to_string())?.len();
+    let at_offset = |offset: u64, want: usize| -> Result<Vec<u8>, String> {
+        let mut buf = vec![0; want];
+        file.read_exact_at(&mut buf, offset).map_err(|e| e.to_string())?;
+        Ok(buf)
+    };
+    let header_len = COMPONENT_HEADER.len() as u64;
+    if len < header_len || at_offset(0, COMPONENT_HEADER.len())? != COMPONENT_HEADER {
+        return Err("it is not a WebAssembly component".into());
+    }
+    let mut found = None;
+    let mut at = header_len;
+    while at < len {
+        // An id byte and at most 5 bytes of size, or what is left.
+        let head = at_offset(at, usize::try_from((len - at).min(6)).unwrap_or(6))?;
+        let (size, used) = read_leb128(&head[1..]).ok_or("a section size is malformed")?;
+        let start = at + 1 + used as u64;
+        let end = start
+            .checked_add(size)
+            .filter(|end| *end <= len)
+            .ok_or("a section runs past the end of the file")?;
+        if head[0] == 0 {
+            let contents = at_offset(start, usize::try_from(size).map_err(|_| "a section is too large")?)?;
+            let section = Section {
+                id: 0,
+                start: 0,
+                contents: 0..contents.len(),
+            };
+            if let Some(payload) = manifest_payload(&contents, &section)? {
+                if found.is_some() {
+                    return Err(format!("it has two {SECTION} sections"));
+                }
+                found = Some(manifest_text(payload)?);
+            }
+        }
+        at = end;
+    }
+    Ok(found)
+}
+
+/// A manifest section's payload as text.
+fn manifest_text(payload: &[u8]) -> Result<String, String> {
+    std::str::from_utf8(payload)
+        .map(str::to_string)
+        .map_err(|_| format!("its {SECTION} section is not UTF-8"))
 }
 
 /// `component` with `manifest` embedded, replacing any manifest it had.
@@ -171,5 +225,31 @@ mod tests {
         let mut two = embed(&empty_component(), "a").unwrap();
         two.extend_from_slice(&embed(&empty_component(), "b").unwrap()[8..]);
         assert!(read(&two).is_err());
+    }
+
+    /// Reading from the file by section headers finds what reading all its
+    /// bytes finds, errors included.
+    #[test]
+    fn reading_a_file_agrees_with_reading_its_bytes() {
+        let mut other = empty_component();
+        other.extend_from_slice(&[0, 7, 4, b'n', b'a', b'm', b'e', 1, 2, 1, 3, 9, 9, 9]);
+        let mut truncated = empty_component();
+        truncated.extend_from_slice(&[0, 50, 3]);
+        let mut two = embed(&empty_component(), "a").unwrap();
+        two.extend_from_slice(&embed(&empty_component(), "b").unwrap()[8..]);
+        let cases = [
+            empty_component(),
+            embed(&other, "allow-run = [\"git\"]\n").unwrap(),
+            other,
+            truncated,
+            two,
+            b"\0asm\x01\0\0\0".to_vec(),
+            Vec::new(),
+        ];
+        for bytes in cases {
+            let mut file = tempfile::tempfile().unwrap();
+            std::io::Write::write_all(&mut file, &bytes).unwrap();
+            assert_eq!(read_file(&file), read(&bytes), "{bytes:?}");
+        }
     }
 }

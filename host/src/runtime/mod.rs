@@ -13,6 +13,7 @@ use crate::bindings;
 use crate::budget::{budget_spent, EpochTicker, MemoryCap};
 use crate::cache::{Cache, CacheWarning, Origin};
 use crate::ctx::{self, ProcessCtx, ProcessCtxView, ProcessView};
+use crate::plugin_file::PluginFile;
 use crate::policy::Policy;
 use crate::spawner::Spawner;
 
@@ -130,12 +131,44 @@ impl Runtime {
     /// # Errors
     /// [`LoadError`], naming the file and the problem.
     pub fn load_file(&self, path: &Path) -> Result<Plugin, LoadError> {
-        let name = path.display().to_string();
-        let bytes = std::fs::read(path).map_err(|source| LoadError::Read {
+        let mut plugin = self.open_plugin(path)?;
+        Ok(self.load_plugin(&mut plugin)?.0)
+    }
+
+    /// Opens the plugin at `path` and finds the digest of its bytes, from
+    /// the cache's record when the file is unchanged since (without reading
+    /// it), else by reading it (see [`PluginFile`]).
+    ///
+    /// # Errors
+    /// [`LoadError::Read`] when it cannot be opened or read.
+    pub fn open_plugin(&self, path: &Path) -> Result<PluginFile, LoadError> {
+        PluginFile::open(path, self.cache.as_ref().map(Cache::dir)).map_err(|source| LoadError::Read {
+            name: path.display().to_string(),
+            source,
+        })
+    }
+
+    /// Compiles and checks `plugin`, or loads it from the cache entry of its
+    /// digest; says which. Its bytes are read only to compile it.
+    ///
+    /// # Errors
+    /// [`LoadError`], naming the plugin and the problem; `Read` also when it
+    /// changed while it was being loaded.
+    pub fn load_plugin(&self, plugin: &mut PluginFile) -> Result<(Plugin, Origin), LoadError> {
+        let name = plugin.name().to_string();
+        let read_error = |source| LoadError::Read {
             name: name.clone(),
             source,
-        })?;
-        self.load_bytes(&name, &bytes)
+        };
+        let digest = *plugin.digest();
+        let mut compile = || self.compile(&name, plugin.bytes().map_err(read_error)?);
+        let (component, origin) = match &self.cache {
+            Some(cache) => cache.load_or_compile_digest(&self.engine, &digest, compile)?,
+            None => (compile()?, Origin::Compiled),
+        };
+        plugin.check_unchanged().map_err(read_error)?;
+        let pre = self.prepare(&name, &component)?;
+        Ok((Plugin { name, pre }, origin))
     }
 
     /// Compiles and checks a plugin from its bytes; `name` is used in messages.
