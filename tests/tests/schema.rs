@@ -38,8 +38,9 @@ async fn every_limit_and_grant_key_is_a_flag_with_a_readme_line() {
     let help = bounded!(procbox(&["run", "--help"])).stdout;
     let readme = readme();
     // `run`, `limits` and `plugin` are tables, not flags; `remembered`
-    // belongs only in the grant store's entries.
-    let tables = ["run", "limits", "plugin", "remembered"];
+    // belongs only in the grant store's entries, `path` only in a
+    // worker's worker.toml.
+    let tables = ["run", "limits", "plugin", "remembered", "path"];
     let names = KNOBS
         .iter()
         .map(|k| k.name.to_string())
