@@ -87,6 +87,20 @@ impl StatKey {
 }
 
 /// `time` in nanoseconds since the epoch (negative before it).
+/// A record's one line: `key` hashed to `digest`, hashing started at
+/// `started_ns` (nanoseconds since the epoch).
+fn record_line(key: &StatKey, started_ns: i128, digest: &blake3::Hash) -> String {
+    format!(
+        "{FORMAT} {} {} {} {} {} {started_ns} {}\n",
+        key.dev,
+        key.ino,
+        key.size,
+        key.mtime_ns,
+        key.ctime_ns,
+        digest.to_hex()
+    )
+}
+
 fn nanos_since_epoch(time: SystemTime) -> i128 {
     match time.duration_since(SystemTime::UNIX_EPOCH) {
         Ok(after) => after.as_nanos() as i128,
@@ -127,17 +141,7 @@ pub(crate) fn record(path: &Path, key: &StatKey, digest: &blake3::Hash, started:
     if !key.settled_before(started) {
         return Ok(());
     }
-    let line = format!(
-        "{FORMAT} {} {} {} {} {} {} {}\n",
-        key.dev,
-        key.ino,
-        key.size,
-        key.mtime_ns,
-        key.ctime_ns,
-        nanos_since_epoch(started),
-        digest.to_hex()
-    );
-    private::replace(path, &[line.as_bytes()])
+    private::replace(path, &[record_line(key, nanos_since_epoch(started), digest).as_bytes()])
 }
 
 /// A record's key, digest and start of hashing; `None` if malformed.
@@ -214,16 +218,7 @@ mod tests {
         record(&rec, &key, &digest, tick).unwrap();
         assert!(!rec.exists(), "nothing recorded for an unsettled file");
         // ...and such a record, written anyway, is not trusted.
-        let line = format!(
-            "{FORMAT} {} {} {} {} {} {} {}\n",
-            key.dev,
-            key.ino,
-            key.size,
-            key.mtime_ns,
-            key.ctime_ns,
-            key.mtime_ns,
-            digest.to_hex()
-        );
+        let line = record_line(&key, key.mtime_ns, &digest);
         private::replace(&rec, &[line.as_bytes()]).unwrap();
         assert_eq!(lookup(&rec, &key), None, "mtime equal to the record's time");
         let just_after = tick + SETTLED - Duration::from_nanos(1);
