@@ -136,6 +136,14 @@ impl PluginFile {
             false => Err(changed()),
         }
     }
+
+    /// Whether `path` still names this file with the bytes it had when it
+    /// was opened (same device, inode, size and times: see `known`). A
+    /// long-lived server (the worker) uses it to refuse a plugin whose file
+    /// was replaced or edited after it was loaded.
+    pub fn still_at(&self, path: &Path) -> bool {
+        std::fs::metadata(path).is_ok_and(|meta| StatKey::of(&meta) == self.key)
+    }
 }
 
 fn changed() -> std::io::Error {

@@ -329,6 +329,11 @@ impl ExitRegistry {
 /// The confinement of one run: what the kernel enforces, the plans of its
 /// children, and their private temporary directory.
 struct Confined {
+    /// This run's number in the process (see [`TreePlan::run`]).
+    run: u64,
+    /// Whether a child was planned into the run's own tree (its launcher
+    /// must be ended with the run).
+    has_tree: std::sync::atomic::AtomicBool,
     enforcement: Result<Enforcement, Unenforceable>,
     containment: Result<Containment, String>,
     planner: Planner,
@@ -340,7 +345,10 @@ struct Confined {
 
 impl Confined {
     fn new(policy: &Policy) -> Confined {
+        static RUNS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
         Confined {
+            run: RUNS.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
+            has_tree: std::sync::atomic::AtomicBool::new(false),
             enforcement: policy.enforcement(),
             containment: policy.containment(),
             planner: Planner::default(),
@@ -403,28 +411,41 @@ impl Confined {
                 .map_err(|e| SpawnError::denied(format!("{}: {e}", permit.command_line())))?;
             *cgroup = Some(made);
         }
+        let cgroups = cgroup.as_ref().map(|c| c.dirs().to_vec()).unwrap_or_default();
+        let own = containment.pid_namespace || !cgroups.is_empty();
+        if own {
+            self.has_tree.store(true, std::sync::atomic::Ordering::Relaxed);
+        }
         Ok(TreePlan {
             pid_namespace: containment.pid_namespace,
-            cgroups: cgroup.as_ref().map(|c| c.dirs().to_vec()).unwrap_or_default(),
+            cgroups,
+            run: if own { self.run } else { 0 },
         })
     }
 }
 
 impl Drop for Confined {
-    /// Ends the run's launchers, so that its cgroups are empty and go.
+    /// Ends the run's launchers and namespaces (killing what is left of its
+    /// tree), so that its cgroups are empty and go.
     fn drop(&mut self) {
         let cgroup = self.cgroup.get_mut().unwrap_or_else(|e| e.into_inner()).take();
-        if let Some(cgroup) = cgroup {
+        if let Some(cgroup) = &cgroup {
             cgroup::count_refused_forks(cgroup.refused_forks());
-            // Reaping init waits for the namespace's last members, which
-            // this runtime's watchers may still be reaping: not here.
-            let _ = std::thread::Builder::new()
-                .name("procbox-end-run".into())
-                .spawn(move || {
-                    supervisor::launcher::retire(cgroup.dirs());
+        }
+        if cgroup.is_none() && !*self.has_tree.get_mut() {
+            return;
+        }
+        let run = self.run;
+        // Reaping init waits for the namespace's last members, which this
+        // runtime's watchers may still be reaping: not here.
+        let _ = std::thread::Builder::new()
+            .name("procbox-end-run".into())
+            .spawn(move || {
+                supervisor::launcher::retire(run);
+                if let Some(cgroup) = cgroup {
                     crate::containment::measure::remove_busy();
                     drop(cgroup);
-                });
-        }
+                }
+            });
     }
 }

@@ -59,6 +59,7 @@ pub fn explain(policy: Policy, request: SpawnRequest) -> Result<u8, Failure> {
                     let tree = TreePlan {
                         pid_namespace: policy.containment().is_ok_and(|c| c.pid_namespace),
                         cgroups: Vec::new(),
+                        run: 0,
                     };
                     let plan = Planner::plan(&policy, enforcement, &tree, permit.program(), tmp);
                     out.push_str(&plan.describe());

@@ -22,6 +22,7 @@ mod prompt;
 mod remembered;
 mod scaffold;
 mod signals;
+mod worker;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -156,6 +157,18 @@ enum Commands {
     /// prompt: remembered per plugin, by its content hash.
     #[command(subcommand, after_help = GRANTS_EXAMPLES)]
     Grants(remembered::GrantsCommand),
+    /// Serve plugin runs as Temporal activities (`procbox.run`) on a task
+    /// queue, each plugin under the grants of worker.toml (`procbox worker
+    /// --help` lists the options of `procbox-worker`, which it runs).
+    #[command(disable_help_flag = true)]
+    Worker(WorkerArgs),
+}
+
+#[derive(Args)]
+struct WorkerArgs {
+    /// The worker's arguments (see `procbox worker --help`).
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true, num_args = 0..)]
+    args: Vec<std::ffi::OsString>,
 }
 
 #[derive(Args)]
@@ -272,6 +285,9 @@ fn main() -> ExitCode {
         }
         Err(err) => return report(Failure::from_clap(&err, &meant_command())),
     };
+    if let Commands::Worker(args) = &cli.command {
+        return report(worker::exec(&args.args));
+    }
     // Children (any process of the user) must not read procbox's
     // environment, with every token the user exported, through
     // /proc/PID/environ, nor ptrace it. Root's children still can (they
@@ -368,6 +384,7 @@ async fn dispatch(cli: Cli) -> Result<u8, Failure> {
         Commands::Doctor(args) if args.require.is_empty() => doctor::doctor(),
         Commands::Doctor(args) => doctor::require::check(&doctor::require::parse(&args.require)?),
         Commands::Grants(command) => remembered::command(command),
+        Commands::Worker(args) => Err(worker::exec(&args.args)),
         Commands::New(args) => {
             let here = std::env::current_dir().context("cannot find the current directory")?;
             scaffold::new_plugin(&here, &args.name, args.lang)?;

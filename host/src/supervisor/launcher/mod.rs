@@ -250,10 +250,10 @@ fn drop_launcher(key: &LauncherKey, link: &Arc<Link>) {
     }
 }
 
-/// Ends the launchers whose children are in the cgroups `dirs` (one run's),
-/// and their namespaces: the run is over, and its cgroups can only be
-/// removed once nothing is inside.
-pub fn retire(dirs: &[std::path::PathBuf]) {
+/// Ends the launchers of the run `run` (see [`TreePlan::run`]) and their
+/// namespaces, which kills whatever of the run's tree is left: the run is
+/// over, and its cgroups can only be removed once nothing is inside.
+pub fn retire(run: u64) {
     let retired: Vec<Arc<Link>> = {
         let mut launchers = lock();
         let Some(launchers) = launchers.as_mut() else {
@@ -262,7 +262,7 @@ pub fn retire(dirs: &[std::path::PathBuf]) {
         let keys: Vec<LauncherKey> = launchers
             .bound
             .keys()
-            .filter(|(_, tree)| tree.cgroups == dirs)
+            .filter(|(_, tree)| tree.run == run)
             .cloned()
             .collect();
         let retired: Vec<Arc<Link>> = keys
