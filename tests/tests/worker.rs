@@ -187,7 +187,7 @@ struct Worker {
     child: Child,
     lines: mpsc::Receiver<String>,
     log: Vec<String>,
-    _dir: tempfile::TempDir,
+    dir: tempfile::TempDir,
 }
 
 /// The job plugin and what every test grants it.
@@ -200,13 +200,30 @@ impl Worker {
     /// `procbox worker` serving `job` (the worker-job guest) on `queue`,
     /// once it polls.
     fn start(temporal: &Temporal, queue: &str, identity: &str, extra: &[&str]) -> Worker {
+        Worker::start_with_manifest(temporal, queue, identity, extra, None)
+    }
+
+    /// As [`Worker::start`], with the plugin copied beside `manifest` (its
+    /// `job.manifest.toml`) when given.
+    fn start_with_manifest(
+        temporal: &Temporal,
+        queue: &str,
+        identity: &str,
+        extra: &[&str],
+        manifest: Option<&str>,
+    ) -> Worker {
         let dir = tempfile::tempdir().expect("a directory for worker.toml");
         let config = dir.path().join("worker.toml");
-        std::fs::write(
-            &config,
-            format!("[plugins.job]\npath = {:?}\n{GRANTS}", guests::WORKER_JOB),
-        )
-        .expect("write worker.toml");
+        let plugin = match manifest {
+            Some(manifest) => {
+                let copy = dir.path().join("job.wasm");
+                std::fs::copy(guests::WORKER_JOB, &copy).expect("copy the plugin");
+                std::fs::write(dir.path().join("job.manifest.toml"), manifest).expect("write the manifest");
+                copy
+            }
+            None => PathBuf::from(guests::WORKER_JOB),
+        };
+        std::fs::write(&config, format!("[plugins.job]\npath = {plugin:?}\n{GRANTS}")).expect("write worker.toml");
         let mut child = Command::new(procbox_bin())
             .args(["worker", "--temporal", &temporal.address, "--task-queue", queue])
             .args(["--identity", identity, "--config"])
@@ -230,7 +247,7 @@ impl Worker {
             child,
             lines,
             log: Vec::new(),
-            _dir: dir,
+            dir,
         };
         worker.wait_for_line(&format!("worker {identity} serves 1 plugin(s)"));
         worker
@@ -432,6 +449,37 @@ fn an_ungranted_program_is_denied_with_the_worker_toml_fix_and_its_exit_code_rea
         !stderr.contains("--allow-run"),
         "a workflow cannot pass flags: {stderr}"
     );
+}
+
+#[test]
+fn a_request_worker_toml_grants_but_the_plugin_s_manifest_does_not_list_is_denied() {
+    let Some(temporal) = Temporal::start() else { return };
+    let manifest = "allow-run = [\"echo\"]\n";
+    let worker = Worker::start_with_manifest(&temporal, "q", "w-manifest", &[], Some(manifest));
+    let echo = temporal.execute("q", json!({"plugin": "job", "args": ["run", "echo", "hi"]}));
+    assert_eq!(echo["result"]["stdout"], "hi\n", "{echo:#}");
+    let sh = temporal.execute(
+        "q",
+        json!({"plugin": "job", "args": ["run", "sh", "-c", "true"], "check": false}),
+    );
+    assert_eq!(sh["result"]["exit_code"], 1, "{sh:#}");
+    let stderr = sh["result"]["stderr"].as_str().unwrap_or_default();
+    assert!(
+        stderr.contains("denied") && stderr.contains("job.manifest.toml"),
+        "{stderr}"
+    );
+
+    // The file rewritten (the same bytes, a new inode's times) is refused
+    // until the worker restarts: it runs only what it hashed at start.
+    let plugin = worker.dir.path().join("job.wasm");
+    let bytes = std::fs::read(&plugin).expect("read the plugin");
+    std::fs::remove_file(&plugin).expect("remove the plugin");
+    std::fs::write(&plugin, bytes).expect("write the plugin again");
+    let changed = temporal.execute("q", json!({"plugin": "job", "args": ["hello"]}));
+    let (kind, message, non_retryable) = application_failure(&changed).expect("a failure");
+    assert_eq!(kind, "ProcboxNotStarted");
+    assert!(message.contains("changed after the worker started"), "{message}");
+    assert!(!non_retryable);
 }
 
 #[test]

@@ -12,11 +12,7 @@ pub struct Flags;
 impl FixStyle for Flags {
     fn render(&self, fix: &Fix) -> String {
         let line = fix.grant.grants_file_line();
-        let lead = if fix.exactly {
-            "to allow exactly this"
-        } else {
-            "to allow it"
-        };
+        let lead = fix.lead();
         let mut text = match (&fix.grant, fix.grant.value()) {
             (Grant::RunExactly { program, args }, _) if args.is_empty() => format!(
                 "{lead} (no arguments), in a grants file: {line}; --allow-run {} would allow any arguments",

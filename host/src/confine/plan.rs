@@ -106,7 +106,7 @@ pub struct TreePlan {
     /// The run the namespace and cgroups are of (0 for none): one process
     /// may hold many runs at once (the worker), and each run's tree gets a
     /// launcher, a namespace and cgroups of its own, ended with the run
-    /// ([`crate::supervisor::launcher::retire`]), so that what one run left
+    /// (the launcher's `retire`), so that what one run left
     /// behind (a daemon that left its process group) dies with it.
     pub run: u64,
 }

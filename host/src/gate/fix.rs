@@ -146,6 +146,16 @@ impl Fix {
             runs_others: None,
         }
     }
+
+    /// How a rendering starts: "to allow exactly this" for a rule that
+    /// allows only the refused request, else "to allow it".
+    pub fn lead(&self) -> &'static str {
+        if self.exactly {
+            "to allow exactly this"
+        } else {
+            "to allow it"
+        }
+    }
 }
 
 /// How an application writes a [`Fix`] for its users.
@@ -161,11 +171,7 @@ pub struct GrantsFile;
 impl FixStyle for GrantsFile {
     fn render(&self, fix: &Fix) -> String {
         let line = fix.grant.grants_file_line();
-        let lead = if fix.exactly {
-            "to allow exactly this"
-        } else {
-            "to allow it"
-        };
+        let lead = fix.lead();
         let mut text = format!("{lead}, grant: {line}");
         if let Some(name) = &fix.runs_others {
             text.push_str(&format!(

@@ -17,11 +17,7 @@ pub struct WorkerToml {
 
 impl FixStyle for WorkerToml {
     fn render(&self, fix: &Fix) -> String {
-        let lead = if fix.exactly {
-            "to allow exactly this"
-        } else {
-            "to allow it"
-        };
+        let lead = fix.lead();
         let (table, line) = match &fix.grant {
             // A `[[run]]` entry is an array of tables inside the plugin's.
             Grant::RunExactly { .. } => (

@@ -6,6 +6,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::Context;
+use procbox::policy::document::{self, Document, Kind};
+use procbox::policy::embedded;
 use procbox::policy::worker_file::{self, WorkerPlugin};
 use procbox::{Plugin, PluginFile, Policy, PolicyBuilder, Runtime};
 
@@ -97,9 +99,13 @@ fn serve(runtime: &Runtime, entry: WorkerPlugin) -> anyhow::Result<Served> {
     let context = || format!("[plugins.{name}]");
     let mut file = runtime.open_plugin(&path).with_context(context)?;
     let blake3 = file.blake3_hex();
+    let manifest = manifest(&file, &path).with_context(context)?;
     let (plugin, _) = runtime.load_plugin(&mut file).with_context(context)?;
-    let policy = PolicyBuilder::new()
-        .grants_document(grants)
+    let mut policy = PolicyBuilder::new().grants_document(grants);
+    if let Some((origin, requests)) = manifest {
+        policy = policy.manifest_document(origin, requests);
+    }
+    let policy = policy
         .build()
         .map_err(|e| anyhow::anyhow!("{e}"))
         .with_context(context)?;
@@ -111,4 +117,34 @@ fn serve(runtime: &Runtime, entry: WorkerPlugin) -> anyhow::Result<Served> {
         policy: Arc::new(policy),
         file,
     })
+}
+
+/// The plugin's manifest, as `procbox run` finds it: embedded in the plugin,
+/// else `PLUGIN.manifest.toml` beside it (both: they must agree). A request
+/// must then be granted by worker.toml *and* requested by the plugin.
+fn manifest(file: &PluginFile, path: &Path) -> anyhow::Result<Option<(PathBuf, Document)>> {
+    let beside = path.with_extension("manifest.toml");
+    let beside = beside.is_file().then_some(beside);
+    let Some(text) = file.embedded_manifest().map_err(anyhow::Error::msg)? else {
+        return beside
+            .map(|beside| {
+                Ok((
+                    beside.clone(),
+                    document::read(&beside, Kind::Manifest).map_err(anyhow::Error::msg)?,
+                ))
+            })
+            .transpose();
+    };
+    if let Some(beside) = &beside {
+        let on_disk = std::fs::read_to_string(beside).with_context(|| format!("cannot read {}", beside.display()))?;
+        anyhow::ensure!(
+            on_disk.trim_end() == text.trim_end(),
+            "{} embeds a manifest that differs from {}: embed the file again (procbox embed-manifest) or remove it",
+            path.display(),
+            beside.display()
+        );
+    }
+    let origin = PathBuf::from(format!("{}#{}", path.display(), embedded::SECTION));
+    let requests = document::parse(&text, &origin, Kind::Manifest).map_err(anyhow::Error::msg)?;
+    Ok(Some((origin, requests)))
 }
