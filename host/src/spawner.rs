@@ -435,17 +435,30 @@ impl Drop for Confined {
         if cgroup.is_none() && !*self.has_tree.get_mut() {
             return;
         }
-        let run = self.run;
+        let ending = Arc::new(Mutex::new(Some((self.run, cgroup))));
+        let in_thread = ending.clone();
         // Reaping init waits for the namespace's last members, which this
-        // runtime's watchers may still be reaping: not here.
-        let _ = std::thread::Builder::new()
+        // runtime's watchers may still be reaping: not here. Only if no
+        // thread can be made, here all the same (bounded): a run's tree must
+        // not outlive it.
+        let spawned = std::thread::Builder::new()
             .name("procbox-end-run".into())
-            .spawn(move || {
-                supervisor::launcher::retire(run);
-                if let Some(cgroup) = cgroup {
-                    crate::containment::measure::remove_busy();
-                    drop(cgroup);
-                }
-            });
+            .spawn(move || end_run(&in_thread));
+        if spawned.is_err() {
+            end_run(&ending);
+        }
+    }
+}
+
+/// Ends a run's launchers (and with them its namespace and what is left in
+/// it), then removes its cgroups.
+fn end_run(ending: &Mutex<Option<(u64, Option<TreeCgroup>)>>) {
+    let Some((run, cgroup)) = ending.lock().unwrap_or_else(|e| e.into_inner()).take() else {
+        return;
+    };
+    supervisor::launcher::retire(run);
+    if let Some(cgroup) = cgroup {
+        crate::containment::measure::remove_busy();
+        drop(cgroup);
     }
 }

@@ -47,45 +47,60 @@ impl Temporal {
             }
             _ => panic!("temporal-venv.sh failed: {}", String::from_utf8_lossy(&setup.stderr)),
         }
-        let db = tempfile::tempdir().expect("a directory for the database");
-        let port = free_port();
-        let address = format!("127.0.0.1:{port}");
-        let server = Command::new(venv.join("bin/temporal"))
-            .args([
-                "server",
-                "start-dev",
-                "--headless",
-                "--ip",
-                "127.0.0.1",
-                "--log-level",
-                "error",
-            ])
-            .args(["--port", &port.to_string(), "--db-filename"])
-            .arg(db.path().join("temporal.db"))
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .spawn()
-            .expect("start the Temporal server");
-        let temporal = Temporal {
-            venv,
-            address,
-            server,
-            _db: db,
-        };
-        // Ready when it answers; no event says so.
+        // A free port can be taken by another test's server between the
+        // check and the bind: then this server exits, and another port is
+        // tried.
+        for _ in 0..5 {
+            let db = tempfile::tempdir().expect("a directory for the database");
+            let port = free_port();
+            let server = Command::new(venv.join("bin/temporal"))
+                .args([
+                    "server",
+                    "start-dev",
+                    "--headless",
+                    "--ip",
+                    "127.0.0.1",
+                    "--log-level",
+                    "error",
+                ])
+                .args(["--port", &port.to_string(), "--db-filename"])
+                .arg(db.path().join("temporal.db"))
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .spawn()
+                .expect("start the Temporal server");
+            let mut temporal = Temporal {
+                venv: venv.clone(),
+                address: format!("127.0.0.1:{port}"),
+                server,
+                _db: db,
+            };
+            if temporal.ready() {
+                return Some(temporal);
+            }
+        }
+        panic!("no Temporal server started on 5 ports in a row");
+    }
+
+    /// Whether the server answers (polled: no event says so), false if it
+    /// exited first.
+    fn ready(&mut self) -> bool {
         let deadline = Instant::now() + Duration::from_secs(60);
-        while !temporal
-            .cli(&["operator", "namespace", "describe", "--namespace", "default"])
-            .status
-            .success()
-        {
+        loop {
+            if self.server.try_wait().expect("wait for the server").is_some() {
+                return false;
+            }
+            let answer = self.cli(&["operator", "namespace", "describe", "--namespace", "default"]);
+            if answer.status.success() {
+                // Ours, not one that answered on a port ours could not bind.
+                return self.server.try_wait().expect("wait for the server").is_none();
+            }
             assert!(
                 Instant::now() < deadline,
                 "the Temporal server did not answer within 60 s"
             );
             std::thread::sleep(Duration::from_millis(200));
         }
-        Some(temporal)
     }
 
     /// `temporal ARGS --address ADDRESS`, killed (failing the test) after
@@ -289,16 +304,19 @@ impl Drop for Worker {
     }
 }
 
-/// The `sleep SECONDS` processes alive anywhere on the machine.
+/// The `sleep SECONDS` processes alive anywhere on the machine (started
+/// as `sleep` or `/usr/bin/sleep`).
 fn sleeps(seconds: &str) -> Vec<u32> {
-    let wanted = format!("/usr/bin/sleep\0{seconds}\0");
-    live_processes(|_, cmdline| format!("{cmdline}\0").starts_with(&wanted) || cmdline == wanted.trim_end_matches('\0'))
+    live_processes(|argv0, cmdline| {
+        let mut words = cmdline.split('\0');
+        (argv0 == "sleep" || argv0.ends_with("/sleep")) && words.nth(1) == Some(seconds) && words.all(str::is_empty)
+    })
 }
 
-/// Waits (at most 30 s) until `count(seconds)` processes run.
+/// Waits (at most 30 s) until at least `count` `sleep SECONDS` run.
 fn wait_for_sleeps(seconds: &str, count: usize) {
     let deadline = Instant::now() + Duration::from_secs(30);
-    while sleeps(seconds).len() != count {
+    while sleeps(seconds).len() < count {
         assert!(
             Instant::now() < deadline,
             "{count} `sleep {seconds}` never ran: {:?}",
@@ -363,9 +381,9 @@ fn attempts(temporal: &Temporal, done: &Value) -> u64 {
 #[test]
 fn a_run_returns_the_plugin_s_output_and_a_pin_selects_the_bytes() {
     let Some(temporal) = Temporal::start() else { return };
-    let _worker = Worker::start(&temporal, "q", "w-one", &[]);
+    let _worker = Worker::start(&temporal, "q-one", "w-one", &[]);
     let done = temporal.execute(
-        "q",
+        "q-one",
         json!({"plugin": "job", "args": ["hello", "a b"], "stdin": "in put"}),
     );
     let result = &done["result"];
@@ -385,9 +403,9 @@ fn a_run_returns_the_plugin_s_output_and_a_pin_selects_the_bytes() {
 
     // The same bytes pinned run; other bytes pinned do not, retryably
     // (another worker of the queue may serve them).
-    let pinned = temporal.execute("q", json!({"plugin": "job", "args": ["hello"], "blake3": blake3}));
+    let pinned = temporal.execute("q-one", json!({"plugin": "job", "args": ["hello"], "blake3": blake3}));
     assert_eq!(pinned["result"]["exit_code"], 0, "{pinned:#}");
-    let other = temporal.execute("q", json!({"plugin": "job", "blake3": "0".repeat(64)}));
+    let other = temporal.execute("q-one", json!({"plugin": "job", "blake3": "0".repeat(64)}));
     let (kind, message, non_retryable) = application_failure(&other).expect("a failure");
     assert_eq!(kind, "ProcboxNotStarted");
     assert!(message.contains(&format!("has blake3 {blake3}")), "{message}");
@@ -397,23 +415,45 @@ fn a_run_returns_the_plugin_s_output_and_a_pin_selects_the_bytes() {
 #[test]
 fn output_past_the_cap_is_cut_and_said_so() {
     let Some(temporal) = Temporal::start() else { return };
-    let _worker = Worker::start(&temporal, "q", "w-flood", &[]);
-    let done = temporal.execute("q", json!({"plugin": "job", "args": ["flood", "1048576"]}));
+    let q = "q-flood";
+    let _worker = Worker::start(&temporal, q, "w-flood", &[]);
+    let done = temporal.execute(q, json!({"plugin": "job", "args": ["flood", "1048576"]}));
     let result = &done["result"];
     assert_eq!(result["truncated"], true, "{}", result["exit_code"]);
-    assert_eq!(result["stdout"].as_str().map(str::len), Some(256 * 1024));
-    assert_eq!(result["stderr"].as_str().map(str::len), Some(256 * 1024));
+    // 256 KiB each as JSON text (a newline is two bytes there), so that a
+    // result stays under Temporal's 2 MB payload limit.
+    for stream in ["stdout", "stderr"] {
+        let text = result[stream].as_str().unwrap_or_default();
+        let encoded = serde_json::to_string(text).expect("a string").len() - 2;
+        assert!(
+            encoded <= 256 * 1024 && encoded > 255 * 1024,
+            "{stream}: {encoded} bytes as JSON"
+        );
+    }
     // stdout keeps the head, stderr the tail: 1 MiB of 1024-byte lines.
     let line = format!("{}\n", "x".repeat(1023));
     assert!(result["stdout"].as_str().is_some_and(|s| s.starts_with(&line)));
     assert!(result["stderr"].as_str().is_some_and(|s| s.ends_with(&line)));
+    // Control characters take six bytes as JSON (`\u0001`): still a result
+    // within the cap, not Temporal's "payload too large".
+    let control = temporal.execute(q, json!({"plugin": "job", "args": ["flood", "1048576", "1"]}));
+    let result = &control["result"];
+    assert_eq!(result["truncated"], true, "{control:#}");
+    for stream in ["stdout", "stderr"] {
+        let text = result[stream].as_str().unwrap_or_default();
+        let encoded = serde_json::to_string(text).expect("a string").len() - 2;
+        assert!(
+            encoded <= 256 * 1024 && encoded > 250 * 1024,
+            "{stream}: {encoded} bytes as JSON"
+        );
+    }
 }
 
 #[test]
 fn an_unknown_plugin_or_a_bad_input_fails_once_without_retrying() {
     let Some(temporal) = Temporal::start() else { return };
-    let _worker = Worker::start(&temporal, "q", "w-unknown", &[]);
-    let done = temporal.execute("q", json!({"plugin": "nope", "max_attempts": 3}));
+    let _worker = Worker::start(&temporal, "q-unknown", "w-unknown", &[]);
+    let done = temporal.execute("q-unknown", json!({"plugin": "nope", "max_attempts": 3}));
     let (kind, message, non_retryable) = application_failure(&done).expect("a failure");
     assert_eq!(kind, "ProcboxUnknownPlugin");
     assert!(
@@ -423,7 +463,7 @@ fn an_unknown_plugin_or_a_bad_input_fails_once_without_retrying() {
     assert!(non_retryable);
     assert_eq!(attempts(&temporal, &done), 1, "{done:#}");
 
-    let bad = temporal.execute("q", json!({"plugin": "job", "argv": []}));
+    let bad = temporal.execute("q-unknown", json!({"plugin": "job", "argv": []}));
     let (kind, message, _) = application_failure(&bad).expect("a failure");
     assert_eq!(kind, "ProcboxInvalidInput");
     assert!(message.contains("unknown field `argv`"), "{message}");
@@ -432,9 +472,9 @@ fn an_unknown_plugin_or_a_bad_input_fails_once_without_retrying() {
 #[test]
 fn an_ungranted_program_is_denied_with_the_worker_toml_fix_and_its_exit_code_reaches_the_result() {
     let Some(temporal) = Temporal::start() else { return };
-    let _worker = Worker::start(&temporal, "q", "w-deny", &[]);
+    let _worker = Worker::start(&temporal, "q-deny", "w-deny", &[]);
     let done = temporal.execute(
-        "q",
+        "q-deny",
         json!({"plugin": "job", "args": ["run", "git", "status"], "check": false}),
     );
     let result = &done["result"];
@@ -455,11 +495,11 @@ fn an_ungranted_program_is_denied_with_the_worker_toml_fix_and_its_exit_code_rea
 fn a_request_worker_toml_grants_but_the_plugin_s_manifest_does_not_list_is_denied() {
     let Some(temporal) = Temporal::start() else { return };
     let manifest = "allow-run = [\"echo\"]\n";
-    let worker = Worker::start_with_manifest(&temporal, "q", "w-manifest", &[], Some(manifest));
-    let echo = temporal.execute("q", json!({"plugin": "job", "args": ["run", "echo", "hi"]}));
+    let worker = Worker::start_with_manifest(&temporal, "q-manifest", "w-manifest", &[], Some(manifest));
+    let echo = temporal.execute("q-manifest", json!({"plugin": "job", "args": ["run", "echo", "hi"]}));
     assert_eq!(echo["result"]["stdout"], "hi\n", "{echo:#}");
     let sh = temporal.execute(
-        "q",
+        "q-manifest",
         json!({"plugin": "job", "args": ["run", "sh", "-c", "true"], "check": false}),
     );
     assert_eq!(sh["result"]["exit_code"], 1, "{sh:#}");
@@ -475,7 +515,7 @@ fn a_request_worker_toml_grants_but_the_plugin_s_manifest_does_not_list_is_denie
     let bytes = std::fs::read(&plugin).expect("read the plugin");
     std::fs::remove_file(&plugin).expect("remove the plugin");
     std::fs::write(&plugin, bytes).expect("write the plugin again");
-    let changed = temporal.execute("q", json!({"plugin": "job", "args": ["hello"]}));
+    let changed = temporal.execute("q-manifest", json!({"plugin": "job", "args": ["hello"]}));
     let (kind, message, non_retryable) = application_failure(&changed).expect("a failure");
     assert_eq!(kind, "ProcboxNotStarted");
     assert!(message.contains("changed after the worker started"), "{message}");
@@ -485,8 +525,11 @@ fn a_request_worker_toml_grants_but_the_plugin_s_manifest_does_not_list_is_denie
 #[test]
 fn a_retry_policy_retries_a_failed_exit_with_its_stderr_in_the_failure() {
     let Some(temporal) = Temporal::start() else { return };
-    let _worker = Worker::start(&temporal, "q", "w-retry", &[]);
-    let done = temporal.execute("q", json!({"plugin": "job", "args": ["fail", "3"], "max_attempts": 2}));
+    let _worker = Worker::start(&temporal, "q-retry", "w-retry", &[]);
+    let done = temporal.execute(
+        "q-retry",
+        json!({"plugin": "job", "args": ["fail", "3"], "max_attempts": 2}),
+    );
     let (kind, message, non_retryable) = application_failure(&done).expect("a failure");
     assert_eq!(kind, "ProcboxExit");
     assert_eq!(message, "plugin job exited with 3: failing on purpose");
@@ -495,21 +538,35 @@ fn a_retry_policy_retries_a_failed_exit_with_its_stderr_in_the_failure() {
 }
 
 #[test]
-fn a_cancel_kills_the_whole_tree_and_leaves_nothing_running() {
+fn a_cancel_kills_the_whole_tree_of_its_run_only_and_leaves_nothing_running() {
     let Some(temporal) = Temporal::start() else { return };
-    let mut worker = Worker::start(&temporal, "q", "w-cancel", &[]);
-    temporal.start_workflow("q", "hold-cancel", json!({"plugin": "job", "args": ["hold", "1001"]}));
+    let q = "cancel";
+    let mut worker = Worker::start(&temporal, q, "w-cancel", &["--max-concurrent", "2"]);
+    temporal.start_workflow(q, "hold-cancel", json!({"plugin": "job", "args": ["hold", "1001"]}));
+    temporal.start_workflow(q, "hold-other", json!({"plugin": "job", "args": ["hold", "1004"]}));
     wait_for_sleeps("1001", 3);
-    let out = temporal.cli(&["workflow", "cancel", "--workflow-id", "hold-cancel"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    // The built-in workflow waits for the activity's cancel to complete,
-    // which is after the plugin's tree was killed.
-    let ended = temporal.result("hold-cancel");
-    assert!(ended.to_string().contains("CANCELED"), "{ended:#}");
+    wait_for_sleeps("1004", 3);
+    let cancel = |id: &str| {
+        let out = temporal.cli(&["workflow", "cancel", "--workflow-id", id]);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        // The built-in workflow waits for the activity's cancel to
+        // complete, which is after the plugin's tree was killed.
+        let ended = temporal.result(id);
+        assert!(ended.to_string().contains("CANCELED"), "{ended:#}");
+    };
+    cancel("hold-cancel");
     assert!(
         sleeps_gone_within("1001", Duration::from_secs(1)),
         "left running after the cancel: {:?}",
         sleeps("1001")
+    );
+    // The other run, in the same worker, is untouched.
+    assert_eq!(sleeps("1004").len(), 3, "the other run's tree was hit");
+    cancel("hold-other");
+    assert!(
+        sleeps_gone_within("1004", Duration::from_secs(1)),
+        "{:?}",
+        sleeps("1004")
     );
     assert_eq!(worker.child.try_wait().ok().flatten(), None, "the worker keeps serving");
 }
@@ -519,8 +576,8 @@ fn two_workers_on_one_task_queue_both_take_work() {
     let Some(temporal) = Temporal::start() else { return };
     let _one = Worker::start(&temporal, "shared", "w-a", &["--max-concurrent", "1"]);
     let _two = Worker::start(&temporal, "shared", "w-b", &["--max-concurrent", "1"]);
-    // Each run holds its worker's only slot for a second: four runs at once
-    // cannot all go to one worker.
+    // Each run holds its worker's only slot for two seconds: four runs
+    // started at once cannot all go to one worker.
     let ids: Vec<String> = (0..4).map(|i| format!("shared-{i}")).collect();
     for id in &ids {
         temporal.start_workflow("shared", id, json!({"plugin": "job", "args": ["run", "sleep", "1"]}));
@@ -542,13 +599,17 @@ fn two_workers_on_one_task_queue_both_take_work() {
 #[test]
 fn sigterm_drains_running_plugins_then_stops_the_rest_and_exits_0() {
     let Some(temporal) = Temporal::start() else { return };
-    let mut worker = Worker::start(&temporal, "q", "w-drain", &["--drain", "3s"]);
+    let q = "drain";
+    let mut worker = Worker::start(&temporal, q, "w-drain", &["--drain", "5s"]);
+    // One run that ends within the drain, one that never ends; both run
+    // when the SIGTERM comes.
     temporal.start_workflow(
-        "q",
+        q,
         "drain-short",
-        json!({"plugin": "job", "args": ["run", "sleep", "1"]}),
+        json!({"plugin": "job", "args": ["run", "sleep", "2.5"]}),
     );
-    temporal.start_workflow("q", "drain-long", json!({"plugin": "job", "args": ["hold", "1002"]}));
+    temporal.start_workflow(q, "drain-long", json!({"plugin": "job", "args": ["hold", "1002"]}));
+    wait_for_sleeps("2.5", 1);
     wait_for_sleeps("1002", 3);
     // SAFETY: a plain kill(2) of our own child.
     assert_eq!(unsafe { libc::kill(worker.pid(), libc::SIGTERM) }, 0);
@@ -562,11 +623,12 @@ fn sigterm_drains_running_plugins_then_stops_the_rest_and_exits_0() {
     assert!(sleeps("1002").is_empty(), "left running: {:?}", sleeps("1002"));
     // The workflows' own tasks (after their activities ended) need a worker
     // on the queue: in a fleet, the other workers; here, a new one.
-    let _after = Worker::start(&temporal, "q", "w-after", &[]);
+    let _after = Worker::start(&temporal, q, "w-after", &[]);
     let short = temporal.result("drain-short");
+    let short = short.get("result").unwrap_or(&short);
     assert_eq!(
-        short.pointer("/result/exit_code").or_else(|| short.get("exit_code")),
-        Some(&json!(0)),
+        (&short["exit_code"], &short["worker"]),
+        (&json!(0), &json!("w-drain")),
         "{short:#}"
     );
     let long = temporal.result("drain-long");
@@ -576,12 +638,12 @@ fn sigterm_drains_running_plugins_then_stops_the_rest_and_exits_0() {
 #[test]
 fn a_python_workflow_runs_a_plugin_through_the_activity() {
     let Some(temporal) = Temporal::start() else { return };
-    let _worker = Worker::start(&temporal, "q", "w-python", &[]);
+    let _worker = Worker::start(&temporal, "q-python", "w-python", &[]);
     let script = repo().join("host/worker/examples/run_plugin.py");
     let run = |input: Value| {
         Command::new(temporal.venv.join("bin/python"))
             .arg(&script)
-            .args(["--address", &temporal.address, "--task-queue", "q"])
+            .args(["--address", &temporal.address, "--task-queue", "q-python"])
             .arg(input.to_string())
             .stdin(Stdio::null())
             .output()

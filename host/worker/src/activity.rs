@@ -22,6 +22,20 @@ use crate::served::{Catalog, Served};
 /// How often a run tells Temporal it is alive (and learns of a cancel).
 pub const HEARTBEAT_EVERY: Duration = Duration::from_millis(500);
 
+/// How long before the activity's deadline a run is stopped (at most a
+/// tenth of the time it has): the library's final reaping takes up to 5 s.
+const DEADLINE_MARGIN: Duration = Duration::from_secs(6);
+
+/// Aborts a task when dropped, on every path out of the activity (a panic
+/// included, which the SDK catches: the heartbeats must not go on).
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
 /// What every run of one worker shares.
 pub struct ProcboxActivities {
     /// The engine, kept warm.
@@ -63,11 +77,10 @@ impl ProcboxActivities {
             .into());
         }
         let run = Run::new(&self, served, &input);
-        let heartbeats = tokio::spawn(heartbeat(ctx.clone(), run.progress()));
+        let _heartbeats = AbortOnDrop(tokio::spawn(heartbeat(ctx.clone(), run.progress())));
         let stopped = Arc::new(Mutex::new(None));
         let stop = stop_when(&ctx, &input, self.stop_all.clone(), stopped.clone());
         let result = self.runtime.run_until(&served.plugin, run.options.clone(), stop).await;
-        heartbeats.abort();
         let stop = *stopped.lock().unwrap_or_else(|e| e.into_inner());
         let output = run.output(&self, served, started);
         conclude(result, stop, output, &input)
@@ -182,10 +195,15 @@ fn stop_when(
 }
 
 /// The input's `timeout_s`, or the time to the activity's deadline if that
-/// comes first.
+/// comes first, less a margin so that the plugin's tree is gone and the
+/// worker's `ProcboxTimeout` reaches the server before Temporal times the
+/// attempt out itself.
 fn time_left(input: &Input, deadline: Option<SystemTime>) -> Option<Duration> {
     let asked = input.timeout_s.map(Duration::from_secs_f64);
-    let until_deadline = deadline.map(|d| d.duration_since(SystemTime::now()).unwrap_or_default());
+    let until_deadline = deadline.map(|d| {
+        let left = d.duration_since(SystemTime::now()).unwrap_or_default();
+        left.saturating_sub(DEADLINE_MARGIN.min(left / 10))
+    });
     match (asked, until_deadline) {
         (Some(a), Some(d)) => Some(a.min(d)),
         (a, d) => a.or(d),
@@ -210,8 +228,12 @@ fn conclude(
         }
         (Ok(Outcome::Stopped(_)), Some(Stop::Cancelled) | None) => Err(ActivityError::cancelled()),
         (Ok(Outcome::Stopped(_)), Some(Stop::Timeout(after))) => Err(Failure::Timeout(format!(
-            "plugin {name} ran out of time after {}; it was stopped and its children were killed",
-            humantime::format_duration(Duration::from_secs(after.as_secs().max(1)))
+            "plugin {name} ran out of time after {} ({}); it was stopped and its children were killed",
+            humantime::format_duration(Duration::from_millis(after.as_millis().try_into().unwrap_or(u64::MAX))),
+            match input.timeout_s {
+                Some(_) if after.as_secs_f64() + 0.001 >= input.timeout_s.unwrap_or(0.0) => "timeout_s",
+                _ => "the activity's start-to-close timeout, less a margin to report it",
+            }
         ))
         .into()),
         (Ok(Outcome::Stopped(_)), Some(Stop::Drained)) => Err(Failure::WorkerStopped(format!(
@@ -220,7 +242,10 @@ fn conclude(
         ))
         .into()),
         (Err(e @ RunError::OutOfTime { .. }), _) => Err(Failure::Timeout(e.to_string()).into()),
-        (Err(e @ RunError::Unconfinable { .. }), _) => Err(Failure::NotStarted(e.to_string()).into()),
+        // A granted directory missing here, say: another worker may do.
+        (Err(e @ (RunError::Unconfinable { .. } | RunError::Instantiate { .. })), _) => {
+            Err(Failure::NotStarted(e.to_string()).into())
+        }
         (Err(e @ RunError::Aborted { .. }), _) => Err(Failure::WorkerStopped(e.to_string()).into()),
         (Err(e), _) => Err(Failure::Trap(e.to_string()).into()),
     }

@@ -80,16 +80,44 @@ impl Capture {
         self.lock().written
     }
 
-    /// What was kept, decoded lossily (a cut can split a character), and
-    /// whether anything was cut.
+    /// What was kept, decoded lossily (a cut can split a character), cut
+    /// further so that it is at most `cap` bytes *as a JSON string* (a
+    /// control character takes six there, an invalid byte three as U+FFFD:
+    /// the result must stay under Temporal's payload limit whatever the
+    /// plugin prints), and whether anything was cut.
     pub fn text(&self) -> (String, bool) {
         let buffer = self.lock();
         let kept = match self.keep {
             Keep::Head => &buffer.bytes[..],
             Keep::Tail => &buffer.bytes[buffer.bytes.len().saturating_sub(self.cap)..],
         };
-        let truncated = buffer.written > kept.len() as u64;
-        (String::from_utf8_lossy(kept).into_owned(), truncated)
+        let decoded = String::from_utf8_lossy(kept);
+        let text = fit_as_json(&decoded, self.cap, self.keep);
+        let truncated = buffer.written > kept.len() as u64 || text.len() < decoded.len();
+        (text, truncated)
+    }
+}
+
+/// The longest head or tail of `text` whose JSON string encoding (without
+/// the quotes) takes at most `cap` bytes.
+pub fn fit_as_json(text: &str, cap: usize, keep: Keep) -> String {
+    let encoded = |c: char| match c {
+        '"' | '\\' | '\n' | '\r' | '\t' | '\u{8}' | '\u{c}' => 2,
+        c if (c as u32) < 0x20 => 6,
+        c => c.len_utf8(),
+    };
+    let mut used = 0;
+    let fits = |c: &char| {
+        used += encoded(*c);
+        used <= cap
+    };
+    match keep {
+        Keep::Head => text.chars().take_while(fits).collect(),
+        Keep::Tail => {
+            let mut tail: Vec<char> = text.chars().rev().take_while(fits).collect();
+            tail.reverse();
+            tail.into_iter().collect()
+        }
     }
 }
 
@@ -183,6 +211,19 @@ mod tests {
     }
 
     #[test]
+    fn control_characters_count_as_their_json_escapes() {
+        let capture = Capture::new(Keep::Head, 12);
+        write_all(&capture, &[b"\x01\x02\x03"]);
+        let (text, truncated) = capture.text();
+        assert_eq!(text, "\u{1}\u{2}", "two \\u0001 escapes fill 12 bytes");
+        assert!(truncated);
+        assert!(serde_json::to_string(&text).unwrap().len() <= 12 + 2);
+        let tail = Capture::new(Keep::Tail, 7);
+        write_all(&tail, &[b"ab\x01\"c"]);
+        assert_eq!(tail.text(), ("\"c".to_string(), true));
+    }
+
+    #[test]
     fn a_character_cut_in_half_is_replaced_not_an_error() {
         let capture = Capture::new(Keep::Head, 2);
         write_all(&capture, &["é!".as_bytes(), "é".as_bytes()]);
@@ -191,6 +232,11 @@ mod tests {
         assert!(truncated);
         let cut = Capture::new(Keep::Head, 1);
         write_all(&cut, &["é".as_bytes()]);
-        assert_eq!(cut.text().0, "\u{fffd}");
+        // Half a character decodes to U+FFFD, three bytes: over a cap of
+        // one, so nothing is kept.
+        assert_eq!(cut.text(), (String::new(), true));
+        let replaced = Capture::new(Keep::Head, 3);
+        write_all(&replaced, &[&"é".as_bytes()[..1]]);
+        assert_eq!(replaced.text().0, "\u{fffd}");
     }
 }

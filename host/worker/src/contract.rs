@@ -49,6 +49,12 @@ impl Input {
     /// Reads a workflow's JSON; every mistake is one line for the workflow's
     /// author.
     pub fn parse(value: serde_json::Value) -> Result<Input, Failure> {
+        // serde would also fill the struct from an array, by position.
+        if !value.is_object() {
+            return Err(Failure::InvalidInput(format!(
+                "the input is {value:.40}, not a procbox.run request: send one JSON object, {{\"plugin\": \"NAME\", \"args\": [...], \"stdin\": \"...\"}}"
+            )));
+        }
         let input: Input = serde_json::from_value(value).map_err(|e| {
             Failure::InvalidInput(format!(
                 "the input is not a procbox.run request ({e}); send {{\"plugin\": \"NAME\", \"args\": [...], \"stdin\": \"...\"}}"
@@ -106,18 +112,20 @@ pub enum Failure {
     UnknownPlugin(String),
     /// The input cannot be a request.
     InvalidInput(String),
-    /// The plugin trapped, ran out of memory or could not be instantiated.
+    /// The plugin trapped or ran out of memory.
     Trap(String),
     /// The plugin ran out of time (`timeout_s`, the activity's deadline, or
     /// its `max-plugin-time`).
     Timeout(String),
     /// The plugin exited non-zero and `check` was true.
     Exit(Box<Output>),
-    /// The worker stopped the run: it was shutting down and the drain ended.
+    /// The worker stopped the run: it was shutting down and the drain
+    /// ended, or the permission broker failed mid-run.
     WorkerStopped(String),
     /// The run could not start here (the file changed since the worker
     /// started, another plugin's bytes were pinned, the kernel cannot
-    /// confine as required, the permission broker failed).
+    /// confine as required, the plugin could not be instantiated, e.g. a
+    /// granted directory missing on this machine).
     NotStarted(String),
 }
 
@@ -150,7 +158,12 @@ impl Failure {
                 "plugin {} exited with {}{}",
                 output.plugin,
                 output.exit_code,
-                last_line(&output.stderr).map(|l| format!(": {l}")).unwrap_or_default()
+                last_line(&output.stderr)
+                    .map(|l| format!(
+                        ": {}",
+                        crate::capture::fit_as_json(l, LAST_LINE_CAP, crate::capture::Keep::Head)
+                    ))
+                    .unwrap_or_default()
             ),
             Failure::UnknownPlugin(m)
             | Failure::InvalidInput(m)
@@ -170,6 +183,10 @@ impl Failure {
         }
     }
 }
+
+/// How much of stderr's last line a `ProcboxExit` message repeats (the
+/// whole stderr tail is in its details).
+const LAST_LINE_CAP: usize = 1024;
 
 /// The last non-empty line of `text`.
 fn last_line(text: &str) -> Option<&str> {
@@ -213,6 +230,7 @@ mod tests {
             (json!({"args": []}), "missing field `plugin`"),
             (json!({"plugin": "a", "argv": []}), "unknown field `argv`"),
             (json!("hello"), "not a procbox.run request"),
+            (json!(["job", []]), "send one JSON object"),
             (json!({"plugin": "a", "timeout_s": -1}), "timeout_s is -1"),
             (json!({"plugin": "a", "max_attempts": 0}), "max_attempts is 0"),
             (json!({"plugin": "a", "blake3": "abc"}), "64 hex digits"),

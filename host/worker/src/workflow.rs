@@ -30,19 +30,16 @@ impl RunWorkflow {
     /// Runs the activity with the same input and returns its result.
     #[run(name = crate::contract::RUN)]
     pub async fn run(ctx: &mut WorkflowContext<Self>, input: serde_json::Value) -> WorkflowResult<Output> {
-        let parsed = Input::parse(input.clone()).map_err(invalid)?;
+        let mut parsed = Input::parse(input).map_err(invalid)?;
         let timeout_s = parsed.timeout_s.unwrap_or(DEFAULT_TIMEOUT_S);
-        let mut input = input;
         // The activity stops the plugin at this time, before the
         // activity's own deadline (TIMEOUT_GRACE later).
-        input["timeout_s"] = serde_json::json!(timeout_s);
+        parsed.timeout_s = Some(timeout_s);
+        let max_attempts = parsed.max_attempts.unwrap_or(1);
+        let input = serde_json::to_value(&parsed).map_err(|e| invalid(Failure::InvalidInput(e.to_string())))?;
         let options = ActivityOptions::with_start_to_close_timeout(Duration::from_secs_f64(timeout_s) + TIMEOUT_GRACE)
             .heartbeat_timeout(HEARTBEAT_TIMEOUT)
-            .retry_policy(
-                RetryPolicy::builder()
-                    .maximum_attempts(parsed.max_attempts.unwrap_or(1))
-                    .build(),
-            )
+            .retry_policy(RetryPolicy::builder().maximum_attempts(max_attempts).build())
             // A cancelled workflow ends after its plugin's tree is gone.
             .cancellation_type(ActivityCancellationType::WaitCancellationCompleted)
             .build();

@@ -6,7 +6,8 @@
 //! - `fail CODE`: says so on stderr and exits with CODE;
 //! - `hold SECONDS`: starts a tree of three `sleep SECONDS` (one leaves
 //!   its process group with `setsid`) and never ends;
-//! - `flood BYTES`: writes BYTES on stdout and on stderr.
+//! - `flood BYTES [BYTE]`: writes BYTES on stdout and on stderr, lines of
+//!   1023 BYTEs (a number, default `x`) and a newline.
 
 use std::io::{Read, Write};
 
@@ -40,7 +41,8 @@ fn main() {
             }
             Some("flood") => {
                 let bytes: usize = rest[0].parse().expect("a byte count");
-                let line = [b'x'; 1023].iter().copied().chain([b'\n']).collect::<Vec<u8>>();
+                let byte: u8 = rest.get(1).map_or(b'x', |b| b.parse().expect("a byte value"));
+                let line = [byte; 1023].iter().copied().chain([b'\n']).collect::<Vec<u8>>();
                 for chunk in line.iter().cycle().take(bytes).collect::<Vec<_>>().chunks(1 << 16) {
                     let chunk: Vec<u8> = chunk.iter().map(|b| **b).collect();
                     std::io::stdout().write_all(&chunk)?;
