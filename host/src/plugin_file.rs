@@ -137,6 +137,13 @@ impl PluginFile {
         }
     }
 
+    /// Lets go of the file's bytes once they are compiled (a plugin kept
+    /// open by a long-lived server need not hold 20 MB it will not read
+    /// again); [`PluginFile::bytes`] reads them anew if asked.
+    pub fn release_bytes(&mut self) {
+        self.bytes = None;
+    }
+
     /// Whether `path` still names this file with the bytes it had when it
     /// was opened (same device, inode, size and times: see `known`). A
     /// long-lived server (the worker) uses it to refuse a plugin whose file

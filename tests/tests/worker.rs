@@ -412,6 +412,19 @@ fn a_run_returns_the_plugin_s_output_and_a_pin_selects_the_bytes() {
     assert!(!non_retryable);
 }
 
+/// Asserts that the result's stdout and stderr each take at most 256 KiB
+/// as JSON text, and more than `above` (the cap was reached).
+fn assert_capped_as_json(result: &Value, above: usize) {
+    for stream in ["stdout", "stderr"] {
+        let text = result[stream].as_str().unwrap_or_default();
+        let encoded = serde_json::to_string(text).expect("a string").len() - 2;
+        assert!(
+            encoded <= 256 * 1024 && encoded > above,
+            "{stream}: {encoded} bytes as JSON"
+        );
+    }
+}
+
 #[test]
 fn output_past_the_cap_is_cut_and_said_so() {
     let Some(temporal) = Temporal::start() else { return };
@@ -422,14 +435,7 @@ fn output_past_the_cap_is_cut_and_said_so() {
     assert_eq!(result["truncated"], true, "{}", result["exit_code"]);
     // 256 KiB each as JSON text (a newline is two bytes there), so that a
     // result stays under Temporal's 2 MB payload limit.
-    for stream in ["stdout", "stderr"] {
-        let text = result[stream].as_str().unwrap_or_default();
-        let encoded = serde_json::to_string(text).expect("a string").len() - 2;
-        assert!(
-            encoded <= 256 * 1024 && encoded > 255 * 1024,
-            "{stream}: {encoded} bytes as JSON"
-        );
-    }
+    assert_capped_as_json(result, 255 * 1024);
     // stdout keeps the head, stderr the tail: 1 MiB of 1024-byte lines.
     let line = format!("{}\n", "x".repeat(1023));
     assert!(result["stdout"].as_str().is_some_and(|s| s.starts_with(&line)));
@@ -439,14 +445,7 @@ fn output_past_the_cap_is_cut_and_said_so() {
     let control = temporal.execute(q, json!({"plugin": "job", "args": ["flood", "1048576", "1"]}));
     let result = &control["result"];
     assert_eq!(result["truncated"], true, "{control:#}");
-    for stream in ["stdout", "stderr"] {
-        let text = result[stream].as_str().unwrap_or_default();
-        let encoded = serde_json::to_string(text).expect("a string").len() - 2;
-        assert!(
-            encoded <= 256 * 1024 && encoded > 250 * 1024,
-            "{stream}: {encoded} bytes as JSON"
-        );
-    }
+    assert_capped_as_json(result, 250 * 1024);
 }
 
 #[test]

@@ -94,7 +94,7 @@ pub fn doctor() -> Result<u8, Failure> {
     match &NamespaceSupport::get().works {
         Ok(user_namespace) => outln!(
             out,
-            "    yes a PID namespace per process that dies with procbox, with a private /proc{}\n  --contain=best-effort (the default) and --contain=require: children cannot outlive procbox, even its SIGKILL",
+            "    yes a PID namespace per run that dies with the run and with procbox, with a private /proc{}\n  --contain=best-effort (the default) and --contain=require: children cannot outlive procbox, even its SIGKILL",
             if *user_namespace {
                 " (in a user namespace that maps you to yourself)"
             } else {

@@ -101,6 +101,8 @@ fn serve(runtime: &Runtime, entry: WorkerPlugin) -> anyhow::Result<Served> {
     let blake3 = file.blake3_hex();
     let manifest = manifest(&file, &path).with_context(context)?;
     let (plugin, _) = runtime.load_plugin(&mut file).with_context(context)?;
+    // Only its stat key is needed from now on (`still_at`).
+    file.release_bytes();
     let mut policy = PolicyBuilder::new().grants_document(grants);
     if let Some((origin, requests)) = manifest {
         policy = policy.manifest_document(origin, requests);

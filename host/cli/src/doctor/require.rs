@@ -123,10 +123,8 @@ fn verdict(requirement: Requirement) -> Result<String, String> {
             }),
         },
         Requirement::Pidns => match &NamespaceSupport::get().works {
-            Ok(true) => {
-                Ok("a PID namespace per process, in a user namespace that maps procbox's user to itself".into())
-            }
-            Ok(false) => Ok("a PID namespace per process".into()),
+            Ok(true) => Ok("a PID namespace per run, in a user namespace that maps procbox's user to itself".into()),
+            Ok(false) => Ok("a PID namespace per run".into()),
             Err(why) => Err(format!("no PID namespace for children: {why}")),
         },
         Requirement::Cgroup => cgroup(),
