@@ -43,6 +43,7 @@ impl Catalog {
         // Absolute, so that messages name the file wherever they are read.
         let config = &std::fs::canonicalize(config).unwrap_or_else(|_| config.to_path_buf());
         let entries = worker_file::read(config).map_err(anyhow::Error::msg)?;
+        refuse_writes_over_the_worker(config, &entries)?;
         let mut plugins = BTreeMap::new();
         for entry in entries {
             let served = serve(runtime, entry)?;
@@ -149,4 +150,28 @@ fn manifest(file: &PluginFile, path: &Path) -> anyhow::Result<Option<(PathBuf, D
     let origin = PathBuf::from(format!("{}#{}", path.display(), embedded::SECTION));
     let requests = document::parse(&text, &origin, Kind::Manifest).map_err(anyhow::Error::msg)?;
     Ok(Some((origin, requests)))
+}
+
+/// Refuses a table whose write grants hold worker.toml or any plugin file:
+/// a plugin that could rewrite them would widen the grants (or replace the
+/// code) of every run after the worker's next restart. Checked on the
+/// real paths, so a symlink neither hides nor invents a conflict.
+fn refuse_writes_over_the_worker(config: &Path, entries: &[WorkerPlugin]) -> anyhow::Result<()> {
+    let real = |path: &Path| std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+    let mut state = vec![real(config)];
+    state.extend(entries.iter().map(|entry| real(&entry.path)));
+    for entry in entries {
+        for dir in &entry.grants.write_dirs {
+            let dir = real(dir);
+            if let Some(held) = state.iter().find(|path| path.starts_with(&dir)) {
+                anyhow::bail!(
+                    "[plugins.{}] may write {}, which holds {}: the plugin could rewrite the worker's configuration or plugins and widen later runs; grant a directory that holds neither",
+                    entry.name,
+                    dir.display(),
+                    held.display()
+                );
+            }
+        }
+    }
+    Ok(())
 }

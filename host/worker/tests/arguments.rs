@@ -39,3 +39,28 @@ fn a_worker_toml_it_cannot_use_stops_it_before_it_connects() {
     assert_eq!(code, Some(1));
     assert!(stderr.contains("nope.toml"), "{stderr}");
 }
+
+#[test]
+fn a_plugin_granted_writes_over_worker_toml_or_a_plugin_file_is_refused_at_start() {
+    // A plugin that may write worker.toml or a plugin file could widen the
+    // grants of every run after the worker's next restart.
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("worker.toml");
+    let plugin = dir.path().join("p.wasm");
+    std::fs::write(&plugin, b"\0asm\x0d\0\x01\0").unwrap();
+    let run = |text: String| {
+        std::fs::write(&config, text).unwrap();
+        let config = config.to_string_lossy().into_owned();
+        worker(&["--temporal", "127.0.0.1:1", "--task-queue", "q", "--config", &config])
+    };
+    let base = format!("[plugins.p]\npath = {:?}\n", plugin);
+    for grant in [dir.path().to_path_buf(), dir.path().join("..")] {
+        let (code, stderr) = run(format!("{base}allow-write = [{:?}]\n", grant));
+        assert_eq!(code, Some(1));
+        assert!(
+            stderr.contains("could rewrite") && stderr.contains("worker.toml"),
+            "{stderr}"
+        );
+        assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+    }
+}
