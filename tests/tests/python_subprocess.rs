@@ -268,6 +268,19 @@ async fn os_system_and_os_popen_run_sh_through_the_gate() {
 }
 
 #[tokio::test]
+async fn a_dropped_popen_leaves_its_child_running_as_in_cpython() {
+    within(async {
+        let Some(run) = stdlib(&["--allow-run=sh -c *"], &["dropped"]).await else {
+            return;
+        };
+        assert_eq!(run.code, Some(0), "{run:?}");
+        // Once killed with the dropped handle, the child printed nothing.
+        assert_eq!(run.stdout, "late\nlate\n", "{run:?}");
+    })
+    .await
+}
+
+#[tokio::test]
 async fn files_as_streams_need_allow_write_and_descriptors_name_the_alternative() {
     within(async {
         let dir = tempfile::tempdir().unwrap();

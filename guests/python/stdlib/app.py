@@ -7,6 +7,7 @@
 unmodified; the other cases print what a user would check.
 """
 
+import gc
 import os
 import subprocess
 import sys
@@ -92,6 +93,18 @@ def system(args):
     print(os.popen("echo via popen").read(), end="")
 
 
+def dropped(args):
+    """A Popen dropped while its child still runs, as `os.popen(cmd).read()`
+    drops it: the child runs on (CPython's semantics) and its output comes."""
+    slow = "i=0; while [ $i -lt 30000 ]; do i=$((i+1)); done; echo late"
+    proc = subprocess.Popen(["sh", "-c", slow], stdout=subprocess.PIPE, text=True)
+    stream = proc.stdout
+    del proc
+    gc.collect()
+    print(stream.read(), end="")
+    print(os.popen(slow).read(), end="")
+
+
 def files(args):
     path = os.path.join(args[0], "out.txt")
     subprocess.run(["echo", "written"], stdout=procbox.File(path), check=True)
@@ -105,7 +118,7 @@ def files(args):
         print(err)
 
 
-CASES = {"files": files, "system": system, "shell": shell, "env": env, "timeout": timeout, "check": check, "cwd": cwd, "popen": popen,
+CASES = {"files": files, "system": system, "dropped": dropped, "shell": shell, "env": env, "timeout": timeout, "check": check, "cwd": cwd, "popen": popen,
          "asyncio": asyncio_exec}
 
 

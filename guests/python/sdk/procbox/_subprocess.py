@@ -224,6 +224,7 @@ def _init(self, args, bufsize=-1, stdin=None, stdout=None, stderr=None, close_fd
         encoding = "utf-8"
     self.encoding, self.errors = encoding, errors
     self.universal_newlines = self.text_mode
+    _reap_active()
     argv = _argv(args, shell)
     command = wit.Command(
         program=argv[0],
@@ -435,8 +436,31 @@ def _kill(self):
         _host.call(self._pb_argv, self._pb_child.kill)
 
 
+# Popens dropped while their child still ran, as CPython keeps them
+# (`subprocess._active`): reaped, and their forwarded output copied, at the
+# next spawn, so their children are not killed with the handle.
+_active: list = []
+
+
 def _del(self):
-    pass  # dropping the child's handle kills its tree if it still runs
+    # Runs when the plugin drops a Popen, e.g. in `os.popen(cmd).read()`,
+    # which keeps only the stream. Dropping the child's handle would kill
+    # its tree before it wrote anything; CPython lets it run.
+    try:
+        if self._pb_child is not None and not _poll_quietly(self):
+            _active.append(self)  # resurrected until reaped (PEP 442)
+    except Exception:
+        pass  # at interpreter shutdown: the run's end stops the tree
+
+
+def _poll_quietly(self) -> bool:
+    """Copies forwarded output and reaps: whether the child is done."""
+    _poll(self)
+    return self.returncode is not None
+
+
+def _reap_active() -> None:
+    _active[:] = [proc for proc in _active if not _poll_quietly(proc)]
 
 
 def _system(command) -> int:
