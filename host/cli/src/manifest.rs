@@ -3,24 +3,16 @@
 //! it into the plugin (`procbox embed-manifest`), and what it asks for as
 //! grant flags (`inspect --as-flags`, `run --grant-requested`).
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use procbox::policy::document::{self, Document, Kind};
 use procbox::policy::embedded;
+use procbox::policy::manifest::FindError;
 
 use super::failure::Failure;
 use super::grants::read_document;
 
-/// A plugin's manifest and where it came from.
-#[derive(Debug)]
-pub struct Manifest {
-    /// The file, or `PLUGIN#procbox-manifest` when embedded (for messages).
-    pub origin: PathBuf,
-    /// Whether it came from inside the plugin.
-    pub embedded: bool,
-    /// The parsed manifest.
-    pub doc: Document,
-}
+pub use procbox::policy::manifest::Found as Manifest;
 
 /// The manifest of `plugin`: the one it embeds, or the file `given`, or
 /// `PLUGIN.manifest.toml` beside it. When the plugin embeds one and a file
@@ -45,64 +37,7 @@ pub fn find_in(
     inside: Option<Result<Option<String>, String>>,
     given: Option<&Path>,
 ) -> Result<Option<Manifest>, Failure> {
-    let file = given.map(Path::to_path_buf).or_else(|| {
-        let beside = plugin.with_extension("manifest.toml");
-        beside.is_file().then_some(beside)
-    });
-    let inside = match inside {
-        Some(read) => embedded_text(plugin, read)?,
-        None => None,
-    };
-    let Some(text) = inside else {
-        return file
-            .map(|path| {
-                Ok(Manifest {
-                    doc: read_document(&path, Kind::Manifest)?,
-                    origin: path,
-                    embedded: false,
-                })
-            })
-            .transpose();
-    };
-    if let Some(path) = &file {
-        let on_disk = std::fs::read_to_string(path)
-            .map_err(|e| Failure::usage(anyhow::Error::new(e).context(format!("cannot read {}", path.display()))))?;
-        if on_disk.trim_end() != text.trim_end() {
-            return Err(Failure::usage_msg(format!(
-                "{} embeds a manifest that differs from {}: procbox will not guess which one holds",
-                plugin.display(),
-                path.display()
-            ))
-            .with_hint(format!(
-                "embed the file again (procbox embed-manifest {} {}) or remove it",
-                plugin.display(),
-                path.display()
-            )));
-        }
-    }
-    let origin = PathBuf::from(format!("{}#{}", plugin.display(), embedded::SECTION));
-    let doc = document::parse(&text, &origin, Kind::Manifest).map_err(|message| {
-        Failure::usage_msg(message).with_hint("embed a manifest that `procbox inspect --manifest FILE` accepts")
-    })?;
-    Ok(Some(Manifest {
-        origin,
-        embedded: true,
-        doc,
-    }))
-}
-
-/// The manifest text `plugin` embeds, if any. A file that is not a
-/// component, or whose sections are malformed, has none: loading it says
-/// what is wrong with it. Two manifest sections are an error here.
-fn embedded_text(plugin: &Path, read: Result<Option<String>, String>) -> Result<Option<String>, Failure> {
-    match read {
-        Ok(text) => Ok(text),
-        Err(why) if why.contains(embedded::SECTION) => Err(Failure::procbox(anyhow::anyhow!(
-            "cannot read the manifest embedded in {}: {why}",
-            plugin.display()
-        ))),
-        Err(_) => Ok(None),
-    }
+    procbox::policy::manifest::find(plugin, inside, given).map_err(|e| failure(e, plugin))
 }
 
 /// The manifest in the file `path` (`explain --manifest FILE`).
@@ -110,11 +45,29 @@ fn embedded_text(plugin: &Path, read: Result<Option<String>, String>) -> Result<
 /// # Errors
 /// It cannot be read or parsed.
 pub fn from_file(path: &Path) -> Result<Manifest, Failure> {
-    Ok(Manifest {
-        doc: read_document(path, Kind::Manifest)?,
-        origin: path.to_path_buf(),
-        embedded: false,
-    })
+    procbox::policy::manifest::from_file(path).map_err(|e| failure(e, path))
+}
+
+/// The error as the CLI reports it: a usage error with the fix, except a
+/// malformed plugin, which is procbox's to report.
+fn failure(error: FindError, plugin: &Path) -> Failure {
+    let hint = match &error {
+        FindError::Read { .. } => "check the path given to --manifest".to_string(),
+        FindError::Parse { embedded: true, .. } => {
+            "embed a manifest that `procbox inspect --manifest FILE` accepts".to_string()
+        }
+        FindError::Parse { embedded: false, .. } => {
+            "a manifest takes allow-run, allow-env, [[run]] and [plugin]; see the README, section \"The grants file\""
+                .to_string()
+        }
+        FindError::Differs { file, .. } => format!(
+            "embed the file again (procbox embed-manifest {} {}) or remove it",
+            plugin.display(),
+            file.display()
+        ),
+        FindError::Embedded { .. } => return Failure::procbox(anyhow::Error::new(error)),
+    };
+    Failure::usage_msg(error.to_string()).with_hint(hint)
 }
 
 /// `procbox embed-manifest PLUGIN MANIFEST [--output OUT]`: checks the

@@ -19,6 +19,7 @@ mod exposure;
 pub mod home;
 pub mod knobs;
 mod limits;
+pub mod manifest;
 pub mod protected;
 pub mod rule;
 pub mod shims;

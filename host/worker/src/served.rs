@@ -6,8 +6,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::Context;
-use procbox::policy::document::{self, Document, Kind};
-use procbox::policy::embedded;
+use procbox::policy::document::Document;
 use procbox::policy::worker_file::{self, WorkerPlugin};
 use procbox::{Plugin, PluginFile, Policy, PolicyBuilder, Runtime};
 
@@ -126,30 +125,8 @@ fn serve(runtime: &Runtime, entry: WorkerPlugin) -> anyhow::Result<Served> {
 /// else `PLUGIN.manifest.toml` beside it (both: they must agree). A request
 /// must then be granted by worker.toml *and* requested by the plugin.
 fn manifest(file: &PluginFile, path: &Path) -> anyhow::Result<Option<(PathBuf, Document)>> {
-    let beside = path.with_extension("manifest.toml");
-    let beside = beside.is_file().then_some(beside);
-    let Some(text) = file.embedded_manifest().map_err(anyhow::Error::msg)? else {
-        return beside
-            .map(|beside| {
-                Ok((
-                    beside.clone(),
-                    document::read(&beside, Kind::Manifest).map_err(anyhow::Error::msg)?,
-                ))
-            })
-            .transpose();
-    };
-    if let Some(beside) = &beside {
-        let on_disk = std::fs::read_to_string(beside).with_context(|| format!("cannot read {}", beside.display()))?;
-        anyhow::ensure!(
-            on_disk.trim_end() == text.trim_end(),
-            "{} embeds a manifest that differs from {}: embed the file again (procbox embed-manifest) or remove it",
-            path.display(),
-            beside.display()
-        );
-    }
-    let origin = PathBuf::from(format!("{}#{}", path.display(), embedded::SECTION));
-    let requests = document::parse(&text, &origin, Kind::Manifest).map_err(anyhow::Error::msg)?;
-    Ok(Some((origin, requests)))
+    let found = procbox::policy::manifest::find(path, Some(file.embedded_manifest()), None)?;
+    Ok(found.map(|found| (found.origin, found.doc)))
 }
 
 /// Refuses a table whose write grants hold worker.toml or any plugin file:
