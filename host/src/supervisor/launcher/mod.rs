@@ -104,14 +104,19 @@ impl From<io::Error> for LaunchError {
     }
 }
 
-/// Starts the launcher now, on the calling thread, which must live as long
-/// as the process (its death signal is tied to that thread). Optional:
+/// Starts the launcher and the kernel probe now, on the calling thread,
+/// which must live as long as the process (their death signals are tied to
+/// that thread). Optional:
 /// without it, the first confined spawn starts the launcher from a
 /// dedicated thread.
 ///
 /// # Errors
 /// The OS error of starting it, or a program that is not a launcher.
 pub fn start_early() -> io::Result<()> {
+    // The probe first: a run waits for its answer before anything else,
+    // while the launcher is needed only at the first spawn. Were it not
+    // started, the first run starts it itself.
+    let _ = probes::start_early();
     let mut launchers = lock();
     let launchers = launchers.get_or_insert_with(Launchers::default);
     if launchers.spare.is_none() && launchers.bound.is_empty() {

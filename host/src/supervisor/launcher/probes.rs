@@ -5,7 +5,7 @@
 
 use std::io::Read;
 use std::os::fd::AsFd;
-use std::sync::OnceLock;
+use std::sync::{Mutex, OnceLock};
 
 use serde::{Deserialize, Serialize};
 
@@ -26,7 +26,6 @@ pub struct Probed {
 /// The probe's findings, once per process; `Err` when the probe process
 /// could not run (said in one line).
 pub fn probed() -> &'static Result<Probed, String> {
-    static PROBED: OnceLock<Result<Probed, String>> = OnceLock::new();
     PROBED.get_or_init(|| {
         let found = run_probe().map_err(|e| e.to_string());
         if let Err(e) = &found {
@@ -34,6 +33,32 @@ pub fn probed() -> &'static Result<Probed, String> {
         }
         found
     })
+}
+
+static PROBED: OnceLock<Result<Probed, String>> = OnceLock::new();
+
+/// A probe process started ahead of need ([`start_early`]).
+struct Pending {
+    pid: libc::pid_t,
+    /// Where its answer comes.
+    answer: std::io::PipeReader,
+}
+
+static PENDING: Mutex<Option<Pending>> = Mutex::new(None);
+
+/// Starts the probe process now, so that its answer is ready when a run
+/// first asks ([`probed`]): the probe then runs while procbox loads the
+/// plugin. Call it from a thread that lives as long as the process (the
+/// probe's death signal is tied to the thread that starts it).
+///
+/// # Errors
+/// The OS error of starting it; [`probed`] then tries again.
+pub(super) fn start_early() -> std::io::Result<()> {
+    let mut pending = PENDING.lock().unwrap_or_else(|e| e.into_inner());
+    if PROBED.get().is_none() && pending.is_none() {
+        *pending = Some(start()?);
+    }
+    Ok(())
 }
 
 /// Runs in the probe process (one thread, clean image), which exits right
@@ -50,28 +75,40 @@ pub fn probe_here() -> Probed {
     }
 }
 
-/// Starts the probe process and reads its answer.
-fn run_probe() -> std::io::Result<Probed> {
-    let (mut answer, write_end) = std::io::pipe()?;
-    // The sweep of adopted orphans decides under this lock: it must not
-    // reap the probe (and lose its answer).
-    let _owned = crate::supervisor::owned::Owned::lock();
+/// Starts the probe process, its pid owned (the reaper of adopted orphans
+/// must not reap it and lose its answer).
+fn start() -> std::io::Result<Pending> {
+    let (answer, write_end) = std::io::pipe()?;
     let streams = image::Streams {
         stdout: Some(write_end.as_fd()),
         fd3: None,
     };
+    let mut owned = crate::supervisor::owned::Owned::lock();
     let pid = image::start(entry::PROBE, &streams, true)?;
-    drop(write_end);
+    owned.insert(pid);
+    Ok(Pending { pid, answer })
+}
+
+/// Reads the answer of the probe started early, or of one started now.
+fn run_probe() -> std::io::Result<Probed> {
+    let early = PENDING.lock().unwrap_or_else(|e| e.into_inner()).take();
+    let Pending { pid, mut answer } = match early {
+        Some(pending) => pending,
+        None => start()?,
+    };
     let mut json = Vec::new();
     let read = answer.read_to_end(&mut json);
-    let pid = rustix::process::Pid::from_raw(pid);
     let status = loop {
-        match rustix::process::waitpid(pid, rustix::process::WaitOptions::empty()) {
+        match rustix::process::waitpid(
+            rustix::process::Pid::from_raw(pid),
+            rustix::process::WaitOptions::empty(),
+        ) {
             Ok(Some((_, status))) => break status.as_raw(),
             Err(rustix::io::Errno::INTR) => {}
             _ => break 0,
         }
     };
+    crate::supervisor::owned::release(pid);
     read?;
     let not_a_probe = |why: String| {
         std::io::Error::other(format!(
