@@ -5,7 +5,7 @@
 
 use std::os::fd::{AsFd, OwnedFd};
 use std::sync::atomic::{AtomicI32, Ordering};
-use std::sync::{Condvar, Mutex, Once};
+use std::sync::{Arc, Condvar, Mutex, Once};
 use std::time::{Duration, Instant};
 
 use rustix::event::{poll, PollFd, PollFlags};
@@ -18,27 +18,42 @@ use super::link::Link;
 /// launchers being retired on other threads.
 const EXIT_BOUND: Duration = Duration::from_secs(2);
 
-/// The launchers and inits being reaped on other threads: no longer listed
-/// as running, not reaped yet.
+/// The launchers (with their inits) being reaped on other threads: no
+/// longer listed as running, not reaped yet. Their pids stay procbox's own
+/// until then ([`Reaping::pids`]): a sweep of escaped processes that killed
+/// one by pid could hit another process once the reaping thread has
+/// reaped it and its pid is reused.
 pub(super) struct Reaping;
 
-static REAPING: (Mutex<usize>, Condvar) = (Mutex::new(0), Condvar::new());
+static REAPING: (Mutex<Vec<Arc<Link>>>, Condvar) = (Mutex::new(Vec::new()), Condvar::new());
 
 impl Reaping {
-    pub fn start(count: usize) {
-        *REAPING.0.lock().unwrap_or_else(|e| e.into_inner()) += count;
+    pub fn start(links: &[Arc<Link>]) {
+        REAPING
+            .0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .extend(links.iter().cloned());
     }
 
-    pub fn done() {
-        let mut count = REAPING.0.lock().unwrap_or_else(|e| e.into_inner());
-        *count = count.saturating_sub(1);
+    pub fn done(link: &Arc<Link>) {
+        let mut reaping = REAPING.0.lock().unwrap_or_else(|e| e.into_inner());
+        reaping.retain(|other| !Arc::ptr_eq(other, link));
         REAPING.1.notify_all();
+    }
+
+    /// The pids of the launchers being reaped, and of their inits.
+    pub fn pids() -> Vec<libc::pid_t> {
+        let reaping = REAPING.0.lock().unwrap_or_else(|e| e.into_inner());
+        reaping.iter().flat_map(|link| link.pids()).collect()
     }
 
     /// Waits until none is being reaped, for at most `bound`.
     fn wait(bound: Duration) {
-        let count = REAPING.0.lock().unwrap_or_else(|e| e.into_inner());
-        let _ = REAPING.1.wait_timeout_while(count, bound, |count| *count > 0);
+        let reaping = REAPING.0.lock().unwrap_or_else(|e| e.into_inner());
+        let _ = REAPING
+            .1
+            .wait_timeout_while(reaping, bound, |reaping| !reaping.is_empty());
     }
 }
 
@@ -55,16 +70,17 @@ pub(super) fn end(link: &Link) {
 /// [`end`], on a thread of its own: a launcher found dead or replaced may
 /// have an init whose exit waits for procbox's watchers to reap the
 /// namespace's members.
-pub(super) fn end_in_background(link: std::sync::Arc<Link>) {
-    Reaping::start(1);
+pub(super) fn end_in_background(link: Arc<Link>) {
+    Reaping::start(std::slice::from_ref(&link));
+    let in_thread = link.clone();
     let spawned = std::thread::Builder::new()
         .name("procbox-reap-launcher".into())
         .spawn(move || {
-            end(&link);
-            Reaping::done();
+            end(&in_thread);
+            Reaping::done(&in_thread);
         });
     if spawned.is_err() {
-        Reaping::done();
+        Reaping::done(&link);
     }
 }
 
@@ -87,7 +103,7 @@ fn end_init(pidfd: &OwnedFd) {
 static REAPER: AtomicI32 = AtomicI32::new(0);
 
 /// Takes the launchers still listed as running.
-type Running = fn() -> Vec<std::sync::Arc<Link>>;
+type Running = fn() -> Vec<Arc<Link>>;
 
 /// Where [`reap_at_exit`] finds the launchers still running.
 static RUNNING: Mutex<Option<Running>> = Mutex::new(None);

@@ -46,6 +46,8 @@ pub(super) struct Link {
     /// The init of its children's PID namespace, once it made one, as a
     /// pidfd: the CLI's sweep may reap init, and its pid be reused.
     pub init: OnceLock<OwnedFd>,
+    /// The init's pid, for [`Link::pids`]; set before [`Link::init`].
+    pub init_pid: OnceLock<libc::pid_t>,
 }
 
 #[derive(Default)]
@@ -75,6 +77,11 @@ pub(super) enum Unanswered {
 }
 
 impl Link {
+    /// The launcher's pid, and its init's once it made one.
+    pub fn pids(&self) -> impl Iterator<Item = libc::pid_t> + '_ {
+        std::iter::once(self.pid).chain(self.init_pid.get().copied())
+    }
+
     /// Wraps procbox's end of a launcher's socket (after its hello) and
     /// starts the thread that reads its replies.
     pub fn start(socket: OwnedFd, pid: libc::pid_t) -> io::Result<Arc<Link>> {
@@ -87,6 +94,7 @@ impl Link {
             known: Mutex::default(),
             next_id: AtomicU64::new(1),
             init: OnceLock::new(),
+            init_pid: OnceLock::new(),
         });
         let serving = link.clone();
         std::thread::Builder::new()

@@ -125,18 +125,17 @@ pub fn start_early() -> io::Result<()> {
     Ok(())
 }
 
-/// The launchers' pids: the sweeps of escaped processes leave them alone.
+/// The launchers' pids and their inits', running or being reaped: the
+/// sweeps of escaped processes leave them alone.
 pub fn pids() -> Vec<libc::pid_t> {
     let launchers = lock();
     let Some(launchers) = launchers.as_ref() else {
         return Vec::new();
     };
-    launchers
-        .spare
-        .iter()
-        .chain(launchers.bound.values())
-        .map(|link| link.pid)
-        .collect()
+    let listed = launchers.spare.iter().chain(launchers.bound.values());
+    let mut pids: Vec<libc::pid_t> = listed.flat_map(|link| link.pids()).collect();
+    pids.extend(exit::Reaping::pids());
+    pids
 }
 
 /// Starts `request`'s child, confined by `plan` (whose number the request
@@ -193,6 +192,7 @@ pub async fn launch(
                 if let Reply::Started { init: Some(init), .. } = &reply {
                     if link.init.get().is_none() {
                         if let Ok(pidfd) = crate::supervisor::watch::pidfd_open(*init) {
+                            let _ = link.init_pid.set(*init);
                             let _ = link.init.set(pidfd);
                         }
                     }
@@ -276,14 +276,14 @@ pub fn retire(run: u64) {
             .collect();
         // Counted while the launchers are still listed or being reaped, so
         // that the reaping at exit waits for them.
-        exit::Reaping::start(retired.len());
+        exit::Reaping::start(&retired);
         retired
     };
     for link in retired {
         // Its init's exit waits only for the namespace's members, which
         // the run has reaped by now.
         exit::end(&link);
-        exit::Reaping::done();
+        exit::Reaping::done(&link);
     }
 }
 
