@@ -819,3 +819,18 @@ async fn max_processes_is_never_exceeded_while_a_child_forks_as_fast_as_it_can()
     fork_as_fast_as_it_can(20, &["--contain=off"]).await;
     fork_as_fast_as_it_can(20, &["--confine=off", "--contain=off"]).await;
 }
+
+#[tokio::test]
+async fn a_run_whose_children_all_ended_reports_no_escaped_process() {
+    // The end-of-run sweep once counted (and killed by pid) the run's own
+    // launcher and namespace init while another thread reaped them.
+    for _ in 0..20 {
+        let info = Path::new("info");
+        let run = bounded!(procbox_with_env(
+            &[("PROCBOX_LOG", info)],
+            &["run", guests::ECHO, "--allow-run=echo"]
+        ));
+        assert_eq!(run.code, Some(0), "{run:?}");
+        assert!(!run.stderr.contains("processes that had left"), "{run:?}");
+    }
+}
