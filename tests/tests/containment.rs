@@ -825,7 +825,7 @@ async fn a_run_whose_children_all_ended_reports_no_escaped_process() {
     // The end-of-run sweep once counted (and killed by pid) the run's own
     // launcher and namespace init while another thread reaped them.
     for _ in 0..20 {
-        let info = Path::new("info");
+        let info = Path::new("info,procbox=debug");
         let run = bounded!(procbox_with_env(
             &[("PROCBOX_LOG", info)],
             &["run", guests::ECHO, "--allow-run=echo"]

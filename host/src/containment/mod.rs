@@ -106,6 +106,11 @@ fn children_of_our_threads() -> Vec<libc::pid_t> {
     pids
 }
 
+/// `pid`'s command name, for messages.
+fn process_name(pid: libc::pid_t) -> String {
+    std::fs::read_to_string(format!("/proc/{pid}/comm")).map_or_else(|_| "?".into(), |name| name.trim().to_string())
+}
+
 fn parent_of(pid: libc::pid_t) -> Option<libc::pid_t> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     // Fields after the parenthesised command name: state, then ppid.
@@ -124,13 +129,9 @@ pub async fn kill_adopted(bound: Duration) -> usize {
     let sweep = tokio::task::spawn_blocking(move || {
         let mut killed = 0;
         while std::time::Instant::now() < deadline {
-            let pids = children();
+            let pids = kill_strays();
             if pids.is_empty() {
                 break;
-            }
-            for pid in pids.iter().filter_map(|&pid| rustix::process::Pid::from_raw(pid)) {
-                // Our own children, unreaped: their pids are not reused.
-                let _ = rustix::process::kill_process(pid, rustix::process::Signal::KILL);
             }
             reap_all(pids.clone());
             killed += pids.len();
@@ -142,6 +143,28 @@ pub async fn kill_adopted(bound: Duration) -> usize {
         .ok()
         .and_then(Result::ok)
         .unwrap_or(0)
+}
+
+/// One pass of the sweep: SIGKILLs every child of ours that procbox did
+/// not start (no watcher owns it, and it is no launcher or namespace init,
+/// running or being ended) and returns their pids, to reap. Each is killed
+/// while unreaped, so its pid cannot have been reused: the registry of
+/// owned children stays locked from the listing to the kills (a watcher
+/// releases its child's pid only under it), and the launchers are listed
+/// before the children (one is listed until reaped, so a launcher in the
+/// listing was in that list).
+fn kill_strays() -> Vec<libc::pid_t> {
+    let launchers = crate::supervisor::launcher::pids();
+    let owned = crate::supervisor::owned::Owned::lock();
+    let mut pids = all_children();
+    pids.retain(|pid| !launchers.contains(pid) && !owned.contains(*pid));
+    for &pid in &pids {
+        tracing::debug!("killing {pid}, a child procbox did not start: {}", process_name(pid));
+        if let Some(pid) = Pid::from_raw(pid) {
+            let _ = rustix::process::kill_process(pid, rustix::process::Signal::KILL);
+        }
+    }
+    pids
 }
 
 /// Reaps every one of `pids` (killed children of ours), in whatever order
