@@ -117,9 +117,10 @@ fn parent_of(pid: libc::pid_t) -> Option<libc::pid_t> {
     stat.rsplit_once(')')?.1.split_whitespace().nth(1)?.parse().ok()
 }
 
-/// Kills (SIGKILL) and reaps every child of this process, round after round
-/// as killed processes' own orphans are re-parented here, until none is
-/// left or `bound` has passed. Returns how many were killed.
+/// Kills (SIGKILL) and reaps every child of this process that procbox did
+/// not start ([`kill_strays`]), round after round as killed processes' own
+/// orphans are re-parented here, until none is left or `bound` has passed.
+/// Returns how many were killed.
 ///
 /// Rounds are bounded by time, not by count: each round uncovers only the
 /// orphans of the round before, so a chain of nested sessions needs one
