@@ -118,7 +118,7 @@ fn parent_of(pid: libc::pid_t) -> Option<libc::pid_t> {
 }
 
 /// Kills (SIGKILL) and reaps every child of this process that procbox did
-/// not start ([`kill_strays`]), round after round as killed processes' own
+/// not start (see `kill_strays`), round after round as killed processes' own
 /// orphans are re-parented here, until none is left or `bound` has passed.
 /// Returns how many were killed.
 ///
