@@ -134,6 +134,25 @@ fn run_dirs(dir: &Path) -> Vec<PathBuf> {
 }
 
 #[tokio::test]
+async fn a_run_refused_at_a_usage_error_leaves_no_zombie_either() {
+    // procbox starts its kernel probe early; a run that stops before asking
+    // for the answer once left the probe a zombie.
+    let tmp = own_tmpdir();
+    let refused: [&[&str]; 2] = [
+        &["run", guests::SPAWN_OUTCOME, "--grants=/nonexistent/grants.toml"],
+        &["run", guests::SPAWN_OUTCOME, "--allow-run=no-such-program-anywhere"],
+    ];
+    for args in refused {
+        let (code, left, output) = bounded!(under_non_reaping_parent(args, tmp.path()));
+        assert_eq!(code, Some(2), "{args:?}: {output}");
+        assert!(
+            left.is_empty(),
+            "{args:?}: procbox left {left:?} to a parent that never reaps"
+        );
+    }
+}
+
+#[tokio::test]
 async fn a_run_under_a_parent_that_never_reaps_leaves_no_process_and_no_zombie() {
     let tmp = own_tmpdir();
     let modes: [&[&str]; 5] = [

@@ -131,6 +131,9 @@ extern "C" fn reap_at_exit() {
         if REAPER.load(Ordering::SeqCst) != rustix::process::getpid().as_raw_nonzero().get() {
             return;
         }
+        // A probe started early and never asked (procbox stopped at a
+        // usage error) would be left a zombie.
+        super::probes::reap_unasked();
         let Some(running) = *RUNNING.lock().unwrap_or_else(|e| e.into_inner()) else {
             return;
         };

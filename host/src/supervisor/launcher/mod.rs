@@ -116,6 +116,8 @@ pub fn start_early() -> io::Result<()> {
     // The probe first: a run waits for its answer before anything else,
     // while the launcher is needed only at the first spawn. Were it not
     // started, the first run starts it itself.
+    // Reaps it at exit if no run asks for its answer.
+    exit::reap_at_exit_once(rustix::process::getpid().as_raw_nonzero().get(), take_all);
     let _ = probes::start_early();
     let mut launchers = lock();
     let launchers = launchers.get_or_insert_with(Launchers::default);

@@ -75,6 +75,23 @@ pub fn probe_here() -> Probed {
     }
 }
 
+/// Runs in procbox at exit ([`super::exit`]): kills and reaps a probe
+/// started early whose answer nobody asked for. Its pid is owned and
+/// unreaped, so it cannot have been reused.
+pub(super) fn reap_unasked() {
+    let Some(Pending { pid, answer }) = PENDING.lock().unwrap_or_else(|e| e.into_inner()).take() else {
+        return;
+    };
+    drop(answer);
+    if let Some(child) = rustix::process::Pid::from_raw(pid) {
+        let _ = rustix::process::kill_process(child, rustix::process::Signal::KILL);
+        while let Err(rustix::io::Errno::INTR) =
+            rustix::process::waitpid(Some(child), rustix::process::WaitOptions::empty())
+        {}
+    }
+    crate::supervisor::owned::release(pid);
+}
+
 /// Starts the probe process, its pid owned (the reaper of adopted orphans
 /// must not reap it and lose its answer).
 fn start() -> std::io::Result<Pending> {
