@@ -21,6 +21,7 @@ mod progress;
 mod prompt;
 mod remembered;
 mod scaffold;
+mod self_docs;
 mod signals;
 mod worker;
 
@@ -105,12 +106,19 @@ Examples:
   procbox new --lang python repo-tool && cd repo-tool && ./build.sh && procbox run repo-tool.wasm --allow-run echo
   procbox new --lang js repo-tool && cd repo-tool && ./build.sh && procbox run repo-tool.wasm --allow-run echo
   procbox new repo-tool && cd repo-tool && cargo build --release
-  procbox run target/wasm32-wasip2/release/repo-tool.wasm --manifest repo-tool.manifest.toml --allow-run echo";
+  procbox run target/wasm32-wasip2/release/repo-tool.wasm --grant-requested";
+
+/// `procbox --version`: procbox's version and the WIT it serves (a test
+/// checks this list against `wit/`).
+const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (serves procbox:host@0.2.1, procbox:host@0.2.0, procbox:host@0.1.0, wasi@0.2)"
+);
 
 #[derive(Parser)]
 #[command(
     name = "procbox",
-    version,
+    version = VERSION,
     about = "Run WebAssembly plugins that script OS processes, under limits you grant.",
     after_help = EXAMPLES
 )]
@@ -139,6 +147,7 @@ enum Commands {
     Inspect(InspectArgs),
     /// Put a manifest inside a plugin (a custom section), so that plugin
     /// and manifest travel as one file; `run` and `inspect` then find it.
+    /// (A Rust plugin made by `procbox new` compiles its manifest in.)
     EmbedManifest(EmbedArgs),
     /// Show what this kernel enforces on the children of plugins (Landlock,
     /// seccomp, capabilities), probed for real, and the known gaps.
@@ -162,6 +171,43 @@ enum Commands {
     /// --help` lists the options of `procbox-worker`, which it runs).
     #[command(disable_help_flag = true)]
     Worker(WorkerArgs),
+    /// Print a shell completion script for bash, zsh or fish.
+    #[command(after_help = COMPLETIONS_EXAMPLES)]
+    Completions(CompletionsArgs),
+    /// Print procbox's man page, or a subcommand's (roff), or write them
+    /// all into a directory.
+    #[command(after_help = MAN_EXAMPLES)]
+    Man(ManArgs),
+}
+
+const COMPLETIONS_EXAMPLES: &str = "\
+Examples:
+  procbox completions bash > ~/.local/share/bash-completion/completions/procbox
+  procbox completions zsh > ~/.zfunc/_procbox      # with fpath+=~/.zfunc before compinit
+  procbox completions fish > ~/.config/fish/completions/procbox.fish";
+
+const MAN_EXAMPLES: &str = "\
+Examples:
+  procbox man | man -l -
+  procbox man run | man -l -
+  procbox man --out-dir /usr/local/share/man/man1   # procbox.1 and procbox-SUBCOMMAND.1";
+
+#[derive(Args)]
+struct CompletionsArgs {
+    /// The shell to complete in.
+    #[arg(value_enum)]
+    shell: self_docs::Shell,
+}
+
+#[derive(Args)]
+struct ManArgs {
+    /// The subcommand whose page to print (default: procbox's own).
+    #[arg(value_name = "SUBCOMMAND", conflicts_with = "out_dir")]
+    subcommand: Option<String>,
+    /// Write every page (procbox.1, procbox-SUBCOMMAND.1) into DIR
+    /// instead of printing one.
+    #[arg(long, value_name = "DIR")]
+    out_dir: Option<PathBuf>,
 }
 
 #[derive(Args)]
@@ -385,15 +431,30 @@ async fn dispatch(cli: Cli) -> Result<u8, Failure> {
         Commands::Doctor(args) => doctor::require::check(&doctor::require::parse(&args.require)?),
         Commands::Grants(command) => remembered::command(command),
         Commands::Worker(args) => Err(worker::exec(&args.args)),
+        Commands::Completions(args) => {
+            use clap::CommandFactory;
+            output::emit_bytes(&self_docs::completions(args.shell, Cli::command()))?;
+            Ok(0)
+        }
+        Commands::Man(args) => {
+            use clap::CommandFactory;
+            match &args.out_dir {
+                Some(dir) => output::emit(&self_docs::write_man_pages(Cli::command(), dir)?)?,
+                None => output::emit_bytes(&self_docs::man_page(Cli::command(), args.subcommand.as_deref())?)?,
+            }
+            Ok(0)
+        }
         Commands::New(args) => {
             let here = std::env::current_dir().context("cannot find the current directory")?;
             scaffold::new_plugin(&here, &args.name, args.lang)?;
             let (build, wasm) = match args.lang {
                 scaffold::Lang::Rust => (
-                    format!("cargo build --release && procbox embed-manifest target/wasm32-wasip2/release/{0}.wasm {0}.manifest.toml", args.name),
+                    "cargo build --release".to_string(),
                     format!("target/wasm32-wasip2/release/{}.wasm", args.name),
                 ),
-                scaffold::Lang::Python | scaffold::Lang::Js => ("./build.sh".to_string(), format!("{}.wasm", args.name)),
+                scaffold::Lang::Python | scaffold::Lang::Js => {
+                    ("./build.sh".to_string(), format!("{}.wasm", args.name))
+                }
             };
             output::emit(&format!(
                 "created {0}/\n  build: cd {0} && {build}\n  run:   procbox run {wasm} --allow-run echo\n  (the manifest, embedded in the plugin, lists what it asks to run: grant it with --allow-run, or all of it with --grant-requested)\n",

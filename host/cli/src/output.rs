@@ -16,8 +16,13 @@ use super::failure::{one_line, Failure};
 /// # Errors
 /// If stdout cannot be written for any reason but a closed pipe.
 pub fn emit(text: &str) -> Result<(), Failure> {
+    emit_bytes(text.as_bytes())
+}
+
+/// [`emit`] for bytes (a completion script, a man page).
+pub fn emit_bytes(bytes: &[u8]) -> Result<(), Failure> {
     let mut stdout = std::io::stdout().lock();
-    match stdout.write_all(text.as_bytes()).and_then(|()| stdout.flush()) {
+    match stdout.write_all(bytes).and_then(|()| stdout.flush()) {
         Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(Failure::procbox(
             anyhow::Error::new(e).context("cannot write to stdout"),
         )),
