@@ -141,6 +141,16 @@
 //! most its maximum), a [`Pipeline`] its last stage's stdout and every
 //! stage's stderr (what flows between stages stays in OS pipes).
 //!
+//! # The manifest
+//!
+//! [`embed_manifest!`] compiles the plugin's manifest (what it asks to
+//! run) into the plugin, so `procbox run PLUGIN --grant-requested` finds it
+//! right after `cargo build`:
+//!
+//! ```ignore
+//! procbox_sdk::embed_manifest!("my-tool.manifest.toml"); // beside Cargo.toml
+//! ```
+//!
 //! # Differences from `std::process` worth knowing
 //!
 //! - **The environment starts empty.** Nothing is inherited; set what the
@@ -172,6 +182,7 @@ mod child;
 mod command;
 mod error;
 mod lines;
+mod manifest;
 mod pipeline;
 mod pump;
 mod queue;

@@ -24,6 +24,7 @@ const SDK_SOURCES: &[(&str, &str)] = vendored!(
     "guests/sdk/src/command.rs",
     "guests/sdk/src/error.rs",
     "guests/sdk/src/lines.rs",
+    "guests/sdk/src/manifest.rs",
     "guests/sdk/src/pipeline.rs",
     "guests/sdk/src/pump.rs",
     "guests/sdk/src/queue.rs",
@@ -266,6 +267,10 @@ const MAIN: &str = r#"//! NAME: a procbox plugin. It may run only what the perso
 
 use procbox_sdk::{Command, Error};
 
+// What this plugin asks to run, compiled into it: `procbox run PLUGIN
+// --grant-requested` grants exactly that.
+procbox_sdk::embed_manifest!("NAME.manifest.toml");
+
 fn main() {
     if let Err(err) = run() {
         eprintln!("NAME: {err}");
@@ -287,14 +292,14 @@ A procbox plugin.
 ```sh
 rustup target add wasm32-wasip2
 cargo build --release
-procbox embed-manifest target/wasm32-wasip2/release/NAME.wasm NAME.manifest.toml
-procbox run target/wasm32-wasip2/release/NAME.wasm --allow-run echo
+procbox run target/wasm32-wasip2/release/NAME.wasm --grant-requested
 ```
 
-`embed-manifest` puts `NAME.manifest.toml` (what the plugin asks to run)
-inside the `.wasm`, so the two travel as one file; run it after every
-build. `procbox inspect --as-flags PLUGIN` prints what it asks for as
-flags, and `procbox run PLUGIN --grant-requested` grants exactly that.
+`NAME.manifest.toml` says what the plugin asks to run. `src/main.rs`
+compiles it into the `.wasm` (`procbox_sdk::embed_manifest!`), so the two
+travel as one file and every `cargo build` picks up a change to it.
+`procbox inspect --as-flags PLUGIN` prints what it asks for as flags, and
+`procbox run PLUGIN --grant-requested` grants exactly that.
 
 `procbox-sdk/` is the procbox guest SDK and its WIT, vendored by `procbox new`;
 `cargo doc -p procbox-sdk --open` shows its documentation.

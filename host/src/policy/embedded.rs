@@ -1,10 +1,22 @@
 //! A plugin's manifest carried inside the plugin: a custom section named
-//! [`SECTION`] at the top level of the component, holding the manifest's
-//! TOML as written. One artifact, so a manifest cannot be forgotten or
-//! separated from its plugin; `procbox embed-manifest` writes it.
+//! [`SECTION`] holding the manifest's TOML as written. One artifact, so a
+//! manifest cannot be forgotten or separated from its plugin.
 //!
-//! Only the top level's sections are read (an id byte and a LEB128 size
-//! each): a nested module's custom sections are not the component's.
+//! The section is found in either of two places, and a plugin may carry
+//! one manifest only:
+//! - at the top level of the component, where `procbox embed-manifest`
+//!   writes it (for any toolchain);
+//! - in one of the component's core modules, where a compiler puts a
+//!   `#[link_section]` static: the Rust SDK's `embed_manifest!` embeds the
+//!   manifest file when the plugin is compiled, so there is no step after
+//!   `cargo build`. A linker cannot add a section to the component
+//!   itself, only to the code it links.
+//!
+//! Only section headers are walked (an id byte and a LEB128 size each) and
+//! only custom sections are read: nested components are not looked into.
+
+use std::borrow::Cow;
+use std::ops::Range;
 
 /// The custom section's name.
 pub const SECTION: &str = "procbox-manifest";
@@ -12,145 +24,206 @@ pub const SECTION: &str = "procbox-manifest";
 /// The 8-byte header of a component (magic, version 13, layer 1).
 const COMPONENT_HEADER: [u8; 8] = [0x00, 0x61, 0x73, 0x6d, 0x0d, 0x00, 0x01, 0x00];
 
-/// One top-level section: its id, and where its contents lie.
+/// The 8-byte header of a core module (magic, version 1).
+const MODULE_HEADER: [u8; 8] = [0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00];
+
+/// A component section's id for a core module.
+const CORE_MODULE: u8 = 1;
+
+/// A section's id for a custom section, in a component and in a module.
+const CUSTOM: u8 = 0;
+
+/// One section: its id, where it starts (its id byte), and where its
+/// contents lie.
 struct Section {
     id: u8,
-    start: usize,
-    contents: std::ops::Range<usize>,
+    start: u64,
+    contents: Range<u64>,
+}
+
+/// Bytes to walk: a component in memory, or in a file read piecewise.
+trait Source {
+    fn len(&self) -> u64;
+    /// `want` bytes at `at` (fewer only past the end).
+    fn bytes(&self, at: u64, want: u64) -> Result<Cow<'_, [u8]>, String>;
+}
+
+impl Source for [u8] {
+    fn len(&self) -> u64 {
+        self.len() as u64
+    }
+
+    fn bytes(&self, at: u64, want: u64) -> Result<Cow<'_, [u8]>, String> {
+        let start = usize::try_from(at.min(Source::len(self))).map_err(|e| e.to_string())?;
+        let end = usize::try_from(at.saturating_add(want).min(Source::len(self))).map_err(|e| e.to_string())?;
+        Ok(Cow::Borrowed(&self[start..end]))
+    }
+}
+
+/// A file read with `pread`, so its offset is left alone.
+struct FileSource<'a> {
+    file: &'a std::fs::File,
+    len: u64,
+}
+
+impl Source for FileSource<'_> {
+    fn len(&self) -> u64 {
+        self.len
+    }
+
+    fn bytes(&self, at: u64, want: u64) -> Result<Cow<'_, [u8]>, String> {
+        use std::os::unix::fs::FileExt;
+        let want = want.min(self.len.saturating_sub(at));
+        let mut buf = vec![0; usize::try_from(want).map_err(|_| "a section is too large")?];
+        self.file.read_exact_at(&mut buf, at).map_err(|e| e.to_string())?;
+        Ok(Cow::Owned(buf))
+    }
 }
 
 /// The manifest embedded in `component`, if any.
 ///
 /// # Errors
-/// The bytes are not a component, its sections are malformed, it has two
-/// manifest sections, or the manifest is not UTF-8.
+/// The bytes are not a component, its sections are malformed, it carries
+/// two manifest sections, or the manifest is not UTF-8.
 pub fn read(component: &[u8]) -> Result<Option<String>, String> {
-    let mut found = None;
-    for section in sections(component)? {
-        if let Some(payload) = manifest_payload(component, &section)? {
-            if found.is_some() {
-                return Err(format!("it has two {SECTION} sections"));
-            }
-            found = Some(manifest_text(payload)?);
-        }
-    }
-    Ok(found)
+    only_one(manifests(component)?)
 }
 
-/// The manifest embedded in the component in `file`, reading only the top
-/// level's section headers and custom sections (a few KiB of a plugin that
-/// may be 20 MB), with `pread`, so the file's offset is left alone.
+/// The manifest embedded in the component in `file`, reading only section
+/// headers and custom sections (a few KiB of a plugin that may be 20 MB).
 ///
 /// # Errors
 /// As [`read`], and when the file cannot be read.
 pub fn read_file(file: &std::fs::File) -> Result<Option<String>, String> {
-    use std::os::unix::fs::FileExt;
     let len = file.metadata().map_err(|e| e.to_string())?.len();
-    let at_offset = |offset: u64, want: usize| -> Result<Vec<u8>, String> {
-        let mut buf = vec![0; want];
-        file.read_exact_at(&mut buf, offset).map_err(|e| e.to_string())?;
-        Ok(buf)
-    };
-    let header_len = COMPONENT_HEADER.len() as u64;
-    if len < header_len || at_offset(0, COMPONENT_HEADER.len())? != COMPONENT_HEADER {
+    only_one(manifests(&FileSource { file, len })?)
+}
+
+/// A manifest found, and whether it is in a core module (put there by the
+/// compiler) rather than at the component's top level.
+struct Embedded {
+    text: String,
+    in_module: bool,
+}
+
+fn only_one(mut found: Vec<Embedded>) -> Result<Option<String>, String> {
+    match found.len() {
+        0 | 1 => Ok(found.pop().map(|m| m.text)),
+        _ if found.iter().any(|m| m.in_module) => Err(format!(
+            "it carries two manifests ({SECTION} sections): one compiled into its code and one added after"
+        )),
+        _ => Err(format!("it has two {SECTION} sections")),
+    }
+}
+
+/// Every manifest section of the component, at its top level and in its
+/// core modules.
+fn manifests<S: Source + ?Sized>(src: &S) -> Result<Vec<Embedded>, String> {
+    if src.bytes(0, 8)?.as_ref() != COMPONENT_HEADER {
         return Err("it is not a WebAssembly component".into());
     }
-    let mut found = None;
-    let mut at = header_len;
-    while at < len {
-        // An id byte and at most 5 bytes of size, or what is left.
-        let head = at_offset(at, usize::try_from((len - at).min(6)).unwrap_or(6))?;
-        let (size, used) = read_leb128(&head[1..]).ok_or("a section size is malformed")?;
-        let start = at + 1 + used as u64;
-        let end = start
-            .checked_add(size)
-            .filter(|end| *end <= len)
-            .ok_or("a section runs past the end of the file")?;
-        if head[0] == 0 {
-            let contents = at_offset(start, usize::try_from(size).map_err(|_| "a section is too large")?)?;
-            let section = Section {
-                id: 0,
-                start: 0,
-                contents: 0..contents.len(),
-            };
-            if let Some(payload) = manifest_payload(&contents, &section)? {
-                if found.is_some() {
-                    return Err(format!("it has two {SECTION} sections"));
+    let mut found = Vec::new();
+    for section in sections(src, COMPONENT_HEADER.len() as u64..src.len())? {
+        if let Some(text) = manifest_in(src, &section)? {
+            found.push(Embedded { text, in_module: false });
+        } else if section.id == CORE_MODULE {
+            let module = section.contents.clone();
+            if src.bytes(module.start, 8)?.as_ref() != MODULE_HEADER {
+                return Err("a core module's header is malformed".into());
+            }
+            for inner in sections(src, module.start + MODULE_HEADER.len() as u64..module.end)? {
+                if let Some(text) = manifest_in(src, &inner)? {
+                    found.push(Embedded { text, in_module: true });
                 }
-                found = Some(manifest_text(payload)?);
             }
         }
-        at = end;
     }
     Ok(found)
 }
 
-/// A manifest section's payload as text.
-fn manifest_text(payload: &[u8]) -> Result<String, String> {
-    std::str::from_utf8(payload)
-        .map(str::to_string)
+/// The manifest's text if `section` is a manifest section.
+fn manifest_in<S: Source + ?Sized>(src: &S, section: &Section) -> Result<Option<String>, String> {
+    if section.id != CUSTOM {
+        return Ok(None);
+    }
+    let contents = section.contents.clone();
+    // A name is a LEB128 length and that many bytes: read the name first,
+    // and the payload only when the name is ours.
+    let head = src.bytes(contents.start, 5 + SECTION.len() as u64)?;
+    let (name_len, used) = read_leb128(&head).ok_or("a custom section's name is malformed")?;
+    let name_end = contents
+        .start
+        .checked_add(used as u64)
+        .and_then(|at| at.checked_add(name_len))
+        .filter(|end| *end <= contents.end)
+        .ok_or("a custom section's name runs past its section")?;
+    if name_len != SECTION.len() as u64 || &head[used..used + SECTION.len()] != SECTION.as_bytes() {
+        return Ok(None);
+    }
+    let payload = src.bytes(name_end, contents.end - name_end)?;
+    String::from_utf8(payload.into_owned())
+        .map(Some)
         .map_err(|_| format!("its {SECTION} section is not UTF-8"))
 }
 
-/// `component` with `manifest` embedded, replacing any manifest it had.
-///
-/// # Errors
-/// As [`read`].
-pub fn embed(component: &[u8], manifest: &str) -> Result<Vec<u8>, String> {
-    let mut out = component[..COMPONENT_HEADER.len().min(component.len())].to_vec();
-    for section in sections(component)? {
-        if manifest_payload(component, &section)?.is_none() {
-            out.extend_from_slice(&component[section.start..section.contents.end]);
-        }
-    }
-    let mut contents = Vec::new();
-    leb128(&mut contents, SECTION.len() as u64);
-    contents.extend_from_slice(SECTION.as_bytes());
-    contents.extend_from_slice(manifest.as_bytes());
-    out.push(0); // a custom section
-    leb128(&mut out, contents.len() as u64);
-    out.extend_from_slice(&contents);
-    Ok(out)
-}
-
-/// The payload of `section` if it is the manifest's custom section.
-fn manifest_payload<'a>(bytes: &'a [u8], section: &Section) -> Result<Option<&'a [u8]>, String> {
-    if section.id != 0 {
-        return Ok(None);
-    }
-    let contents = &bytes[section.contents.clone()];
-    let (name_len, used) = read_leb128(contents).ok_or("a custom section's name is malformed")?;
-    let name_end = used
-        .checked_add(usize::try_from(name_len).map_err(|_| "a custom section's name is too long")?)
-        .filter(|end| *end <= contents.len())
-        .ok_or("a custom section's name runs past its section")?;
-    Ok((&contents[used..name_end] == SECTION.as_bytes()).then(|| &contents[name_end..]))
-}
-
-/// The top-level sections of a component.
-fn sections(bytes: &[u8]) -> Result<Vec<Section>, String> {
-    if bytes.len() < COMPONENT_HEADER.len() || bytes[..COMPONENT_HEADER.len()] != COMPONENT_HEADER {
-        return Err("it is not a WebAssembly component".into());
-    }
+/// The sections laid end to end in `range` of `src`.
+fn sections<S: Source + ?Sized>(src: &S, range: Range<u64>) -> Result<Vec<Section>, String> {
     let mut sections = Vec::new();
-    let mut at = COMPONENT_HEADER.len();
-    while at < bytes.len() {
-        let id = bytes[at];
-        let (size, used) = read_leb128(&bytes[at + 1..]).ok_or("a section size is malformed")?;
-        let start = at + 1 + used;
-        let end = usize::try_from(size)
-            .ok()
-            .and_then(|size| start.checked_add(size))
-            .filter(|end| *end <= bytes.len())
-            .ok_or("a section runs past the end of the file")?;
+    let mut at = range.start;
+    while at < range.end {
+        // An id byte and at most 5 bytes of size.
+        let head = src.bytes(at, 6)?;
+        let (size, used) = head
+            .get(1..)
+            .and_then(read_leb128)
+            .ok_or("a section size is malformed")?;
+        let start = at + 1 + used as u64;
+        let end = start
+            .checked_add(size)
+            .filter(|end| *end <= range.end)
+            .ok_or("a section runs past the end of its component")?;
         sections.push(Section {
-            id,
+            id: head[0],
             start: at,
             contents: start..end,
         });
         at = end;
     }
     Ok(sections)
+}
+
+/// `component` with `manifest` embedded at its top level, replacing any
+/// manifest there.
+///
+/// # Errors
+/// As [`read`], and when the component's code already carries a manifest
+/// (compiled in): two would be refused, and replacing the compiled one
+/// needs a rebuild.
+pub fn embed(component: &[u8], manifest: &str) -> Result<Vec<u8>, String> {
+    if manifests(component)?.iter().any(|m| m.in_module) {
+        return Err(format!(
+            "its code already carries a manifest ({SECTION}, compiled in, as the Rust SDK's embed_manifest! does): change that file and rebuild instead"
+        ));
+    }
+    let mut out = COMPONENT_HEADER.to_vec();
+    for section in sections(component, COMPONENT_HEADER.len() as u64..component.len() as u64)? {
+        if manifest_in(component, &section)?.is_none() {
+            out.extend_from_slice(&component[to_usize(section.start)..to_usize(section.contents.end)]);
+        }
+    }
+    let mut contents = Vec::new();
+    leb128(&mut contents, SECTION.len() as u64);
+    contents.extend_from_slice(SECTION.as_bytes());
+    contents.extend_from_slice(manifest.as_bytes());
+    out.push(CUSTOM);
+    leb128(&mut out, contents.len() as u64);
+    out.extend_from_slice(&contents);
+    Ok(out)
+}
+
+/// An offset within bytes in memory (so it fits a `usize`).
+fn to_usize(at: u64) -> usize {
+    usize::try_from(at).expect("an offset within a slice")
 }
 
 /// An unsigned LEB128 number (at most 5 bytes, as section sizes are u32)
@@ -187,6 +260,62 @@ mod tests {
         COMPONENT_HEADER.to_vec()
     }
 
+    /// A section of id `id` around `contents` (sizes below 128).
+    fn section(id: u8, contents: &[u8]) -> Vec<u8> {
+        let mut out = vec![id, u8::try_from(contents.len()).unwrap()];
+        out.extend_from_slice(contents);
+        out
+    }
+
+    /// A custom section named `name` holding `payload`.
+    fn custom(name: &str, payload: &str) -> Vec<u8> {
+        let mut contents = vec![u8::try_from(name.len()).unwrap()];
+        contents.extend_from_slice(name.as_bytes());
+        contents.extend_from_slice(payload.as_bytes());
+        section(CUSTOM, &contents)
+    }
+
+    /// A component whose one core module holds `module_sections`, as a
+    /// compiler's `#[link_section]` static puts a custom section there.
+    fn with_module(module_sections: &[Vec<u8>]) -> Vec<u8> {
+        let mut module = MODULE_HEADER.to_vec();
+        module_sections.iter().for_each(|s| module.extend_from_slice(s));
+        let mut component = empty_component();
+        component.extend_from_slice(&section(CORE_MODULE, &module));
+        component
+    }
+
+    #[test]
+    fn a_manifest_compiled_into_a_core_module_is_read() {
+        let plugin = with_module(&[
+            section(1, &[0]),
+            custom("name", "x"),
+            custom(SECTION, "allow-run = [\"git\"]\n"),
+        ]);
+        assert_eq!(read(&plugin).unwrap().as_deref(), Some("allow-run = [\"git\"]\n"));
+        // Another custom section in the module is not a manifest.
+        assert_eq!(read(&with_module(&[custom("procbox-manifesto", "x")])), Ok(None));
+    }
+
+    #[test]
+    fn a_plugin_carrying_two_manifests_is_refused_and_embedding_a_second_too() {
+        let compiled = with_module(&[custom(SECTION, "a")]);
+        let mut both = compiled.clone();
+        both.extend_from_slice(&custom(SECTION, "b"));
+        let why = read(&both).unwrap_err();
+        assert!(
+            why.contains("two manifests") && why.contains("compiled into its code"),
+            "{why}"
+        );
+        let why = embed(&compiled, "b").unwrap_err();
+        assert!(
+            why.contains("already carries a manifest") && why.contains("rebuild"),
+            "{why}"
+        );
+        let two_in_modules = with_module(&[custom(SECTION, "a"), custom(SECTION, "b")]);
+        assert!(read(&two_in_modules).is_err());
+    }
+
     #[test]
     fn a_manifest_round_trips_and_replaces_the_one_before() {
         let plain = empty_component();
@@ -201,8 +330,8 @@ mod tests {
     #[test]
     fn other_sections_are_kept_byte_for_byte() {
         let mut component = empty_component();
-        // A custom section "name" with two bytes of payload, then one of id 1.
-        component.extend_from_slice(&[0, 7, 4, b'n', b'a', b'm', b'e', 1, 2, 1, 3, 9, 9, 9]);
+        // A custom section "name" with two bytes of payload, then one of id 7.
+        component.extend_from_slice(&[0, 7, 4, b'n', b'a', b'm', b'e', 1, 2, 7, 3, 9, 9, 9]);
         let embedded = embed(&component, "x").unwrap();
         assert_eq!(&embedded[..component.len()], &component[..]);
         assert_eq!(read(&embedded).unwrap().as_deref(), Some("x"));
@@ -219,6 +348,10 @@ mod tests {
             &[
                 0, 0x61, 0x73, 0x6d, 0x0d, 0, 1, 0, 0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
             ],
+            // A core module whose header is not one, and one whose custom
+            // section's name runs past the section.
+            &[0, 0x61, 0x73, 0x6d, 0x0d, 0, 1, 0, 1, 2, 0, 0],
+            &with_module(&[section(0, &[20, b'p'])]),
         ] {
             assert!(read(bad).is_err(), "{bad:?}");
         }
@@ -232,7 +365,7 @@ mod tests {
     #[test]
     fn reading_a_file_agrees_with_reading_its_bytes() {
         let mut other = empty_component();
-        other.extend_from_slice(&[0, 7, 4, b'n', b'a', b'm', b'e', 1, 2, 1, 3, 9, 9, 9]);
+        other.extend_from_slice(&[0, 7, 4, b'n', b'a', b'm', b'e', 1, 2, 7, 3, 9, 9, 9]);
         let mut truncated = empty_component();
         truncated.extend_from_slice(&[0, 50, 3]);
         let mut two = embed(&empty_component(), "a").unwrap();
@@ -245,6 +378,8 @@ mod tests {
             two,
             b"\0asm\x01\0\0\0".to_vec(),
             Vec::new(),
+            with_module(&[custom(SECTION, "allow-run = [\"cat\"]\n")]),
+            with_module(&[section(0, &[20, b'p'])]),
         ];
         for bytes in cases {
             let mut file = tempfile::tempfile().unwrap();
