@@ -61,8 +61,8 @@ use crate::private;
 const HEADER: &str = "\
 # Grants procbox remembers for one plugin (`procbox grants`). The key is the
 # plugin's content hash: another plugin, or a changed version of this one,
-# does not get them unless you confirm. The keys are a grants file's (README,
-# \"The grants file\"); write directories as absolute paths.
+# does not get them unless you confirm. The keys are a grants file's
+# (docs/reference.md, \"The grants file\"); write directories as absolute paths.
 ";
 
 /// Where remembered grants are kept.

@@ -2,24 +2,17 @@
 //! processes, under a capability policy that the person running them
 //! grants.
 //!
-//! The public surface, by what an embedder does with it (ARCHITECTURE.md
-//! has the inside):
-//! - **grant**: [`PolicyBuilder`] → [`Policy`]; rule grammar in
-//!   [`policy::rule`] and [`policy::env`], files in [`policy::document`],
-//!   limits in [`policy::knobs`];
-//! - **run a plugin**: [`Runtime`], [`RunOptions`] (hooks, the plugin's own
-//!   WASI), [`Outcome`], [`LoadError`], [`RunError`];
-//! - **decide with the user**: [`hooks`] ([`Authorizer`], [`Escalation`],
-//!   [`Observer`]), and the shipped observers [`AuditLog`], [`VerboseLog`];
-//! - **start processes without wasm**: [`Spawner::spawn`], the one spawn
-//!   path (judge, escalate, authorize, admit, spawn, observe), and
-//!   [`Gate`], the pure decision it starts with;
-//! - **link into a store of your own**: [`ctx`] ([`ProcessCtx`],
-//!   [`ProcessView`], [`add_to_linker`]);
-//! - **process-wide choices** an application makes itself: [`containment`]
-//!   (subreaper sweep, inherited descriptors), [`cache`].
+//! This crate is the same engine the `procbox` command runs, without the
+//! command line's choices: an editor, a bot or a build tool embeds it as
+//! its plugin system, builds a policy in code and attaches hooks to the one
+//! spawn path. This page is the embedding guide; the command line, its
+//! grants and what the kernel enforces are described in the repository's
+//! `README.md`, `docs/` and `SECURITY.md`, and where each piece lives in
+//! `ARCHITECTURE.md`.
 //!
-//! Embedding procbox as a plugin system:
+//! # A plugin run
+//!
+//! The policy is the outer bound: nothing it does not grant runs.
 //!
 //! ```no_run
 //! use std::sync::Arc;
@@ -37,6 +30,146 @@
 //! println!("{outcome:?}");
 //! # Ok(()) }
 //! ```
+//!
+//! The rules, environment rules, directories and limits are those of the
+//! command line and its grants files, by the same names: [`PolicyBuilder`]
+//! builds them in code, [`policy::document`] reads a grants file, and
+//! [`policy::knobs`] is the one schema of every limit.
+//!
+//! # Hooks
+//!
+//! [`RunOptions`] attaches an application's hooks to the run:
+//!
+//! ```no_run
+//! use std::sync::Arc;
+//! use procbox::wasmtime_wasi::p2::pipe::MemoryOutputPipe;
+//! use procbox::{Answer, Authorizer, Decision, Escalation, PolicyBuilder, RunOptions, Runtime, Unmatched, VerboseLog};
+//!
+//! /// Asks the user (here: always says no).
+//! struct Prompt;
+//!
+//! #[async_trait::async_trait]
+//! impl Escalation for Prompt {
+//!     async fn escalate(&self, request: &Unmatched) -> Answer {
+//!         Answer::Deny(format!("nobody allowed {}", request.command_line()))
+//!     }
+//! }
+//!
+//! /// This application's own rule, stricter than any user's.
+//! struct NeverDelete;
+//!
+//! #[async_trait::async_trait]
+//! impl Authorizer for NeverDelete {
+//!     async fn authorize(&self, decision: &Decision) -> Result<(), String> {
+//!         match decision.program().file_name().and_then(|n| n.to_str()) {
+//!             Some("rm") => Err("plugins never delete files here".into()),
+//!             _ => Ok(()),
+//!         }
+//!     }
+//! }
+//!
+//! # async fn example() -> anyhow::Result<()> {
+//! let policy = PolicyBuilder::new().allow_run("echo **").allow_run("rm *").build()?;
+//! let captured = MemoryOutputPipe::new(1 << 20);
+//! let stdout = captured.clone();
+//! let options = RunOptions::new(Arc::new(policy))
+//!     .escalation(Arc::new(Prompt))          // asked about what no allow rule grants: a dialog, a broker
+//!     .authorizer(Arc::new(NeverDelete))     // may refuse what the policy allows, never allow more
+//!     .observer(Arc::new(VerboseLog))        // sees every final verdict and every exit
+//!     .wasi(move |wasi| {
+//!         wasi.stdout(stdout.clone());       // the plugin's own stdio, preopens
+//!     });
+//! let runtime = Runtime::new()?;
+//! let plugin = runtime.load_file("chores.wasm".as_ref())?;
+//! let outcome = runtime.run(&plugin, options).await?;
+//! println!("{outcome:?}: {}", String::from_utf8_lossy(&captured.contents()));
+//! # Ok(()) }
+//! ```
+//!
+//! | hook | called for | may |
+//! |---|---|---|
+//! | [`Authorizer`] (async) | requests the policy allows | refuse, with a reason |
+//! | [`Escalation`] (async, one) | requests no allow rule grants, never those a deny rule or the manifest refuses | allow once, allow a rule for the rest of the run, or deny ([`Answer`]) |
+//! | [`Observer`] | the final verdict of each request, each exit | watch (the audit log and `-v` are observers: [`AuditLog`], [`VerboseLog`]) |
+//!
+//! An escalation's answer is judged again by the gate, so deny rules and
+//! the plugin's manifest still hold. While it is asked, the plugin's time
+//! budget stops. [`broker::Broker`] is the escalation hook of the command
+//! line's `PROCBOX_PERMISSION_BROKER`: a program of yours that answers over
+//! a Unix socket, failing closed.
+//!
+//! `host/examples/embed.rs` in the repository is a whole embedding (a
+//! prompt that reads its answers from a channel, an authorizer that never
+//! lets a plugin delete files, an activity log, captured output), run by
+//! the tests.
+//!
+//! # Processes without wasm
+//!
+//! [`Spawner`] starts processes under a policy without any wasm at all:
+//! [`Spawner::spawn`] is the one spawn path (judge, escalate, authorize,
+//! admit, spawn, observe) that plugins go through too, and [`Gate`] the
+//! pure decision it starts with, which an application may ask anything
+//! (`procbox explain` does). A denial carries its fix as data
+//! ([`Denial`], [`Fix`]); [`FixStyle`] writes it in the application's own
+//! words.
+//!
+//! # Confinement, and the launcher
+//!
+//! An application gets the kernel's confinement of children (Landlock, a
+//! seccomp filter, `no_new_privs`) and their containment (a PID namespace
+//! per run) from its policy ([`PolicyBuilder::confine`],
+//! [`PolicyBuilder::contain`], [`PolicyBuilder::allow_child_net`],
+//! [`PolicyBuilder::allow_helper`], the same keys as a grants file):
+//! nothing to call, and no extra binary. Children are started by a small
+//! launcher process, which is the application's own program executed anew:
+//! any program linked with this crate (its test binaries too) can be
+//! executed as the launcher. One that cannot be executed again (an
+//! interpreter loading the library) calls [`set_launcher_program`] with a
+//! program that links it; when no launcher starts, confined and contained
+//! spawns fail with the reason, and nothing is forked in its place. It may
+//! call [`start_launcher_early`] at the top of `main`: the launcher and the
+//! kernel probe then start while the application loads its plugin (a
+//! cached `procbox run` of a Rust hello world went from 11.5 to 9.4 ms).
+//! The preopens of [`RunOptions::wasi`] are the plugin's alone: children
+//! are not granted them.
+//!
+//! # Process-wide choices
+//!
+//! Some choices affect every child of the process, so they stay the
+//! application's own: becoming the child subreaper and sweeping escaped
+//! grandchildren ([`containment::become_subreaper`],
+//! [`containment::kill_adopted`], which an application with children of
+//! its own must not call), and marking inherited descriptors close-on-exec
+//! ([`containment::cloexec_inherited_fds`]). The `procbox` command does
+//! all three at start-up. The compile cache is [`Runtime::with_cache`]'s
+//! directory; only procbox's default cache and configuration directories
+//! are protected from children's writes.
+//!
+//! # Many runs in one process
+//!
+//! A run's future is `Send`, so each can be a tokio task of its own (as in
+//! `procbox worker`); what a run owns (its policy, its children, its
+//! `$TMPDIR` and cgroups, its hooks and the plugin's output) is its own,
+//! and ending a run signals only the children it owns.
+//! [`Runtime::run_until`] stops the plugin when a future of the
+//! application's completes with an exit code (on SIGINT, say); its
+//! children are killed and reaped all the same.
+//!
+//! # The public surface
+//!
+//! - **grant**: [`PolicyBuilder`] → [`Policy`]; rule grammar in
+//!   [`policy::rule`] and [`policy::env`], files in [`policy::document`],
+//!   limits in [`policy::knobs`];
+//! - **run a plugin**: [`Runtime`], [`RunOptions`] (hooks, the plugin's own
+//!   WASI), [`Outcome`], [`LoadError`], [`RunError`];
+//! - **decide with the user**: [`hooks`] ([`Authorizer`], [`Escalation`],
+//!   [`Observer`]), the shipped observers [`AuditLog`], [`VerboseLog`], and
+//!   [`broker`]; remembered grants in [`grant_store`];
+//! - **start processes without wasm**: [`Spawner::spawn`], [`Gate`];
+//! - **link into a store of your own**: [`ctx`] ([`ProcessCtx`],
+//!   [`ProcessView`], [`add_to_linker`]);
+//! - **process-wide choices** an application makes itself: [`containment`],
+//!   [`cache`].
 
 #![deny(missing_docs)]
 // Each `unsafe` block holds one unsafe operation, and an `unsafe fn` is no

@@ -136,38 +136,20 @@ impl Language {
 }
 
 impl Language {
-    /// `procbox new --lang LANG hello-LANG` in a directory outside the
-    /// repository: its `build.sh` (the toolchain from the registry, the
-    /// vendored SDK and WIT) builds a plugin that runs with its manifest
-    /// embedded, and without a grant fails with one line naming the fix.
-    /// The toolchain is the tests' (already installed by a `plugin` call).
+    /// README.md's first plugin in this language, run as written: `procbox
+    /// new --lang LANG`, its build.sh, and a run with the grants its
+    /// manifest requests (embedded by build.sh); without them, a denial.
     pub async fn new_project_builds_and_runs(&self, lang: &str) {
         let dir = tempfile::tempdir().expect("a temporary directory");
-        let name = format!("hello-{lang}");
-        let created = crate::procbox_in(dir.path(), &["new", "--lang", lang, &name]).await;
-        assert_eq!(created.code, Some(0), "{created:?}");
-        assert!(
-            created.stdout.contains(&format!("build: cd {name} && ./build.sh")),
-            "{created:?}"
-        );
-        let project = dir.path().join(&name);
-        let (var, place) = self.toolchain_env();
-        let build = tokio::process::Command::new(project.join("build.sh"))
-            .env(var, place)
-            .env("PROCBOX", procbox_bin())
-            .current_dir(dir.path())
-            .stdin(std::process::Stdio::null())
-            .kill_on_drop(true)
-            .output()
-            .await
-            .expect("start build.sh");
-        assert!(build.status.success(), "{}", String::from_utf8_lossy(&build.stderr));
-        let wasm = project.join(format!("{name}.wasm"));
+        let short = if lang == "python" { "py" } else { lang };
+        let name = format!("my-{short}-tool");
+        let block = crate::readme::shell_block("Your first plugin", &format!("procbox new --lang {lang} {name}"));
+        let ran = crate::readme::run_block(&block, dir.path(), &[self.toolchain_env()]).await;
+        assert!(ran.success, "{block}\n{ran:?}");
+        assert!(ran.stdout.ends_with(&format!("hello from {name} world\n")), "{ran:?}");
+        assert!(ran.stderr.contains("granting what"), "{ran:?}");
+        let wasm = dir.path().join(&name).join(format!("{name}.wasm"));
         let wasm = wasm.to_str().expect("a UTF-8 path");
-        // The manifest travels inside the plugin: --grant-requested grants it.
-        let run = crate::procbox(&["run", wasm, "--grant-requested", "--", "world"]).await;
-        assert_eq!(run.code, Some(0), "{run:?}");
-        assert_eq!(run.stdout, format!("hello from {name} world\n"), "{run:?}");
         let run = crate::procbox(&["run", wasm, "--", "world"]).await;
         assert_eq!(run.code, Some(1), "{run:?}");
         assert!(

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 pub mod harness;
 pub mod language;
+pub mod readme;
 pub mod terminal;
 
 pub use harness::{limits, run_guest, run_guest_until, Outcome};

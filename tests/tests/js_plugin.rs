@@ -242,7 +242,7 @@ async fn tsc_in(dir: &Path, args: &[&str]) -> std::process::Output {
 }
 
 /// Every JavaScript and TypeScript snippet of the SDK reference
-/// (guests/js/sdk/README.md) and of README.md type-checks with
+/// (guests/js/sdk/README.md), README.md and docs/guide.md type-checks with
 /// `tsc --strict` against procbox.d.ts: the JS ones with `checkJs`. Each
 /// is its own module; one without `import` or `export` (none today) would
 /// be made one with a trailing `export {}`, so that snippets never share
@@ -256,7 +256,7 @@ async fn every_documented_javascript_snippet_type_checks_against_procbox_d_ts() 
         let started = std::time::Instant::now();
         let dir = tempfile::tempdir().unwrap();
         let mut names = Vec::new();
-        for doc in ["guests/js/sdk/README.md", "README.md"] {
+        for doc in ["guests/js/sdk/README.md", "README.md", "docs/guide.md"] {
             let text = std::fs::read_to_string(repo().join(doc)).unwrap();
             for (lang, line, mut code) in code_blocks(&text, &["js", "javascript", "ts", "typescript"]) {
                 let ext = if lang.starts_with('t') { "ts" } else { "js" };
@@ -269,7 +269,7 @@ async fn every_documented_javascript_snippet_type_checks_against_procbox_d_ts() 
             }
         }
         // The reference's forms: the plugin, async main, $ options, Command,
-        // Child, ExitStatus, errors; README.md's one.
+        // Child, ExitStatus, errors; README.md's and docs/guide.md's.
         assert!(names.len() >= 8, "{names:?}");
         let dts = repo().join("guests/js/sdk/procbox.d.ts");
         let config = serde_json::json!({

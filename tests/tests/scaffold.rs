@@ -1,73 +1,90 @@
 //! `procbox new`: a plugin crate created outside this repository builds
-//! with plain `cargo build --release` and runs.
+//! with plain `cargo build --release` and runs with the grants its
+//! manifest requests, the manifest compiled in (no step after the build).
 
 use std::time::Duration;
 
+use procbox_tests::procbox_in;
+use procbox_tests::readme::{run_block, shell_block};
 use procbox_tests::terminal::on_a_terminal_in;
-use procbox_tests::{procbox_bin, procbox_in};
 
 /// Building the new crate compiles wit-bindgen for wasm: allow for a slow,
 /// shared machine.
 const BUILD_DEADLINE: Duration = Duration::from_secs(900);
 
+/// README.md's first Rust plugin, run as written in a directory outside
+/// the repository, then what a user does next with it.
 #[tokio::test]
 async fn a_new_plugin_builds_and_runs_outside_the_repository() {
     let dir = tempfile::tempdir().unwrap();
-    let created = procbox_in(dir.path(), &["new", "hello-plugin"]).await;
-    assert_eq!(created.code, Some(0), "{created:?}");
-    // It says how to build and how to run the result with its grants.
+    let block = shell_block("Your first plugin", "procbox new my-tool");
+    let ran = run_block(&block, dir.path(), &[]).await;
+    assert!(ran.success, "{block}\n{ran:?}");
+    // `procbox new` says how to build and how to run the result with its
+    // grants; right after `cargo build`, the manifest travels inside the
+    // plugin, and --grant-requested grants it.
     assert!(
-        created
-            .stdout
-            .contains("build: cd hello-plugin && cargo build --release && procbox embed-manifest target/wasm32-wasip2/release/hello-plugin.wasm hello-plugin.manifest.toml"),
-        "{created:?}"
+        ran.stdout.contains("build: cd my-tool && cargo build --release\n"),
+        "{ran:?}"
     );
     assert!(
-        created
-            .stdout
-            .contains("run:   procbox run target/wasm32-wasip2/release/hello-plugin.wasm --allow-run echo"),
-        "{created:?}"
+        ran.stdout
+            .contains("run:   procbox run target/wasm32-wasip2/release/my-tool.wasm --allow-run echo"),
+        "{ran:?}"
     );
-    let crate_dir = dir.path().join("hello-plugin");
+    assert!(ran.stdout.ends_with("\nhello from my-tool\n"), "{ran:?}");
+    assert!(ran.stderr.contains("granting what"), "{ran:?}");
+    let crate_dir = dir.path().join("my-tool");
     for file in [
         "Cargo.toml",
         ".cargo/config.toml",
         "src/main.rs",
-        "hello-plugin.manifest.toml",
+        "my-tool.manifest.toml",
         "procbox-sdk/src/lib.rs",
         "procbox-sdk/wit/process.wit",
     ] {
         assert!(crate_dir.join(file).is_file(), "{file} was not created");
     }
+    let wasm = crate_dir.join("target/wasm32-wasip2/release/my-tool.wasm");
+    let wasm = wasm.to_str().unwrap();
+    let flags = procbox_in(&crate_dir, &["inspect", "--as-flags", wasm]).await;
+    assert_eq!(flags.stdout, "--allow-run='echo **'\n", "{flags:?}");
+    let run = procbox_in(&crate_dir, &["run", wasm, "--allow-run", "echo"]).await;
+    assert_eq!(run.stdout, "hello from my-tool\n", "{run:?}");
+    // A second manifest is refused, with what to do instead.
+    let embed = procbox_in(&crate_dir, &["embed-manifest", wasm, "my-tool.manifest.toml"]).await;
+    assert_eq!(embed.code, Some(2), "{embed:?}");
+    assert!(embed.stderr.contains("already carries a manifest"), "{embed:?}");
+    // A changed manifest file is in the next build.
+    let manifest = crate_dir.join("my-tool.manifest.toml");
+    let text = std::fs::read_to_string(&manifest).unwrap();
+    std::fs::write(&manifest, text.replace("\"echo **\"", "\"echo **\", \"printf **\"")).unwrap();
+    let rebuilt = cargo_build(&crate_dir).await;
+    assert!(rebuilt.status.success(), "{}", String::from_utf8_lossy(&rebuilt.stderr));
+    let flags = procbox_in(&crate_dir, &["inspect", "--as-flags", wasm]).await;
+    assert_eq!(
+        flags.stdout, "--allow-run='echo **'\n--allow-run='printf **'\n",
+        "{flags:?}"
+    );
+    the_new_user_path_takes_one_denial(wasm).await;
+}
+
+/// `cargo build --release` in `crate_dir`, with none of this build's
+/// settings.
+async fn cargo_build(crate_dir: &std::path::Path) -> std::process::Output {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let build = tokio::process::Command::new(cargo)
         .args(["build", "--release"])
-        .current_dir(&crate_dir)
+        .current_dir(crate_dir)
         .env_remove("CARGO_TARGET_DIR")
         .env_remove("RUSTFLAGS")
         .env_remove("CARGO_ENCODED_RUSTFLAGS")
         .kill_on_drop(true)
         .output();
-    let build = tokio::time::timeout(BUILD_DEADLINE, build)
+    tokio::time::timeout(BUILD_DEADLINE, build)
         .await
         .expect("build deadline")
-        .unwrap();
-    assert!(build.status.success(), "{}", String::from_utf8_lossy(&build.stderr));
-    let wasm = crate_dir.join("target/wasm32-wasip2/release/hello-plugin.wasm");
-    let wasm = wasm.to_str().unwrap();
-    let embed = procbox_in(&crate_dir, &["embed-manifest", wasm, "hello-plugin.manifest.toml"]).await;
-    assert_eq!(embed.code, Some(0), "{embed:?}");
-    // The manifest travels inside the plugin: no --manifest.
-    let run = procbox_in(&crate_dir, &["run", wasm, "--allow-run", "echo"]).await;
-    assert_eq!(run.code, Some(0), "{run:?}");
-    assert_eq!(run.stdout, "hello from hello-plugin\n");
-    let flags = procbox_in(&crate_dir, &["inspect", "--as-flags", wasm]).await;
-    assert_eq!(flags.stdout, "--allow-run='echo **'\n", "{flags:?}");
-    let granted = procbox_in(&crate_dir, &["run", wasm, "--grant-requested"]).await;
-    assert_eq!(granted.stdout, "hello from hello-plugin\n", "{granted:?}");
-    assert!(granted.stderr.contains("granting what"), "{granted:?}");
-    assert!(procbox_bin().exists());
-    the_new_user_path_takes_one_denial(wasm).await;
+        .unwrap()
 }
 
 /// Run, get denied with the fix named, grant it at the prompt ("always"),
@@ -78,19 +95,19 @@ async fn the_new_user_path_takes_one_denial(wasm: &str) {
     let denied = procbox_tests::procbox_with_env(&vars, &["run", wasm]).await;
     assert_eq!(denied.code, Some(1), "{denied:?}");
     assert!(
-        denied.stderr.contains("--allow-run 'echo hello from hello-plugin'"),
+        denied.stderr.contains("--allow-run 'echo hello from my-tool'"),
         "{denied:?}"
     );
     let think = Duration::ZERO;
     let (code, shown) = on_a_terminal_in(config.path(), &["run", wasm], "", &["a"], think).await;
     assert_eq!(code, Some(0), "{shown}");
     assert!(
-        shown.contains("hello from hello-plugin") && shown.contains("remembered for"),
+        shown.contains("hello from my-tool") && shown.contains("remembered for"),
         "{shown}"
     );
     let again = procbox_tests::procbox_with_env(&vars, &["run", wasm]).await;
     assert_eq!(again.code, Some(0), "{again:?}");
-    assert_eq!(again.stdout, "hello from hello-plugin\n", "{again:?}");
+    assert_eq!(again.stdout, "hello from my-tool\n", "{again:?}");
 }
 
 #[tokio::test]

@@ -1,6 +1,7 @@
 //! One name per knob everywhere: every grant key and limit of the grants
-//! file is a `procbox run` flag of the same name and has a README line, and
-//! a manifest (which only requests) refuses every one of them.
+//! file is a `procbox run` flag of the same name and has a line in
+//! docs/reference.md, and a manifest (which only requests) refuses every
+//! one of them.
 
 use std::path::Path;
 
@@ -9,9 +10,9 @@ use procbox::policy::knobs::ValueKind;
 use procbox::policy::KNOBS;
 use procbox_tests::{bounded, procbox};
 
-fn readme() -> String {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../README.md");
-    std::fs::read_to_string(path).expect("README.md")
+fn reference() -> String {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/reference.md");
+    std::fs::read_to_string(path).expect("docs/reference.md")
 }
 
 /// The top-level keys of a grants file, as its parser names them when it
@@ -34,9 +35,9 @@ fn toml_value(kind: ValueKind) -> &'static str {
 }
 
 #[tokio::test]
-async fn every_limit_and_grant_key_is_a_flag_with_a_readme_line() {
+async fn every_limit_and_grant_key_is_a_flag_with_a_reference_line() {
     let help = bounded!(procbox(&["run", "--help"])).stdout;
-    let readme = readme();
+    let reference = reference();
     // `run`, `limits` and `plugin` are tables, not flags; `remembered`
     // belongs only in the grant store's entries, `path` only in a
     // worker's worker.toml.
@@ -48,7 +49,7 @@ async fn every_limit_and_grant_key_is_a_flag_with_a_readme_line() {
     for name in names {
         let flag = format!("--{name}");
         assert!(help.contains(&flag), "{flag} is not a flag of `procbox run`");
-        assert!(readme.contains(&flag), "{flag} has no line in the README");
+        assert!(reference.contains(&flag), "{flag} has no line in docs/reference.md");
     }
 }
 

@@ -221,7 +221,7 @@ fn run_hint(error: &RunError) -> Option<String> {
         ),
         RunError::OutOfTime { .. } => Some("raise --max-plugin-time if the plugin needs longer".into()),
         RunError::Aborted { .. } => Some(
-            "check the program behind PROCBOX_PERMISSION_BROKER (README: \"A permission broker\"), or unset it".into(),
+            "check the program behind PROCBOX_PERMISSION_BROKER (docs/reference.md, \"The permission broker\"), or unset it".into(),
         ),
         RunError::OutOfMemory { cap, .. } => Some(format!(
             "raise --max-plugin-memory if the plugin needs more (e.g. --max-plugin-memory {}MiB)",
@@ -256,7 +256,7 @@ fn policy_hint(error: &PolicyError) -> String {
             "a rule is 'PROGRAM [PATTERN...]' as one word, e.g. --allow-run 'git log **'; see `procbox run --help`".into()
         }
         PolicyError::Dir { .. } => "grant a directory that exists (--dir, --allow-read, --allow-write, `dir`)".into(),
-        PolicyError::Document(_) => "see the README, section \"The grants file\"".into(),
+        PolicyError::Document(_) => "see docs/reference.md, section \"The grants file\"".into(),
         _ => "see `procbox run --help`".into(),
     }
 }

@@ -38,7 +38,7 @@ pub struct GrantArgs {
     /// --allow-write). Without a cwd a child runs where procbox was started.
     #[arg(long = "dir", value_name = "PATH", help_heading = "Grants")]
     pub dirs: Vec<PathBuf>,
-    /// Read grants from a TOML file (see the README for its keys).
+    /// Read grants from a TOML file (docs/reference.md, "The grants file", lists its keys).
     #[arg(long = "grants", value_name = "FILE", help_heading = "Grants")]
     pub grants_files: Vec<PathBuf>,
     /// Let children use procbox's own stdin, stdout and stderr
@@ -277,10 +277,10 @@ pub fn read_document(path: &Path, kind: Kind) -> Result<document::Document, Fail
     })?;
     document::parse(&text, path, kind).map_err(|message| {
         Failure::usage_msg(message).with_hint(match kind {
-            Kind::Grants => "see the README, section \"The grants file\", for its keys and their values",
-            Kind::Manifest => "a manifest takes allow-run, allow-env, [[run]] and [plugin]; see the README, section \"The grants file\"",
+            Kind::Grants => "see docs/reference.md, section \"The grants file\", for its keys and their values",
+            Kind::Manifest => "a manifest takes allow-run, allow-env, [[run]] and [plugin]; see docs/reference.md, section \"Manifests\"",
             Kind::Remembered => "fix it with `procbox grants edit`",
-            Kind::WorkerPlugin => "a [plugins.NAME] table takes `path` and the keys of a grants file (see the README, section \"The grants file\")",
+            Kind::WorkerPlugin => "a [plugins.NAME] table takes `path` and the keys of a grants file (see docs/reference.md, section \"The grants file\")",
         })
     })
 }

@@ -57,7 +57,7 @@ fn failure(error: FindError, plugin: &Path) -> Failure {
             "embed a manifest that `procbox inspect --manifest FILE` accepts".to_string()
         }
         FindError::Parse { embedded: false, .. } => {
-            "a manifest takes allow-run, allow-env, [[run]] and [plugin]; see the README, section \"The grants file\""
+            "a manifest takes allow-run, allow-env, [[run]] and [plugin]; see docs/reference.md, section \"Manifests\""
                 .to_string()
         }
         FindError::Differs { file, .. } => format!(

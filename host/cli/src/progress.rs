@@ -10,7 +10,7 @@
 //!
 //! `PROCBOX_PROGRESS_AFTER_MS` sets the threshold in milliseconds. It is
 //! meant for tests (`0` makes every compile report), not for users, and the
-//! README does not mention it.
+//! docs do not mention it.
 
 use std::io::{IsTerminal, Write};
 use std::path::Path;

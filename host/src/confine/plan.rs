@@ -19,8 +19,8 @@ use crate::policy::Policy;
 
 /// What every child may read so that programs can run: system programs
 /// and libraries, the parts of `/etc` they need (never `shadow`, `sudoers`
-/// or `ssh`), a few devices, and `/proc` (see the README: until children
-/// get a private `/proc`, all of it is readable).
+/// or `ssh`), a few devices, and `/proc` (under containment children get a
+/// private `/proc`; without it, all of it is readable: SECURITY.md).
 pub const SYSTEM_READ: &[&str] = &[
     "/usr",
     "/bin",
@@ -164,7 +164,7 @@ impl ChildPlan {
                 ""
             },
         );
-        let _ = writeln!(out, "  read:    {} + the system set (see README)", list(&user_read));
+        let _ = writeln!(out, "  read:    {} + the system set (SECURITY.md)", list(&user_read));
         let _ = writeln!(out, "  write:   {} /dev/null", list(&self.write));
         let user_files: Vec<PathBuf> = self
             .write_files

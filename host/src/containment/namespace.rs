@@ -464,8 +464,8 @@ mod tests {
 
     #[test]
     fn this_kernel_gives_root_a_pid_namespace() {
-        // The machines this runs on (see ../shared/NOTES-kernel.md) have
-        // PID namespaces; the tests run as root.
+        // The machines the tests run on have PID namespaces, and the tests
+        // run as root.
         assert_eq!(NamespaceSupport::get().works, Ok(false));
         assert!(Containment::decide(ContainMode::Require).unwrap().pid_namespace);
     }

@@ -29,7 +29,7 @@
 //! max-spawns = 1000
 //! max-runtime = "30s"
 //! max-output = "16MiB"
-//! rlimit-cpu = 60              # child rlimits (with confine = "off", these force the fork path)
+//! rlimit-cpu = 60              # child rlimits, set in each child before exec
 //! rlimit-as = "2GiB"
 //! rlimit-nofile = 1024
 //! rlimit-fsize = "1GiB"

@@ -1,10 +1,10 @@
 //! **One schema for every limit.** Each knob is declared once, in the table
 //! at the bottom of this file, under the one name it has everywhere: the
 //! key in a grants file's `[limits]` table, the `procbox` flag `--NAME`, and
-//! the README. [`LimitSettings`] is the serde struct (kebab-case, unknown
+//! docs/reference.md. [`LimitSettings`] is the serde struct (kebab-case, unknown
 //! keys refused) that both the TOML reader and the CLI fill, and
 //! [`KNOBS`] is the table the CLI turns into flags. A test checks that
-//! every knob has a flag and a README line and that a manifest refuses it.
+//! every knob has a flag and a line in docs/reference.md and that a manifest refuses it.
 
 use std::fmt;
 use std::str::FromStr;
@@ -143,7 +143,7 @@ macro_rules! knobs {
 }
 
 const CHILDREN: &str = "Limits on children";
-const RLIMITS: &str = "Child resource limits (for unconfined children, each forces the fork path)";
+const RLIMITS: &str = "Child resource limits (set in each child before exec)";
 const PLUGIN: &str = "Limits on the plugin itself";
 const TREE: &str = "Limits on the whole tree of children (cgroups; procbox doctor says where)";
 

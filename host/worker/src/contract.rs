@@ -1,6 +1,6 @@
 //! The worker's contract with workflows: what an activity of type
 //! `procbox.run` takes, what it returns, and the application-failure types
-//! it fails with. The README and `docs/fleet.md` describe the same; the
+//! it fails with. `docs/reference.md` and `docs/fleet.md` describe the same; the
 //! tests drive it with the `temporal` CLI and a Python workflow.
 
 use serde::{Deserialize, Serialize};
