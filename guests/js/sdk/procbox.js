@@ -139,6 +139,18 @@ function readChunk(stream) {
   }
 }
 
+/**
+ * Frees a chunk read from a pipe once it is decoded. Detaching its
+ * ArrayBuffer (`transfer(0)`) frees the bytes at once: StarlingMonkey does
+ * not count the memory of the buffers wasi:io hands over, so dead chunks
+ * would wait for a collection that nothing triggers, and a plugin
+ * streaming 100 MB needed over 64 MiB. Every chunk this SDK reads is
+ * decoded and dropped, never handed to the plugin's own code.
+ */
+function release(chunk) {
+  chunk.buffer.transfer?.(0);
+}
+
 function dispose(resource) {
   resource?.[Symbol.dispose]?.();
 }
@@ -188,6 +200,7 @@ class Pump {
       this.take[i](null);
     } else if (chunk.length) {
       this.take[i](chunk);
+      release(chunk);
     }
   }
 
@@ -613,6 +626,7 @@ class Job {
       if (i === 0 && this.lineMode) this.endLines();
     } else if (chunk.length) {
       this.take(i, this.decoders[i].decode(chunk, { stream: true }));
+      release(chunk);
     }
   }
 
