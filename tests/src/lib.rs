@@ -8,6 +8,7 @@ use std::process::Stdio;
 use std::time::Duration;
 
 pub mod harness;
+pub mod help;
 pub mod language;
 pub mod readme;
 pub mod terminal;

@@ -4,6 +4,7 @@
 
 use std::path::Path;
 
+use procbox_tests::help::{commands_in, flags_in};
 use procbox_tests::{bounded, procbox, procbox_in, procbox_with_env, Run, TEST_DEADLINE};
 
 /// Runs `procbox run FILE` on a file holding `bytes`.
@@ -497,36 +498,14 @@ async fn arguments_that_are_not_utf8_do_not_panic() {
     }
 }
 
-/// The subcommands `procbox --help` lists (not `help`).
+/// The subcommands `procbox --help` lists.
 async fn subcommands() -> Vec<String> {
-    let help = bounded!(procbox(&["--help"])).stdout;
-    let listed = help.split("Commands:\n").nth(1).expect("a Commands section");
-    listed
-        .lines()
-        .take_while(|line| line.starts_with("  "))
-        .filter(|line| !line[2..].starts_with(' ')) // not a wrapped description
-        .filter_map(|line| line.split_whitespace().next())
-        .filter(|name| *name != "help")
-        .map(str::to_string)
-        .collect()
+    commands_in(&bounded!(procbox(&["--help"])).stdout)
 }
 
-/// The long flags `procbox SUBCOMMAND --help` defines (its option lines,
-/// not flags its descriptions mention).
+/// The long flags `procbox SUBCOMMAND --help` defines.
 async fn long_flags(subcommand: &str) -> Vec<String> {
-    let help = bounded!(procbox(&[subcommand, "--help"])).stdout;
-    let mut flags: Vec<String> = help
-        .lines()
-        .filter(|line| line.trim_start().starts_with('-'))
-        .filter_map(|line| {
-            line.split(|c: char| c.is_whitespace() || c == ',' || c == '=' || c == '[' || c == '<')
-                .find(|word| word.starts_with("--") && word.len() > 2)
-        })
-        .map(str::to_string)
-        .collect();
-    flags.sort();
-    flags.dedup();
-    flags
+    flags_in(&bounded!(procbox(&[subcommand, "--help"])).stdout)
 }
 
 #[tokio::test]

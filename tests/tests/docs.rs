@@ -19,6 +19,7 @@ use std::path::{Component, Path, PathBuf};
 
 use procbox::policy::document::{self, Kind};
 use procbox::policy::{worker_file, KNOBS};
+use procbox_tests::help::{commands_in, flags_in};
 use procbox_tests::{bounded, procbox, procbox_bin};
 
 /// Code spans that look like repository paths but are not: placeholders
@@ -617,36 +618,6 @@ fn names_key(text: &str, key: &str) -> bool {
             line.strip_prefix(key)
                 .is_some_and(|rest| rest.trim_start().starts_with('='))
         })
-}
-
-/// The commands a `--help` lists under "Commands:" (not `help`).
-fn commands_in(help: &str) -> Vec<String> {
-    let listed = help.split("Commands:\n").nth(1).expect("a Commands section");
-    listed
-        .lines()
-        .take_while(|line| line.starts_with("  "))
-        .filter(|line| !line[2..].starts_with(' '))
-        .filter_map(|line| line.split_whitespace().next())
-        .filter(|name| *name != "help")
-        .map(str::to_string)
-        .collect()
-}
-
-/// The long flags a `--help` defines: its option lines, not flags its
-/// descriptions mention.
-fn flags_in(help: &str) -> Vec<String> {
-    let mut flags: Vec<String> = help
-        .lines()
-        .filter(|line| line.trim_start().starts_with('-'))
-        .filter_map(|line| {
-            line.split(|c: char| c.is_whitespace() || c == ',' || c == '=' || c == '[' || c == '<')
-                .find(|word| word.starts_with("--") && word.len() > 2)
-        })
-        .map(str::to_string)
-        .collect();
-    flags.sort();
-    flags.dedup();
-    flags
 }
 
 /// `procbox ARGS --help`, which must succeed.
