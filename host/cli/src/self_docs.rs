@@ -36,7 +36,7 @@ pub fn man_page(cli: Command, subcommand: Option<&str>) -> Result<Vec<u8>, Failu
                 Failure::usage_msg(format!("{name:?} is not a procbox subcommand"))
                     .with_hint(format!("give one of: {}", names.join(", ")))
             })?;
-            page_of(&cli, sub)
+            return subcommand_page(&cli, sub);
         }
     };
     render(page)
@@ -57,7 +57,7 @@ pub fn write_man_pages(cli: Command, dir: &Path) -> Result<String, Failure> {
     for sub in visible_subcommands(&cli) {
         pages.push((
             format!("procbox-{}.1", sub.get_name()),
-            render(page_of(&cli, sub.clone()))?,
+            subcommand_page(&cli, sub.clone())?,
         ));
     }
     let mut written = String::new();
@@ -82,6 +82,18 @@ fn built(cli: Command) -> Command {
 /// The subcommands a user sees (not `help`).
 fn visible_subcommands(cli: &Command) -> impl Iterator<Item = &Command> {
     cli.get_subcommands().filter(|c| !c.is_hide_set())
+}
+
+/// The page of `procbox SUB`. `procbox worker` passes its flags to
+/// `procbox-worker`, whose own page lists them; without that program the
+/// page says only what `procbox worker` is.
+fn subcommand_page(cli: &Command, sub: Command) -> Result<Vec<u8>, Failure> {
+    if sub.get_name() == "worker" {
+        if let Some(page) = super::worker::man_page() {
+            return Ok(page);
+        }
+    }
+    render(page_of(cli, sub))
 }
 
 /// A subcommand's page, named `procbox-NAME` as git's are, with the

@@ -5,6 +5,7 @@
 
 use std::ffi::OsString;
 use std::os::unix::process::CommandExt;
+use std::path::PathBuf;
 
 use crate::failure::Failure;
 
@@ -14,11 +15,7 @@ const WORKER: &str = "procbox-worker";
 /// Replaces this process with the worker; returns only if that failed.
 /// Runs in `main` before any thread or runtime exists.
 pub fn exec(args: &[OsString]) -> Failure {
-    let beside = std::env::current_exe()
-        .ok()
-        .and_then(|exe| Some(exe.parent()?.join(WORKER)))
-        .filter(|path| path.is_file());
-    let Some(program) = beside else {
+    let Some(program) = beside() else {
         return Failure::usage_msg(format!(
             "procbox worker needs {WORKER} installed beside procbox, and it is not there"
         ))
@@ -27,4 +24,22 @@ pub fn exec(args: &[OsString]) -> Failure {
     };
     let error = std::process::Command::new(&program).args(args).exec();
     Failure::procbox(anyhow::Error::new(error).context(format!("cannot run {}", program.display())))
+}
+
+/// The worker's man page, from `procbox-worker --man-page` (its flags are
+/// defined there, not here); `None` when it is not installed or fails.
+pub fn man_page() -> Option<Vec<u8>> {
+    let output = std::process::Command::new(beside()?)
+        .arg("--man-page")
+        .stdin(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .output()
+        .ok()?;
+    output.status.success().then_some(output.stdout)
+}
+
+/// `procbox-worker` in procbox's own directory, if it is there.
+fn beside() -> Option<PathBuf> {
+    let exe = std::env::current_exe().ok()?;
+    Some(exe.parent()?.join(WORKER)).filter(|path| path.is_file())
 }

@@ -61,11 +61,38 @@ struct Args {
     audit: Option<PathBuf>,
 }
 
+/// Writes the worker's man page (roff), named `procbox-worker` like the
+/// pages of procbox's other subcommands.
+fn print_man_page() -> ExitCode {
+    use clap::CommandFactory;
+    use std::io::Write;
+    let page = Args::command().name("procbox-worker");
+    let mut out = Vec::new();
+    let written = clap_mangen::Man::new(page)
+        .render(&mut out)
+        .and_then(|()| std::io::stdout().write_all(&out));
+    match written {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("procbox worker: cannot write the man page: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
 /// The first bytes of stdout and the last of stderr a result keeps: two
 /// of them stay well under Temporal's 2 MB payload limit.
 const OUTPUT_CAP: usize = 256 * 1024;
 
+/// `procbox man worker` asks for the worker's page with this, the only
+/// argument (the flags are defined here, not in `procbox`).
+const MAN_PAGE: &str = "--man-page";
+
 fn main() -> ExitCode {
+    let argv: Vec<std::ffi::OsString> = std::env::args_os().skip(1).collect();
+    if argv.len() == 1 && argv[0] == MAN_PAGE {
+        return print_man_page();
+    }
     let args = match Args::try_parse() {
         Ok(args) => args,
         Err(err) if !err.use_stderr() => err.exit(),
