@@ -52,7 +52,13 @@ fn vendored(rel: &Path) -> bool {
 
 /// Every Markdown file of the repository, relative to its root, sorted.
 fn markdown_files() -> Vec<PathBuf> {
-    fn walk(root: &Path, dir: &Path, found: &mut Vec<PathBuf>) {
+    files_named(|name| name.ends_with(".md"))
+}
+
+/// Every file of the repository (outside build output and vendored
+/// packages) whose name `wanted` accepts, relative to its root, sorted.
+fn files_named(wanted: impl Fn(&str) -> bool) -> Vec<PathBuf> {
+    fn walk(root: &Path, dir: &Path, wanted: &dyn Fn(&str) -> bool, found: &mut Vec<PathBuf>) {
         for entry in std::fs::read_dir(dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display())) {
             let entry = entry.unwrap();
             let path = entry.path();
@@ -61,16 +67,16 @@ fn markdown_files() -> Vec<PathBuf> {
             let kind = entry.file_type().unwrap();
             if kind.is_dir() {
                 if !SKIPPED_DIRS.contains(&name.as_str()) && !vendored(&rel) {
-                    walk(root, &path, found);
+                    walk(root, &path, wanted, found);
                 }
-            } else if kind.is_file() && name.ends_with(".md") {
+            } else if kind.is_file() && wanted(&name) {
                 found.push(rel);
             }
         }
     }
     let root = repo();
     let mut found = Vec::new();
-    walk(&root, &root, &mut found);
+    walk(&root, &root, &wanted, &mut found);
     found.sort();
     found
 }
@@ -541,8 +547,16 @@ fn every_repository_path_in_backticks_exists() {
 
 #[test]
 fn nothing_cites_a_file_outside_the_repository() {
+    let text_file = |name: &str| {
+        let sources = [".md", ".rs", ".py", ".js", ".mjs", ".ts", ".sh", ".toml", ".wit"];
+        sources.iter().any(|ext| name.ends_with(ext)) || name == "run"
+    };
+    let this_test = Path::new(file!()).file_name().unwrap();
     let mut cited = Vec::new();
-    for file in markdown_files() {
+    for file in files_named(text_file) {
+        if file.starts_with("tests") && file.file_name() == Some(this_test) {
+            continue; // it names what it looks for
+        }
         let text = std::fs::read_to_string(repo().join(&file)).unwrap();
         for (i, line) in text.lines().enumerate() {
             for outside in ["../shared", "NOTES-", "BRIEF.md"] {
@@ -748,4 +762,39 @@ fn the_reference_names_every_key_of_worker_toml() {
         missing.is_empty(),
         "not in docs/reference.md, \"worker.toml\": {missing:?}"
     );
+}
+
+/// The README's two commands at its top are what CI runs: the test command
+/// as written, and the demo as the program `cargo run --bin NAME` starts
+/// (`.ci/run` runs the binary the test build made rather than build it
+/// again with other features). The first-plugin blocks run in the
+/// scaffold and language tests (`procbox_tests::readme`).
+#[test]
+fn ci_runs_the_readme_s_two_commands() {
+    let readme = std::fs::read_to_string(repo().join("README.md")).unwrap();
+    let block = readme
+        .split("```sh\n")
+        .nth(1)
+        .and_then(|rest| rest.split("\n```").next())
+        .expect("README.md starts with a sh block");
+    let commands: Vec<&str> = block
+        .lines()
+        .map(|line| line.split(" #").next().unwrap().trim())
+        .collect();
+    let [demo, tests] = commands[..] else {
+        panic!("README.md's first block is not the two commands: {block}")
+    };
+    let ci = std::fs::read_to_string(repo().join(".ci/run")).unwrap();
+    let runs = |command: &str| ci.lines().any(|line| line.trim() == command);
+    assert!(runs(tests), ".ci/run does not run the README's test command {tests:?}");
+    let bin = demo
+        .split("cargo run --bin ")
+        .nth(1)
+        .and_then(|rest| rest.strip_suffix(" -- demo"))
+        .unwrap_or_else(|| panic!("the demo command {demo:?} is not `cargo run --bin NAME -- demo`"));
+    assert!(
+        runs(&format!("target/debug/{bin} demo")),
+        ".ci/run does not run target/debug/{bin} demo"
+    );
+    assert_eq!(procbox_bin().file_name().unwrap(), bin, "the demo runs another program");
 }
