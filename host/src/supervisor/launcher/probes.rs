@@ -75,21 +75,54 @@ pub fn probe_here() -> Probed {
     }
 }
 
-/// Runs in procbox at exit ([`super::exit`]): kills and reaps a probe
-/// started early whose answer nobody asked for. Its pid is owned and
-/// unreaped, so it cannot have been reused.
+/// How long procbox's exit waits for an unasked probe to finish on its
+/// own before killing it. A probe takes milliseconds.
+const UNASKED_BOUND: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Runs in procbox at exit ([`super::exit`]): reaps a probe started early
+/// whose answer nobody asked for. Its pid is owned and unreaped, so it
+/// cannot have been reused.
+///
+/// The probe is let finish rather than killed: it makes a PID namespace
+/// whose init is its own child, and ends that init before it answers.
+/// Killed in the middle, it would leave the init to procbox's nearest
+/// subreaper (a container's entrypoint, a CI agent), a zombie there once
+/// its death signal ends it. With the pipe closed, its answer fails and
+/// it exits; only one that has not within [`UNASKED_BOUND`] is killed.
 pub(super) fn reap_unasked() {
+    use rustix::process::{kill_process, waitpid, Pid, Signal, WaitOptions};
     let Some(Pending { pid, answer }) = PENDING.lock().unwrap_or_else(|e| e.into_inner()).take() else {
         return;
     };
     drop(answer);
-    if let Some(child) = rustix::process::Pid::from_raw(pid) {
-        let _ = rustix::process::kill_process(child, rustix::process::Signal::KILL);
-        while let Err(rustix::io::Errno::INTR) =
-            rustix::process::waitpid(Some(child), rustix::process::WaitOptions::empty())
-        {}
+    if let Some(child) = Pid::from_raw(pid) {
+        if !exits_within(child, UNASKED_BOUND) {
+            let _ = kill_process(child, Signal::KILL);
+        }
+        while let Err(rustix::io::Errno::INTR) = waitpid(Some(child), WaitOptions::empty()) {}
     }
     crate::supervisor::owned::release(pid);
+}
+
+/// Whether the child `pid` exits within `bound` (not reaped: its pidfd
+/// turns readable). `false` when the kernel has no pidfds.
+fn exits_within(pid: rustix::process::Pid, bound: std::time::Duration) -> bool {
+    use rustix::event::{poll, PollFd, PollFlags, Timespec};
+    let Ok(pidfd) = rustix::process::pidfd_open(pid, rustix::process::PidfdFlags::empty()) else {
+        return false;
+    };
+    let timeout = Timespec {
+        tv_sec: bound.as_secs() as _,
+        tv_nsec: bound.subsec_nanos() as _,
+    };
+    let mut polled = [PollFd::new(&pidfd, PollFlags::IN)];
+    loop {
+        match poll(&mut polled, Some(&timeout)) {
+            Ok(ready) => return ready > 0,
+            Err(rustix::io::Errno::INTR) => {}
+            Err(_) => return false,
+        }
+    }
 }
 
 /// Starts the probe process, its pid owned (the reaper of adopted orphans
