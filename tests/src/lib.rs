@@ -417,8 +417,69 @@ pub enum User {
     Nobody,
 }
 
-/// Both, in the order the attack tests run them.
-pub const USERS: [User; 2] = [User::Root, User::Nobody];
+/// The users the attack tests run as, in order: root, then `nobody` when
+/// `nobody` can run this checkout's `procbox`. A clone inside a directory
+/// others cannot enter (a private home, a `mktemp -d` directory) keeps it
+/// out, and so does running the tests as another user than root (`setpriv`
+/// needs root): then the `nobody` half of each test is skipped, said on the
+/// terminal (see [`skip`]), and its root half still runs.
+pub fn users() -> Vec<User> {
+    match nobody_can_run_procbox() {
+        Ok(()) => vec![User::Root, User::Nobody],
+        Err(reason) => {
+            skip(&format!("the half as nobody: {reason}"));
+            vec![User::Root]
+        }
+    }
+}
+
+/// Whether a test that runs `procbox` as `nobody` can run here; when it
+/// cannot, says why on the terminal (see [`users`]) and the test returns.
+pub fn can_run_as_nobody() -> bool {
+    match nobody_can_run_procbox() {
+        Ok(()) => true,
+        Err(reason) => {
+            skip(&format!("it runs procbox as nobody: {reason}"));
+            false
+        }
+    }
+}
+
+/// Whether `nobody` can run this checkout's `procbox`, asked once.
+fn nobody_can_run_procbox() -> Result<(), String> {
+    static ANSWER: std::sync::OnceLock<Result<(), String>> = std::sync::OnceLock::new();
+    ANSWER
+        .get_or_init(|| {
+            // SAFETY: geteuid has no preconditions.
+            if unsafe { libc::geteuid() } != 0 {
+                return Err("the tests do not run as root, and only root can become nobody".into());
+            }
+            let out = std::process::Command::new(AS_NOBODY[0])
+                .args(&AS_NOBODY[1..])
+                .arg(procbox_bin())
+                .arg("--version")
+                .output()
+                .map_err(|e| format!("cannot run setpriv: {e}"))?;
+            if out.status.success() {
+                return Ok(());
+            }
+            Err(format!(
+                "nobody cannot run {} ({}); clone the repository where others can enter, such as /tmp, to run it",
+                procbox_bin().display(),
+                String::from_utf8_lossy(&out.stderr).trim()
+            ))
+        })
+        .clone()
+}
+
+/// Says on the terminal that the running test skips `what`: one line,
+/// `skipped: TEST: WHAT`, written past libtest's capture so that a passing
+/// run shows it (and `grep -c skipped:` counts them).
+pub fn skip(what: &str) {
+    use std::io::Write;
+    let test = std::thread::current().name().unwrap_or("a test").to_string();
+    let _ = writeln!(std::io::stderr(), "skipped: {test}: {what}");
+}
 
 /// The command that runs a program as `nobody`, with no groups.
 pub const AS_NOBODY: [&str; 4] = ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups"];

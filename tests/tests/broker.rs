@@ -118,7 +118,7 @@ async fn allow_once_runs_the_request_and_the_broker_learns_what_and_who() {
 
 fn blake3_hex(bytes: &[u8]) -> String {
     // The test crate does not depend on blake3: the library computes it.
-    procbox::broker::PluginIdentity::of("", bytes).blake3
+    procbox::grants::broker::PluginIdentity::of("", bytes).blake3
 }
 
 #[tokio::test]

@@ -11,7 +11,7 @@ use std::process::Stdio;
 
 use procbox::policy::document::{self, Kind};
 use procbox::{ConfineMode, PolicyBuilder};
-use procbox_tests::{bounded, guests, procbox_bin, procbox_run_as, run_guest, test_cache_dir, Run, User, USERS};
+use procbox_tests::{bounded, guests, procbox_bin, procbox_run_as, run_guest, test_cache_dir, Run, User};
 
 const PROBE: &str = env!("CARGO_BIN_EXE_escape-probe");
 
@@ -61,7 +61,7 @@ async fn refused_only_when_confined(flags: &[&str], command: &[&str]) {
 /// [`refused_only_when_confined`], with the error the kernel gives.
 async fn refused_with_only_when_confined(error: &str, flags: &[&str], command: &[&str]) {
     let refused = format!("fails:{error}");
-    for user in USERS {
+    for user in procbox_tests::users() {
         expect(user, flags, &refused, command).await;
         let off: Vec<&str> = flags.iter().copied().chain(["--confine=off"]).collect();
         expect(user, &off, "ok", command).await;
@@ -71,7 +71,7 @@ async fn refused_with_only_when_confined(error: &str, flags: &[&str], command: &
 /// For each user: refused (the kernel's `EACCES`) under the `narrow` grant,
 /// and allowed under the `wide` one.
 async fn refused_under_allowed_under(narrow: &[&str], wide: &[&str], command: &[&str]) {
-    for user in USERS {
+    for user in procbox_tests::users() {
         expect(user, narrow, "fails:Permission denied", command).await;
         expect(user, wide, "ok", command).await;
     }
@@ -99,7 +99,7 @@ async fn a_granted_program_cannot_read_outside_the_read_set() {
     refused_only_when_confined(&[], &[PROBE, "read", secret]).await;
     // Granting the directory with --allow-read lets children read it.
     let grant = format!("--allow-read={}", dir.path().display());
-    for user in USERS {
+    for user in procbox_tests::users() {
         expect(user, &[&grant], "ok", &[PROBE, "read", secret]).await;
     }
     // A real tool, as the issue names it: cat.
@@ -115,7 +115,7 @@ async fn a_granted_program_cannot_read_outside_the_read_set() {
 
 #[tokio::test]
 async fn a_granted_program_cannot_write_outside_the_write_set() {
-    for user in USERS {
+    for user in procbox_tests::users() {
         let dir = shared_dir();
         let target = dir.path().join("written");
         let target_str = target.to_str().unwrap();
@@ -140,7 +140,7 @@ async fn a_granted_program_cannot_write_outside_the_write_set() {
 async fn a_granted_program_cannot_exec_what_was_not_granted() {
     // sh was granted, ls was not: the shell cannot run it (126).
     let shell = ["sh", "-c", "exec /bin/ls /usr >/dev/null"];
-    for user in USERS {
+    for user in procbox_tests::users() {
         expect(user, &["--allow-run=sh"], "fails:Permission denied", &shell).await;
         expect(user, &["--allow-run=sh", "--confine=off"], "ok", &shell).await;
         // Granting ls as a helper of sh lets it run.
@@ -171,7 +171,7 @@ async fn the_whole_tree_is_confined_not_only_the_child() {
     let secret = readable_file(dir.path(), "secret");
     let script = format!("cat {}", secret.display());
     let flags = ["--allow-run=sh", "--allow-helper=sh=/bin/cat"];
-    for user in USERS {
+    for user in procbox_tests::users() {
         expect(user, &flags, "fails:Permission denied", &["sh", "-c", &script]).await;
     }
 }
@@ -206,7 +206,7 @@ async fn a_child_cannot_reach_a_unix_socket_unless_granted() {
     std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o777)).unwrap();
     let path = path.to_str().unwrap();
     refused_only_when_confined(&[], &[PROBE, "unix", path]).await;
-    for user in USERS {
+    for user in procbox_tests::users() {
         expect(user, &["--allow-child-net=unix"], "ok", &[PROBE, "unix", path]).await;
     }
 }
@@ -231,7 +231,7 @@ async fn a_child_cannot_make_namespaces_to_use_up_the_user_s_quota() {
 async fn a_child_cannot_type_into_a_terminal() {
     // TIOCSTI on /dev/null: refused by the filter (EACCES) when confined;
     // without it the kernel gets to say it is not a terminal.
-    for user in USERS {
+    for user in procbox_tests::users() {
         expect(user, &[], "fails:Permission denied", &[PROBE, "tiocsti"]).await;
         expect(
             user,
@@ -260,7 +260,7 @@ async fn a_child_of_root_has_no_capabilities_and_no_new_privileges() {
 
 #[tokio::test]
 async fn children_share_a_private_temporary_directory_removed_after_the_run() {
-    for user in USERS {
+    for user in procbox_tests::users() {
         let run = expect(user, &[], "ok", &[PROBE, "tmpdir"]).await;
         let dir = run
             .stdout
@@ -435,7 +435,7 @@ async fn explain_and_the_audit_log_show_the_confinement() {
 async fn a_child_cannot_make_a_file_setuid_outside_the_write_set() {
     // A child of root is uid 0 and owns every root file: without this, it
     // made a copy of bash setuid root, and any user became root.
-    for user in USERS {
+    for user in procbox_tests::users() {
         let dir = shared_dir();
         let victim = readable_file(dir.path(), "victim");
         if user == User::Nobody {
@@ -530,7 +530,7 @@ async fn a_raw_unix_socketpair_cannot_reach_a_socket_file_either() {
 
 #[tokio::test]
 async fn a_child_cannot_change_file_flags_through_a_read_only_descriptor() {
-    for user in USERS {
+    for user in procbox_tests::users() {
         let dir = shared_dir();
         let victim = readable_file(dir.path(), "victim");
         if user == User::Nobody {
@@ -545,7 +545,7 @@ async fn a_child_cannot_change_file_flags_through_a_read_only_descriptor() {
 
 #[tokio::test]
 async fn a_child_cannot_change_another_process_s_limits_or_priority() {
-    for user in USERS {
+    for user in procbox_tests::users() {
         let mut victim = match user {
             User::Root => std::process::Command::new("sleep").arg("1000").spawn().unwrap(),
             User::Nobody => std::process::Command::new("setpriv")

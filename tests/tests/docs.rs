@@ -5,8 +5,8 @@
 //!   the repository.
 //! - Every repository path written in backticks exists: a code span whose
 //!   first word starts with a top-level directory of the repository and
-//!   `/` (`host/src/spawner.rs`, `tests/tests/`), unless it is a glob or a
-//!   placeholder (`host/src/**`, `{a,b}`, `<dir>`, `...`) or one of
+//!   `/` (`host/procbox/src/spawner.rs`, `tests/tests/`), unless it is a glob or a
+//!   placeholder (`host/procbox/src/**`, `{a,b}`, `<dir>`, `...`) or one of
 //!   [`NOT_PATHS`].
 //! - docs/reference.md names every subcommand and every flag that
 //!   `procbox SUBCOMMAND --help` lists, every key of a grants file and
@@ -422,9 +422,13 @@ fn slugs_follow_githubs_rules() {
 
 #[test]
 fn code_spans_and_links_are_found_where_markdown_puts_them() {
-    let lines = prose_lines("a `x` b\n```sh\n[no](link.md) `no`\n```\nc `host/src/\nlib.rs` [yes](y.md#z)\n\nd\n");
+    let lines =
+        prose_lines("a `x` b\n```sh\n[no](link.md) `no`\n```\nc `host/procbox/src/\nlib.rs` [yes](y.md#z)\n\nd\n");
     let (spans, masked) = code_spans(&lines);
-    assert_eq!(spans, [(1, "x".to_string()), (5, "host/src/ lib.rs".to_string())]);
+    assert_eq!(
+        spans,
+        [(1, "x".to_string()), (5, "host/procbox/src/ lib.rs".to_string())]
+    );
     let links: Vec<String> = masked.iter().flat_map(|l| link_targets(l)).collect();
     assert_eq!(links, ["y.md#z"]);
     assert_eq!(
@@ -520,7 +524,7 @@ fn every_repository_path_in_backticks_exists() {
             if !tops.iter().any(|t| word.starts_with(&format!("{t}/"))) {
                 continue;
             }
-            // `host/src/lib.rs:42` names a line of the file.
+            // `host/procbox/src/lib.rs:42` names a line of the file.
             let word = match word.rsplit_once(':') {
                 Some((path, line)) if line.chars().all(|c| c.is_ascii_digit()) => path,
                 _ => word,

@@ -1,8 +1,8 @@
-//! The embedding example (`host/examples/embed.rs`) run as a user of the
+//! The embedding example (`host/procbox/examples/embed.rs`) run as a user of the
 //! library would run it: its prompt is asked, its authorizer narrows, its
 //! observer logs, and the plugin's output is captured instead of printed.
 
-#[path = "../../host/examples/embed.rs"]
+#[path = "../../host/procbox/examples/embed.rs"]
 mod example;
 
 use std::path::Path;

@@ -136,7 +136,7 @@ async fn a_program_that_is_not_a_launcher_is_refused_in_one_line() {
     command
         .args([
             "--exact",
-            "with_true_as_the_launcher_program",
+            "launcher::with_true_as_the_launcher_program",
             "--ignored",
             "--nocapture",
         ])

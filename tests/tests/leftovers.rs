@@ -86,7 +86,12 @@ fn procbox_env(command: &mut tokio::process::Command, tmpdir: &Path) {
 async fn under_non_reaping_parent(args: &[&str], tmpdir: &Path) -> (Option<i32>, Vec<String>, String) {
     let mut command = tokio::process::Command::new(std::env::current_exe().unwrap());
     command
-        .args(["--exact", "non_reaping_parent", "--nocapture", "--test-threads=1"])
+        .args([
+            "--exact",
+            "leftovers::non_reaping_parent",
+            "--nocapture",
+            "--test-threads=1",
+        ])
         .env(PARENT_ARGS, args.join("\n"))
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::piped())

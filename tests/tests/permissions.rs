@@ -795,7 +795,7 @@ async fn a_plugin_others_could_replace_is_never_linked_to_earlier_grants() {
 /// The program the attack runs: `escape-probe write PATH`.
 const PROBE: &str = env!("CARGO_BIN_EXE_escape-probe");
 
-use procbox_tests::{User, USERS};
+use procbox_tests::User;
 
 /// Gives `path` and everything under it to nobody (modes unchanged).
 fn give_to_nobody(path: &std::path::Path) {
@@ -837,7 +837,7 @@ impl Remembering {
 
 #[tokio::test]
 async fn a_planted_remembered_entry_cannot_unconfine_or_widen_a_run() {
-    for user in USERS {
+    for user in procbox_tests::users() {
         a_planted_remembered_entry_cannot_unconfine_or_widen_a_run_as(user).await;
     }
 }
@@ -853,7 +853,7 @@ async fn a_planted_remembered_entry_cannot_unconfine_or_widen_a_run_as(user: Use
     // bytes: a rule it wants, and keys that would let its child write
     // anywhere (no confinement, a write grant, the network, ...).
     let bytes = std::fs::read(&store.plugin).unwrap();
-    let hash = procbox::broker::PluginIdentity::of("chores.wasm", &bytes).blake3;
+    let hash = procbox::grants::broker::PluginIdentity::of("chores.wasm", &bytes).blake3;
     let outside = tempfile::tempdir().unwrap();
     let target = outside.path().join("written");
     let grants = store.config().join("grants");

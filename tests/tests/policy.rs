@@ -361,7 +361,7 @@ async fn inspect_shows_imports_exports_and_the_manifest() {
 async fn a_deny_rule_that_names_an_option_denies_it_in_any_position() {
     // Before: `git log --output=*` matched only `--output=F` as the first
     // argument after `log`, so `git log -1 --output=F` ran, with no warning.
-    for user in [User::Root, User::Nobody] {
+    for user in procbox_tests::users() {
         // procbox starts in a repository of `user`'s beside F, so that git,
         // were it run, would log and write F: only the deny rule stops it.
         let dir = tempfile::tempdir().unwrap();
@@ -525,7 +525,7 @@ async fn started_in_the_account_home_without_home_set_children_read_nothing_ther
     std::fs::write(&secret, "not for children\n").unwrap();
     std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o644)).unwrap();
     let warning = format!("children may not read the start directory {}", home.display());
-    for user in [User::Root, User::Nobody] {
+    for user in procbox_tests::users() {
         let refused = started_in_the_account_home(user, &home, &[], "fails:Permission denied", &secret).await;
         assert_eq!(refused.code, Some(0), "as {user:?}: {refused:?}");
         assert!(refused.stderr.contains(&warning), "as {user:?}: {refused:?}");

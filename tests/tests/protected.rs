@@ -9,7 +9,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 
-use procbox_tests::{bounded, guests, procbox_bin, procbox_run_as, Run, User, USERS};
+use procbox_tests::{bounded, guests, procbox_bin, procbox_run_as, Run, User};
 
 /// The bypasses an adversarial review found, each closed.
 #[path = "protected/attacks.rs"]
@@ -105,7 +105,7 @@ fn assert_ok(run: &Run, what: &str) {
 
 #[tokio::test]
 async fn a_directory_granted_for_reading_is_never_written_through_a_redirect() {
-    for user in USERS {
+    for user in procbox_tests::users() {
         let repo = Repo::new(user);
         let before = repo.protected();
         let dir = format!("--dir={}", repo.root.display());
@@ -143,7 +143,7 @@ async fn a_directory_granted_for_reading_is_never_written_through_a_redirect() {
 
 #[tokio::test]
 async fn a_redirect_never_writes_a_protected_path_inside_a_write_grant() {
-    for user in USERS {
+    for user in procbox_tests::users() {
         let repo = Repo::new(user);
         let before = repo.protected();
         let write = format!("--allow-write={}", repo.root.display());
@@ -211,7 +211,7 @@ async fn child_sh(user: User, repo: &Repo, flags: &[&str], expected: &str, scrip
 
 #[tokio::test]
 async fn confined_children_cannot_write_protected_paths_or_rename_them_away() {
-    for user in USERS {
+    for user in procbox_tests::users() {
         for contain in ["--contain=best-effort", "--contain=off"] {
             let repo = Repo::new(user);
             let before = repo.protected();
@@ -250,7 +250,7 @@ async fn confined_children_cannot_write_protected_paths_or_rename_them_away() {
 
 #[tokio::test]
 async fn the_plugin_cannot_write_protected_paths_through_its_own_files() {
-    for user in USERS {
+    for user in procbox_tests::users() {
         let repo = Repo::new(user);
         let before = repo.protected();
         let write = format!("--allow-write={}", repo.root.display());
@@ -327,7 +327,7 @@ async fn explain_lists_the_protected_paths_of_a_write_grant() {
 
 #[tokio::test]
 async fn a_granted_script_cannot_be_rewritten_and_strict_programs_sees_every_way() {
-    for user in USERS {
+    for user in procbox_tests::users() {
         script_rewrite_as(user).await;
     }
 }

@@ -414,7 +414,7 @@ impl fmt::Display for Command {
 }
 
 /// One word of a command line as [`Command`]'s `Display` writes it: the
-/// same rule as the host's `quote` in `host/src/gate.rs`.
+/// same rule as the host's `quote` in `host/procbox/src/gate/render.rs`.
 fn quote(word: &str) -> Cow<'_, str> {
     let plain =
         !word.is_empty() && !word.contains(|c: char| c.is_whitespace() || c.is_control() || c == '"' || c == '\'');
@@ -433,7 +433,7 @@ fn nanos(duration: Duration) -> u64 {
 mod tests {
     use super::{quote, Command};
 
-    /// The quoting of the host's messages (`quote` in `host/src/gate.rs`):
+    /// The quoting of the host's messages (`quote` in `host/procbox/src/gate/render.rs`):
     /// a word is written as it is unless it is empty or contains white
     /// space, `"`, `'` or a control character; then as Rust's `{:?}`.
     /// Every row here is what the host writes for the same argument.

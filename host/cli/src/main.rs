@@ -280,7 +280,7 @@ async fn run(args: RunArgs, verbose: bool) -> Result<u8, Failure> {
     // reported below, where loading reports them.
     let needs_hash = broker_socket.is_some() || prompt.is_some() || store.as_ref().is_some_and(|s| s.dir().exists());
     let identity = match &plugin_file {
-        Ok(file) if needs_hash => Some(procbox::broker::PluginIdentity {
+        Ok(file) if needs_hash => Some(procbox::grants::broker::PluginIdentity {
             name: name.clone(),
             blake3: file.blake3_hex(),
         }),
@@ -329,13 +329,13 @@ async fn run(args: RunArgs, verbose: bool) -> Result<u8, Failure> {
 }
 
 /// The permission broker at `socket` (`PROCBOX_PERMISSION_BROKER`), told
-/// about `plugin` (see `procbox::broker`); `PROCBOX_PERMISSION_BROKER_DEADLINE`
+/// about `plugin` (see `procbox::grants::broker`); `PROCBOX_PERMISSION_BROKER_DEADLINE`
 /// (e.g. `5s`) changes its deadline.
 fn permission_broker(
     socket: std::ffi::OsString,
-    plugin: procbox::broker::PluginIdentity,
-) -> Result<procbox::broker::Broker, Failure> {
-    let mut broker = procbox::broker::Broker::new(socket, plugin);
+    plugin: procbox::grants::broker::PluginIdentity,
+) -> Result<procbox::grants::broker::Broker, Failure> {
+    let mut broker = procbox::grants::broker::Broker::new(socket, plugin);
     if let Some(deadline) = std::env::var_os("PROCBOX_PERMISSION_BROKER_DEADLINE") {
         let deadline = humantime::parse_duration(&deadline.to_string_lossy()).map_err(|e| {
             Failure::usage_msg(format!("PROCBOX_PERMISSION_BROKER_DEADLINE: {e}"))

@@ -19,7 +19,7 @@ use std::io::{BufRead, BufReader, Write};
 use std::os::fd::AsRawFd;
 
 use procbox::gate::suggest::narrowest_rule;
-use procbox::grant_store::{GrantStore, Remembered};
+use procbox::grants::{GrantStore, Remembered};
 use procbox::{Answer, Escalation, Unmatched};
 
 /// Asks on the controlling terminal.

@@ -1,12 +1,12 @@
-//! Grants remembered per plugin (`procbox::grant_store`) on the command
+//! Grants remembered per plugin (`procbox::grants`) on the command
 //! line: adding them to a run, asking again when the plugin changed, and
 //! `procbox grants list | show | revoke | edit | confirm`.
 
 use std::path::{Path, PathBuf};
 
 use clap::Subcommand;
-use procbox::broker::PluginIdentity;
-use procbox::grant_store::{self, listed_rules, Entry, GrantStore, Lookup, Refused, Remembered, StoreError};
+use procbox::grants::broker::PluginIdentity;
+use procbox::grants::{self, listed_rules, Entry, GrantStore, Lookup, Refused, Remembered, StoreError};
 use procbox::policy::document::{Document, RunSpec};
 use procbox::policy::knobs::ValueKind;
 use procbox::policy::KNOBS;
@@ -106,7 +106,7 @@ fn only_mine(path: &Path) -> bool {
 /// The grants remembered for `plugin`, to add to its run; when the plugin
 /// changed since, only after the user confirms on the terminal (`ask`).
 /// Says on stderr every rule and key that is used, and each key that is
-/// not (one that would weaken the run: see `procbox::grant_store::Usable`)
+/// not (one that would weaken the run: see `procbox::grants::Usable`)
 /// and why.
 pub fn for_run(store: &GrantStore, plugin: &Plugin, ask: bool) -> Option<Document> {
     let about = &plugin.about;
@@ -250,7 +250,7 @@ fn summary(doc: &Document) -> String {
     for (flag, grants) in [("--allow-child-net", child_net), ("--allow-helper", helpers)] {
         parts.extend(grants.iter().map(|(grant, _)| flag_with(flag, grant)));
     }
-    for (name, value) in grant_store::limits_written(limits) {
+    for (name, value) in grants::limits_written(limits) {
         let switch = KNOBS.iter().any(|k| k.name == name && k.kind == ValueKind::Switch);
         parts.push(match (switch, value.as_str()) {
             (true, "true") => format!("--{name}"),

@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
-use procbox::broker::{Broker, PluginIdentity};
+use procbox::grants::broker::{Broker, PluginIdentity};
 use procbox::hooks::{ExitEvent, Observer};
 use procbox::wasmtime_wasi::p2::pipe::MemoryInputPipe;
 use procbox::{AuditLog, Decision, Outcome, RunError, RunOptions, Runtime, SpawnError, SpawnRequest};

@@ -19,7 +19,7 @@
 //! written; the file is hashed again next time, until it has settled.
 //!
 //! Records live in the private cache directory and are trusted only as its
-//! entries are (`private.rs`); each is replaced by rename, never edited.
+//! entries are (`runtime/private.rs`); each is replaced by rename, never edited.
 //!
 //! What the rule rests on: a ctime that moves with every write. Root can
 //! set the clock back, and a few file systems keep a time a user can set
@@ -36,7 +36,7 @@ use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 use std::time::{Duration, SystemTime};
 
-use crate::private;
+use crate::runtime::private;
 
 /// How much older than a record a file's times must be for the record to
 /// be trusted. Linux stamps files from a coarse clock, and the coarsest

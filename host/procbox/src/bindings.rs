@@ -5,7 +5,7 @@
 //! `child` resource maps to our own [`crate::child::Child`].
 
 wasmtime::component::bindgen!({
-    path: "../wit",
+    path: "../../wit",
     world: "procbox:host/plugin@0.2.1",
     imports: { default: async | trappable },
     exports: { default: async },
@@ -26,7 +26,7 @@ pub use self::procbox::host0_2_1::process;
 /// it keep running (`host/v0_1.rs` adapts each call).
 pub mod v0_1 {
     wasmtime::component::bindgen!({
-        path: "../wit",
+        path: "../../wit",
         world: "procbox:host/imports@0.1.0",
         imports: { default: async | trappable },
         with: {

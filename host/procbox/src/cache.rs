@@ -63,7 +63,7 @@ use wasmtime::component::Component;
 use wasmtime::Engine;
 
 use crate::known::{self, StatKey};
-use crate::private;
+use crate::runtime::private;
 
 /// The first bytes of every cache entry.
 const MAGIC: &[u8; 16] = b"procbox-cache-3\n";

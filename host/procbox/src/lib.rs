@@ -94,11 +94,11 @@
 //!
 //! An escalation's answer is judged again by the gate, so deny rules and
 //! the plugin's manifest still hold. While it is asked, the plugin's time
-//! budget stops. [`broker::Broker`] is the escalation hook of the command
+//! budget stops. [`grants::broker::Broker`] is the escalation hook of the command
 //! line's `PROCBOX_PERMISSION_BROKER`: a program of yours that answers over
 //! a Unix socket, failing closed.
 //!
-//! `host/examples/embed.rs` in the repository is a whole embedding (a
+//! `host/procbox/examples/embed.rs` in the repository is a whole embedding (a
 //! prompt that reads its answers from a channel, an authorizer that never
 //! lets a plugin delete files, an activity log, captured output), run by
 //! the tests.
@@ -164,7 +164,7 @@
 //!   WASI), [`Outcome`], [`LoadError`], [`RunError`];
 //! - **decide with the user**: [`hooks`] ([`Authorizer`], [`Escalation`],
 //!   [`Observer`]), the shipped observers [`AuditLog`], [`VerboseLog`], and
-//!   [`broker`]; remembered grants in [`grant_store`];
+//!   [`grants::broker`]; remembered grants in [`grants`];
 //! - **start processes without wasm**: [`Spawner::spawn`], [`Gate`];
 //! - **link into a store of your own**: [`ctx`] ([`ProcessCtx`],
 //!   [`ProcessView`], [`add_to_linker`]);
@@ -179,7 +179,6 @@
 
 mod admission;
 mod bindings;
-pub mod broker;
 mod budget;
 pub mod cache;
 mod child;
@@ -189,14 +188,13 @@ pub mod ctx;
 mod error;
 mod exit;
 pub mod gate;
-pub mod grant_store;
+pub mod grants;
 pub mod hooks;
 mod host;
 mod known;
 mod observe;
 pub mod plugin_file;
 pub mod policy;
-mod private;
 mod redirect;
 pub mod resolve;
 mod runtime;

@@ -165,7 +165,7 @@ pub enum Kind {
     Grants,
     /// The plugin's requests.
     Manifest,
-    /// Grants remembered for one plugin ([`crate::grant_store`]): a grants
+    /// Grants remembered for one plugin ([`crate::grants`]): a grants
     /// file with a `[remembered]` table that says for which plugin.
     Remembered,
     /// One `[plugins.NAME]` table of a worker's `worker.toml`

@@ -2,7 +2,7 @@
 //! env rules and the TOML documents: arbitrary input never panics, and the
 //! matcher keeps its promises.
 //!
-//! Run more cases with `PROPTEST_CASES=100000 cargo test -p procbox --test fuzz_policy --release`.
+//! Run more cases with `PROPTEST_CASES=100000 cargo test -p procbox --test library --release fuzz_policy::`.
 
 use std::path::Path;
 

@@ -19,6 +19,7 @@ use crate::spawner::Spawner;
 
 mod errors;
 mod options;
+pub(crate) mod private;
 
 pub use errors::{Aborted, LoadError, RunError};
 pub use options::{Outcome, RunOptions, WasiSetup};

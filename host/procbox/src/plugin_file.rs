@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
 use crate::known::{self, StatKey};
-use crate::private;
+use crate::runtime::private;
 
 /// A plugin file and the digest of its bytes.
 #[derive(Debug)]
