@@ -6,7 +6,7 @@ procbox binaries side by side (runs interleaved, so load drift hits both).
 
 GRANT is one --allow-run rule (default: echo). Each binary gets its own
 fresh cache and config directories; each plugin is compiled, then left
-2.5 s so the stat-key records settle (see host/procbox/src/known.rs), then run
+2.5 s so the stat-key records settle (see host/procbox/src/runtime/known.rs), then run
 once to warm up before the N timed pairs.
 """
 import os

@@ -86,7 +86,7 @@ def cached_runs(procbox, plugins, n, root):
     cmds["node -e ''"] = ["node", "-e", ""]
     for cmd in cmds.values():
         timed(cmd, env)  # compiles into the cache
-    time.sleep(2.5)  # the stat-key records settle (host/procbox/src/known.rs)
+    time.sleep(2.5)  # the stat-key records settle (host/procbox/src/runtime/known.rs)
     times = {name: [] for name in cmds}
     for _ in range(n):
         for name, cmd in cmds.items():

@@ -491,7 +491,7 @@ impl Bench {
             let (_, origin) = runtime.compile_cached("bench.wasm", &self.wasm)?;
             let c = t.elapsed().as_nanos() as f64;
             ensure!(
-                origin == procbox::cache::Origin::Compiled,
+                origin == procbox::Origin::Compiled,
                 "the cache in {} was not empty",
                 dir.display()
             );
@@ -501,7 +501,7 @@ impl Bench {
                 let t = Instant::now();
                 let (_, origin) = runtime.compile_cached("bench.wasm", &self.wasm)?;
                 loads.push(t.elapsed().as_nanos());
-                ensure!(origin == procbox::cache::Origin::Cached, "not loaded from the cache");
+                ensure!(origin == procbox::Origin::Cached, "not loaded from the cache");
                 let t = Instant::now();
                 runtime.load_bytes("bench.wasm", &self.wasm)?;
                 fulls.push(t.elapsed().as_nanos());

@@ -5,7 +5,7 @@
 //!   the repository.
 //! - Every repository path written in backticks exists: a code span whose
 //!   first word starts with a top-level directory of the repository and
-//!   `/` (`host/procbox/src/spawner.rs`, `tests/tests/`), unless it is a glob or a
+//!   `/` (`host/procbox/src/spawn/spawner.rs`, `tests/tests/`), unless it is a glob or a
 //!   placeholder (`host/procbox/src/**`, `{a,b}`, `<dir>`, `...`) or one of
 //!   [`NOT_PATHS`].
 //! - docs/reference.md names every subcommand and every flag that

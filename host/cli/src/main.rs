@@ -191,7 +191,7 @@ async fn dispatch(cli: Cli) -> Result<u8, Failure> {
 /// on stderr.
 fn runtime(no_cache: bool, cached_note: Option<&'static str>) -> anyhow::Result<Runtime> {
     let runtime = Runtime::new()?;
-    Ok(match procbox::cache::Cache::default_dir() {
+    Ok(match procbox::Cache::default_dir() {
         Some(dir) if !no_cache => runtime
             .with_cache_reporting(dir, |warning| output::warning(warning))
             .with_compile_hook(progress::compile_hook(cached_note)),
@@ -220,21 +220,21 @@ fn compile(args: CompileArgs) -> Result<u8, Failure> {
     // Loading also checks that it is a procbox plugin.
     runtime.load_bytes(&name, &bytes)?;
     match origin {
-        procbox::cache::Origin::Compiled if !entry.is_file() => {
+        procbox::Origin::Compiled if !entry.is_file() => {
             return Err(Failure::procbox(anyhow::anyhow!(
                 "compiled {name}, but could not store it in the cache as {}",
                 entry.display()
             ))
             .with_hint("set PROCBOX_CACHE_DIR to a writable directory"))
         }
-        procbox::cache::Origin::Compiled => {
+        procbox::Origin::Compiled => {
             output::emit(&format!(
                 "compiled {name} in {:.0?} into {}\n",
                 started.elapsed(),
                 entry.display()
             ))?;
         }
-        procbox::cache::Origin::Cached => {
+        procbox::Origin::Cached => {
             output::emit(&format!("{name} is already compiled: {}\n", entry.display()))?;
         }
     }
@@ -244,7 +244,7 @@ fn compile(args: CompileArgs) -> Result<u8, Failure> {
 /// Fails unless the cache directory `dir` is private and files can be
 /// created in it (it is created if need be), so that `compile` does not
 /// compile in vain.
-fn check_writable(cache: &procbox::cache::Cache, dir: &std::path::Path) -> Result<(), Failure> {
+fn check_writable(cache: &procbox::Cache, dir: &std::path::Path) -> Result<(), Failure> {
     let probe = dir.join(format!(".probe-{}", std::process::id()));
     cache
         .ensure_dir()

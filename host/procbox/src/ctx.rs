@@ -8,7 +8,7 @@ use wasmtime::component::{HasData, Linker, ResourceTable};
 use wasmtime_wasi::WasiView;
 
 use crate::bindings::process;
-use crate::spawner::{ExitRegistry, Spawner};
+use crate::spawn::spawner::{ExitRegistry, Spawner};
 
 /// The process-related state of one plugin instance.
 pub struct ProcessCtx {

@@ -28,7 +28,7 @@ pub enum SpawnError {
     /// The operating system refused.
     #[error("i/o error: {0}")]
     Io(String),
-    /// The escalation hook could not decide ([`crate::hooks::Answer::Abort`]):
+    /// The escalation hook could not decide ([`crate::spawn::hooks::Answer::Abort`]):
     /// the run must end. A plugin never sees it: its call traps instead.
     #[error("aborted: {0}")]
     Aborted(String),

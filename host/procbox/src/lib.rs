@@ -162,14 +162,14 @@
 //!   limits in [`policy::knobs`];
 //! - **run a plugin**: [`Runtime`], [`RunOptions`] (hooks, the plugin's own
 //!   WASI), [`Outcome`], [`LoadError`], [`RunError`];
-//! - **decide with the user**: [`hooks`] ([`Authorizer`], [`Escalation`],
+//! - **decide with the user**: the hooks ([`Authorizer`], [`Escalation`],
 //!   [`Observer`]), the shipped observers [`AuditLog`], [`VerboseLog`], and
 //!   [`grants::broker`]; remembered grants in [`grants`];
 //! - **start processes without wasm**: [`Spawner::spawn`], [`Gate`];
 //! - **link into a store of your own**: [`ctx`] ([`ProcessCtx`],
 //!   [`ProcessView`], [`add_to_linker`]);
 //! - **process-wide choices** an application makes itself: [`containment`],
-//!   [`cache`].
+//!   the compile [`Cache`].
 
 #![deny(missing_docs)]
 // Each `unsafe` block holds one unsafe operation, and an `unsafe fn` is no
@@ -177,10 +177,7 @@
 // justified (`// SAFETY:`, required by the workspace's lints).
 #![deny(unsafe_op_in_unsafe_fn, clippy::multiple_unsafe_ops_per_block)]
 
-mod admission;
 mod bindings;
-mod budget;
-pub mod cache;
 mod child;
 pub mod confine;
 pub mod containment;
@@ -189,22 +186,16 @@ mod error;
 mod exit;
 pub mod gate;
 pub mod grants;
-pub mod hooks;
 mod host;
-mod known;
-mod observe;
-pub mod plugin_file;
 pub mod policy;
 mod redirect;
 pub mod resolve;
 mod runtime;
-pub mod spawner;
+mod spawn;
 mod stdio;
 mod supervisor;
 mod sys;
 
-pub use budget::Pauses;
-pub use cache::{CacheWarning, Origin};
 pub use confine::probe::{Enforcement, KernelSupport, Unenforceable};
 pub use confine::{ChildNet, ConfineMode, Confinement, Helper};
 pub use containment::{ContainMode, Containment};
@@ -213,16 +204,18 @@ pub use error::SpawnError;
 pub use exit::{ExitStatus, Termination, TreeUsage, Usage};
 pub use gate::fix::{Denial, Fix, FixStyle, Grant, GrantsFile};
 pub use gate::{Decision, Gate, Refusal, SpawnRequest, Unmatched};
-pub use hooks::{Answer, Authorizer, Escalation, ExitEvent, Observer};
-#[doc(hidden)]
-pub use known::hashed_bytes;
-pub use observe::{AuditLog, VerboseLog};
-pub use plugin_file::PluginFile;
 pub use policy::{LimitSettings, Limits, PluginLimits, Policy, PolicyBuilder, PolicyError, Source, KNOBS};
 pub use redirect::{Redirect, Redirects, Target};
 pub use resolve::SearchPath;
+pub use runtime::budget::Pauses;
+pub use runtime::cache::{Cache, CacheWarning, Origin};
+#[doc(hidden)]
+pub use runtime::known::hashed_bytes;
+pub use runtime::plugin_file::PluginFile;
 pub use runtime::{CompileHook, Description, LoadError, Outcome, Plugin, RunError, RunOptions, Runtime, WasiSetup};
-pub use spawner::{ExitRegistry, Hooks, Spawned, Spawner};
+pub use spawn::hooks::{Answer, Authorizer, Escalation, ExitEvent, Observer};
+pub use spawn::observe::{AuditLog, VerboseLog};
+pub use spawn::spawner::{ExitRegistry, Hooks, Spawned, Spawner};
 pub use supervisor::launcher::set_program as set_launcher_program;
 pub use supervisor::launcher::start_early as start_launcher_early;
 pub use supervisor::{ExitWaiter, OutputLimiter, Pipes, Process, Timeout};

@@ -2,7 +2,7 @@
 //! recompiled; a corrupt, truncated or foreign entry is detected and
 //! rebuilt, never loaded.
 
-use procbox::cache::Origin;
+use procbox::Origin;
 use procbox::Runtime;
 
 /// A real plugin: the demo, which `procbox-demo-wasm` embeds.

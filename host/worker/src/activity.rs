@@ -7,9 +7,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
 use procbox::grants::broker::{Broker, PluginIdentity};
-use procbox::hooks::{ExitEvent, Observer};
 use procbox::wasmtime_wasi::p2::pipe::MemoryInputPipe;
 use procbox::{AuditLog, Decision, Outcome, RunError, RunOptions, Runtime, SpawnError, SpawnRequest};
+use procbox::{ExitEvent, Observer};
 use temporalio_macros::activities;
 use temporalio_sdk::activities::{ActivityContext, ActivityError};
 use tokio::sync::watch;

@@ -220,7 +220,7 @@ fn runtime() -> anyhow::Result<Runtime> {
         tracing::info!("compiling {name} ({} MB), once", size >> 20);
         Box::new(()) as Box<dyn std::any::Any>
     }));
-    Ok(match procbox::cache::Cache::default_dir() {
+    Ok(match procbox::Cache::default_dir() {
         Some(dir) => runtime.with_cache_reporting(dir, |warning| tracing::warn!("{warning}")),
         None => runtime,
     })

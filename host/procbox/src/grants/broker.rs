@@ -45,7 +45,7 @@ use tokio::net::unix::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::UnixStream;
 
 use crate::gate::Unmatched;
-use crate::hooks::{Answer, Escalation};
+use crate::spawn::hooks::{Answer, Escalation};
 
 /// The protocol's version, in every message.
 pub const VERSION: u32 = 1;

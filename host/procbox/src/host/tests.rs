@@ -15,7 +15,7 @@ use crate::child::Child;
 use crate::ctx::{ProcessCtx, ProcessCtxView};
 use crate::policy::PolicyBuilder;
 use crate::resolve::SearchPath;
-use crate::spawner::{Hooks, Spawner};
+use crate::spawn::spawner::{Hooks, Spawner};
 
 /// No test may take longer than this.
 const TEST_DEADLINE: Duration = Duration::from_secs(60);

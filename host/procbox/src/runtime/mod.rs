@@ -10,15 +10,19 @@ use wasmtime::{Engine, Store};
 use wasmtime_wasi::{FsPerms, I32Exit, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
 use crate::bindings;
-use crate::budget::{budget_spent, EpochTicker, MemoryCap};
-use crate::cache::{Cache, CacheWarning, Origin};
 use crate::ctx::{self, ProcessCtx, ProcessCtxView, ProcessView};
-use crate::plugin_file::PluginFile;
 use crate::policy::Policy;
-use crate::spawner::Spawner;
+use crate::runtime::budget::{budget_spent, EpochTicker, MemoryCap};
+use crate::runtime::cache::{Cache, CacheWarning, Origin};
+use crate::runtime::plugin_file::PluginFile;
+use crate::spawn::spawner::Spawner;
 
+pub(crate) mod budget;
+pub(crate) mod cache;
 mod errors;
+pub(crate) mod known;
 mod options;
+pub(crate) mod plugin_file;
 pub(crate) mod private;
 
 pub use errors::{Aborted, LoadError, RunError};
@@ -93,7 +97,7 @@ impl Runtime {
         })
     }
 
-    /// Keeps compiled plugins in `dir` (see [`crate::cache`]); trouble with
+    /// Keeps compiled plugins in `dir` (see [`Cache`](crate::Cache)); trouble with
     /// the cache is logged.
     pub fn with_cache(mut self, dir: impl Into<std::path::PathBuf>) -> Runtime {
         self.cache = Some(Cache::new(dir, &self.engine));

@@ -4,9 +4,9 @@ use std::sync::Arc;
 
 use wasmtime_wasi::WasiCtxBuilder;
 
-use crate::hooks::{Authorizer, Escalation, Observer};
 use crate::policy::Policy;
-use crate::spawner::Hooks;
+use crate::spawn::hooks::{Authorizer, Escalation, Observer};
+use crate::spawn::spawner::Hooks;
 
 /// What one run of a plugin gets. Start from [`RunOptions::new`] and add
 /// to it; the defaults are the safe ones:

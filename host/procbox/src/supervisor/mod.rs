@@ -47,12 +47,12 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::watch as channel;
 
-use crate::admission::Permit;
 use crate::confine::plan::{ChildPlan, Planned};
 use crate::containment::measure::ChildCgroup;
 use crate::error::SpawnError;
 use crate::policy::CEILING_GRACE;
 use crate::redirect::Target;
+use crate::spawn::admission::Permit;
 
 pub use process::{ExitWaiter, OutputLimiter, Process};
 pub use setup::ChildSetup;
@@ -308,12 +308,12 @@ fn spawn_error(permit: &Permit, err: io::Error) -> SpawnError {
 mod tests {
     use super::watch::Exited;
     use super::*;
-    use crate::admission::Admission;
     use crate::exit::Termination;
     use crate::gate::{Gate, SpawnRequest};
     use crate::policy::PolicyBuilder;
     use crate::redirect::{Redirect, Redirects};
     use crate::resolve::SearchPath;
+    use crate::spawn::admission::Admission;
     use std::ffi::OsStr;
     use std::io::{BufRead, BufReader};
 

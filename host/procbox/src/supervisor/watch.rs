@@ -13,9 +13,9 @@ use std::time::Instant;
 use tokio::io::unix::AsyncFd;
 use tokio::sync::watch;
 
-use crate::admission::ChildSlot;
 use crate::containment::measure::ChildCgroup;
 use crate::error::SpawnError;
+use crate::spawn::admission::ChildSlot;
 
 use super::process::{Exit, Shared, SignalTarget};
 use super::Timeout;

@@ -62,7 +62,7 @@ use std::time::SystemTime;
 use wasmtime::component::Component;
 use wasmtime::Engine;
 
-use crate::known::{self, StatKey};
+use crate::runtime::known::{self, StatKey};
 use crate::runtime::private;
 
 /// The first bytes of every cache entry.

@@ -1,5 +1,5 @@
 //! The observers procbox ships: the audit log and `procbox -v`. Each sees
-//! the final verdict of every request (see [`crate::hooks::Observer`]), so
+//! the final verdict of every request (see [`crate::spawn::hooks::Observer`]), so
 //! what they record is what happened.
 
 use std::io::Write;
@@ -13,7 +13,7 @@ use crate::error::SpawnError;
 use crate::exit::Termination;
 use crate::gate::render::command_line;
 use crate::gate::{Decision, SpawnRequest};
-use crate::hooks::{ExitEvent, Observer};
+use crate::spawn::hooks::{ExitEvent, Observer};
 
 /// Writes one JSON object per line for every decision and exit. Variable
 /// values are never written, only names. Each line is flushed as it is

@@ -19,8 +19,6 @@ use std::os::fd::OwnedFd;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
-use crate::admission::{Admission, Permit};
-use crate::budget::Pauses;
 use crate::confine::plan::{Planned, Planner, TreePlan};
 use crate::confine::probe::{Enforcement, Unenforceable};
 use crate::confine::run_tmp::RunTmp;
@@ -30,9 +28,11 @@ use crate::containment::Containment;
 use crate::error::SpawnError;
 use crate::gate::fix::FixStyle;
 use crate::gate::{Decision, Gate, Refusal, SpawnRequest, Unmatched};
-use crate::hooks::{Answer, Authorizer, Escalation, ExitEvent, Observer};
 use crate::policy::rule::{ArgPattern, ArgsPattern, ExecRule};
 use crate::policy::{Policy, Source};
+use crate::runtime::budget::Pauses;
+use crate::spawn::admission::{Admission, Permit};
+use crate::spawn::hooks::{Answer, Authorizer, Escalation, ExitEvent, Observer};
 use crate::supervisor::{self, ExitWaiter, Pipes, Process, Timeout};
 
 /// Starts the processes of one plugin run, under one policy and its hooks.
@@ -48,7 +48,7 @@ pub struct Spawner {
     pauses: Arc<Pauses>,
 }
 
-/// The hooks of a [`Spawner`]; see [`crate::hooks`].
+/// The hooks of a [`Spawner`]: [`Authorizer`](crate::Authorizer)s, one [`Escalation`](crate::Escalation) hook and [`Observer`](crate::Observer)s.
 #[derive(Clone, Default)]
 pub struct Hooks {
     /// Called, in order, for requests the policy allows.

@@ -14,7 +14,7 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
-use crate::known::{self, StatKey};
+use crate::runtime::known::{self, StatKey};
 use crate::runtime::private;
 
 /// A plugin file and the digest of its bytes.
