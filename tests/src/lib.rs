@@ -454,19 +454,25 @@ fn nobody_can_run_procbox() -> Result<(), String> {
             if unsafe { libc::geteuid() } != 0 {
                 return Err("the tests do not run as root, and only root can become nobody".into());
             }
+            // What nobody's runs open: procbox and the programs beside it,
+            // and the plugins. Opened, not only executed: on some file
+            // systems exec passes a directory that a lookup may not.
+            let (bin, plugin) = (procbox_bin(), PathBuf::from(guests::SPAWN_OUTCOME));
             let out = std::process::Command::new(AS_NOBODY[0])
                 .args(&AS_NOBODY[1..])
-                .arg(procbox_bin())
-                .arg("--version")
+                .args(["test", "-r"])
+                .arg(&bin)
+                .args(["-a", "-r"])
+                .arg(&plugin)
                 .output()
                 .map_err(|e| format!("cannot run setpriv: {e}"))?;
             if out.status.success() {
                 return Ok(());
             }
             Err(format!(
-                "nobody cannot run {} ({}); clone the repository where others can enter, such as /tmp, to run it",
-                procbox_bin().display(),
-                String::from_utf8_lossy(&out.stderr).trim()
+                "nobody cannot read {} or {}; clone the repository where others can enter, such as /tmp, to run it",
+                bin.display(),
+                plugin.display()
             ))
         })
         .clone()
