@@ -418,35 +418,38 @@ pub enum User {
 }
 
 /// The users the attack tests run as, in order: root, then `nobody` when
-/// `nobody` can run this checkout's `procbox`. A clone inside a directory
-/// others cannot enter (a private home, a `mktemp -d` directory) keeps it
-/// out, and so does running the tests as another user than root (`setpriv`
-/// needs root): then the `nobody` half of each test is skipped, said on the
+/// `nobody` can reach this checkout. A clone inside a directory others
+/// cannot enter (a private home, a `mktemp -d` directory) keeps it out, and
+/// so does running the tests as another user than root (`setpriv` needs
+/// root): then the `nobody` half of each test is skipped, said on the
 /// terminal (see [`skip`]), and its root half still runs.
 pub fn users() -> Vec<User> {
-    match nobody_can_run_procbox() {
-        Ok(()) => vec![User::Root, User::Nobody],
-        Err(reason) => {
-            skip(&format!("the half as nobody: {reason}"));
-            vec![User::Root]
-        }
+    let mut users = vec![User::Root];
+    if nobody_reaches("the half as nobody") {
+        users.push(User::Nobody);
     }
+    users
 }
 
 /// Whether a test that runs `procbox` as `nobody` can run here; when it
 /// cannot, says why on the terminal (see [`users`]) and the test returns.
 pub fn can_run_as_nobody() -> bool {
-    match nobody_can_run_procbox() {
+    nobody_reaches("it runs procbox as nobody")
+}
+
+/// Whether `nobody` reaches this checkout; when not, skips `what`, saying why.
+fn nobody_reaches(what: &str) -> bool {
+    match nobody_reaches_checkout() {
         Ok(()) => true,
         Err(reason) => {
-            skip(&format!("it runs procbox as nobody: {reason}"));
+            skip(&format!("{what}: {reason}"));
             false
         }
     }
 }
 
-/// Whether `nobody` can run this checkout's `procbox`, asked once.
-fn nobody_can_run_procbox() -> Result<(), String> {
+/// Whether `nobody` can open what its runs open in this checkout, asked once.
+fn nobody_reaches_checkout() -> Result<(), String> {
     static ANSWER: std::sync::OnceLock<Result<(), String>> = std::sync::OnceLock::new();
     ANSWER
         .get_or_init(|| {
