@@ -220,6 +220,21 @@ fn rule(conditions: Vec<SeccompCondition>) -> SeccompRule {
 /// Syscall number → the argument patterns that refuse it (an empty list
 /// refuses it whatever its arguments).
 fn rules(net: &ChildNet) -> BTreeMap<i64, Vec<SeccompRule>> {
+    let mut refused: BTreeMap<i64, Vec<SeccompRule>> = BTreeMap::new();
+    refused.insert(libc::SYS_socket, socket_rules(net));
+    network_rules(net, &mut refused);
+    for always in METADATA.iter().chain(KEYRING).chain(SYSV_IPC) {
+        refused.insert(*always, Vec::new());
+    }
+    if !(net.all || net.unix || !net.bind.is_empty()) {
+        refused.insert(libc::SYS_listen, Vec::new());
+    }
+    process_rules(&mut refused);
+    refused
+}
+
+/// The socket families and types the grants leave closed.
+fn socket_rules(net: &ChildNet) -> Vec<SeccompRule> {
     let (unix, inet, inet6) = (libc::AF_UNIX as u64, libc::AF_INET as u64, libc::AF_INET6 as u64);
     let mut socket = vec![rule(vec![
         condition(0, Op::Ne, unix),
@@ -255,8 +270,12 @@ fn rules(net: &ChildNet) -> BTreeMap<i64, Vec<SeccompRule>> {
             ]));
         }
     }
-    let mut refused: BTreeMap<i64, Vec<SeccompRule>> = BTreeMap::new();
-    refused.insert(libc::SYS_socket, socket);
+    socket
+}
+
+/// Unix datagrams and TCP Fast Open (a connect that Landlock's connect
+/// rule would not see), unless granted.
+fn network_rules(net: &ChildNet, refused: &mut BTreeMap<i64, Vec<SeccompRule>>) {
     if !net.unix {
         // A Unix SOCK_RAW socket is a datagram socket too.
         let datagram = |kind: libc::c_int| rule(vec![condition(1, Op::MaskedEq(0xf), kind as u64)]);
@@ -271,12 +290,12 @@ fn rules(net: &ChildNet) -> BTreeMap<i64, Vec<SeccompRule>> {
         refused.insert(libc::SYS_sendmsg, fast_open(2));
         refused.insert(libc::SYS_sendmmsg, fast_open(3));
     }
-    for always in METADATA.iter().chain(KEYRING).chain(SYSV_IPC) {
-        refused.insert(*always, Vec::new());
-    }
-    if !(net.all || net.unix || !net.bind.is_empty()) {
-        refused.insert(libc::SYS_listen, Vec::new());
-    }
+}
+
+/// What no grant opens: io_uring, reaching into other processes, new
+/// namespaces, executing a descriptor or an executable memfd, terminal
+/// injection.
+fn process_rules(refused: &mut BTreeMap<i64, Vec<SeccompRule>>) {
     for always in [
         libc::SYS_io_uring_setup,
         libc::SYS_io_uring_enter,
@@ -344,7 +363,6 @@ fn rules(net: &ChildNet) -> BTreeMap<i64, Vec<SeccompRule>> {
         libc::SYS_prlimit64,
         vec![rule(vec![condition(0, Op::Ne, 0), condition(2, Op::Ne, 0)])],
     );
-    refused
 }
 
 #[cfg(test)]

@@ -206,19 +206,7 @@ pub(super) fn deserialize<T: serde::de::DeserializeOwned>(text: &str, path: &Pat
 /// Its spans are offsets into `text`, so a table nested in a larger file
 /// (a worker's `[plugins.NAME]`) still names the file's own lines.
 pub(super) fn from_raw(raw: Raw, text: &str, path: &Path, kind: Kind) -> Result<Document, String> {
-    if let (Some(key), false) = (&raw.path, kind == Kind::WorkerPlugin) {
-        return Err(format!(
-            "{}:{}: `path` names a plugin only in a worker's worker.toml",
-            path.display(),
-            line_of(text, key.span().start)
-        ));
-    }
-    if raw.remembered.is_some() && kind != Kind::Remembered {
-        return Err(format!(
-            "{}: [remembered] belongs only in procbox's grant store (see `procbox grants`)",
-            path.display()
-        ));
-    }
+    refuse_misplaced_keys(&raw, text, path, kind)?;
     let source = |span: std::ops::Range<usize>| Source::File {
         path: path.to_path_buf(),
         line: line_of(text, span.start),
@@ -226,41 +214,20 @@ pub(super) fn from_raw(raw: Raw, text: &str, path: &Path, kind: Kind) -> Result<
     let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
     let relative = |dirs: Vec<String>| dirs.into_iter().map(|d| base.join(d)).collect::<Vec<_>>();
     let mut doc = Document::default();
-    for rule in raw.allow_run {
-        doc.allow_run.push(RunSpec {
-            source: source(rule.span()),
-            written: rule.into_inner(),
-            parts: None,
-            sha256: None,
-        });
-    }
-    for rule in raw.deny_run {
-        doc.deny_run.push(RunSpec {
-            source: source(rule.span()),
-            written: rule.into_inner(),
-            parts: None,
-            sha256: None,
-        });
-    }
+    let written = |rule: Spanned<String>| RunSpec {
+        source: source(rule.span()),
+        written: rule.into_inner(),
+        parts: None,
+        sha256: None,
+    };
+    doc.allow_run = raw.allow_run.into_iter().map(written).collect();
+    doc.deny_run = raw.deny_run.into_iter().map(written).collect();
     for run in raw.run {
-        let src = source(run.span());
-        let run = run.into_inner();
-        let sha256 = run
-            .sha256
-            .as_deref()
-            .map(parse_sha256)
-            .transpose()
-            .map_err(|e| format!("{src}: {e}"))?;
-        let spec = RunSpec {
-            written: run.program.clone(),
-            parts: Some((run.program, run.args)),
-            sha256,
-            source: src,
-        };
-        if run.deny {
-            doc.deny_run.push(spec)
-        } else {
-            doc.allow_run.push(spec)
+        let deny = run.get_ref().deny;
+        let spec = run_table(run, source)?;
+        match deny {
+            true => doc.deny_run.push(spec),
+            false => doc.allow_run.push(spec),
         }
     }
     doc.env = raw
@@ -290,6 +257,44 @@ pub(super) fn from_raw(raw: Raw, text: &str, path: &Path, kind: Kind) -> Result<
         check_manifest(&doc, path)?;
     }
     Ok(doc)
+}
+
+/// Refuses a key that belongs to another kind of file: `path` (a worker's
+/// plugin table) and `[remembered]` (the grant store).
+fn refuse_misplaced_keys(raw: &Raw, text: &str, path: &Path, kind: Kind) -> Result<(), String> {
+    if let (Some(key), false) = (&raw.path, kind == Kind::WorkerPlugin) {
+        return Err(format!(
+            "{}:{}: `path` names a plugin only in a worker's worker.toml",
+            path.display(),
+            line_of(text, key.span().start)
+        ));
+    }
+    if raw.remembered.is_some() && kind != Kind::Remembered {
+        return Err(format!(
+            "{}: [remembered] belongs only in procbox's grant store (see `procbox grants`)",
+            path.display()
+        ));
+    }
+    Ok(())
+}
+
+/// One `[[run]]` table: a program and its arguments as separate words,
+/// with an optional digest.
+fn run_table(run: Spanned<RawRun>, source: impl Fn(std::ops::Range<usize>) -> Source) -> Result<RunSpec, String> {
+    let src = source(run.span());
+    let run = run.into_inner();
+    let sha256 = run
+        .sha256
+        .as_deref()
+        .map(parse_sha256)
+        .transpose()
+        .map_err(|e| format!("{src}: {e}"))?;
+    Ok(RunSpec {
+        written: run.program.clone(),
+        parts: Some((run.program, run.args)),
+        sha256,
+        source: src,
+    })
 }
 
 /// The value of the top-level `key`, parsed; the error names the file and key.
@@ -400,102 +405,4 @@ pub(super) fn line_of(text: &str, at: usize) -> usize {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn grants(text: &str) -> Result<Document, String> {
-        parse(text, Path::new("/etc/procbox/grants.toml"), Kind::Grants)
-    }
-
-    #[test]
-    fn rules_remember_their_line() {
-        let doc = grants("# grants\nallow-run = [\n  \"git log **\",\n]\ndeny-run = [\"git push **\"]\n").unwrap();
-        assert_eq!(doc.allow_run[0].source.to_string(), "/etc/procbox/grants.toml:3");
-        assert_eq!(doc.deny_run[0].source.to_string(), "/etc/procbox/grants.toml:5");
-    }
-
-    #[test]
-    fn the_list_form_and_pins() {
-        let doc = grants(&format!(
-            "[[run]]\nprogram = \"printf\"\nargs = [\"%s\", \"a b\"]\nsha256 = \"{}\"\n\n[[run]]\nprogram = \"rm\"\ndeny = true\n",
-            "ab".repeat(32)
-        ))
-        .unwrap();
-        let printf = &doc.allow_run[0];
-        assert_eq!(
-            printf.parts,
-            Some(("printf".into(), Some(vec!["%s".into(), "a b".into()])))
-        );
-        assert_eq!(printf.sha256, Some([0xab; 32]));
-        assert_eq!(doc.deny_run[0].written, "rm");
-        assert_eq!(
-            doc.deny_run[0].source.to_string(),
-            "/etc/procbox/grants.toml:6",
-            "the `[[run]]` header line"
-        );
-    }
-
-    #[test]
-    fn limits_and_directories() {
-        let doc =
-            grants("dir = [\"src\"]\n[limits]\nmax-children = 4\nmax-runtime = \"1m 30s\"\nmax-output = \"16MiB\"\n")
-                .unwrap();
-        assert_eq!(doc.dirs, vec![PathBuf::from("/etc/procbox/src")]);
-        let limits = doc.limits.limits();
-        assert_eq!(limits.max_children, Some(4));
-        assert_eq!(limits.max_runtime, Some(Duration::from_secs(90)));
-        assert_eq!(limits.max_output_bytes, Some(16 << 20));
-    }
-
-    #[test]
-    fn mistakes_are_reported_with_file_and_line() {
-        let cases = [
-            // a typo in a key is an error, not a silently ignored grant
-            ("allow_run = [\"git\"]\n", "grants.toml:1"),
-            ("\n\nallow-run = \"git\"\n", "grants.toml:3"),
-            ("[limits]\nmax-runtime = \"soon\"\n", "not a duration"),
-            ("[limits]\nmax-output = \"lots\"\n", "not a size"),
-            (
-                "[[run]]\nprogram = \"git\"\nsha256 = \"xyz\"\n",
-                "not 64 hexadecimal digits",
-            ),
-            ("allow-run = [\"git\"", "grants.toml:1"),
-        ];
-        for (text, expected) in cases {
-            let err = grants(text).unwrap_err();
-            assert!(err.contains(expected), "{text:?}: {err}");
-            assert!(err.starts_with("/etc/procbox/grants.toml"), "{err}");
-        }
-    }
-
-    #[test]
-    fn a_manifest_can_only_request() {
-        let manifest = |text| parse(text, Path::new("m.toml"), Kind::Manifest);
-        assert!(
-            manifest("[plugin]\nname = \"report\"\nallow-run = [\"git log **\"]\n").is_err(),
-            "keys after a table belong to it"
-        );
-        let ok =
-            manifest("allow-run = [\"git log **\"]\nallow-env = [\"LANG=C\"]\n[plugin]\nname = \"report\"\n").unwrap();
-        assert_eq!(ok.plugin.unwrap().name.as_deref(), Some("report"));
-        for text in [
-            "deny-run = [\"rm\"]",
-            "dir = [\".\"]",
-            "allow-net = true",
-            "[limits]\nmax-spawns = 1",
-            "[[run]]\nprogram = \"rm\"\ndeny = true",
-        ] {
-            let err = manifest(text).unwrap_err();
-            assert!(err.contains("belong in the user's grants"), "{text}: {err}");
-        }
-    }
-
-    #[test]
-    fn sizes() {
-        assert_eq!(parse_bytes("65536"), Ok(65536));
-        assert_eq!(parse_bytes("64KiB"), Ok(64 << 10));
-        assert_eq!(parse_bytes("2G"), Ok(2 << 30));
-        assert!(parse_bytes("-1").is_err());
-        assert!(parse_bytes("99999999999999999999G").is_err());
-    }
-}
+mod tests;
