@@ -166,8 +166,8 @@
 //!   [`Observer`]), the shipped observers [`AuditLog`], [`VerboseLog`], and
 //!   [`grants::broker`]; remembered grants in [`grants`];
 //! - **start processes without wasm**: [`Spawner::spawn`], [`Gate`];
-//! - **link into a store of your own**: [`ctx`] ([`ProcessCtx`],
-//!   [`ProcessView`], [`add_to_linker`]);
+//! - **link into a store of your own**: [`ProcessCtx`], [`ProcessView`],
+//!   [`add_to_linker`];
 //! - **process-wide choices** an application makes itself: [`containment`],
 //!   the compile [`Cache`].
 
@@ -177,29 +177,25 @@
 // justified (`// SAFETY:`, required by the workspace's lints).
 #![deny(unsafe_op_in_unsafe_fn, clippy::multiple_unsafe_ops_per_block)]
 
-mod bindings;
-mod child;
 pub mod confine;
 pub mod containment;
-pub mod ctx;
 mod error;
 mod exit;
 pub mod gate;
 pub mod grants;
-mod host;
+mod plugin_api;
 pub mod policy;
 mod redirect;
 pub mod resolve;
 mod runtime;
 mod spawn;
-mod stdio;
 mod supervisor;
 mod sys;
 
 pub use confine::probe::{Enforcement, KernelSupport, Unenforceable};
 pub use confine::{ChildNet, ConfineMode, Confinement, Helper};
 pub use containment::{ContainMode, Containment};
-pub use ctx::{add_to_linker, add_to_linker_with_wasi, ProcessCtx, ProcessCtxView, ProcessView};
+pub use plugin_api::ctx::{add_to_linker, add_to_linker_with_wasi, ProcessCtx, ProcessCtxView, ProcessView};
 pub use error::SpawnError;
 pub use exit::{ExitStatus, Termination, TreeUsage, Usage};
 pub use gate::fix::{Denial, Fix, FixStyle, Grant, GrantsFile};

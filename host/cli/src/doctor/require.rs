@@ -116,7 +116,7 @@ fn verdict(requirement: Requirement) -> Result<String, String> {
             true => Ok("procbox's seccomp filter loads".into()),
             false => Err(match probe_failure(kernel) {
                 Some(why) => why,
-                None if std::env::var_os("PROCBOX_PRETEND_NO_SECCOMP").is_some_and(|v| v == "1") => {
+                None if probe::pretended("PROCBOX_PRETEND_NO_SECCOMP").is_some_and(|v| v == "1") => {
                     "PROCBOX_PRETEND_NO_SECCOMP=1 is set (it pretends the kernel has no seccomp)".into()
                 }
                 None => "a seccomp filter did not load in the probe process".into(),
@@ -215,9 +215,7 @@ fn landlock(kernel: KernelSupport) -> Result<String, String> {
     );
     let raw = probe::landlock_abi();
     // The variable can only lower what the probe found.
-    let pretend = std::env::var("PROCBOX_PRETEND_LANDLOCK_ABI")
-        .ok()
-        .filter(|v| kernel.pretended && v.parse::<u32>().is_ok_and(|n| n == abi));
+    let pretend = probe::pretended("PROCBOX_PRETEND_LANDLOCK_ABI").filter(|v| kernel.pretended && v.parse::<u32>().is_ok_and(|n| n == abi));
     let found = match (abi, probe_failure(kernel)) {
         (_, Some(why)) => why,
         (n, None) if pretend.is_some() => {

@@ -9,7 +9,8 @@
 //!
 //! Tests force a weaker kernel with two variables, which can only lower
 //! what the probe found, never raise it: `PROCBOX_PRETEND_LANDLOCK_ABI=N`
-//! and `PROCBOX_PRETEND_NO_SECCOMP=1`.
+//! and `PROCBOX_PRETEND_NO_SECCOMP=1`, read by debug builds only
+//! ([`pretended`]).
 
 use std::fmt;
 use std::sync::OnceLock;
@@ -59,17 +60,27 @@ pub fn linux_for_abi(abi: u32) -> &'static str {
     }
 }
 
+/// The value of a `PROCBOX_PRETEND_*` test switch. Only debug builds (the
+/// test builds) read it: a release build of the library takes nothing
+/// about the kernel from the environment. Not a cargo feature: features
+/// are unified across a workspace, so a test crate's would switch the
+/// variables on in every build.
+#[doc(hidden)]
+pub fn pretended(name: &str) -> Option<String> {
+    match cfg!(debug_assertions) {
+        true => std::env::var(name).ok(),
+        false => None,
+    }
+}
+
 fn pretend(mut found: KernelSupport) -> KernelSupport {
-    if let Some(abi) = std::env::var("PROCBOX_PRETEND_LANDLOCK_ABI")
-        .ok()
-        .and_then(|v| v.parse::<u32>().ok())
-    {
+    if let Some(abi) = pretended("PROCBOX_PRETEND_LANDLOCK_ABI").and_then(|v| v.parse::<u32>().ok()) {
         if abi < found.landlock_abi {
             found.landlock_abi = abi;
             found.pretended = true;
         }
     }
-    if std::env::var_os("PROCBOX_PRETEND_NO_SECCOMP").is_some_and(|v| v == "1") && found.seccomp {
+    if pretended("PROCBOX_PRETEND_NO_SECCOMP").is_some_and(|v| v == "1") && found.seccomp {
         found.seccomp = false;
         found.pretended = true;
     }

@@ -90,7 +90,7 @@ impl NamespaceSupport {
     pub fn get() -> &'static NamespaceSupport {
         static PROBED: OnceLock<NamespaceSupport> = OnceLock::new();
         PROBED.get_or_init(|| {
-            if std::env::var_os("PROCBOX_PRETEND_NO_PIDNS").is_some_and(|v| v == "1") {
+            if crate::confine::probe::pretended("PROCBOX_PRETEND_NO_PIDNS").is_some_and(|v| v == "1") {
                 return NamespaceSupport {
                     works: Err("PROCBOX_PRETEND_NO_PIDNS=1 pretends this kernel has none".into()),
                     pretended: true,

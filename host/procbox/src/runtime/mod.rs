@@ -9,8 +9,8 @@ use wasmtime::component::{Component, Linker, ResourceTable};
 use wasmtime::{Engine, Store};
 use wasmtime_wasi::{FsPerms, I32Exit, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
-use crate::bindings;
-use crate::ctx::{self, ProcessCtx, ProcessCtxView, ProcessView};
+use crate::plugin_api::bindings;
+use crate::plugin_api::ctx::{self, ProcessCtx, ProcessCtxView, ProcessView};
 use crate::policy::Policy;
 use crate::runtime::budget::{budget_spent, EpochTicker, MemoryCap};
 use crate::runtime::cache::{Cache, CacheWarning, Origin};

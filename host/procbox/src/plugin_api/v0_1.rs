@@ -6,10 +6,10 @@
 use wasmtime::component::Resource;
 use wasmtime_wasi::p2::{DynInputStream, DynOutputStream, DynPollable};
 
-use crate::bindings::process as new;
-use crate::bindings::v0_1::process as old;
-use crate::child::Child;
-use crate::ctx::ProcessCtxView;
+use crate::plugin_api::bindings::process as new;
+use crate::plugin_api::bindings::v0_1::process as old;
+use crate::plugin_api::child::Child;
+use crate::plugin_api::ctx::ProcessCtxView;
 
 impl old::Host for ProcessCtxView<'_> {
     async fn spawn(&mut self, command: old::Command) -> wasmtime::Result<Result<Resource<Child>, old::Error>> {

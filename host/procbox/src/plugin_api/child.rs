@@ -1,16 +1,61 @@
-//! `procbox:host/process.child`: one running or finished child.
+//! `procbox:host/process.child`: one running or finished child, as the
+//! plugin sees it: a supervised process plus the pipe ends the plugin has
+//! not taken yet, and the host functions of the resource.
 
+use std::os::fd::OwnedFd;
+use std::sync::Arc;
 use std::time::Duration;
 
 use wasmtime::component::Resource;
-use wasmtime_wasi::p2::{DynInputStream, DynOutputStream, DynPollable};
+use wasmtime_wasi::p2::{DynInputStream, DynOutputStream, DynPollable, Pollable};
 
-use crate::bindings::process::{self, Signal};
-use crate::child::Child;
-use crate::ctx::ProcessCtxView;
+use crate::plugin_api::bindings::process::{self, Signal};
+use crate::plugin_api::ctx::ProcessCtxView;
 use crate::error::SpawnError;
 use crate::exit::{ExitStatus, Termination};
-use crate::stdio;
+use super::stdio::{self, OutputBudget};
+use crate::supervisor::{Pipes, Process};
+
+/// A child process as the plugin sees it.
+///
+/// Its stdio streams, once taken, are independent resources: dropping the
+/// child kills its process group, after which those streams read to
+/// end-of-file and writes fail, as with `std::process`.
+#[derive(Debug)]
+pub struct Child {
+    pub(crate) process: Process,
+    pub(crate) stdin: Option<OwnedFd>,
+    pub(crate) stdout: Option<OwnedFd>,
+    pub(crate) stderr: Option<OwnedFd>,
+    /// The output cap shared by stdout and stderr, if the policy sets one.
+    pub(crate) output_budget: Option<Arc<OutputBudget>>,
+}
+
+impl Child {
+    /// Wraps a freshly spawned process, its pipes and its output cap.
+    pub fn new(process: Process, pipes: Pipes, output_budget: Option<Arc<OutputBudget>>) -> Child {
+        Child {
+            process,
+            stdin: pipes.stdin,
+            stdout: pipes.stdout,
+            stderr: pipes.stderr,
+            output_budget,
+        }
+    }
+
+    /// The supervised process.
+    pub fn process(&mut self) -> &mut Process {
+        &mut self.process
+    }
+}
+
+#[wasmtime_wasi::async_trait]
+impl Pollable for Child {
+    async fn ready(&mut self) {
+        // An error still means the child is gone; `wait` reports it.
+        let _ = self.process.wait().await;
+    }
+}
 
 /// How long dropping a child waits for the kernel to finish a SIGKILLed
 /// process before leaving the reap to the background watcher.

@@ -7,7 +7,7 @@
 use wasmtime::component::{HasData, Linker, ResourceTable};
 use wasmtime_wasi::WasiView;
 
-use crate::bindings::process;
+use crate::plugin_api::bindings::process;
 use crate::spawn::spawner::{ExitRegistry, Spawner};
 
 /// The process-related state of one plugin instance.
@@ -56,7 +56,7 @@ impl HasData for ProcessHost {
 /// If an import is already defined in `linker`.
 pub fn add_to_linker<T: ProcessView + 'static>(linker: &mut Linker<T>) -> wasmtime::Result<()> {
     process::add_to_linker::<T, ProcessHost>(linker, T::process)?;
-    crate::bindings::v0_1::process::add_to_linker::<T, ProcessHost>(linker, T::process)
+    crate::plugin_api::bindings::v0_1::process::add_to_linker::<T, ProcessHost>(linker, T::process)
 }
 
 /// Adds WASI (`wasi:cli`, `wasi:io`, `wasi:filesystem`, ...) and

@@ -10,9 +10,9 @@ use std::time::Duration;
 use wasmtime::component::{Resource, ResourceTable};
 use wasmtime_wasi::p2::{DynInputStream, StreamError};
 
-use crate::bindings::process::{self, Command, ExitStatus, Host, HostChild, Signal, Stdio, Termination};
-use crate::child::Child;
-use crate::ctx::{ProcessCtx, ProcessCtxView};
+use crate::plugin_api::bindings::process::{self, Command, ExitStatus, Host, HostChild, Signal, Stdio, Termination};
+use crate::plugin_api::child::Child;
+use crate::plugin_api::ctx::{ProcessCtx, ProcessCtxView};
 use crate::policy::PolicyBuilder;
 use crate::resolve::SearchPath;
 use crate::spawn::spawner::{Hooks, Spawner};

@@ -2,7 +2,7 @@
 //!
 //! WASI types come from wasmtime-wasi, so the child's streams and pollables
 //! are the very same resources as every other `wasi:io` stream, and the
-//! `child` resource maps to our own [`crate::child::Child`].
+//! `child` resource maps to our own [`crate::plugin_api::child::Child`].
 
 wasmtime::component::bindgen!({
     path: "../../wit",
@@ -16,7 +16,7 @@ wasmtime::component::bindgen!({
         "wasi:filesystem": wasmtime_wasi::p2::bindings::filesystem,
         "wasi:random": wasmtime_wasi::p2::bindings::random,
         "wasi:sockets": wasmtime_wasi::p2::bindings::sockets,
-        "procbox:host/process@0.2.1.child": crate::child::Child,
+        "procbox:host/process@0.2.1.child": crate::plugin_api::child::Child,
     },
 });
 
@@ -32,7 +32,7 @@ pub mod v0_1 {
         with: {
             "wasi:io": wasmtime_wasi::p2::bindings::io,
             "wasi:cli": wasmtime_wasi::p2::bindings::cli,
-            "procbox:host/process@0.1.0.child": crate::child::Child,
+            "procbox:host/process@0.1.0.child": crate::plugin_api::child::Child,
         },
     });
 
