@@ -24,8 +24,8 @@ use std::sync::Arc;
 use anyhow::{bail, ensure, Context, Result};
 use procbox::policy::ChildRlimits;
 use procbox::{
-    ConfineMode, ContainMode, Decision, Limits, Observer, Outcome, Plugin, PolicyBuilder, RunOptions, Runtime,
-    SpawnError, SpawnRequest,
+    Decision, Limits, Observer, Outcome, Plugin, PolicyBuilder, RunOptions, Runtime, SpawnError, SpawnRequest,
+    Strictness,
 };
 
 /// The bench plugin, built by build.rs.

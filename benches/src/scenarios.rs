@@ -71,12 +71,12 @@ impl Bench {
         for rep in 0..self.reps {
             let policy = PolicyBuilder::new().allow_run("/bin/true");
             let p = self.plugin_f64(policy, &args, "median_ns").await?;
-            let confined_only = PolicyBuilder::new().allow_run("/bin/true").contain(ContainMode::Off);
+            let confined_only = PolicyBuilder::new().allow_run("/bin/true").contain(Strictness::Off);
             let u = self.plugin_f64(confined_only, &args, "median_ns").await?;
             let unconfined = PolicyBuilder::new()
                 .allow_run("/bin/true")
-                .confine(ConfineMode::Off)
-                .contain(ContainMode::Off);
+                .confine(Strictness::Off)
+                .contain(Strictness::Off);
             let o = self.plugin_f64(unconfined, &args, "median_ns").await?;
             let t = median_ns(&tokio_spawn_true(self.sizes.spawn).await?);
             let count = self.sizes.spawn;
@@ -205,7 +205,7 @@ impl Bench {
         for rep in 0..self.reps {
             let p = self.plugin_f64(burst_policy(), &args, "rate_per_s").await?;
             let u = self
-                .plugin_f64(burst_policy().contain(ContainMode::Off), &args, "rate_per_s")
+                .plugin_f64(burst_policy().contain(Strictness::Off), &args, "rate_per_s")
                 .await?;
             let t = tokio_burst(n).await?;
             let rate = |r: f64| format!("{r:.0}/s");
@@ -307,8 +307,8 @@ impl Bench {
                 PolicyBuilder::new()
                     .allow_run("/bin/true")
                     .limits(fork_limits)
-                    .confine(ConfineMode::Off)
-                    .contain(ContainMode::Off)
+                    .confine(Strictness::Off)
+                    .contain(Strictness::Off)
             };
             let i = self.plugin_f64(default_policy(), &args, "median_ns").await?;
             let fi = self.plugin_f64(fork_policy(), &fork_args, "median_ns").await?;

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 
 use procbox::policy::document::{self, Kind};
-use procbox::{ConfineMode, PolicyBuilder};
+use procbox::{PolicyBuilder, Strictness};
 use procbox_tests::{bounded, guests, procbox_bin, procbox_run_as, run_guest, test_cache_dir, Run, User};
 
 const PROBE: &str = env!("CARGO_BIN_EXE_escape-probe");
@@ -365,7 +365,7 @@ fn the_grants_file_keys_set_the_same_confinement_as_the_flags() {
     let doc = document::parse(text, &path, Kind::Grants).unwrap();
     let policy = PolicyBuilder::new().grants_document(doc).build().unwrap();
     let confinement = policy.confinement();
-    assert_eq!(confinement.mode, ConfineMode::BestEffort);
+    assert_eq!(confinement.mode, Strictness::BestEffort);
     assert_eq!(confinement.net.connect, vec![443]);
     assert!(confinement.net.unix);
     assert_eq!(confinement.helpers[0].path, std::fs::canonicalize("/bin/ls").unwrap());

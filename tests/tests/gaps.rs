@@ -42,7 +42,7 @@ fn text(path: &Path) -> &str {
 
 /// The ELF interpreter of `program`, as procbox grants it to its children.
 fn loader_of(program: &str) -> String {
-    let found = procbox::confine::plan::interpreters(Path::new(program));
+    let found = procbox::sandbox::plan::interpreters(Path::new(program));
     found
         .first()
         .unwrap_or_else(|| panic!("{program} has no ELF interpreter"))

@@ -337,7 +337,7 @@ fn cgroups_of(pids: &[u32]) -> Vec<PathBuf> {
 
 #[tokio::test]
 async fn a_later_run_removes_the_cgroups_of_sigkilled_runs() {
-    if procbox::containment::cgroup::check(&procbox::containment::cgroup::TreeLimits {
+    if procbox::process_tree::cgroup::check(&procbox::process_tree::cgroup::TreeLimits {
         max_processes: Some(1),
         max_memory: None,
     })
@@ -351,7 +351,7 @@ async fn a_later_run_removes_the_cgroups_of_sigkilled_runs() {
     // A stale cgroup named with a pid that is alive (ours): a pid says
     // nothing about whether its run is alive (pids are reused).
     let me = std::process::id();
-    let place = procbox::containment::cgroup::report()
+    let place = procbox::process_tree::cgroup::report()
         .into_iter()
         .find(|(c, _)| *c == "pids")
         .and_then(|(_, place)| place.ok())

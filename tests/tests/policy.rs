@@ -8,7 +8,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::time::Duration;
 
-use procbox::ConfineMode;
+use procbox::Strictness;
 use procbox_tests::User;
 use procbox_tests::{bounded, guests, limits, procbox, procbox_bin, procbox_run, run_guest, test_config_dir, Run};
 
@@ -183,7 +183,7 @@ async fn variables_reach_the_child_only_as_granted() {
         guests::SPAWN_OUTCOME,
         // Unconfined: a confined child also gets TMPDIR (the run's own
         // directory; see confinement.rs).
-        |p| p.allow_run("env").allow_env("GREETING=hel*").confine(ConfineMode::Off),
+        |p| p.allow_run("env").allow_env("GREETING=hel*").confine(Strictness::Off),
         &["stdout:GREETING=hello", "GREETING=hello", "env"]
     ));
     set.assert_passed();

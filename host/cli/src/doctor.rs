@@ -7,9 +7,9 @@
 //! whether each named mechanism is enforced, and fails when one is not
 //! ([`require`]).
 
-use procbox::confine::probe::{self, KernelSupport, ABI_FILES, ABI_LOG, ABI_SCOPE, ABI_TCP};
-use procbox::containment::namespace::NamespaceSupport;
-use procbox::{ChildNet, ConfineMode};
+use procbox::process_tree::namespace::NamespaceSupport;
+use procbox::sandbox::probe::{self, KernelSupport, ABI_FILES, ABI_LOG, ABI_SCOPE, ABI_TCP};
+use procbox::{ChildNet, Strictness};
 
 use super::failure::Failure;
 use super::output::emit;
@@ -93,7 +93,7 @@ fn confinement(out: &mut String, kernel: KernelSupport) {
 /// Whether the default `--confine=require` runs plugins here: the exit
 /// status.
 fn confine_verdict(out: &mut String, kernel: KernelSupport) -> u8 {
-    let verdict = |net: &ChildNet| probe::enforcement(ConfineMode::Require, net, kernel);
+    let verdict = |net: &ChildNet| probe::enforcement(Strictness::Require, net, kernel);
     let mut ports = ChildNet::default();
     ports.add("443").expect("a valid grant");
     match (verdict(&ChildNet::default()), verdict(&ports)) {
@@ -136,7 +136,7 @@ fn containment(out: &mut String) {
             "    NO  PID namespace: {why}\n  --contain=best-effort (the default): process groups and the subreaper's sweep; children survive a SIGKILL of procbox\n  --contain=require: REFUSES to run plugins here"
         ),
     }
-    for (controller, place) in procbox::containment::cgroup::report() {
+    for (controller, place) in procbox::process_tree::cgroup::report() {
         let flag = match controller {
             "pids" => "--max-processes",
             _ => "--max-tree-memory",
@@ -146,7 +146,7 @@ fn containment(out: &mut String) {
             Err(why) => outln!(out, "    NO  {flag}: {why}; a run that sets it is refused"),
         }
     }
-    match procbox::containment::measure::availability() {
+    match procbox::process_tree::measure::availability() {
         Ok(dirs) => outln!(out, "    yes measure-tree: a cgroup per measured child, below {dirs}"),
         Err(why) => outln!(out, "    NO  measure-tree: {why}; tree-usage stays none"),
     }

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use std::path::Path;
 
-use procbox::confine::plan::{Planner, TreePlan};
+use procbox::sandbox::plan::{Planner, TreePlan};
 use procbox::{Gate, Policy, SpawnError, SpawnRequest};
 
 use super::failure::Failure;

@@ -7,7 +7,7 @@ use clap::{Arg, ArgAction, ArgMatches, Args};
 use procbox::policy::document::{self, Kind};
 use procbox::policy::knobs::{Knob, ValueKind};
 use procbox::policy::{LimitSettings, KNOBS};
-use procbox::{ConfineMode, ContainMode, Policy, PolicyBuilder, Source};
+use procbox::{Policy, PolicyBuilder, Source, Strictness};
 
 use super::failure::Failure;
 use super::manifest::Manifest;
@@ -78,13 +78,13 @@ pub struct GrantArgs {
     /// `best-effort` (run with what it enforces, and say what is missing),
     /// or `off` (children get your full authority).
     #[arg(long = "confine", value_name = "MODE", help_heading = "Confinement of children")]
-    pub confine: Option<ConfineMode>,
+    pub confine: Option<Strictness>,
     /// How strictly the kernel contains children, so that none outlives
     /// procbox (even a SIGKILL of it) and none sees other processes:
     /// `best-effort` (default: a PID namespace where the kernel allows one,
     /// else process groups and a sweep), `require`, or `off`.
     #[arg(long = "contain", value_name = "MODE", help_heading = "Confinement of children")]
-    pub contain: Option<ContainMode>,
+    pub contain: Option<Strictness>,
     /// Network for children: PORT (TCP connect to it), bind:PORT, `all`
     /// (any TCP and UDP), or `unix` (Unix sockets). Default: none.
     #[arg(

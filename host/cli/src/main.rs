@@ -31,7 +31,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use clap::Parser;
-use procbox::{containment, AuditLog, Outcome, PolicyBuilder, RunOptions, Runtime, SpawnRequest, VerboseLog};
+use procbox::{process_tree, AuditLog, Outcome, PolicyBuilder, RunOptions, Runtime, SpawnRequest, VerboseLog};
 
 use args::{Cli, Commands, CompileArgs, ExplainArgs, RunArgs};
 use failure::Failure;
@@ -66,7 +66,7 @@ fn main() -> ExitCode {
     }
     // Before any thread exists: descriptors inherited without close-on-exec
     // must not reach the plugin's children.
-    if let Err(e) = containment::cloexec_inherited_fds() {
+    if let Err(e) = process_tree::cloexec_inherited_fds() {
         output::warning(format_args!("cannot mark inherited descriptors close-on-exec: {e}"));
     }
     // The launcher of confined children, forked while procbox is small and
@@ -463,7 +463,7 @@ async fn demo(_verbose: bool) -> Result<u8, Failure> {
 async fn execute(runtime: &Runtime, plugin: &procbox::Plugin, options: RunOptions) -> Result<u8, Failure> {
     // Grandchildren that leave their process group (setsid, daemons) are
     // re-parented to procbox instead of init, so the sweep below finds them.
-    if let Err(e) = containment::become_subreaper() {
+    if let Err(e) = process_tree::become_subreaper() {
         output::warning(format_args!(
             "cannot become the child subreaper ({e}); processes that leave their group may outlive the plugin"
         ));
@@ -472,11 +472,11 @@ async fn execute(runtime: &Runtime, plugin: &procbox::Plugin, options: RunOption
     let reaper = signals::reap_adopted_zombies_on_sigchld()?;
     let outcome = runtime.run_until(plugin, options, stop).await;
     reaper.abort();
-    let adopted = containment::kill_adopted(SWEEP_BOUND).await;
+    let adopted = process_tree::kill_adopted(SWEEP_BOUND).await;
     if adopted > 0 {
         tracing::info!("killed {adopted} processes that had left their children's process groups");
     }
-    let refused = containment::cgroup::refused_forks_so_far();
+    let refused = process_tree::cgroup::refused_forks_so_far();
     if refused > 0 {
         output::warning(format_args!(
             "the children's tree reached --max-processes: {refused} fork{} failed (EAGAIN)",

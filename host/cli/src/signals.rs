@@ -3,7 +3,7 @@
 //! adopted orphans while the plugin runs).
 
 use anyhow::Context;
-use procbox::containment;
+use procbox::process_tree;
 
 /// Reaps adopted orphans as they exit, for as long as the plugin runs: a
 /// grandchild killed with its group is re-parented to procbox and would
@@ -13,7 +13,7 @@ pub fn reap_adopted_zombies_on_sigchld() -> anyhow::Result<tokio::task::JoinHand
     let mut exits = signal(SignalKind::child()).context("cannot handle SIGCHLD")?;
     Ok(tokio::spawn(async move {
         while exits.recv().await.is_some() {
-            containment::reap_adopted_zombies();
+            process_tree::reap_adopted_zombies();
         }
     }))
 }

@@ -137,10 +137,10 @@
 //!
 //! Some choices affect every child of the process, so they stay the
 //! application's own: becoming the child subreaper and sweeping escaped
-//! grandchildren ([`containment::become_subreaper`],
-//! [`containment::kill_adopted`], which an application with children of
+//! grandchildren ([`process_tree::become_subreaper`],
+//! [`process_tree::kill_adopted`], which an application with children of
 //! its own must not call), and marking inherited descriptors close-on-exec
-//! ([`containment::cloexec_inherited_fds`]). The `procbox` command does
+//! ([`process_tree::cloexec_inherited_fds`]). The `procbox` command does
 //! all three at start-up. The compile cache is [`Runtime::with_cache`]'s
 //! directory; only procbox's default cache and configuration directories
 //! are protected from children's writes.
@@ -168,7 +168,7 @@
 //! - **start processes without wasm**: [`Spawner::spawn`], [`Gate`];
 //! - **link into a store of your own**: [`ProcessCtx`], [`ProcessView`],
 //!   [`add_to_linker`];
-//! - **process-wide choices** an application makes itself: [`containment`],
+//! - **process-wide choices** an application makes itself: [`process_tree`],
 //!   the compile [`Cache`].
 
 #![deny(missing_docs)]
@@ -177,38 +177,38 @@
 // justified (`// SAFETY:`, required by the workspace's lints).
 #![deny(unsafe_op_in_unsafe_fn, clippy::multiple_unsafe_ops_per_block)]
 
-pub mod confine;
-pub mod containment;
 mod error;
 mod exit;
 pub mod gate;
 pub mod grants;
 mod plugin_api;
 pub mod policy;
+pub mod process_tree;
 mod redirect;
 pub mod resolve;
 mod runtime;
+pub mod sandbox;
 mod spawn;
 mod supervisor;
 mod sys;
 
-pub use confine::probe::{Enforcement, KernelSupport, Unenforceable};
-pub use confine::{ChildNet, ConfineMode, Confinement, Helper};
-pub use containment::{ContainMode, Containment};
-pub use plugin_api::ctx::{add_to_linker, add_to_linker_with_wasi, ProcessCtx, ProcessCtxView, ProcessView};
 pub use error::SpawnError;
 pub use exit::{ExitStatus, Termination, TreeUsage, Usage};
 pub use gate::fix::{Denial, Fix, FixStyle, Grant, GrantsFile};
 pub use gate::{Decision, Gate, Refusal, SpawnRequest, Unmatched};
-pub use policy::{LimitSettings, Limits, PluginLimits, Policy, PolicyBuilder, PolicyError, Source, KNOBS};
+pub use plugin_api::ctx::{add_to_linker, add_to_linker_with_wasi, ProcessCtx, ProcessCtxView, ProcessView};
+pub use policy::{LimitSettings, Limits, PluginLimits, Policy, PolicyBuilder, PolicyError, Source, Strictness, KNOBS};
+pub use process_tree::Containment;
 pub use redirect::{Redirect, Redirects, Target};
 pub use resolve::SearchPath;
-pub use runtime::budget::Pauses;
+pub use spawn::pauses::Pauses;
 pub use runtime::cache::{Cache, CacheWarning, Origin};
 #[doc(hidden)]
 pub use runtime::known::hashed_bytes;
 pub use runtime::plugin_file::PluginFile;
 pub use runtime::{CompileHook, Description, LoadError, Outcome, Plugin, RunError, RunOptions, Runtime, WasiSetup};
+pub use sandbox::probe::{Enforcement, KernelSupport, Unenforceable};
+pub use sandbox::{ChildNet, Confinement, Helper};
 pub use spawn::hooks::{Answer, Authorizer, Escalation, ExitEvent, Observer};
 pub use spawn::observe::{AuditLog, VerboseLog};
 pub use spawn::spawner::{ExitRegistry, Hooks, Spawned, Spawner};

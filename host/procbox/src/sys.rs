@@ -5,7 +5,7 @@
 //! What must stay `unsafe` for its callers lives next to them and says so:
 //! `clone` into a shared address space and the function its child runs
 //! (`supervisor::launch`), the forks of single-threaded helpers
-//! (`containment::namespace`, `confine::probe`), loading a seccomp program
+//! (`process_tree::namespace`, `sandbox::probe`), loading a seccomp program
 //! (`supervisor::launcher::server`).
 //!
 //! Every function here is async-signal-safe (one system call through

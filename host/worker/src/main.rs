@@ -23,7 +23,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::Parser;
-use procbox::{containment, AuditLog, Runtime};
+use procbox::{process_tree, AuditLog, Runtime};
 use temporalio_client::{Client, ClientOptions, Connection, ConnectionOptions, Url};
 use temporalio_sdk::runtime::worker_tuner::{FixedSizeSlotSupplier, TunerHolder};
 use temporalio_sdk::{Worker, WorkerOptions};
@@ -140,7 +140,7 @@ fn prepare_process() -> anyhow::Result<()> {
             std::io::Error::last_os_error()
         );
     }
-    containment::cloexec_inherited_fds().context("cannot mark inherited descriptors close-on-exec")?;
+    process_tree::cloexec_inherited_fds().context("cannot mark inherited descriptors close-on-exec")?;
     procbox::start_launcher_early().context("cannot start the launcher of children")?;
     Ok(())
 }
@@ -171,7 +171,7 @@ async fn serve(args: Args) -> anyhow::Result<()> {
     // Grandchildren that leave their process group are re-parented to the
     // worker and reaped as they exit; what is left is swept at exit only
     // (a sweep per run would kill other runs' processes).
-    if let Err(e) = containment::become_subreaper() {
+    if let Err(e) = process_tree::become_subreaper() {
         tracing::warn!(
             "cannot become the child subreaper ({e}); processes that leave their group may outlive their plugin"
         );
@@ -205,7 +205,7 @@ async fn serve(args: Args) -> anyhow::Result<()> {
     let result = worker.run().await;
     signals.abort();
     reaper.abort();
-    let adopted = containment::kill_adopted(Duration::from_secs(2)).await;
+    let adopted = process_tree::kill_adopted(Duration::from_secs(2)).await;
     if adopted > 0 {
         tracing::info!("killed {adopted} processes that had left their plugin's process groups");
     }

@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use anyhow::Context;
-use procbox::containment;
+use procbox::process_tree;
 use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -43,7 +43,7 @@ pub fn reap_adopted_zombies() -> anyhow::Result<JoinHandle<()>> {
     let mut exits = signal(SignalKind::child()).context("cannot handle SIGCHLD")?;
     Ok(tokio::spawn(async move {
         while exits.recv().await.is_some() {
-            containment::reap_adopted_zombies();
+            process_tree::reap_adopted_zombies();
         }
     }))
 }

@@ -4,8 +4,8 @@
 //! ([`super::throwaway`]); the rest come from the probes, sysctls and
 //! mounts. The wording is SECURITY.md's.
 
-use procbox::confine::probe::{self, KernelSupport, ABI_SCOPE};
-use procbox::containment::namespace::NamespaceSupport;
+use procbox::process_tree::namespace::NamespaceSupport;
+use procbox::sandbox::probe::{self, KernelSupport, ABI_SCOPE};
 
 use super::throwaway::{c_path, Measured};
 
@@ -176,7 +176,7 @@ fn elf_loader() -> String {
 
 /// A whole-tree limit with no default, and whether its flag works here.
 fn tree_limit(controller: &str, what: &str, flag: &str, ceiling: &str) -> String {
-    let here = procbox::containment::cgroup::report()
+    let here = procbox::process_tree::cgroup::report()
         .into_iter()
         .find(|(c, _)| *c == controller)
         .map(|(_, place)| match place {

@@ -10,9 +10,9 @@
 //! `PROCBOX_PRETEND_*` variables, which only lower what was found, make it
 //! unmet as they make runs see it missing.
 
-use procbox::confine::probe::{self, KernelSupport, ABI_FILES};
-use procbox::containment::namespace::NamespaceSupport;
-use procbox::{ChildNet, ConfineMode};
+use procbox::process_tree::namespace::NamespaceSupport;
+use procbox::sandbox::probe::{self, KernelSupport, ABI_FILES};
+use procbox::{ChildNet, Strictness};
 
 use super::super::failure::Failure;
 use super::super::output::{emit, stderr_line};
@@ -135,7 +135,7 @@ fn verdict(requirement: Requirement) -> Result<String, String> {
 /// run's cgroup made with both limits written, and a throw-away child
 /// moved into it, as the launcher moves itself; then removed.
 fn cgroup() -> Result<String, String> {
-    use procbox::containment::cgroup::{self, TreeCgroup, TreeLimits};
+    use procbox::process_tree::cgroup::{self, TreeCgroup, TreeLimits};
     let missing: Vec<String> = cgroup::report()
         .into_iter()
         .filter_map(|(controller, place)| {
@@ -215,7 +215,8 @@ fn landlock(kernel: KernelSupport) -> Result<String, String> {
     );
     let raw = probe::landlock_abi();
     // The variable can only lower what the probe found.
-    let pretend = probe::pretended("PROCBOX_PRETEND_LANDLOCK_ABI").filter(|v| kernel.pretended && v.parse::<u32>().is_ok_and(|n| n == abi));
+    let pretend = probe::pretended("PROCBOX_PRETEND_LANDLOCK_ABI")
+        .filter(|v| kernel.pretended && v.parse::<u32>().is_ok_and(|n| n == abi));
     let found = match (abi, probe_failure(kernel)) {
         (_, Some(why)) => why,
         (n, None) if pretend.is_some() => {
@@ -236,7 +237,7 @@ fn landlock(kernel: KernelSupport) -> Result<String, String> {
 /// procbox counts the kernel as enforcing nothing).
 fn probe_failure(kernel: KernelSupport) -> Option<String> {
     // Every mode but off asks the probe process first, whatever the kernel.
-    probe::enforcement(ConfineMode::BestEffort, &ChildNet::default(), kernel)
+    probe::enforcement(Strictness::BestEffort, &ChildNet::default(), kernel)
         .err()
         .map(|e| e.to_string())
 }

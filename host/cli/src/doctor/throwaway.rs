@@ -10,10 +10,10 @@ use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
-use procbox::confine::filter;
-use procbox::confine::plan::{ChildPlan, TreePlan};
-use procbox::confine::probe::KernelSupport;
-use procbox::confine::ruleset;
+use procbox::sandbox::filter;
+use procbox::sandbox::plan::{ChildPlan, TreePlan};
+use procbox::sandbox::probe::KernelSupport;
+use procbox::sandbox::ruleset;
 use procbox::ChildNet;
 
 /// What the throw-away child could do (`None`: not measured).

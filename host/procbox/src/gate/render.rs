@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::policy::env::{is_inert, is_injection, is_shell_function, EnvRule, NamePattern};
-use crate::policy::rule::ExecRule;
+use crate::policy::rule::{quote, ExecRule};
 
 use super::fix::Denial;
 
@@ -18,14 +18,6 @@ pub fn command_line(program: &Path, args: &[String]) -> String {
         .join(" ")
 }
 
-/// An argument as a reader should see it: quoted (as a Rust string literal)
-/// when it is empty or has whitespace, quotes or control characters.
-pub fn quote(arg: &str) -> String {
-    if !arg.is_empty() && !arg.contains(|c: char| c.is_whitespace() || c.is_control() || c == '"' || c == '\'') {
-        return arg.to_string();
-    }
-    format!("{arg:?}")
-}
 
 /// Why no allow rule matched: other rules for the same program, or none.
 pub(super) fn no_match_reason(allow: &[ExecRule], program: &Path) -> String {

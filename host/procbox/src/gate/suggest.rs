@@ -5,43 +5,8 @@
 use std::path::Path;
 
 use super::fix::{Fix, Grant};
+use crate::policy::breadth::broad;
 
-/// Programs that run other programs as they are told: a rule for one of
-/// them is broad, whatever its arguments say.
-const RUNS_OTHERS: &[&str] = &[
-    "sh",
-    "bash",
-    "dash",
-    "zsh",
-    "ksh",
-    "fish",
-    "busybox",
-    "env",
-    "xargs",
-    "find",
-    "nice",
-    "nohup",
-    "timeout",
-    "setsid",
-    "sudo",
-    "doas",
-    "su",
-    "ssh",
-    "make",
-    "python",
-    "python3",
-    "perl",
-    "ruby",
-    "node",
-    "deno",
-    "bun",
-    "php",
-    "lua",
-    "awk",
-    "gawk",
-    "tclsh",
-    "osascript",
-];
 
 /// The narrowest `allow-run` rule that allows `program` with exactly
 /// `args` (glob characters escaped), or `None` when the one-word form
@@ -115,12 +80,6 @@ fn literal(arg: &str) -> String {
         .collect()
 }
 
-/// The program's name if it runs other programs as it is told.
-pub(crate) fn broad(program: &str) -> Option<&str> {
-    let name = Path::new(program).file_name()?.to_str()?;
-    let base = name.trim_end_matches(|c: char| c.is_ascii_digit() || c == '.');
-    RUNS_OTHERS.iter().any(|r| *r == name || *r == base).then_some(name)
-}
 
 /// A word for a POSIX shell: single-quoted unless it is plain.
 pub fn shell_quote(word: &str) -> String {

@@ -9,11 +9,11 @@ use std::time::Duration;
 use wasmtime::component::Resource;
 use wasmtime_wasi::p2::{DynInputStream, DynOutputStream, DynPollable, Pollable};
 
-use crate::plugin_api::bindings::process::{self, Signal};
-use crate::plugin_api::ctx::ProcessCtxView;
+use super::stdio::{self, OutputBudget};
 use crate::error::SpawnError;
 use crate::exit::{ExitStatus, Termination};
-use super::stdio::{self, OutputBudget};
+use crate::plugin_api::bindings::process::{self, Signal};
+use crate::plugin_api::ctx::ProcessCtxView;
 use crate::supervisor::{Pipes, Process};
 
 /// A child process as the plugin sees it.

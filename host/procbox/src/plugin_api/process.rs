@@ -6,13 +6,13 @@ use std::time::Duration;
 
 use wasmtime::component::{Resource, ResourceTable};
 
+use crate::error::SpawnError;
+use crate::gate::SpawnRequest;
 use crate::plugin_api::bindings::process::{self, Command, Stdio};
 use crate::plugin_api::child::Child;
 use crate::plugin_api::ctx::ProcessCtxView;
-use crate::error::SpawnError;
-use crate::gate::SpawnRequest;
-use crate::redirect::{Redirect, Redirects};
 use crate::plugin_api::stdio::OutputBudget;
+use crate::redirect::{Redirect, Redirects};
 use crate::supervisor::Timeout;
 
 use super::child::signal_number;

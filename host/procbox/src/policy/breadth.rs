@@ -76,7 +76,7 @@ pub(super) fn broad_grants(
 }
 
 fn broad_rule(rule: &ExecRule) -> Option<PolicyWarning> {
-    let why = if let Some(name) = crate::gate::suggest::broad(&rule.program) {
+    let why = if let Some(name) = broad(&rule.program) {
         format!("{name} runs other programs as it is told")
     } else {
         let name = Path::new(&rule.program).file_name()?.to_str()?;
@@ -100,4 +100,48 @@ fn open_at_the_end(args: &ArgsPattern) -> bool {
         // A deny-style rule is never an allow rule.
         ArgsPattern::Containing(..) => false,
     }
+}
+
+/// Programs that run other programs as they are told: a rule for one of
+/// them is broad, whatever its arguments say.
+const RUNS_OTHERS: &[&str] = &[
+    "sh",
+    "bash",
+    "dash",
+    "zsh",
+    "ksh",
+    "fish",
+    "busybox",
+    "env",
+    "xargs",
+    "find",
+    "nice",
+    "nohup",
+    "timeout",
+    "setsid",
+    "sudo",
+    "doas",
+    "su",
+    "ssh",
+    "make",
+    "python",
+    "python3",
+    "perl",
+    "ruby",
+    "node",
+    "deno",
+    "bun",
+    "php",
+    "lua",
+    "awk",
+    "gawk",
+    "tclsh",
+    "osascript",
+];
+
+/// The program's name if it runs other programs as it is told.
+pub(crate) fn broad(program: &str) -> Option<&str> {
+    let name = Path::new(program).file_name()?.to_str()?;
+    let base = name.trim_end_matches(|c: char| c.is_ascii_digit() || c == '.');
+    RUNS_OTHERS.iter().any(|r| *r == name || *r == base).then_some(name)
 }

@@ -6,9 +6,8 @@ use std::path::PathBuf;
 use super::document::{Document, RunSpec};
 use super::knobs::LimitSettings;
 use super::*;
-use crate::confine::ConfineMode;
-use crate::containment::ContainMode;
 use crate::resolve::SearchPath;
+use crate::Strictness;
 
 mod freeze;
 
@@ -56,8 +55,10 @@ pub struct PolicyBuilder {
     search_path: Option<SearchPath>,
     request_limits: RequestLimits,
     host_env: Option<Vec<(String, String)>>,
-    confine: ConfineMode,
-    contain: ContainMode,
+    /// `None`: [`Strictness::CONFINE_DEFAULT`].
+    confine: Option<Strictness>,
+    /// `None`: [`Strictness::CONTAIN_DEFAULT`].
+    contain: Option<Strictness>,
     child_net: Vec<(String, Source)>,
     helpers: Vec<(String, Source)>,
 }
@@ -170,17 +171,17 @@ impl PolicyBuilder {
     }
 
     /// How strictly the kernel must confine children (default:
-    /// [`ConfineMode::Require`]); see [`crate::confine`].
-    pub fn confine(mut self, mode: ConfineMode) -> Self {
-        self.confine = mode;
+    /// [`Strictness::Require`]); see [`crate::sandbox`].
+    pub fn confine(mut self, mode: Strictness) -> Self {
+        self.confine = Some(mode);
         self
     }
 
     /// How strictly the kernel must contain children, so that none
-    /// outlives procbox (default: [`ContainMode::BestEffort`]); see
-    /// [`crate::containment::namespace`].
-    pub fn contain(mut self, mode: ContainMode) -> Self {
-        self.contain = mode;
+    /// outlives procbox (default: [`Strictness::BestEffort`]); see
+    /// [`crate::process_tree::namespace`].
+    pub fn contain(mut self, mode: Strictness) -> Self {
+        self.contain = Some(mode);
         self
     }
 
@@ -230,10 +231,10 @@ impl PolicyBuilder {
         self.allow_inherit |= doc.allow_inherit;
         self.strict_programs |= doc.strict_programs;
         if let Some(mode) = doc.confine {
-            self.confine = mode;
+            self.confine = Some(mode);
         }
         if let Some(mode) = doc.contain {
-            self.contain = mode;
+            self.contain = Some(mode);
         }
         self.child_net.extend(doc.child_net);
         self.helpers.extend(doc.helpers);

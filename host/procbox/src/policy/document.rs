@@ -48,8 +48,7 @@ use toml::Spanned;
 
 use super::knobs::LimitSettings;
 use super::Source;
-use crate::confine::ConfineMode;
-use crate::containment::ContainMode;
+use crate::Strictness;
 
 /// Everything a document says, with sources, before programs are resolved.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -73,9 +72,9 @@ pub struct Document {
     /// `strict-programs`: refuse granted programs the plugin could change.
     pub strict_programs: bool,
     /// `confine`: how strictly the kernel must confine children.
-    pub confine: Option<ConfineMode>,
+    pub confine: Option<Strictness>,
     /// `contain`: how strictly the kernel must contain children.
-    pub contain: Option<ContainMode>,
+    pub contain: Option<Strictness>,
     /// `allow-child-net`: the network children may use, as written.
     pub child_net: Vec<(String, Source)>,
     /// `allow-helper`: executables children may run besides their program.
@@ -243,8 +242,8 @@ pub(super) fn from_raw(raw: Raw, text: &str, path: &Path, kind: Kind) -> Result<
     doc.strict_programs = raw.strict_programs;
     doc.limits = raw.limits.unwrap_or_default();
     doc.plugin = raw.plugin;
-    doc.confine = parsed_key::<ConfineMode>(raw.confine, "confine", path)?;
-    doc.contain = parsed_key::<ContainMode>(raw.contain, "contain", path)?;
+    doc.confine = parsed_key::<Strictness>(raw.confine, "confine", path)?;
+    doc.contain = parsed_key::<Strictness>(raw.contain, "contain", path)?;
     let spanned = |items: Vec<Spanned<String>>| {
         items
             .into_iter()

@@ -28,7 +28,7 @@ pub(super) fn exposed_programs(allow: &[ExecRule], write_set: &WriteSet, granted
     let mut seen: Vec<PathBuf> = Vec::new();
     for rule in allow {
         let mut files = vec![rule.path.clone()];
-        files.extend(crate::confine::plan::interpreters(&rule.path));
+        files.extend(crate::sandbox::plan::interpreters(&rule.path));
         for file in files {
             if seen.contains(&file) {
                 continue;

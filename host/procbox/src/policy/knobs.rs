@@ -197,7 +197,7 @@ impl LimitSettings {
             },
             // Off is the default: only `true` asks for anything.
             die_with_host: self.die_with_procbox.filter(|on| *on),
-            tree: crate::containment::cgroup::TreeLimits {
+            tree: crate::process_tree::cgroup::TreeLimits {
                 max_processes: self.max_processes,
                 max_memory: self.max_tree_memory.map(|b| b.0),
             },

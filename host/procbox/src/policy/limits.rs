@@ -24,7 +24,7 @@ pub struct Limits {
     /// SIGKILL itself (`PR_SET_PDEATHSIG`).
     pub die_with_host: Option<bool>,
     /// What the whole tree of children may use together (cgroups).
-    pub tree: crate::containment::cgroup::TreeLimits,
+    pub tree: crate::process_tree::cgroup::TreeLimits,
 }
 
 /// Kernel resource limits (`setrlimit`) for each child; `None` leaves the
@@ -75,7 +75,7 @@ impl Limits {
     pub fn overridden_by(self, other: Limits) -> Limits {
         Limits {
             max_children: other.max_children.or(self.max_children),
-            tree: crate::containment::cgroup::TreeLimits {
+            tree: crate::process_tree::cgroup::TreeLimits {
                 max_processes: other.tree.max_processes.or(self.tree.max_processes),
                 max_memory: other.tree.max_memory.or(self.tree.max_memory),
             },

@@ -10,7 +10,7 @@
 //!   requests. Without a manifest only the grants count.
 
 pub mod anywhere;
-mod breadth;
+pub(crate) mod breadth;
 mod builder;
 pub mod document;
 pub mod embedded;
@@ -23,22 +23,24 @@ pub mod manifest;
 pub mod protected;
 pub mod rule;
 pub mod shims;
+mod strictness;
 mod warning;
 pub mod worker_file;
 
 pub use builder::PolicyBuilder;
 pub use knobs::{LimitSettings, KNOBS};
 pub use limits::*;
+pub use strictness::Strictness;
 pub use warning::PolicyWarning;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::confine::probe::{Enforcement, KernelSupport, Unenforceable};
-use crate::confine::Confinement;
 use crate::error::SpawnError;
 use crate::resolve::SearchPath;
+use crate::sandbox::probe::{Enforcement, KernelSupport, Unenforceable};
+use crate::sandbox::Confinement;
 use document::RunSpec;
 use env::EnvRule;
 use rule::ExecRule;
@@ -199,24 +201,24 @@ impl Policy {
     }
 
     /// What the running kernel will enforce on children under this policy
-    /// (the [`ConfineMode`](crate::confine::ConfineMode) ladder).
+    /// (the [`Strictness`] ladder).
     ///
     /// # Errors
     /// Under `require`, why this kernel cannot enforce what the grants need.
     pub fn enforcement(&self) -> Result<Enforcement, Unenforceable> {
-        crate::confine::probe::enforcement(self.confinement.mode, &self.confinement.net, KernelSupport::get())
+        crate::sandbox::probe::enforcement(self.confinement.mode, &self.confinement.net, KernelSupport::get())
     }
 
     /// What the running kernel will contain under this policy (the
-    /// [`ContainMode`](crate::containment::ContainMode) ladder).
+    /// [`Strictness`] ladder).
     ///
     /// # Errors
     /// Under `require`, why this kernel gives children no PID namespace;
     /// and why the tree limits (`--max-processes`, `--max-tree-memory`)
     /// cannot be enforced here.
-    pub fn containment(&self) -> Result<crate::containment::Containment, String> {
-        crate::containment::cgroup::check(&self.limits.tree)?;
-        crate::containment::Containment::decide(self.confinement.contain)
+    pub fn containment(&self) -> Result<crate::process_tree::Containment, String> {
+        crate::process_tree::cgroup::check(&self.limits.tree)?;
+        crate::process_tree::Containment::decide(self.confinement.contain)
     }
 
     /// The write grants as they are enforced, split around the protected

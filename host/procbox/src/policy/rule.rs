@@ -33,7 +33,6 @@ use std::path::PathBuf;
 
 use super::anywhere::AnyArg;
 use super::Source;
-use crate::gate::render::quote;
 
 /// One pattern for one argument position.
 #[derive(Debug, Clone, PartialEq)]
@@ -362,6 +361,15 @@ impl fmt::Display for ExecRule {
             _ => write!(f, "'{}' ({})", self.written, self.source),
         }
     }
+}
+
+/// An argument as a reader should see it: quoted (as a Rust string literal)
+/// when it is empty or has whitespace, quotes or control characters.
+pub fn quote(arg: &str) -> String {
+    if !arg.is_empty() && !arg.contains(|c: char| c.is_whitespace() || c.is_control() || c == '"' || c == '\'') {
+        return arg.to_string();
+    }
+    format!("{arg:?}")
 }
 
 #[cfg(test)]

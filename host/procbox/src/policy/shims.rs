@@ -17,8 +17,8 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::confine::plan::{head_of, ChildPlan, Planner, TreePlan};
 use crate::resolve::{resolve_program, SearchPath};
+use crate::sandbox::plan::{head_of, ChildPlan, Planner, TreePlan};
 
 use super::{Policy, PolicyWarning};
 
@@ -194,7 +194,7 @@ mod tests {
     use std::os::unix::fs::PermissionsExt;
 
     use super::*;
-    use crate::confine::ChildNet;
+    use crate::sandbox::ChildNet;
 
     /// An executable script at `path`.
     fn script(path: &Path, text: &str) -> PathBuf {
@@ -312,8 +312,8 @@ mod tests {
 
     #[test]
     fn a_policy_warns_of_a_granted_shim_only_while_landlock_confines_children() {
-        use crate::confine::ConfineMode;
         use crate::policy::PolicyBuilder;
+        use crate::Strictness;
         if crate::KernelSupport::get().landlock_abi == 0 {
             eprintln!("skipped: this kernel has no Landlock");
             return;
@@ -332,7 +332,7 @@ mod tests {
                 .map(ToString::to_string)
                 .collect()
         };
-        let warned = shims(PolicyBuilder::new().confine(ConfineMode::Require));
+        let warned = shims(PolicyBuilder::new().confine(Strictness::Require));
         assert_eq!(warned.len(), 1, "{warned:?}");
         let expected = format!(
             "embedder policy: rule '{shim}': {shim} is a script (a version manager's shim?) that runs {real}, and confined children may not execute {real}; grant the real program: start procbox with {dir} first on PATH, so that rule '{shim}' names it, or let children run it (`allow-helper`)",
@@ -341,16 +341,16 @@ mod tests {
             dir = real.parent().unwrap().display()
         );
         assert_eq!(warned[0], expected);
-        assert!(shims(PolicyBuilder::new().confine(ConfineMode::Off)).is_empty());
+        assert!(shims(PolicyBuilder::new().confine(Strictness::Off)).is_empty());
         let helper = format!("{}={}", shim.display(), real.display());
-        let helped = PolicyBuilder::new().confine(ConfineMode::Require).allow_helper(&helper);
+        let helped = PolicyBuilder::new().confine(Strictness::Require).allow_helper(&helper);
         assert!(shims(helped).is_empty(), "a helper lets children run it");
     }
 
     #[test]
     fn an_ordinary_script_run_through_env_is_a_warning_naming_its_interpreter() {
-        use crate::confine::ConfineMode;
         use crate::policy::PolicyBuilder;
+        use crate::Strictness;
         if crate::KernelSupport::get().landlock_abi == 0 {
             eprintln!("skipped: this kernel has no Landlock");
             return;
@@ -359,7 +359,7 @@ mod tests {
         let plain = script(&dir.path().join("plain"), "#!/usr/bin/env sh\necho hi\n");
         let plain = plain.to_str().unwrap();
         let warnings = |helper: Option<String>| -> Vec<String> {
-            let mut builder = PolicyBuilder::new().confine(ConfineMode::Require).allow_run(plain);
+            let mut builder = PolicyBuilder::new().confine(Strictness::Require).allow_run(plain);
             if let Some(helper) = helper {
                 builder = builder.allow_helper(&helper);
             }

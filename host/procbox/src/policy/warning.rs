@@ -8,7 +8,7 @@ use super::Source;
 
 /// Something about a policy that is allowed but that the person who wrote
 /// it should know. Building the policy does not print it: an application
-/// shows [`Policy::warnings`] its own way (the `procbox` command line
+/// shows [`Policy::warnings`](super::Policy::warnings) its own way (the `procbox` command line
 /// prints each as one line on stderr).
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -56,7 +56,7 @@ pub enum PolicyWarning {
         /// What makes it broad.
         why: String,
     },
-    /// A write grant holds protected paths ([`protected`]): they stay
+    /// A write grant holds protected paths ([`protected`](super::protected)): they stay
     /// read-only, and nothing is created, removed or renamed directly in
     /// the directories on the way to them.
     SplitWriteGrant {
@@ -101,7 +101,7 @@ pub enum PolicyWarning {
         links: u64,
     },
     /// A granted program is a script (a version manager's shim) that runs
-    /// files its confined children may not execute ([`shims`]).
+    /// files its confined children may not execute ([`shims`](super::shims)).
     BlockedShim {
         /// Where the rule is written.
         origin: Source,

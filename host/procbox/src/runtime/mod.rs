@@ -12,7 +12,8 @@ use wasmtime_wasi::{FsPerms, I32Exit, WasiCtx, WasiCtxBuilder, WasiCtxView, Wasi
 use crate::plugin_api::bindings;
 use crate::plugin_api::ctx::{self, ProcessCtx, ProcessCtxView, ProcessView};
 use crate::policy::Policy;
-use crate::runtime::budget::{budget_spent, EpochTicker, MemoryCap};
+use crate::runtime::budget::{EpochTicker, MemoryCap};
+use crate::spawn::pauses::budget_spent;
 use crate::runtime::cache::{Cache, CacheWarning, Origin};
 use crate::runtime::plugin_file::PluginFile;
 use crate::spawn::spawner::Spawner;

@@ -12,4 +12,5 @@
 pub(crate) mod admission;
 pub(crate) mod hooks;
 pub(crate) mod observe;
+pub(crate) mod pauses;
 pub(crate) mod spawner;

@@ -19,18 +19,18 @@ use std::os::fd::OwnedFd;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
-use crate::confine::plan::{Planned, Planner, TreePlan};
-use crate::confine::probe::{Enforcement, Unenforceable};
-use crate::confine::run_tmp::RunTmp;
-use crate::containment::cgroup::{self, TreeCgroup};
-use crate::containment::measure::ChildCgroup;
-use crate::containment::Containment;
 use crate::error::SpawnError;
 use crate::gate::fix::FixStyle;
 use crate::gate::{Decision, Gate, Refusal, SpawnRequest, Unmatched};
 use crate::policy::rule::{ArgPattern, ArgsPattern, ExecRule};
 use crate::policy::{Policy, Source};
-use crate::runtime::budget::Pauses;
+use crate::process_tree::cgroup::{self, TreeCgroup};
+use crate::process_tree::measure::ChildCgroup;
+use crate::process_tree::Containment;
+use crate::spawn::pauses::Pauses;
+use crate::sandbox::plan::{Planned, Planner, TreePlan};
+use crate::sandbox::probe::{Enforcement, Unenforceable};
+use crate::sandbox::run_tmp::RunTmp;
 use crate::spawn::admission::{Admission, Permit};
 use crate::spawn::hooks::{Answer, Authorizer, Escalation, ExitEvent, Observer};
 use crate::supervisor::{self, ExitWaiter, Pipes, Process, Timeout};
@@ -458,7 +458,7 @@ fn end_run(ending: &Mutex<Option<(u64, Option<TreeCgroup>)>>) {
     };
     supervisor::launcher::retire(run);
     if let Some(cgroup) = cgroup {
-        crate::containment::measure::remove_busy();
+        crate::process_tree::measure::remove_busy();
         drop(cgroup);
     }
 }

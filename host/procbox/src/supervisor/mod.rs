@@ -47,11 +47,11 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::watch as channel;
 
-use crate::confine::plan::{ChildPlan, Planned};
-use crate::containment::measure::ChildCgroup;
 use crate::error::SpawnError;
 use crate::policy::CEILING_GRACE;
+use crate::process_tree::measure::ChildCgroup;
 use crate::redirect::Target;
+use crate::sandbox::plan::{ChildPlan, Planned};
 use crate::spawn::admission::Permit;
 
 pub use process::{ExitWaiter, OutputLimiter, Process};

@@ -13,8 +13,8 @@ use std::time::Instant;
 use tokio::io::unix::AsyncFd;
 use tokio::sync::watch;
 
-use crate::containment::measure::ChildCgroup;
 use crate::error::SpawnError;
+use crate::process_tree::measure::ChildCgroup;
 use crate::spawn::admission::ChildSlot;
 
 use super::process::{Exit, Shared, SignalTarget};

@@ -5,13 +5,14 @@
 use std::path::{Path, PathBuf};
 
 use super::{LayerSpec, PolicyBuilder};
-use crate::confine::{ChildNet, ConfineMode, Confinement, Helper};
 use crate::policy::document::RunSpec;
 use crate::policy::env::EnvRule;
 use crate::policy::protected::WriteSet;
 use crate::policy::rule::{ExecRule, ParsedRule};
 use crate::policy::*;
 use crate::resolve::{resolve_program, SearchPath};
+use crate::sandbox::{ChildNet, Confinement, Helper};
+use crate::Strictness;
 
 impl PolicyBuilder {
     /// Resolves and checks every rule and freezes the policy.
@@ -53,11 +54,11 @@ impl PolicyBuilder {
         warnings.extend(split_write_grants(&write_dirs, &write_set));
         let granted: Vec<&PathBuf> = dirs.iter().chain(&read_dirs).chain(&write_dirs).collect();
         warnings.extend(exposed_programs(&grants, &write_set, &granted, self.strict_programs)?);
+        let confinement = self.confinement(&start_dir, &search_path)?;
         let start_dir_readable = start_dir_grantable(&start_dir, &homes);
-        if !start_dir_readable && self.confine != ConfineMode::Off {
+        if !start_dir_readable && confinement.mode != Strictness::Off {
             warnings.push(PolicyWarning::StartDirNotGranted { dir: start_dir.clone() });
         }
-        let confinement = self.confinement(&start_dir, &search_path)?;
         warnings.extend(crate::policy::breadth::broad_grants(
             &grants.allow,
             &write_dirs,
@@ -114,8 +115,8 @@ impl PolicyBuilder {
     /// and resolved.
     fn confinement(&self, start_dir: &Path, search_path: &SearchPath) -> Result<Confinement, PolicyError> {
         Ok(Confinement {
-            mode: self.confine,
-            contain: self.contain,
+            mode: self.confine.unwrap_or(Strictness::CONFINE_DEFAULT),
+            contain: self.contain.unwrap_or(Strictness::CONTAIN_DEFAULT),
             net: child_net(&self.child_net)?,
             helpers: self
                 .helpers
@@ -140,8 +141,8 @@ fn passed_env(host_env: Vec<(String, String)>, grants: &Layer, manifest: Option<
 /// Whether children run with every rung the breadth warnings count on: a
 /// Landlock ABI that handles truncation, seccomp, and confinement on.
 fn fully_confined(confinement: &Confinement) -> bool {
-    crate::confine::probe::enforcement(confinement.mode, &confinement.net, crate::KernelSupport::get())
-        .is_ok_and(|e| e.abi >= crate::confine::probe::ABI_FILES && e.seccomp && e.active())
+    crate::sandbox::probe::enforcement(confinement.mode, &confinement.net, crate::KernelSupport::get())
+        .is_ok_and(|e| e.abi >= crate::sandbox::probe::ABI_FILES && e.seccomp && e.active())
 }
 
 /// A warning for each write grant that holds protected paths, which stay

@@ -62,8 +62,8 @@ use std::time::Duration;
 
 use tokio::sync::oneshot;
 
-use crate::confine::plan::{ChildPlan, TreePlan};
-use crate::confine::ChildNet;
+use crate::sandbox::plan::{ChildPlan, TreePlan};
+use crate::sandbox::ChildNet;
 use link::{Link, Unanswered};
 use wire::{Reply, Request};
 

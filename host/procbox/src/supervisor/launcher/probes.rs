@@ -66,8 +66,8 @@ pub(super) fn start_early() -> std::io::Result<()> {
 /// namespace's init. The namespace first: Landlock and seccomp stay on the
 /// process once tried.
 pub fn probe_here() -> Probed {
-    let namespace = crate::containment::namespace::probe_here();
-    let (landlock_abi, seccomp) = crate::confine::probe::probe_here();
+    let namespace = crate::process_tree::namespace::probe_here();
+    let (landlock_abi, seccomp) = crate::sandbox::probe::probe_here();
     Probed {
         landlock_abi,
         seccomp,

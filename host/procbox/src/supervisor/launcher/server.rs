@@ -22,10 +22,10 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
 use super::wire::{self, Failure, Reply, Request};
-use crate::confine::plan::ChildPlan;
-use crate::confine::{filter, ruleset, ChildNet};
-use crate::containment::cgroup;
-use crate::containment::namespace::{self, Entered};
+use crate::process_tree::cgroup;
+use crate::process_tree::namespace::{self, Entered};
+use crate::sandbox::plan::ChildPlan;
+use crate::sandbox::{filter, ruleset, ChildNet};
 use crate::supervisor::launch::{clone_vfork, in_child, ChildFds, Exec, Handlers, Session, VFORK_STACK_BYTES};
 use crate::supervisor::setup::ChildSetup;
 

@@ -18,7 +18,7 @@ use rustix::net::{
 
 use serde::{Deserialize, Serialize};
 
-use crate::confine::plan::ChildPlan;
+use crate::sandbox::plan::ChildPlan;
 
 /// How many descriptors a request carries.
 pub const FDS: usize = 4;

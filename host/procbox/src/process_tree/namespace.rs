@@ -23,56 +23,15 @@
 //! `CLONE_PARENT` is refused *to* an init, which is why the launcher is not
 //! the init itself.
 
-use std::fmt;
-use std::str::FromStr;
 use std::sync::OnceLock;
 
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
-
-use serde::{Deserialize, Serialize};
 
 use rustix::io::Errno;
 
 use crate::supervisor::launcher::wire;
 use crate::sys::{self, Disposition};
-
-/// How strictly the kernel must contain children.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum ContainMode {
-    /// Refuse to run when the kernel cannot give children a PID namespace.
-    Require,
-    /// A PID namespace where the kernel allows one; otherwise process
-    /// groups and the subreaper's sweep, said once (the default).
-    #[default]
-    BestEffort,
-    /// Process groups and the subreaper's sweep only.
-    Off,
-}
-
-impl FromStr for ContainMode {
-    type Err = String;
-    fn from_str(text: &str) -> Result<Self, String> {
-        match text {
-            "require" => Ok(ContainMode::Require),
-            "best-effort" => Ok(ContainMode::BestEffort),
-            "off" => Ok(ContainMode::Off),
-            other => Err(format!(
-                "unknown containment mode {other:?}: use require, best-effort or off"
-            )),
-        }
-    }
-}
-
-impl fmt::Display for ContainMode {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            ContainMode::Require => "require",
-            ContainMode::BestEffort => "best-effort",
-            ContainMode::Off => "off",
-        })
-    }
-}
+use crate::Strictness;
 
 /// Whether this kernel, for this user, gives children a PID namespace.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -90,7 +49,7 @@ impl NamespaceSupport {
     pub fn get() -> &'static NamespaceSupport {
         static PROBED: OnceLock<NamespaceSupport> = OnceLock::new();
         PROBED.get_or_init(|| {
-            if crate::confine::probe::pretended("PROCBOX_PRETEND_NO_PIDNS").is_some_and(|v| v == "1") {
+            if crate::sandbox::probe::pretended("PROCBOX_PRETEND_NO_PIDNS").is_some_and(|v| v == "1") {
                 return NamespaceSupport {
                     works: Err("PROCBOX_PRETEND_NO_PIDNS=1 pretends this kernel has none".into()),
                     pretended: true,
@@ -112,7 +71,7 @@ impl NamespaceSupport {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Containment {
     /// The mode that was asked for.
-    pub mode: ContainMode,
+    pub mode: Strictness,
     /// Whether children get a PID namespace.
     pub pid_namespace: bool,
     /// Why not, under best effort.
@@ -124,8 +83,8 @@ impl Containment {
     ///
     /// # Errors
     /// Under `require`, one line saying what the kernel lacks and the knob.
-    pub fn decide(mode: ContainMode) -> Result<Containment, String> {
-        if mode == ContainMode::Off {
+    pub fn decide(mode: Strictness) -> Result<Containment, String> {
+        if mode == Strictness::Off {
             return Ok(Containment {
                 mode,
                 pid_namespace: false,
@@ -146,7 +105,7 @@ impl Containment {
                 pid_namespace: true,
                 missing: None,
             }),
-            Err(why) if mode == ContainMode::Require => Err(format!(
+            Err(why) if mode == Strictness::Require => Err(format!(
                 "`contain = require`: children cannot get a PID namespace here ({why}); \
                  set `contain = best-effort` to run with process groups and the subreaper's sweep"
             )),
@@ -449,15 +408,15 @@ mod tests {
 
     #[test]
     fn modes_round_trip() {
-        for mode in [ContainMode::Require, ContainMode::BestEffort, ContainMode::Off] {
-            assert_eq!(mode.to_string().parse::<ContainMode>(), Ok(mode));
+        for mode in [Strictness::Require, Strictness::BestEffort, Strictness::Off] {
+            assert_eq!(mode.to_string().parse::<Strictness>(), Ok(mode));
         }
-        assert!("strict".parse::<ContainMode>().is_err());
+        assert!("strict".parse::<Strictness>().is_err());
     }
 
     #[test]
     fn off_never_asks_the_kernel_and_says_what_remains() {
-        let off = Containment::decide(ContainMode::Off).unwrap();
+        let off = Containment::decide(Strictness::Off).unwrap();
         assert!(!off.pid_namespace);
         assert!(off.summary().contains("`contain = off`"), "{}", off.summary());
     }
@@ -467,6 +426,6 @@ mod tests {
         // The machines the tests run on have PID namespaces, and the tests
         // run as root.
         assert_eq!(NamespaceSupport::get().works, Ok(false));
-        assert!(Containment::decide(ContainMode::Require).unwrap().pid_namespace);
+        assert!(Containment::decide(Strictness::Require).unwrap().pid_namespace);
     }
 }

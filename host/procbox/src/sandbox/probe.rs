@@ -1,5 +1,5 @@
 //! What the running kernel can enforce, found by trying it, and the
-//! [`ConfineMode`] ladder that decides whether a plugin may run with it.
+//! [`Strictness`] ladder that decides whether a plugin may run with it.
 //!
 //! The probe asks Landlock for its ABI version and then, in the probe
 //! process (a helper exec'd for this alone, which exits right after),
@@ -15,7 +15,8 @@
 use std::fmt;
 use std::sync::OnceLock;
 
-use super::{ChildNet, ConfineMode};
+use super::ChildNet;
+use crate::Strictness;
 
 /// The newest Landlock ABI procbox knows.
 pub const NEWEST_ABI: u32 = 7;
@@ -140,7 +141,7 @@ pub fn landlock_abi() -> u32 {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Enforcement {
     /// The mode that was asked for.
-    pub mode: ConfineMode,
+    pub mode: Strictness,
     /// The Landlock ABI the rulesets are built for (0: no Landlock).
     pub abi: u32,
     /// Whether children get the seccomp filter.
@@ -156,7 +157,7 @@ pub struct Enforcement {
 impl Enforcement {
     /// What children run under, in one line.
     pub fn summary(&self) -> String {
-        if self.mode == ConfineMode::Off {
+        if self.mode == Strictness::Off {
             return "off (`confine = off`): children have your full authority".into();
         }
         let landlock = match self.abi {
@@ -178,7 +179,7 @@ impl Enforcement {
 
     /// Whether children are confined at all.
     pub fn active(&self) -> bool {
-        self.mode != ConfineMode::Off && (self.abi > 0 || self.seccomp)
+        self.mode != Strictness::Off && (self.abi > 0 || self.seccomp)
     }
 }
 
@@ -190,10 +191,10 @@ pub struct Unenforceable(pub String);
 /// The ladder: what `mode` and the grants need against what `kernel` has.
 ///
 /// # Errors
-/// Under [`ConfineMode::Require`], the first need the kernel cannot meet,
+/// Under [`Strictness::Require`], the first need the kernel cannot meet,
 /// as one line that says how to go on.
-pub fn enforcement(mode: ConfineMode, net: &ChildNet, kernel: KernelSupport) -> Result<Enforcement, Unenforceable> {
-    if mode == ConfineMode::Off {
+pub fn enforcement(mode: Strictness, net: &ChildNet, kernel: KernelSupport) -> Result<Enforcement, Unenforceable> {
+    if mode == Strictness::Off {
         return Ok(Enforcement {
             mode,
             abi: 0,
@@ -229,7 +230,7 @@ pub fn enforcement(mode: ConfineMode, net: &ChildNet, kernel: KernelSupport) -> 
     if !kernel.seccomp {
         missing.push("the network and exec filter needs seccomp, which this kernel does not enforce".into());
     }
-    if mode == ConfineMode::Require {
+    if mode == Strictness::Require {
         if let Some(first) = missing.first() {
             return Err(Unenforceable(format!(
                 "cannot confine children on this kernel: {first}; set `confine = best-effort` to run with what it enforces (`procbox doctor` shows what that is), or `confine = off`"
@@ -316,7 +317,7 @@ mod tests {
             net
         };
         let none = ChildNet::default();
-        let refused = |abi, seccomp, net: &ChildNet| enforcement(ConfineMode::Require, net, kernel(abi, seccomp));
+        let refused = |abi, seccomp, net: &ChildNet| enforcement(Strictness::Require, net, kernel(abi, seccomp));
         assert!(refused(7, true, &ports).is_ok());
         assert!(refused(3, true, &none).is_ok());
         let err = refused(2, true, &none).unwrap_err().to_string();
@@ -331,7 +332,7 @@ mod tests {
 
     #[test]
     fn best_effort_runs_and_names_every_gap() {
-        let run = enforcement(ConfineMode::BestEffort, &ChildNet::default(), kernel(2, false)).unwrap();
+        let run = enforcement(Strictness::BestEffort, &ChildNet::default(), kernel(2, false)).unwrap();
         assert_eq!((run.abi, run.seccomp), (2, false));
         assert!(run.active());
         let gaps = format!("{}\n{}", run.missing.join("\n"), run.gaps.join("\n"));
@@ -339,19 +340,19 @@ mod tests {
         for fragment in ["ABI 3", "seccomp", "not scoped", "ELF interpreter"] {
             assert!(gaps.contains(fragment), "{fragment:?} missing from {gaps}");
         }
-        let none = enforcement(ConfineMode::BestEffort, &ChildNet::default(), kernel(0, false)).unwrap();
+        let none = enforcement(Strictness::BestEffort, &ChildNet::default(), kernel(0, false)).unwrap();
         assert!(!none.active());
     }
 
     #[test]
     fn scoping_below_abi_6_is_reported_not_refused() {
-        let run = enforcement(ConfineMode::Require, &ChildNet::default(), kernel(4, true)).unwrap();
+        let run = enforcement(Strictness::Require, &ChildNet::default(), kernel(4, true)).unwrap();
         assert!(run.gaps.iter().any(|g| g.contains("not scoped")), "{:?}", run.gaps);
     }
 
     #[test]
     fn off_is_explicit() {
-        let run = enforcement(ConfineMode::Off, &ChildNet::default(), kernel(7, true)).unwrap();
+        let run = enforcement(Strictness::Off, &ChildNet::default(), kernel(7, true)).unwrap();
         assert!(!run.active());
         assert!(run.gaps[0].contains("`confine = off`"));
     }

@@ -109,8 +109,8 @@ fn beneath(path: &Path, access: BitFlags<AccessFs>, abi: ABI) -> Result<PathBene
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::confine::plan::TreePlan;
-    use crate::confine::ChildNet;
+    use crate::sandbox::plan::TreePlan;
+    use crate::sandbox::ChildNet;
 
     fn plan(read: Vec<std::path::PathBuf>) -> ChildPlan {
         ChildPlan {

@@ -98,10 +98,10 @@ pub struct ChildPlan {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct TreePlan {
     /// Children start in a PID namespace the launcher makes
-    /// ([`crate::containment::namespace`]).
+    /// ([`crate::process_tree::namespace`]).
     pub pid_namespace: bool,
     /// The run's cgroups the launcher joins before its first child
-    /// ([`crate::containment::cgroup`]).
+    /// ([`crate::process_tree::cgroup`]).
     pub cgroups: Vec<PathBuf>,
     /// The run the namespace and cgroups are of (0 for none): one process
     /// may hold many runs at once (the worker), and each run's tree gets a

@@ -1,5 +1,8 @@
-//! **Confinement after `exec`**: the kernel enforces the grant on every
-//! child and on everything it starts.
+//! The sandbox: **confinement after `exec`** (Landlock, seccomp,
+//! `no_new_privs`): the kernel enforces the grant on every child and on
+//! everything it starts. Its sibling [`crate::process_tree`] keeps the
+//! children together (a PID namespace, cgroups); how strictly each must be
+//! enforced is one ladder, [`Strictness`] (`--confine`, `--contain`).
 //!
 //! The rule a user can hold in their head: *children get the filesystem
 //! authority granted to the plugin and nothing more.* Concretely, each
@@ -18,12 +21,16 @@
 //!   `no_new_privs`, and no capabilities when procbox runs as root.
 //!
 //! Where things are: [`probe`] asks the kernel what it can enforce and
-//! applies the [`ConfineMode`] ladder; [`plan`] turns a policy and an
+//! applies the [`Strictness`] ladder; [`plan`] turns a policy and an
 //! allowed request into a [`plan::ChildPlan`] (plain data); [`ruleset`]
 //! and [`filter`] turn a plan into a Landlock ruleset and a seccomp
 //! program. The plan is applied by the launcher process
 //! (`supervisor::launcher`), never by a thread of procbox: a
 //! Landlock domain includes the thread that made it.
+//!
+//! It owns the plan and its kernel objects; it uses the policy (the grants
+//! a plan is made of) and the launcher (which loads a filter, and answers
+//! the probe).
 
 pub mod filter;
 pub mod plan;
@@ -33,49 +40,11 @@ pub mod run_tmp;
 
 use std::fmt;
 use std::path::PathBuf;
-use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
 use crate::policy::Source;
-
-/// How strictly the kernel must confine children.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum ConfineMode {
-    /// Refuse to run a plugin when the kernel cannot enforce what its
-    /// grants need (the default).
-    #[default]
-    Require,
-    /// Run with what the kernel enforces, and say once what is missing.
-    BestEffort,
-    /// No confinement after `exec`: children have the user's authority.
-    Off,
-}
-
-impl FromStr for ConfineMode {
-    type Err = String;
-    fn from_str(text: &str) -> Result<Self, String> {
-        match text {
-            "require" => Ok(ConfineMode::Require),
-            "best-effort" => Ok(ConfineMode::BestEffort),
-            "off" => Ok(ConfineMode::Off),
-            other => Err(format!(
-                "unknown confinement mode {other:?}: use require, best-effort or off"
-            )),
-        }
-    }
-}
-
-impl fmt::Display for ConfineMode {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            ConfineMode::Require => "require",
-            ConfineMode::BestEffort => "best-effort",
-            ConfineMode::Off => "off",
-        })
-    }
-}
+use crate::Strictness;
 
 /// The network children may use (`--allow-child-net`). The plugin's own
 /// `--allow-net` is separate and grants nothing here.
@@ -179,16 +148,30 @@ pub struct Helper {
 }
 
 /// The confinement part of a policy.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Confinement {
     /// How strictly the kernel must enforce it.
-    pub mode: ConfineMode,
+    pub mode: Strictness,
     /// The network children may use.
     pub net: ChildNet,
     /// Helper executables children may run.
     pub helpers: Vec<Helper>,
     /// How strictly the kernel must contain them (a PID namespace).
-    pub contain: crate::containment::ContainMode,
+    pub contain: crate::Strictness,
+}
+
+impl Default for Confinement {
+    /// Children confined as the kernel must ([`Strictness::CONFINE_DEFAULT`])
+    /// and contained where it can ([`Strictness::CONTAIN_DEFAULT`]), with
+    /// no network and no helpers.
+    fn default() -> Confinement {
+        Confinement {
+            mode: Strictness::CONFINE_DEFAULT,
+            net: ChildNet::default(),
+            helpers: Vec::new(),
+            contain: Strictness::CONTAIN_DEFAULT,
+        }
+    }
 }
 
 #[cfg(test)]
@@ -216,9 +199,9 @@ mod tests {
 
     #[test]
     fn modes_round_trip() {
-        for mode in [ConfineMode::Require, ConfineMode::BestEffort, ConfineMode::Off] {
-            assert_eq!(mode.to_string().parse::<ConfineMode>(), Ok(mode));
+        for mode in [Strictness::Require, Strictness::BestEffort, Strictness::Off] {
+            assert_eq!(mode.to_string().parse::<Strictness>(), Ok(mode));
         }
-        assert!("strict".parse::<ConfineMode>().is_err());
+        assert!("strict".parse::<Strictness>().is_err());
     }
 }

@@ -1,4 +1,7 @@
-//! Containment: nothing a plugin starts outlives it.
+//! The process tree: **containment**, so that nothing a plugin starts
+//! outlives it or grows past its limits. Its sibling [`crate::sandbox`]
+//! confines what each child may do; how strictly each must be enforced is
+//! one ladder, [`crate::Strictness`] (`--contain`, `--confine`).
 //!
 //! - **The kernel's** ([`namespace`]): children in a PID namespace whose
 //!   init dies with procbox, with a private `/proc`. Where the kernel
@@ -24,7 +27,7 @@ use std::time::Duration;
 use rustix::event::{PollFd, PollFlags, Timespec};
 use rustix::process::{Pid, WaitOptions, WaitStatus};
 
-pub use namespace::{ContainMode, Containment};
+pub use namespace::Containment;
 
 /// Makes this process the subreaper of its descendants (Linux 3.4+).
 ///
