@@ -179,6 +179,66 @@ pub async fn procbox_run(guest: &str, flags: &[&str], args: &[&str]) -> Run {
     procbox(&argv).await
 }
 
+/// How many times a stress loop (a race loop, a kill storm, zombie churn)
+/// goes round: `full` when `PROCBOX_STRESS=1`, which `.ci/run` sets for
+/// one step of its own, and `quick` otherwise. Each caller says in a
+/// comment why its quick count still catches the bug it guards; a loop
+/// that a smaller count would no longer catch keeps its count and does not
+/// call this. The tests that call it sit in modules named `stress`, so that
+/// `cargo test stress::` runs them all (CONTRIBUTING.md, "Tests").
+pub fn stress(full: usize, quick: usize) -> usize {
+    if std::env::var_os("PROCBOX_STRESS").is_some_and(|v| v == "1") {
+        full
+    } else {
+        quick
+    }
+}
+
+/// Processes a test started, SIGKILLed when this is dropped: at the end of
+/// the test, whether it passed or panicked, so that a failing test leaves
+/// nothing running (a tree's escaped grandchild, a `sleep 1000` as
+/// `nobody`). Each is held by a pidfd opened when it is added, so a pid
+/// that the kernel has since given to another process is never
+/// signalled. Dropping does not wait: these are not the test's children
+/// (the test's own children are started with tokio's `kill_on_drop`,
+/// which also reaps them).
+#[derive(Default)]
+pub struct KillOnDrop(Vec<std::os::fd::OwnedFd>);
+
+impl KillOnDrop {
+    /// A guard over `pids`.
+    pub fn new(pids: impl IntoIterator<Item = u32>) -> KillOnDrop {
+        let mut guard = KillOnDrop::default();
+        for pid in pids {
+            guard.add(pid);
+        }
+        guard
+    }
+
+    /// A guard over the processes of a tree line (`child= grandchild=
+    /// escaped=`): with `--contain=off` nothing else kills them once
+    /// procbox is gone.
+    pub fn tree(line: &str) -> KillOnDrop {
+        KillOnDrop::new(["child", "grandchild", "escaped"].map(|key| field(line, key)))
+    }
+
+    /// Adds `pid`; a process that is already gone is left out.
+    pub fn add(&mut self, pid: u32) {
+        let pid = i32::try_from(pid).ok().and_then(rustix::process::Pid::from_raw);
+        let pidfd = pid.and_then(|pid| rustix::process::pidfd_open(pid, rustix::process::PidfdFlags::empty()).ok());
+        self.0.extend(pidfd);
+    }
+}
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        for pidfd in &self.0 {
+            // ESRCH when it has exited already, as it should have.
+            let _ = rustix::process::pidfd_send_signal(pidfd, rustix::process::Signal::KILL);
+        }
+    }
+}
+
 /// Whether a process with this pid exists in any state, zombies included.
 pub fn process_exists(pid: u32) -> bool {
     // SAFETY: signal 0 only checks for existence.
@@ -437,6 +497,37 @@ pub fn can_run_as_nobody() -> bool {
     nobody_reaches("it runs procbox as nobody")
 }
 
+/// Whether the tests run as root; when not, skips `what`, saying why (see
+/// [`skip`]). For what only root may do: `chown` a file to another user,
+/// mount, read a process that is not dumpable, be the root whose child
+/// loses its capabilities.
+pub fn running_as_root(what: &str) -> bool {
+    let root = rustix::process::geteuid().is_root();
+    if !root {
+        skip(&format!("{what}: only root can, and the tests do not run as root"));
+    }
+    root
+}
+
+/// Whether procbox can make its run cgroups here, which `--max-processes`,
+/// `--max-tree-memory` and a tree's measurement need: a writable pids and
+/// memory hierarchy (root on the test machines, or a delegated cgroup);
+/// when it cannot, skips `what`, saying why (see [`skip`]).
+pub fn cgroups_work(what: &str) -> bool {
+    use procbox::process_tree::cgroup::{check, TreeLimits};
+    let limits = TreeLimits {
+        max_processes: Some(1),
+        max_memory: Some(1 << 30),
+    };
+    match check(&limits) {
+        Ok(()) => true,
+        Err(why) => {
+            skip(&format!("{what}: {why}"));
+            false
+        }
+    }
+}
+
 /// Whether `nobody` reaches this checkout; when not, skips `what`, saying why.
 fn nobody_reaches(what: &str) -> bool {
     match nobody_reaches_checkout() {
@@ -453,8 +544,7 @@ fn nobody_reaches_checkout() -> Result<(), String> {
     static ANSWER: std::sync::OnceLock<Result<(), String>> = std::sync::OnceLock::new();
     ANSWER
         .get_or_init(|| {
-            // SAFETY: geteuid has no preconditions.
-            if unsafe { libc::geteuid() } != 0 {
+            if !rustix::process::geteuid().is_root() {
                 return Err("the tests do not run as root, and only root can become nobody".into());
             }
             // What nobody's runs open: procbox and the programs beside it,
@@ -516,4 +606,21 @@ pub fn procbox_run_as(user: User) -> tokio::process::Command {
         User::Nobody => command.arg("--no-cache"),
     };
     command
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::process::ExitStatusExt;
+
+    #[test]
+    fn kill_on_drop_kills_what_it_holds_and_leaves_out_what_is_gone() {
+        let mut gone = std::process::Command::new("true").spawn().unwrap();
+        let gone_pid = gone.id();
+        gone.wait().unwrap();
+        let mut sleep = std::process::Command::new("sleep").arg("1000").spawn().unwrap();
+        let guard = super::KillOnDrop::new([sleep.id(), gone_pid]);
+        assert_eq!(guard.0.len(), 1, "a reaped process is left out");
+        drop(guard);
+        assert_eq!(sleep.wait().unwrap().signal(), Some(libc::SIGKILL));
+    }
 }

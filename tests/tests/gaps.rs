@@ -180,6 +180,9 @@ async fn the_elf_loader_runs_files_the_exec_right_does_not_grant() {
 
 #[tokio::test]
 async fn no_default_cap_on_the_trees_processes_until_max_processes() {
+    if !procbox_tests::cgroups_work("it runs with --max-processes") {
+        return;
+    }
     let flag = allow(GAP);
     outcome(&[&flag], "stdout:forked 500", &[GAP, "fork", "500"]).await;
     let capped = [flag.as_str(), "--max-processes=50"];
@@ -188,6 +191,9 @@ async fn no_default_cap_on_the_trees_processes_until_max_processes() {
 
 #[tokio::test]
 async fn no_default_cap_on_the_trees_memory_until_max_tree_memory() {
+    if !procbox_tests::cgroups_work("it runs with --max-tree-memory") {
+        return;
+    }
     let flag = allow(GAP);
     outcome(&[&flag], "stdout:allocated 512 MiB", &[GAP, "alloc", "512"]).await;
     let capped = [flag.as_str(), "--max-tree-memory=128MiB"];

@@ -12,7 +12,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use procbox_tests::{bounded, guests, test_cache_dir, test_config_dir, Background, RUN_DEADLINE};
+use procbox_tests::{bounded, guests, stress, test_cache_dir, test_config_dir, Background, RUN_DEADLINE};
 
 /// Set (to procbox's arguments, one per line) when this binary runs as the
 /// parent that never reaps.
@@ -144,6 +144,9 @@ async fn a_run_refused_at_a_usage_error_leaves_no_zombie_either() {
     // for the answer once left the probe a zombie, and then (killed
     // mid-probe) the probe's namespace init: 22 of 200 runs under load.
     // Repeated, as the second needs the exit to land inside the probe.
+    // Not a stress count: 25 of each is what failed the old exit in 6 of 6
+    // test runs under load (402cad0); at 1 in 9, fewer would miss it (25
+    // already do with odds of 1 in 20).
     let tmp = own_tmpdir();
     let refused: [&[&str]; 2] = [
         &["run", guests::SPAWN_OUTCOME, "--grants=/nonexistent/grants.toml"],
@@ -171,6 +174,9 @@ async fn a_run_under_a_parent_that_never_reaps_leaves_no_process_and_no_zombie()
         &["--max-processes=64"],
     ];
     for mode in modes {
+        if mode.contains(&"--max-processes=64") && !procbox_tests::cgroups_work("the run with --max-processes") {
+            continue;
+        }
         let mut args = vec!["run", guests::SPAWN_OUTCOME, "--allow-run=true"];
         args.extend(mode);
         args.extend(["--", "ok", "true"]);
@@ -218,41 +224,6 @@ async fn normal_run(tmpdir: &Path, extra: &[&str]) {
     let run = Background::start_wrapped(&["env", &tmpdir], &argv);
     let (code, stderr) = bounded!(run.finish());
     assert_eq!(code, Some(0), "{stderr}");
-}
-
-/// SIGKILLs `runs` procbox processes (with `extra` flags), each after a
-/// pseudo-random 0-80 ms (start-up to the first confined spawn takes 30-40
-/// ms in a debug build); returns their pids and the most `procbox-run-*`
-/// directories seen in `tmpdir` after a kill.
-async fn kill_at_random_moments(runs: usize, tmpdir: &Path, extra: &[&'static str]) -> (Vec<u32>, usize) {
-    let argv = holding(extra);
-    let mut seed = u64::from(std::process::id()) | 1;
-    let (mut pids, mut most) = (Vec::new(), 0);
-    for _ in 0..runs {
-        seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-        // The kill point, not a synchronisation: any moment must be safe.
-        let delay = Duration::from_micros((seed >> 33) % 80_000);
-        let procbox = start_with_tmpdir(tmpdir, &argv);
-        pids.push(procbox.pid());
-        tokio::time::sleep(delay).await;
-        procbox.signal(libc::SIGKILL);
-        let _ = bounded!(procbox.finish());
-        most = most.max(run_dirs(tmpdir).len());
-    }
-    (pids, most)
-}
-
-#[tokio::test]
-async fn a_later_run_removes_the_tmpdirs_of_sigkilled_runs() {
-    let tmp = own_tmpdir();
-    let (_, most) = kill_at_random_moments(100, tmp.path(), &[]).await;
-    assert!(most > 0, "no kill left a TMPDIR behind: the test would prove nothing");
-    normal_run(tmp.path(), &[]).await;
-    assert_eq!(
-        run_dirs(tmp.path()),
-        Vec::<PathBuf>::new(),
-        "the TMPDIRs of killed runs are still there"
-    );
 }
 
 #[tokio::test]
@@ -304,63 +275,124 @@ async fn a_live_run_s_tmpdir_is_never_removed() {
     assert!(!own[0].exists(), "the killed run's TMPDIR is still there");
 }
 
-/// Every directory below a cgroup mount (a few levels deep) named
-/// `procbox-PID-*` for one of `pids`.
-fn cgroups_of(pids: &[u32]) -> Vec<PathBuf> {
-    fn walk(dir: &Path, depth: usize, prefixes: &[String], found: &mut Vec<PathBuf>) {
-        let Ok(entries) = std::fs::read_dir(dir) else {
-            return;
-        };
-        for entry in entries.flatten() {
-            if !entry.file_type().is_ok_and(|t| t.is_dir()) {
-                continue;
-            }
-            let name = entry.file_name().to_string_lossy().into_owned();
-            if prefixes.iter().any(|p| name.starts_with(p)) {
-                found.push(entry.path());
-            } else if depth > 0 {
-                walk(&entry.path(), depth - 1, prefixes, found);
-            }
-        }
-    }
-    let prefixes: Vec<String> = pids.iter().map(|p| format!("procbox-{p}-")).collect();
-    let mounts = std::fs::read_to_string("/proc/self/mounts").unwrap();
-    let mut found = Vec::new();
-    for line in mounts.lines() {
-        let fields: Vec<&str> = line.split_whitespace().collect();
-        if fields.len() > 2 && (fields[2] == "cgroup" || fields[2] == "cgroup2") {
-            walk(Path::new(fields[1]), 3, &prefixes, &mut found);
-        }
-    }
-    found
-}
+/// The stress tier (`procbox_tests::stress`): `cargo test stress::` runs
+/// these, and `PROCBOX_STRESS=1` runs them in full.
+mod stress {
+    use super::*;
 
-#[tokio::test]
-async fn a_later_run_removes_the_cgroups_of_sigkilled_runs() {
-    if procbox::process_tree::cgroup::check(&procbox::process_tree::cgroup::TreeLimits {
-        max_processes: Some(1),
-        max_memory: None,
-    })
-    .is_err()
-    {
-        eprintln!("skipped: no pids cgroup procbox can make here");
-        return;
+    /// SIGKILLs `runs` procbox processes (with `extra` flags), each after a
+    /// pseudo-random 0-80 ms (start-up to the first confined spawn takes 30-40
+    /// ms in a debug build); returns their pids and the most `procbox-run-*`
+    /// directories seen in `tmpdir` after a kill.
+    async fn kill_at_random_moments(runs: usize, tmpdir: &Path, extra: &[&'static str]) -> (Vec<u32>, usize) {
+        let argv = holding(extra);
+        let mut seed = u64::from(std::process::id()) | 1;
+        let (mut pids, mut most, mut left) = (Vec::new(), 0, 0);
+        for _ in 0..runs {
+            seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            // The kill point, not a synchronisation: any moment must be safe.
+            let delay = Duration::from_micros((seed >> 33) % 80_000);
+            let procbox = start_with_tmpdir(tmpdir, &argv);
+            let pid = procbox.pid();
+            pids.push(pid);
+            tokio::time::sleep(delay).await;
+            procbox.signal(libc::SIGKILL);
+            let _ = bounded!(procbox.finish());
+            let dirs = run_dirs(tmpdir);
+            most = most.max(dirs.len());
+            let own = format!("procbox-run-{pid}-");
+            left += usize::from(
+                dirs.iter()
+                    .any(|d| d.file_name().unwrap().to_string_lossy().starts_with(&own)),
+            );
+        }
+        eprintln!("{left} of {runs} killed runs left their TMPDIR");
+        (pids, most)
     }
-    let tmp = own_tmpdir();
-    let (pids, _) = kill_at_random_moments(30, tmp.path(), &["--max-processes=64"]).await;
-    // A stale cgroup named with a pid that is alive (ours): a pid says
-    // nothing about whether its run is alive (pids are reused).
-    let me = std::process::id();
-    let place = procbox::process_tree::cgroup::report()
-        .into_iter()
-        .find(|(c, _)| *c == "pids")
-        .and_then(|(_, place)| place.ok())
-        .expect("a pids cgroup place");
-    let stale = place.join(format!("procbox-{me}-999999"));
-    std::fs::create_dir(&stale).unwrap();
-    normal_run(tmp.path(), &["--max-processes=64"]).await;
-    let mut pids = pids;
-    pids.push(me);
-    let left = cgroups_of(&pids);
-    assert_eq!(left, Vec::<PathBuf>::new(), "cgroups of dead runs are still there");
+
+    #[tokio::test]
+    async fn a_later_run_removes_the_tmpdirs_of_sigkilled_runs() {
+        let tmp = own_tmpdir();
+        // One TMPDIR left is enough to catch a sweep that removes none, and
+        // 60 to 85% of the kills leave one (measured: 75 and 82 of 100;
+        // 13, 16 and 17 of 20; 3 of 10 on a loaded machine): 20 kills
+        // leave none with odds of 1 in 1,000 even at 30%. The full count also kills runs
+        // in the middle of making or locking their TMPDIR, a window of
+        // well under a millisecond in 80. Measured: 0.8 s quick, 4.6 s in
+        // full.
+        let runs = stress(100, 20);
+        let (_, most) = kill_at_random_moments(runs, tmp.path(), &[]).await;
+        assert!(most > 0, "no kill left a TMPDIR behind: the test would prove nothing");
+        normal_run(tmp.path(), &[]).await;
+        assert_eq!(
+            run_dirs(tmp.path()),
+            Vec::<PathBuf>::new(),
+            "the TMPDIRs of killed runs are still there"
+        );
+    }
+
+    /// Every directory below a cgroup mount (a few levels deep) named
+    /// `procbox-PID-*` for one of `pids`.
+    fn cgroups_of(pids: &[u32]) -> Vec<PathBuf> {
+        fn walk(dir: &Path, depth: usize, prefixes: &[String], found: &mut Vec<PathBuf>) {
+            let Ok(entries) = std::fs::read_dir(dir) else {
+                return;
+            };
+            for entry in entries.flatten() {
+                if !entry.file_type().is_ok_and(|t| t.is_dir()) {
+                    continue;
+                }
+                let name = entry.file_name().to_string_lossy().into_owned();
+                if prefixes.iter().any(|p| name.starts_with(p)) {
+                    found.push(entry.path());
+                } else if depth > 0 {
+                    walk(&entry.path(), depth - 1, prefixes, found);
+                }
+            }
+        }
+        let prefixes: Vec<String> = pids.iter().map(|p| format!("procbox-{p}-")).collect();
+        let mounts = std::fs::read_to_string("/proc/self/mounts").unwrap();
+        let mut found = Vec::new();
+        for line in mounts.lines() {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            if fields.len() > 2 && (fields[2] == "cgroup" || fields[2] == "cgroup2") {
+                walk(Path::new(fields[1]), 3, &prefixes, &mut found);
+            }
+        }
+        found
+    }
+
+    #[tokio::test]
+    async fn a_later_run_removes_the_cgroups_of_sigkilled_runs() {
+        if !procbox_tests::cgroups_work("it runs with --max-processes") {
+            return;
+        }
+        let tmp = own_tmpdir();
+        // Each run sweeps the cgroups that dead runs left, so the sweep
+        // runs at every kill but the first, and the last run always finds
+        // the stale one below: 10 kills catch a sweep that removes
+        // nothing. The full count adds kill points inside the making of a
+        // cgroup. Measured: 0.4 s quick, 1.5 s in full.
+        let runs = stress(30, 10);
+        let (pids, _) = kill_at_random_moments(runs, tmp.path(), &["--max-processes=64"]).await;
+        eprintln!(
+            "{} cgroups of {runs} killed runs were left for the last run",
+            cgroups_of(&pids).len()
+        );
+        // A stale cgroup named with a pid that is alive (ours): a pid says
+        // nothing about whether its run is alive (pids are reused).
+        let me = std::process::id();
+        let place = procbox::process_tree::cgroup::report()
+            .into_iter()
+            .find(|(c, _)| *c == "pids")
+            .and_then(|(_, place)| place.ok())
+            .expect("a pids cgroup place");
+        let stale = place.join(format!("procbox-{me}-999999"));
+        std::fs::create_dir(&stale).unwrap();
+        normal_run(tmp.path(), &["--max-processes=64"]).await;
+        let mut pids = pids;
+        pids.push(me);
+        let left = cgroups_of(&pids);
+        assert_eq!(left, Vec::<PathBuf>::new(), "cgroups of dead runs are still there");
+    }
 }

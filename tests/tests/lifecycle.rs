@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use procbox_tests::{
     assert_tree_running, bounded, exits_within, field, guests, limits, procbox_peak_rss, procbox_run, process_exists,
-    run_guest, Background, TREE_FLAGS,
+    run_guest, Background, KillOnDrop, TREE_FLAGS,
 };
 
 /// `procbox run GUEST` with the tree's grants and `extra` flags.
@@ -92,6 +92,7 @@ async fn a_trapping_plugin_still_has_its_children_killed() {
 async fn a_spinning_plugin_is_stopped_by_its_time_budget() {
     let mut procbox = Background::start(&tree_run(guests::SPIN_WITH_CHILD, &["--max-plugin-time=1s"]));
     let tree = bounded!(procbox.line_with("escaped="));
+    let _tree = KillOnDrop::tree(&tree);
     assert_tree_running(&tree);
     let (code, stderr) = bounded!(procbox.finish());
     assert_eq!(code, Some(124), "{stderr}");
@@ -103,6 +104,7 @@ async fn a_spinning_plugin_is_stopped_by_its_time_budget() {
 async fn sigint_stops_even_a_spinning_plugin() {
     let mut procbox = Background::start(&tree_run(guests::SPIN_WITH_CHILD, &[]));
     let tree = bounded!(procbox.line_with("escaped="));
+    let _tree = KillOnDrop::tree(&tree);
     assert_tree_running(&tree);
     procbox.signal(libc::SIGINT);
     let (code, stderr) = bounded!(procbox.finish());
@@ -130,6 +132,7 @@ async fn a_memory_bomb_is_stopped_at_its_cap() {
 async fn sigterm_kills_the_whole_tree_including_escapees() {
     let mut procbox = Background::start(&tree_run(guests::HOLD_TREE, &[]));
     let tree = bounded!(procbox.line_with("escaped="));
+    let _tree = KillOnDrop::tree(&tree);
     assert_tree_running(&tree);
     procbox.signal(libc::SIGTERM);
     let (code, stderr) = bounded!(procbox.finish());
@@ -143,21 +146,13 @@ async fn sigterm_kills_the_whole_tree_including_escapees() {
 async fn sigkill_of_procbox_takes_the_child_with_it_when_asked() {
     let mut procbox = Background::start(&tree_run(guests::HOLD_TREE, &["--die-with-procbox"]));
     let line = bounded!(procbox.line_with("escaped="));
-    assert_tree_running(&line);
-    let (child, grandchild, escaped) = (
-        field(&line, "child"),
-        field(&line, "grandchild"),
-        field(&line, "escaped"),
-    );
-    procbox.signal(libc::SIGKILL);
-    let _ = bounded!(procbox.finish());
     // PR_SET_PDEATHSIG reaches the child itself; its descendants do not
     // inherit it (documented as best effort), so the test cleans them up.
-    assert_gone(child, "child with PR_SET_PDEATHSIG");
-    for pid in [grandchild, escaped] {
-        // SAFETY: best-effort cleanup of what the kernel leaves behind.
-        unsafe { libc::kill(pid as i32, libc::SIGKILL) };
-    }
+    let _tree = KillOnDrop::tree(&line);
+    assert_tree_running(&line);
+    procbox.signal(libc::SIGKILL);
+    let _ = bounded!(procbox.finish());
+    assert_gone(field(&line, "child"), "child with PR_SET_PDEATHSIG");
 }
 
 #[tokio::test]
