@@ -201,7 +201,6 @@ pub use policy::{LimitSettings, Limits, PluginLimits, Policy, PolicyBuilder, Pol
 pub use process_tree::Containment;
 pub use redirect::{Redirect, Redirects, Target};
 pub use resolve::SearchPath;
-pub use spawn::pauses::Pauses;
 pub use runtime::cache::{Cache, CacheWarning, Origin};
 #[doc(hidden)]
 pub use runtime::known::hashed_bytes;
@@ -211,6 +210,7 @@ pub use sandbox::probe::{Enforcement, KernelSupport, Unenforceable};
 pub use sandbox::{ChildNet, Confinement, Helper};
 pub use spawn::hooks::{Answer, Authorizer, Escalation, ExitEvent, Observer};
 pub use spawn::observe::{AuditLog, VerboseLog};
+pub use spawn::pauses::Pauses;
 pub use spawn::spawner::{ExitRegistry, Hooks, Spawned, Spawner};
 pub use supervisor::launcher::set_program as set_launcher_program;
 pub use supervisor::launcher::start_early as start_launcher_early;

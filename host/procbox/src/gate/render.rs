@@ -18,7 +18,6 @@ pub fn command_line(program: &Path, args: &[String]) -> String {
         .join(" ")
 }
 
-
 /// Why no allow rule matched: other rules for the same program, or none.
 pub(super) fn no_match_reason(allow: &[ExecRule], program: &Path) -> String {
     let same_program: Vec<String> = allow

@@ -7,7 +7,6 @@ use std::path::Path;
 use super::fix::{Fix, Grant};
 use crate::policy::breadth::broad;
 
-
 /// The narrowest `allow-run` rule that allows `program` with exactly
 /// `args` (glob characters escaped), or `None` when the one-word form
 /// cannot say it: an argument holds whitespace, or there are no arguments
@@ -79,7 +78,6 @@ fn literal(arg: &str) -> String {
         })
         .collect()
 }
-
 
 /// A word for a POSIX shell: single-quoted unless it is plain.
 pub fn shell_quote(word: &str) -> String {

@@ -9,7 +9,6 @@ use std::time::{Duration, Instant};
 
 use wasmtime::Engine;
 
-
 /// How often the epoch advances, and so how often a busy plugin yields to
 /// the runtime (letting timers, signals and other tasks run).
 pub const EPOCH_TICK: Duration = Duration::from_millis(10);

@@ -13,9 +13,9 @@ use crate::plugin_api::bindings;
 use crate::plugin_api::ctx::{self, ProcessCtx, ProcessCtxView, ProcessView};
 use crate::policy::Policy;
 use crate::runtime::budget::{EpochTicker, MemoryCap};
-use crate::spawn::pauses::budget_spent;
 use crate::runtime::cache::{Cache, CacheWarning, Origin};
 use crate::runtime::plugin_file::PluginFile;
+use crate::spawn::pauses::budget_spent;
 use crate::spawn::spawner::Spawner;
 
 pub(crate) mod budget;

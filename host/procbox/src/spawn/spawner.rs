@@ -27,12 +27,12 @@ use crate::policy::{Policy, Source};
 use crate::process_tree::cgroup::{self, TreeCgroup};
 use crate::process_tree::measure::ChildCgroup;
 use crate::process_tree::Containment;
-use crate::spawn::pauses::Pauses;
 use crate::sandbox::plan::{Planned, Planner, TreePlan};
 use crate::sandbox::probe::{Enforcement, Unenforceable};
 use crate::sandbox::run_tmp::RunTmp;
 use crate::spawn::admission::{Admission, Permit};
 use crate::spawn::hooks::{Answer, Authorizer, Escalation, ExitEvent, Observer};
+use crate::spawn::pauses::Pauses;
 use crate::supervisor::{self, ExitWaiter, Pipes, Process, Timeout};
 
 /// Starts the processes of one plugin run, under one policy and its hooks.
