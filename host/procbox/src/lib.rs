@@ -177,7 +177,6 @@
 // justified (`// SAFETY:`, required by the workspace's lints).
 #![deny(unsafe_op_in_unsafe_fn, clippy::multiple_unsafe_ops_per_block)]
 
-mod error;
 mod exit;
 pub mod gate;
 pub mod grants;
@@ -192,10 +191,9 @@ mod spawn;
 mod supervisor;
 mod sys;
 
-pub use error::SpawnError;
 pub use exit::{ExitStatus, Termination, TreeUsage, Usage};
 pub use gate::fix::{Denial, Fix, FixStyle, Grant, GrantsFile};
-pub use gate::{Decision, Gate, Refusal, SpawnRequest, Unmatched};
+pub use gate::{Decision, Gate, Refusal, SpawnError, SpawnRequest, Unmatched};
 pub use plugin_api::ctx::{add_to_linker, add_to_linker_with_wasi, ProcessCtx, ProcessCtxView, ProcessView};
 pub use policy::{LimitSettings, Limits, PluginLimits, Policy, PolicyBuilder, PolicyError, Source, Strictness, KNOBS};
 pub use process_tree::Containment;

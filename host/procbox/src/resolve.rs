@@ -14,7 +14,21 @@ use std::ffi::OsStr;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
-use crate::error::SpawnError;
+/// Why a program name does not resolve. A spawn request's error carries it
+/// as [`SpawnError::NotFound`](crate::SpawnError::NotFound) or
+/// [`SpawnError::InvalidInput`](crate::SpawnError::InvalidInput), a grant's
+/// as [`PolicyError::Unresolved`](crate::PolicyError::Unresolved); the
+/// messages are the same.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ResolveError {
+    /// An empty name, or one with a NUL byte.
+    #[error("invalid input: {0}")]
+    Malformed(String),
+    /// No executable regular file answers to the name.
+    #[error("not found: {0}")]
+    NotFound(String),
+}
 
 /// The directories searched for bare program names, in order.
 ///
@@ -50,21 +64,22 @@ impl SearchPath {
 /// Resolves `program` to the canonical path of the file that would run.
 ///
 /// # Errors
-/// [`SpawnError::InvalidInput`] for an empty name or one with a NUL byte;
-/// [`SpawnError::NotFound`] when no executable file matches.
-pub fn resolve_program(program: &str, cwd: &Path, search: &SearchPath) -> Result<PathBuf, SpawnError> {
+/// [`ResolveError::Malformed`] for an empty name or one with a NUL byte;
+/// [`ResolveError::NotFound`] when no executable file matches.
+pub fn resolve_program(program: &str, cwd: &Path, search: &SearchPath) -> Result<PathBuf, ResolveError> {
     if program.is_empty() {
-        return Err(SpawnError::InvalidInput("the program name is empty".into()));
+        return Err(ResolveError::Malformed("the program name is empty".into()));
     }
     if program.contains('\0') {
-        return Err(SpawnError::InvalidInput(format!(
+        return Err(ResolveError::Malformed(format!(
             "the program name {program:?} contains a NUL byte"
         )));
     }
     if program.contains('/') {
         let candidate = cwd.join(program);
-        return canonical_executable(&candidate)
-            .ok_or_else(|| SpawnError::NotFound(format!("{program}: no executable file at {}", candidate.display())));
+        return canonical_executable(&candidate).ok_or_else(|| {
+            ResolveError::NotFound(format!("{program}: no executable file at {}", candidate.display()))
+        });
     }
     search
         .dirs
@@ -72,7 +87,7 @@ pub fn resolve_program(program: &str, cwd: &Path, search: &SearchPath) -> Result
         .find_map(|dir| canonical_executable(&dir.join(program)))
         .ok_or_else(|| {
             let dirs: Vec<String> = search.dirs.iter().map(|d| d.display().to_string()).collect();
-            SpawnError::NotFound(format!(
+            ResolveError::NotFound(format!(
                 "{program}: no such program on the host's PATH ({})",
                 dirs.join(":")
             ))

@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::error::SpawnError;
+use crate::gate::SpawnError;
 use crate::policy::ChildRlimits;
 use crate::redirect::{Redirect, Redirects, Target};
 

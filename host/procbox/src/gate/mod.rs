@@ -18,6 +18,7 @@
 //!    directories).
 
 mod decision;
+mod error;
 pub mod fix;
 mod paths;
 mod pin;
@@ -28,8 +29,8 @@ use std::path::Path;
 use std::sync::Arc;
 
 pub use decision::{Decision, Refusal, SpawnRequest, Unmatched};
+pub use error::SpawnError;
 
-use crate::error::SpawnError;
 use crate::policy::rule::ExecRule;
 use crate::policy::Policy;
 use crate::resolve::resolve_program;
@@ -89,7 +90,7 @@ impl Gate {
     pub fn judge(&self, request: &SpawnRequest, granted: &[ExecRule]) -> Result<Decision, Refusal> {
         self.check_size(request)?;
         let (cwd, cwd_root) = paths::check_cwd(&self.policy, request.cwd.as_deref())?;
-        let program = resolve_program(&request.program, &cwd, &self.policy.search_path)?;
+        let program = resolve_program(&request.program, &cwd, &self.policy.search_path).map_err(SpawnError::from)?;
         let line = command_line(&program, &request.args);
         let Some(allowing) = self.check_exec(&line, &program, &request.args, granted)? else {
             let fix = suggest::exec_rule(&self.rule_program(&request.program, &program), &request.args);

@@ -7,7 +7,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::error::SpawnError;
+use crate::gate::SpawnError;
 use crate::policy::protected::protected_target;
 
 use super::fix::{Fix, Grant};

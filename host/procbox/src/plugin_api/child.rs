@@ -10,8 +10,8 @@ use wasmtime::component::Resource;
 use wasmtime_wasi::p2::{DynInputStream, DynOutputStream, DynPollable, Pollable};
 
 use super::stdio::{self, OutputBudget};
-use crate::error::SpawnError;
 use crate::exit::{ExitStatus, Termination};
+use crate::gate::SpawnError;
 use crate::plugin_api::bindings::process::{self, Signal};
 use crate::plugin_api::ctx::ProcessCtxView;
 use crate::supervisor::{Pipes, Process};

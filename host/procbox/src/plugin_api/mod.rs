@@ -7,8 +7,8 @@
 //!
 //! It owns no decision: every spawn goes down to the spawn path
 //! ([`crate::Spawner`]) and every process to the supervisor. It uses those
-//! two, the gate's error values and the runtime's budget; nothing below it
-//! uses this layer, except the runtime, which links it into a store.
+//! two and the gate's error values; nothing below it uses this layer: the
+//! runtime, above it, links it into a store.
 
 pub(crate) mod bindings;
 pub(crate) mod child;
@@ -18,3 +18,10 @@ pub(crate) mod stdio;
 #[cfg(test)]
 mod tests;
 mod v0_1;
+
+/// What stops a plugin whose escalation hook could not decide: its call
+/// traps with this, and the runtime ends the run with
+/// [`RunError::Aborted`](crate::RunError::Aborted).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub(crate) struct Aborted(pub String);

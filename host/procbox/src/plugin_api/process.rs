@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use wasmtime::component::{Resource, ResourceTable};
 
-use crate::error::SpawnError;
+use crate::gate::SpawnError;
 use crate::gate::SpawnRequest;
 use crate::plugin_api::bindings::process::{self, Command, Stdio};
 use crate::plugin_api::child::Child;
@@ -34,7 +34,7 @@ impl process::Host for ProcessCtxView<'_> {
         let spawned = match self.ctx.spawner.spawn(request, timeout, take_upstream).await {
             Ok(spawned) => spawned,
             // The run ends: the plugin must not go on without an answer.
-            Err(SpawnError::Aborted(why)) => return Err(wasmtime::Error::new(crate::runtime::Aborted(why))),
+            Err(SpawnError::Aborted(why)) => return Err(wasmtime::Error::new(super::Aborted(why))),
             Err(err) => return Ok(Err(wit_error(err, self.ctx.spawner.fix_style()))),
         };
         let budget = spawned

@@ -39,7 +39,7 @@ use wasmtime_wasi::p2::{
     DynInputStream, DynOutputStream, InputStream, OutputStream, Pollable, StreamError, StreamResult,
 };
 
-use crate::error::SpawnError;
+use crate::gate::SpawnError;
 use crate::supervisor::{ExitWaiter, OutputLimiter};
 
 /// The first and smallest chunk read from a child's pipe: Linux's default

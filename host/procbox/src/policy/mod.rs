@@ -37,7 +37,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::error::SpawnError;
+use crate::resolve::ResolveError;
 use crate::resolve::SearchPath;
 use crate::sandbox::probe::{Enforcement, KernelSupport, Unenforceable};
 use crate::sandbox::Confinement;
@@ -256,7 +256,7 @@ pub enum PolicyError {
         /// Its program, as written.
         program: String,
         /// Why it does not resolve.
-        reason: SpawnError,
+        reason: ResolveError,
     },
     /// A directory that cannot be used.
     #[error("directory {path}: {reason}")]

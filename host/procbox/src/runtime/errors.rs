@@ -62,12 +62,6 @@ pub enum RunError {
     OutOfMemory { name: String, cap: u64 },
 }
 
-/// What stops a plugin whose escalation hook could not decide: its call
-/// traps with this, and the run ends with [`RunError::Aborted`].
-#[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct Aborted(pub String);
-
 /// A trap in one line: its root cause, and the innermost function of the
 /// plugin's own code it happened in, e.g. `unknown handle index 77 (in
 /// scenarios::forge_handle)`.

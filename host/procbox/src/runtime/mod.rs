@@ -26,7 +26,8 @@ mod options;
 pub(crate) mod plugin_file;
 pub(crate) mod private;
 
-pub use errors::{Aborted, LoadError, RunError};
+use crate::plugin_api::Aborted;
+pub use errors::{LoadError, RunError};
 pub use options::{Outcome, RunOptions, WasiSetup};
 
 use errors::trap_reason;

@@ -13,8 +13,8 @@ use std::ops::Deref;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 
-use crate::error::SpawnError;
 use crate::gate::Decision;
+use crate::gate::SpawnError;
 use crate::policy::Limits;
 
 /// Counts the children of one run against its limits.

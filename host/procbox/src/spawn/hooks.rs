@@ -12,8 +12,8 @@
 
 use std::path::Path;
 
-use crate::error::SpawnError;
 use crate::exit::ExitStatus;
+use crate::gate::SpawnError;
 use crate::gate::{Decision, SpawnRequest, Unmatched};
 
 /// Narrows what the policy allows, e.g. an editor's per-project switch.

@@ -9,9 +9,9 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde_json::json;
 
-use crate::error::SpawnError;
 use crate::exit::Termination;
 use crate::gate::render::command_line;
+use crate::gate::SpawnError;
 use crate::gate::{Decision, SpawnRequest};
 use crate::spawn::hooks::{ExitEvent, Observer};
 

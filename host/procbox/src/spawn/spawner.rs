@@ -19,8 +19,8 @@ use std::os::fd::OwnedFd;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
-use crate::error::SpawnError;
 use crate::gate::fix::FixStyle;
+use crate::gate::SpawnError;
 use crate::gate::{Decision, Gate, Refusal, SpawnRequest, Unmatched};
 use crate::policy::rule::{ArgPattern, ArgsPattern, ExecRule};
 use crate::policy::{Policy, Source};

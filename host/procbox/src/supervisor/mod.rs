@@ -47,7 +47,7 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::watch as channel;
 
-use crate::error::SpawnError;
+use crate::gate::SpawnError;
 use crate::policy::CEILING_GRACE;
 use crate::process_tree::measure::ChildCgroup;
 use crate::redirect::Target;

@@ -13,8 +13,8 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::watch;
 
-use crate::error::SpawnError;
 use crate::exit::{ExitStatus, Termination};
+use crate::gate::SpawnError;
 
 use super::os::ProcessOs;
 

@@ -13,7 +13,7 @@ use std::time::Instant;
 use tokio::io::unix::AsyncFd;
 use tokio::sync::watch;
 
-use crate::error::SpawnError;
+use crate::gate::SpawnError;
 use crate::process_tree::measure::ChildCgroup;
 use crate::spawn::admission::ChildSlot;
 

@@ -5,6 +5,7 @@
 //! Traps are kept for guest bugs, such as using a handle that does not exist.
 
 use crate::gate::fix::{Denial, Fix, FixStyle};
+use crate::resolve::ResolveError;
 
 /// A failed request to start or control a child. Every message names what
 /// was asked and why it failed.
@@ -56,5 +57,14 @@ impl SpawnError {
     /// An [`SpawnError::Io`] that says what was being done when `err` happened.
     pub fn io(doing: impl std::fmt::Display, err: std::io::Error) -> Self {
         SpawnError::Io(format!("{doing}: {err}"))
+    }
+}
+
+impl From<ResolveError> for SpawnError {
+    fn from(err: ResolveError) -> SpawnError {
+        match err {
+            ResolveError::Malformed(why) => SpawnError::InvalidInput(why),
+            ResolveError::NotFound(why) => SpawnError::NotFound(why),
+        }
     }
 }
