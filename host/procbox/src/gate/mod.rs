@@ -3,6 +3,11 @@
 //! it anything. [`crate::Spawner`] is the one place that acts on its
 //! verdict (hooks, limits, the spawn itself).
 //!
+//! The decision layer's judge: it owns the verdict ([`Decision`],
+//! [`Refusal`]), the errors a request can end in ([`SpawnError`]) and the
+//! fixes as data ([`fix`]); it uses the policy and program resolution, and
+//! nothing that acts.
+//!
 //! The order of checks, and so which reason a refusal gives:
 //! 1. request size and NUL bytes (invalid input);
 //! 2. the working directory (must exist, and lie in a granted directory);

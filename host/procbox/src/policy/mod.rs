@@ -2,6 +2,11 @@
 //! plain data, frozen by [`PolicyBuilder::build`]. Deciding a request
 //! against it is the gate's job ([`crate::gate`]).
 //!
+//! The decision layer's data: it owns the grants, the manifest, the limits
+//! and the one ladder of `--confine` and `--contain` ([`Strictness`]); it
+//! uses program resolution, and the sandbox and process tree for what a
+//! grant means to the kernel (a child's plan, the probe, cgroup limits).
+//!
 //! A policy has two layers, and a request must pass both:
 //! - the user's **grants** (command-line flags, `--grants FILE`, or an
 //!   embedder's code): allow and deny rules, env rules, directories, limits,

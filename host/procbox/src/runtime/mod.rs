@@ -1,5 +1,9 @@
 //! Loading and running plugins: the engine, the store, and the cleanup
 //! that guarantees no child outlives its plugin.
+//!
+//! The top layer: it owns the engine, the compile cache ([`cache`]), the
+//! plugin's identity ([`plugin_file`]) and budgets ([`budget`]); it links
+//! the WIT-facing layer into a store and starts the spawn path for a run.
 
 use std::future::Future;
 use std::path::Path;

@@ -1,9 +1,13 @@
 //! The process supervisor: starts a permitted program, watches for its
 //! exit, enforces its timeout, and reaps it.
 //!
+//! It owns processes (the spawn primitive, the launcher, watchers and
+//! reaping); it uses the sandbox's and the process tree's plans, the
+//! gate's errors and the spawn path's `Permit`.
+//!
 //! Rules, in the order they matter:
 //! - **Only from a [`Permit`].** [`spawn`] takes nothing else, and only
-//!   [`crate::Admission`] makes permits, after the gate and the hooks.
+//!   `spawn::admission::Admission` makes permits, after the gate and the hooks.
 //! - **One watcher per child** owns the child's exit: it is the only code
 //!   that reaps ([`watch`]). Until it has reaped, the child's pid (and so
 //!   its process group id) cannot be reused, so signalling them is safe;
