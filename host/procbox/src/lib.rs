@@ -184,7 +184,7 @@ mod plugin_api;
 pub mod policy;
 pub mod process_tree;
 mod redirect;
-pub mod resolve;
+mod resolve;
 mod runtime;
 pub mod sandbox;
 mod spawn;
@@ -198,7 +198,7 @@ pub use plugin_api::ctx::{add_to_linker, add_to_linker_with_wasi, ProcessCtx, Pr
 pub use policy::{LimitSettings, Limits, PluginLimits, Policy, PolicyBuilder, PolicyError, Source, Strictness, KNOBS};
 pub use process_tree::Containment;
 pub use redirect::{Redirect, Redirects, Target};
-pub use resolve::SearchPath;
+pub use resolve::{resolve_program, ResolveError, SearchPath};
 pub use runtime::cache::{Cache, CacheWarning, Origin};
 #[doc(hidden)]
 pub use runtime::known::hashed_bytes;

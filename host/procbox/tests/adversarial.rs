@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use procbox::policy::document::{self, Kind};
-use procbox::resolve::SearchPath;
+use procbox::SearchPath;
 use procbox::{Gate, PolicyBuilder, PolicyError, SpawnRequest};
 
 /// A scratch tree:

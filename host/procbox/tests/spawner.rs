@@ -6,7 +6,7 @@ use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use procbox::resolve::SearchPath;
+use procbox::SearchPath;
 use procbox::{
     Answer, AuditLog, Authorizer, Decision, Escalation, ExitEvent, Hooks, Limits, Observer, PolicyBuilder, SpawnError,
     SpawnRequest, Spawner, Unmatched,
