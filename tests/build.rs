@@ -9,7 +9,7 @@
 //!   named `guests::NAME` in capitals (`drop-kills` is `DROP_KILLS`).
 //!
 //! Every constant must be used, as `guests::NAME`, by a test in
-//! `tests/tests/`, and every directory in `guests/plugins/` must be built
+//! `tests/tests/` (or below it), and every directory in `guests/plugins/` must be built
 //! here; otherwise the build fails and says which.
 
 use std::path::{Path, PathBuf};
@@ -103,12 +103,7 @@ fn constant_name(bin: &str) -> String {
 /// build.
 fn require_a_test_for_every_guest(guests: &[(String, PathBuf)], tests: &Path) {
     let mut sources = String::new();
-    for entry in std::fs::read_dir(tests).expect("tests/tests") {
-        let path = entry.expect("a directory entry").path();
-        if path.extension().is_some_and(|ext| ext == "rs") {
-            sources.push_str(&std::fs::read_to_string(&path).expect("read a test file"));
-        }
-    }
+    read_sources(tests, &mut sources);
     let untested: Vec<&str> = guests
         .iter()
         .map(|(name, _)| name.as_str())
@@ -119,6 +114,19 @@ fn require_a_test_for_every_guest(guests: &[(String, PathBuf)], tests: &Path) {
             "no test in tests/tests/ runs these guests: {}; use each as `guests::NAME` in a test, or delete the guest",
             untested.join(", ")
         );
+    }
+}
+
+/// Appends every `.rs` file below `dir` (an area's modules sit in a
+/// directory named after it) to `sources`.
+fn read_sources(dir: &Path, sources: &mut String) {
+    for entry in std::fs::read_dir(dir).expect("tests/tests") {
+        let path = entry.expect("a directory entry").path();
+        if path.is_dir() {
+            read_sources(&path, sources);
+        } else if path.extension().is_some_and(|ext| ext == "rs") {
+            sources.push_str(&std::fs::read_to_string(&path).expect("read a test file"));
+        }
     }
 }
 
