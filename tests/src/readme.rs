@@ -58,6 +58,8 @@ pub async fn run_block(block: &str, dir: &Path, env: &[(&str, PathBuf)]) -> Ran 
         .env_remove("CARGO_TARGET_DIR")
         .env_remove("RUSTFLAGS")
         .env_remove("CARGO_ENCODED_RUSTFLAGS")
+        .env_remove("RUSTC_WORKSPACE_WRAPPER")
+        .env_remove("CLIPPY_ARGS")
         .env_remove("PROCBOX_LOG")
         .stdin(Stdio::null())
         .kill_on_drop(true);

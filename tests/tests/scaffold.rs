@@ -79,6 +79,10 @@ async fn cargo_build(crate_dir: &std::path::Path) -> std::process::Output {
         .env_remove("CARGO_TARGET_DIR")
         .env_remove("RUSTFLAGS")
         .env_remove("CARGO_ENCODED_RUSTFLAGS")
+        // CI's test build runs clippy as the workspace's rustc wrapper
+        // (.ci/run); a user's plugin is not part of the workspace.
+        .env_remove("RUSTC_WORKSPACE_WRAPPER")
+        .env_remove("CLIPPY_ARGS")
         .kill_on_drop(true)
         .output();
     tokio::time::timeout(BUILD_DEADLINE, build)

@@ -55,6 +55,7 @@ pub fn build(packages: &[&str]) -> Vec<PathBuf> {
         "CARGO_BUILD_TARGET",
         "CARGO_TARGET_DIR",
         "RUSTC_WORKSPACE_WRAPPER",
+        "CLIPPY_ARGS",
         "CARGO_PRIMARY_PACKAGE",
     ] {
         command.env_remove(var);
