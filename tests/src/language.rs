@@ -63,10 +63,10 @@ impl Language {
                 )
             }
             Err(reason) => {
-                eprintln!(
-                    "skipped: the {} toolchain cannot be installed here: {reason}",
+                crate::skip(&format!(
+                    "the {} toolchain cannot be installed here: {reason}",
                     self.name
-                );
+                ));
                 None
             }
         }

@@ -158,7 +158,7 @@ fn the_image_builds_where_podman_or_buildah_is_installed() {
             .output()
             .is_ok_and(|out| out.status.success())
     }) else {
-        eprintln!("skipped the image build: neither podman nor buildah is installed");
+        procbox_tests::skip("the image build: neither podman nor buildah is installed");
         return;
     };
     let subcommand = if builder == "podman" { "build" } else { "bud" };

@@ -228,7 +228,7 @@ async fn the_sdk_follows_the_success_and_pipeline_rules_and_quotes_as_the_host()
             if std::env::var_os("PROCBOX_REQUIRE_PYTHON").is_some() {
                 panic!("PROCBOX_REQUIRE_PYTHON is set, but {reason}");
             }
-            eprintln!("skipped: {reason}");
+            procbox_tests::skip(&reason);
             return;
         }
         let out = tokio::process::Command::new(&python)

@@ -42,10 +42,10 @@ impl Temporal {
         match setup.status.code() {
             Some(0) => {}
             Some(77) if std::env::var_os("PROCBOX_REQUIRE_TEMPORAL").is_none() => {
-                eprintln!(
-                    "skipped: Temporal cannot be installed here: {}",
+                procbox_tests::skip(&format!(
+                    "Temporal cannot be installed here: {}",
                     String::from_utf8_lossy(&setup.stderr).trim()
-                );
+                ));
                 return None;
             }
             _ => panic!("temporal-venv.sh failed: {}", String::from_utf8_lossy(&setup.stderr)),
