@@ -20,8 +20,8 @@ use std::sync::{Arc, Mutex};
 
 use procbox::wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use procbox::{
-    Answer, Authorizer, Decision, Escalation, ExitEvent, Observer, Outcome, PolicyBuilder, RunOptions, Runtime,
-    SpawnError, SpawnRequest, Unmatched,
+    Answer, AuthorizeError, Authorizer, Decision, Escalation, ExitEvent, Observer, Outcome, PolicyBuilder, RunOptions,
+    Runtime, SpawnError, SpawnRequest, Unmatched,
 };
 use tokio::sync::mpsc;
 
@@ -47,7 +47,7 @@ struct NeverDelete;
 
 #[async_trait::async_trait]
 impl Authorizer for NeverDelete {
-    async fn authorize(&self, decision: &Decision) -> Result<(), String> {
+    async fn authorize(&self, decision: &Decision) -> Result<(), AuthorizeError> {
         match decision.program().file_name().and_then(|n| n.to_str()) {
             Some("rm" | "shred" | "unlink") => Err("this editor never lets plugins delete files".into()),
             _ => Ok(()),

@@ -43,7 +43,7 @@
 //! ```no_run
 //! use std::sync::Arc;
 //! use procbox::wasmtime_wasi::p2::pipe::MemoryOutputPipe;
-//! use procbox::{Answer, Authorizer, Decision, Escalation, PolicyBuilder, RunOptions, Runtime, Unmatched, VerboseLog};
+//! use procbox::{Answer, AuthorizeError, Authorizer, Decision, Escalation, PolicyBuilder, RunOptions, Runtime, Unmatched, VerboseLog};
 //!
 //! /// Asks the user (here: always says no).
 //! struct Prompt;
@@ -60,7 +60,7 @@
 //!
 //! #[async_trait::async_trait]
 //! impl Authorizer for NeverDelete {
-//!     async fn authorize(&self, decision: &Decision) -> Result<(), String> {
+//!     async fn authorize(&self, decision: &Decision) -> Result<(), AuthorizeError> {
 //!         match decision.program().file_name().and_then(|n| n.to_str()) {
 //!             Some("rm") => Err("plugins never delete files here".into()),
 //!             _ => Ok(()),
@@ -162,7 +162,7 @@
 //!   limits in [`policy::knobs`];
 //! - **run a plugin**: [`Runtime`], [`RunOptions`] (hooks, the plugin's own
 //!   WASI), [`Outcome`], [`LoadError`], [`RunError`];
-//! - **decide with the user**: the hooks ([`Authorizer`], [`Escalation`],
+//! - **decide with the user**: the hooks ([`Authorizer`] and its [`AuthorizeError`], [`Escalation`],
 //!   [`Observer`]), the shipped observers [`AuditLog`], [`VerboseLog`], and
 //!   [`grants::broker`]; remembered grants in [`grants`];
 //! - **start processes without wasm**: [`Spawner::spawn`], [`Gate`];
@@ -206,7 +206,7 @@ pub use runtime::plugin_file::PluginFile;
 pub use runtime::{CompileHook, Description, LoadError, Outcome, Plugin, RunError, RunOptions, Runtime, WasiSetup};
 pub use sandbox::probe::{Enforcement, KernelSupport, Unenforceable};
 pub use sandbox::{ChildNet, Confinement, Helper};
-pub use spawn::hooks::{Answer, Authorizer, Escalation, ExitEvent, Observer};
+pub use spawn::hooks::{Answer, AuthorizeError, Authorizer, Escalation, ExitEvent, Observer};
 pub use spawn::observe::{AuditLog, VerboseLog};
 pub use spawn::pauses::Pauses;
 pub use spawn::spawner::{ExitRegistry, Hooks, Spawned, Spawner};

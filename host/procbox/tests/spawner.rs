@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use procbox::SearchPath;
 use procbox::{
-    Answer, AuditLog, Authorizer, Decision, Escalation, ExitEvent, Hooks, Limits, Observer, PolicyBuilder, SpawnError,
-    SpawnRequest, Spawner, Unmatched,
+    Answer, AuditLog, AuthorizeError, Authorizer, Decision, Escalation, ExitEvent, Hooks, Limits, Observer,
+    PolicyBuilder, SpawnError, SpawnRequest, Spawner, Unmatched,
 };
 
 const DEADLINE: Duration = Duration::from_secs(30);
@@ -50,9 +50,9 @@ struct Refuse(&'static str);
 
 #[async_trait::async_trait]
 impl Authorizer for Refuse {
-    async fn authorize(&self, decision: &Decision) -> Result<(), String> {
+    async fn authorize(&self, decision: &Decision) -> Result<(), AuthorizeError> {
         match decision.program().file_name() == Some(OsStr::new(self.0)) {
-            true => Err(format!("no {} today", self.0)),
+            true => Err(format!("no {} today", self.0).into()),
             false => Ok(()),
         }
     }

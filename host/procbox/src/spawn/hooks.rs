@@ -19,9 +19,37 @@ use crate::gate::{Decision, SpawnRequest, Unmatched};
 /// Narrows what the policy allows, e.g. an editor's per-project switch.
 #[async_trait::async_trait]
 pub trait Authorizer: Send + Sync {
-    /// Called for a request the policy allows. `Err(reason)` refuses it;
-    /// the plugin gets a denial naming `reason`.
-    async fn authorize(&self, decision: &Decision) -> Result<(), String>;
+    /// Called for a request the policy allows. `Err` refuses it; the
+    /// plugin gets a denial naming its reason.
+    async fn authorize(&self, decision: &Decision) -> Result<(), AuthorizeError>;
+}
+
+/// An [`Authorizer`]'s refusal: the reason the plugin's denial names.
+/// Made from the reason (`"no rm here".into()`, [`AuthorizeError::new`]).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{reason}")]
+pub struct AuthorizeError {
+    /// Why the request is refused, in the application's words.
+    pub reason: String,
+}
+
+impl AuthorizeError {
+    /// A refusal for `reason`.
+    pub fn new(reason: impl Into<String>) -> AuthorizeError {
+        AuthorizeError { reason: reason.into() }
+    }
+}
+
+impl From<String> for AuthorizeError {
+    fn from(reason: String) -> AuthorizeError {
+        AuthorizeError { reason }
+    }
+}
+
+impl From<&str> for AuthorizeError {
+    fn from(reason: &str) -> AuthorizeError {
+        AuthorizeError::new(reason)
+    }
 }
 
 /// Asked about a request that no allow rule grants: a permission prompt, a
