@@ -121,11 +121,11 @@ fn measure(kernel: KernelSupport) -> Result<Measured, String> {
         drop_caps: false,
         tree: TreePlan::default(),
     };
-    let ruleset = ruleset::build(&plan)?;
+    let ruleset = ruleset::build(&plan).map_err(|e| e.to_string())?;
     let filters = match kernel.seccomp {
         true => vec![
-            filter::build(&plan.net)?,
-            filter::unknown_calls(filter::FIRST_UNKNOWN_CALL)?,
+            filter::build(&plan.net).map_err(|e| e.to_string())?,
+            filter::unknown_calls(filter::FIRST_UNKNOWN_CALL).map_err(|e| e.to_string())?,
         ],
         false => Vec::new(),
     };

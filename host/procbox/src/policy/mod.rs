@@ -221,7 +221,9 @@ impl Policy {
     /// Under `require`, why this kernel gives children no PID namespace;
     /// and why the tree limits (`--max-processes`, `--max-tree-memory`)
     /// cannot be enforced here.
-    pub fn containment(&self) -> Result<crate::process_tree::Containment, String> {
+    pub fn containment(
+        &self,
+    ) -> Result<crate::process_tree::Containment, crate::process_tree::namespace::ContainmentError> {
         crate::process_tree::cgroup::check(&self.limits.tree)?;
         crate::process_tree::Containment::decide(self.confinement.contain)
     }

@@ -22,6 +22,8 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+pub use super::errors::CgroupError;
+
 /// The processes of the tree that are procbox's own: the launcher, and the
 /// namespace's init when there is a PID namespace. `--max-processes N`
 /// allows N more.
@@ -77,21 +79,22 @@ impl TreeCgroup {
     /// a PID namespace).
     ///
     /// # Errors
-    /// One line naming the flag and why this machine cannot enforce it.
-    pub fn create(limits: &TreeLimits, pid_namespace: bool) -> Result<TreeCgroup, String> {
+    /// [`CgroupError::Unavailable`]: the knob, and why this machine cannot
+    /// enforce it.
+    pub fn create(limits: &TreeLimits, pid_namespace: bool) -> Result<TreeCgroup, CgroupError> {
         sweep_stale();
         let me = rustix::process::getpid().as_raw_nonzero();
-        let mut lost = String::new();
+        let mut lost = None;
         // Another run's sweep may take a cgroup between its `mkdir` and its
         // lock (it looked stale): then another name.
         for _ in 0..8 {
             match TreeCgroup::create_named(limits, pid_namespace, &format!("procbox-{me}-{}", next_number())) {
-                Err(Made::Lost(why)) => lost = why,
+                Err(Made::Lost(why)) => lost = Some(why),
                 Err(Made::Failed(why)) => return Err(why),
                 Ok(cgroup) => return Ok(cgroup),
             }
         }
-        Err(lost)
+        Err(lost.unwrap_or(CgroupError::Removed))
     }
 
     fn create_named(limits: &TreeLimits, pid_namespace: bool, name: &str) -> Result<TreeCgroup, Made> {
@@ -102,16 +105,22 @@ impl TreeCgroup {
             unified: false,
         };
         for (controller, flag) in limits.controllers() {
-            let place = place_for(controller, true).map_err(|why| Made::Failed(unavailable(flag, controller, &why)))?;
+            let place = place_for(controller, true).map_err(|why| Made::Failed(unavailable(flag, controller, why)))?;
             let dir = place.parent.join(name);
             if !cgroup.dirs.contains(&dir) {
-                fs::create_dir(&dir).map_err(|e| Made::Failed(unavailable(flag, controller, &e.to_string())))?;
+                fs::create_dir(&dir).map_err(|source| {
+                    let why = CgroupError::Create {
+                        dir: dir.clone(),
+                        source,
+                    };
+                    Made::Failed(unavailable(flag, controller, why))
+                })?;
                 match lock_if_free(&dir) {
                     Some(lock) => {
                         cgroup.dirs.push(dir.clone());
                         cgroup.locks.push(lock);
                     }
-                    None => return Err(Made::Lost(unavailable(flag, controller, "another run removed it"))),
+                    None => return Err(Made::Lost(unavailable(flag, controller, CgroupError::Removed))),
                 }
             }
             if controller == "memory" {
@@ -120,7 +129,7 @@ impl TreeCgroup {
             cgroup.unified |= place.unified;
             let (file, value) = place.limit_file(controller, limits, own_processes(pid_namespace));
             fs::write(dir.join(file), value.to_string())
-                .map_err(|e| Made::Failed(unavailable(flag, controller, &format!("writing {file}: {e}"))))?;
+                .map_err(|source| Made::Failed(unavailable(flag, controller, CgroupError::Limit { file, source })))?;
             if controller == "memory" {
                 no_more_in_swap(&dir, place.unified, value);
             }
@@ -161,9 +170,9 @@ impl TreeCgroup {
 /// Why a run's cgroups were not made.
 enum Made {
     /// Another run's sweep took one: try another name.
-    Lost(String),
+    Lost(CgroupError),
     /// This machine cannot: the error.
-    Failed(String),
+    Failed(CgroupError),
 }
 
 impl Drop for TreeCgroup {
@@ -224,23 +233,26 @@ fn no_more_in_swap(dir: &Path, unified: bool, limit: u64) {
 ///
 /// # Errors
 /// Which directory refused it.
-pub fn join(dirs: &[PathBuf]) -> Result<(), String> {
+pub fn join(dirs: &[PathBuf]) -> Result<(), CgroupError> {
     for dir in dirs {
         // "0" is the writing process itself, in v1 and v2 alike.
-        fs::write(dir.join("cgroup.procs"), "0").map_err(|e| format!("joining the cgroup {}: {e}", dir.display()))?;
+        fs::write(dir.join("cgroup.procs"), "0").map_err(|source| CgroupError::Join {
+            dir: dir.clone(),
+            source,
+        })?;
     }
     Ok(())
 }
 
 /// Whether `limits` can be enforced here; `Err` names the flag and why.
-pub fn check(limits: &TreeLimits) -> Result<(), String> {
+pub fn check(limits: &TreeLimits) -> Result<(), CgroupError> {
     for (controller, flag) in limits.controllers() {
-        let place = place_for(controller, false).map_err(|why| unavailable(flag, controller, &why))?;
+        let place = place_for(controller, false).map_err(|why| unavailable(flag, controller, why))?;
         if !writable(&place.parent) {
             return Err(unavailable(
                 flag,
                 controller,
-                &format!("{} is not writable by this user", place.parent.display()),
+                CgroupError::NotWritable { dir: place.parent },
             ));
         }
     }
@@ -248,21 +260,25 @@ pub fn check(limits: &TreeLimits) -> Result<(), String> {
 }
 
 /// Where each controller can be used, for `procbox doctor`.
-pub fn report() -> Vec<(&'static str, Result<PathBuf, String>)> {
+pub fn report() -> Vec<(&'static str, Result<PathBuf, CgroupError>)> {
     ["pids", "memory"]
         .into_iter()
         .map(|controller| {
             let place = place_for(controller, false).and_then(|place| match writable(&place.parent) {
                 true => Ok(place.parent),
-                false => Err(format!("{} is not writable by this user", place.parent.display())),
+                false => Err(CgroupError::NotWritable { dir: place.parent }),
             });
             (controller, place)
         })
         .collect()
 }
 
-fn unavailable(flag: &str, controller: &str, why: &str) -> String {
-    format!("{flag} needs a {controller} cgroup procbox can create, and this machine has none ({why}); `procbox doctor` says what is available")
+fn unavailable(knob: &'static str, controller: &'static str, why: CgroupError) -> CgroupError {
+    CgroupError::Unavailable {
+        knob,
+        controller,
+        why: Box::new(why),
+    }
 }
 
 /// Where a run's cgroup for one controller goes.
@@ -287,14 +303,19 @@ impl Place {
 /// The v2 hierarchy, if our cgroup there can give the controller to a child
 /// group (with `enable`, turning it on for child groups if needed); else
 /// the v1 hierarchy of the controller.
-pub(crate) fn place_for(controller: &str, enable: bool) -> Result<Place, String> {
-    let mounts = fs::read_to_string("/proc/self/mountinfo").map_err(|e| format!("/proc/self/mountinfo: {e}"))?;
-    let groups = fs::read_to_string("/proc/self/cgroup").map_err(|e| format!("/proc/self/cgroup: {e}"))?;
+pub(crate) fn place_for(controller: &'static str, enable: bool) -> Result<Place, CgroupError> {
+    let read = |path: &str| {
+        fs::read_to_string(path).map_err(|source| CgroupError::Proc {
+            path: path.into(),
+            source,
+        })
+    };
+    let mounts = read("/proc/self/mountinfo")?;
+    let groups = read("/proc/self/cgroup")?;
     if let Some(place) = unified_place(&mounts, &groups, controller, enable) {
         return Ok(place);
     }
-    v1_place(&mounts, &groups, controller)
-        .ok_or_else(|| format!("no cgroup hierarchy here offers the {controller} controller to procbox"))
+    v1_place(&mounts, &groups, controller).ok_or(CgroupError::NoHierarchy { controller })
 }
 
 fn unified_place(mounts: &str, groups: &str, controller: &str, enable: bool) -> Option<Place> {

@@ -14,7 +14,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use super::cgroup::{self, TreeCgroup};
+use super::cgroup::{self, CgroupError, TreeCgroup};
 use crate::exit::TreeUsage;
 
 /// One child's own cgroup, in one directory per hierarchy.
@@ -139,14 +139,14 @@ pub fn remove_busy() {
 
 /// Whether children's trees can be measured here, for `procbox doctor`:
 /// where the cgroups would go, or why not.
-pub fn availability() -> Result<String, String> {
+pub fn availability() -> Result<String, CgroupError> {
     let memory = cgroup::place_for("memory", false)?;
     let mut dirs = vec![memory.parent.clone()];
     if !memory.unified {
         dirs.push(cgroup::place_for("cpuacct", false)?.parent);
     }
     match dirs.iter().find(|dir| !cgroup::writable(dir)) {
-        Some(dir) => Err(format!("{} is not writable by this user", dir.display())),
+        Some(dir) => Err(CgroupError::NotWritable { dir: dir.clone() }),
         None => Ok(dirs
             .iter()
             .map(|d| d.display().to_string())

@@ -18,6 +18,7 @@
 //!   of the process.
 
 pub mod cgroup;
+mod errors;
 pub mod measure;
 pub mod namespace;
 
@@ -27,6 +28,7 @@ use std::time::Duration;
 use rustix::event::{PollFd, PollFlags, Timespec};
 use rustix::process::{Pid, WaitOptions, WaitStatus};
 
+pub use crate::supervisor::launcher::probes::ProbeError;
 pub use namespace::Containment;
 
 /// Makes this process the subreaper of its descendants (Linux 3.4+).

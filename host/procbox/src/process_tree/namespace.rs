@@ -33,12 +33,14 @@ use crate::supervisor::launcher::wire;
 use crate::sys::{self, Disposition};
 use crate::Strictness;
 
+pub use super::errors::{ContainmentError, NamespaceError, NoNamespace};
+
 /// Whether this kernel, for this user, gives children a PID namespace.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NamespaceSupport {
     /// `Ok(true)` when a user namespace is needed (procbox is not root)
     /// and works; `Err` says why there is no PID namespace.
-    pub works: Result<bool, String>,
+    pub works: Result<bool, NoNamespace>,
     /// Whether `PROCBOX_PRETEND_NO_PIDNS=1` lowered the result.
     pub pretended: bool,
 }
@@ -51,13 +53,15 @@ impl NamespaceSupport {
         PROBED.get_or_init(|| {
             if crate::sandbox::probe::pretended("PROCBOX_PRETEND_NO_PIDNS").is_some_and(|v| v == "1") {
                 return NamespaceSupport {
-                    works: Err("PROCBOX_PRETEND_NO_PIDNS=1 pretends this kernel has none".into()),
+                    works: Err(NoNamespace {
+                        reason: "PROCBOX_PRETEND_NO_PIDNS=1 pretends this kernel has none".into(),
+                    }),
                     pretended: true,
                 };
             }
             let works = match crate::supervisor::launcher::probes::probed() {
                 Ok(found) => found.namespace.clone(),
-                Err(e) => Err(e.clone()),
+                Err(e) => Err(NoNamespace { reason: e.to_string() }),
             };
             NamespaceSupport {
                 works,
@@ -82,8 +86,9 @@ impl Containment {
     /// Applies the ladder to this kernel.
     ///
     /// # Errors
-    /// Under `require`, one line saying what the kernel lacks and the knob.
-    pub fn decide(mode: Strictness) -> Result<Containment, String> {
+    /// Under `require`, what the kernel lacks and the knob; whatever the
+    /// mode, that no launcher could be started.
+    pub fn decide(mode: Strictness) -> Result<Containment, ContainmentError> {
         if mode == Strictness::Off {
             return Ok(Containment {
                 mode,
@@ -94,10 +99,7 @@ impl Containment {
         // No helper process ran: no PID namespace can be made, and nothing
         // is forked from procbox in the launcher's place.
         if let Err(why) = crate::supervisor::launcher::probes::probed() {
-            return Err(format!(
-                "cannot contain children: {why}; name a program that can run as procbox's launcher \
-                 (`procbox::set_launcher_program`), or set `contain = off`"
-            ));
+            return Err(ContainmentError::NoLauncher(why.clone()));
         }
         match &NamespaceSupport::get().works {
             Ok(_) => Ok(Containment {
@@ -105,14 +107,11 @@ impl Containment {
                 pid_namespace: true,
                 missing: None,
             }),
-            Err(why) if mode == Strictness::Require => Err(format!(
-                "`contain = require`: children cannot get a PID namespace here ({why}); \
-                 set `contain = best-effort` to run with process groups and the subreaper's sweep"
-            )),
+            Err(why) if mode == Strictness::Require => Err(ContainmentError::Required(why.clone())),
             Err(why) => Ok(Containment {
                 mode,
                 pid_namespace: false,
-                missing: Some(why.clone()),
+                missing: Some(why.reason.clone()),
             }),
         }
     }
@@ -167,10 +166,10 @@ pub struct Entered {
 ///
 /// # Errors
 /// Which step the kernel refused, and its error.
-pub fn enter(procbox: libc::pid_t, init_is_procbox_child: bool) -> Result<Entered, String> {
+pub fn enter(procbox: libc::pid_t, init_is_procbox_child: bool) -> Result<Entered, NamespaceError> {
     use rustix::net::{AddressFamily, SocketFlags, SocketType};
     use rustix::process::{DumpableBehavior, Pid, PidfdFlags, Signal, WaitOptions};
-    let step = |what: &str, e: Errno| format!("{what}: {}", std::io::Error::from(e));
+    let step = |step: &'static str, e: Errno| NamespaceError::Step { step, source: e.into() };
     let user_namespace = !rustix::process::geteuid().is_root();
     if user_namespace {
         let (uid, gid) = (rustix::process::geteuid().as_raw(), rustix::process::getegid().as_raw());
@@ -202,10 +201,13 @@ pub fn enter(procbox: libc::pid_t, init_is_procbox_child: bool) -> Result<Entere
     if init == 0 {
         init_main(pidfd, ready);
     }
-    let cloned = format!("the namespace's init: {}", std::io::Error::last_os_error());
+    let cloned = std::io::Error::last_os_error();
     drop((ready, pidfd));
     let Some(init_pid) = Pid::from_raw(init).filter(|_| init > 0) else {
-        return Err(cloned);
+        return Err(NamespaceError::Step {
+            step: "the namespace's init",
+            source: cloned,
+        });
     };
     let joined = read_report(report.as_fd()).and_then(|mounts| join_mounts(&mounts));
     drop(report);
@@ -245,9 +247,9 @@ fn unshare(namespace: Namespace) -> Result<(), Errno> {
 
 /// Maps `uid` and `gid` to themselves in the new user namespace, the only
 /// ids it knows (`setgroups` is denied first, as the kernel requires).
-fn map_user(uid: libc::uid_t, gid: libc::gid_t) -> Result<(), String> {
-    let write = |file: &str, text: String| {
-        std::fs::write(file, text).map_err(|e| format!("writing {file} of the user namespace: {e}"))
+fn map_user(uid: libc::uid_t, gid: libc::gid_t) -> Result<(), NamespaceError> {
+    let write = |file: &'static str, text: String| {
+        std::fs::write(file, text).map_err(|source| NamespaceError::MapUser { file, source })
     };
     write("/proc/self/setgroups", "deny".into())?;
     write("/proc/self/uid_map", format!("{uid} {uid} 1"))?;
@@ -256,10 +258,14 @@ fn map_user(uid: libc::uid_t, gid: libc::gid_t) -> Result<(), String> {
 
 /// Joins init's mount namespace, where the namespace's `/proc` is: every
 /// later child inherits it.
-fn join_mounts(mounts: &OwnedFd) -> Result<(), String> {
+fn join_mounts(mounts: &OwnedFd) -> Result<(), NamespaceError> {
     use rustix::thread::LinkNameSpaceType;
-    rustix::thread::move_into_link_name_space(mounts.as_fd(), Some(LinkNameSpaceType::Mount))
-        .map_err(|e| format!("joining the namespace's mounts: {}", std::io::Error::from(e)))
+    rustix::thread::move_into_link_name_space(mounts.as_fd(), Some(LinkNameSpaceType::Mount)).map_err(|e| {
+        NamespaceError::Step {
+            step: "joining the namespace's mounts",
+            source: e.into(),
+        }
+    })
 }
 
 /// Steps of init, for its report.
@@ -274,29 +280,33 @@ const STEPS: [&str; 6] = [
 
 /// Reads init's report: five zero bytes with its mount namespace
 /// attached, or a step and an errno.
-fn read_report(socket: BorrowedFd<'_>) -> Result<OwnedFd, String> {
+fn read_report(socket: BorrowedFd<'_>) -> Result<OwnedFd, NamespaceError> {
     let mut report = [0u8; 5];
     let mut got = 0;
     let mut mounts = None;
     while got < report.len() {
         match wire::recv_with_fds(socket, &mut report[got..]) {
-            Ok((0, _)) => return Err("the namespace's init exited before it was ready".into()),
+            Ok((0, _)) => return Err(NamespaceError::InitExited),
             Ok((n, fds)) => {
                 got += n;
                 mounts = mounts.or(fds.into_iter().next());
             }
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(format!("reading init's report: {e}")),
+            Err(source) => {
+                return Err(NamespaceError::Step {
+                    step: "reading init's report",
+                    source,
+                })
+            }
         }
     }
     let errno = i32::from_le_bytes([report[1], report[2], report[3], report[4]]);
     match report[0] {
-        0 => mounts.ok_or_else(|| "init reported without its mount namespace".to_string()),
-        step => Err(format!(
-            "{}: {}",
-            STEPS.get(step as usize).copied().unwrap_or("init"),
-            std::io::Error::from_raw_os_error(errno)
-        )),
+        0 => mounts.ok_or(NamespaceError::NoMounts),
+        step => Err(NamespaceError::Step {
+            step: STEPS.get(step as usize).copied().unwrap_or("init"),
+            source: std::io::Error::from_raw_os_error(errno),
+        }),
     }
 }
 
@@ -392,7 +402,7 @@ fn close_all_but(keep: Option<BorrowedFd<'_>>) {
 /// launcher does, then ends its init; `Ok(true)` when it needed a user
 /// namespace. The probe stays in the namespaces it made, and can start no
 /// process afterwards (the init of its children's PID namespace is gone).
-pub fn probe_here() -> Result<bool, String> {
+pub fn probe_here() -> Result<bool, NamespaceError> {
     use rustix::process::{Pid, Signal, WaitOptions};
     let entered = enter(rustix::process::getpid().as_raw_nonzero().get(), false)?;
     if let Some(init) = Pid::from_raw(entered.init) {

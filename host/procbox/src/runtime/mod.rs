@@ -285,7 +285,7 @@ impl Runtime {
     ) -> Result<Outcome, RunError> {
         let refusal = match (options.policy.enforcement(), options.policy.containment()) {
             (Err(e), _) => Some(e.to_string()),
-            (_, Err(e)) => Some(e),
+            (_, Err(e)) => Some(e.to_string()),
             _ => None,
         };
         if let Some(reason) = refusal {

@@ -50,20 +50,35 @@ use seccompiler::{
 
 use super::ChildNet;
 
+/// Why a seccomp filter cannot be made on this machine.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum FilterError {
+    /// `seccompiler` cannot build it (most often: no support for this
+    /// architecture).
+    #[error("seccomp filter: {0}")]
+    Build(#[from] seccompiler::BackendError),
+    /// procbox knows no audit architecture for this one.
+    #[error("seccomp filter: no support for {arch}")]
+    Unsupported {
+        /// The architecture, as Rust names it.
+        arch: &'static str,
+    },
+}
+
 /// The filter for children with `net`, compiled for this machine.
 ///
 /// # Errors
-/// One line if this architecture has no seccomp support in `seccompiler`.
-pub fn build(net: &ChildNet) -> Result<BpfProgram, String> {
-    let arch = TargetArch::try_from(std::env::consts::ARCH).map_err(|e| format!("seccomp filter: {e}"))?;
+/// If this architecture has no seccomp support in `seccompiler`.
+pub fn build(net: &ChildNet) -> Result<BpfProgram, FilterError> {
+    let arch = TargetArch::try_from(std::env::consts::ARCH)?;
     let filter = SeccompFilter::new(
         rules(net),
         SeccompAction::Allow,
         SeccompAction::Errno(libc::EACCES as u32),
         arch,
-    )
-    .map_err(|e| format!("seccomp filter: {e}"))?;
-    filter.try_into().map_err(|e| format!("seccomp filter: {e}"))
+    )?;
+    Ok(filter.try_into()?)
 }
 
 /// The obsolete packet socket type (`libc` deprecates the name).
@@ -169,8 +184,8 @@ pub const FIRST_UNKNOWN_CALL: u32 = 470;
 /// filter kills).
 ///
 /// # Errors
-/// One line if this architecture has no seccomp support here.
-pub fn unknown_calls(first_unknown: u32) -> Result<BpfProgram, String> {
+/// If this architecture has no seccomp support here.
+pub fn unknown_calls(first_unknown: u32) -> Result<BpfProgram, FilterError> {
     const AUDIT_ARCH: u32 = match std::env::consts::ARCH.as_bytes() {
         b"x86_64" => 0xc000_003e,
         b"aarch64" => 0xc000_00b7,
@@ -178,7 +193,9 @@ pub fn unknown_calls(first_unknown: u32) -> Result<BpfProgram, String> {
         _ => 0,
     };
     if AUDIT_ARCH == 0 {
-        return Err(format!("seccomp filter: no support for {}", std::env::consts::ARCH));
+        return Err(FilterError::Unsupported {
+            arch: std::env::consts::ARCH,
+        });
     }
     let op = |code: u32, jt: u8, jf: u8, k: u32| sock_filter {
         code: code as u16,

@@ -61,18 +61,41 @@ pub struct ChildNet {
     pub unix: bool,
 }
 
+/// A child network grant that cannot be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ChildNetError {
+    /// Not a TCP port.
+    #[error("child network grant {written:?}: {port:?} is not a TCP port (1-65535)")]
+    Port {
+        /// The grant as written.
+        written: String,
+        /// Its port, as written.
+        port: String,
+    },
+    /// Not one of the forms of a grant.
+    #[error("child network grant {written:?}: write PORT, connect:PORT, bind:PORT, all or unix")]
+    Form {
+        /// The grant as written.
+        written: String,
+    },
+}
+
 impl ChildNet {
     /// Adds one grant as written: `PORT`, `connect:PORT`, `bind:PORT`,
     /// `all` or `unix`.
     ///
     /// # Errors
-    /// One line naming what is wrong.
-    pub fn add(&mut self, written: &str) -> Result<(), String> {
+    /// [`ChildNetError`]: what is wrong with it.
+    pub fn add(&mut self, written: &str) -> Result<(), ChildNetError> {
         let port = |text: &str| {
             text.parse::<u16>()
                 .ok()
                 .filter(|p| *p != 0)
-                .ok_or_else(|| format!("child network grant {written:?}: {text:?} is not a TCP port (1-65535)"))
+                .ok_or_else(|| ChildNetError::Port {
+                    written: written.to_string(),
+                    port: text.to_string(),
+                })
         };
         match written.split_once(':') {
             _ if written == "all" => self.all = true,
@@ -81,9 +104,9 @@ impl ChildNet {
             Some(("bind", p)) => self.bind.push(port(p)?),
             None => self.connect.push(port(written)?),
             Some(_) => {
-                return Err(format!(
-                    "child network grant {written:?}: write PORT, connect:PORT, bind:PORT, all or unix"
-                ))
+                return Err(ChildNetError::Form {
+                    written: written.to_string(),
+                })
             }
         }
         self.connect.sort_unstable();

@@ -9,7 +9,7 @@
 //! Unix sockets from ABI 6.
 
 use std::os::fd::OwnedFd;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use landlock::{
     Access, AccessFs, AccessNet, BitFlags, CompatLevel, Compatible, NetPort, PathBeneath, Ruleset, RulesetAttr,
@@ -19,30 +19,74 @@ use landlock::{
 use super::plan::{ChildPlan, SYSTEM_READ, SYSTEM_WRITE_FILES};
 use super::probe::{ABI_SCOPE, ABI_TCP};
 
+/// Why the Landlock ruleset of a plan cannot be built.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum RulesetError {
+    /// Landlock refused a step.
+    #[error("building the Landlock ruleset: {what}: {error}")]
+    Landlock {
+        /// The step: the rights handled, a granted path, a port.
+        what: String,
+        /// Landlock's error.
+        error: landlock::RulesetError,
+    },
+    /// A granted path could not be opened.
+    #[error("a path granted to children cannot be opened: {}: {source}", .path.display())]
+    Open {
+        /// The path.
+        path: PathBuf,
+        /// Why it could not be opened.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A symlink appeared on the way to a granted path.
+    #[error(
+        "a path granted to children cannot be opened: {}: a symlink appeared on its way since the grant was resolved",
+        .path.display()
+    )]
+    Moved {
+        /// The path.
+        path: PathBuf,
+    },
+    /// A granted path's descriptor could not be duplicated.
+    #[error("{source}")]
+    Duplicate {
+        /// The path.
+        path: PathBuf,
+        /// Why not.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
 /// The ruleset for `plan`, as a descriptor to restrict children with; `None`
 /// when the plan uses no Landlock.
 ///
 /// # Errors
-/// One line naming the path or rule the kernel refused.
-pub fn build(plan: &ChildPlan) -> Result<Option<OwnedFd>, String> {
+/// The path or rule the kernel refused.
+pub fn build(plan: &ChildPlan) -> Result<Option<OwnedFd>, RulesetError> {
     if plan.abi == 0 {
         return Ok(None);
     }
     let abi = ABI::from(plan.abi as i32);
-    let failed = |what: &str, e: &dyn std::fmt::Display| format!("building the Landlock ruleset: {what}: {e}");
+    let failed = |what: &str, error: landlock::RulesetError| RulesetError::Landlock {
+        what: what.to_string(),
+        error,
+    };
     let mut ruleset = Ruleset::default()
         .set_compatibility(CompatLevel::HardRequirement)
         .handle_access(AccessFs::from_all(abi))
-        .map_err(|e| failed("filesystem rights", &e))?;
+        .map_err(|e| failed("filesystem rights", e))?;
     if plan.abi >= ABI_TCP && !plan.net.all {
         ruleset = ruleset
             .handle_access(AccessNet::from_all(abi))
-            .map_err(|e| failed("network rights", &e))?;
+            .map_err(|e| failed("network rights", e))?;
     }
     if plan.abi >= ABI_SCOPE {
-        ruleset = ruleset.scope(Scope::from_all(abi)).map_err(|e| failed("scoping", &e))?;
+        ruleset = ruleset.scope(Scope::from_all(abi)).map_err(|e| failed("scoping", e))?;
     }
-    let mut created = ruleset.create().map_err(|e| failed("creating", &e))?;
+    let mut created = ruleset.create().map_err(|e| failed("creating", e))?;
     let read = AccessFs::ReadFile | AccessFs::ReadDir;
     let write = AccessFs::from_all(abi) & !AccessFs::Execute;
     let device = AccessFs::from_file(abi) & (AccessFs::ReadFile | AccessFs::WriteFile | AccessFs::Truncate);
@@ -57,7 +101,7 @@ pub fn build(plan: &ChildPlan) -> Result<Option<OwnedFd>, String> {
         for path in paths {
             created = created
                 .add_rule(beneath(path, access, abi)?)
-                .map_err(|e| failed(&path.display().to_string(), &e))?;
+                .map_err(|e| failed(&path.display().to_string(), e))?;
         }
     }
     if plan.abi >= ABI_TCP && !plan.net.all {
@@ -70,7 +114,7 @@ pub fn build(plan: &ChildPlan) -> Result<Option<OwnedFd>, String> {
         for (port, access) in ports {
             created = created
                 .add_rule(NetPort::new(port, access))
-                .map_err(|e| failed(&format!("port {port}"), &e))?;
+                .map_err(|e| failed(&format!("port {port}"), e))?;
         }
     }
     Ok(Option::<OwnedFd>::from(created))
@@ -83,22 +127,30 @@ pub fn build(plan: &ChildPlan) -> Result<Option<OwnedFd>, String> {
 /// following any, so the rule never lands on a symlink's target. Only
 /// procbox's fixed system set (`/lib` is a symlink on merged-`/usr`
 /// systems, in directories only root can change) is followed.
-fn beneath(path: &Path, access: BitFlags<AccessFs>, abi: ABI) -> Result<PathBeneath<OwnedFd>, String> {
+fn beneath(path: &Path, access: BitFlags<AccessFs>, abi: ABI) -> Result<PathBeneath<OwnedFd>, RulesetError> {
     let system = SYSTEM_READ
         .iter()
         .chain(SYSTEM_WRITE_FILES)
         .any(|s| Path::new(s) == path);
-    let opened = match system {
-        true => crate::supervisor::beneath::open_path(path, libc::O_PATH).map_err(|e| e.to_string()),
-        false => crate::supervisor::beneath::open_canonical(path).map_err(|e| match e.raw_os_error() {
-            Some(libc::ELOOP) => "a symlink appeared on its way since the grant was resolved".to_string(),
-            _ => e.to_string(),
+    let path_buf = || path.to_path_buf();
+    let fd = match system {
+        true => crate::supervisor::beneath::open_path(path, libc::O_PATH).map_err(|source| RulesetError::Open {
+            path: path_buf(),
+            source,
         }),
-    };
-    let fd = opened.map_err(|e| format!("a path granted to children cannot be opened: {}: {e}", path.display()))?;
-    let is_dir = std::fs::File::from(fd.try_clone().map_err(|e| e.to_string())?)
-        .metadata()
-        .is_ok_and(|m| m.is_dir());
+        false => crate::supervisor::beneath::open_canonical(path).map_err(|source| match source.raw_os_error() {
+            Some(libc::ELOOP) => RulesetError::Moved { path: path_buf() },
+            _ => RulesetError::Open {
+                path: path_buf(),
+                source,
+            },
+        }),
+    }?;
+    let duplicated = fd.try_clone().map_err(|source| RulesetError::Duplicate {
+        path: path_buf(),
+        source,
+    })?;
+    let is_dir = std::fs::File::from(duplicated).metadata().is_ok_and(|m| m.is_dir());
     let access = match is_dir {
         true => access,
         false => access & AccessFs::from_file(abi),
@@ -143,7 +195,7 @@ mod tests {
         // the rule: the rule must not land on /.
         std::fs::remove_dir(&granted).unwrap();
         std::os::unix::fs::symlink("/", &granted).unwrap();
-        let err = build(&plan(vec![granted])).unwrap_err();
+        let err = build(&plan(vec![granted])).unwrap_err().to_string();
         assert!(err.contains("a symlink appeared on its way"), "{err}");
         // procbox's own system set is followed (/lib is a symlink on
         // merged-/usr systems).

@@ -26,6 +26,7 @@ use crate::policy::rule::{ArgPattern, ArgsPattern, ExecRule};
 use crate::policy::{Policy, Source};
 use crate::process_tree::cgroup::{self, TreeCgroup};
 use crate::process_tree::measure::ChildCgroup;
+use crate::process_tree::namespace::ContainmentError;
 use crate::process_tree::Containment;
 use crate::sandbox::plan::{Planned, Planner, TreePlan};
 use crate::sandbox::probe::{Enforcement, Unenforceable};
@@ -335,7 +336,7 @@ struct Confined {
     /// must be ended with the run).
     has_tree: std::sync::atomic::AtomicBool,
     enforcement: Result<Enforcement, Unenforceable>,
-    containment: Result<Containment, String>,
+    containment: Result<Containment, ContainmentError>,
     planner: Planner,
     tmp: Mutex<Option<RunTmp>>,
     /// The run's cgroups, made at the first spawn when the policy limits

@@ -184,9 +184,9 @@ pub(super) fn start_dir_grantable(start: &Path, homes: &[PathBuf]) -> bool {
 fn child_net(grants: &[(String, Source)]) -> Result<ChildNet, PolicyError> {
     let mut net = ChildNet::default();
     for (written, source) in grants {
-        net.add(written).map_err(|message| PolicyError::Rule {
+        net.add(written).map_err(|e| PolicyError::Rule {
             origin: source.clone(),
-            message,
+            message: e.to_string(),
         })?;
     }
     Ok(net)

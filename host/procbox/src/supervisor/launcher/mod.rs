@@ -49,6 +49,7 @@ mod image;
 mod link;
 pub mod probes;
 mod server;
+mod setup_error;
 pub mod wire;
 
 pub use image::set_program;

@@ -5,11 +5,12 @@
 
 use std::io::Read;
 use std::os::fd::AsFd;
-use std::sync::{Mutex, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use serde::{Deserialize, Serialize};
 
 use super::{entry, image};
+use crate::process_tree::namespace::NoNamespace;
 
 /// What the probe process found.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -20,14 +21,20 @@ pub struct Probed {
     pub seccomp: bool,
     /// Whether children can get a PID namespace: `Ok(true)` when it needs a
     /// user namespace (procbox is not root); `Err` says why not.
-    pub namespace: Result<bool, String>,
+    pub namespace: Result<bool, NoNamespace>,
 }
 
+/// Why the probe process gave no answer: it could not be started, or did
+/// not answer as procbox's probe.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error(transparent)]
+pub struct ProbeError(Arc<std::io::Error>);
+
 /// The probe's findings, once per process; `Err` when the probe process
-/// could not run (said in one line).
-pub fn probed() -> &'static Result<Probed, String> {
+/// could not run.
+pub fn probed() -> &'static Result<Probed, ProbeError> {
     PROBED.get_or_init(|| {
-        let found = run_probe().map_err(|e| e.to_string());
+        let found = run_probe().map_err(|e| ProbeError(Arc::new(e)));
         if let Err(e) = &found {
             tracing::warn!("{e}: procbox counts this kernel as enforcing nothing");
         }
@@ -35,7 +42,7 @@ pub fn probed() -> &'static Result<Probed, String> {
     })
 }
 
-static PROBED: OnceLock<Result<Probed, String>> = OnceLock::new();
+static PROBED: OnceLock<Result<Probed, ProbeError>> = OnceLock::new();
 
 /// A probe process started ahead of need ([`start_early`]).
 struct Pending {
@@ -66,7 +73,7 @@ pub(super) fn start_early() -> std::io::Result<()> {
 /// namespace's init. The namespace first: Landlock and seccomp stay on the
 /// process once tried.
 pub fn probe_here() -> Probed {
-    let namespace = crate::process_tree::namespace::probe_here();
+    let namespace = crate::process_tree::namespace::probe_here().map_err(NoNamespace::from);
     let (landlock_abi, seccomp) = crate::sandbox::probe::probe_here();
     Probed {
         landlock_abi,

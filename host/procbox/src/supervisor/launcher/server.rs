@@ -21,6 +21,9 @@ use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
+use std::sync::Arc;
+
+use super::setup_error::SetupError;
 use super::wire::{self, Failure, Reply, Request};
 use crate::process_tree::cgroup;
 use crate::process_tree::namespace::{self, Entered};
@@ -49,10 +52,10 @@ struct Prepared {
 /// Serves requests on `socket` until procbox closes it. Returns the exit
 /// code of the launcher.
 pub fn serve(socket: BorrowedFd<'_>, procbox: libc::pid_t) -> i32 {
-    let mut prepared: HashMap<u64, Result<Prepared, String>> = HashMap::new();
+    let mut prepared: HashMap<u64, Result<Prepared, SetupError>> = HashMap::new();
     let mut stack = vec![0u8; VFORK_STACK_BYTES];
-    let mut filter: Option<Result<FilterKey, String>> = None;
-    let mut namespace: Option<Result<Option<Entered>, String>> = None;
+    let mut filter: Option<Result<FilterKey, Arc<SetupError>>> = None;
+    let mut namespace: Option<Result<Option<Entered>, Arc<SetupError>>> = None;
     let mut caps_dropped = false;
     loop {
         let (request, fds) = match wire::recv::<Request>(socket) {
@@ -68,7 +71,7 @@ pub fn serve(socket: BorrowedFd<'_>, procbox: libc::pid_t) -> i32 {
         });
         let reply = match ready {
             Ok(init) => start(&request, &fds, &mut prepared, &mut stack, procbox, init),
-            Err(message) => Reply::Failed(Failure::Confinement(message)),
+            Err(e) => Reply::Failed(Failure::Confinement(e.to_string())),
         };
         drop(fds);
         let replied = wire::Replied { id: request.id, reply };
@@ -85,7 +88,7 @@ const MAX_PLANS: usize = 256;
 fn start(
     request: &Request,
     fds: &[OwnedFd],
-    cache: &mut HashMap<u64, Result<Prepared, String>>,
+    cache: &mut HashMap<u64, Result<Prepared, SetupError>>,
     stack: &mut [u8],
     procbox: libc::pid_t,
     init: Option<libc::pid_t>,
@@ -105,7 +108,7 @@ fn start(
     }
     let prepared = match &cache[&request.plan_id] {
         Ok(prepared) => prepared,
-        Err(message) => return Reply::Failed(Failure::Confinement(message.clone())),
+        Err(e) => return Reply::Failed(Failure::Confinement(e.to_string())),
     };
     let program = Path::new(std::ffi::OsStr::from_bytes(&request.program));
     let exec = match Exec::new(program, &request.arg0, &request.args, &request.env) {
@@ -187,10 +190,10 @@ fn same_directory_here(given: BorrowedFd<'_>, path: &[u8]) -> Result<OwnedFd, (i
 /// init and every child are in both; returns the namespace for every later
 /// request.
 fn contained(
-    made: &mut Option<Result<Option<Entered>, String>>,
+    made: &mut Option<Result<Option<Entered>, Arc<SetupError>>>,
     request: &Request,
     procbox: libc::pid_t,
-) -> Result<Option<Entered>, String> {
+) -> Result<Option<Entered>, Arc<SetupError>> {
     let result = match made {
         Some(result) => result,
         None => {
@@ -198,12 +201,12 @@ fn contained(
                 return Ok(None); // asked by number only: UnknownPlan follows
             };
             if let Err(e) = cgroup::join(&plan.tree.cgroups) {
-                return made.insert(Err(e)).clone();
+                return made.insert(Err(Arc::new(e.into()))).clone();
             }
             let entered = match plan.tree.pid_namespace {
                 true => namespace::enter(procbox, true)
                     .map(Some)
-                    .map_err(|e| format!("cannot give children a PID namespace: {e}")),
+                    .map_err(|e| Arc::new(SetupError::Namespace(e))),
                 false => Ok(None),
             };
             made.insert(entered)
@@ -211,7 +214,7 @@ fn contained(
     };
     let wanted = request.plan.as_ref().map(|plan| plan.tree.pid_namespace);
     if matches!((&*result, wanted), (Ok(made), Some(want)) if made.is_some() != want) {
-        return Err("this launcher's children run in another PID namespace than the plan needs".into());
+        return Err(Arc::new(SetupError::OtherNamespace));
     }
     result.clone()
 }
@@ -223,7 +226,10 @@ type FilterKey = Option<ChildNet>;
 /// Installs the seccomp filter of the first plan on the launcher itself
 /// (its children inherit it), and checks that every later plan wants the
 /// same one: procbox runs one launcher per filter.
-fn filtered(installed: &mut Option<Result<FilterKey, String>>, request: &Request) -> Result<(), String> {
+fn filtered(
+    installed: &mut Option<Result<FilterKey, Arc<SetupError>>>,
+    request: &Request,
+) -> Result<(), Arc<SetupError>> {
     let wanted = request.plan.as_ref().map(|plan| plan.seccomp.then(|| plan.net.clone()));
     let installed = match installed {
         Some(result) => result,
@@ -231,14 +237,12 @@ fn filtered(installed: &mut Option<Result<FilterKey, String>>, request: &Request
             let Some(key) = wanted.clone() else {
                 return Ok(()); // asked by number only: UnknownPlan follows
             };
-            installed.insert(install_filter(key))
+            installed.insert(install_filter(key).map_err(Arc::new))
         }
     };
     match (installed, wanted) {
-        (Err(message), _) => Err(message.clone()),
-        (Ok(have), Some(want)) if *have != want => {
-            Err("this launcher carries another seccomp filter than the plan needs".into())
-        }
+        (Err(e), _) => Err(e.clone()),
+        (Ok(have), Some(want)) if *have != want => Err(Arc::new(SetupError::OtherFilter)),
         _ => Ok(()),
     }
 }
@@ -247,21 +251,21 @@ fn filtered(installed: &mut Option<Result<FilterKey, String>>, request: &Request
 /// children (procbox runs as root), or once it holds them in a user
 /// namespace it made: its children inherit the empty sets, and the launcher
 /// never needs a privilege again (it sees what its children do).
-fn unprivileged(dropped: &mut bool, request: &Request, in_user_namespace: bool) -> Result<(), String> {
+fn unprivileged(dropped: &mut bool, request: &Request, in_user_namespace: bool) -> Result<(), Arc<SetupError>> {
     if *dropped || !(in_user_namespace || request.plan.as_ref().is_some_and(|plan| plan.drop_caps)) {
         return Ok(());
     }
-    drop_capabilities().map_err(|e| format!("dropping capabilities: {e}"))?;
+    drop_capabilities().map_err(|e| Arc::new(SetupError::Capabilities(e)))?;
     *dropped = true;
     Ok(())
 }
 
-fn install_filter(key: FilterKey) -> Result<FilterKey, String> {
+fn install_filter(key: FilterKey) -> Result<FilterKey, SetupError> {
     if let Some(net) = &key {
         let program = filter::build(net)?;
         let unknown = filter::unknown_calls(filter::FIRST_UNKNOWN_CALL)?;
         // The launcher never needs privileges.
-        rustix::thread::set_no_new_privs(true).map_err(|e| format!("no_new_privs: {e}"))?;
+        rustix::thread::set_no_new_privs(true).map_err(SetupError::NoNewPrivs)?;
         for (program, what) in [
             (&program, "the seccomp filter"),
             (&unknown, "the seccomp filter of unknown calls"),
@@ -270,7 +274,7 @@ fn install_filter(key: FilterKey) -> Result<FilterKey, String> {
             // refused call with an errno or kill the process, and never
             // fake a call's success; the launcher runs no code that a
             // refused call leaves unsound.
-            unsafe { load_filter(program) }.map_err(|e| format!("loading {what}: {e}"))?;
+            unsafe { load_filter(program) }.map_err(|source| SetupError::LoadFilter { what, source })?;
         }
     }
     Ok(key)
@@ -316,7 +320,7 @@ pub(crate) unsafe fn load_filter(program: &[seccompiler::sock_filter]) -> std::i
     unreachable!("the last attempt returns")
 }
 
-fn prepare(plan: &ChildPlan) -> Result<Prepared, String> {
+fn prepare(plan: &ChildPlan) -> Result<Prepared, SetupError> {
     const LOG_NEW_EXEC_ON: u32 = 1 << 1;
     Ok(Prepared {
         ruleset: ruleset::build(plan)?,
