@@ -6,7 +6,7 @@
 use std::path::Path;
 
 use procbox::policy::document::{self, Document, Kind};
-use procbox::policy::embedded;
+use procbox::policy::embedded::{self, EmbeddedError};
 use procbox::policy::manifest::FindError;
 
 use super::failure::Failure;
@@ -34,7 +34,7 @@ pub fn find(plugin: &Path, given: Option<&Path>) -> Result<Option<Manifest>, Fai
 /// As [`find`].
 pub fn find_in(
     plugin: &Path,
-    inside: Option<Result<Option<String>, String>>,
+    inside: Option<Result<Option<String>, EmbeddedError>>,
     given: Option<&Path>,
 ) -> Result<Option<Manifest>, Failure> {
     procbox::policy::manifest::find(plugin, inside, given).map_err(|e| failure(e, plugin))

@@ -203,7 +203,9 @@ pub use runtime::cache::{Cache, CacheWarning, Origin};
 #[doc(hidden)]
 pub use runtime::known::hashed_bytes;
 pub use runtime::plugin_file::PluginFile;
-pub use runtime::{CompileHook, Description, LoadError, Outcome, Plugin, RunError, RunOptions, Runtime, WasiSetup};
+pub use runtime::{
+    CompileHook, Description, LoadError, Misfit, Outcome, Plugin, RunError, RunOptions, Runtime, WasiSetup,
+};
 pub use sandbox::probe::{Enforcement, KernelSupport, Unenforceable};
 pub use sandbox::{ChildNet, Confinement, Helper};
 pub use spawn::hooks::{Answer, AuthorizeError, Authorizer, Escalation, ExitEvent, Observer};

@@ -33,6 +33,61 @@ const CORE_MODULE: u8 = 1;
 /// A section's id for a custom section, in a component and in a module.
 const CUSTOM: u8 = 0;
 
+/// Why the manifest embedded in a plugin cannot be read or replaced.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum EmbeddedError {
+    /// The bytes are not a component.
+    #[error("it is not a WebAssembly component")]
+    NotAComponent,
+    /// A section or a header is malformed: which.
+    #[error("{what}")]
+    Malformed {
+        /// What is malformed, e.g. "a section size is malformed".
+        what: &'static str,
+    },
+    /// A manifest compiled into its code, and one added after.
+    #[error("it carries two manifests ({SECTION} sections): one compiled into its code and one added after")]
+    TwoCompiledAndAdded,
+    /// Two manifests at its top level.
+    #[error("it has two {SECTION} sections")]
+    Two,
+    /// The manifest is not UTF-8.
+    #[error("its {SECTION} section is not UTF-8")]
+    NotUtf8,
+    /// A manifest is compiled into its code: embedding one would make two.
+    #[error(
+        "its code already carries a manifest ({SECTION}, compiled in, as the Rust SDK's embed_manifest! does): \
+         change that file and rebuild instead"
+    )]
+    CompiledIn,
+    /// The file cannot be read.
+    #[error("{0}")]
+    Read(#[from] std::io::Error),
+    /// An offset this machine cannot address.
+    #[error("{0}")]
+    Offset(#[from] std::num::TryFromIntError),
+}
+
+impl EmbeddedError {
+    /// Whether it is about the manifest's own section (two of them, or
+    /// not UTF-8) rather than bytes that are no component at all.
+    pub fn is_about_the_manifest(&self) -> bool {
+        matches!(
+            self,
+            EmbeddedError::TwoCompiledAndAdded
+                | EmbeddedError::Two
+                | EmbeddedError::NotUtf8
+                | EmbeddedError::CompiledIn
+        )
+    }
+}
+
+/// A malformed section or header.
+fn malformed(what: &'static str) -> EmbeddedError {
+    EmbeddedError::Malformed { what }
+}
+
 /// One section: its id, where it starts (its id byte), and where its
 /// contents lie.
 struct Section {
@@ -45,7 +100,7 @@ struct Section {
 trait Source {
     fn len(&self) -> u64;
     /// `want` bytes at `at` (fewer only past the end).
-    fn bytes(&self, at: u64, want: u64) -> Result<Cow<'_, [u8]>, String>;
+    fn bytes(&self, at: u64, want: u64) -> Result<Cow<'_, [u8]>, EmbeddedError>;
 }
 
 impl Source for [u8] {
@@ -53,9 +108,9 @@ impl Source for [u8] {
         self.len() as u64
     }
 
-    fn bytes(&self, at: u64, want: u64) -> Result<Cow<'_, [u8]>, String> {
-        let start = usize::try_from(at.min(Source::len(self))).map_err(|e| e.to_string())?;
-        let end = usize::try_from(at.saturating_add(want).min(Source::len(self))).map_err(|e| e.to_string())?;
+    fn bytes(&self, at: u64, want: u64) -> Result<Cow<'_, [u8]>, EmbeddedError> {
+        let start = usize::try_from(at.min(Source::len(self)))?;
+        let end = usize::try_from(at.saturating_add(want).min(Source::len(self)))?;
         Ok(Cow::Borrowed(&self[start..end]))
     }
 }
@@ -71,11 +126,11 @@ impl Source for FileSource<'_> {
         self.len
     }
 
-    fn bytes(&self, at: u64, want: u64) -> Result<Cow<'_, [u8]>, String> {
+    fn bytes(&self, at: u64, want: u64) -> Result<Cow<'_, [u8]>, EmbeddedError> {
         use std::os::unix::fs::FileExt;
         let want = want.min(self.len.saturating_sub(at));
-        let mut buf = vec![0; usize::try_from(want).map_err(|_| "a section is too large")?];
-        self.file.read_exact_at(&mut buf, at).map_err(|e| e.to_string())?;
+        let mut buf = vec![0; usize::try_from(want).map_err(|_| malformed("a section is too large"))?];
+        self.file.read_exact_at(&mut buf, at)?;
         Ok(Cow::Owned(buf))
     }
 }
@@ -85,7 +140,7 @@ impl Source for FileSource<'_> {
 /// # Errors
 /// The bytes are not a component, its sections are malformed, it carries
 /// two manifest sections, or the manifest is not UTF-8.
-pub fn read(component: &[u8]) -> Result<Option<String>, String> {
+pub fn read(component: &[u8]) -> Result<Option<String>, EmbeddedError> {
     only_one(manifests(component)?)
 }
 
@@ -94,8 +149,8 @@ pub fn read(component: &[u8]) -> Result<Option<String>, String> {
 ///
 /// # Errors
 /// As [`read`], and when the file cannot be read.
-pub fn read_file(file: &std::fs::File) -> Result<Option<String>, String> {
-    let len = file.metadata().map_err(|e| e.to_string())?.len();
+pub fn read_file(file: &std::fs::File) -> Result<Option<String>, EmbeddedError> {
+    let len = file.metadata()?.len();
     only_one(manifests(&FileSource { file, len })?)
 }
 
@@ -106,21 +161,19 @@ struct Embedded {
     in_module: bool,
 }
 
-fn only_one(mut found: Vec<Embedded>) -> Result<Option<String>, String> {
+fn only_one(mut found: Vec<Embedded>) -> Result<Option<String>, EmbeddedError> {
     match found.len() {
         0 | 1 => Ok(found.pop().map(|m| m.text)),
-        _ if found.iter().any(|m| m.in_module) => Err(format!(
-            "it carries two manifests ({SECTION} sections): one compiled into its code and one added after"
-        )),
-        _ => Err(format!("it has two {SECTION} sections")),
+        _ if found.iter().any(|m| m.in_module) => Err(EmbeddedError::TwoCompiledAndAdded),
+        _ => Err(EmbeddedError::Two),
     }
 }
 
 /// Every manifest section of the component, at its top level and in its
 /// core modules.
-fn manifests<S: Source + ?Sized>(src: &S) -> Result<Vec<Embedded>, String> {
+fn manifests<S: Source + ?Sized>(src: &S) -> Result<Vec<Embedded>, EmbeddedError> {
     if src.bytes(0, 8)?.as_ref() != COMPONENT_HEADER {
-        return Err("it is not a WebAssembly component".into());
+        return Err(EmbeddedError::NotAComponent);
     }
     let mut found = Vec::new();
     for section in sections(src, COMPONENT_HEADER.len() as u64..src.len())? {
@@ -129,7 +182,7 @@ fn manifests<S: Source + ?Sized>(src: &S) -> Result<Vec<Embedded>, String> {
         } else if section.id == CORE_MODULE {
             let module = section.contents.clone();
             if src.bytes(module.start, 8)?.as_ref() != MODULE_HEADER {
-                return Err("a core module's header is malformed".into());
+                return Err(malformed("a core module's header is malformed"));
             }
             for inner in sections(src, module.start + MODULE_HEADER.len() as u64..module.end)? {
                 if let Some(text) = manifest_in(src, &inner)? {
@@ -142,7 +195,7 @@ fn manifests<S: Source + ?Sized>(src: &S) -> Result<Vec<Embedded>, String> {
 }
 
 /// The manifest's text if `section` is a manifest section.
-fn manifest_in<S: Source + ?Sized>(src: &S, section: &Section) -> Result<Option<String>, String> {
+fn manifest_in<S: Source + ?Sized>(src: &S, section: &Section) -> Result<Option<String>, EmbeddedError> {
     if section.id != CUSTOM {
         return Ok(None);
     }
@@ -150,24 +203,24 @@ fn manifest_in<S: Source + ?Sized>(src: &S, section: &Section) -> Result<Option<
     // A name is a LEB128 length and that many bytes: read the name first,
     // and the payload only when the name is ours.
     let head = src.bytes(contents.start, 5 + SECTION.len() as u64)?;
-    let (name_len, used) = read_leb128(&head).ok_or("a custom section's name is malformed")?;
+    let (name_len, used) = read_leb128(&head).ok_or(malformed("a custom section's name is malformed"))?;
     let name_end = contents
         .start
         .checked_add(used as u64)
         .and_then(|at| at.checked_add(name_len))
         .filter(|end| *end <= contents.end)
-        .ok_or("a custom section's name runs past its section")?;
+        .ok_or(malformed("a custom section's name runs past its section"))?;
     if name_len != SECTION.len() as u64 || &head[used..used + SECTION.len()] != SECTION.as_bytes() {
         return Ok(None);
     }
     let payload = src.bytes(name_end, contents.end - name_end)?;
     String::from_utf8(payload.into_owned())
         .map(Some)
-        .map_err(|_| format!("its {SECTION} section is not UTF-8"))
+        .map_err(|_| EmbeddedError::NotUtf8)
 }
 
 /// The sections laid end to end in `range` of `src`.
-fn sections<S: Source + ?Sized>(src: &S, range: Range<u64>) -> Result<Vec<Section>, String> {
+fn sections<S: Source + ?Sized>(src: &S, range: Range<u64>) -> Result<Vec<Section>, EmbeddedError> {
     let mut sections = Vec::new();
     let mut at = range.start;
     while at < range.end {
@@ -176,12 +229,12 @@ fn sections<S: Source + ?Sized>(src: &S, range: Range<u64>) -> Result<Vec<Sectio
         let (size, used) = head
             .get(1..)
             .and_then(read_leb128)
-            .ok_or("a section size is malformed")?;
+            .ok_or(malformed("a section size is malformed"))?;
         let start = at + 1 + used as u64;
         let end = start
             .checked_add(size)
             .filter(|end| *end <= range.end)
-            .ok_or("a section runs past the end of its component")?;
+            .ok_or(malformed("a section runs past the end of its component"))?;
         sections.push(Section {
             id: head[0],
             start: at,
@@ -199,11 +252,9 @@ fn sections<S: Source + ?Sized>(src: &S, range: Range<u64>) -> Result<Vec<Sectio
 /// As [`read`], and when the component's code already carries a manifest
 /// (compiled in): two would be refused, and replacing the compiled one
 /// needs a rebuild.
-pub fn embed(component: &[u8], manifest: &str) -> Result<Vec<u8>, String> {
+pub fn embed(component: &[u8], manifest: &str) -> Result<Vec<u8>, EmbeddedError> {
     if manifests(component)?.iter().any(|m| m.in_module) {
-        return Err(format!(
-            "its code already carries a manifest ({SECTION}, compiled in, as the Rust SDK's embed_manifest! does): change that file and rebuild instead"
-        ));
+        return Err(EmbeddedError::CompiledIn);
     }
     let mut out = COMPONENT_HEADER.to_vec();
     for section in sections(component, COMPONENT_HEADER.len() as u64..component.len() as u64)? {
@@ -252,139 +303,4 @@ fn leb128(out: &mut Vec<u8>, mut value: u64) {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// The smallest component there is: the header alone.
-    fn empty_component() -> Vec<u8> {
-        COMPONENT_HEADER.to_vec()
-    }
-
-    /// A section of id `id` around `contents` (sizes below 128).
-    fn section(id: u8, contents: &[u8]) -> Vec<u8> {
-        let mut out = vec![id, u8::try_from(contents.len()).unwrap()];
-        out.extend_from_slice(contents);
-        out
-    }
-
-    /// A custom section named `name` holding `payload`.
-    fn custom(name: &str, payload: &str) -> Vec<u8> {
-        let mut contents = vec![u8::try_from(name.len()).unwrap()];
-        contents.extend_from_slice(name.as_bytes());
-        contents.extend_from_slice(payload.as_bytes());
-        section(CUSTOM, &contents)
-    }
-
-    /// A component whose one core module holds `module_sections`, as a
-    /// compiler's `#[link_section]` static puts a custom section there.
-    fn with_module(module_sections: &[Vec<u8>]) -> Vec<u8> {
-        let mut module = MODULE_HEADER.to_vec();
-        module_sections.iter().for_each(|s| module.extend_from_slice(s));
-        let mut component = empty_component();
-        component.extend_from_slice(&section(CORE_MODULE, &module));
-        component
-    }
-
-    #[test]
-    fn a_manifest_compiled_into_a_core_module_is_read() {
-        let plugin = with_module(&[
-            section(1, &[0]),
-            custom("name", "x"),
-            custom(SECTION, "allow-run = [\"git\"]\n"),
-        ]);
-        assert_eq!(read(&plugin).unwrap().as_deref(), Some("allow-run = [\"git\"]\n"));
-        // Another custom section in the module is not a manifest.
-        assert_eq!(read(&with_module(&[custom("procbox-manifesto", "x")])), Ok(None));
-    }
-
-    #[test]
-    fn a_plugin_carrying_two_manifests_is_refused_and_embedding_a_second_too() {
-        let compiled = with_module(&[custom(SECTION, "a")]);
-        let mut both = compiled.clone();
-        both.extend_from_slice(&custom(SECTION, "b"));
-        let why = read(&both).unwrap_err();
-        assert!(
-            why.contains("two manifests") && why.contains("compiled into its code"),
-            "{why}"
-        );
-        let why = embed(&compiled, "b").unwrap_err();
-        assert!(
-            why.contains("already carries a manifest") && why.contains("rebuild"),
-            "{why}"
-        );
-        let two_in_modules = with_module(&[custom(SECTION, "a"), custom(SECTION, "b")]);
-        assert!(read(&two_in_modules).is_err());
-    }
-
-    #[test]
-    fn a_manifest_round_trips_and_replaces_the_one_before() {
-        let plain = empty_component();
-        assert_eq!(read(&plain), Ok(None));
-        let once = embed(&plain, "allow-run = [\"git\"]\n").unwrap();
-        assert_eq!(read(&once).unwrap().as_deref(), Some("allow-run = [\"git\"]\n"));
-        let twice = embed(&once, "allow-run = [\"cat\"]\n").unwrap();
-        assert_eq!(read(&twice).unwrap().as_deref(), Some("allow-run = [\"cat\"]\n"));
-        assert_eq!(twice.len(), once.len(), "replaced, not added");
-    }
-
-    #[test]
-    fn other_sections_are_kept_byte_for_byte() {
-        let mut component = empty_component();
-        // A custom section "name" with two bytes of payload, then one of id 7.
-        component.extend_from_slice(&[0, 7, 4, b'n', b'a', b'm', b'e', 1, 2, 7, 3, 9, 9, 9]);
-        let embedded = embed(&component, "x").unwrap();
-        assert_eq!(&embedded[..component.len()], &component[..]);
-        assert_eq!(read(&embedded).unwrap().as_deref(), Some("x"));
-    }
-
-    #[test]
-    fn malformed_input_is_an_error_never_a_panic() {
-        let mut truncated = empty_component();
-        truncated.extend_from_slice(&[0, 50, 3]);
-        for bad in [
-            &b""[..],
-            b"\0asm\x01\0\0\0",
-            &truncated,
-            &[
-                0, 0x61, 0x73, 0x6d, 0x0d, 0, 1, 0, 0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
-            ],
-            // A core module whose header is not one, and one whose custom
-            // section's name runs past the section.
-            &[0, 0x61, 0x73, 0x6d, 0x0d, 0, 1, 0, 1, 2, 0, 0],
-            &with_module(&[section(0, &[20, b'p'])]),
-        ] {
-            assert!(read(bad).is_err(), "{bad:?}");
-        }
-        let mut two = embed(&empty_component(), "a").unwrap();
-        two.extend_from_slice(&embed(&empty_component(), "b").unwrap()[8..]);
-        assert!(read(&two).is_err());
-    }
-
-    /// Reading from the file by section headers finds what reading all its
-    /// bytes finds, errors included.
-    #[test]
-    fn reading_a_file_agrees_with_reading_its_bytes() {
-        let mut other = empty_component();
-        other.extend_from_slice(&[0, 7, 4, b'n', b'a', b'm', b'e', 1, 2, 7, 3, 9, 9, 9]);
-        let mut truncated = empty_component();
-        truncated.extend_from_slice(&[0, 50, 3]);
-        let mut two = embed(&empty_component(), "a").unwrap();
-        two.extend_from_slice(&embed(&empty_component(), "b").unwrap()[8..]);
-        let cases = [
-            empty_component(),
-            embed(&other, "allow-run = [\"git\"]\n").unwrap(),
-            other,
-            truncated,
-            two,
-            b"\0asm\x01\0\0\0".to_vec(),
-            Vec::new(),
-            with_module(&[custom(SECTION, "allow-run = [\"cat\"]\n")]),
-            with_module(&[section(0, &[20, b'p'])]),
-        ];
-        for bytes in cases {
-            let mut file = tempfile::tempfile().unwrap();
-            std::io::Write::write_all(&mut file, &bytes).unwrap();
-            assert_eq!(read_file(&file), read(&bytes), "{bytes:?}");
-        }
-    }
-}
+mod tests;

@@ -7,7 +7,7 @@
 use std::path::{Path, PathBuf};
 
 use super::document::{self, Document, Kind};
-use super::embedded;
+use super::embedded::{self, EmbeddedError};
 
 /// A plugin's manifest and where it came from.
 #[derive(Debug)]
@@ -45,7 +45,7 @@ pub enum FindError {
         /// The plugin.
         plugin: PathBuf,
         /// What is wrong with the section.
-        why: String,
+        why: EmbeddedError,
     },
     /// The plugin embeds a manifest and the file beside (or given) differs.
     #[error("{} embeds a manifest that differs from {}: procbox will not guess which one holds", plugin.display(), file.display())]
@@ -73,7 +73,7 @@ pub fn beside(plugin: &Path) -> PathBuf {
 /// malformed, or the embedded manifest and the file differ.
 pub fn find(
     plugin: &Path,
-    inside: Option<Result<Option<String>, String>>,
+    inside: Option<Result<Option<String>, EmbeddedError>>,
     given: Option<&Path>,
 ) -> Result<Option<Found>, FindError> {
     let file = given.map(Path::to_path_buf).or_else(|| {
@@ -82,7 +82,7 @@ pub fn find(
     });
     let text = match inside {
         Some(Ok(text)) => text,
-        Some(Err(why)) if why.contains(embedded::SECTION) => {
+        Some(Err(why)) if why.is_about_the_manifest() => {
             return Err(FindError::Embedded {
                 plugin: plugin.to_path_buf(),
                 why,
@@ -180,12 +180,11 @@ mod tests {
     #[test]
     fn a_malformed_section_is_named_and_a_file_that_is_no_component_embeds_nothing() {
         let (_dir, plugin) = plugin_with(None);
-        let why = format!("two {} sections", embedded::SECTION);
         assert!(matches!(
-            find(&plugin, Some(Err(why)), None),
+            find(&plugin, Some(Err(EmbeddedError::Two)), None),
             Err(FindError::Embedded { .. })
         ));
-        assert!(find(&plugin, Some(Err("not a component".into())), None)
+        assert!(find(&plugin, Some(Err(EmbeddedError::NotAComponent)), None)
             .unwrap()
             .is_none());
     }

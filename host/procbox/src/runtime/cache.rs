@@ -69,6 +69,29 @@ use crate::runtime::private;
 const MAGIC: &[u8; 16] = b"procbox-cache-3\n";
 const DIGEST_LEN: usize = 32;
 
+/// Why a cache entry cannot be used.
+#[derive(Debug, thiserror::Error)]
+enum CacheError {
+    /// The entry is not a private regular file.
+    #[error(transparent)]
+    Untrusted(#[from] private::Untrusted),
+    /// It has no trailer of ours.
+    #[error("not a procbox cache entry")]
+    NotOurs,
+    /// Its contents are not what its digest says.
+    #[error("its contents do not match their digest")]
+    Mismatch,
+    /// Reading it failed.
+    #[error("{0}")]
+    Read(#[from] std::io::Error),
+    /// It is larger than this machine's memory can address.
+    #[error("{0}")]
+    TooLarge(#[from] std::num::TryFromIntError),
+    /// wasmtime refused it.
+    #[error("{0:#}")]
+    Wasmtime(wasmtime::Error),
+}
+
 /// Where compiled plugins are kept.
 #[derive(Debug, Clone)]
 pub struct Cache {
@@ -245,9 +268,9 @@ impl Cache {
         match read_entry(engine, &entry, SystemTime::now()) {
             Ok(Some(component)) => return Ok((component, Origin::Cached)),
             Ok(None) => {}
-            Err(reason) => self.warn(CacheWarning::EntryUnusable {
+            Err(e) => self.warn(CacheWarning::EntryUnusable {
                 entry: entry.clone(),
-                reason,
+                reason: e.to_string(),
             }),
         }
         let component = compile()?;
@@ -273,7 +296,7 @@ impl Cache {
 
 /// The component in `entry`, `None` if there is no entry, or why the entry
 /// cannot be used. `now` is when checking it starts (see `known.rs`).
-fn read_entry(engine: &Engine, entry: &Path, now: SystemTime) -> Result<Option<Component>, String> {
+fn read_entry(engine: &Engine, entry: &Path, now: SystemTime) -> Result<Option<Component>, CacheError> {
     let Some((file, meta)) = private::open_file(entry)? else {
         return Ok(None);
     };
@@ -285,7 +308,7 @@ fn read_entry(engine: &Engine, entry: &Path, now: SystemTime) -> Result<Option<C
     if known::lookup(&record, &key) != Some(trailer) {
         let bytes = read_payload(&file, meta.len())?;
         if known::hash(&bytes) != trailer {
-            return Err("its contents do not match their digest".into());
+            return Err(CacheError::Mismatch);
         }
         if file.metadata().is_ok_and(|m| StatKey::of(&m) == key) {
             let _ = known::record(&record, &key, &trailer, now);
@@ -295,25 +318,24 @@ fn read_entry(engine: &Engine, entry: &Path, now: SystemTime) -> Result<Option<C
 }
 
 /// The digest in `file`'s trailer (its last 48 bytes), or why it has none.
-fn read_trailer(file: &File, len: u64) -> Result<blake3::Hash, String> {
+fn read_trailer(file: &File, len: u64) -> Result<blake3::Hash, CacheError> {
     let trailer_len = (DIGEST_LEN + MAGIC.len()) as u64;
-    let not_ours = || "not a procbox cache entry".to_string();
-    let at = len.checked_sub(trailer_len).ok_or_else(not_ours)?;
+    let at = len.checked_sub(trailer_len).ok_or(CacheError::NotOurs)?;
     let mut trailer = [0; DIGEST_LEN + MAGIC.len()];
-    file.read_exact_at(&mut trailer, at).map_err(|e| e.to_string())?;
+    file.read_exact_at(&mut trailer, at)?;
     let (digest, magic) = trailer.split_at(DIGEST_LEN);
     if magic != MAGIC {
-        return Err(not_ours());
+        return Err(CacheError::NotOurs);
     }
-    let digest: [u8; DIGEST_LEN] = digest.try_into().map_err(|_| not_ours())?;
+    let digest: [u8; DIGEST_LEN] = digest.try_into().map_err(|_| CacheError::NotOurs)?;
     Ok(blake3::Hash::from(digest))
 }
 
 /// What `file` holds before its trailer: the serialized component.
-fn read_payload(file: &File, len: u64) -> Result<Vec<u8>, String> {
+fn read_payload(file: &File, len: u64) -> Result<Vec<u8>, CacheError> {
     let payload_len = len.saturating_sub((DIGEST_LEN + MAGIC.len()) as u64);
-    let mut bytes = vec![0; usize::try_from(payload_len).map_err(|e| e.to_string())?];
-    file.read_exact_at(&mut bytes, 0).map_err(|e| e.to_string())?;
+    let mut bytes = vec![0; usize::try_from(payload_len)?];
+    file.read_exact_at(&mut bytes, 0)?;
     Ok(bytes)
 }
 
@@ -325,7 +347,7 @@ fn verified_record(entry: &Path) -> PathBuf {
 }
 
 /// The component in the checked entry `file`, mapped from disk.
-fn map_entry(engine: &Engine, file: &File, digest: &blake3::Hash) -> Result<Component, String> {
+fn map_entry(engine: &Engine, file: &File, digest: &blake3::Hash) -> Result<Component, CacheError> {
     // SAFETY: the file behind `file` holds byte for byte what
     // `Component::serialize` produced for this engine fingerprint: its
     // digest was checked in full, now or when it had the stat key it still
@@ -343,14 +365,14 @@ fn map_entry(engine: &Engine, file: &File, digest: &blake3::Hash) -> Result<Comp
         Ok(component) => Ok(component),
         // Without /proc, the bytes are copied and checked again.
         Err(_) if !Path::new("/proc/self/fd").is_dir() => {
-            let bytes = read_payload(file, file.metadata().map_err(|e| e.to_string())?.len())?;
+            let bytes = read_payload(file, file.metadata()?.len())?;
             if known::hash(&bytes) != *digest {
-                return Err("its contents do not match their digest".into());
+                return Err(CacheError::Mismatch);
             }
             // SAFETY: the same checked bytes, copied.
-            unsafe { Component::deserialize(engine, &bytes) }.map_err(|e| format!("{e:#}"))
+            unsafe { Component::deserialize(engine, &bytes) }.map_err(CacheError::Wasmtime)
         }
-        Err(e) => Err(format!("{e:#}")),
+        Err(e) => Err(CacheError::Wasmtime(e)),
     }
 }
 
@@ -375,105 +397,4 @@ impl Hasher for DigestHasher {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use std::time::Duration;
-
-    const PLUGIN: &[u8] = procbox_demo_wasm::DEMO_WASM;
-
-    /// A time at which files written now have long settled.
-    fn later() -> SystemTime {
-        SystemTime::now() + Duration::from_secs(60)
-    }
-
-    /// A cache in a new directory with the demo compiled into it, and the
-    /// entry's path.
-    fn compiled() -> (tempfile::TempDir, Engine, PathBuf) {
-        let engine = Engine::new(wasmtime::Config::new().epoch_interruption(true)).unwrap();
-        let dir = tempfile::tempdir().unwrap();
-        let cache = Cache::new(dir.path(), &engine);
-        let compile = || Component::new(&engine, PLUGIN);
-        let (_, origin) = cache.load_or_compile(&engine, PLUGIN, compile).unwrap();
-        assert_eq!(origin, Origin::Compiled);
-        let entry = cache.entry_path(PLUGIN);
-        (dir, engine, entry)
-    }
-
-    /// Reads `entry` at `now`; says whether it was usable and how many
-    /// bytes that hashed.
-    fn read(engine: &Engine, entry: &Path, now: SystemTime) -> (Result<bool, String>, u64) {
-        let before = known::hashed_bytes();
-        let result = read_entry(engine, entry, now).map(|c| c.is_some());
-        (result, known::hashed_bytes() - before)
-    }
-
-    #[test]
-    fn an_entry_is_checked_in_full_once_then_by_its_stat_key() {
-        let (_dir, engine, entry) = compiled();
-        let (usable, hashed) = read(&engine, &entry, SystemTime::now());
-        assert_eq!(usable, Ok(true));
-        assert!(hashed > 0, "just written: checked in full");
-        assert!(!verified_record(&entry).exists(), "and not recorded before it settles");
-        let (usable, hashed) = read(&engine, &entry, later());
-        assert_eq!((usable, hashed > 0), (Ok(true), true), "checked, then recorded");
-        let (usable, hashed) = read(&engine, &entry, later());
-        assert_eq!((usable, hashed), (Ok(true), 0), "not read again");
-    }
-
-    /// One flipped byte with the mtime put back: the ctime moved, so the
-    /// entry is checked in full again and refused.
-    #[test]
-    fn an_entry_corrupted_in_place_after_its_check_is_refused() {
-        let (_dir, engine, entry) = compiled();
-        assert_eq!(read(&engine, &entry, later()).0, Ok(true));
-        let mtime = std::fs::metadata(&entry).unwrap().modified().unwrap();
-        let mut bytes = std::fs::read(&entry).unwrap();
-        let middle = bytes.len() / 2;
-        bytes[middle] ^= 0x40;
-        std::thread::sleep(Duration::from_millis(20));
-        std::fs::write(&entry, &bytes).unwrap();
-        File::options()
-            .write(true)
-            .open(&entry)
-            .unwrap()
-            .set_modified(mtime)
-            .unwrap();
-        let (usable, hashed) = read(&engine, &entry, later());
-        assert_eq!(usable, Err("its contents do not match their digest".into()));
-        assert!(hashed > 0);
-    }
-
-    /// Another file renamed into an entry's place (with the entry's times)
-    /// is another inode: checked in full, and refused.
-    #[test]
-    fn a_file_renamed_over_a_checked_entry_is_checked_again() {
-        let (dir, engine, entry) = compiled();
-        assert_eq!(read(&engine, &entry, later()).0, Ok(true));
-        let meta = std::fs::metadata(&entry).unwrap();
-        let mut bytes = std::fs::read(&entry).unwrap();
-        let middle = bytes.len() / 2;
-        bytes[middle] ^= 0x40;
-        let planted = dir.path().join("planted");
-        std::fs::write(&planted, &bytes).unwrap();
-        let file = File::options().write(true).open(&planted).unwrap();
-        file.set_modified(meta.modified().unwrap()).unwrap();
-        std::fs::rename(&planted, &entry).unwrap();
-        let (usable, hashed) = read(&engine, &entry, later());
-        assert_eq!(usable, Err("its contents do not match their digest".into()));
-        assert!(hashed > 0);
-    }
-
-    /// A record is for one entry: copied beside another, it vouches for
-    /// nothing (the stat key differs).
-    #[test]
-    fn a_record_does_not_vouch_for_another_file() {
-        let (dir, engine, entry) = compiled();
-        assert_eq!(read(&engine, &entry, later()).0, Ok(true));
-        let copy = dir.path().join("copy.cwasm");
-        std::fs::copy(&entry, &copy).unwrap();
-        std::fs::copy(verified_record(&entry), verified_record(&copy)).unwrap();
-        let (usable, hashed) = read(&engine, &copy, later());
-        assert_eq!(usable, Ok(true));
-        assert!(hashed > 0, "checked in full");
-    }
-}
+mod tests;

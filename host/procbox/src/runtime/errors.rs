@@ -26,6 +26,25 @@ pub enum LoadError {
     WrongWorld { name: String, reason: String },
 }
 
+/// Why a component is not a procbox plugin ([`crate::Description::fits`]):
+/// what keeps it from the `procbox:host/plugin` world, without its name.
+#[derive(Debug)]
+pub struct Misfit {
+    /// The error loading it as a plugin gave.
+    pub error: LoadError,
+}
+
+impl std::fmt::Display for Misfit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.error {
+            LoadError::WrongWorld { reason, .. } => f.write_str(reason),
+            other => other.fmt(f),
+        }
+    }
+}
+
+impl std::error::Error for Misfit {}
+
 /// A plugin that failed while running; `name` is the plugin as loaded.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]

@@ -31,7 +31,7 @@ pub(crate) mod plugin_file;
 pub(crate) mod private;
 
 use crate::plugin_api::Aborted;
-pub use errors::{LoadError, RunError};
+pub use errors::{LoadError, Misfit, RunError};
 pub use options::{Outcome, RunOptions, WasiSetup};
 
 use errors::trap_reason;
@@ -77,7 +77,7 @@ pub struct Description {
     /// Names of its exports.
     pub exports: Vec<String>,
     /// `Ok` if it is a procbox plugin, else why not.
-    pub fits: Result<(), String>,
+    pub fits: Result<(), Misfit>,
 }
 
 impl Runtime {
@@ -212,10 +212,10 @@ impl Runtime {
             size: bytes.len(),
             imports: ty.imports(&self.engine).map(|(name, _)| name.to_string()).collect(),
             exports: ty.exports(&self.engine).map(|(name, _)| name.to_string()).collect(),
-            fits: self.prepare(&name, &component).map(|_| ()).map_err(|e| match e {
-                LoadError::WrongWorld { reason, .. } => reason,
-                other => other.to_string(),
-            }),
+            fits: self
+                .prepare(&name, &component)
+                .map(|_| ())
+                .map_err(|error| Misfit { error }),
         })
     }
 

@@ -100,7 +100,7 @@ impl PluginFile {
     ///
     /// # Errors
     /// As [`crate::policy::embedded::read`].
-    pub fn embedded_manifest(&self) -> Result<Option<String>, String> {
+    pub fn embedded_manifest(&self) -> Result<Option<String>, crate::policy::embedded::EmbeddedError> {
         match &self.bytes {
             Some(bytes) => crate::policy::embedded::read(bytes),
             None => crate::policy::embedded::read_file(&self.file),

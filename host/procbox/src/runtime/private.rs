@@ -63,21 +63,39 @@ pub(crate) fn open_nofollow(path: &Path) -> std::io::Result<File> {
         .open(path)
 }
 
+/// Why a file procbox keeps (a cache entry, a remembered grant) cannot be
+/// trusted.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum Untrusted {
+    /// It is a symbolic link.
+    #[error("it is a symbolic link")]
+    Symlink,
+    /// It is a directory, a FIFO, a device.
+    #[error("it is not a regular file")]
+    NotAFile,
+    /// Someone else owns it or may write to it.
+    #[error("{0}")]
+    NotPrivate(String),
+    /// It could not be opened.
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+}
+
 /// The open file at `path` if it is a private regular file, `None` if
 /// there is none, or why it cannot be trusted.
-pub(crate) fn open_file(path: &Path) -> Result<Option<(File, std::fs::Metadata)>, String> {
+pub(crate) fn open_file(path: &Path) -> Result<Option<(File, std::fs::Metadata)>, Untrusted> {
     let file = match open_nofollow(path) {
         Ok(file) => file,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) if e.raw_os_error() == Some(libc::ELOOP) => return Err("it is a symbolic link".into()),
-        Err(e) => return Err(e.to_string()),
+        Err(e) if e.raw_os_error() == Some(libc::ELOOP) => return Err(Untrusted::Symlink),
+        Err(e) => return Err(e.into()),
     };
-    let meta = file.metadata().map_err(|e| e.to_string())?;
+    let meta = file.metadata()?;
     if !meta.is_file() {
-        return Err("it is not a regular file".into());
+        return Err(Untrusted::NotAFile);
     }
     match not_private(&meta) {
-        Some(why) => Err(why),
+        Some(why) => Err(Untrusted::NotPrivate(why)),
         None => Ok(Some((file, meta))),
     }
 }
