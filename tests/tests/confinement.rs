@@ -379,7 +379,9 @@ fn the_grants_file_keys_set_the_same_confinement_as_the_flags() {
         Some(std::fs::canonicalize("/bin/sh").unwrap())
     );
     // A manifest cannot loosen it.
-    let refused = document::parse("allow-child-net = [\"all\"]\n", &path, Kind::Manifest).unwrap_err();
+    let refused = document::parse("allow-child-net = [\"all\"]\n", &path, Kind::Manifest)
+        .unwrap_err()
+        .to_string();
     assert!(refused.contains("belong in the user's grants"), "{refused}");
     // A malformed grant names itself and where it is.
     let bad = document::parse("allow-child-net = [\"udp:53\"]\n", &path, Kind::Grants).unwrap();

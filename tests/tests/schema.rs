@@ -18,7 +18,9 @@ fn reference() -> String {
 /// The top-level keys of a grants file, as its parser names them when it
 /// meets an unknown one.
 fn grants_keys() -> Vec<String> {
-    let error = document::parse("no-such-key = 1", Path::new("g.toml"), Kind::Grants).unwrap_err();
+    let error = document::parse("no-such-key = 1", Path::new("g.toml"), Kind::Grants)
+        .unwrap_err()
+        .to_string();
     let keys: Vec<String> = error.split('`').skip(3).step_by(2).map(str::to_string).collect();
     assert!(keys.contains(&"allow-run".to_string()), "{error}");
     keys
@@ -61,7 +63,7 @@ fn every_limit_is_a_key_of_the_grants_file_and_refused_by_a_manifest() {
         let text = format!("[limits]\n{} = {}\n", knob.name, toml_value(knob.kind));
         let grants = document::parse(&text, &path, Kind::Grants);
         assert!(grants.is_ok(), "{}: {grants:?}", knob.name);
-        let manifest = document::parse(&text, &path, Kind::Manifest).unwrap_err();
+        let manifest = document::parse(&text, &path, Kind::Manifest).unwrap_err().to_string();
         assert!(
             manifest.contains("belong in the user's grants"),
             "{}: {manifest}",
@@ -77,6 +79,7 @@ fn an_old_limit_name_says_what_it_is_called_now() {
         Path::new("g.toml"),
         Kind::Grants,
     )
-    .unwrap_err();
+    .unwrap_err()
+    .to_string();
     assert!(err.contains("`plugin-memory` is now `max-plugin-memory`"), "{err}");
 }

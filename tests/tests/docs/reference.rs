@@ -138,11 +138,22 @@ fn expected_keys(error: &str) -> Vec<String> {
 #[test]
 fn the_reference_names_every_key_of_a_grants_file() {
     let path = Path::new("g.toml");
-    let top = expected_keys(&document::parse("no-such-key = 1", path, Kind::Grants).unwrap_err());
+    let top = expected_keys(
+        &document::parse("no-such-key = 1", path, Kind::Grants)
+            .unwrap_err()
+            .to_string(),
+    );
     assert!(top.contains(&"allow-run".to_string()), "{top:?}");
-    let run =
-        expected_keys(&document::parse("[[run]]\nprogram = \"x\"\nno-such-key = 1\n", path, Kind::Grants).unwrap_err());
-    let plugin = expected_keys(&document::parse("[plugin]\nno-such-key = 1\n", path, Kind::Manifest).unwrap_err());
+    let run = expected_keys(
+        &document::parse("[[run]]\nprogram = \"x\"\nno-such-key = 1\n", path, Kind::Grants)
+            .unwrap_err()
+            .to_string(),
+    );
+    let plugin = expected_keys(
+        &document::parse("[plugin]\nno-such-key = 1\n", path, Kind::Manifest)
+            .unwrap_err()
+            .to_string(),
+    );
     let limits = KNOBS.iter().map(|k| k.name.to_string());
     let reference = reference();
     let grants = section(&reference, "The grants file");
@@ -170,9 +181,12 @@ fn the_reference_names_every_key_of_a_grants_file() {
 #[test]
 fn the_reference_names_every_key_of_worker_toml() {
     let path = Path::new("/etc/procbox/worker.toml");
-    let top = expected_keys(&worker_file::parse("no-such-key = 1\n", path).unwrap_err());
-    let table =
-        expected_keys(&worker_file::parse("[plugins.x]\npath = \"x.wasm\"\nno-such-key = 1\n", path).unwrap_err());
+    let top = expected_keys(&worker_file::parse("no-such-key = 1\n", path).unwrap_err().to_string());
+    let table = expected_keys(
+        &worker_file::parse("[plugins.x]\npath = \"x.wasm\"\nno-such-key = 1\n", path)
+            .unwrap_err()
+            .to_string(),
+    );
     assert!(
         table.contains(&"path".to_string()) && table.contains(&"allow-run".to_string()),
         "{table:?}"

@@ -8,7 +8,7 @@ use std::time::SystemTime;
 use serde::{Deserialize, Serialize};
 use toml_edit::{value, Array, DocumentMut, Item, Table};
 
-use crate::policy::document::{self, Document, Kind};
+use crate::policy::document::{self, Document, DocumentError, Kind};
 use crate::policy::knobs::{Bytes, Span};
 use crate::policy::{LimitSettings, DEFAULT_MAX_CHILDREN, DEFAULT_PLUGIN_HANDLES, DEFAULT_PLUGIN_MEMORY};
 
@@ -48,13 +48,74 @@ pub struct Entry {
     pub modified: SystemTime,
 }
 
+/// Why an entry's text cannot be used, or an edit of it cannot be made.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum EntryError {
+    /// It does not parse as a grants file.
+    #[error(transparent)]
+    Document(#[from] DocumentError),
+    /// It is not TOML: the parser's message.
+    #[error("{message}")]
+    Syntax {
+        /// What the TOML parser says.
+        message: String,
+    },
+    /// What is wrong, in the file `file`.
+    #[error("{}: {why}", .file.display())]
+    In {
+        /// The entry's file.
+        file: PathBuf,
+        /// What is wrong.
+        why: Box<EntryError>,
+    },
+    /// It says for no plugin.
+    #[error("it has no [remembered] table")]
+    NoRemembered,
+    /// An edit changed its key.
+    #[error("[remembered] blake3 is the key of this entry and cannot change")]
+    KeyChanged,
+    /// A directory that is not absolute.
+    #[error("{key} = \"{relative}\" is relative; write directories as absolute paths here")]
+    Relative {
+        /// The key, e.g. `dir`.
+        key: &'static str,
+        /// The directory as written.
+        relative: String,
+    },
+    /// Its `allow-run` is not a list.
+    #[error("allow-run is not a list")]
+    NotAList,
+    /// A rule to forget that it does not list.
+    #[error("remembers no allow-run rule '{rule}' (it has: {})", .listed.join(", "))]
+    NoSuchRule {
+        /// The rule.
+        rule: String,
+        /// The rules it lists.
+        listed: Vec<String>,
+    },
+    /// It changed while the user edited it.
+    #[error("it changed while you edited it; edit it again")]
+    ChangedMeanwhile,
+}
+
+impl EntryError {
+    /// `why`, in the file `file`.
+    pub(super) fn in_file(file: &Path, why: EntryError) -> EntryError {
+        EntryError::In {
+            file: file.to_path_buf(),
+            why: Box::new(why),
+        }
+    }
+}
+
 impl Entry {
     /// What a run may take from it ([`Usable::grants`]) and the keys no
     /// run takes from it ([`Usable::refused`]).
     ///
     /// # Errors
     /// Where (file:line) and why its text does not parse.
-    pub fn usable(&self) -> Result<Usable, String> {
+    pub fn usable(&self) -> Result<Usable, DocumentError> {
         document::parse(&self.text, &self.file, Kind::Remembered).map(Usable::of)
     }
 }
@@ -361,41 +422,41 @@ pub fn listed_rules(entry: &Entry) -> Vec<String> {
 }
 
 /// The `[remembered]` table of an entry's `text`.
-pub(super) fn about_of(file: &Path, text: &str) -> Result<Remembered, String> {
+pub(super) fn about_of(file: &Path, text: &str) -> Result<Remembered, EntryError> {
     #[derive(Deserialize)]
     struct Meta {
         remembered: Option<Remembered>,
     }
-    let meta: Meta = toml::from_str(text).map_err(|e| format!("{}: {}", file.display(), e.message()))?;
+    let meta: Meta = toml::from_str(text).map_err(|e| {
+        let message = e.message().to_string();
+        EntryError::in_file(file, EntryError::Syntax { message })
+    })?;
     meta.remembered
-        .ok_or_else(|| format!("{}: it has no [remembered] table", file.display()))
+        .ok_or_else(|| EntryError::in_file(file, EntryError::NoRemembered))
 }
 
 /// Checks that `text` can be the entry keyed by `blake3` in `file`.
-pub(super) fn check_edit(file: &Path, text: &str, blake3: &str) -> Result<(), String> {
+pub(super) fn check_edit(file: &Path, text: &str, blake3: &str) -> Result<(), EntryError> {
     document::parse(text, file, Kind::Remembered)?;
     let about = about_of(file, text)?;
     if about.blake3 != blake3 {
-        return Err(format!(
-            "{}: [remembered] blake3 is the key of this entry and cannot change",
-            file.display()
-        ));
+        return Err(EntryError::in_file(file, EntryError::KeyChanged));
     }
-    let doc = parse_mut(text).map_err(|e| format!("{}: {e}", file.display()))?;
+    let doc = parse_mut(text).map_err(|e| EntryError::in_file(file, e))?;
     for key in ["dir", "allow-read", "allow-write"] {
         let dirs = doc.get(key).and_then(Item::as_array).into_iter().flat_map(|a| a.iter());
         if let Some(relative) = dirs.filter_map(|d| d.as_str()).find(|d| !Path::new(d).is_absolute()) {
-            return Err(format!(
-                "{}: {key} = \"{relative}\" is relative; write directories as absolute paths here",
-                file.display()
-            ));
+            let relative = relative.to_string();
+            return Err(EntryError::in_file(file, EntryError::Relative { key, relative }));
         }
     }
     Ok(())
 }
 
-pub(super) fn parse_mut(text: &str) -> Result<DocumentMut, String> {
-    text.parse::<DocumentMut>().map_err(|e| e.message().to_string())
+pub(super) fn parse_mut(text: &str) -> Result<DocumentMut, EntryError> {
+    text.parse::<DocumentMut>().map_err(|e| EntryError::Syntax {
+        message: e.message().to_string(),
+    })
 }
 
 /// Writes `about` as the `[remembered]` table of `doc`.

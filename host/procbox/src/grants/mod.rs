@@ -11,5 +11,5 @@ pub mod broker;
 mod entry;
 mod store;
 
-pub use entry::{limits_written, listed_rules, Entry, Refused, Remembered, Usable};
+pub use entry::{limits_written, listed_rules, Entry, EntryError, Refused, Remembered, Usable};
 pub use store::{GrantStore, Lookup, StoreError};

@@ -90,6 +90,12 @@ pub enum Lookup {
 #[error("{0}")]
 pub struct StoreError(String);
 
+impl From<EntryError> for StoreError {
+    fn from(err: EntryError) -> StoreError {
+        StoreError(err.to_string())
+    }
+}
+
 impl StoreError {
     fn at(path: &Path, why: impl std::fmt::Display) -> StoreError {
         StoreError(format!("{}: {why}", path.display()))
@@ -222,7 +228,7 @@ impl GrantStore {
                 .entry("allow-run")
                 .or_insert(value(Array::new()))
                 .as_array_mut()
-                .ok_or_else(|| "allow-run is not a list".to_string())?;
+                .ok_or(EntryError::NotAList)?;
             if !rules.iter().any(|r| r.as_str() == Some(rule)) {
                 rules.push(rule);
             }
@@ -267,10 +273,10 @@ impl GrantStore {
             let mut doc = parse_mut(&current.text)?;
             let rules = doc.get_mut("allow-run").and_then(Item::as_array_mut);
             let Some(rules) = rules.filter(|rules| rules.iter().any(|r| r.as_str() == Some(rule))) else {
-                return Err(format!(
-                    "remembers no allow-run rule '{rule}' (it has: {})",
-                    listed_rules(current).join(", ")
-                ));
+                return Err(EntryError::NoSuchRule {
+                    rule: rule.to_string(),
+                    listed: listed_rules(current),
+                });
             };
             rules.retain(|r| r.as_str() != Some(rule));
             let text = doc.to_string();
@@ -286,12 +292,12 @@ impl GrantStore {
     /// Why the text cannot be an entry (nothing is changed then), or the
     /// store cannot be written.
     pub fn replace(&self, entry: &Entry, text: &str) -> Result<Entry, StoreError> {
-        check_edit(&entry.file, text, &entry.about.blake3).map_err(StoreError)?;
+        check_edit(&entry.file, text, &entry.about.blake3)?;
         self.change(&entry.about.blake3, |current| {
             // The edit started from `entry`: a change made meanwhile (a rule
             // remembered or revoked by another run) must not be undone.
             if current.map(|c| c.text.as_str()) != Some(entry.text.as_str()) && entry.file.exists() {
-                return Err("it changed while you edited it; edit it again".into());
+                return Err(EntryError::ChangedMeanwhile);
             }
             Ok(Some(text.to_string()))
         })
@@ -345,7 +351,7 @@ impl GrantStore {
     fn change(
         &self,
         blake3: &str,
-        edit: impl FnOnce(Option<&Entry>) -> Result<Option<String>, String>,
+        edit: impl FnOnce(Option<&Entry>) -> Result<Option<String>, EntryError>,
     ) -> Result<Option<Entry>, StoreError> {
         let _lock = self.lock()?;
         self.change_locked(blake3, edit)
@@ -355,7 +361,7 @@ impl GrantStore {
     fn change_locked(
         &self,
         blake3: &str,
-        edit: impl FnOnce(Option<&Entry>) -> Result<Option<String>, String>,
+        edit: impl FnOnce(Option<&Entry>) -> Result<Option<String>, EntryError>,
     ) -> Result<Option<Entry>, StoreError> {
         if !is_key(blake3) {
             return Err(StoreError(format!("{blake3:?} is not a BLAKE3 hash")));
@@ -364,7 +370,7 @@ impl GrantStore {
         let current = read_entry(&file, blake3)?;
         match edit(current.as_ref()).map_err(|why| StoreError::at(&file, why))? {
             Some(text) => {
-                check_edit(&file, &text, blake3).map_err(StoreError)?;
+                check_edit(&file, &text, blake3)?;
                 private::replace(&file, &[text.as_bytes()]).map_err(|e| StoreError::at(&file, e))?;
                 read_entry(&file, blake3)
             }
@@ -431,7 +437,7 @@ fn read_entry(file: &Path, blake3: &str) -> Result<Option<Entry>, StoreError> {
         return Ok(None);
     };
     let text = read_text(handle, file)?;
-    let about = about_of(file, &text).map_err(StoreError)?;
+    let about = about_of(file, &text)?;
     if about.blake3 != blake3 {
         return Err(StoreError::at(
             file,

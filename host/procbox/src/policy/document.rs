@@ -48,7 +48,10 @@ use toml::Spanned;
 
 use super::knobs::LimitSettings;
 use super::Source;
+
+mod error;
 use crate::Strictness;
+pub use error::{DocumentError, ValueError};
 
 /// Everything a document says, with sources, before programs are resolved.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -175,9 +178,13 @@ pub enum Kind {
 /// Reads and parses a document file.
 ///
 /// # Errors
-/// A message that starts with the file name (and line, where known).
-pub fn read(path: &Path, kind: Kind) -> Result<Document, String> {
-    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+/// [`DocumentError`]: its message starts with the file name (and line,
+/// where known).
+pub fn read(path: &Path, kind: Kind) -> Result<Document, DocumentError> {
+    let text = std::fs::read_to_string(path).map_err(|source| DocumentError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
     parse(&text, path, kind)
 }
 
@@ -185,26 +192,25 @@ pub fn read(path: &Path, kind: Kind) -> Result<Document, String> {
 /// directories.
 ///
 /// # Errors
-/// A message that starts with the file name (and line, where known).
-pub fn parse(text: &str, path: &Path, kind: Kind) -> Result<Document, String> {
+/// [`DocumentError`]: its message starts with the file name (and line,
+/// where known).
+pub fn parse(text: &str, path: &Path, kind: Kind) -> Result<Document, DocumentError> {
     from_raw(deserialize(text, path)?, text, path, kind)
 }
 
 /// `text` as TOML of the type `T`; the error names the file and line.
-pub(super) fn deserialize<T: serde::de::DeserializeOwned>(text: &str, path: &Path) -> Result<T, String> {
-    toml::from_str(text).map_err(|e| {
-        let line = e.span().map(|s| line_of(text, s.start));
-        let at = line
-            .map(|l| format!("{}:{l}", path.display()))
-            .unwrap_or_else(|| path.display().to_string());
-        format!("{at}: {}{}", e.message(), renamed_hint(e.message()))
+pub(super) fn deserialize<T: serde::de::DeserializeOwned>(text: &str, path: &Path) -> Result<T, DocumentError> {
+    toml::from_str(text).map_err(|e| DocumentError::Syntax {
+        path: path.to_path_buf(),
+        line: e.span().map(|s| line_of(text, s.start)),
+        message: e.message().to_string(),
     })
 }
 
 /// The document that `raw`, read from `text` (the file `path`), states.
 /// Its spans are offsets into `text`, so a table nested in a larger file
 /// (a worker's `[plugins.NAME]`) still names the file's own lines.
-pub(super) fn from_raw(raw: Raw, text: &str, path: &Path, kind: Kind) -> Result<Document, String> {
+pub(super) fn from_raw(raw: Raw, text: &str, path: &Path, kind: Kind) -> Result<Document, DocumentError> {
     refuse_misplaced_keys(&raw, text, path, kind)?;
     let source = |span: std::ops::Range<usize>| Source::File {
         path: path.to_path_buf(),
@@ -260,34 +266,39 @@ pub(super) fn from_raw(raw: Raw, text: &str, path: &Path, kind: Kind) -> Result<
 
 /// Refuses a key that belongs to another kind of file: `path` (a worker's
 /// plugin table) and `[remembered]` (the grant store).
-fn refuse_misplaced_keys(raw: &Raw, text: &str, path: &Path, kind: Kind) -> Result<(), String> {
+fn refuse_misplaced_keys(raw: &Raw, text: &str, path: &Path, kind: Kind) -> Result<(), DocumentError> {
     if let (Some(key), false) = (&raw.path, kind == Kind::WorkerPlugin) {
-        return Err(format!(
-            "{}:{}: `path` names a plugin only in a worker's worker.toml",
-            path.display(),
-            line_of(text, key.span().start)
-        ));
+        return Err(DocumentError::MisplacedPath {
+            path: path.to_path_buf(),
+            line: line_of(text, key.span().start),
+        });
     }
     if raw.remembered.is_some() && kind != Kind::Remembered {
-        return Err(format!(
-            "{}: [remembered] belongs only in procbox's grant store (see `procbox grants`)",
-            path.display()
-        ));
+        return Err(DocumentError::MisplacedRemembered {
+            path: path.to_path_buf(),
+        });
     }
     Ok(())
 }
 
 /// One `[[run]]` table: a program and its arguments as separate words,
 /// with an optional digest.
-fn run_table(run: Spanned<RawRun>, source: impl Fn(std::ops::Range<usize>) -> Source) -> Result<RunSpec, String> {
+fn run_table(
+    run: Spanned<RawRun>,
+    source: impl Fn(std::ops::Range<usize>) -> Source,
+) -> Result<RunSpec, DocumentError> {
     let src = source(run.span());
     let run = run.into_inner();
-    let sha256 = run
-        .sha256
-        .as_deref()
-        .map(parse_sha256)
-        .transpose()
-        .map_err(|e| format!("{src}: {e}"))?;
+    let sha256 = match run.sha256.as_deref().map(parse_sha256) {
+        Some(None) => {
+            return Err(DocumentError::Sha256 {
+                at: src,
+                hex: run.sha256.unwrap_or_default(),
+            })
+        }
+        Some(Some(digest)) => Some(digest),
+        None => None,
+    };
     Ok(RunSpec {
         written: run.program.clone(),
         parts: Some((run.program, run.args)),
@@ -297,18 +308,24 @@ fn run_table(run: Spanned<RawRun>, source: impl Fn(std::ops::Range<usize>) -> So
 }
 
 /// The value of the top-level `key`, parsed; the error names the file and key.
-fn parsed_key<T: std::str::FromStr<Err = String>>(
+fn parsed_key<T: std::str::FromStr<Err = ValueError>>(
     value: Option<String>,
-    key: &str,
+    key: &'static str,
     path: &Path,
-) -> Result<Option<T>, String> {
+) -> Result<Option<T>, DocumentError> {
     value
-        .map(|text| text.parse::<T>().map_err(|e| format!("{}: {key}: {e}", path.display())))
+        .map(|text| {
+            text.parse::<T>().map_err(|why| DocumentError::Value {
+                path: path.to_path_buf(),
+                key,
+                why,
+            })
+        })
         .transpose()
 }
 
 /// A manifest requests; it cannot deny, grant directories or set limits.
-fn check_manifest(doc: &Document, path: &Path) -> Result<(), String> {
+fn check_manifest(doc: &Document, path: &Path) -> Result<(), DocumentError> {
     let grants_only = [
         (!doc.deny_run.is_empty(), "deny rules"),
         (!doc.dirs.is_empty(), "`dir`"),
@@ -326,49 +343,32 @@ fn check_manifest(doc: &Document, path: &Path) -> Result<(), String> {
         (!doc.helpers.is_empty(), "`allow-helper`"),
     ];
     match grants_only.iter().find(|(present, _)| *present) {
-        Some((_, what)) => Err(format!(
-            "{}: a manifest lists what the plugin requests (allow-run, allow-env, [[run]], [plugin]); {what} belong in the user's grants",
-            path.display()
-        )),
+        Some((_, what)) => Err(DocumentError::GrantsOnly {
+            path: path.to_path_buf(),
+            what,
+        }),
         None => Ok(()),
     }
-}
-
-/// Keys of `[limits]` before every knob had one name, and that name.
-const RENAMED: &[(&str, &str)] = &[
-    ("plugin-memory", "max-plugin-memory"),
-    ("plugin-handles", "max-handles"),
-    ("plugin-time", "max-plugin-time"),
-    ("cpu-seconds", "rlimit-cpu"),
-    ("address-space", "rlimit-as"),
-    ("open-files", "rlimit-nofile"),
-    ("file-size", "rlimit-fsize"),
-    ("processes", "rlimit-nproc"),
-];
-
-/// For an unknown key that was renamed: which name to write instead.
-fn renamed_hint(message: &str) -> String {
-    RENAMED
-        .iter()
-        .find(|(old, _)| message.contains(&format!("unknown field `{old}`")))
-        .map(|(old, new)| format!(" (`{old}` is now `{new}`, the same name as its flag --{new})"))
-        .unwrap_or_default()
 }
 
 /// Parses a duration such as `30s`, `500ms` or `2m`.
 ///
 /// # Errors
-/// A message that quotes the input.
-pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    humantime::parse_duration(text).map_err(|e| format!("{text:?} is not a duration like 30s or 500ms: {e}"))
+/// [`ValueError::Duration`], which quotes the input.
+pub fn parse_duration(text: &str) -> Result<Duration, ValueError> {
+    humantime::parse_duration(text).map_err(|why| ValueError::Duration {
+        text: text.to_string(),
+        why,
+    })
 }
 
 /// Parses a byte count: a number with an optional `K`, `M` or `G` suffix
 /// (binary: `KiB`/`K` = 1024).
 ///
 /// # Errors
-/// A message that quotes the input.
-pub fn parse_bytes(text: &str) -> Result<u64, String> {
+/// [`ValueError::Size`], which quotes the input.
+pub fn parse_bytes(text: &str) -> Result<u64, ValueError> {
+    let not_a_size = || ValueError::Size { text: text.to_string() };
     let trimmed = text.trim();
     let digits = trimmed.find(|c: char| !c.is_ascii_digit()).unwrap_or(trimmed.len());
     let (number, unit) = trimmed.split_at(digits);
@@ -377,25 +377,25 @@ pub fn parse_bytes(text: &str) -> Result<u64, String> {
         "K" | "KiB" | "k" => 1 << 10,
         "M" | "MiB" => 1 << 20,
         "G" | "GiB" => 1 << 30,
-        _ => return Err(format!("{text:?} is not a size like 65536, 64KiB or 16MiB")),
+        _ => return Err(not_a_size()),
     };
     number
         .parse::<u64>()
         .ok()
         .and_then(|n| n.checked_mul(scale))
-        .ok_or_else(|| format!("{text:?} is not a size like 65536, 64KiB or 16MiB"))
+        .ok_or_else(not_a_size)
 }
 
-fn parse_sha256(hex: &str) -> Result<[u8; 32], String> {
-    let bad = || format!("sha256 {hex:?} is not 64 hexadecimal digits");
+/// The digest `hex` writes, if it is 64 hexadecimal digits.
+fn parse_sha256(hex: &str) -> Option<[u8; 32]> {
     if hex.len() != 64 {
-        return Err(bad());
+        return None;
     }
     let mut digest = [0u8; 32];
     for (i, byte) in digest.iter_mut().enumerate() {
-        *byte = u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).map_err(|_| bad())?;
+        *byte = u8::from_str_radix(hex.get(2 * i..2 * i + 2)?, 16).ok()?;
     }
-    Ok(digest)
+    Some(digest)
 }
 
 /// The 1-based line of byte offset `at`.

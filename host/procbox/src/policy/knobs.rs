@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use super::document::ValueError;
 use super::limits::{ChildRlimits, Limits, PluginLimits};
 
 /// How a knob's value is written.
@@ -57,8 +58,8 @@ impl Knob {
 pub struct Bytes(pub u64);
 
 impl FromStr for Bytes {
-    type Err = String;
-    fn from_str(text: &str) -> Result<Self, String> {
+    type Err = ValueError;
+    fn from_str(text: &str) -> Result<Self, ValueError> {
         super::document::parse_bytes(text).map(Bytes)
     }
 }
@@ -83,8 +84,8 @@ impl<'de> Deserialize<'de> for Bytes {
 pub struct Span(pub Duration);
 
 impl FromStr for Span {
-    type Err = String;
-    fn from_str(text: &str) -> Result<Self, String> {
+    type Err = ValueError;
+    fn from_str(text: &str) -> Result<Self, ValueError> {
         super::document::parse_duration(text).map(Span)
     }
 }
@@ -124,12 +125,12 @@ macro_rules! knobs {
             /// # Errors
             /// An unknown name, or a value that does not parse (why; the
             /// caller names the knob).
-            pub fn set(&mut self, name: &str, text: &str) -> Result<(), String> {
+            pub fn set(&mut self, name: &str, text: &str) -> Result<(), ValueError> {
                 match name {
                     $( $name => {
-                        self.$field = Some(text.parse::<$ty>().map_err(|e| e.to_string())?);
+                        self.$field = Some(text.parse::<$ty>()?);
                     } )*
-                    _ => return Err(format!("there is no limit named {name:?}")),
+                    _ => return Err(ValueError::UnknownLimit { name: name.to_string() }),
                 }
                 Ok(())
             }
@@ -266,9 +267,9 @@ mod tests {
     #[test]
     fn bad_values_are_refused_with_the_reason() {
         let mut settings = LimitSettings::default();
-        let err = settings.set("max-output", "lots").unwrap_err();
+        let err = settings.set("max-output", "lots").unwrap_err().to_string();
         assert!(err.starts_with("\"lots\" is not a size like"), "{err}");
-        let err = settings.set("max-children", "-1").unwrap_err();
+        let err = settings.set("max-children", "-1").unwrap_err().to_string();
         assert!(err.contains("invalid digit"), "{err}");
         assert!(settings.set("max-everything", "1").is_err());
     }

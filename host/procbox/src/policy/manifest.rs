@@ -6,7 +6,7 @@
 
 use std::path::{Path, PathBuf};
 
-use super::document::{self, Document, Kind};
+use super::document::{self, Document, DocumentError, Kind};
 use super::embedded::{self, EmbeddedError};
 
 /// A plugin's manifest and where it came from.
@@ -35,7 +35,7 @@ pub enum FindError {
     #[error("{message}")]
     Parse {
         /// What is wrong, starting with the file (and line).
-        message: String,
+        message: DocumentError,
         /// Whether it is the manifest embedded in the plugin.
         embedded: bool,
     },
@@ -198,7 +198,7 @@ mod tests {
             Err(FindError::Parse {
                 message,
                 embedded: false,
-            }) => assert!(message.contains("m.toml"), "{message}"),
+            }) => assert!(message.to_string().contains("m.toml"), "{message}"),
             other => panic!("{other:?}"),
         }
     }

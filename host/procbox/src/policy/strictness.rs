@@ -30,13 +30,15 @@ impl Strictness {
 }
 
 impl FromStr for Strictness {
-    type Err = String;
-    fn from_str(text: &str) -> Result<Self, String> {
+    type Err = super::document::ValueError;
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
         match text {
             "require" => Ok(Strictness::Require),
             "best-effort" => Ok(Strictness::BestEffort),
             "off" => Ok(Strictness::Off),
-            other => Err(format!("unknown mode {other:?}: use require, best-effort or off")),
+            other => Err(super::document::ValueError::Mode {
+                text: other.to_string(),
+            }),
         }
     }
 }

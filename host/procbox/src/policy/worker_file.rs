@@ -17,7 +17,61 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use super::document::{self, Document, Kind, Raw};
+use super::document::{self, Document, DocumentError, Kind, Raw};
+
+/// A worker's `worker.toml` that cannot be read, or does not name its
+/// plugins well. Each message starts with the file (and line, where known).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum WorkerFileError {
+    /// It cannot be read, is not TOML, or a plugin's table is not a grants
+    /// file's.
+    #[error(transparent)]
+    Document(#[from] DocumentError),
+    /// It names no plugin.
+    #[error("{}: no [plugins.NAME] table: a worker serves only the plugins its worker.toml names", .path.display())]
+    NoPlugins {
+        /// The file.
+        path: PathBuf,
+    },
+    /// A plugin's name is not a word.
+    #[error("{}: [plugins.{name:?}]: a plugin's name is letters, digits, '-', '_' and '.'", .path.display())]
+    BadName {
+        /// The file.
+        path: PathBuf,
+        /// The name.
+        name: String,
+    },
+    /// A plugin's table has no `path`.
+    #[error("{}: [plugins.{name}] has no `path` (the plugin's .wasm file)", .path.display())]
+    NoPath {
+        /// The file.
+        path: PathBuf,
+        /// The plugin.
+        name: String,
+    },
+    /// A plugin's `path` is empty.
+    #[error("{}:{line}: [plugins.{name}]: `path` is empty", .path.display())]
+    EmptyPath {
+        /// The file.
+        path: PathBuf,
+        /// The key's line.
+        line: usize,
+        /// The plugin.
+        name: String,
+    },
+    /// A plugin's table grants `allow-inherit`.
+    #[error(
+        "{}: [plugins.{name}]: allow-inherit is refused in worker.toml: the worker's own stdin, stdout and stderr are not a plugin's to hand to its children",
+        .path.display()
+    )]
+    Inherit {
+        /// The file.
+        path: PathBuf,
+        /// The plugin.
+        name: String,
+    },
+}
 
 /// One `[plugins.NAME]` table.
 #[derive(Debug, Clone)]
@@ -40,9 +94,13 @@ struct RawWorkerFile {
 /// Reads and parses `path`.
 ///
 /// # Errors
-/// One line that starts with the file name (and line, where known).
-pub fn read(path: &Path) -> Result<Vec<WorkerPlugin>, String> {
-    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+/// [`WorkerFileError`], which starts with the file name (and line, where
+/// known).
+pub fn read(path: &Path) -> Result<Vec<WorkerPlugin>, WorkerFileError> {
+    let text = std::fs::read_to_string(path).map_err(|source| DocumentError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
     parse(&text, path)
 }
 
@@ -50,14 +108,14 @@ pub fn read(path: &Path) -> Result<Vec<WorkerPlugin>, String> {
 /// anchors its relative paths.
 ///
 /// # Errors
-/// One line that starts with the file name (and line, where known).
-pub fn parse(text: &str, path: &Path) -> Result<Vec<WorkerPlugin>, String> {
+/// [`WorkerFileError`], which starts with the file name (and line, where
+/// known).
+pub fn parse(text: &str, path: &Path) -> Result<Vec<WorkerPlugin>, WorkerFileError> {
     let raw: RawWorkerFile = document::deserialize(text, path)?;
     if raw.plugins.is_empty() {
-        return Err(format!(
-            "{}: no [plugins.NAME] table: a worker serves only the plugins its worker.toml names",
-            path.display()
-        ));
+        return Err(WorkerFileError::NoPlugins {
+            path: path.to_path_buf(),
+        });
     }
     let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
     raw.plugins
@@ -65,22 +123,26 @@ pub fn parse(text: &str, path: &Path) -> Result<Vec<WorkerPlugin>, String> {
         .map(|(name, mut table)| {
             check_name(&name, path)?;
             let Some(file) = table.path.take() else {
-                return Err(format!(
-                    "{}: [plugins.{name}] has no `path` (the plugin's .wasm file)",
-                    path.display()
-                ));
+                return Err(WorkerFileError::NoPath {
+                    path: path.to_path_buf(),
+                    name,
+                });
             };
             let line = document::line_of(text, file.span().start);
             let grants = document::from_raw(table, text, path, Kind::WorkerPlugin)?;
             if grants.allow_inherit {
-                return Err(format!(
-                    "{}: [plugins.{name}]: allow-inherit is refused in worker.toml: the worker's own stdin, stdout and stderr are not a plugin's to hand to its children",
-                    path.display()
-                ));
+                return Err(WorkerFileError::Inherit {
+                    path: path.to_path_buf(),
+                    name,
+                });
             }
             let file = file.into_inner();
             if file.is_empty() {
-                return Err(format!("{}:{line}: [plugins.{name}]: `path` is empty", path.display()));
+                return Err(WorkerFileError::EmptyPath {
+                    path: path.to_path_buf(),
+                    line,
+                    name,
+                });
             }
             Ok(WorkerPlugin {
                 name,
@@ -92,17 +154,17 @@ pub fn parse(text: &str, path: &Path) -> Result<Vec<WorkerPlugin>, String> {
 }
 
 /// A plugin's name is a word a workflow can write in JSON and a shell.
-fn check_name(name: &str, path: &Path) -> Result<(), String> {
+fn check_name(name: &str, path: &Path) -> Result<(), WorkerFileError> {
     let valid = !name.is_empty()
         && name
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
     match valid {
         true => Ok(()),
-        false => Err(format!(
-            "{}: [plugins.{name:?}]: a plugin's name is letters, digits, '-', '_' and '.'",
-            path.display()
-        )),
+        false => Err(WorkerFileError::BadName {
+            path: path.to_path_buf(),
+            name: name.to_string(),
+        }),
     }
 }
 
@@ -113,7 +175,7 @@ mod tests {
     const FILE: &str = "/etc/procbox/worker.toml";
 
     fn parsed(text: &str) -> Result<Vec<WorkerPlugin>, String> {
-        parse(text, Path::new(FILE))
+        parse(text, Path::new(FILE)).map_err(|e| e.to_string())
     }
 
     #[test]
@@ -168,7 +230,9 @@ mod tests {
 
     #[test]
     fn a_grants_file_with_a_path_is_refused() {
-        let err = document::parse("path = \"a.wasm\"\n", Path::new("/g.toml"), Kind::Grants).unwrap_err();
+        let err = document::parse("path = \"a.wasm\"\n", Path::new("/g.toml"), Kind::Grants)
+            .unwrap_err()
+            .to_string();
         assert_eq!(err, "/g.toml:1: `path` names a plugin only in a worker's worker.toml");
     }
 }

@@ -1,7 +1,7 @@
 use super::*;
 
 fn grants(text: &str) -> Result<Document, String> {
-    parse(text, Path::new("/etc/procbox/grants.toml"), Kind::Grants)
+    parse(text, Path::new("/etc/procbox/grants.toml"), Kind::Grants).map_err(|e| e.to_string())
 }
 
 #[test]
@@ -66,7 +66,7 @@ fn mistakes_are_reported_with_file_and_line() {
 
 #[test]
 fn a_manifest_can_only_request() {
-    let manifest = |text| parse(text, Path::new("m.toml"), Kind::Manifest);
+    let manifest = |text| parse(text, Path::new("m.toml"), Kind::Manifest).map_err(|e| e.to_string());
     assert!(
         manifest("[plugin]\nname = \"report\"\nallow-run = [\"git log **\"]\n").is_err(),
         "keys after a table belong to it"
