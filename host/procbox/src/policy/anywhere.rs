@@ -26,6 +26,27 @@ use std::fmt;
 
 use glob::Pattern;
 
+/// An argument pattern of a rule that is written wrongly.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum PatternError {
+    /// A glob that does not parse.
+    #[error("pattern {pattern:?} is not a valid glob: {why}")]
+    Glob {
+        /// The pattern as written.
+        pattern: String,
+        /// Why it does not parse.
+        why: glob::PatternError,
+    },
+    /// A second `**`.
+    #[error("`**` may appear once")]
+    RestTwice,
+    /// A `**` before the last pattern (of a rule that is not matched
+    /// anywhere).
+    #[error("`**` matches all remaining arguments, so it may only be the last pattern")]
+    RestNotLast,
+}
+
 /// One "anywhere" pattern.
 #[derive(Debug, Clone, PartialEq)]
 pub enum AnyArg {
@@ -42,7 +63,7 @@ impl AnyArg {
     ///
     /// # Errors
     /// A malformed glob.
-    pub fn parse(word: &str) -> Result<AnyArg, String> {
+    pub fn parse(word: &str) -> Result<AnyArg, PatternError> {
         let option = word.split_once('=').map_or(word, |(option, _)| option);
         if option.contains(['*', '?', '[']) {
             return AnyArg::word(word);
@@ -65,7 +86,7 @@ impl AnyArg {
     ///
     /// # Errors
     /// A malformed glob.
-    pub fn word(word: &str) -> Result<AnyArg, String> {
+    pub fn word(word: &str) -> Result<AnyArg, PatternError> {
         glob(word).map(AnyArg::Word)
     }
 
@@ -80,8 +101,12 @@ impl AnyArg {
     }
 }
 
-fn glob(text: &str) -> Result<Pattern, String> {
-    Pattern::new(text).map_err(|e| format!("pattern {text:?} is not a valid glob: {e}"))
+/// `text` as a glob.
+pub(super) fn glob(text: &str) -> Result<Pattern, PatternError> {
+    Pattern::new(text).map_err(|why| PatternError::Glob {
+        pattern: text.to_string(),
+        why,
+    })
 }
 
 /// The word as a rule writes it.

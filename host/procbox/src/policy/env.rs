@@ -139,31 +139,56 @@ pub struct EnvRule {
     pub source: Source,
 }
 
+/// An environment rule that is written wrongly.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum EnvRuleError {
+    /// The name is empty or holds a NUL byte.
+    #[error("env rule '{written}': the variable name is empty or contains a NUL byte")]
+    Name {
+        /// The rule as written.
+        written: String,
+    },
+    /// The name's glob does not parse.
+    #[error("env rule '{written}': bad name glob: {why}")]
+    NameGlob {
+        /// The rule as written.
+        written: String,
+        /// Why.
+        why: glob::PatternError,
+    },
+    /// The value's glob does not parse.
+    #[error("env rule '{written}': bad value glob: {why}")]
+    ValueGlob {
+        /// The rule as written.
+        written: String,
+        /// Why.
+        why: glob::PatternError,
+    },
+}
+
 impl EnvRule {
     /// Parses `NAME` or `NAME=GLOB`.
     ///
     /// # Errors
-    /// A message naming the rule when the name is empty or either glob is
-    /// malformed.
-    pub fn parse(written: &str, source: Source) -> Result<EnvRule, String> {
+    /// [`EnvRuleError`], naming the rule, when the name is empty or either
+    /// glob is malformed.
+    pub fn parse(written: &str, source: Source) -> Result<EnvRule, EnvRuleError> {
+        let owned = || written.to_string();
         let (name, value) = match written.split_once('=') {
             Some((name, value)) => (name, Some(value)),
             None => (written, None),
         };
         if name.is_empty() || name.contains('\0') {
-            return Err(format!(
-                "env rule '{written}': the variable name is empty or contains a NUL byte"
-            ));
+            return Err(EnvRuleError::Name { written: owned() });
         }
         let name = if name.contains(['*', '?', '[']) {
-            NamePattern::Glob(
-                glob::Pattern::new(name).map_err(|e| format!("env rule '{written}': bad name glob: {e}"))?,
-            )
+            NamePattern::Glob(glob::Pattern::new(name).map_err(|why| EnvRuleError::NameGlob { written: owned(), why })?)
         } else {
             NamePattern::Exact(name.to_string())
         };
         let value = value
-            .map(|v| glob::Pattern::new(v).map_err(|e| format!("env rule '{written}': bad value glob: {e}")))
+            .map(|v| glob::Pattern::new(v).map_err(|why| EnvRuleError::ValueGlob { written: owned(), why }))
             .transpose()?;
         Ok(EnvRule {
             written: written.to_string(),
@@ -253,7 +278,7 @@ mod tests {
     #[test]
     fn malformed_rules_name_themselves() {
         for written in ["", "=x", "[a=1", "A=[b"] {
-            let err = EnvRule::parse(written, Source::Api).unwrap_err();
+            let err = EnvRule::parse(written, Source::Api).unwrap_err().to_string();
             assert!(err.contains(&format!("'{written}'")), "{err}");
         }
     }

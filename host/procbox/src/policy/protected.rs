@@ -24,7 +24,7 @@ mod scan;
 mod write_set;
 
 use scan::hard_links;
-pub use scan::{protected_in, SCAN_LIMIT};
+pub use scan::{protected_in, TooLarge, SCAN_LIMIT};
 pub use write_set::WriteSet;
 
 /// Files and directories that a shell, git or ssh reads later, by their

@@ -31,7 +31,7 @@
 use std::fmt;
 use std::path::PathBuf;
 
-use super::anywhere::AnyArg;
+use super::anywhere::{AnyArg, PatternError};
 use super::Source;
 
 /// One pattern for one argument position.
@@ -135,7 +135,7 @@ impl ParsedRule {
         }
         let args = match args {
             None => ArgsPattern::Any,
-            Some(patterns) => parse_patterns(&patterns).map_err(error)?,
+            Some(patterns) => parse_patterns(&patterns).map_err(|e| error(e.to_string()))?,
         };
         Ok(ParsedRule {
             written: written.to_string(),
@@ -146,7 +146,7 @@ impl ParsedRule {
 }
 
 /// Positional patterns, or positional ones, `**` and anywhere patterns.
-fn parse_patterns(patterns: &[String]) -> Result<ArgsPattern, String> {
+fn parse_patterns(patterns: &[String]) -> Result<ArgsPattern, PatternError> {
     let rest = patterns.iter().position(|p| p == "**");
     if let Some(at) = rest.filter(|&at| at + 1 < patterns.len()) {
         let positional = patterns[..at]
@@ -156,7 +156,7 @@ fn parse_patterns(patterns: &[String]) -> Result<ArgsPattern, String> {
         let anywhere = patterns[at + 1..]
             .iter()
             .map(|p| match p.as_str() {
-                "**" => Err("`**` may appear once".to_string()),
+                "**" => Err(PatternError::RestTwice),
                 p => AnyArg::parse(p),
             })
             .collect::<Result<Vec<_>, _>>()?;
@@ -171,14 +171,12 @@ fn parse_patterns(patterns: &[String]) -> Result<ArgsPattern, String> {
     Ok(ArgsPattern::Positional(parsed))
 }
 
-fn parse_pattern(pattern: &str, is_last: bool) -> Result<ArgPattern, String> {
+fn parse_pattern(pattern: &str, is_last: bool) -> Result<ArgPattern, PatternError> {
     match pattern {
         "**" if is_last => Ok(ArgPattern::Rest),
-        "**" => Err("`**` matches all remaining arguments, so it may only be the last pattern".into()),
+        "**" => Err(PatternError::RestNotLast),
         "*" => Ok(ArgPattern::One),
-        p if p.contains(['*', '?', '[']) => glob::Pattern::new(p)
-            .map(ArgPattern::Glob)
-            .map_err(|e| format!("pattern {p:?} is not a valid glob: {e}")),
+        p if p.contains(['*', '?', '[']) => super::anywhere::glob(p).map(ArgPattern::Glob),
         p => Ok(ArgPattern::Literal(p.to_string())),
     }
 }
@@ -217,7 +215,7 @@ impl ArgsPattern {
     /// # Errors
     /// A word that is not a valid anywhere pattern (none that parsed as a
     /// positional pattern is known to be).
-    pub fn for_deny(self) -> Result<ArgsPattern, String> {
+    pub fn for_deny(self) -> Result<ArgsPattern, PatternError> {
         let ArgsPattern::Positional(patterns) = self else {
             return Ok(self);
         };
@@ -324,9 +322,9 @@ impl ExecRule {
     /// # Errors
     /// [`RuleError`] naming the rule, as [`ArgsPattern::for_deny`].
     pub fn for_deny(self) -> Result<ExecRule, RuleError> {
-        let args = self.args.for_deny().map_err(|reason| RuleError {
+        let args = self.args.for_deny().map_err(|e| RuleError {
             written: self.written.clone(),
-            reason,
+            reason: e.to_string(),
         })?;
         Ok(ExecRule { args, ..self })
     }

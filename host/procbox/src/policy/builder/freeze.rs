@@ -46,9 +46,9 @@ impl PolicyBuilder {
         );
         let homes = crate::policy::home::homes(home.as_deref());
         let state_dirs = crate::policy::protected::state_dirs();
-        let write_set = WriteSet::of(&write_dirs, &state_dirs, &homes).map_err(|reason| PolicyError::Dir {
+        let write_set = WriteSet::of(&write_dirs, &state_dirs, &homes).map_err(|e| PolicyError::Dir {
             path: write_dirs.first().cloned().unwrap_or_default(),
-            reason,
+            reason: e.to_string(),
         })?;
         refuse_symlinked_protection(&self.write_dirs, &write_dirs, &state_dirs)?;
         warnings.extend(split_write_grants(&write_dirs, &write_set));
@@ -287,9 +287,9 @@ fn build_layer(
         .env
         .iter()
         .map(|(written, source)| {
-            EnvRule::parse(written, source.clone()).map_err(|message| PolicyError::Rule {
+            EnvRule::parse(written, source.clone()).map_err(|e| PolicyError::Rule {
                 origin: source.clone(),
-                message,
+                message: e.to_string(),
             })
         })
         .collect::<Result<_, _>>()?;

@@ -4,6 +4,18 @@
 
 use super::*;
 
+/// A write grant too large to search for the protected paths inside it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "{} holds more than {SCAN_LIMIT} files and directories, too many to find the protected paths inside it \
+     (.git, shell start-up files); grant narrower directories",
+    .grant.display()
+)]
+pub struct TooLarge {
+    /// The grant.
+    pub grant: PathBuf,
+}
+
 /// How many directory entries [`protected_in`] looks at below one grant
 /// before it gives up.
 pub const SCAN_LIMIT: usize = 200_000;
@@ -25,7 +37,7 @@ pub fn protected_in(
     grant: &Path,
     state: &[(PathBuf, &'static str)],
     homes: &[PathBuf],
-) -> Result<Vec<Protection>, String> {
+) -> Result<Vec<Protection>, TooLarge> {
     let mut found: Vec<Protection> = state
         .iter()
         .filter(|(dir, _)| dir.starts_with(grant) && dir != grant)
@@ -95,7 +107,7 @@ fn other_names(protection: &Protection, kind: std::fs::FileType) -> Vec<Protecti
 
 /// Other names, below `grant`, of the protected regular files in `found`
 /// that have more than one hard link: writing any name writes the file.
-pub(super) fn hard_links(grant: &Path, found: &[Protection]) -> Result<Vec<Protection>, String> {
+pub(super) fn hard_links(grant: &Path, found: &[Protection]) -> Result<Vec<Protection>, TooLarge> {
     use std::os::unix::fs::MetadataExt;
     let linked: Vec<((u64, u64), Protection)> = found
         .iter()
@@ -181,13 +193,12 @@ impl Walk {
     }
 
     /// Counts one entry; past [`SCAN_LIMIT`], the error for `grant`.
-    fn count(&mut self, grant: &Path) -> Result<(), String> {
+    fn count(&mut self, grant: &Path) -> Result<(), TooLarge> {
         self.seen += 1;
         if self.seen > SCAN_LIMIT {
-            return Err(format!(
-                "{} holds more than {SCAN_LIMIT} files and directories, too many to find the protected paths inside it (.git, shell start-up files); grant narrower directories",
-                grant.display()
-            ));
+            return Err(TooLarge {
+                grant: grant.to_path_buf(),
+            });
         }
         Ok(())
     }

@@ -34,7 +34,7 @@ impl WriteSet {
     ///
     /// # Errors
     /// [`protected_in`]'s: a grant too large to search.
-    pub fn of(grants: &[PathBuf], state: &[(PathBuf, &'static str)], homes: &[PathBuf]) -> Result<WriteSet, String> {
+    pub fn of(grants: &[PathBuf], state: &[(PathBuf, &'static str)], homes: &[PathBuf]) -> Result<WriteSet, TooLarge> {
         let mut found = Vec::new();
         for grant in grants {
             found.extend(protected_in(grant, state, homes)?);
