@@ -124,6 +124,35 @@ struct Reply {
     reason: Option<String>,
 }
 
+/// Why the broker gave no answer.
+#[derive(Debug, thiserror::Error)]
+enum BrokerError {
+    #[error("cannot reach it at {}: {source}", .path.display())]
+    Connect { path: PathBuf, source: std::io::Error },
+    #[error("{0}")]
+    Encode(serde_json::Error),
+    #[error("sending the request: {0}")]
+    Send(std::io::Error),
+    #[error("it did not answer within {}", humantime::format_duration(*.deadline))]
+    Timeout { deadline: Duration },
+    #[error("reading its answer: {0}")]
+    Read(std::io::Error),
+    #[error("it closed the connection without answering")]
+    Closed,
+    #[error("its answer is not one line of at most {} KiB", MAX_ANSWER >> 10)]
+    TooLong,
+    #[error("its answer is not UTF-8")]
+    NotUtf8,
+    #[error("its answer is not a version-{VERSION} reply: {0}")]
+    NotAReply(serde_json::Error),
+    #[error("it answered in protocol version {version}; procbox speaks {VERSION}")]
+    Version { version: u32 },
+    #[error("it answered request {answered} to request {asked}")]
+    OtherRequest { answered: u64, asked: u64 },
+    #[error("its result {result:?} is not allow-once, allow-rule (with a rule) or deny")]
+    Result { result: String },
+}
+
 impl Broker {
     /// A broker at the Unix socket `path`, told about `plugin`, with
     /// [`DEFAULT_DEADLINE`] per answer.
@@ -143,7 +172,7 @@ impl Broker {
         self
     }
 
-    async fn ask(&self, request: &Unmatched) -> Result<Answer, String> {
+    async fn ask(&self, request: &Unmatched) -> Result<Answer, BrokerError> {
         let mut slot = self.connection.lock().await;
         // Out of the slot for the exchange, back only after a whole one: a
         // request cancelled halfway (the run stopped) leaves no connection
@@ -153,7 +182,10 @@ impl Broker {
             None => {
                 let stream = UnixStream::connect(&self.path)
                     .await
-                    .map_err(|e| format!("cannot reach it at {}: {e}", self.path.display()))?;
+                    .map_err(|source| BrokerError::Connect {
+                        path: self.path.clone(),
+                        source,
+                    })?;
                 let (reader, writer) = stream.into_split();
                 Connection {
                     reader: BufReader::new(reader),
@@ -176,54 +208,48 @@ impl Broker {
                 grants_file: request.fix.grant.grants_file_line(),
             },
         };
-        let mut line = serde_json::to_vec(&message).map_err(|e| e.to_string())?;
+        let mut line = serde_json::to_vec(&message).map_err(BrokerError::Encode)?;
         line.push(b'\n');
         let exchange = async {
-            connection
-                .writer
-                .write_all(&line)
-                .await
-                .map_err(|e| format!("sending the request: {e}"))?;
+            connection.writer.write_all(&line).await.map_err(BrokerError::Send)?;
             read_answer(&mut connection.reader).await
         };
         let answer = tokio::time::timeout(self.deadline, exchange)
             .await
-            .map_err(|_| format!("it did not answer within {}", humantime::format_duration(self.deadline)))??;
+            .map_err(|_| BrokerError::Timeout {
+                deadline: self.deadline,
+            })??;
         let answer = parse(&answer, id)?;
         *slot = Some(connection);
         Ok(answer)
     }
 }
 
-async fn read_answer(reader: &mut BufReader<OwnedReadHalf>) -> Result<String, String> {
+async fn read_answer(reader: &mut BufReader<OwnedReadHalf>) -> Result<String, BrokerError> {
     let mut line = Vec::new();
     let read = (&mut *reader)
         .take(MAX_ANSWER as u64 + 1)
         .read_until(b'\n', &mut line)
         .await
-        .map_err(|e| format!("reading its answer: {e}"))?;
+        .map_err(BrokerError::Read)?;
     match read {
-        0 => Err("it closed the connection without answering".into()),
-        _ if line.last() != Some(&b'\n') => Err(format!(
-            "its answer is not one line of at most {} KiB",
-            MAX_ANSWER >> 10
-        )),
-        _ => String::from_utf8(line).map_err(|_| "its answer is not UTF-8".into()),
+        0 => Err(BrokerError::Closed),
+        _ if line.last() != Some(&b'\n') => Err(BrokerError::TooLong),
+        _ => String::from_utf8(line).map_err(|_| BrokerError::NotUtf8),
     }
 }
 
 /// The answer in `line` to request `id`.
-fn parse(line: &str, id: u64) -> Result<Answer, String> {
-    let reply: Reply = serde_json::from_str(line.trim_end())
-        .map_err(|e| format!("its answer is not a version-{VERSION} reply: {e}"))?;
+fn parse(line: &str, id: u64) -> Result<Answer, BrokerError> {
+    let reply: Reply = serde_json::from_str(line.trim_end()).map_err(BrokerError::NotAReply)?;
     if reply.version != VERSION {
-        return Err(format!(
-            "it answered in protocol version {}; procbox speaks {VERSION}",
-            reply.version
-        ));
+        return Err(BrokerError::Version { version: reply.version });
     }
     if reply.id != id {
-        return Err(format!("it answered request {} to request {id}", reply.id));
+        return Err(BrokerError::OtherRequest {
+            answered: reply.id,
+            asked: id,
+        });
     }
     match (reply.result.as_str(), reply.rule) {
         ("allow-once", None) => Ok(Answer::AllowOnce),
@@ -231,9 +257,9 @@ fn parse(line: &str, id: u64) -> Result<Answer, String> {
         ("deny", None) => Ok(Answer::Deny(
             reply.reason.unwrap_or_else(|| "the permission broker said no".into()),
         )),
-        (result, _) => Err(format!(
-            "its result {result:?} is not allow-once, allow-rule (with a rule) or deny"
-        )),
+        (result, _) => Err(BrokerError::Result {
+            result: result.to_string(),
+        }),
     }
 }
 
@@ -255,16 +281,16 @@ mod tests {
     #[test]
     fn answers_parse_and_anything_else_is_refused() {
         assert_eq!(
-            parse(r#"{"version":1,"id":7,"result":"allow-once"}"#, 7),
-            Ok(Answer::AllowOnce)
+            parse(r#"{"version":1,"id":7,"result":"allow-once"}"#, 7).ok(),
+            Some(Answer::AllowOnce)
         );
         assert_eq!(
-            parse(r#"{"version":1,"id":7,"result":"allow-rule","rule":"git log **"}"#, 7),
-            Ok(Answer::AllowRule("git log **".into()))
+            parse(r#"{"version":1,"id":7,"result":"allow-rule","rule":"git log **"}"#, 7).ok(),
+            Some(Answer::AllowRule("git log **".into()))
         );
         assert_eq!(
-            parse(r#"{"version":1,"id":7,"result":"deny","reason":"no"}"#, 7),
-            Ok(Answer::Deny("no".into()))
+            parse(r#"{"version":1,"id":7,"result":"deny","reason":"no"}"#, 7).ok(),
+            Some(Answer::Deny("no".into()))
         );
         for bad in [
             r#"{"version":2,"id":7,"result":"allow-once"}"#,

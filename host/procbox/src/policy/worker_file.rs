@@ -174,8 +174,8 @@ mod tests {
 
     const FILE: &str = "/etc/procbox/worker.toml";
 
-    fn parsed(text: &str) -> Result<Vec<WorkerPlugin>, String> {
-        parse(text, Path::new(FILE)).map_err(|e| e.to_string())
+    fn parsed(text: &str) -> Result<Vec<WorkerPlugin>, WorkerFileError> {
+        parse(text, Path::new(FILE))
     }
 
     #[test]
@@ -222,7 +222,10 @@ mod tests {
             ("[worker]\nqueue = \"q\"\n", "unknown field `worker`"),
         ];
         for (text, expected) in cases {
-            let err = parsed(text).err().unwrap_or_else(|| panic!("{text:?} was accepted"));
+            let err = parsed(text)
+                .err()
+                .unwrap_or_else(|| panic!("{text:?} was accepted"))
+                .to_string();
             assert!(err.contains(expected), "{text:?}: {err}");
             assert!(!err.contains('\n'), "{text:?}: not one line: {err}");
         }
