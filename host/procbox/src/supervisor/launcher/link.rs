@@ -23,6 +23,7 @@ use std::io;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::time::Duration;
 
 use rustix::event::{eventfd, poll, EventfdFlags, PollFd, PollFlags};
 use rustix::net::SendFlags;
@@ -48,6 +49,9 @@ pub(super) struct Link {
     pub init: OnceLock<OwnedFd>,
     /// The init's pid, for [`Link::pids`]; set before [`Link::init`].
     pub init_pid: OnceLock<libc::pid_t>,
+    /// Why its hello, read by the link's thread, showed it is not a
+    /// launcher; set before the link closes.
+    refused: OnceLock<String>,
 }
 
 #[derive(Default)]
@@ -82,10 +86,13 @@ impl Link {
         std::iter::once(self.pid).chain(self.init_pid.get().copied())
     }
 
-    /// Wraps procbox's end of a launcher's socket (after its hello) and
-    /// starts the thread that reads its replies.
-    pub fn start(socket: OwnedFd, pid: libc::pid_t) -> io::Result<Arc<Link>> {
-        rustix::io::ioctl_fionbio(&socket, true)?;
+    /// Wraps procbox's end of a launcher's socket and starts the thread
+    /// that reads its replies; that thread reads its hello first when
+    /// `unchecked` (the caller did not: [`handshake`]).
+    pub fn start(socket: OwnedFd, pid: libc::pid_t, unchecked: bool) -> io::Result<Arc<Link>> {
+        if !unchecked {
+            rustix::io::ioctl_fionbio(&socket, true)?;
+        }
         let link = Arc::new(Link {
             socket,
             pid,
@@ -95,12 +102,30 @@ impl Link {
             next_id: AtomicU64::new(1),
             init: OnceLock::new(),
             init_pid: OnceLock::new(),
+            refused: OnceLock::new(),
         });
         let serving = link.clone();
         std::thread::Builder::new()
             .name("procbox-launcher-io".into())
-            .spawn(move || serving.serve())?;
+            .spawn(move || {
+                if unchecked {
+                    if let Err(e) = handshake(&serving.socket).and_then(|()| {
+                        rustix::io::ioctl_fionbio(&serving.socket, true)?;
+                        Ok(())
+                    }) {
+                        let _ = serving.refused.set(e.to_string());
+                        serving.close();
+                        return;
+                    }
+                }
+                serving.serve();
+            })?;
         Ok(link)
+    }
+
+    /// Why this launcher was found not to be one, once its link closed.
+    pub fn refusal(&self) -> Option<io::Error> {
+        self.refused.get().map(|why| io::Error::other(why.clone()))
     }
 
     /// Whether this launcher was sent `plan_id`; marks it sent, since the
@@ -291,6 +316,40 @@ fn abandon(pid: libc::pid_t) {
     owned::release(pid);
 }
 
+/// How long a new launcher may take to say hello: a program that is not a
+/// launcher (a wrong [`super::set_program`]) may never answer.
+const HELLO_BOUND: Duration = Duration::from_secs(10);
+
+/// Reads a new launcher's hello on `socket` (blocking, for at most
+/// [`HELLO_BOUND`]) and checks its protocol version.
+pub(super) fn handshake(socket: &OwnedFd) -> io::Result<()> {
+    use rustix::net::sockopt::{set_socket_timeout, Timeout};
+    let program = super::image::program();
+    let not_a_launcher = |why: String| {
+        io::Error::other(format!(
+            "{} did not start as procbox's launcher ({why}); if it is not a program linked with this \
+             version of procbox, name one with procbox::set_launcher_program",
+            program.display()
+        ))
+    };
+    set_socket_timeout(socket, Timeout::Recv, Some(HELLO_BOUND))?;
+    let hello = wire::recv::<wire::Hello>(socket.as_fd());
+    set_socket_timeout(socket, Timeout::Recv, None)?;
+    match hello {
+        Ok(Some((hello, _))) if hello.protocol == wire::PROTOCOL => Ok(()),
+        Ok(Some((hello, _))) => Err(not_a_launcher(format!(
+            "it speaks launcher protocol {}, this procbox {}",
+            hello.protocol,
+            wire::PROTOCOL
+        ))),
+        Ok(None) => Err(not_a_launcher("it exited".into())),
+        Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => {
+            Err(not_a_launcher(format!("no hello within {} s", HELLO_BOUND.as_secs())))
+        }
+        Err(e) => Err(not_a_launcher(e.to_string())),
+    }
+}
+
 fn gone() -> io::Error {
     io::Error::new(io::ErrorKind::BrokenPipe, "the launcher process exited")
 }
@@ -302,7 +361,7 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::Duration;
+
     use wire::Failure;
 
     const DEADLINE: Duration = Duration::from_secs(30);
@@ -379,7 +438,7 @@ mod tests {
                 let (ours, theirs) = pair();
                 let (go, wait_for_go) = std::sync::mpsc::channel();
                 reversing_launcher(theirs, IN_FLIGHT, wait_for_go);
-                let link = Link::start(ours, 0).unwrap();
+                let link = Link::start(ours, 0, false).unwrap();
                 let null = std::fs::File::open("/dev/null").unwrap();
                 let null = Arc::new(OwnedFd::from(null));
                 let mut asking = tokio::task::JoinSet::new();
@@ -404,6 +463,42 @@ mod tests {
         });
     }
 
+    /// A launcher started early has its hello read by the link's thread:
+    /// a request sent before it is answered once the hello is checked, and
+    /// a program that says the wrong hello is refused with the reason.
+    #[test]
+    fn the_hello_of_a_launcher_started_early_is_checked_before_any_reply() {
+        on_one_thread(|| async {
+            let null = OwnedFd::from(std::fs::File::open("/dev/null").unwrap());
+            let fds = [null.as_fd(); wire::FDS];
+            for protocol in [wire::PROTOCOL, wire::PROTOCOL + 1] {
+                let (ours, theirs) = pair();
+                let link = Link::start(ours, 0, true).unwrap();
+                let launcher = tokio::task::spawn_blocking(move || {
+                    // The request is on the socket before the hello.
+                    let (request, _) = wire::recv::<Request>(theirs.as_fd()).unwrap().unwrap();
+                    wire::send(theirs.as_fd(), &wire::Hello { protocol }, &[]).unwrap();
+                    let reply = Reply::Failed(Failure::Request("answered".into()));
+                    // A wrong launcher's answer may find the socket closed.
+                    let _ = wire::send(theirs.as_fd(), &Replied { id: request.id, reply }, &[]);
+                    theirs
+                });
+                let answer = link.ask(&mut request(1), &fds).await;
+                drop(launcher.await.unwrap());
+                if protocol == wire::PROTOCOL {
+                    assert_eq!(answer.unwrap(), Reply::Failed(Failure::Request("answered".into())));
+                    assert!(link.refusal().is_none());
+                } else {
+                    assert!(matches!(answer, Err(Unanswered::Lost)), "{answer:?}");
+                    let refusal = link.refusal().expect("the wrong hello is the reason").to_string();
+                    assert!(refusal.contains("did not start as procbox's launcher"), "{refusal}");
+                    assert!(refusal.contains(&format!("protocol {}", protocol)), "{refusal}");
+                }
+                link.shut_down();
+            }
+        });
+    }
+
     /// A launcher that dies with requests in flight: each spawn learns it
     /// (none waits forever), and a later request is refused as not sent.
     #[test]
@@ -411,7 +506,7 @@ mod tests {
         on_one_thread(|| async {
             {
                 let (ours, theirs) = pair();
-                let link = Link::start(ours, 0).unwrap();
+                let link = Link::start(ours, 0, false).unwrap();
                 let null = OwnedFd::from(std::fs::File::open("/dev/null").unwrap());
                 let fds = [null.as_fd(); wire::FDS];
                 let dies = async {

@@ -57,9 +57,8 @@ pub(crate) use server::load_filter;
 
 use std::collections::HashMap;
 use std::io;
-use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::fd::{AsFd, BorrowedFd};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Duration;
 
 use tokio::sync::oneshot;
 
@@ -111,8 +110,11 @@ impl From<io::Error> for LaunchError {
 /// without it, the first confined spawn starts the launcher from a
 /// dedicated thread.
 ///
+/// Neither is waited for here: a program that is not a launcher (a wrong
+/// [`set_program`]) fails the first spawn that needs it, with the reason.
+///
 /// # Errors
-/// The OS error of starting it, or a program that is not a launcher.
+/// The OS error of starting it.
 pub fn start_early() -> io::Result<()> {
     // The probe first: a run waits for its answer before anything else,
     // while the launcher is needed only at the first spawn. Were it not
@@ -123,7 +125,7 @@ pub fn start_early() -> io::Result<()> {
     let mut launchers = lock();
     let launchers = launchers.get_or_insert_with(Launchers::default);
     if launchers.spare.is_none() && launchers.bound.is_empty() {
-        launchers.spare = Some(start_launcher()?);
+        launchers.spare = Some(start_launcher(Hello::Later)?);
     }
     Ok(())
 }
@@ -163,6 +165,11 @@ pub async fn launch(
         request.plan = (!link.knows(request.plan_id)).then(|| plan.clone());
         let reply = match link.ask(&mut request, &fds).await {
             Ok(reply) => reply,
+            // A launcher started early that turned out not to be one.
+            Err(_) if link.refusal().is_some() => {
+                drop_launcher(&key, &link);
+                return Err(link.refusal().unwrap_or_else(gone).into());
+            }
             Err(Unanswered::NotSent(e)) if is_gone(&e) && replaced < 2 => {
                 drop_launcher(&key, &link);
                 replaced += 1;
@@ -177,7 +184,7 @@ pub async fn launch(
             // starts a new one, and say so.
             Err(Unanswered::Lost) => {
                 drop_launcher(&key, &link);
-                return Err(io::Error::new(io::ErrorKind::BrokenPipe, "the launcher process exited").into());
+                return Err(gone().into());
             }
         };
         match reply {
@@ -316,6 +323,10 @@ fn finish(reply: Reply) -> Result<libc::pid_t, LaunchError> {
     }
 }
 
+fn gone() -> io::Error {
+    io::Error::new(io::ErrorKind::BrokenPipe, "the launcher process exited")
+}
+
 fn is_gone(e: &io::Error) -> bool {
     matches!(
         e.kind(),
@@ -367,16 +378,28 @@ fn keeper_thread() -> io::Result<std::sync::mpsc::Sender<Order>> {
         .name("procbox-launcher-keeper".into())
         .spawn(move || {
             for order in inbox {
-                let _ = order.send(start_launcher());
+                let _ = order.send(start_launcher(Hello::Now));
             }
         })?;
     Ok(orders)
 }
 
+/// When a new launcher's hello is checked.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Hello {
+    /// Here, before it is used: a spawn waits for it anyway, and a program
+    /// that is not a launcher is refused with the reason.
+    Now,
+    /// By its link's thread, before any reply: started early, at the top
+    /// of `main`, the launcher takes as long to load as procbox's own work
+    /// until the first spawn, which need not wait for it twice.
+    Later,
+}
+
 /// Starts a launcher from the calling thread (its death signal is tied to
 /// it): exec'd from procbox's image ([`image`]) and checked to speak this
-/// procbox's protocol.
-fn start_launcher() -> io::Result<Arc<Link>> {
+/// procbox's protocol, now or by its link ([`Hello`]).
+fn start_launcher(hello: Hello) -> io::Result<Arc<Link>> {
     use rustix::net::{socketpair, AddressFamily, SocketFlags, SocketType};
     let (ours, theirs) = socketpair(AddressFamily::UNIX, SocketType::STREAM, SocketFlags::CLOEXEC, None)?;
     let procbox = rustix::process::getpid().as_raw_nonzero().get();
@@ -387,41 +410,11 @@ fn start_launcher() -> io::Result<Arc<Link>> {
     let pid = image::start(entry::LAUNCHER, &streams, true)?;
     drop(theirs);
     exit::reap_at_exit_once(procbox, take_all);
-    if let Err(e) = handshake(&ours) {
-        image::reap(pid);
-        return Err(e);
-    }
-    Link::start(ours, pid).inspect_err(|_| image::reap(pid))
-}
-
-/// How long a new launcher may take to say hello: a program that is not a
-/// launcher (a wrong [`set_program`]) may never answer.
-const HELLO_BOUND: Duration = Duration::from_secs(10);
-
-/// Reads the launcher's hello and checks its protocol version.
-fn handshake(socket: &OwnedFd) -> io::Result<()> {
-    let program = image::program();
-    let not_a_launcher = |why: String| {
-        io::Error::other(format!(
-            "{} did not start as procbox's launcher ({why}); if it is not a program linked with this \
-             version of procbox, name one with procbox::set_launcher_program",
-            program.display()
-        ))
-    };
-    rustix::net::sockopt::set_socket_timeout(socket, rustix::net::sockopt::Timeout::Recv, Some(HELLO_BOUND))?;
-    let hello = wire::recv::<wire::Hello>(socket.as_fd());
-    rustix::net::sockopt::set_socket_timeout(socket, rustix::net::sockopt::Timeout::Recv, None)?;
-    match hello {
-        Ok(Some((hello, _))) if hello.protocol == wire::PROTOCOL => Ok(()),
-        Ok(Some((hello, _))) => Err(not_a_launcher(format!(
-            "it speaks launcher protocol {}, this procbox {}",
-            hello.protocol,
-            wire::PROTOCOL
-        ))),
-        Ok(None) => Err(not_a_launcher("it exited".into())),
-        Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => {
-            Err(not_a_launcher(format!("no hello within {} s", HELLO_BOUND.as_secs())))
+    if hello == Hello::Now {
+        if let Err(e) = link::handshake(&ours) {
+            image::reap(pid);
+            return Err(e);
         }
-        Err(e) => Err(not_a_launcher(e.to_string())),
     }
+    Link::start(ours, pid, hello == Hello::Later).inspect_err(|_| image::reap(pid))
 }
