@@ -62,6 +62,9 @@ struct State {
     waiting: HashMap<u64, oneshot::Sender<Reply>>,
     /// Set once the launcher is gone: no request is taken any more.
     closed: bool,
+    /// Set until the launcher's hello is checked: requests wait in the
+    /// outbox.
+    unchecked: bool,
 }
 
 struct Outgoing {
@@ -87,17 +90,28 @@ impl Link {
     }
 
     /// Wraps procbox's end of a launcher's socket and starts the thread
-    /// that reads its replies; that thread reads its hello first when
-    /// `unchecked` (the caller did not: [`handshake`]).
+    /// that reads its replies. When `unchecked` (the caller did not read
+    /// its hello: [`handshake`]), that thread reads it first, and until then
+    /// requests wait in the outbox: nothing reaches a program that has not
+    /// shown it is this procbox's launcher.
     pub fn start(socket: OwnedFd, pid: libc::pid_t, unchecked: bool) -> io::Result<Arc<Link>> {
-        if !unchecked {
-            rustix::io::ioctl_fionbio(&socket, true)?;
-        }
+        // A pidfd, to kill a program found not to be a launcher without
+        // ever signalling a pid that may have been reaped and reused.
+        let pidfd = match unchecked {
+            true => Some(crate::supervisor::watch::pidfd_open(pid)?),
+            false => {
+                rustix::io::ioctl_fionbio(&socket, true)?;
+                None
+            }
+        };
         let link = Arc::new(Link {
             socket,
             pid,
             wake: eventfd(0, EventfdFlags::CLOEXEC | EventfdFlags::NONBLOCK)?,
-            state: Mutex::default(),
+            state: Mutex::new(State {
+                unchecked,
+                ..State::default()
+            }),
             known: Mutex::default(),
             next_id: AtomicU64::new(1),
             init: OnceLock::new(),
@@ -108,19 +122,36 @@ impl Link {
         std::thread::Builder::new()
             .name("procbox-launcher-io".into())
             .spawn(move || {
-                if unchecked {
-                    if let Err(e) = handshake(&serving.socket).and_then(|()| {
-                        rustix::io::ioctl_fionbio(&serving.socket, true)?;
-                        Ok(())
-                    }) {
-                        let _ = serving.refused.set(e.to_string());
-                        serving.close();
+                if let Some(pidfd) = pidfd {
+                    if !serving.check_hello(&pidfd) {
                         return;
                     }
                 }
                 serving.serve();
             })?;
         Ok(link)
+    }
+
+    /// Runs on the link's thread: reads the hello, then lets the outbox
+    /// go. A program that is not a launcher is killed (by `pidfd`; it is
+    /// reaped where every launcher is) and its link closed with the reason.
+    fn check_hello(&self, pidfd: &OwnedFd) -> bool {
+        let checked = handshake(&self.socket).and_then(|()| {
+            rustix::io::ioctl_fionbio(&self.socket, true)?;
+            Ok(())
+        });
+        match checked {
+            Ok(()) => {
+                lock(&self.state).unchecked = false;
+                true
+            }
+            Err(e) => {
+                let _ = self.refused.set(e.to_string());
+                let _ = rustix::process::pidfd_send_signal(pidfd, rustix::process::Signal::KILL);
+                self.close();
+                false
+            }
+        }
     }
 
     /// Why this launcher was found not to be one, once its link closed.
@@ -162,7 +193,7 @@ impl Link {
 
     /// Sends what the socket takes now; queues the rest for the thread.
     fn send_or_queue(&self, state: &mut State, bytes: Vec<u8>, fds: &[BorrowedFd<'_>]) -> io::Result<()> {
-        let sent = match state.outbox.is_empty() {
+        let sent = match state.outbox.is_empty() && !state.unchecked {
             true => match wire::send_with_fds(self.socket.as_fd(), &bytes, fds, SendFlags::DONTWAIT) {
                 Ok(sent) => sent,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => 0,
@@ -464,37 +495,51 @@ mod tests {
     }
 
     /// A launcher started early has its hello read by the link's thread:
-    /// a request sent before it is answered once the hello is checked, and
-    /// a program that says the wrong hello is refused with the reason.
+    /// a request asked before it waits until the hello is checked, and a
+    /// program that says the wrong hello never sees a request, is killed,
+    /// and its spawn learns why.
     #[test]
-    fn the_hello_of_a_launcher_started_early_is_checked_before_any_reply() {
+    fn the_hello_of_a_launcher_started_early_is_checked_before_any_request() {
         on_one_thread(|| async {
             let null = OwnedFd::from(std::fs::File::open("/dev/null").unwrap());
             let fds = [null.as_fd(); wire::FDS];
             for protocol in [wire::PROTOCOL, wire::PROTOCOL + 1] {
+                // Stands in for the launcher's process.
+                let mut process = std::process::Command::new("sleep").arg("1000").spawn().unwrap();
                 let (ours, theirs) = pair();
-                let link = Link::start(ours, 0, true).unwrap();
+                let link = Link::start(ours, process.id() as libc::pid_t, true).unwrap();
                 let launcher = tokio::task::spawn_blocking(move || {
-                    // The request is on the socket before the hello.
-                    let (request, _) = wire::recv::<Request>(theirs.as_fd()).unwrap().unwrap();
                     wire::send(theirs.as_fd(), &wire::Hello { protocol }, &[]).unwrap();
-                    let reply = Reply::Failed(Failure::Request("answered".into()));
-                    // A wrong launcher's answer may find the socket closed.
-                    let _ = wire::send(theirs.as_fd(), &Replied { id: request.id, reply }, &[]);
-                    theirs
+                    // A request, or the end of the socket once the test
+                    // shuts its link down.
+                    let asked = wire::recv::<Request>(theirs.as_fd()).unwrap();
+                    if let Some((request, _)) = &asked {
+                        let reply = Reply::Failed(Failure::Request("answered".into()));
+                        wire::send(theirs.as_fd(), &Replied { id: request.id, reply }, &[]).unwrap();
+                    }
+                    asked.is_some()
                 });
                 let answer = link.ask(&mut request(1), &fds).await;
-                drop(launcher.await.unwrap());
                 if protocol == wire::PROTOCOL {
                     assert_eq!(answer.unwrap(), Reply::Failed(Failure::Request("answered".into())));
                     assert!(link.refusal().is_none());
+                    link.shut_down();
+                    assert!(launcher.await.unwrap(), "the launcher got the request");
+                    process.kill().unwrap();
+                    process.wait().unwrap();
                 } else {
                     assert!(matches!(answer, Err(Unanswered::Lost)), "{answer:?}");
                     let refusal = link.refusal().expect("the wrong hello is the reason").to_string();
                     assert!(refusal.contains("did not start as procbox's launcher"), "{refusal}");
-                    assert!(refusal.contains(&format!("protocol {}", protocol)), "{refusal}");
+                    assert!(refusal.contains(&format!("protocol {protocol}")), "{refusal}");
+                    link.shut_down();
+                    assert!(
+                        !launcher.await.unwrap(),
+                        "a program that is not a launcher got a request"
+                    );
+                    use std::os::unix::process::ExitStatusExt;
+                    assert_eq!(process.wait().unwrap().signal(), Some(libc::SIGKILL));
                 }
-                link.shut_down();
             }
         });
     }
