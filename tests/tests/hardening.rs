@@ -196,6 +196,33 @@ async fn the_memory_cap_bounds_every_memory_and_table_together() {
     }
 }
 
+/// The WebAssembly 3.0 proposals that wasmtime builds only with features
+/// of its own (exceptions and GC types need `gc`, atomics `threads`): the
+/// workspace turns off wasmtime's default features, and a plugin that
+/// used these must still load and run. It exits 0 only if the thrown
+/// value came back through the catch, an atomic store and load, and a GC
+/// struct.
+#[tokio::test]
+async fn a_plugin_using_exceptions_gc_types_and_atomics_still_runs() {
+    let core = r#"(memory 1)
+       (tag $e (param i32))
+       (type $boxed (struct (field i32)))
+       (func (export "run") (result i32)
+         (i32.atomic.store
+           (i32.const 0)
+           (block $caught (result i32)
+             (try_table (catch $e $caught) (throw $e (i32.const 7)))
+             (i32.const 99)))
+         (struct.get $boxed 0 (struct.new $boxed (i32.atomic.load (i32.const 0))))
+         (i32.const 7)
+         (i32.ne))"#;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("wasm3.wasm");
+    std::fs::write(&path, plugin_around(core)).unwrap();
+    let run = bounded!(procbox(&["run", path.to_str().unwrap()]));
+    assert_eq!(run.code, Some(0), "{run:?}");
+}
+
 #[tokio::test]
 async fn a_child_has_no_controlling_terminal_to_type_into() {
     // Before: children shared procbox's session, so one could open
