@@ -175,6 +175,19 @@ async fn an_escaped_grandchild_holding_the_pipe_does_not_hang_reads() {
 
 #[tokio::test]
 async fn host_memory_stays_bounded_under_a_flood_that_is_never_read() {
+    // Each plugin once first, so that neither measured run compiles one:
+    // a compile inside one of them would count cranelift's memory, not the
+    // flood's (a fresh CI run, whose cache was cold, failed this once by
+    // 5 MB over the bound).
+    for plugin in [guests::ECHO, guests::FLOOD] {
+        let grant = if plugin == guests::ECHO {
+            "--allow-run=echo"
+        } else {
+            "--allow-run=cat"
+        };
+        let (warm, _) = bounded!(procbox_peak_rss(&["run", plugin, grant]));
+        assert_eq!(warm.code, Some(0), "{warm:?}");
+    }
     let (idle, idle_rss) = bounded!(procbox_peak_rss(&["run", guests::ECHO, "--allow-run=echo"]));
     assert_eq!(idle.code, Some(0), "{idle:?}");
     let (flood, flood_rss) = bounded!(procbox_peak_rss(&["run", guests::FLOOD, "--allow-run=cat"]));
