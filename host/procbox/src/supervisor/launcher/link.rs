@@ -381,7 +381,8 @@ pub(super) fn handshake(socket: &OwnedFd) -> io::Result<()> {
     }
 }
 
-fn gone() -> io::Error {
+/// The launcher process is gone: its requests get no reply.
+pub(super) fn gone() -> io::Error {
     io::Error::new(io::ErrorKind::BrokenPipe, "the launcher process exited")
 }
 

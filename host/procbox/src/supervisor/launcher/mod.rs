@@ -64,7 +64,7 @@ use tokio::sync::oneshot;
 
 use crate::sandbox::plan::{ChildPlan, TreePlan};
 use crate::sandbox::ChildNet;
-use link::{Link, Unanswered};
+use link::{gone, Link, Unanswered};
 use wire::{Reply, Request};
 
 /// What a launcher carries, fixed by its first plan: its seccomp filter
@@ -321,10 +321,6 @@ fn finish(reply: Reply) -> Result<libc::pid_t, LaunchError> {
         Reply::Failed(wire::Failure::Request(message)) => Err(LaunchError::Request(message)),
         Reply::UnknownPlan => Err(LaunchError::Request("the launcher refused a plan it was sent".into())),
     }
-}
-
-fn gone() -> io::Error {
-    io::Error::new(io::ErrorKind::BrokenPipe, "the launcher process exited")
 }
 
 fn is_gone(e: &io::Error) -> bool {
