@@ -344,7 +344,8 @@ async fn dollar_processes_run_concurrently() {
 /// zx's and execa's habits on the pending process: `.nothrow()`,
 /// `exitCode`, `$.sync`, `.quiet()`, `.pipe()` (child to child, SIGPIPE
 /// upstream forgiven, the failing stage reported), `lines()` (leaving
-/// early closes stdout), `.kill()` (SIGTERM by default; a bad signal is
+/// early closes stdout; "\r\n", empty and unterminated lines, characters
+/// split between reads, requests made before an answer), `.kill()` (SIGTERM by default; a bad signal is
 /// one clear TypeError), `using` and `await using` (the tree is killed at
 /// the block's end: checked from inside with pgrep, and from here).
 #[tokio::test]
@@ -360,6 +361,7 @@ async fn the_pending_process_has_the_zx_habits() {
             "quiet_is_not_echoed",
             "pipe_goes_child_to_child",
             "lines_as_they_come",
+            "lines_edge_cases",
             "kill_defaults_to_sigterm",
             "using_kills_the_tree",
         ] {
@@ -382,8 +384,8 @@ async fn the_pending_process_has_the_zx_habits() {
 }
 
 /// The hello world's own plugin memory (its baseline: it fits in 11 MiB,
-/// not in 10), and streaming through `for await (... of p.lines())`
-/// under `--max-plugin-memory 32MiB`.
+/// not in 10), and streaming 100 MB through `for await (... of
+/// p.lines())` under `--max-plugin-memory 32MiB`.
 #[tokio::test]
 async fn streaming_lines_stays_within_the_plugin_memory_cap() {
     within(async {
@@ -398,7 +400,10 @@ async fn streaming_lines_stays_within_the_plugin_memory_cap() {
             "--allow-helper=/usr/bin/head",
             "--max-plugin-memory=32MiB",
         ];
-        let bytes: u64 = 10_000_000;
+        // 100 MB: about a million lines, each one a promise, a result and a
+        // string for the collector (it needed 64 MiB before lines were
+        // decoded one by one; 14 MiB now).
+        let bytes: u64 = 100_000_000;
         let run = concurrent(&flags, &["stream", &bytes.to_string()]).await.unwrap();
         assert_eq!(run.code, Some(0), "{run:?}");
         // fold -w 99: lines of 99 characters and their newlines, plus the

@@ -64,6 +64,37 @@ const checks = {
     for await (const line of yes.lines()) if (line === "y") break;
     expect((await yes).status.signal === 13, "yes ended");
   },
+  // Lines are decoded one by one from the bytes read: "\r\n", empty
+  // lines, a last line without "\n", a character split between two reads
+  // (10,000 lines of 2 + 40 * 3 bytes: most read boundaries fall inside a
+  // "€"), requests made before the first answer (answered in order, as an
+  // async generator's), and lines() after the output began.
+  async lines_edge_cases() {
+    const got = [];
+    for await (const line of $`printf ${"a\r\nb\n\nc\r"}`.lines()) got.push(line);
+    expect(JSON.stringify(got) === '["a","b","","c"]', JSON.stringify(got));
+    const euro = "xy" + "€".repeat(40);
+    let count = 0;
+    for await (const line of $`yes ${euro}`.pipe`head -n 10000`.lines()) {
+      expect(line === euro, `line ${count}: ${JSON.stringify(line.slice(0, 60))}`);
+      count += 1;
+    }
+    expect(count === 10000, `${count} lines`);
+    const it = $`printf ${"one\ntwo\nthree\n"}`.lines();
+    const answers = await Promise.all([it.next(), it.next(), it.next(), it.next(), it.next()]);
+    expect(JSON.stringify(answers.map((a) => a.value ?? a.done)) === '["one","two","three",true,true]', JSON.stringify(answers));
+    const late = $`printf ${"early\nlate\n"}`;
+    await late;
+    const after = [];
+    for await (const line of late.lines()) after.push(line);
+    expect(JSON.stringify(after) === '["early","late"]', JSON.stringify(after));
+    try {
+      for await (const line of $`sh -c ${"echo partial; exit 9"}`.lines()) expect(line === "partial", line);
+      throw new Error("no error");
+    } catch (err) {
+      expect(err instanceof CommandError && err.exitCode === 9, String(err));
+    }
+  },
   async kill_defaults_to_sigterm() {
     const p = $`sleep 3600.4243`.nothrow();
     p.kill();

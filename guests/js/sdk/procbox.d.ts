@@ -131,7 +131,7 @@ export class ProcessPromise implements PromiseLike<Result> {
   pipe(next: ProcessPromise): ProcessPromise;
   pipe(strings: TemplateStringsArray, ...values: Value[]): ProcessPromise;
   /** stdout's lines as they come; throws `CommandError` at the end if it failed. */
-  lines(): AsyncGenerator<string, void, void>;
+  lines(): LineIterator;
   /** A signal (default SIGTERM) to its process group. */
   kill(signal?: SignalName | `SIG${SignalName}` | number): void;
   /** Its exit code once it ended (null: a signal ended it). */
@@ -143,6 +143,18 @@ export class ProcessPromise implements PromiseLike<Result> {
 }
 
 /** A value interpolated into `$`: one argument, or (an array standing alone) one per element. */
+/**
+ * `ProcessPromise.lines()`: stdout's lines for `for await`. `return()`
+ * (leaving the loop early) closes stdout; `await using` does the same.
+ */
+export interface LineIterator extends AsyncIterableIterator<string, undefined, undefined> {
+  next(): Promise<IteratorResult<string, undefined>>;
+  return(): Promise<IteratorReturnResult<undefined>>;
+  throw(error?: unknown): Promise<IteratorResult<string, undefined>>;
+  [Symbol.asyncIterator](): LineIterator;
+  [Symbol.asyncDispose](): Promise<void>;
+}
+
 export type Value = string | number | ReadonlyArray<string | number>;
 
 export interface SyncDollar {

@@ -548,6 +548,80 @@ export function words(strings, values) {
   return argv;
 }
 
+// --- lines as they come --------------------------------------------------------
+
+const DONE = Object.freeze({ value: undefined, done: true });
+
+/**
+ * What `ProcessPromise.lines()` returns: an async iterator written by
+ * hand rather than an async generator. A line that is already read costs
+ * one promise and one result object; an async generator's per-line
+ * promises (and `await`s) kept a loop over 100 MB of lines from fitting
+ * in 32 MiB of plugin memory (guests/js/sdk/README.md, Memory).
+ */
+class LineIterator {
+  constructor(process) {
+    process.start();
+    this.outcome = process.outcome();
+    this.outcome.catch(() => {}); // reported by next(), or by awaiting the process
+    this.job = process.job;
+    this.job?.toLines();
+    this.open = true;
+    this.tail = null; // the last request still waiting for a line
+  }
+
+  [Symbol.asyncIterator]() {
+    return this;
+  }
+
+  next() {
+    if (this.open && !this.tail) {
+      const line = this.job?.takeLine() ?? null;
+      if (line !== null) return Promise.resolve({ value: line, done: false });
+    }
+    // Requests that must wait are answered one at a time, in the order
+    // they were made, as an async generator's are.
+    const request = (this.tail ?? Promise.resolve()).then(() => this.waitForLine());
+    this.tail = request;
+    const settled = () => {
+      if (this.tail === request) this.tail = null;
+    };
+    request.then(settled, settled);
+    return request;
+  }
+
+  async waitForLine() {
+    const job = this.job;
+    while (this.open && job) {
+      const line = job.takeLine();
+      if (line !== null) return { value: line, done: false };
+      if (job.linesEnded()) break;
+      await new Promise((resolve) => ((job.wakeLines = resolve), wake()));
+    }
+    if (!this.open) return DONE;
+    this.open = false;
+    const o = await this.outcome;
+    if (o.error) throw o.error;
+    return DONE;
+  }
+
+  /** Leaving the loop early: stdout is closed, as `cmd | head` does. */
+  return() {
+    if (this.open) this.job?.dropStdout();
+    this.open = false;
+    return Promise.resolve(DONE);
+  }
+
+  throw(error) {
+    this.return();
+    return Promise.reject(error);
+  }
+
+  [Symbol.asyncDispose]() {
+    return this.return().then(() => undefined);
+  }
+}
+
 // --- the reactor ----------------------------------------------------------------------
 
 // One loop serves every pending `$` process: each round is one
@@ -557,7 +631,7 @@ export function words(strings, values) {
 // StarlingMonkey's event loop (a `setTimeout(0)`): other tasks run, and the
 // garbage collector, which only runs when the event loop turns.
 const SLICE = 20n * NANOS_PER_MS;
-const QUEUED_MAX = 256 * 1024; // characters of lines not yet taken by `lines()`
+const QUEUED_MAX = 256 * 1024; // bytes of stdout read but not yet taken as lines by `lines()`
 const jobs = new Set();
 let reactorRunning = false;
 
@@ -601,9 +675,11 @@ class Job {
     this.decoders = [decoder(), decoder()];
     this.text = ["", ""];
     this.lineMode = false;
-    this.queue = [];
-    this.queued = 0;
-    this.pending = "";
+    this.queue = []; // lines decoded before the switch to lines
+    this.chunks = []; // stdout's chunks not yet taken as lines
+    this.at = 0; // where the next line starts in chunks[0]
+    this.queued = 0; // bytes in chunks
+    this.partial = ""; // the start of a line whose end has not come
     this.wakeLines = null;
     this.stdoutDropped = false;
     this.status = null;
@@ -622,41 +698,29 @@ class Job {
     if (chunk === null) {
       dispose(this.readers[i]);
       this.readers[i] = null;
-      this.take(i, this.decoders[i].decode());
-      if (i === 0 && this.lineMode) this.endLines();
-    } else if (chunk.length) {
-      this.take(i, this.decoders[i].decode(chunk, { stream: true }));
+      if (i === 0 && this.lineMode) this.notify();
+      else this.text[i] += this.decoders[i].decode();
+    } else if (!chunk.length) {
+      release(chunk);
+    } else if (i === 0 && this.lineMode) {
+      this.chunks.push(chunk);
+      this.queued += chunk.length;
+      this.notify();
+    } else {
+      this.text[i] += this.decoders[i].decode(chunk, { stream: true });
       release(chunk);
     }
-  }
-
-  take(i, text) {
-    if (i === 1 || !this.lineMode) this.text[i] += text;
-    else this.addLines(text);
   }
 
   /** Switches stdout from captured text to a queue of lines (for `lines()`). */
   toLines() {
     if (this.lineMode) return;
     this.lineMode = true;
-    const text = this.text[0];
+    const lines = this.text[0].split("\n");
     this.text[0] = "";
-    this.addLines(text);
-    if (!this.readers[0]) this.endLines();
-  }
-
-  addLines(text) {
-    const parts = (this.pending + text).split("\n");
-    this.pending = parts.pop();
-    for (const line of parts) this.queue.push(line.replace(/\r$/, ""));
-    this.queued += text.length;
-    this.notify();
-  }
-
-  endLines() {
-    if (this.pending !== "") this.queue.push(this.pending.replace(/\r$/, ""));
-    this.pending = "";
-    this.notify();
+    this.partial = lines.pop();
+    for (const line of lines) this.queue.push(line.replace(/\r$/, ""));
+    if (!this.readers[0]) this.partial += this.decoders[0].decode();
   }
 
   notify() {
@@ -665,18 +729,46 @@ class Job {
     w?.();
   }
 
-  /** The next line, or null at the end of stdout. */
-  async nextLine() {
-    for (;;) {
-      if (this.queue.length) {
-        const line = this.queue.shift();
-        this.queued = Math.max(0, this.queued - line.length - 1);
-        if (this.queued < QUEUED_MAX) wake();
-        return line;
+  /** The next line waiting, or null if none waits now. */
+  takeLine() {
+    if (this.queue.length) return this.queue.shift();
+    const decoder = this.decoders[0];
+    while (this.chunks.length) {
+      const chunk = this.chunks[0];
+      const nl = chunk.indexOf(10, this.at);
+      // Decoded line by line: each line is a string of its own, so no
+      // line keeps a whole chunk's text alive. The streaming decoder
+      // carries a character split between chunks; a line that ends in
+      // "\n" leaves it empty.
+      const text = decoder.decode(chunk.subarray(this.at, nl < 0 ? chunk.length : nl + 1), { stream: true });
+      if (nl < 0) {
+        this.partial += text;
+        this.dropChunk();
+        continue;
       }
-      if (!this.readers[0]) return null;
-      await new Promise((resolve) => ((this.wakeLines = resolve), wake()));
+      const line = this.partial + text;
+      this.partial = "";
+      this.at = nl + 1;
+      if (this.at === chunk.length) this.dropChunk();
+      return line.slice(0, line.endsWith("\r\n") ? -2 : -1);
     }
+    if (this.readers[0] || this.stdoutDropped) return null;
+    const last = this.partial + decoder.decode();
+    this.partial = "";
+    return last === "" ? null : last.replace(/\r$/, "");
+  }
+
+  /** Whether no line can come any more. */
+  linesEnded() {
+    return !this.readers[0] && !this.queue.length && !this.chunks.length && this.partial === "";
+  }
+
+  dropChunk() {
+    const chunk = this.chunks.shift();
+    this.queued -= chunk.length;
+    this.at = 0;
+    release(chunk);
+    if (this.queued < QUEUED_MAX) wake();
   }
 
   /** The consumer of lines went away: stdout is closed, as `cmd | head` does. */
@@ -687,7 +779,12 @@ class Job {
       this.stdoutDropped = true;
     }
     this.queue = [];
+    this.chunks.forEach(release);
+    this.chunks = [];
+    this.at = 0;
     this.queued = 0;
+    this.partial = "";
+    this.notify(); // a request waiting for a line ends
     wake();
   }
 
@@ -741,7 +838,7 @@ class Job {
     dispose(this.stdin);
     this.readers = [null, null];
     this.stdin = null;
-    if (this.lineMode) this.endLines();
+    if (this.lineMode) this.notify();
     const handle = this.handle;
     this.handle = null;
     dispose(handle);
@@ -885,26 +982,8 @@ export class ProcessPromise {
    * Leaving the loop early closes stdout (the child sees EPIPE, as with
    * `cmd | head`).
    */
-  async *lines() {
-    this.start();
-    const outcome = this.outcome();
-    outcome.catch(() => {});
-    if (!this.job) {
-      const o = await outcome;
-      if (o.error) throw o.error;
-      return;
-    }
-    const job = this.job;
-    job.toLines();
-    let finished = false;
-    try {
-      for (let line; (line = await job.nextLine()) !== null; ) yield line;
-      finished = true;
-    } finally {
-      if (!finished) job.dropStdout();
-    }
-    const o = await outcome;
-    if (o.error) throw o.error;
+  lines() {
+    return new LineIterator(this);
   }
 
   /** A signal (default SIGTERM, as Node's) to its process group: it and what it started. */
