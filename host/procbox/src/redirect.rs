@@ -62,3 +62,24 @@ pub enum Target {
     /// stdin only: another child's stdout pipe.
     ChildStdout,
 }
+
+/// One of a child's three standard streams, by name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Stream {
+    /// Standard input (fd 0).
+    Stdin,
+    /// Standard output (fd 1).
+    Stdout,
+    /// Standard error (fd 2).
+    Stderr,
+}
+
+impl std::fmt::Display for Stream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Stream::Stdin => "stdin",
+            Stream::Stdout => "stdout",
+            Stream::Stderr => "stderr",
+        })
+    }
+}
