@@ -193,12 +193,15 @@ mod sys;
 
 pub use exit::{ExitStatus, Termination, TreeUsage, Usage};
 pub use gate::fix::{Denial, Fix, FixStyle, Grant, GrantsFile};
-pub use gate::{Decision, Gate, Refusal, SpawnError, SpawnRequest, Unmatched};
+pub use gate::{
+    Absence, BadCwd, BadFile, Decision, Exceeded, Gate, Invalid, Limit, Missing, OsError, OtherStream, Refusal,
+    SpawnError, SpawnRequest, StatusLost, Unmatched,
+};
 pub use plugin_api::ctx::{add_to_linker, add_to_linker_with_wasi, ProcessCtx, ProcessCtxView, ProcessView};
 pub use policy::{LimitSettings, Limits, PluginLimits, Policy, PolicyBuilder, PolicyError, Source, Strictness, KNOBS};
 pub use process_tree::Containment;
-pub use redirect::{Redirect, Redirects, Target};
-pub use resolve::{resolve_program, ResolveError, SearchPath};
+pub use redirect::{Redirect, Redirects, Stream, Target};
+pub use resolve::{resolve_program, Looked, Malformed, ResolveError, SearchPath};
 pub use runtime::cache::{Cache, CacheWarning, Origin};
 #[doc(hidden)]
 pub use runtime::known::hashed_bytes;

@@ -24,10 +24,45 @@ use std::path::{Path, PathBuf};
 pub enum ResolveError {
     /// An empty name, or one with a NUL byte.
     #[error("invalid input: {0}")]
-    Malformed(String),
+    Malformed(Malformed),
     /// No executable regular file answers to the name.
-    #[error("not found: {0}")]
-    NotFound(String),
+    #[error("not found: {program}: {looked}")]
+    NotFound {
+        /// The name as written.
+        program: String,
+        /// Where an executable file was looked for.
+        looked: Looked,
+    },
+}
+
+/// A program name that cannot name a program.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum Malformed {
+    /// The name is empty.
+    #[error("the program name is empty")]
+    Empty,
+    /// The name has a NUL byte, which would cut the path short in `exec`.
+    #[error("the program name {0:?} contains a NUL byte")]
+    Nul(String),
+}
+
+/// Where an executable file was looked for, and none was found.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum Looked {
+    /// A name with a `/`: at this path (joined to the working directory).
+    #[error("no executable file at {}", .0.display())]
+    At(PathBuf),
+    /// A bare name: in each of these directories, the host's search path.
+    #[error("no such program on the host's PATH ({})", path_list(.0))]
+    OnPath(Vec<PathBuf>),
+}
+
+/// `dirs` as `PATH` writes them.
+fn path_list(dirs: &[PathBuf]) -> String {
+    let dirs: Vec<String> = dirs.iter().map(|d| d.display().to_string()).collect();
+    dirs.join(":")
 }
 
 /// The directories searched for bare program names, in order.
@@ -68,30 +103,24 @@ impl SearchPath {
 /// [`ResolveError::NotFound`] when no executable file matches.
 pub fn resolve_program(program: &str, cwd: &Path, search: &SearchPath) -> Result<PathBuf, ResolveError> {
     if program.is_empty() {
-        return Err(ResolveError::Malformed("the program name is empty".into()));
+        return Err(ResolveError::Malformed(Malformed::Empty));
     }
     if program.contains('\0') {
-        return Err(ResolveError::Malformed(format!(
-            "the program name {program:?} contains a NUL byte"
-        )));
+        return Err(ResolveError::Malformed(Malformed::Nul(program.to_string())));
     }
+    let missing = |looked| ResolveError::NotFound {
+        program: program.to_string(),
+        looked,
+    };
     if program.contains('/') {
         let candidate = cwd.join(program);
-        return canonical_executable(&candidate).ok_or_else(|| {
-            ResolveError::NotFound(format!("{program}: no executable file at {}", candidate.display()))
-        });
+        return canonical_executable(&candidate).ok_or_else(|| missing(Looked::At(candidate)));
     }
     search
         .dirs
         .iter()
         .find_map(|dir| canonical_executable(&dir.join(program)))
-        .ok_or_else(|| {
-            let dirs: Vec<String> = search.dirs.iter().map(|d| d.display().to_string()).collect();
-            ResolveError::NotFound(format!(
-                "{program}: no such program on the host's PATH ({})",
-                dirs.join(":")
-            ))
-        })
+        .ok_or_else(|| missing(Looked::OnPath(search.dirs.clone())))
 }
 
 /// The canonical path of `path` if it is an executable regular file.

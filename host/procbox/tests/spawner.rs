@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use procbox::SearchPath;
 use procbox::{
-    Answer, AuditLog, AuthorizeError, Authorizer, Decision, Escalation, ExitEvent, Hooks, Limits, Observer,
+    Answer, AuditLog, AuthorizeError, Authorizer, Decision, Escalation, ExitEvent, Hooks, Limit, Limits, Observer,
     PolicyBuilder, SpawnError, SpawnRequest, Spawner, Unmatched,
 };
 
@@ -195,8 +195,12 @@ async fn max_children_counts_running_children_until_they_are_reaped() {
     let _second = bounded(spawn()).await.unwrap();
     let third = bounded(spawn()).await.unwrap_err();
     assert!(
-        matches!(third, SpawnError::LimitExceeded(ref m) if m.contains("max-children")),
+        matches!(third, SpawnError::LimitExceeded(ref m) if m.to_string().contains("max-children")),
         "{third}"
+    );
+    assert!(
+        matches!(third, SpawnError::LimitExceeded(ref m) if m.limit == Limit::Children { max: 2 }),
+        "{third:?}"
     );
     // A reaped child frees its slot.
     let mut first = first.process;

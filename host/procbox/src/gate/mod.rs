@@ -34,7 +34,9 @@ use std::path::Path;
 use std::sync::Arc;
 
 pub use decision::{Decision, Refusal, SpawnRequest, Unmatched};
-pub use error::SpawnError;
+pub use error::{
+    Absence, BadCwd, BadFile, Exceeded, Invalid, Limit, Missing, OsError, OtherStream, SpawnError, StatusLost,
+};
 
 use crate::policy::rule::ExecRule;
 use crate::policy::Policy;
@@ -137,29 +139,36 @@ impl Gate {
         let sizes: Vec<usize> = args.chain(env).collect();
         let program = &request.program;
         if sizes.len() > limits.max_items {
-            return Err(SpawnError::InvalidInput(format!(
-                "{program}: {} arguments and variables, more than the limit of {}",
-                sizes.len(),
-                limits.max_items
-            )));
+            return Err(Invalid::TooManyItems {
+                program: program.clone(),
+                count: sizes.len(),
+                max: limits.max_items,
+            }
+            .into());
         }
         if let Some(longest) = sizes.iter().copied().max().filter(|&n| n > limits.max_string_bytes) {
-            return Err(SpawnError::InvalidInput(format!(
-                "{program}: an argument or variable of {longest} bytes is longer than the limit of {} bytes",
-                limits.max_string_bytes
-            )));
+            return Err(Invalid::TooLong {
+                program: program.clone(),
+                bytes: longest,
+                max: limits.max_string_bytes,
+            }
+            .into());
         }
         let total: usize = sizes.iter().map(|n| n + 1).sum();
         if total > limits.max_total_bytes {
-            return Err(SpawnError::InvalidInput(format!(
-                "{program}: the arguments and variables take {total} bytes, more than the limit of {} bytes",
-                limits.max_total_bytes
-            )));
+            return Err(Invalid::TooLarge {
+                program: program.clone(),
+                bytes: total,
+                max: limits.max_total_bytes,
+            }
+            .into());
         }
         if let Some(arg) = request.args.iter().find(|a| a.contains('\0')) {
-            return Err(SpawnError::InvalidInput(format!(
-                "{program}: the argument {arg:?} contains a NUL byte"
-            )));
+            return Err(Invalid::ArgumentNul {
+                program: program.clone(),
+                argument: arg.clone(),
+            }
+            .into());
         }
         Ok(())
     }
@@ -215,9 +224,11 @@ impl Gate {
         let mut env = self.policy.passed_env.clone();
         for (name, value) in vars {
             if name.is_empty() || name.contains(['=', '\0']) || value.contains('\0') {
-                return Err(SpawnError::InvalidInput(format!(
-                    "{program}: environment variable {name:?}: a name must be non-empty without '=' or NUL, and a value without NUL"
-                )));
+                return Err(Invalid::Variable {
+                    program: program.to_string(),
+                    name: name.clone(),
+                }
+                .into());
             }
             if !self.policy.grants.env.iter().any(|r| r.allows_setting(name, value)) {
                 let rules = &self.policy.grants.env;

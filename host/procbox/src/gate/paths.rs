@@ -7,12 +7,12 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::gate::SpawnError;
+use crate::gate::{BadCwd, BadFile, Invalid, OtherStream, SpawnError};
 use crate::policy::protected::protected_target;
 
 use super::fix::{Fix, Grant};
 use crate::policy::Policy;
-use crate::redirect::{Redirect, Redirects, Target};
+use crate::redirect::{Redirect, Redirects, Stream, Target};
 
 use super::render::granted_dirs;
 
@@ -24,19 +24,16 @@ pub(super) fn check_cwd(policy: &Policy, cwd: Option<&str>) -> Result<(PathBuf, 
         return Ok((policy.start_dir.clone(), None));
     };
     if cwd.contains('\0') {
-        return Err(SpawnError::InvalidInput(format!(
-            "the working directory {cwd:?} contains a NUL byte"
-        )));
+        return Err(Invalid::Cwd(BadCwd::Nul { cwd: cwd.to_string() }).into());
     }
-    let canonical = policy
-        .start_dir
-        .join(cwd)
-        .canonicalize()
-        .map_err(|e| SpawnError::InvalidInput(format!("working directory {cwd}: {e}")))?;
+    let canonical = policy.start_dir.join(cwd).canonicalize().map_err(|e| {
+        Invalid::Cwd(BadCwd::Unresolved {
+            cwd: cwd.to_string(),
+            error: e.into(),
+        })
+    })?;
     if !canonical.is_dir() {
-        return Err(SpawnError::InvalidInput(format!(
-            "working directory {cwd}: not a directory"
-        )));
+        return Err(Invalid::Cwd(BadCwd::NotADirectory { cwd: cwd.to_string() }).into());
     }
     let Some(root) = policy.dirs.iter().find(|root| canonical.starts_with(root)) else {
         return Err(SpawnError::denied_unless(
@@ -60,12 +57,13 @@ pub(super) fn check_stdio(
     cwd: &Path,
     stdio: &Redirects<Redirect>,
 ) -> Result<Redirects<Target>, SpawnError> {
-    let one = |name: &str, redirect: &Redirect| -> Result<Target, SpawnError> {
-        let misplaced = |what: &str| {
-            SpawnError::InvalidInput(format!(
-                "{line}: {name}: `{what}` is only for {}",
-                if what == "stdout" { "stderr" } else { "stdin" }
-            ))
+    let one = |name: Stream, redirect: &Redirect| -> Result<Target, SpawnError> {
+        let misplaced = |redirect: OtherStream| {
+            SpawnError::from(Invalid::Misplaced {
+                command: line.to_string(),
+                stream: name,
+                redirect,
+            })
         };
         Ok(match redirect {
             Redirect::Piped => Target::Piped,
@@ -78,7 +76,11 @@ pub(super) fn check_stdio(
                 ))
             }
             Redirect::File { path, append } => {
-                let access = if name == "stdin" { Access::Read } else { Access::Write };
+                let access = if name == Stream::Stdin {
+                    Access::Read
+                } else {
+                    Access::Write
+                };
                 let (path, root) = check_file(policy, line, name, cwd, path, access)?;
                 Target::File {
                     path,
@@ -86,16 +88,16 @@ pub(super) fn check_stdio(
                     append: *append,
                 }
             }
-            Redirect::Stdout if name == "stderr" => Target::SameAsStdout,
-            Redirect::Stdout => return Err(misplaced("stdout")),
-            Redirect::ChildStdout if name == "stdin" => Target::ChildStdout,
-            Redirect::ChildStdout => return Err(misplaced("child-stdout")),
+            Redirect::Stdout if name == Stream::Stderr => Target::SameAsStdout,
+            Redirect::Stdout => return Err(misplaced(OtherStream::Stdout)),
+            Redirect::ChildStdout if name == Stream::Stdin => Target::ChildStdout,
+            Redirect::ChildStdout => return Err(misplaced(OtherStream::ChildStdout)),
         })
     };
     Ok(Redirects {
-        stdin: one("stdin", &stdio.stdin)?,
-        stdout: one("stdout", &stdio.stdout)?,
-        stderr: one("stderr", &stdio.stderr)?,
+        stdin: one(Stream::Stdin, &stdio.stdin)?,
+        stdout: one(Stream::Stdout, &stdio.stdout)?,
+        stderr: one(Stream::Stderr, &stdio.stderr)?,
     })
 }
 
@@ -115,20 +117,27 @@ enum Access {
 fn check_file(
     policy: &Policy,
     line: &str,
-    name: &str,
+    name: Stream,
     cwd: &Path,
     path: &str,
     access: Access,
 ) -> Result<(PathBuf, PathBuf), SpawnError> {
-    let invalid = |why: String| SpawnError::InvalidInput(format!("{line}: {name} file {path:?}: {why}"));
+    let invalid = |why: BadFile| {
+        SpawnError::from(Invalid::File {
+            command: line.to_string(),
+            stream: name,
+            path: path.to_string(),
+            why,
+        })
+    };
     if path.is_empty() || path.contains('\0') {
-        return Err(invalid("the path is empty or contains a NUL byte".into()));
+        return Err(invalid(BadFile::EmptyOrNul));
     }
     let joined = cwd.join(path);
     let (Some(dir), Some(file_name)) = (joined.parent(), joined.file_name()) else {
-        return Err(invalid("not a file path".into()));
+        return Err(invalid(BadFile::NotAFilePath));
     };
-    let dir = dir.canonicalize().map_err(|e| invalid(format!("its directory: {e}")))?;
+    let dir = dir.canonicalize().map_err(|e| invalid(BadFile::Directory(e.into())))?;
     let resolved = dir.join(file_name);
     let root = granted_root(policy, line, name, &resolved, access)?;
     match std::fs::symlink_metadata(&resolved) {
@@ -136,7 +145,7 @@ fn check_file(
             "{line}: {name} file {}: a symlink, which could point anywhere",
             resolved.display()
         ))),
-        Ok(meta) if meta.is_dir() => Err(invalid("a directory".into())),
+        Ok(meta) if meta.is_dir() => Err(invalid(BadFile::IsADirectory)),
         _ => Ok((resolved, root)),
     }
 }
@@ -146,7 +155,7 @@ fn check_file(
 /// write grants as the kernel enforces them on children
 /// ([`WriteSet`](crate::policy::protected::WriteSet)), and never a
 /// protected path.
-fn granted_root(policy: &Policy, line: &str, name: &str, file: &Path, access: Access) -> Result<PathBuf, SpawnError> {
+fn granted_root(policy: &Policy, line: &str, name: Stream, file: &Path, access: Access) -> Result<PathBuf, SpawnError> {
     let caps = policy.plugin();
     let deny = |why: String, fix: Fix| {
         SpawnError::denied_unless(format!("{line}: {name} file {}: {why}", file.display()), fix)

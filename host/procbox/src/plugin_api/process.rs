@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use wasmtime::component::{Resource, ResourceTable};
 
-use crate::gate::SpawnError;
 use crate::gate::SpawnRequest;
+use crate::gate::{Exceeded, Invalid, Limit, SpawnError};
 use crate::plugin_api::bindings::process::{self, Command, Stdio};
 use crate::plugin_api::child::Child;
 use crate::plugin_api::ctx::ProcessCtxView;
@@ -34,8 +34,10 @@ impl process::Host for ProcessCtxView<'_> {
         let spawned = match self.ctx.spawner.spawn(request, timeout, take_upstream).await {
             Ok(spawned) => spawned,
             // The run ends: the plugin must not go on without an answer.
-            Err(SpawnError::Aborted(why)) => return Err(wasmtime::Error::new(super::Aborted(why))),
-            Err(err) => return Ok(Err(wit_error(err, self.ctx.spawner.fix_style()))),
+            Err(aborted @ SpawnError::Aborted { .. }) => {
+                return Err(wasmtime::Error::new(super::Aborted(aborted.detail())))
+            }
+            Err(err) => return Ok(Err(wit_error(&err, self.ctx.spawner.fix_style()))),
         };
         let budget = spawned
             .max_output_bytes
@@ -43,11 +45,10 @@ impl process::Host for ProcessCtxView<'_> {
         match self.table.push(Child::new(spawned.process, spawned.pipes, budget)) {
             Ok(handle) => Ok(Ok(handle)),
             // The child is dropped with the error, which kills it.
-            Err(wasmtime::component::ResourceTableError::Full) => Ok(Err(SpawnError::LimitExceeded(format!(
-                "the plugin holds {} handles, the most it may (max-handles)",
-                self.table.max_capacity()
-            ))
-            .into())),
+            Err(wasmtime::component::ResourceTableError::Full) => {
+                let max = self.table.max_capacity();
+                Ok(Err(SpawnError::from(Exceeded::plain(Limit::Handles { max })).into()))
+            }
             Err(e) => Err(e.into()),
         }
     }
@@ -70,16 +71,13 @@ fn request(command: Command) -> SpawnRequest {
 
 /// The upstream child's untaken stdout pipe, for `child-stdout`.
 fn take_upstream_stdout(table: &mut ResourceTable, handle: Resource<Child>) -> Result<OwnedFd, SpawnError> {
-    let upstream = table.get_mut(&handle).map_err(|e| {
-        SpawnError::InvalidInput(format!(
-            "stdin: the child given as stdin is not a valid child handle ({e})"
-        ))
-    })?;
-    upstream.stdout.take().ok_or_else(|| {
-        SpawnError::InvalidInput(
-            "stdin: the child given as stdin has no stdout pipe to pass on (spawn it with `stdout: piped` and do not take its stdout)".into(),
-        )
-    })
+    let upstream = table
+        .get_mut(&handle)
+        .map_err(|e| Invalid::UpstreamHandle { reason: e.to_string() })?;
+    upstream
+        .stdout
+        .take()
+        .ok_or(SpawnError::InvalidInput(Invalid::UpstreamTaken))
 }
 
 fn redirect(stdio: Stdio) -> Redirect {
@@ -98,18 +96,20 @@ fn redirect(stdio: Stdio) -> Redirect {
 
 impl From<SpawnError> for process::Error {
     fn from(err: SpawnError) -> Self {
-        wit_error(err, &crate::gate::fix::GrantsFile)
+        wit_error(&err, &crate::gate::fix::GrantsFile)
     }
 }
 
 /// `err` as the plugin gets it, a denial's fix written by `style`.
-fn wit_error(err: SpawnError, style: &dyn crate::gate::fix::FixStyle) -> process::Error {
+fn wit_error(err: &SpawnError, style: &dyn crate::gate::fix::FixStyle) -> process::Error {
     match err {
         SpawnError::Denied(denial) => process::Error::Denied(denial.render(style)),
-        SpawnError::NotFound(m) => process::Error::NotFound(m),
-        SpawnError::InvalidInput(m) => process::Error::InvalidInput(m),
-        SpawnError::LimitExceeded(m) => process::Error::LimitExceeded(m),
-        SpawnError::Io(m) => process::Error::Io(m),
-        SpawnError::Aborted(m) => process::Error::Denied(m),
+        SpawnError::NotFound(_) => process::Error::NotFound(err.detail()),
+        SpawnError::InvalidInput(_) => process::Error::InvalidInput(err.detail()),
+        SpawnError::LimitExceeded(_) => process::Error::LimitExceeded(err.detail()),
+        SpawnError::Io { .. } | SpawnError::Launcher { .. } | SpawnError::StatusLost(_) => {
+            process::Error::Io(err.detail())
+        }
+        SpawnError::Aborted { .. } => process::Error::Denied(err.detail()),
     }
 }

@@ -262,8 +262,9 @@ pub enum PolicyError {
         rule: String,
         /// Its program, as written.
         program: String,
-        /// Why it does not resolve.
-        reason: ResolveError,
+        /// Why it does not resolve (boxed: it names where the program was
+        /// looked for, and a policy's error travels in many `Result`s).
+        reason: Box<ResolveError>,
     },
     /// A directory that cannot be used.
     #[error("directory {path}: {reason}")]

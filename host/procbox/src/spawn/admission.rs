@@ -14,7 +14,7 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use crate::gate::Decision;
-use crate::gate::SpawnError;
+use crate::gate::{Exceeded, Limit, SpawnError};
 use crate::policy::Limits;
 
 /// Counts the children of one run against its limits.
@@ -48,11 +48,8 @@ impl Admission {
         let counters = &self.counters;
         let line = || decision.command_line();
         if !reserve(&counters.running, self.limits.max_children.map(|m| m as u64)) {
-            return Err(SpawnError::LimitExceeded(format!(
-                "{}: {} children are already running, the most this policy allows at once (max-children)",
-                line(),
-                self.limits.max_children.unwrap_or_default()
-            )));
+            let max = self.limits.max_children.unwrap_or_default();
+            return Err(Exceeded::starting(line(), Limit::Children { max }).into());
         }
         let mut slot = ChildSlot {
             counters: Some(counters.clone()),
@@ -60,11 +57,8 @@ impl Admission {
         };
         if !reserve(&counters.spawned, self.limits.max_spawns) {
             slot.started = true; // nothing reserved in `spawned` to give back
-            return Err(SpawnError::LimitExceeded(format!(
-                "{}: the plugin already started {} children, the most this policy allows in one run (max-spawns)",
-                line(),
-                self.limits.max_spawns.unwrap_or_default()
-            )));
+            let max = self.limits.max_spawns.unwrap_or_default();
+            return Err(Exceeded::starting(line(), Limit::Spawns { max }).into());
         }
         Ok(Permit { decision, slot })
     }

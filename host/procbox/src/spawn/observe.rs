@@ -139,8 +139,8 @@ fn error_kind(err: &SpawnError) -> &'static str {
         SpawnError::NotFound(_) => "not-found",
         SpawnError::InvalidInput(_) => "invalid-input",
         SpawnError::LimitExceeded(_) => "limit-exceeded",
-        SpawnError::Io(_) => "io-error",
-        SpawnError::Aborted(_) => "aborted",
+        SpawnError::Io { .. } | SpawnError::Launcher { .. } | SpawnError::StatusLost(_) => "io-error",
+        SpawnError::Aborted { .. } => "aborted",
     }
 }
 

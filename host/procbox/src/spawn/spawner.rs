@@ -210,7 +210,12 @@ impl Spawner {
                     unmatched.command_line()
                 )))
             }
-            Answer::Abort(why) => return Err(SpawnError::Aborted(format!("{}: {why}", unmatched.command_line()))),
+            Answer::Abort(reason) => {
+                return Err(SpawnError::Aborted {
+                    command: unmatched.command_line(),
+                    reason,
+                })
+            }
             Answer::AllowOnce => (exact_rule(request, &unmatched), None),
             Answer::AllowRule(written) => (self.granted_rule(&written, &unmatched)?, Some(written)),
         };

@@ -51,7 +51,7 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::watch as channel;
 
-use crate::gate::SpawnError;
+use crate::gate::{Absence, Exceeded, Invalid, Limit, Missing, SpawnError};
 use crate::policy::CEILING_GRACE;
 use crate::process_tree::measure::ChildCgroup;
 use crate::redirect::Target;
@@ -126,7 +126,9 @@ pub struct Pipes {
 /// # Errors
 /// [`SpawnError::NotFound`] if the file vanished since the gate resolved it,
 /// [`SpawnError::InvalidInput`] if the kernel found the request too large,
-/// and [`SpawnError::Io`] for anything else the OS refused.
+/// [`SpawnError::LimitExceeded`] if the tree's cgroup allows no more
+/// processes, [`SpawnError::Launcher`] if procbox's launcher cannot be
+/// used, and [`SpawnError::Io`] for anything else the OS refused.
 pub async fn spawn(
     permit: &mut Permit,
     upstream: Option<OwnedFd>,
@@ -140,7 +142,11 @@ pub async fn spawn(
     let env = child_env(permit.env(), plan.map(|p| &p.plan).filter(|p| p.confines()));
     let cwd = open_cwd(permit).map_err(|e| failed("opening the working directory", e))?;
     let connected = connect::connect(permit.stdio(), upstream).map_err(|(what, e)| match e.kind() {
-        io::ErrorKind::InvalidInput => SpawnError::InvalidInput(format!("{}: {what}: {e}", permit.command_line())),
+        io::ErrorKind::InvalidInput => SpawnError::from(Invalid::Stream {
+            command: permit.command_line(),
+            doing: what.to_string(),
+            error: e.into(),
+        }),
         _ => failed(what, e),
     })?;
     let fds = ChildFds {
@@ -188,8 +194,12 @@ fn launch_here(
     fds: &ChildFds<'_>,
     setup: &ChildSetup,
 ) -> Result<libc::pid_t, SpawnError> {
-    let exec = Exec::new(permit.program(), permit.arg0(), permit.args(), env)
-        .map_err(|e| SpawnError::InvalidInput(format!("{}: {e}", permit.command_line())))?;
+    let exec = Exec::new(permit.program(), permit.arg0(), permit.args(), env).map_err(|e| {
+        SpawnError::from(Invalid::Exec {
+            command: permit.command_line(),
+            error: e.into(),
+        })
+    })?;
     // Registered under the lock the spawn holds: a reaper of adopted
     // orphans never sees this child unowned.
     let mut owned = owned::Owned::lock();
@@ -248,17 +258,18 @@ fn launch_error(permit: &Permit, planned: &Planned, error: launcher::LaunchError
     let command = permit.command_line();
     match error {
         LaunchError::Child(e) if e.raw_os_error() == Some(libc::EAGAIN) && !planned.plan.tree.cgroups.is_empty() => {
-            SpawnError::LimitExceeded(format!(
-                "{command}: the tree of children already has as many processes as `max-processes` allows"
-            ))
+            Exceeded::starting(command, Limit::Processes).into()
         }
         LaunchError::Child(e) => spawn_error(permit, e),
-        LaunchError::Launcher(e) => SpawnError::io(format_args!("{command}: procbox's launcher"), e),
+        LaunchError::Launcher(e) => SpawnError::Launcher {
+            command,
+            error: e.into(),
+        },
         LaunchError::Confinement(message) => {
             SpawnError::denied(format!("{command}: cannot confine the child: {message}"))
         }
         LaunchError::Directory(e, message) => SpawnError::io(format_args!("{command}: {message}"), e),
-        LaunchError::Request(message) => SpawnError::InvalidInput(format!("{command}: {message}")),
+        LaunchError::Request(message) => Invalid::LauncherRefused { command, message }.into(),
     }
 }
 
@@ -300,10 +311,15 @@ fn session(permit: &Permit) -> Session {
 fn spawn_error(permit: &Permit, err: io::Error) -> SpawnError {
     let program = permit.program().display();
     match err.kind() {
-        io::ErrorKind::NotFound => SpawnError::NotFound(format!("{program}: {err}")),
-        io::ErrorKind::ArgumentListTooLong => SpawnError::InvalidInput(format!(
-            "{program}: the kernel refused the arguments and environment as too large ({err})"
-        )),
+        io::ErrorKind::NotFound => SpawnError::NotFound(Missing {
+            program: program.to_string(),
+            why: Absence::Exec(err.into()),
+        }),
+        io::ErrorKind::ArgumentListTooLong => Invalid::KernelTooLarge {
+            program: program.to_string(),
+            error: err.into(),
+        }
+        .into(),
         _ => SpawnError::io(format_args!("starting {program}"), err),
     }
 }

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::watch;
 
 use crate::exit::{ExitStatus, Termination};
-use crate::gate::SpawnError;
+use crate::gate::{SpawnError, StatusLost};
 
 use super::os::ProcessOs;
 
@@ -38,14 +38,15 @@ impl Process {
     /// Waits until the child has exited and been reaped.
     ///
     /// # Errors
-    /// [`SpawnError::Io`] if the exit status could not be collected, e.g.
-    /// because code outside procbox reaped the child.
+    /// [`SpawnError::StatusLost`] if the child's watcher stopped before it
+    /// published the status, [`SpawnError::Io`] if the exit status could not
+    /// be collected, e.g. because code outside procbox reaped the child.
     pub async fn wait(&mut self) -> Result<ExitStatus, SpawnError> {
         match self.exit.wait_for(Option::is_some).await {
             Ok(exit) => exit.clone().expect("wait_for returned a published exit"),
             // The watcher is gone without publishing: only when the runtime
             // is shutting down, and then its guard kills and reaps.
-            Err(_) => Err(SpawnError::Io("the child's supervisor stopped before it exited".into())),
+            Err(_) => Err(SpawnError::StatusLost(StatusLost::SupervisorStopped)),
         }
     }
 
@@ -138,7 +139,7 @@ impl ExitWaiter {
     pub async fn status(mut self) -> Result<ExitStatus, SpawnError> {
         match self.0.wait_for(Option::is_some).await {
             Ok(exit) => exit.clone().expect("wait_for returned a published exit"),
-            Err(_) => Err(SpawnError::Io("the child's supervisor stopped before it exited".into())),
+            Err(_) => Err(SpawnError::StatusLost(StatusLost::SupervisorStopped)),
         }
     }
 
@@ -208,7 +209,9 @@ impl Shared {
         let duration = started.elapsed();
         let mut reaped = self.reaped.lock().unwrap_or_else(|e| e.into_inner());
         if *reaped {
-            return Err(SpawnError::Io(format!("process {} was already reaped", self.pid)));
+            return Err(SpawnError::StatusLost(StatusLost::AlreadyReaped {
+                pid: self.pid as u32,
+            }));
         }
         // The leader is unreaped, so the group id is still ours.
         let _ = self.os.killpg(self.pid, libc::SIGKILL);

@@ -349,7 +349,7 @@ pub(in crate::policy) fn resolve_rule(
                 origin: spec.source.clone(),
                 rule: spec.written.clone(),
                 program: parsed.program,
-                reason,
+                reason: Box::new(reason),
             })
         }
     };
