@@ -229,3 +229,6 @@ impl std::error::Error for OsError {
         self.0.source()
     }
 }
+
+#[cfg(test)]
+mod tests;
