@@ -179,7 +179,9 @@
 
 mod exit;
 pub mod gate;
+mod grant;
 pub mod grants;
+mod launcher;
 mod plugin_api;
 pub mod policy;
 pub mod process_tree;
@@ -197,6 +199,8 @@ pub use gate::{
     Absence, BadCwd, BadFile, Decision, Exceeded, Gate, Invalid, Limit, Missing, OsError, OtherStream, Refusal,
     SpawnError, SpawnRequest, StatusLost, Unmatched,
 };
+pub use launcher::set_program as set_launcher_program;
+pub use launcher::start_early as start_launcher_early;
 pub use plugin_api::ctx::{add_to_linker, add_to_linker_with_wasi, ProcessCtx, ProcessCtxView, ProcessView};
 pub use policy::{LimitSettings, Limits, PluginLimits, Policy, PolicyBuilder, PolicyError, Source, Strictness, KNOBS};
 pub use process_tree::Containment;
@@ -215,8 +219,6 @@ pub use spawn::hooks::{Answer, AuthorizeError, Authorizer, Escalation, ExitEvent
 pub use spawn::observe::{AuditLog, VerboseLog};
 pub use spawn::pauses::Pauses;
 pub use spawn::spawner::{ExitRegistry, Hooks, Spawned, Spawner};
-pub use supervisor::launcher::set_program as set_launcher_program;
-pub use supervisor::launcher::start_early as start_launcher_early;
 pub use supervisor::{ExitWaiter, OutputLimiter, Pipes, Process, Timeout};
 
 /// The wasmtime this crate is built with, for embedders that need its

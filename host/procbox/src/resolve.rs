@@ -15,9 +15,8 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 /// Why a program name does not resolve. A spawn request's error carries it
-/// as [`SpawnError::NotFound`](crate::SpawnError::NotFound) or
-/// [`SpawnError::InvalidInput`](crate::SpawnError::InvalidInput), a grant's
-/// as [`PolicyError::Unresolved`](crate::PolicyError::Unresolved); the
+/// as `SpawnError::NotFound` or `SpawnError::InvalidInput` (the gate's), a
+/// grant's as `PolicyError::Unresolved` (the policy's); the
 /// messages are the same.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]

@@ -29,7 +29,7 @@ pub struct SpawnRequest {
 }
 
 /// A request that the policy allows, with everything resolved. Only the
-/// gate makes one. It reserves nothing: [`crate::Spawner`] turns it into a
+/// gate makes one. It reserves nothing: the spawner (`Spawner`) turns it into a
 /// permit to spawn once the hooks agreed and the limits have room.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Decision {

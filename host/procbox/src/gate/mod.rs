@@ -1,12 +1,13 @@
 //! The gate: judges a [`SpawnRequest`] against the policy. Pure: it counts
 //! nothing and reserves nothing, so `procbox explain` and embedders can ask
-//! it anything. [`crate::Spawner`] is the one place that acts on its
-//! verdict (hooks, limits, the spawn itself).
+//! it anything. The spawner (`Spawner`, in the spawn layer above) is the
+//! one place that acts on its verdict (hooks, limits, the spawn itself).
 //!
 //! The decision layer's judge: it owns the verdict ([`Decision`],
 //! [`Refusal`]), the errors a request can end in ([`SpawnError`]) and the
-//! fixes as data ([`fix`]); it uses the policy and program resolution, and
-//! nothing that acts.
+//! fixes as data ([`fix`]). It may use the policy, program resolution
+//! (`resolve`) and the redirect types (`redirect`); nothing that acts, and
+//! no layer above it.
 //!
 //! The order of checks, and so which reason a refusal gives:
 //! 1. request size and NUL bytes (invalid input);

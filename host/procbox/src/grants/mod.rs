@@ -3,8 +3,9 @@
 //! usable part in `entry.rs`) and the broker (`broker.rs`), an escalation
 //! hook that asks another program over a Unix socket.
 //!
-//! Uses the policy (an entry is a grants file), the hooks (the broker is
-//! an escalation hook) and the runtime's plugin identity and private-file
+//! The top layer: it may use the policy (an entry is a grants file), the
+//! gate (the request an escalation is asked about), the spawn path's hooks (the broker is an
+//! escalation hook) and the runtime's plugin identity and private-file
 //! checks; nothing below it uses this layer.
 
 pub mod broker;

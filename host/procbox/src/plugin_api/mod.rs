@@ -6,9 +6,9 @@
 //! ([`stdio`]).
 //!
 //! It owns no decision: every spawn goes down to the spawn path
-//! ([`crate::Spawner`]) and every process to the supervisor. It uses those
-//! two and the gate's error values; nothing below it uses this layer: the
-//! runtime, above it, links it into a store.
+//! ([`crate::Spawner`]) and every process to the supervisor. It may use
+//! those two, the gate's error values, `exit` and `redirect`; nothing below
+//! it uses this layer: the runtime, above it, links it into a store.
 
 pub(crate) mod bindings;
 pub(crate) mod child;
@@ -21,7 +21,7 @@ mod v0_1;
 
 /// What stops a plugin whose escalation hook could not decide: its call
 /// traps with this, and the runtime ends the run with
-/// [`RunError::Aborted`](crate::RunError::Aborted).
+/// `RunError::Aborted`.
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
 pub(crate) struct Aborted(pub String);

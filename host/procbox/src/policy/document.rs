@@ -167,7 +167,7 @@ pub enum Kind {
     Grants,
     /// The plugin's requests.
     Manifest,
-    /// Grants remembered for one plugin ([`crate::grants`]): a grants
+    /// Grants remembered for one plugin (the `grants` layer's): a grants
     /// file with a `[remembered]` table that says for which plugin.
     Remembered,
     /// One `[plugins.NAME]` table of a worker's `worker.toml`

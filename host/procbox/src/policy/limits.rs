@@ -29,7 +29,7 @@ pub struct Limits {
 
 /// Kernel resource limits (`setrlimit`) for each child; `None` leaves the
 /// limit as procbox has it. Each is one `setrlimit` in the child before
-/// `exec` (`supervisor::setup`).
+/// `exec` (`launcher::setup`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct ChildRlimits {
     /// RLIMIT_CPU, in seconds.

@@ -1,11 +1,14 @@
 //! What the person running a plugin granted, and what the plugin asked for:
 //! plain data, frozen by [`PolicyBuilder::build`]. Deciding a request
-//! against it is the gate's job ([`crate::gate`]).
+//! against it is the gate's job (`gate`, the layer above).
 //!
 //! The decision layer's data: it owns the grants, the manifest, the limits
-//! and the one ladder of `--confine` and `--contain` ([`Strictness`]); it
-//! uses program resolution, and the sandbox and process tree for what a
-//! grant means to the kernel (a child's plan, the probe, cgroup limits).
+//! and the one ladder of `--confine` and `--contain` ([`Strictness`], whose
+//! type the layers below share from `grant`), and reading the grants into
+//! a child's confinement plan (`child_plan.rs`). It may use program
+//! resolution (`resolve`), the words of a grant (`grant`), and the sandbox
+//! and process tree for what a grant means to the kernel (a child's plan,
+//! the probe, cgroup limits); nothing that acts, and no layer above it.
 //!
 //! A policy has two layers, and a request must pass both:
 //! - the user's **grants** (command-line flags, `--grants FILE`, or an
@@ -17,6 +20,7 @@
 pub mod anywhere;
 pub(crate) mod breadth;
 mod builder;
+mod child_plan;
 pub mod document;
 pub mod embedded;
 pub mod env;
@@ -32,13 +36,13 @@ mod strictness;
 mod warning;
 pub mod worker_file;
 
+pub use crate::grant::Source;
 pub use builder::PolicyBuilder;
 pub use knobs::{LimitSettings, KNOBS};
 pub use limits::*;
 pub use strictness::Strictness;
 pub use warning::PolicyWarning;
 
-use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -49,35 +53,6 @@ use crate::sandbox::Confinement;
 use document::RunSpec;
 use env::EnvRule;
 use rule::ExecRule;
-
-/// Where a rule came from, for messages.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Source {
-    /// A command-line flag, e.g. `--allow-run`.
-    Flag(&'static str),
-    /// A line of a grants file or manifest.
-    File {
-        /// The file.
-        path: PathBuf,
-        /// The line, from 1.
-        line: usize,
-    },
-    /// Code of an application that embeds procbox.
-    Api,
-    /// Granted during the run, by the escalation hook (a prompt, a broker).
-    Escalation,
-}
-
-impl fmt::Display for Source {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Source::Flag(flag) => write!(f, "{flag}"),
-            Source::File { path, line } => write!(f, "{}:{line}", path.display()),
-            Source::Api => write!(f, "embedder policy"),
-            Source::Escalation => write!(f, "granted during the run"),
-        }
-    }
-}
 
 /// The plugin's own WASI capabilities and limits.
 #[derive(Debug, Clone, PartialEq, Eq)]

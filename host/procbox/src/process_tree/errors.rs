@@ -133,7 +133,7 @@ pub enum ContainmentError {
         "cannot contain children: {0}; name a program that can run as procbox's launcher \
          (`procbox::set_launcher_program`), or set `contain = off`"
     )]
-    NoLauncher(crate::supervisor::launcher::probes::ProbeError),
+    NoLauncher(crate::launcher::probes::ProbeError),
     /// `contain = require`, and this kernel gives children no PID namespace.
     #[error(
         "`contain = require`: children cannot get a PID namespace here ({0}); \

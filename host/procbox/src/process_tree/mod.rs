@@ -1,7 +1,17 @@
 //! The process tree: **containment**, so that nothing a plugin starts
-//! outlives it or grows past its limits. Its sibling [`crate::sandbox`]
-//! confines what each child may do; how strictly each must be enforced is
-//! one ladder, [`crate::Strictness`] (`--contain`, `--confine`).
+//! outlives it or grows past its limits. Its sibling, the sandbox
+//! (`sandbox`), confines what each child may do; how strictly each must
+//! be enforced is one ladder, `Strictness` (`--contain`, `--confine`).
+//!
+//! Its layer (one of the kernel's three, with the sandbox and the
+//! launcher) owns the PID namespace and its init, the `--contain` verdict
+//! ([`namespace`]), the run's and each measured child's cgroups
+//! ([`cgroup`], [`measure`]) and the subreaper's sweep (this file). It may
+//! use `sys`, `exit` and the words of a grant (`grant`), and the launcher
+//! for the probe's findings and for the launchers' own pids, which the
+//! sweep leaves alone (`launcher::probes`, `launcher::pids`): the
+//! launcher enters this layer's namespace and cgroups, so that use is the
+//! one circle left between layers, with the sandbox's.
 //!
 //! - **The kernel's** ([`namespace`]): children in a PID namespace whose
 //!   init dies with procbox, with a private `/proc`. Where the kernel
@@ -28,7 +38,7 @@ use std::time::Duration;
 use rustix::event::{PollFd, PollFlags, Timespec};
 use rustix::process::{Pid, WaitOptions, WaitStatus};
 
-pub use crate::supervisor::launcher::probes::ProbeError;
+pub use crate::launcher::probes::ProbeError;
 pub use namespace::Containment;
 
 /// Makes this process the subreaper of its descendants (Linux 3.4+).
@@ -72,7 +82,7 @@ pub fn cloexec_inherited_fds() -> io::Result<()> {
 pub fn children() -> Vec<libc::pid_t> {
     let mut pids = all_children();
     // The launchers are ours, not the plugin's: they outlive runs.
-    let launchers = crate::supervisor::launcher::pids();
+    let launchers = crate::launcher::pids();
     pids.retain(|pid| !launchers.contains(pid));
     pids
 }
@@ -160,8 +170,8 @@ pub async fn kill_adopted(bound: Duration) -> usize {
 /// before the children (one is listed until reaped, so a launcher in the
 /// listing was in that list).
 fn kill_strays() -> Vec<libc::pid_t> {
-    let launchers = crate::supervisor::launcher::pids();
-    let owned = crate::supervisor::owned::Owned::lock();
+    let launchers = crate::launcher::pids();
+    let owned = crate::sys::owned::Owned::lock();
     let mut pids = all_children();
     pids.retain(|pid| !launchers.contains(pid) && !owned.contains(*pid));
     for &pid in &pids {
@@ -188,7 +198,7 @@ fn reap_all(mut pids: Vec<libc::pid_t>) {
         // Wait until one of them exits: their pidfds become readable.
         let fds: Vec<std::os::fd::OwnedFd> = pids
             .iter()
-            .filter_map(|&pid| crate::supervisor::watch::pidfd_open(pid).ok())
+            .filter_map(|&pid| crate::sys::pidfd::pidfd_open(pid).ok())
             .collect();
         let mut polls: Vec<PollFd<'_>> = fds.iter().map(|fd| PollFd::new(fd, PollFlags::IN)).collect();
         // Without pidfds (Linux before 5.3): look again in 10 ms.
@@ -218,7 +228,7 @@ fn try_reap(pid: libc::pid_t) -> rustix::io::Result<Option<(Pid, WaitStatus)>> {
 pub fn reap_adopted_zombies() -> usize {
     let mut reaped = 0;
     let candidates = children();
-    let mut owned = crate::supervisor::owned::Owned::lock();
+    let mut owned = crate::sys::owned::Owned::lock();
     if !owned.may_reap() {
         return 0;
     }

@@ -1,7 +1,7 @@
 //! The kernel's containment of children: a PID namespace that dies with
 //! procbox, with a private `/proc`.
 //!
-//! The launcher (`supervisor::launcher`) calls [`enter`] before its
+//! The launcher (`launcher`) calls [`enter`] before its
 //! first child:
 //! 1. when procbox is not root, a user namespace that maps the user to
 //!    itself (never to uid 0), which gives the launcher the right to make
@@ -29,9 +29,8 @@ use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 
 use rustix::io::Errno;
 
-use crate::supervisor::launcher::wire;
+use crate::grant::Strictness;
 use crate::sys::{self, Disposition};
-use crate::Strictness;
 
 pub use super::errors::{ContainmentError, NamespaceError, NoNamespace};
 
@@ -51,7 +50,7 @@ impl NamespaceSupport {
     pub fn get() -> &'static NamespaceSupport {
         static PROBED: OnceLock<NamespaceSupport> = OnceLock::new();
         PROBED.get_or_init(|| {
-            if crate::sandbox::probe::pretended("PROCBOX_PRETEND_NO_PIDNS").is_some_and(|v| v == "1") {
+            if crate::sys::pretend::pretended("PROCBOX_PRETEND_NO_PIDNS").is_some_and(|v| v == "1") {
                 return NamespaceSupport {
                     works: Err(NoNamespace {
                         reason: "PROCBOX_PRETEND_NO_PIDNS=1 pretends this kernel has none".into(),
@@ -59,7 +58,7 @@ impl NamespaceSupport {
                     pretended: true,
                 };
             }
-            let works = match crate::supervisor::launcher::probes::probed() {
+            let works = match crate::launcher::probes::probed() {
                 Ok(found) => found.namespace.clone(),
                 Err(e) => Err(NoNamespace { reason: e.to_string() }),
             };
@@ -98,7 +97,7 @@ impl Containment {
         }
         // No helper process ran: no PID namespace can be made, and nothing
         // is forked from procbox in the launcher's place.
-        if let Err(why) = crate::supervisor::launcher::probes::probed() {
+        if let Err(why) = crate::launcher::probes::probed() {
             return Err(ContainmentError::NoLauncher(why.clone()));
         }
         match &NamespaceSupport::get().works {
@@ -285,7 +284,7 @@ fn read_report(socket: BorrowedFd<'_>) -> Result<OwnedFd, NamespaceError> {
     let mut got = 0;
     let mut mounts = None;
     while got < report.len() {
-        match wire::recv_with_fds(socket, &mut report[got..]) {
+        match crate::sys::fds::recv_with_fds(socket, &mut report[got..]) {
             Ok((0, _)) => return Err(NamespaceError::InitExited),
             Ok((n, fds)) => {
                 got += n;
@@ -343,7 +342,7 @@ fn init_main(pidfd: Option<OwnedFd>, ready: OwnedFd) -> ! {
     };
     sys::set_disposition(libc::SIGCHLD, Disposition::Ignore);
     let _ = rustix::thread::set_name(c"procbox-init");
-    let sent = wire::send_with_fds(
+    let sent = crate::sys::fds::send_with_fds(
         ready.as_fd(),
         &[0u8; 5],
         &[mounts.as_fd()],
@@ -397,7 +396,7 @@ fn close_all_but(keep: Option<BorrowedFd<'_>>) {
     }
 }
 
-/// Runs in the probe process (`supervisor::launcher::probes`), which has
+/// Runs in the probe process (`launcher::probes`), which has
 /// one thread and exits after probing: makes a namespace for real, as the
 /// launcher does, then ends its init; `Ok(true)` when it needed a user
 /// namespace. The probe stays in the namespaces it made, and can start no

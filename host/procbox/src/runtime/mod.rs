@@ -1,9 +1,11 @@
 //! Loading and running plugins: the engine, the store, and the cleanup
 //! that guarantees no child outlives its plugin.
 //!
-//! The top layer: it owns the engine, the compile cache ([`cache`]), the
-//! plugin's identity ([`plugin_file`]) and budgets ([`budget`]); it links
-//! the WIT-facing layer into a store and starts the spawn path for a run.
+//! The top layer but one (the grants use it): it owns the engine, the
+//! compile cache ([`cache`]), the plugin's identity ([`plugin_file`]) and
+//! budgets ([`budget`]); it links the WIT-facing layer into a store and
+//! starts the spawn path for a run. It may use the WIT-facing layer
+//! (`plugin_api`), the spawn path, the gate and the policy.
 
 use std::future::Future;
 use std::path::Path;

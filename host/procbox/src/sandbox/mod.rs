@@ -1,6 +1,6 @@
 //! The sandbox: **confinement after `exec`** (Landlock, seccomp,
 //! `no_new_privs`): the kernel enforces the grant on every child and on
-//! everything it starts. Its sibling [`crate::process_tree`] keeps the
+//! everything it starts. Its sibling, the process tree (`process_tree`), keeps the
 //! children together (a PID namespace, cgroups); how strictly each must be
 //! enforced is one ladder, [`Strictness`] (`--confine`, `--contain`).
 //!
@@ -25,12 +25,19 @@
 //! allowed request into a [`plan::ChildPlan`] (plain data); [`ruleset`]
 //! and [`filter`] turn a plan into a Landlock ruleset and a seccomp
 //! program. The plan is applied by the launcher process
-//! (`supervisor::launcher`), never by a thread of procbox: a
+//! (`launcher`), never by a thread of procbox: a
 //! Landlock domain includes the thread that made it.
 //!
-//! It owns the plan and its kernel objects; it uses the policy (the grants
-//! a plan is made of) and the launcher (which loads a filter, and answers
-//! the probe).
+//! Its layer (one of the kernel's three, with the process tree and the
+//! launcher) owns the plan as data, its Landlock ruleset and seccomp
+//! program (and loading one, `filter::load_filter`), the probe's
+//! Landlock and seccomp findings and the `--confine` verdict ([`probe`]),
+//! and the run's `$TMPDIR` ([`run_tmp`]). It may use `sys` and the words
+//! of a grant (`grant`: `Source`, `Strictness`), and the launcher only for
+//! the probe's findings (`launcher::probes`): the launcher runs this
+//! layer's plans and probe, so that use is the one circle left between
+//! layers. The policy reads the grants into a plan (`Planner::planned`);
+//! this layer does not know the policy.
 
 pub mod filter;
 pub mod plan;
@@ -43,8 +50,7 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
-use crate::policy::Source;
-use crate::Strictness;
+use crate::grant::{Source, Strictness};
 
 /// The network children may use (`--allow-child-net`). The plugin's own
 /// `--allow-net` is separate and grants nothing here.
@@ -180,7 +186,7 @@ pub struct Confinement {
     /// Helper executables children may run.
     pub helpers: Vec<Helper>,
     /// How strictly the kernel must contain them (a PID namespace).
-    pub contain: crate::Strictness,
+    pub contain: Strictness,
 }
 
 impl Default for Confinement {

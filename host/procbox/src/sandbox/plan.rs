@@ -8,14 +8,12 @@ use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use serde::{Deserialize, Serialize};
 
-use super::probe::{Enforcement, ABI_LOG, ABI_SCOPE};
+use super::probe::{ABI_LOG, ABI_SCOPE};
 use super::ChildNet;
-use crate::policy::Policy;
 
 /// What every child may read so that programs can run: system programs
 /// and libraries, the parts of `/etc` they need (never `shadow`, `sudoers`
@@ -98,10 +96,10 @@ pub struct ChildPlan {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct TreePlan {
     /// Children start in a PID namespace the launcher makes
-    /// ([`crate::process_tree::namespace`]).
+    /// (`process_tree::namespace`).
     pub pid_namespace: bool,
     /// The run's cgroups the launcher joins before its first child
-    /// ([`crate::process_tree::cgroup`]).
+    /// (`process_tree::cgroup`).
     pub cgroups: Vec<PathBuf>,
     /// The run the namespace and cgroups are of (0 for none): one process
     /// may hold many runs at once (the worker), and each run's tree gets a
@@ -237,7 +235,7 @@ fn joined(paths: &[PathBuf], separator: &str) -> String {
 }
 
 /// Those of `paths` that exist on this host, looked up once per process.
-fn existing(paths: &'static [&'static str]) -> &'static [PathBuf] {
+pub(crate) fn existing(paths: &'static [&'static str]) -> &'static [PathBuf] {
     static FOUND: Mutex<Vec<(usize, &'static [PathBuf])>> = Mutex::new(Vec::new());
     let key = paths.as_ptr() as usize;
     let mut found = FOUND.lock().unwrap_or_else(|e| e.into_inner());
@@ -266,85 +264,11 @@ pub struct Planned {
     pub summary: String,
 }
 
-/// Builds the plans of one run: one per granted program, made once.
+/// Builds the plans of one run: one per granted program, made once
+/// (`Planner::planned`, with the policy layer, which reads the grants).
 #[derive(Debug, Default)]
 pub struct Planner {
-    plans: Mutex<HashMap<PathBuf, Arc<Planned>>>,
-}
-
-impl Planner {
-    /// The plan for the children of `program` (canonical) under `policy`,
-    /// with the run's temporary directory `tmp`; the same one for every
-    /// child of the same program.
-    pub fn planned(
-        &self,
-        policy: &Policy,
-        enforcement: &Enforcement,
-        tree: &TreePlan,
-        program: &Path,
-        tmp: &Path,
-    ) -> Arc<Planned> {
-        static NEXT_ID: AtomicU64 = AtomicU64::new(1);
-        let mut plans = self.plans.lock().unwrap_or_else(|e| e.into_inner());
-        plans
-            .entry(program.to_path_buf())
-            .or_insert_with(|| {
-                let plan = Self::plan(policy, enforcement, tree, program, tmp);
-                Arc::new(Planned {
-                    id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
-                    summary: plan.summary(),
-                    plan,
-                })
-            })
-            .clone()
-    }
-
-    /// The plan for a child of `program` (canonical) under `policy`, with
-    /// the run's temporary directory `tmp`.
-    pub fn plan(policy: &Policy, enforcement: &Enforcement, tree: &TreePlan, program: &Path, tmp: &Path) -> ChildPlan {
-        let caps = policy.plugin();
-        let mut read = existing(SYSTEM_READ).to_vec();
-        read.extend(caps.read_dirs.iter().cloned());
-        read.extend(policy.dirs().iter().cloned());
-        if policy.start_dir_readable() {
-            read.push(policy.start_dir().to_path_buf());
-        }
-        read.push(program.to_path_buf());
-        // The write grants split around their protected paths: split
-        // directories are only read, their other entries written.
-        let write_set = policy.write_set();
-        read.extend(write_set.read_only.iter().cloned());
-        let mut write = write_set.dirs.clone();
-        write.push(tmp.to_path_buf());
-        let mut write_files = existing(SYSTEM_WRITE_FILES).to_vec();
-        write_files.extend(write_set.files.iter().cloned());
-        let mut exec = vec![program.to_path_buf()];
-        exec.extend(interpreters(program));
-        let confinement = policy.confinement();
-        exec.extend(
-            confinement
-                .helpers
-                .iter()
-                .filter(|h| h.program.as_deref().is_none_or(|p| p == program))
-                .map(|h| h.path.clone()),
-        );
-        for list in [&mut read, &mut write, &mut write_files, &mut exec] {
-            list.sort();
-            list.dedup();
-        }
-        ChildPlan {
-            read,
-            write,
-            write_files,
-            exec,
-            net: confinement.net.clone(),
-            tmp: tmp.to_path_buf(),
-            abi: enforcement.abi,
-            seccomp: enforcement.seccomp,
-            drop_caps: enforcement.active() && rustix::process::geteuid().is_root(),
-            tree: tree.clone(),
-        }
-    }
+    pub(crate) plans: Mutex<HashMap<PathBuf, Arc<Planned>>>,
 }
 
 /// The files the kernel executes to run `program`: its ELF interpreter

@@ -16,7 +16,7 @@ use std::fmt;
 use std::sync::OnceLock;
 
 use super::ChildNet;
-use crate::Strictness;
+use crate::grant::Strictness;
 
 /// The newest Landlock ABI procbox knows.
 pub const NEWEST_ABI: u32 = 7;
@@ -61,18 +61,8 @@ pub fn linux_for_abi(abi: u32) -> &'static str {
     }
 }
 
-/// The value of a `PROCBOX_PRETEND_*` test switch. Only debug builds (the
-/// test builds) read it: a release build of the library takes nothing
-/// about the kernel from the environment. Not a cargo feature: features
-/// are unified across a workspace, so a test crate's would switch the
-/// variables on in every build.
 #[doc(hidden)]
-pub fn pretended(name: &str) -> Option<String> {
-    match cfg!(debug_assertions) {
-        true => std::env::var(name).ok(),
-        false => None,
-    }
-}
+pub use crate::sys::pretend::pretended;
 
 fn pretend(mut found: KernelSupport) -> KernelSupport {
     if let Some(abi) = pretended("PROCBOX_PRETEND_LANDLOCK_ABI").and_then(|v| v.parse::<u32>().ok()) {
@@ -89,7 +79,7 @@ fn pretend(mut found: KernelSupport) -> KernelSupport {
 }
 
 fn probe() -> KernelSupport {
-    let (landlock_abi, seccomp) = match crate::supervisor::launcher::probes::probed() {
+    let (landlock_abi, seccomp) = match crate::launcher::probes::probed() {
         Ok(found) => (found.landlock_abi, found.seccomp),
         Err(_) => (0, false),
     };
@@ -100,7 +90,7 @@ fn probe() -> KernelSupport {
     }
 }
 
-/// Runs in the probe process (`supervisor::launcher::probes`), which has
+/// Runs in the probe process (`launcher::probes`), which has
 /// one thread and exits after probing: the Landlock ABI that really
 /// restricts a process (0: none), capped at [`NEWEST_ABI`], and whether a
 /// seccomp filter loads. Both are tried on the probe process itself, and
@@ -127,7 +117,7 @@ pub fn probe_here() -> (u32, bool) {
         k: libc::SECCOMP_RET_ALLOW,
     }];
     // SAFETY: a program that allows every call.
-    let seccomp = unsafe { crate::supervisor::launcher::load_filter(&allow_all) }.is_ok();
+    let seccomp = unsafe { super::filter::load_filter(&allow_all) }.is_ok();
     (if landlock_works { abi.min(NEWEST_ABI) } else { 0 }, seccomp)
 }
 
@@ -205,7 +195,7 @@ pub fn enforcement(mode: Strictness, net: &ChildNet, kernel: KernelSupport) -> R
     }
     // No helper process ran: nothing can confine children, and nothing is
     // forked from procbox in the launcher's place, whatever the mode.
-    if let Err(why) = crate::supervisor::launcher::probes::probed() {
+    if let Err(why) = crate::launcher::probes::probed() {
         return Err(Unenforceable(format!(
             "cannot confine children: {why}; name a program that can run as procbox's launcher \
              (`procbox::set_launcher_program`), or set `confine = off`"

@@ -134,11 +134,11 @@ fn beneath(path: &Path, access: BitFlags<AccessFs>, abi: ABI) -> Result<PathBene
         .any(|s| Path::new(s) == path);
     let path_buf = || path.to_path_buf();
     let fd = match system {
-        true => crate::supervisor::beneath::open_path(path, libc::O_PATH).map_err(|source| RulesetError::Open {
+        true => crate::sys::beneath::open_path(path, libc::O_PATH).map_err(|source| RulesetError::Open {
             path: path_buf(),
             source,
         }),
-        false => crate::supervisor::beneath::open_canonical(path).map_err(|source| match source.raw_os_error() {
+        false => crate::sys::beneath::open_canonical(path).map_err(|source| match source.raw_os_error() {
             Some(libc::ELOOP) => RulesetError::Moved { path: path_buf() },
             _ => RulesetError::Open {
                 path: path_buf(),

@@ -31,9 +31,9 @@ use crate::process_tree::Containment;
 use crate::sandbox::plan::{Planned, Planner, TreePlan};
 use crate::sandbox::probe::{Enforcement, Unenforceable};
 use crate::sandbox::run_tmp::RunTmp;
-use crate::spawn::admission::{Admission, Permit};
 use crate::spawn::hooks::{Answer, Authorizer, Escalation, ExitEvent, Observer};
 use crate::spawn::pauses::Pauses;
+use crate::supervisor::admission::{Admission, Permit};
 use crate::supervisor::{self, ExitWaiter, Pipes, Process, Timeout};
 
 /// Starts the processes of one plugin run, under one policy and its hooks.
@@ -462,7 +462,7 @@ fn end_run(ending: &Mutex<Option<(u64, Option<TreeCgroup>)>>) {
     let Some((run, cgroup)) = ending.lock().unwrap_or_else(|e| e.into_inner()).take() else {
         return;
     };
-    supervisor::launcher::retire(run);
+    crate::launcher::retire(run);
     if let Some(cgroup) = cgroup {
         crate::process_tree::measure::remove_busy();
         drop(cgroup);

@@ -9,9 +9,9 @@ use std::sync::OnceLock;
 
 use crate::redirect::{Redirects, Target};
 
-use super::beneath::Beneath;
-use super::launch::above_stdio;
 use super::Pipes;
+use crate::launcher::launch::above_stdio;
+use crate::sys::beneath::Beneath;
 
 /// The child's ends of its streams, and procbox's ends of its pipes.
 pub struct Connected {

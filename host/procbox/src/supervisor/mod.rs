@@ -1,13 +1,16 @@
 //! The process supervisor: starts a permitted program, watches for its
 //! exit, enforces its timeout, and reaps it.
 //!
-//! It owns processes (the spawn primitive, the launcher, watchers and
-//! reaping); it uses the sandbox's and the process tree's plans, the
-//! gate's errors and the spawn path's `Permit`.
+//! It owns processes (a child's streams, watchers, timeouts, reaping, the
+//! handle) and admission, the limits that make the [`Permit`] it spawns
+//! from (`admission.rs`). It may use the launcher (the spawn primitive and
+//! the launcher process that start a child), the sandbox's and the process
+//! tree's plans, the gate's errors and decisions, the policy's limits,
+//! `sys`, `exit` and `redirect`; no layer above it (the spawn path).
 //!
 //! Rules, in the order they matter:
 //! - **Only from a [`Permit`].** [`spawn`] takes nothing else, and only
-//!   `spawn::admission::Admission` makes permits, after the gate and the hooks.
+//!   [`admission::Admission`] makes permits, after the gate and the hooks.
 //! - **One watcher per child** owns the child's exit: it is the only code
 //!   that reaps ([`watch`]). Until it has reaped, the child's pid (and so
 //!   its process group id) cannot be reused, so signalling them is safe;
@@ -23,25 +26,22 @@
 //! - **A confined child is started by the [`launcher`]** process with
 //!   `clone(CLONE_VM | CLONE_VFORK | CLONE_PARENT)`: it is still procbox's
 //!   child, so everything above holds for it unchanged.
-//! - **Our own spawn primitive** for an unconfined child ([`launch`]):
+//! - **Our own spawn primitive** for an unconfined child ([`launch`], the
+//!   launcher layer's):
 //!   `clone(CLONE_VM | CLONE_VFORK)` + `exec` ([`launch::clone_vfork`]), as
 //!   glibc's `posix_spawn` does it, so its cost does not grow with the
-//!   host's memory; the child applies its [`setup`] (rlimits, the death
-//!   signal) with system calls only.
+//!   host's memory; the child applies its [`ChildSetup`] (rlimits, the
+//!   death signal) with system calls only.
 //!
-//! Where things are: [`connect`] opens the child's streams, [`launcher`]
-//! and [`launch`] start it, [`watch`] waits, times out and reaps,
+//! Where things are: [`admission`] makes permits, [`connect`] opens the
+//! child's streams, [`launcher`] and [`launch`] (the layer below) start it, [`watch`] waits, times out and reaps,
 //! [`process`] is the handle, [`os`] hides the signal and reap system calls
 //! for tests.
 
-pub mod beneath;
+pub mod admission;
 pub mod connect;
-pub mod launch;
-pub mod launcher;
 pub mod os;
-pub(crate) mod owned;
 pub mod process;
-pub mod setup;
 pub mod watch;
 
 use std::io;
@@ -52,16 +52,17 @@ use std::time::{Duration, Instant};
 use tokio::sync::watch as channel;
 
 use crate::gate::{Absence, Exceeded, Invalid, Limit, Missing, SpawnError};
-use crate::policy::CEILING_GRACE;
+use crate::policy::{ChildRlimits, CEILING_GRACE};
 use crate::process_tree::measure::ChildCgroup;
 use crate::redirect::Target;
 use crate::sandbox::plan::{ChildPlan, Planned};
-use crate::spawn::admission::Permit;
 
 pub use process::{ExitWaiter, OutputLimiter, Process};
-pub use setup::ChildSetup;
 
-use launch::{ChildFds, Exec, Session};
+use crate::launcher;
+use crate::launcher::launch::{self, ChildFds, Exec, Session};
+use crate::launcher::setup::ChildSetup;
+use admission::Permit;
 use process::Shared;
 use watch::{watch_child, ExitWatch, ReapOnCancel};
 
@@ -153,7 +154,7 @@ pub async fn spawn(
         stdio: connected.stdio().map_err(|e| failed("opening /dev/null", e))?,
         cwd: std::os::fd::AsFd::as_fd(&cwd),
     };
-    let setup = ChildSetup::new(permit.rlimits(), permit.die_with_host());
+    let setup = child_setup(permit.rlimits(), permit.die_with_host());
     let started = Instant::now();
     let pid = match plan {
         None => launch_here(permit, &env, &fds, &setup)?,
@@ -202,7 +203,7 @@ fn launch_here(
     })?;
     // Registered under the lock the spawn holds: a reaper of adopted
     // orphans never sees this child unowned.
-    let mut owned = owned::Owned::lock();
+    let mut owned = crate::sys::owned::Owned::lock();
     let pid = launch::launch(&exec, fds, session(permit), setup).map_err(|e| spawn_error(permit, e))?;
     owned.insert(pid);
     Ok(pid)
@@ -287,12 +288,12 @@ fn descriptor_path(fd: std::os::fd::BorrowedFd<'_>) -> Option<Vec<u8>> {
 fn open_cwd(permit: &Permit) -> io::Result<OwnedFd> {
     let directory = libc::O_PATH | libc::O_DIRECTORY;
     match permit.cwd_root() {
-        Some(root) => beneath::Beneath {
+        Some(root) => crate::sys::beneath::Beneath {
             root,
             path: permit.cwd(),
         }
         .open(directory, 0),
-        None => beneath::open_path(permit.cwd(), directory),
+        None => crate::sys::beneath::open_path(permit.cwd(), directory),
     }
 }
 
@@ -322,6 +323,15 @@ fn spawn_error(permit: &Permit, err: io::Error) -> SpawnError {
         .into(),
         _ => SpawnError::io(format_args!("starting {program}"), err),
     }
+}
+
+/// The setup for a child with `rlimits` that must (or need not) die with
+/// procbox, started in procbox's PID namespace (its parent visible).
+fn child_setup(rlimits: &ChildRlimits, die_with_host: bool) -> ChildSetup {
+    #[allow(clippy::unnecessary_cast)] // the resource type is u32 on glibc only
+    let rlimits: Vec<(u32, u64)> = rlimits.to_set().into_iter().map(|(r, v)| (r as u32, v)).collect();
+    let die_with = die_with_host.then(|| rustix::process::getpid().as_raw_nonzero().get());
+    ChildSetup::from_parts(&rlimits, die_with, false)
 }
 
 #[cfg(test)]

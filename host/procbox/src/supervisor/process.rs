@@ -217,7 +217,7 @@ impl Shared {
         let _ = self.os.killpg(self.pid, libc::SIGKILL);
         let (status, usage) = self.os.wait4(self.pid);
         *reaped = true;
-        super::owned::release(self.pid);
+        crate::sys::owned::release(self.pid);
         let status = status
             .map_err(|e| SpawnError::io(format_args!("collecting the exit status of process {}", self.pid), e))?;
         Ok(ExitStatus {

@@ -1,3 +1,4 @@
+use super::admission::Admission;
 use super::watch::Exited;
 use super::*;
 use crate::exit::Termination;
@@ -5,7 +6,6 @@ use crate::gate::{Gate, SpawnRequest};
 use crate::policy::PolicyBuilder;
 use crate::redirect::{Redirect, Redirects};
 use crate::resolve::SearchPath;
-use crate::spawn::admission::Admission;
 use std::ffi::OsStr;
 use std::io::{BufRead, BufReader};
 

@@ -13,9 +13,9 @@ use std::time::Instant;
 use tokio::io::unix::AsyncFd;
 use tokio::sync::watch;
 
+use super::admission::ChildSlot;
 use crate::gate::SpawnError;
 use crate::process_tree::measure::ChildCgroup;
-use crate::spawn::admission::ChildSlot;
 
 use super::process::{Exit, Shared, SignalTarget};
 use super::Timeout;
@@ -48,7 +48,7 @@ pub(super) enum ExitWatch {
 
 impl ExitWatch {
     pub(super) fn new(pid: libc::pid_t) -> ExitWatch {
-        let registered = pidfd_open(pid).and_then(|fd| {
+        let registered = crate::sys::pidfd::pidfd_open(pid).and_then(|fd| {
             // SAFETY: the AsyncFd owns the OwnedFd, which stays open and
             // unchanged until the AsyncFd is dropped.
             unsafe { AsyncFd::register_with_interest(fd, tokio::io::Interest::READABLE) }.map_err(io::Error::from)
@@ -97,12 +97,6 @@ impl Exited for ExitWatch {
             }
         }
     }
-}
-
-/// A pidfd for `pid` (Linux 5.3+), close-on-exec.
-pub(crate) fn pidfd_open(pid: libc::pid_t) -> io::Result<OwnedFd> {
-    let pid = rustix::process::Pid::from_raw(pid).ok_or_else(|| io::Error::from_raw_os_error(libc::EINVAL))?;
-    Ok(rustix::process::pidfd_open(pid, rustix::process::PidfdFlags::empty())?)
 }
 
 /// Blocks until `pid` has exited, leaving it unreaped.

@@ -66,7 +66,7 @@ pub enum SpawnError {
     /// plugin gets it as one.
     #[error("i/o error: {0}")]
     StatusLost(StatusLost),
-    /// The escalation hook could not decide ([`crate::spawn::hooks::Answer::Abort`]):
+    /// The escalation hook could not decide (`Answer::Abort`):
     /// the run must end. A plugin never sees it: its call traps instead.
     #[error("aborted: {}", self.detail())]
     Aborted {

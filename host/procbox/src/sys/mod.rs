@@ -1,18 +1,33 @@
-//! The system calls procbox makes that rustix does not wrap safely: each
-//! in one small, safe function with one `unsafe` block, whose arguments
-//! cannot make it unsound. Everything else goes through rustix.
+//! The bottom layer: the kernel mechanisms every other layer may use, and
+//! that use no layer of the library.
+//!
+//! It owns the system calls procbox makes that rustix does not wrap safely
+//! (this file), opening a checked path beneath its granted directory
+//! ([`beneath`]), the registry of the pids that watchers own ([`owned`]),
+//! descriptors over a socket ([`fds`]), pidfds ([`pidfd`]) and the test switches that pretend the kernel lacks
+//! a mechanism ([`pretend`]).
+//!
+//! The system calls of this file: each in one small, safe function with
+//! one `unsafe` block, whose arguments cannot make it unsound. Everything
+//! else goes through rustix.
 //!
 //! What must stay `unsafe` for its callers lives next to them and says so:
 //! `clone` into a shared address space and the function its child runs
-//! (`supervisor::launch`), the forks of single-threaded helpers
+//! (`launcher::launch`), the forks of single-threaded helpers
 //! (`process_tree::namespace`, `sandbox::probe`), loading a seccomp program
-//! (`supervisor::launcher::server`).
+//! (`sandbox::filter`).
 //!
-//! Every function here is async-signal-safe (one system call through
+//! Every function of this file is async-signal-safe (one system call through
 //! `libc::syscall`, no allocation, no lock), so it may run in a child
 //! between `clone` and `exec`; there a failure's `errno` lands in the
 //! parent thread's `errno` (the child shares its memory), which nothing
 //! reads.
+
+pub(crate) mod beneath;
+pub(crate) mod fds;
+pub(crate) mod owned;
+pub(crate) mod pidfd;
+pub(crate) mod pretend;
 
 use std::io;
 use std::os::fd::{AsFd, AsRawFd};

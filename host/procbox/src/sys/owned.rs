@@ -1,5 +1,5 @@
 //! The pids of this process's children that a watcher owns: started by
-//! [`super::spawn`] and not yet reaped. Whoever reaps *other* children
+//! the supervisor (`supervisor::spawn`) and not yet reaped. Whoever reaps *other* children
 //! (adopted orphans, as the child subreaper) must leave these alone, or a
 //! watcher would lose its child's exit status.
 //!

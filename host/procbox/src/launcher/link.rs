@@ -30,7 +30,7 @@ use rustix::net::SendFlags;
 use tokio::sync::oneshot;
 
 use super::wire::{self, Replied, Reply, Request};
-use crate::supervisor::owned;
+use crate::sys::owned;
 
 /// A running launcher, as procbox talks to it.
 pub(super) struct Link {
@@ -98,7 +98,7 @@ impl Link {
         // A pidfd, to kill a program found not to be a launcher without
         // ever signalling a pid that may have been reaped and reused.
         let pidfd = match unchecked {
-            true => Some(crate::supervisor::watch::pidfd_open(pid)?),
+            true => Some(crate::sys::pidfd::pidfd_open(pid)?),
             false => {
                 rustix::io::ioctl_fionbio(&socket, true)?;
                 None

@@ -9,7 +9,7 @@
 //! which has no symlink in it, so a symlink found now was swapped in since:
 //! it is refused even when it stays inside the root, because inside a
 //! write grant it could still lead to a protected path (`a/x -> ../.git`,
-//! see [`crate::policy::protected`]). Where `openat2` is missing, each
+//! see `policy::protected`). Where `openat2` is missing, each
 //! component is opened with `O_NOFOLLOW`, which refuses every symlink on
 //! the way too.
 

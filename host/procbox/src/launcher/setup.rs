@@ -8,17 +8,15 @@
 //! the child writes, its parent sees. So it may only make
 //! async-signal-safe system calls on data allocated before the clone: no
 //! allocation, no formatting, no locks, no `Drop` that does any of these.
-//! Everything is built by [`ChildSetup::new`] in the parent.
+//! Everything is built by [`ChildSetup::from_parts`] in the parent.
 //!
 //! The child makes these calls through rustix, whose calls neither
 //! allocate nor touch `errno`.
 //!
 //! A confined child applies the same setup in the launcher's clone child,
-//! then its confinement (`launcher::server`), under the same rule.
+//! then its confinement ([`super::server`]), under the same rule.
 
 use rustix::process::{Resource, Rlimit, Signal};
-
-use crate::policy::ChildRlimits;
 
 /// Everything a child must do to itself before `exec`.
 #[derive(Debug, Default, Clone)]
@@ -38,17 +36,6 @@ pub struct ChildSetup {
 }
 
 impl ChildSetup {
-    /// The setup for a child with `rlimits` that must (or need not) die
-    /// with procbox.
-    pub fn new(rlimits: &ChildRlimits, die_with_host: bool) -> ChildSetup {
-        ChildSetup {
-            #[allow(clippy::unnecessary_cast)] // the resource type is u32 on glibc only
-            rlimits: rlimits.to_set().into_iter().map(|(r, v)| (r as u32, v)).collect(),
-            die_with: die_with_host.then(|| rustix::process::getpid().as_raw_nonzero().get()),
-            parent_visible: true,
-        }
-    }
-
     /// The setup the launcher received: `setrlimit` calls and the pid to
     /// die with; `in_pid_namespace` when the launcher starts its children
     /// in a PID namespace of their own (see `parent_visible`).

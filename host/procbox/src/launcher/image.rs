@@ -16,7 +16,7 @@ use std::sync::Mutex;
 
 use rustix::process::{Pid, Signal, WaitOptions};
 
-use crate::supervisor::launch::{clone_vfork, Exec, Handlers, Signals, VFORK_STACK_BYTES};
+use crate::launcher::launch::{clone_vfork, Exec, Handlers, Signals, VFORK_STACK_BYTES};
 use crate::sys::{self, Disposition};
 
 /// The program an embedder named to run as procbox's helpers, if any.

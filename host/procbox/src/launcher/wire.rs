@@ -7,21 +7,19 @@
 //! The launcher answers in the order it was asked; procbox matches by id
 //! and so does not depend on that order.
 
-use std::io::{self, IoSlice, IoSliceMut};
-use std::mem::MaybeUninit;
+use std::io;
 use std::os::fd::{BorrowedFd, OwnedFd};
 
-use rustix::net::{
-    RecvAncillaryBuffer, RecvAncillaryMessage, RecvFlags, ReturnFlags, SendAncillaryBuffer, SendAncillaryMessage,
-    SendFlags,
-};
+use rustix::net::{RecvFlags, SendFlags};
 
 use serde::{Deserialize, Serialize};
 
 use crate::sandbox::plan::ChildPlan;
+use crate::sys::fds::recv_with_fds_flags;
+pub(crate) use crate::sys::fds::{recv_with_fds, send_with_fds};
 
 /// How many descriptors a request carries.
-pub const FDS: usize = 4;
+pub const FDS: usize = crate::sys::fds::FDS;
 
 /// The largest message either side accepts: the kernel's own limit on
 /// arguments and environment is far below it.
@@ -174,84 +172,6 @@ pub fn recv<T: for<'de> Deserialize<'de>>(socket: BorrowedFd<'_>) -> io::Result<
 
 fn decode<T: for<'de> Deserialize<'de>>(body: &[u8]) -> io::Result<T> {
     serde_json::from_slice(body).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
-}
-
-/// Sends what it can of `bytes` with `fds` on its first byte; returns how
-/// many bytes went (the descriptors went with the first one). With
-/// `SendFlags::DONTWAIT`, `WouldBlock` when none could. Makes no
-/// allocation: usable between `fork` and `exec`.
-///
-/// # Errors
-/// The OS error of `sendmsg`.
-pub(crate) fn send_with_fds(
-    socket: BorrowedFd<'_>,
-    bytes: &[u8],
-    fds: &[BorrowedFd<'_>],
-    flags: SendFlags,
-) -> io::Result<usize> {
-    let mut space = [MaybeUninit::uninit(); rustix::cmsg_space!(ScmRights(FDS))];
-    let mut control = SendAncillaryBuffer::new(&mut space);
-    if !fds.is_empty() && !control.push(SendAncillaryMessage::ScmRights(fds)) {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidInput,
-            "too many descriptors for one launcher message",
-        ));
-    }
-    loop {
-        match rustix::net::sendmsg(
-            socket,
-            &[IoSlice::new(bytes)],
-            &mut control,
-            flags | SendFlags::NOSIGNAL,
-        ) {
-            Err(rustix::io::Errno::INTR) => continue,
-            sent => return Ok(sent?),
-        }
-    }
-}
-
-/// Receives into `bytes`, with the descriptors attached to them (made
-/// close-on-exec); `(0, [])` at end of file. With `RecvFlags::DONTWAIT`,
-/// `WouldBlock` when nothing is there.
-///
-/// # Errors
-/// The OS error of `recvmsg`; `InvalidData` if more descriptors came than
-/// a request carries (the rest were closed).
-pub(crate) fn recv_with_fds(socket: BorrowedFd<'_>, bytes: &mut [u8]) -> io::Result<(usize, Vec<OwnedFd>)> {
-    recv_with_fds_flags(socket, bytes, RecvFlags::empty())
-}
-
-fn recv_with_fds_flags(
-    socket: BorrowedFd<'_>,
-    bytes: &mut [u8],
-    flags: RecvFlags,
-) -> io::Result<(usize, Vec<OwnedFd>)> {
-    let mut space = [MaybeUninit::uninit(); rustix::cmsg_space!(ScmRights(FDS))];
-    let mut control = RecvAncillaryBuffer::new(&mut space);
-    let received = loop {
-        match rustix::net::recvmsg(
-            socket,
-            &mut [IoSliceMut::new(bytes)],
-            &mut control,
-            flags | RecvFlags::CMSG_CLOEXEC,
-        ) {
-            Err(rustix::io::Errno::INTR) => continue,
-            received => break received?,
-        }
-    };
-    let mut fds = Vec::new();
-    for message in control.drain() {
-        if let RecvAncillaryMessage::ScmRights(rights) = message {
-            fds.extend(rights);
-        }
-    }
-    if received.flags.contains(ReturnFlags::CTRUNC) {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidData,
-            "too many descriptors in a launcher message",
-        ));
-    }
-    Ok((received.bytes, fds))
 }
 
 /// Bytes read from a socket, split into whole messages as they complete.

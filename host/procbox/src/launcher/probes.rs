@@ -108,7 +108,7 @@ pub(super) fn reap_unasked() {
         }
         while let Err(rustix::io::Errno::INTR) = waitpid(Some(child), WaitOptions::empty()) {}
     }
-    crate::supervisor::owned::release(pid);
+    crate::sys::owned::release(pid);
 }
 
 /// Whether the child `pid` exits within `bound` (not reaped: its pidfd
@@ -140,7 +140,7 @@ fn start() -> std::io::Result<Pending> {
         stdout: Some(write_end.as_fd()),
         fd3: None,
     };
-    let mut owned = crate::supervisor::owned::Owned::lock();
+    let mut owned = crate::sys::owned::Owned::lock();
     let pid = image::start(entry::PROBE, &streams, true)?;
     owned.insert(pid);
     Ok(Pending { pid, answer })
@@ -165,7 +165,7 @@ fn run_probe() -> std::io::Result<Probed> {
             _ => break 0,
         }
     };
-    crate::supervisor::owned::release(pid);
+    crate::sys::owned::release(pid);
     read?;
     let not_a_probe = |why: String| {
         std::io::Error::other(format!(

@@ -12,7 +12,7 @@
 //!   launcher.
 //!
 //! The child confines itself between `clone` and `exec`, under the rule of
-//! the fork window ([`crate::supervisor::setup`]): it shares the
+//! the fork window ([`super::setup`]): it shares the
 //! launcher's memory and may only make system calls on data prepared here.
 
 use std::collections::HashMap;
@@ -25,12 +25,12 @@ use std::sync::Arc;
 
 use super::setup_error::SetupError;
 use super::wire::{self, Failure, Reply, Request};
+use crate::launcher::launch::{clone_vfork, in_child, ChildFds, Exec, Handlers, Session, VFORK_STACK_BYTES};
+use crate::launcher::setup::ChildSetup;
 use crate::process_tree::cgroup;
 use crate::process_tree::namespace::{self, Entered};
 use crate::sandbox::plan::ChildPlan;
 use crate::sandbox::{filter, ruleset, ChildNet};
-use crate::supervisor::launch::{clone_vfork, in_child, ChildFds, Exec, Handlers, Session, VFORK_STACK_BYTES};
-use crate::supervisor::setup::ChildSetup;
 
 /// The signals the launcher ignores, which its children reset.
 pub const IGNORED: &[libc::c_int] = &[
@@ -274,50 +274,11 @@ fn install_filter(key: FilterKey) -> Result<FilterKey, SetupError> {
             // refused call with an errno or kill the process, and never
             // fake a call's success; the launcher runs no code that a
             // refused call leaves unsound.
-            unsafe { load_filter(program) }.map_err(|source| SetupError::LoadFilter { what, source })?;
+            unsafe { crate::sandbox::filter::load_filter(program) }
+                .map_err(|source| SetupError::LoadFilter { what, source })?;
         }
     }
     Ok(key)
-}
-
-/// Loads `program` on the calling thread with `SECCOMP_FILTER_FLAG_SPEC_ALLOW`,
-/// as runc and crun do: without it the kernel also forces its Spectre
-/// mitigations (SSBD, IBPB on every context switch) on every filtered
-/// task. They guard code sharing an address space with a sandboxed JIT, not
-/// separate processes; a child keeps the mitigations any process of the
-/// user has, and spawn+wait costs about 60 µs less here (BENCHMARKS.md).
-/// Kernels before 4.17 do not know the flag: then without it.
-///
-/// Runs in the launcher (on its only thread, before its first child, so
-/// that every child inherits the filter) and by the kernel probe.
-///
-/// # Safety
-/// `program` must never make a system call report success without
-/// running it (`SECCOMP_RET_ERRNO` with 0, `SECCOMP_RET_TRACE`, a user
-/// notification): code that trusts a call's result, such as the allocator
-/// trusting `mmap`, would then go wrong. Refusing a call (an errno, or
-/// killing the process) is what a caller of a refused call handles.
-pub(crate) unsafe fn load_filter(program: &[seccompiler::sock_filter]) -> std::io::Result<()> {
-    const SECCOMP_SET_MODE_FILTER: libc::c_uint = 1;
-    const SECCOMP_FILTER_FLAG_SPEC_ALLOW: libc::c_uint = 1 << 2;
-    let fprog = libc::sock_fprog {
-        len: u16::try_from(program.len()).map_err(std::io::Error::other)?,
-        // seccompiler's `sock_filter` is `#[repr(C)]` with the kernel's layout, as libc's is.
-        filter: program.as_ptr() as *mut libc::sock_filter,
-    };
-    for flags in [SECCOMP_FILTER_FLAG_SPEC_ALLOW, 0] {
-        // SAFETY: a valid program that outlives the call; what it may
-        // refuse is the caller's to hold (see above).
-        let rc = unsafe { libc::syscall(libc::SYS_seccomp, SECCOMP_SET_MODE_FILTER, flags, &fprog) };
-        if rc == 0 {
-            return Ok(());
-        }
-        let err = std::io::Error::last_os_error();
-        if err.raw_os_error() != Some(libc::EINVAL) || flags == 0 {
-            return Err(err);
-        }
-    }
-    unreachable!("the last attempt returns")
 }
 
 fn prepare(plan: &ChildPlan) -> Result<Prepared, SetupError> {

@@ -42,18 +42,29 @@
 //! again (an interpreter loading the library) names a program that can
 //! with [`set_program`]; when none starts, confined and contained spawns
 //! fail with that reason, and nothing is forked in its place.
+//!
+//! Its layer (one of the kernel's three, with the sandbox and the process
+//! tree) owns starting processes: the spawn primitive an unconfined child
+//! is started with too ([`launch`]: `clone(CLONE_VM | CLONE_VFORK)` and
+//! `exec`), what a child does to itself before `exec` ([`setup`]), the
+//! launcher process, its protocol ([`wire`]) and the kernel probe
+//! ([`probes`]). It may use `sys`, and the sandbox and the process tree
+//! for the plans it applies and the probes it runs; they use it back only
+//! for the probe's findings and the launchers' pids, the one circle left
+//! between layers. The supervisor and the spawn path, above, use it.
 
 mod entry;
 mod exit;
 mod image;
+pub mod launch;
 mod link;
 pub mod probes;
 mod server;
+pub mod setup;
 mod setup_error;
 pub mod wire;
 
 pub use image::set_program;
-pub(crate) use server::load_filter;
 
 use std::collections::HashMap;
 use std::io;
@@ -201,7 +212,7 @@ pub async fn launch(
             reply => {
                 if let Reply::Started { init: Some(init), .. } = &reply {
                     if link.init.get().is_none() {
-                        if let Ok(pidfd) = crate::supervisor::watch::pidfd_open(*init) {
+                        if let Ok(pidfd) = crate::sys::pidfd::pidfd_open(*init) {
                             let _ = link.init_pid.set(*init);
                             let _ = link.init.set(pidfd);
                         }
@@ -310,7 +321,7 @@ fn finish(reply: Reply) -> Result<libc::pid_t, LaunchError> {
         Reply::Failed(wire::Failure::Child { pid, errno }) => {
             if let Some(pid) = pid {
                 image::reap(pid);
-                crate::supervisor::owned::release(pid);
+                crate::sys::owned::release(pid);
             }
             Err(LaunchError::Child(io::Error::from_raw_os_error(errno)))
         }
