@@ -179,7 +179,6 @@
 
 mod exit;
 pub mod gate;
-mod grant;
 pub mod grants;
 mod launcher;
 mod plugin_api;
@@ -192,6 +191,7 @@ pub mod sandbox;
 mod spawn;
 mod supervisor;
 mod sys;
+mod terms;
 
 pub use exit::{ExitStatus, Termination, TreeUsage, Usage};
 pub use gate::fix::{Denial, Fix, FixStyle, Grant, GrantsFile};

@@ -4,9 +4,9 @@
 //!
 //! The decision layer's data: it owns the grants, the manifest, the limits
 //! and the one ladder of `--confine` and `--contain` ([`Strictness`], whose
-//! type the layers below share from `grant`), and reading the grants into
+//! type the layers below share from `terms`), and reading the grants into
 //! a child's confinement plan (`child_plan.rs`). It may use program
-//! resolution (`resolve`), the words of a grant (`grant`), and the sandbox
+//! resolution (`resolve`), the terms of a grant (`terms`), and the sandbox
 //! and process tree for what a grant means to the kernel (a child's plan,
 //! the probe, cgroup limits); nothing that acts, and no layer above it.
 //!
@@ -36,7 +36,7 @@ mod strictness;
 mod warning;
 pub mod worker_file;
 
-pub use crate::grant::Source;
+pub use crate::terms::Source;
 pub use builder::PolicyBuilder;
 pub use knobs::{LimitSettings, KNOBS};
 pub use limits::*;

@@ -1,11 +1,11 @@
 //! [`Strictness`]: how strictly the kernel must enforce a part of the
 //! sandbox — the one ladder of `confine` (Landlock, seccomp) and `contain`
 //! (a PID namespace), as flags, grants files and code name it. The type
-//! is shared with the layers below (`grant.rs`); its words are read here.
+//! is shared with the layers below (`terms.rs`); its words are read here.
 
 use std::str::FromStr;
 
-pub use crate::grant::Strictness;
+pub use crate::terms::Strictness;
 
 impl FromStr for Strictness {
     type Err = super::document::ValueError;

@@ -7,7 +7,7 @@
 //! launcher) owns the PID namespace and its init, the `--contain` verdict
 //! ([`namespace`]), the run's and each measured child's cgroups
 //! ([`cgroup`], [`measure`]) and the subreaper's sweep (this file). It may
-//! use `sys`, `exit` and the words of a grant (`grant`), and the launcher
+//! use `sys`, `exit` and the terms of a grant (`terms`), and the launcher
 //! for the probe's findings and for the launchers' own pids, which the
 //! sweep leaves alone (`launcher::probes`, `launcher::pids`): the
 //! launcher enters this layer's namespace and cgroups, so that use is the

@@ -29,8 +29,8 @@ use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 
 use rustix::io::Errno;
 
-use crate::grant::Strictness;
 use crate::sys::{self, Disposition};
+use crate::terms::Strictness;
 
 pub use super::errors::{ContainmentError, NamespaceError, NoNamespace};
 

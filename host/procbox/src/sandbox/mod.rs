@@ -33,7 +33,7 @@
 //! program (and loading one, `filter::load_filter`), the probe's
 //! Landlock and seccomp findings and the `--confine` verdict ([`probe`]),
 //! and the run's `$TMPDIR` ([`run_tmp`]). It may use `sys` and the words
-//! of a grant (`grant`: `Source`, `Strictness`), and the launcher only for
+//! of a grant (`terms`: `Source`, `Strictness`), and the launcher only for
 //! the probe's findings (`launcher::probes`): the launcher runs this
 //! layer's plans and probe, so that use is the one circle left between
 //! layers. The policy reads the grants into a plan (`Planner::planned`);
@@ -50,7 +50,7 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
-use crate::grant::{Source, Strictness};
+use crate::terms::{Source, Strictness};
 
 /// The network children may use (`--allow-child-net`). The plugin's own
 /// `--allow-net` is separate and grants nothing here.

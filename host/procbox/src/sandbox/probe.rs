@@ -16,7 +16,7 @@ use std::fmt;
 use std::sync::OnceLock;
 
 use super::ChildNet;
-use crate::grant::Strictness;
+use crate::terms::Strictness;
 
 /// The newest Landlock ABI procbox knows.
 pub const NEWEST_ABI: u32 = 7;

@@ -1,4 +1,4 @@
-//! The words of a grant that the layers below the policy share too: how
+//! The terms of a grant that the layers below the policy share too: how
 //! strictly the kernel must enforce a part of the sandbox ([`Strictness`],
 //! the one ladder of `confine` and `contain`) and where a grant came from
 //! ([`Source`]). Plain data; the policy reads them from flags, grants
