@@ -68,7 +68,8 @@ const checks = {
   // lines, a last line without "\n", a character split between two reads
   // (10,000 lines of 2 + 40 * 3 bytes: most read boundaries fall inside a
   // "€"), requests made before the first answer (answered in order, as an
-  // async generator's), and lines() after the output began.
+  // async generator's), lines() after the output began, and a lines()
+  // never iterated.
   async lines_edge_cases() {
     const got = [];
     for await (const line of $`printf ${"a\r\nb\n\nc\r"}`.lines()) got.push(line);
@@ -88,6 +89,11 @@ const checks = {
     const after = [];
     for await (const line of late.lines()) after.push(line);
     expect(JSON.stringify(after) === '["early","late"]', JSON.stringify(after));
+    // Like an async generator's body, lines() does nothing until asked:
+    // an iterator never used leaves stdout captured.
+    const unused = $`printf ${"kept\n"}`;
+    unused.lines();
+    expect((await unused).stdout === "kept\n", "lines() never iterated");
     try {
       for await (const line of $`sh -c ${"echo partial; exit 9"}`.lines()) expect(line === "partial", line);
       throw new Error("no error");

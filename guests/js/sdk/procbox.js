@@ -561,13 +561,21 @@ const DONE = Object.freeze({ value: undefined, done: true });
  */
 class LineIterator {
   constructor(process) {
+    this.process = process;
+    this.job = undefined; // set by the first next(): until then stdout is captured as before
+    this.open = true;
+    this.tail = null; // the last request still waiting for a line
+  }
+
+  /** Switches stdout to lines, at the first request (as an async generator's body starts). */
+  begin() {
+    if (this.job !== undefined) return;
+    const process = this.process;
     process.start();
     this.outcome = process.outcome();
     this.outcome.catch(() => {}); // reported by next(), or by awaiting the process
-    this.job = process.job;
+    this.job = process.job ?? null;
     this.job?.toLines();
-    this.open = true;
-    this.tail = null; // the last request still waiting for a line
   }
 
   [Symbol.asyncIterator]() {
@@ -575,6 +583,7 @@ class LineIterator {
   }
 
   next() {
+    if (this.open) this.begin();
     if (this.open && !this.tail) {
       const line = this.job?.takeLine() ?? null;
       if (line !== null) return Promise.resolve({ value: line, done: false });
@@ -607,7 +616,7 @@ class LineIterator {
 
   /** Leaving the loop early: stdout is closed, as `cmd | head` does. */
   return() {
-    if (this.open) this.job?.dropStdout();
+    if (this.open && this.job) this.job.dropStdout();
     this.open = false;
     return Promise.resolve(DONE);
   }
