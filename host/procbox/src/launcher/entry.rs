@@ -21,7 +21,9 @@ use crate::sys::{self, Disposition};
 
 /// The launcher of confined children: its socket to procbox is fd 3.
 pub const LAUNCHER: &CStr = c"procbox-launcher";
-/// The kernel probe: writes its findings to fd 1 and exits.
+/// The kernel probe: writes its findings to fd 1 and exits. (A launcher
+/// whose fd 1 is a pipe probes too, in a fork of itself, before its hello:
+/// [`probes::answer_if_asked`].)
 pub const PROBE: &CStr = c"procbox-probe";
 
 /// The descriptor the launcher's socket is given.
@@ -63,6 +65,9 @@ extern "C" fn dispatch(argc: libc::c_int, _argv: *const *const libc::c_char, _en
 /// (its parent) until procbox closes the socket or dies. Runs in the
 /// launcher, exec'd by procbox, on its only thread.
 fn launcher_main() -> ! {
+    // First, while it is the clean image: the kernel probe, if procbox
+    // gave it a pipe for that (a launcher started early).
+    probes::answer_if_asked();
     // Not readable or traceable by children of the user (as procbox
     // itself): it holds every plan of the run.
     let _ = rustix::process::set_dumpable_behavior(rustix::process::DumpableBehavior::NotDumpable);
@@ -93,13 +98,6 @@ fn launcher_main() -> ! {
 /// The probe: what the kernel enforces, as JSON on fd 1. Runs in the
 /// probe, exec'd by procbox, on its only thread.
 fn probe_main() -> ! {
-    let found = probes::probe_here();
-    let written = serde_json::to_vec(&found).map(|json| {
-        use std::io::Write;
-        // Flushed by hand: `exit_group` below skips std's flush at exit.
-        let mut stdout = std::io::stdout().lock();
-        stdout.write_all(&json).and_then(|()| stdout.flush()).is_ok()
-    });
     // Ends the process without running `main` or destructors.
-    sys::exit_now(if matches!(written, Ok(true)) { 0 } else { 1 })
+    sys::exit_now(probes::answer())
 }

@@ -115,28 +115,29 @@ impl From<io::Error> for LaunchError {
     }
 }
 
-/// Starts the launcher and the kernel probe now, on the calling thread,
-/// which must live as long as the process (their death signals are tied to
-/// that thread). Optional:
-/// without it, the first confined spawn starts the launcher from a
-/// dedicated thread.
+/// Starts the launcher now, on the calling thread, which must live as long
+/// as the process (the launcher's death signal is tied to that thread),
+/// and has it probe the kernel ([`probes`]) before anything else.
+/// Optional: without it, the first confined spawn starts the launcher
+/// from a dedicated thread, and the first run a probe process.
 ///
-/// Neither is waited for here: a program that is not a launcher (a wrong
+/// It is not waited for here: a program that is not a launcher (a wrong
 /// [`set_program`]) fails the first spawn that needs it, with the reason.
 ///
 /// # Errors
 /// The OS error of starting it.
 pub fn start_early() -> io::Result<()> {
-    // The probe first: a run waits for its answer before anything else,
-    // while the launcher is needed only at the first spawn. Were it not
-    // started, the first run starts it itself.
-    // Reaps it at exit if no run asks for its answer.
+    // Reaps them at exit if no run asks for them.
     exit::reap_at_exit_once(rustix::process::getpid().as_raw_nonzero().get(), take_all);
-    let _ = probes::start_early();
     let mut launchers = lock();
     let launchers = launchers.get_or_insert_with(Launchers::default);
     if launchers.spare.is_none() && launchers.bound.is_empty() {
-        launchers.spare = Some(start_launcher(Hello::Later)?);
+        // The launcher probes the kernel first: a run waits for that answer
+        // before anything else, and it needs the launcher only at its
+        // first spawn. Were the probe not asked, the first run starts a
+        // probe process itself.
+        let probe = probes::ask_early()?;
+        launchers.spare = Some(start_launcher(Hello::Later, probe.as_ref().map(AsFd::as_fd))?);
     }
     Ok(())
 }
@@ -385,7 +386,7 @@ fn keeper_thread() -> io::Result<std::sync::mpsc::Sender<Order>> {
         .name("procbox-launcher-keeper".into())
         .spawn(move || {
             for order in inbox {
-                let _ = order.send(start_launcher(Hello::Now));
+                let _ = order.send(start_launcher(Hello::Now, None));
             }
         })?;
     Ok(orders)
@@ -405,13 +406,14 @@ enum Hello {
 
 /// Starts a launcher from the calling thread (its death signal is tied to
 /// it): exec'd from procbox's image ([`image`]) and checked to speak this
-/// procbox's protocol, now or by its link ([`Hello`]).
-fn start_launcher(hello: Hello) -> io::Result<Arc<Link>> {
+/// procbox's protocol, now or by its link ([`Hello`]). With `probe`, the
+/// write end of [`probes::ask_early`]'s pipe, it probes the kernel first.
+fn start_launcher(hello: Hello, probe: Option<BorrowedFd<'_>>) -> io::Result<Arc<Link>> {
     use rustix::net::{socketpair, AddressFamily, SocketFlags, SocketType};
     let (ours, theirs) = socketpair(AddressFamily::UNIX, SocketType::STREAM, SocketFlags::CLOEXEC, None)?;
     let procbox = rustix::process::getpid().as_raw_nonzero().get();
     let streams = image::Streams {
-        stdout: None,
+        stdout: probe,
         fd3: Some(theirs.as_fd()),
     };
     let pid = image::start(entry::LAUNCHER, &streams, true)?;

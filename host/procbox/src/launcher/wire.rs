@@ -25,9 +25,11 @@ pub const FDS: usize = crate::sys::fds::FDS;
 /// arguments and environment is far below it.
 const MAX_MESSAGE: usize = 64 << 20;
 
-/// The version of these messages. A launcher's first message is a
-/// [`Hello`] with it; procbox refuses a launcher that speaks another.
-pub const PROTOCOL: u32 = 2;
+/// The version of these messages (and of what a launcher does before
+/// them: 3 probes the kernel when its standard output is a pipe). A
+/// launcher's first message is a [`Hello`] with it; procbox refuses a
+/// launcher that speaks another.
+pub const PROTOCOL: u32 = 3;
 
 /// The launcher's first message, sent as soon as it runs.
 #[derive(Debug, Serialize, Deserialize, PartialEq, Eq)]
