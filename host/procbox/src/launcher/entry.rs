@@ -65,8 +65,11 @@ extern "C" fn dispatch(argc: libc::c_int, _argv: *const *const libc::c_char, _en
 /// (its parent) until procbox closes the socket or dies. Runs in the
 /// launcher, exec'd by procbox, on its only thread.
 fn launcher_main() -> ! {
-    // First, while it is the clean image: the kernel probe, if procbox
-    // gave it a pipe for that (a launcher started early).
+    // The launcher lives until procbox closes the socket or dies (its
+    // death signal, set before exec, survives it).
+    ignore_terminal_signals();
+    // While it is the clean image: the kernel probe, if procbox gave it a
+    // pipe for that (a launcher started early).
     probes::answer_if_asked();
     // Not readable or traceable by children of the user (as procbox
     // itself): it holds every plan of the run.
@@ -77,12 +80,6 @@ fn launcher_main() -> ! {
     let socket = unsafe { BorrowedFd::borrow_raw(SOCKET) };
     // The socket came through exec open; no child may inherit it.
     let _ = rustix::io::fcntl_setfd(socket, rustix::io::FdFlags::CLOEXEC);
-    // The terminal's signals are procbox's to handle; the launcher lives
-    // until procbox closes the socket or dies (its death signal, set
-    // before exec, survives it).
-    for &signal in server::IGNORED {
-        sys::set_disposition(signal, Disposition::Ignore);
-    }
     let procbox = rustix::process::getppid().map_or(0, |pid| pid.as_raw_nonzero().get());
     let hello = wire::Hello {
         protocol: wire::PROTOCOL,
@@ -98,6 +95,17 @@ fn launcher_main() -> ! {
 /// The probe: what the kernel enforces, as JSON on fd 1. Runs in the
 /// probe, exec'd by procbox, on its only thread.
 fn probe_main() -> ! {
+    ignore_terminal_signals();
     // Ends the process without running `main` or destructors.
     sys::exit_now(probes::answer())
+}
+
+/// The terminal's signals are procbox's to handle: a helper ignores them
+/// (its children reset them). The probe especially: ended by a ^C at
+/// start-up in the middle of its PID namespace, it would leave the
+/// namespace's init to whatever reaps procbox's orphans.
+fn ignore_terminal_signals() {
+    for &signal in server::IGNORED {
+        sys::set_disposition(signal, Disposition::Ignore);
+    }
 }

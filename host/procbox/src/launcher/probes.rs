@@ -107,7 +107,9 @@ pub(super) fn answer_if_asked() {
         -1 => {}
         probe => {
             let probe = rustix::process::Pid::from_raw(probe);
-            while let Err(rustix::io::Errno::INTR) = rustix::process::waitpid(probe, rustix::process::WaitOptions::empty()) {}
+            while let Err(rustix::io::Errno::INTR) =
+                rustix::process::waitpid(probe, rustix::process::WaitOptions::empty())
+            {}
         }
     }
     if let Ok(null) = rustix::fs::open(c"/dev/null", rustix::fs::OFlags::RDWR, rustix::fs::Mode::empty()) {
@@ -299,11 +301,23 @@ mod tests {
         // Its hello comes after the probe.
         super::super::link::handshake(&ours).unwrap();
         let children = format!("/proc/{launcher}/task/{launcher}/children");
-        assert_eq!(std::fs::read_to_string(children).unwrap().trim(), "", "the probe's fork was reaped");
-        assert_eq!(status(launcher, "Seccomp:"), "0", "the launcher loaded the probe's filter");
+        assert_eq!(
+            std::fs::read_to_string(children).unwrap().trim(),
+            "",
+            "the probe's fork was reaped"
+        );
+        assert_eq!(
+            status(launcher, "Seccomp:"),
+            "0",
+            "the launcher loaded the probe's filter"
+        );
         assert_eq!(status(launcher, "NoNewPrivs:"), "0", "the launcher restricted itself");
         let stdout = std::fs::read_link(format!("/proc/{launcher}/fd/1")).unwrap();
-        assert_eq!(stdout, std::path::Path::new("/dev/null"), "the pipe is closed after the probe");
+        assert_eq!(
+            stdout,
+            std::path::Path::new("/dev/null"),
+            "the pipe is closed after the probe"
+        );
         image::reap(launcher);
 
         let Alone { pid, mut answer } = start().unwrap();
