@@ -32,16 +32,16 @@ for n in 1 2 3 4 5 6 7; do
 done
 
 # Build each once first (toolchains, dependencies), then time a rebuild.
-rust_build() { touch guests/plugins/recent/src/main.rs && (cd guests && cargo build --release -q -p recent); }
+rust_build() { touch guests/rust/examples/recent/src/main.rs && (cd guests/rust && cargo build --release -q -p recent); }
 python_build() { bash guests/python/build.sh recent "$work/recent-py.wasm"; }
-js_build() { bash guests/js/build.sh guests/js/recent "$work/recent-js.wasm"; }
+js_build() { bash guests/js/build.sh guests/js/examples/recent "$work/recent-js.wasm"; }
 rust_build >/dev/null 2>&1; python_build >/dev/null 2>&1; js_build >/dev/null 2>&1
 declare -A build wasm
 build[rust]=$(timed rust_build)
 build[python]=$(timed python_build)
 build[js]=$(timed js_build)
-cp target/guests/wasm32-wasip2/release/recent.wasm "$work/recent-rs.wasm" 2>/dev/null ||
-    cp guests/target/wasm32-wasip2/release/recent.wasm "$work/recent-rs.wasm"
+# guests/rust/.cargo/config.toml builds into target/guests.
+cp target/guests/wasm32-wasip2/release/recent.wasm "$work/recent-rs.wasm"
 wasm[rust]=$work/recent-rs.wasm
 wasm[python]=$work/recent-py.wasm
 wasm[js]=$work/recent-js.wasm

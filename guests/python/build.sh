@@ -4,8 +4,8 @@
 #   guests/python/build.sh DIR [OUT.wasm]
 #
 # DIR is the directory holding app.py: `.`, a relative or an absolute path,
-# or the name of a plugin under guests/python/ (e.g. `topn`) when no such
-# directory is under the current one. The SDK (guests/python/sdk, `import
+# or the name of an example under guests/python/examples/ (e.g. `topn`)
+# when no such directory is under the current one. The SDK (guests/python/sdk, `import
 # procbox`) is on its path. OUT (relative to the current directory; it may
 # be inside DIR) defaults to target/guests/python/NAME.wasm; its directory
 # must exist.
@@ -42,8 +42,8 @@ unavailable() {
 [[ -n $1 ]] || usage
 if [[ -d $1 ]]; then
     app_dir=$(cd -- "$1" && pwd)
-elif [[ $1 != */* && -d $here/$1 ]]; then
-    app_dir=$here/$1 # a plugin of this repository, by name
+elif [[ $1 != */* && -d $here/examples/$1 ]]; then
+    app_dir=$here/examples/$1 # an example of this repository, by name
 else
     fail "$1 is not a directory (give the directory that holds app.py)"
 fi

@@ -1,5 +1,5 @@
-//! Builds the demo plugin (`guests/demo`) for wasm32-wasip2, so that
-//! `src/lib.rs` can embed it and `procbox demo` needs nothing else.
+//! Builds the demo plugin (`guests/rust/examples/demo`) for wasm32-wasip2,
+//! so that `src/lib.rs` can embed it and `procbox demo` needs nothing else.
 
 fn main() {
     let wasm = procbox_guest_build::build(&["procbox-demo"]);

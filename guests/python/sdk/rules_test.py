@@ -5,7 +5,7 @@ outside procbox.
 
 The SDK follows procbox's one success rule and one pipeline rule
 (wit/process.wit) and writes command lines as the host does; these are the
-same tables as the Rust SDK's unit tests (guests/sdk/src/status.rs,
+same tables as the Rust SDK's unit tests (guests/rust/sdk/src/status.rs,
 pipeline.rs and command.rs), so a difference between the two languages
 fails here. The generated bindings exist only inside the component, so the
 modules the SDK imports are stood in for below.

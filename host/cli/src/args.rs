@@ -10,7 +10,7 @@ use clap::{Args, Parser, Subcommand};
 use crate::grants::GrantArgs;
 
 // The examples in `--help`. Each works as written in a directory that holds
-// the example plugin it names (guests/plugins/, built into
+// the example plugin it names (guests/rust/examples/, built into
 // target/guests/wasm32-wasip2/release) with its manifest beside it; paths
 // under target/ and guests/ are from the root of procbox's repository.
 
@@ -46,7 +46,7 @@ Examples:
 const INSPECT_EXAMPLES: &str = "\
 Examples:
   procbox inspect sysinfo.wasm
-  procbox inspect target/guests/wasm32-wasip2/release/sysinfo.wasm --manifest guests/plugins/sysinfo/sysinfo.manifest.toml";
+  procbox inspect target/guests/wasm32-wasip2/release/sysinfo.wasm --manifest guests/rust/examples/sysinfo/sysinfo.manifest.toml";
 
 const DEMO_EXAMPLES: &str = "\
 Examples:

@@ -2,7 +2,7 @@
 //! by trying it (a throw-away child restricts itself with Landlock and
 //! loads a seccomp filter), and what it does not: the gaps that remain for
 //! a confined, contained child, each measured or read on this machine
-//! ([`gaps`]; SECURITY.md lists the same, and `tests/tests/gaps.rs` shows
+//! ([`gaps`]; SECURITY.md lists the same, and `tests/suite/tests/gaps.rs` shows
 //! each one with a real child). With `--require LIST` it prints only
 //! whether each named mechanism is enforced, and fails when one is not
 //! ([`require`]).

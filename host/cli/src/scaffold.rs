@@ -22,17 +22,17 @@ macro_rules! vendored {
 }
 
 const SDK_SOURCES: &[(&str, &str)] = vendored!(
-    "guests/sdk/src/lib.rs",
-    "guests/sdk/src/child.rs",
-    "guests/sdk/src/command.rs",
-    "guests/sdk/src/error.rs",
-    "guests/sdk/src/lines.rs",
-    "guests/sdk/src/manifest.rs",
-    "guests/sdk/src/pipeline.rs",
-    "guests/sdk/src/pump.rs",
-    "guests/sdk/src/queue.rs",
-    "guests/sdk/src/status.rs",
-    "guests/sdk/src/wait.rs",
+    "guests/rust/sdk/src/lib.rs",
+    "guests/rust/sdk/src/child.rs",
+    "guests/rust/sdk/src/command.rs",
+    "guests/rust/sdk/src/error.rs",
+    "guests/rust/sdk/src/lines.rs",
+    "guests/rust/sdk/src/manifest.rs",
+    "guests/rust/sdk/src/pipeline.rs",
+    "guests/rust/sdk/src/pump.rs",
+    "guests/rust/sdk/src/queue.rs",
+    "guests/rust/sdk/src/status.rs",
+    "guests/rust/sdk/src/wait.rs",
 );
 
 const WIT_SOURCES: &[(&str, &str)] = vendored!(
@@ -135,11 +135,11 @@ fn rust_files(name: &str) -> Vec<(String, String)> {
         ("procbox-sdk/Cargo.toml".into(), SDK_MANIFEST.into()),
     ];
     for (path, text) in SDK_SOURCES {
-        let file = path.trim_start_matches("guests/sdk/");
+        let file = path.trim_start_matches("guests/rust/sdk/");
         // The SDK finds the WIT next to itself once vendored.
         files.push((
             format!("procbox-sdk/{file}"),
-            text.replace("path: \"../../wit\"", "path: \"wit\""),
+            text.replace("path: \"../../../wit\"", "path: \"wit\""),
         ));
     }
     files.extend(wit_files("procbox-sdk/"));

@@ -2,7 +2,7 @@
 //!
 //! Having an integration test also makes cargo build the binary itself
 //! (`target/<profile>/procbox`) whenever this package is tested, which is
-//! what lets `cargo test --workspace` run the end-to-end tests in `tests/`
+//! what lets `cargo test --workspace` run the end-to-end tests in `tests/suite`
 //! against it.
 
 use std::time::Duration;
@@ -19,7 +19,7 @@ fn the_binary_reports_its_name_and_version() {
         .expect("procbox --version did not finish")
         .expect("start procbox");
     assert!(output.status.success(), "{output:?}");
-    // The version, then the WIT versions it serves (tests/tests/cli.rs
+    // The version, then the WIT versions it serves (tests/suite/tests/cli.rs
     // checks that list against wit/).
     let stdout = String::from_utf8_lossy(&output.stdout);
     let expected = format!("procbox {} (serves procbox:host@", env!("CARGO_PKG_VERSION"));

@@ -1,7 +1,7 @@
-//! The demo plugin (`guests/demo`), built for `wasm32-wasip2` by this
-//! crate's build script and embedded here. The `procbox` command line runs
-//! it for `procbox demo`; the library's cache tests and its embedding
-//! example load it. The library itself does not depend on this crate, so
+//! The demo plugin (`guests/rust/examples/demo`), built for `wasm32-wasip2`
+//! by this crate's build script and embedded here. The `procbox` command
+//! line runs it for `procbox demo`; the library's cache tests and its
+//! embedding example load it. The library itself does not depend on this crate, so
 //! embedders need no wasm toolchain.
 
 /// The demo plugin's component bytes.

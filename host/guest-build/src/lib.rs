@@ -1,5 +1,6 @@
-//! Compiles guest packages from `guests/` for `wasm32-wasip2`, for use in
-//! build scripts.
+//! Compiles the Rust guests (the workspace `guests/rust`: the SDK, the
+//! examples, the benchmark plugin, and the tests' fixtures in
+//! `tests/fixtures/rust`) for `wasm32-wasip2`, for use in build scripts.
 //!
 //! Guests are a separate cargo workspace that builds only for wasm, so a
 //! native `cargo build` can never compile them for the host by accident.
@@ -9,9 +10,9 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-/// The guests workspace, next to this crate's parent.
+/// The Rust guests' workspace, `guests/rust` in the repository.
 fn guests_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../guests")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../guests/rust")
 }
 
 /// The target directory for guest builds: inside the outer target dir.
@@ -24,7 +25,10 @@ fn target_dir() -> PathBuf {
 
 /// Builds the binary packages `packages` (release, wasm32-wasip2) and
 /// returns the path of each one's `.wasm`, in the same order. Tells cargo
-/// to rerun the calling build script when guest sources or the WIT change.
+/// to rerun the calling build script when the workspace (its manifest and
+/// lock, the SDK, the examples, the benchmark plugin) or the WIT change; a
+/// caller that builds a member from outside `guests/rust` (a fixture in
+/// `tests/fixtures/rust`) watches that directory itself.
 ///
 /// # Panics
 /// With a message that says what to do, when the wasm32-wasip2 target is
@@ -35,7 +39,7 @@ pub fn build(packages: &[&str]) -> Vec<PathBuf> {
     // Cargo rescans these directories recursively; the guest target dir is
     // outside them, so a guest build does not trigger itself.
     println!("cargo:rerun-if-changed={}", guests.display());
-    println!("cargo:rerun-if-changed={}", guests.join("../wit").display());
+    println!("cargo:rerun-if-changed={}", guests.join("../../wit").display());
     require_wasm_target();
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let target_dir = target_dir();

@@ -1,7 +1,7 @@
 //! The worker's own command line: mistakes are one line and a non-zero
 //! exit, before anything connects. (Runs against a Temporal server are in
-//! `tests/tests/worker.rs`; this file also makes `cargo test` build the
-//! `procbox-worker` binary those tests run.)
+//! `tests/suite/tests/worker.rs`; this file also makes `cargo test` build
+//! the `procbox-worker` binary those tests run.)
 
 use std::process::Command;
 

@@ -23,7 +23,7 @@ fn assert_vendors_every_file(list: &[(&str, &str)], dir: &str, ext: &str) {
 
 #[test]
 fn every_sdk_source_is_vendored_into_new_projects() {
-    assert_vendors_every_file(super::SDK_SOURCES, "guests/sdk/src", ".rs");
+    assert_vendors_every_file(super::SDK_SOURCES, "guests/rust/sdk/src", ".rs");
     assert_vendors_every_file(super::PYTHON_SDK_SOURCES, "guests/python/sdk/procbox", ".py");
     assert_vendors_every_file(super::JS_SDK_SOURCES, "guests/js/sdk", ".js");
     assert_vendors_every_file(super::JS_SDK_SOURCES, "guests/js/sdk", ".ts");

@@ -239,7 +239,7 @@ mod tests {
         assert!(at("procbox-run-x").is_dir());
         assert_eq!(foreign.is_dir(), root);
         // That a released lock makes a run stale is tested end to end
-        // (tests/tests/leftovers.rs): here another test's launcher, a fork
+        // (tests/suite/tests/leftovers.rs): here another test's launcher, a fork
         // of this test process that never execs, may inherit `live`'s
         // descriptor and hold the lock past `drop` (issue 22: a launcher
         // started by exec ends that).
