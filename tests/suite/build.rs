@@ -1,6 +1,6 @@
 //! Compiles the Rust guests the tests run and exposes each `.wasm` path as a
-//! constant in `procbox_tests::guests`, and fails the build when a guest has
-//! no test.
+//! constant in `procbox_tests::guests`, and fails the build when a guest, in
+//! any of the three languages, has no test.
 //!
 //! The Rust guests are the packages of the workspace `guests/rust` but the
 //! SDK: the examples (`guests/rust/examples/`, the demo among them), the
@@ -14,7 +14,12 @@
 //!
 //! Every constant must be used, as `guests::NAME`, by a test in
 //! `tests/suite/tests/` (or below it), and every package must be built
-//! here; otherwise the build fails and says which.
+//! here. The Python and JavaScript plugins are built by the tests
+//! themselves (`src/language.rs`); each directory of their examples
+//! (`guests/python/examples/`, `guests/js/examples/`) and fixtures
+//! (`tests/fixtures/python/`, `tests/fixtures/js/`) must be named by a test
+//! as `PYTHON.plugin(&CELL, "NAME")` or `JAVASCRIPT.plugin(&CELL, "NAME")`.
+//! Otherwise the build fails and says which.
 
 use std::path::{Path, PathBuf};
 
@@ -40,6 +45,15 @@ const SCENARIOS: &str = "scenarios";
 
 /// The package every other Rust guest uses; it is not a plugin.
 const SDK: &str = "procbox-sdk";
+
+/// The Python and JavaScript plugins' directories, each with the
+/// `Language` of `src/language.rs` that builds them.
+const SCRIPTED: &[(&str, &str)] = &[
+    ("guests/python/examples", "PYTHON"),
+    ("tests/fixtures/python", "PYTHON"),
+    ("guests/js/examples", "JAVASCRIPT"),
+    ("tests/fixtures/js", "JAVASCRIPT"),
+];
 
 fn main() {
     let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
@@ -69,6 +83,7 @@ fn main() {
     let mut sources = String::new();
     read_sources(&tests, &mut sources);
     require_a_test_for_every_guest(&guests, &sources);
+    require_a_test_for_every_scripted_plugin(&repo, &sources);
 
     let mut consts = String::new();
     for (name, path) in &guests {
@@ -161,6 +176,38 @@ fn require_a_test_for_every_guest(guests: &[(String, PathBuf)], sources: &str) {
             untested.join(", ")
         );
     }
+}
+
+/// A Python or JavaScript plugin that no test builds, as
+/// `LANGUAGE.plugin(&CELL, "NAME")`, fails the build.
+fn require_a_test_for_every_scripted_plugin(repo: &Path, sources: &str) {
+    let mut untested = Vec::new();
+    for (dir, language) in SCRIPTED {
+        println!("cargo:rerun-if-changed={}", repo.join(dir).display());
+        for plugin in subdirectories(&repo.join(dir)) {
+            let name = plugin.file_name().expect("a directory name").to_string_lossy();
+            if !builds_plugin(sources, language, &name) {
+                untested.push(format!("{dir}/{name}"));
+            }
+        }
+    }
+    if !untested.is_empty() {
+        panic!(
+            "no test in tests/suite/tests/ builds these plugins: {}; build each with `PYTHON.plugin(&CELL, \"NAME\")` or `JAVASCRIPT.plugin(&CELL, \"NAME\")` in a test, or delete it",
+            untested.join(", ")
+        );
+    }
+}
+
+/// Whether `sources` call `LANGUAGE.plugin(...)` with the argument `"NAME"`.
+fn builds_plugin(sources: &str, language: &str, name: &str) -> bool {
+    let call = format!("{language}.plugin(");
+    let argument = format!("\"{name}\"");
+    sources.match_indices(&call).any(|(at, _)| {
+        let rest = &sources[at + call.len()..];
+        let args = &rest[..rest.find(')').unwrap_or(rest.len())];
+        args.contains(&argument)
+    })
 }
 
 /// Appends every `.rs` file below `dir` (an area's modules sit in a
