@@ -77,8 +77,7 @@ fn confinement(out: &mut String, kernel: KernelSupport) {
         out,
         "  seccomp:\n    {seccomp} filter: non-TCP/UDP sockets, Unix sockets, UDP and listen unless granted; io_uring; ptrace; executable memfds; execveat(AT_EMPTY_PATH); TIOCSTI"
     );
-    // SAFETY: geteuid has no preconditions.
-    let root = unsafe { libc::geteuid() } == 0;
+    let root = rustix::process::geteuid().is_root();
     outln!(
         out,
         "  user:     {}",

@@ -57,11 +57,9 @@ fn main() -> ExitCode {
     // environment, with every token the user exported, through
     // /proc/PID/environ, nor ptrace it. Root's children still can (they
     // bypass the check); see the README.
-    // SAFETY: a plain prctl with integer arguments.
-    if unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0) } != 0 {
+    if let Err(e) = rustix::process::set_dumpable_behavior(rustix::process::DumpableBehavior::NotDumpable) {
         output::warning(format_args!(
-            "cannot make procbox non-dumpable ({}); children of your user can read its environment",
-            std::io::Error::last_os_error()
+            "cannot make procbox non-dumpable ({e}); children of your user can read its environment"
         ));
     }
     // Before any thread exists: descriptors inherited without close-on-exec

@@ -61,8 +61,7 @@ pub fn about(plugin: &Path, blake3: &str, manifest: Option<&Manifest>) -> Plugin
 /// where others cannot replace what is not theirs).
 fn only_mine(path: &Path) -> bool {
     use std::os::unix::fs::MetadataExt;
-    // SAFETY: geteuid cannot fail and touches no memory.
-    let me = unsafe { libc::geteuid() };
+    let me = rustix::process::geteuid().as_raw();
     let file_is_mine = std::fs::symlink_metadata(path).is_ok_and(|m| m.is_file() && m.uid() == me);
     file_is_mine
         && path.ancestors().skip(1).all(|dir| {

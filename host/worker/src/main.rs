@@ -133,12 +133,8 @@ fn main() -> ExitCode {
 /// What must happen while the process has one thread: as `procbox run`
 /// does (see its `main`).
 fn prepare_process() -> anyhow::Result<()> {
-    // SAFETY: a plain prctl with integer arguments.
-    if unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0) } != 0 {
-        tracing::warn!(
-            "cannot make the worker non-dumpable ({}); children of its user can read its environment",
-            std::io::Error::last_os_error()
-        );
+    if let Err(e) = rustix::process::set_dumpable_behavior(rustix::process::DumpableBehavior::NotDumpable) {
+        tracing::warn!("cannot make the worker non-dumpable ({e}); children of its user can read its environment");
     }
     process_tree::cloexec_inherited_fds().context("cannot mark inherited descriptors close-on-exec")?;
     procbox::start_launcher_early().context("cannot start the launcher of children")?;

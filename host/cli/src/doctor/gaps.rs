@@ -7,7 +7,7 @@
 use procbox::process_tree::namespace::NamespaceSupport;
 use procbox::sandbox::probe::{self, KernelSupport, ABI_SCOPE};
 
-use super::throwaway::{c_path, Measured};
+use super::throwaway::Measured;
 
 /// Applies here, for a confined, contained child.
 const YES: &str = "yes ";
@@ -158,12 +158,9 @@ fn proc_net() -> String {
 /// The ELF loader, and whether `$TMPDIR`'s filesystem lets it map a copy.
 fn elf_loader() -> String {
     let tmp = std::env::temp_dir();
-    let noexec = c_path(&tmp).ok().and_then(|c| {
-        // SAFETY: zeroed plain data that statvfs fills.
-        let mut fs: libc::statvfs = unsafe { std::mem::zeroed() };
-        // SAFETY: a NUL-terminated path and a pointer to a local.
-        (unsafe { libc::statvfs(c.as_ptr(), &mut fs) } == 0).then_some(fs.f_flag & libc::ST_NOEXEC != 0)
-    });
+    let noexec = rustix::fs::statvfs(&tmp)
+        .ok()
+        .map(|fs| fs.f_flag.contains(rustix::fs::StatVfsMountFlags::NOEXEC));
     let copy = match noexec {
         Some(true) => format!("not a copy in $TMPDIR ({} is mounted noexec)", tmp.display()),
         Some(false) => format!("a copy it wrote to $TMPDIR ({} is not mounted noexec)", tmp.display()),

@@ -16,6 +16,7 @@ use procbox::{ChildNet, Strictness};
 
 use super::super::failure::Failure;
 use super::super::output::{emit, stderr_line};
+use super::throwaway::{c_path, wait_for};
 
 /// Exit status when a requirement is not met.
 pub const EXIT_MISSING: u8 = 1;
@@ -170,37 +171,30 @@ fn cgroup() -> Result<String, String> {
 /// Forks a child that moves itself into the cgroup of `procs` (its
 /// `cgroup.procs`) and exits; whether it could.
 fn join_in_child(procs: &std::path::Path) -> Result<(), String> {
-    use std::os::unix::ffi::OsStrExt;
-    let path = std::ffi::CString::new(procs.as_os_str().as_bytes()).map_err(|e| e.to_string())?;
-    // SAFETY: the child makes only system calls on the path prepared
-    // before the fork, and exits; the parent waits for it.
-    unsafe {
-        let pid = libc::fork();
-        if pid < 0 {
-            return Err(format!("fork: {}", std::io::Error::last_os_error()));
-        }
-        if pid == 0 {
-            let fd = libc::open(path.as_ptr(), libc::O_WRONLY | libc::O_CLOEXEC);
-            // "0": the writing process itself, in v1 and v2 alike.
-            let joined = fd >= 0 && libc::write(fd, b"0".as_ptr().cast(), 1) == 1;
-            let errno = match joined {
-                true => 0,
-                false => std::io::Error::last_os_error().raw_os_error().unwrap_or(255),
-            };
-            libc::_exit(errno.clamp(0, 255));
-        }
-        let mut status = 0;
-        while libc::waitpid(pid, &mut status, 0) < 0 {
-            let err = std::io::Error::last_os_error();
-            if err.kind() != std::io::ErrorKind::Interrupted {
-                return Err(format!("waitpid: {err}"));
-            }
-        }
-        match (libc::WIFEXITED(status), libc::WEXITSTATUS(status)) {
-            (true, 0) => Ok(()),
-            (true, errno) => Err(std::io::Error::from_raw_os_error(errno).to_string()),
-            (false, _) => Err(format!("the child ended with wait status {status}")),
-        }
+    use rustix::fs::{Mode, OFlags};
+    let path = c_path(procs)?;
+    // SAFETY: fork has no preconditions; the child makes only system calls
+    // on the path prepared before the fork, and exits.
+    let pid = unsafe { libc::fork() };
+    if pid < 0 {
+        return Err(format!("fork: {}", std::io::Error::last_os_error()));
+    }
+    if pid == 0 {
+        // "0": the writing process itself, in v1 and v2 alike.
+        let joined = rustix::fs::open(path.as_c_str(), OFlags::WRONLY | OFlags::CLOEXEC, Mode::empty())
+            .and_then(|procs| rustix::io::write(&procs, b"0"));
+        let errno = match joined {
+            Ok(1) => 0,
+            Ok(_) => libc::EIO,
+            Err(e) => e.raw_os_error(),
+        };
+        // SAFETY: ends the forked child at once, without running any of
+        // the parent's exit handlers.
+        unsafe { libc::_exit(errno.clamp(0, 255)) }
+    }
+    match wait_for(pid)? {
+        0 => Ok(()),
+        errno => Err(std::io::Error::from_raw_os_error(errno).to_string()),
     }
 }
 

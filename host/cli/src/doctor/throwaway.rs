@@ -5,7 +5,7 @@
 //! metadata) on a file it may not read. What it could do is what a
 //! confined child can do on this machine.
 
-use std::ffi::CString;
+use std::ffi::{CStr, CString};
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
@@ -169,87 +169,89 @@ fn run_child(scratch: &Scratch, ruleset: Option<&OwnedFd>, programs: &[libc::soc
         return Err(format!("fork: {}", std::io::Error::last_os_error()));
     }
     if pid == 0 {
-        // SAFETY: in the forked child: see `try_gaps`.
-        unsafe { try_gaps(ruleset_fd, programs, &readable, &hidden) }
+        let code = match confine(ruleset_fd, programs) {
+            Ok(()) => try_gaps(ruleset_fd.is_some(), &readable, &hidden),
+            Err(_) => SETUP_FAILED,
+        };
+        // SAFETY: ends the forked child at once, without running any of
+        // the parent's exit handlers.
+        unsafe { libc::_exit(code) }
     }
     wait_for(pid)
 }
 
-/// Runs in the forked child of a possibly threaded process: system calls
-/// only, no allocation, and `_exit` with the bits of what it could do.
-///
-/// # Safety
-/// Call only in a freshly forked child; the pointers are to the parent's
-/// locals, which the child's copy of memory keeps.
-unsafe fn try_gaps(ruleset_fd: Option<i32>, programs: &[libc::sock_fprog], readable: &CString, hidden: &CString) -> ! {
-    let times = [libc::timespec {
-        tv_sec: 946_684_800, // 2000-01-01
-        tv_nsec: 0,
-    }; 2];
-    // SAFETY: no preconditions.
-    if unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) } != 0 {
-        // SAFETY: ends the child.
-        unsafe { libc::_exit(SETUP_FAILED) };
-    }
+/// Runs in the forked child of a possibly threaded process: confines it
+/// with `ruleset_fd` (inherited from the parent) and the seccomp
+/// `programs` (the parent's memory, which the child's copy keeps), with
+/// system calls only.
+fn confine(ruleset_fd: Option<i32>, programs: &[libc::sock_fprog]) -> Result<(), ()> {
+    rustix::thread::set_no_new_privs(true).map_err(drop)?;
     if let Some(fd) = ruleset_fd {
-        // SAFETY: a ruleset descriptor inherited from the parent.
+        // SAFETY: a system call with a descriptor and a flag word; it reads
+        // no memory of ours.
         if unsafe { libc::syscall(libc::SYS_landlock_restrict_self, fd, 0u32) } != 0 {
-            // SAFETY: ends the child.
-            unsafe { libc::_exit(SETUP_FAILED) };
+            return Err(());
         }
     }
     for program in programs {
         // SAFETY: a filter program that outlives the call.
         if unsafe { libc::prctl(libc::PR_SET_SECCOMP, libc::SECCOMP_MODE_FILTER, program) } != 0 {
-            // SAFETY: ends the child.
-            unsafe { libc::_exit(SETUP_FAILED) };
+            return Err(());
         }
     }
-    // SAFETY: a NUL-terminated path.
-    let peek = unsafe { libc::open(hidden.as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC) };
-    if peek >= 0 && ruleset_fd.is_some() {
-        // SAFETY: ends the child.
-        unsafe { libc::_exit(NOT_CONFINED) };
-    }
-    let mut found = 0;
-    // SAFETY: a NUL-terminated path and two timespecs.
-    if unsafe { libc::utimensat(libc::AT_FDCWD, hidden.as_ptr(), times.as_ptr(), 0) } == 0 {
-        found |= TIMESTAMPS;
-    }
-    // SAFETY: no preconditions.
-    let watcher = unsafe { libc::inotify_init1(libc::IN_CLOEXEC) };
-    // SAFETY: a descriptor and a NUL-terminated path.
-    if watcher >= 0 && unsafe { libc::inotify_add_watch(watcher, hidden.as_ptr(), libc::IN_ALL_EVENTS) } >= 0 {
-        found |= INOTIFY;
-    }
-    // SAFETY: a NUL-terminated path.
-    let file = unsafe { libc::open(readable.as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC) };
-    // SAFETY: a descriptor.
-    if file >= 0 && unsafe { libc::flock(file, libc::LOCK_EX | libc::LOCK_NB) } == 0 {
-        found |= FLOCK;
-    }
-    // SAFETY: zeroed plain data that stat fills.
-    let mut status: libc::stat = unsafe { std::mem::zeroed() };
-    // SAFETY: a NUL-terminated path and a pointer to a local.
-    if unsafe { libc::stat(hidden.as_ptr(), &mut status) } == 0 {
-        found |= STAT;
-    }
-    // SAFETY: ends the child.
-    unsafe { libc::_exit(found) }
+    Ok(())
 }
 
-/// Waits for the throw-away child; its exit code.
-fn wait_for(pid: libc::pid_t) -> Result<i32, String> {
-    let mut status = 0;
-    // SAFETY: our own child and a pointer to a local.
-    while unsafe { libc::waitpid(pid, &mut status, 0) } < 0 {
-        let err = std::io::Error::last_os_error();
-        if err.kind() != std::io::ErrorKind::Interrupted {
-            return Err(format!("waitpid: {err}"));
+/// Runs in the confined child: system calls only, no allocation; the bits
+/// of what it could do to `hidden`, which it may not read (with a
+/// ruleset), and `readable`.
+fn try_gaps(has_ruleset: bool, readable: &CStr, hidden: &CStr) -> i32 {
+    use rustix::fs::{self, inotify, Mode, OFlags, Timestamps, CWD};
+    let read_only = OFlags::RDONLY | OFlags::CLOEXEC;
+    if fs::open(hidden, read_only, Mode::empty()).is_ok() && has_ruleset {
+        return NOT_CONFINED;
+    }
+    let y2k = fs::Timespec {
+        tv_sec: 946_684_800, // 2000-01-01
+        tv_nsec: 0,
+    };
+    let times = Timestamps {
+        last_access: y2k,
+        last_modification: y2k,
+    };
+    let mut found = 0;
+    if fs::utimensat(CWD, hidden, &times, fs::AtFlags::empty()).is_ok() {
+        found |= TIMESTAMPS;
+    }
+    let watched = inotify::init(inotify::CreateFlags::CLOEXEC)
+        .and_then(|watcher| inotify::add_watch(&watcher, hidden, inotify::WatchFlags::ALL_EVENTS));
+    if watched.is_ok() {
+        found |= INOTIFY;
+    }
+    let locked = fs::open(readable, read_only, Mode::empty())
+        .and_then(|file| fs::flock(&file, fs::FlockOperation::NonBlockingLockExclusive));
+    if locked.is_ok() {
+        found |= FLOCK;
+    }
+    if fs::stat(hidden).is_ok() {
+        found |= STAT;
+    }
+    found
+}
+
+/// Waits for a forked child of ours; its exit code.
+pub(super) fn wait_for(pid: libc::pid_t) -> Result<i32, String> {
+    use rustix::process::{waitpid, Pid, WaitOptions};
+    let pid = Pid::from_raw(pid).ok_or("fork returned no child")?;
+    let status = loop {
+        match waitpid(Some(pid), WaitOptions::empty()) {
+            Ok(Some((_, status))) => break status,
+            Ok(None) => return Err("waitpid: no status".into()),
+            Err(rustix::io::Errno::INTR) => {}
+            Err(e) => return Err(format!("waitpid: {e}")),
         }
-    }
-    match libc::WIFEXITED(status) {
-        true => Ok(libc::WEXITSTATUS(status)),
-        false => Err(format!("the throw-away child ended with wait status {status}")),
-    }
+    };
+    status
+        .exit_status()
+        .ok_or_else(|| format!("the child ended with wait status {:#x}", status.as_raw()))
 }
