@@ -96,16 +96,14 @@ pub(super) fn answer_if_asked() {
     if !asked {
         return;
     }
-    // SAFETY: a fork of this process, which has one thread: the child has
-    // a consistent copy of everything and runs `answer`, then exits.
-    match unsafe { libc::fork() } {
+    match crate::sys::fork::fork_alone(0) {
         // The child holds the launcher's socket for the milliseconds it
         // lives; it never reads or writes it.
-        0 => crate::sys::exit_now(answer()),
+        Ok(0) => crate::sys::exit_now(answer()),
         // A failed fork leaves procbox an end of file without findings:
         // it then starts a probe process of its own.
-        -1 => {}
-        probe => {
+        Err(_) => {}
+        Ok(probe) => {
             let probe = rustix::process::Pid::from_raw(probe);
             while let Err(rustix::io::Errno::INTR) =
                 rustix::process::waitpid(probe, rustix::process::WaitOptions::empty())

@@ -192,21 +192,19 @@ pub fn enter(procbox: libc::pid_t, init_is_procbox_child: bool) -> Result<Entere
     let (report, ready) = rustix::net::socketpair(AddressFamily::UNIX, SocketType::STREAM, SocketFlags::CLOEXEC, None)
         .map_err(|e| step("a socket pair", e))?;
     let parent = if init_is_procbox_child { libc::CLONE_PARENT } else { 0 };
-    let flags = (parent | libc::SIGCHLD) as libc::c_ulong;
-    // SAFETY: a fork (no CLONE_VM) of this process, which has one thread:
-    // the child has a consistent copy of everything, and runs `init_main`,
-    // which never returns.
-    let init = unsafe { libc::syscall(libc::SYS_clone, flags, 0usize, 0usize, 0usize, 0usize) } as libc::pid_t;
-    if init == 0 {
+    // This process has one thread (the launcher, the probe): init is a
+    // fork of it, and runs `init_main`, which never returns.
+    let forked = crate::sys::fork::fork_alone(parent);
+    if let Ok(0) = forked {
         init_main(pidfd, ready);
     }
-    let cloned = std::io::Error::last_os_error();
     drop((ready, pidfd));
-    let Some(init_pid) = Pid::from_raw(init).filter(|_| init > 0) else {
-        return Err(NamespaceError::Step {
-            step: "the namespace's init",
-            source: cloned,
-        });
+    let init = forked.map_err(|source| NamespaceError::Step {
+        step: "the namespace's init",
+        source,
+    })?;
+    let Some(init_pid) = Pid::from_raw(init) else {
+        return Err(NamespaceError::InitExited);
     };
     let joined = read_report(report.as_fd()).and_then(|mounts| join_mounts(&mounts));
     drop(report);

@@ -4,8 +4,9 @@
 //! It owns the system calls procbox makes that rustix does not wrap safely
 //! (this file), opening a checked path beneath its granted directory
 //! ([`beneath`]), the registry of the pids that watchers own ([`owned`]),
-//! descriptors over a socket ([`fds`]), pidfds ([`pidfd`]) and the test switches that pretend the kernel lacks
-//! a mechanism ([`pretend`]).
+//! descriptors over a socket ([`fds`]), pidfds ([`pidfd`]), the fork of a
+//! single-threaded process ([`fork`]) and the test switches that pretend
+//! the kernel lacks a mechanism ([`pretend`]).
 //!
 //! The system calls of this file: each in one small, safe function with
 //! one `unsafe` block, whose arguments cannot make it unsound. Everything
@@ -13,9 +14,7 @@
 //!
 //! What must stay `unsafe` for its callers lives next to them and says so:
 //! `clone` into a shared address space and the function its child runs
-//! (`launcher::launch`), the forks of single-threaded helpers
-//! (`process_tree::namespace`, `sandbox::probe`), loading a seccomp program
-//! (`sandbox::filter`).
+//! (`launcher::launch`), loading a seccomp program (`sandbox::filter`).
 //!
 //! Every function of this file is async-signal-safe (one system call through
 //! `libc::syscall`, no allocation, no lock), so it may run in a child
@@ -25,6 +24,7 @@
 
 pub(crate) mod beneath;
 pub(crate) mod fds;
+pub(crate) mod fork;
 pub(crate) mod owned;
 pub(crate) mod pidfd;
 pub(crate) mod pretend;
