@@ -1,5 +1,9 @@
 //! The `procbox` command line: one module per concern.
 
+// As in the library: one unsafe operation per `unsafe` block, each with
+// its reason, and none unmarked inside an `unsafe fn`.
+#![deny(unsafe_op_in_unsafe_fn, clippy::multiple_unsafe_ops_per_block)]
+
 /// `writeln!` into a `String` of command output (see [`output::emit`]),
 /// which cannot fail.
 macro_rules! outln {

@@ -7,6 +7,10 @@
 //! A crate of its own so that Temporal's dependency tree is built only by
 //! those who build the worker.
 
+// As in the library: one unsafe operation per `unsafe` block, each with
+// its reason, and none unmarked inside an `unsafe fn`.
+#![deny(unsafe_op_in_unsafe_fn, clippy::multiple_unsafe_ops_per_block)]
+
 mod activity;
 mod capture;
 mod contract;
