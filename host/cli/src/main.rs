@@ -71,8 +71,9 @@ fn main() -> ExitCode {
     if let Err(e) = process_tree::cloexec_inherited_fds() {
         output::warning(format_args!("cannot mark inherited descriptors close-on-exec: {e}"));
     }
-    // The launcher of confined children, forked while procbox is small and
-    // has one thread; it would otherwise be forked on the first spawn.
+    // The launcher of confined children, started now (procbox's program
+    // exec'd anew) so that it loads and probes the kernel while procbox
+    // reads the plugin; it would otherwise start at the first spawn.
     if matches!(cli.command, Commands::Run(_) | Commands::Demo) {
         if let Err(e) = procbox::start_launcher_early() {
             output::warning(format_args!("cannot start the launcher of children early: {e}"));

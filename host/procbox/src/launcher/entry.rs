@@ -68,12 +68,13 @@ fn launcher_main() -> ! {
     // The launcher lives until procbox closes the socket or dies (its
     // death signal, set before exec, survives it).
     ignore_terminal_signals();
+    // Not readable or traceable by children of the user (as procbox
+    // itself): it holds every plan of the run. First, so that no tracer
+    // can attach in between and stay attached.
+    let _ = rustix::process::set_dumpable_behavior(rustix::process::DumpableBehavior::NotDumpable);
     // While it is the clean image: the kernel probe, if procbox gave it a
     // pipe for that (a launcher started early).
     probes::answer_if_asked();
-    // Not readable or traceable by children of the user (as procbox
-    // itself): it holds every plan of the run.
-    let _ = rustix::process::set_dumpable_behavior(rustix::process::DumpableBehavior::NotDumpable);
     let _ = rustix::thread::set_name(c"procbox-launch");
     // SAFETY: fd 3 is the socket procbox gave this process (image::start);
     // nothing else in this process uses or closes it.

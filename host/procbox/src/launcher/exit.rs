@@ -131,9 +131,9 @@ extern "C" fn reap_at_exit() {
         if REAPER.load(Ordering::SeqCst) != rustix::process::getpid().as_raw_nonzero().get() {
             return;
         }
-        // A launcher killed in the middle of a probe nobody asked for
-        // (procbox stopped at a usage error) would leave its namespace's
-        // init a zombie.
+        // A launcher ended in the middle of a probe nobody asked for
+        // (procbox stopped at a usage error) would leave the probe, its
+        // fork, to exit with nobody to reap it.
         super::probes::let_unasked_finish();
         let Some(running) = *RUNNING.lock().unwrap_or_else(|e| e.into_inner()) else {
             return;

@@ -54,11 +54,14 @@ static PROBED: OnceLock<Result<Probed, ProbeError>> = OnceLock::new();
 /// spare launcher's standard output ([`ask_early`]).
 static PENDING: Mutex<Option<std::io::PipeReader>> = Mutex::new(None);
 
-/// How long a run waits for the launcher's probe before starting a probe
-/// process of its own: the probe takes milliseconds, and a program that
-/// is not this procbox's launcher (a wrong [`super::set_program`]) may
-/// never close the pipe.
-const LAUNCHER_BOUND: Duration = Duration::from_secs(10);
+/// How long a run waits for a probe's findings (the launcher's, then a
+/// probe process's): the probe takes milliseconds, and a program that is
+/// not this procbox's (a wrong [`super::set_program`]) may never close the
+/// pipe, or never stop writing to it.
+const ANSWER_BOUND: Duration = Duration::from_secs(10);
+
+/// The most a probe's findings take: a few hundred bytes of JSON.
+const MAX_ANSWER: usize = 64 << 10;
 
 /// Asks the launcher about to be started early to probe the kernel (the
 /// pipe returned is to be its standard output: see [`answer_if_asked`]),
@@ -110,9 +113,9 @@ pub(super) fn answer_if_asked() {
             {}
         }
     }
-    if let Ok(null) = rustix::fs::open(c"/dev/null", rustix::fs::OFlags::RDWR, rustix::fs::Mode::empty()) {
-        let _ = rustix::stdio::dup2_stdout(&null);
-    }
+    // Fd 0 is `/dev/null` ([`image::start`]): nothing to open, so this
+    // cannot fail for want of a descriptor and leave the pipe open.
+    let _ = rustix::stdio::dup2_stdout(std::io::stdin());
 }
 
 /// Runs in the probe (a probe process, or the launcher's fork), on its
@@ -156,13 +159,15 @@ const UNASKED_BOUND: Duration = Duration::from_secs(2);
 /// ended: lets the launcher's probe, whose answer nobody asked for
 /// (procbox stopped at a usage error), finish first.
 ///
-/// It is let finish rather than killed: it makes a PID namespace whose
-/// init is its own child, and ends that init before it answers. Killed in
-/// the middle (the launcher's end kills it), it would leave the init to
-/// procbox's nearest subreaper (a container's entrypoint, a CI agent), a
-/// zombie there once its death signal ends it. The pipe's end of file
-/// says the launcher has reaped its probe; only a launcher that has not
-/// within [`UNASKED_BOUND`] is killed mid-probe.
+/// It is let finish rather than orphaned: the probe, a fork of the
+/// launcher, has no death signal, so killing the launcher in the middle
+/// would not end it; it would end its namespace's init, then exit with
+/// nobody to reap it but procbox's nearest subreaper (a container's
+/// entrypoint, a CI agent), a zombie there. The pipe's end of file says
+/// the launcher has reaped its probe; only a launcher that has not within
+/// [`UNASKED_BOUND`] is ended mid-probe. (A run that asked, on another
+/// thread, waits for the findings itself, up to [`ANSWER_BOUND`]; exit does
+/// not wait for it.)
 pub(super) fn let_unasked_finish() {
     let Some(answer) = PENDING.lock().unwrap_or_else(|e| e.into_inner()).take() else {
         return;
@@ -171,13 +176,24 @@ pub(super) fn let_unasked_finish() {
 }
 
 /// Everything `pipe` gives until its end of file; `TimedOut` if that has
-/// not come within `bound`.
+/// not come within `bound` (a writer that never stops included),
+/// `InvalidData` past [`MAX_ANSWER`] bytes.
 fn read_until_end(mut pipe: std::io::PipeReader, bound: Duration) -> std::io::Result<Vec<u8>> {
     use rustix::event::{poll, PollFd, PollFlags, Timespec};
     let deadline = Instant::now() + bound;
     let mut read = Vec::new();
     loop {
-        let left = deadline.saturating_duration_since(Instant::now());
+        let now = Instant::now();
+        if now >= deadline {
+            return Err(std::io::ErrorKind::TimedOut.into());
+        }
+        if read.len() > MAX_ANSWER {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                "more than a probe's findings",
+            ));
+        }
+        let left = deadline - now;
         let timeout = Timespec {
             tv_sec: left.as_secs() as _,
             tv_nsec: left.subsec_nanos() as _,
@@ -228,14 +244,19 @@ fn run_probe() -> std::io::Result<Probed> {
         // A launcher that could not start, died, or is not this procbox's
         // (its hello refuses it later) leaves no findings: a probe process
         // answers instead.
-        match read_until_end(answer, LAUNCHER_BOUND).and_then(|json| decode(&json)) {
+        match read_until_end(answer, ANSWER_BOUND).and_then(|json| decode(&json)) {
             Ok(found) => return Ok(found),
             Err(e) => tracing::debug!("the launcher's probe gave no findings ({e}): starting a probe process"),
         }
     }
-    let Alone { pid, mut answer } = start()?;
-    let mut json = Vec::new();
-    let read = answer.read_to_end(&mut json);
+    let Alone { pid, answer } = start()?;
+    let read = read_until_end(answer, ANSWER_BOUND);
+    if read.is_err() {
+        // Owned and unreaped: the pid cannot have been reused.
+        if let Some(probe) = rustix::process::Pid::from_raw(pid) {
+            let _ = rustix::process::kill_process(probe, rustix::process::Signal::KILL);
+        }
+    }
     let status = loop {
         match rustix::process::waitpid(
             rustix::process::Pid::from_raw(pid),
@@ -247,7 +268,7 @@ fn run_probe() -> std::io::Result<Probed> {
         }
     };
     crate::sys::owned::release(pid);
-    read?;
+    let json = read?;
     if !(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0) {
         return Err(not_a_probe(format!("it ended with status {status:#x}")));
     }
@@ -324,5 +345,23 @@ mod tests {
         image::reap(pid);
         crate::sys::owned::release(pid);
         assert_eq!(in_fork, decode(&json).unwrap(), "a probe process found otherwise");
+    }
+
+    /// A writer that never stops (a wrong launcher program printing) does
+    /// not hold a run past the bound, nor grow its memory without end.
+    #[test]
+    fn a_writer_that_never_stops_is_cut_off() {
+        use std::io::Write;
+        let (answer, mut writer) = std::io::pipe().unwrap();
+        let chatter = std::thread::spawn(move || while writer.write_all(&[b'x'; 4096]).is_ok() {});
+        let started = Instant::now();
+        let read = read_until_end(answer, Duration::from_millis(200));
+        let kind = read.expect_err("an endless answer was accepted").kind();
+        assert!(
+            matches!(kind, std::io::ErrorKind::InvalidData | std::io::ErrorKind::TimedOut),
+            "{kind:?}"
+        );
+        assert!(started.elapsed() < Duration::from_secs(5), "{:?}", started.elapsed());
+        chatter.join().unwrap();
     }
 }

@@ -12,16 +12,24 @@ use std::io;
 /// would stay held forever in the child. With one thread, the child may do
 /// whatever the parent could: allocate, make a namespace, probe.
 ///
-/// Runs in the launcher (its namespace's init) and in the launcher's
-/// probe: single-threaded processes exec'd from procbox's image. Not
-/// async-signal-safe (it reads a directory): never between `clone` and
-/// `exec`.
+/// Runs in single-threaded processes exec'd from procbox's image: the
+/// launcher (its probe, its namespace's init) and the probe process (its
+/// namespace's init). Not async-signal-safe (it reads a directory): never
+/// between `clone` and `exec`. Fails closed: a process whose `/proc/self`
+/// cannot be listed (no `/proc`, or a launcher that already moved into its
+/// namespace's mounts, where `/proc` does not show it) or that has a
+/// thread it did not start (a library's constructor) may not fork, and so
+/// makes no namespace.
 ///
 /// # Errors
-/// `Unsupported` when the process has other threads or they cannot be
-/// counted; else the OS error of `clone`.
+/// `Unsupported` when the process has other threads; the OS error of
+/// listing them, or of `clone`.
 pub(crate) fn fork_alone(flags: libc::c_int) -> io::Result<libc::pid_t> {
-    let threads = std::fs::read_dir("/proc/self/task")?.count();
+    let mut threads = 0;
+    for task in std::fs::read_dir("/proc/self/task")? {
+        task?;
+        threads += 1;
+    }
     if threads != 1 {
         return Err(io::Error::new(
             io::ErrorKind::Unsupported,
