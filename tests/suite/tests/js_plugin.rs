@@ -20,12 +20,16 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use procbox_tests::language::{code_blocks, is_wasm, repo, sleeping_with, tsc, JAVASCRIPT};
-use procbox_tests::{git_in, git_repository, procbox, procbox_in};
+use procbox_tests::{git_in, git_repository, procbox, procbox_in, procbox_long};
 use tokio::sync::OnceCell;
 
 /// Generous, for a first run: npm install, componentize (about 15 s) and
-/// the cold compile, on a machine that may be busy.
-const DEADLINE: Duration = Duration::from_secs(300);
+/// the cold compile, on a machine that may be busy (CI's has been 2.5 times
+/// slower than a quiet one), and the 100 MB stream below.
+const DEADLINE: Duration = Duration::from_secs(600);
+
+/// The 100 MB stream's run: about 20 s on a quiet machine.
+const STREAM_DEADLINE: Duration = Duration::from_secs(240);
 
 async fn within<T>(test: impl Future<Output = T>) -> T {
     tokio::time::timeout(DEADLINE, test).await.expect("test deadline")
@@ -298,12 +302,18 @@ static CONCURRENT: OnceCell<Result<PathBuf, String>> = OnceCell::const_new();
 
 /// `procbox run concurrent.wasm FLAGS -- CHECK ARGS` (tests/fixtures/js/concurrent).
 async fn concurrent(flags: &[&str], check: &[&str]) -> Option<procbox_tests::Run> {
+    concurrent_long(flags, check, procbox_tests::RUN_DEADLINE).await
+}
+
+/// [`concurrent`] with its own bound on the run (the build is bounded by
+/// the test's [`DEADLINE`]).
+async fn concurrent_long(flags: &[&str], check: &[&str], deadline: Duration) -> Option<procbox_tests::Run> {
     let wasm = JAVASCRIPT.plugin(&CONCURRENT, "concurrent").await?;
     let mut argv = vec!["run", wasm.to_str().unwrap()];
     argv.extend(flags);
     argv.push("--");
     argv.extend(check);
-    Some(procbox(&argv).await)
+    Some(procbox_long(&argv, deadline).await)
 }
 
 /// `Promise.all` of two `sleep 1` takes about 1 s, not 2; and two `$`
@@ -404,7 +414,11 @@ async fn streaming_lines_stays_within_the_plugin_memory_cap() {
         // string for the collector (it needed 64 MiB before lines were
         // decoded one by one; 14 MiB now).
         let bytes: u64 = 100_000_000;
-        let run = concurrent(&flags, &["stream", &bytes.to_string()]).await.unwrap();
+        // A million lines through an interpreter take about 20 s on a quiet
+        // machine and passed the 60 s of one ordinary run on a busy CI one.
+        let run = concurrent_long(&flags, &["stream", &bytes.to_string()], STREAM_DEADLINE)
+            .await
+            .unwrap();
         assert_eq!(run.code, Some(0), "{run:?}");
         // fold -w 99: lines of 99 characters and their newlines, plus the
         // newline that ends the last, shorter one.
