@@ -135,11 +135,23 @@ impl Background {
                     return line;
                 }
             }
-            panic!("procbox ended without printing {text:?}; saw {:?}", self.seen)
+            let stderr = self.rest_of_stderr().await;
+            panic!("procbox ended without printing {text:?}; saw {:?}; stderr: {stderr}", self.seen)
         };
         tokio::time::timeout(RUN_DEADLINE, read)
             .await
             .expect("waiting for output")
+    }
+
+    /// What procbox wrote to stderr, for a failure's message: read to its
+    /// end (procbox has ended, or is about to), or empty if taken.
+    async fn rest_of_stderr(&mut self) -> String {
+        use tokio::io::AsyncReadExt;
+        let mut stderr = String::new();
+        if let Some(mut pipe) = self.child.stderr.take() {
+            let _ = pipe.read_to_string(&mut stderr).await;
+        }
+        stderr
     }
 
     /// Sends `signal` to procbox.
