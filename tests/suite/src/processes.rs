@@ -136,7 +136,10 @@ impl Background {
                 }
             }
             let stderr = self.rest_of_stderr().await;
-            panic!("procbox ended without printing {text:?}; saw {:?}; stderr: {stderr}", self.seen)
+            panic!(
+                "procbox ended without printing {text:?}; saw {:?}; stderr: {stderr}",
+                self.seen
+            )
         };
         tokio::time::timeout(RUN_DEADLINE, read)
             .await
