@@ -16,7 +16,6 @@
 
 use std::fs::File;
 use std::io::{BufRead, BufReader, Write};
-use std::os::fd::AsRawFd;
 
 use procbox::gate::suggest::narrowest_rule;
 use procbox::grants::{GrantStore, Remembered};
@@ -185,8 +184,7 @@ fn converse(request: &Unmatched, can_remember: bool) -> std::io::Result<(Answer,
     let program = request.program.display().to_string();
     let rule = narrowest_rule(&program, &request.args);
     // Input typed (or injected) before the question is not an answer to it.
-    // SAFETY: tcflush on a terminal descriptor we own.
-    unsafe { libc::tcflush(tty.as_raw_fd(), libc::TCIFLUSH) };
+    let _ = rustix::termios::tcflush(&tty, rustix::termios::QueueSelector::IFlush);
     let mut out = &tty;
     writeln!(
         out,
@@ -260,8 +258,7 @@ pub fn confirm_changed(
     extra: Option<&[String]>,
 ) -> std::io::Result<bool> {
     let tty = open_tty()?;
-    // SAFETY: tcflush on a terminal descriptor we own.
-    unsafe { libc::tcflush(tty.as_raw_fd(), libc::TCIFLUSH) };
+    let _ = rustix::termios::tcflush(&tty, rustix::termios::QueueSelector::IFlush);
     let mut out = &tty;
     writeln!(
         out,

@@ -16,7 +16,7 @@ use procbox::{ChildNet, Strictness};
 
 use super::super::failure::Failure;
 use super::super::output::{emit, stderr_line};
-use super::throwaway::{c_path, wait_for};
+use super::throwaway::{c_path, in_a_fork};
 
 /// Exit status when a requirement is not met.
 pub const EXIT_MISSING: u8 = 1;
@@ -173,13 +173,8 @@ fn cgroup() -> Result<String, String> {
 fn join_in_child(procs: &std::path::Path) -> Result<(), String> {
     use rustix::fs::{Mode, OFlags};
     let path = c_path(procs)?;
-    // SAFETY: fork has no preconditions; the child makes only system calls
-    // on the path prepared before the fork, and exits.
-    let pid = unsafe { libc::fork() };
-    if pid < 0 {
-        return Err(format!("fork: {}", std::io::Error::last_os_error()));
-    }
-    if pid == 0 {
+    // In the child: system calls only, on the path prepared before the fork.
+    let joined = in_a_fork(|| {
         // "0": the writing process itself, in v1 and v2 alike.
         let joined = rustix::fs::open(path.as_c_str(), OFlags::WRONLY | OFlags::CLOEXEC, Mode::empty())
             .and_then(|procs| rustix::io::write(&procs, b"0"));
@@ -188,11 +183,9 @@ fn join_in_child(procs: &std::path::Path) -> Result<(), String> {
             Ok(_) => libc::EIO,
             Err(e) => e.raw_os_error(),
         };
-        // SAFETY: ends the forked child at once, without running any of
-        // the parent's exit handlers.
-        unsafe { libc::_exit(errno.clamp(0, 255)) }
-    }
-    match wait_for(pid)? {
+        errno.clamp(0, 255)
+    });
+    match joined? {
         0 => Ok(()),
         errno => Err(std::io::Error::from_raw_os_error(errno).to_string()),
     }

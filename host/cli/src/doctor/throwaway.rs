@@ -162,22 +162,10 @@ fn run_child(scratch: &Scratch, ruleset: Option<&OwnedFd>, programs: &[libc::soc
     let readable = c_path(&scratch.0.join("readable"))?;
     let hidden = c_path(&scratch.0.join("hidden"))?;
     let ruleset_fd = ruleset.map(AsRawFd::as_raw_fd);
-    // SAFETY: fork has no preconditions; the child runs only
-    // async-signal-safe system calls on the locals above and exits.
-    let pid = unsafe { libc::fork() };
-    if pid < 0 {
-        return Err(format!("fork: {}", std::io::Error::last_os_error()));
-    }
-    if pid == 0 {
-        let code = match confine(ruleset_fd, programs) {
-            Ok(()) => try_gaps(ruleset_fd.is_some(), &readable, &hidden),
-            Err(_) => SETUP_FAILED,
-        };
-        // SAFETY: ends the forked child at once, without running any of
-        // the parent's exit handlers.
-        unsafe { libc::_exit(code) }
-    }
-    wait_for(pid)
+    in_a_fork(|| match confine(ruleset_fd, programs) {
+        Ok(()) => try_gaps(ruleset_fd.is_some(), &readable, &hidden),
+        Err(_) => SETUP_FAILED,
+    })
 }
 
 /// Runs in the forked child of a possibly threaded process: confines it
@@ -239,9 +227,24 @@ fn try_gaps(has_ruleset: bool, readable: &CStr, hidden: &CStr) -> i32 {
     found
 }
 
-/// Waits for a forked child of ours; its exit code.
-pub(super) fn wait_for(pid: libc::pid_t) -> Result<i32, String> {
+/// Runs `child` in a fork of this (possibly threaded) process and returns
+/// the code it exits with. `child` runs in the forked child, where only
+/// async-signal-safe system calls may run: it must work on what was
+/// prepared before the fork, without allocating or taking a lock.
+pub(super) fn in_a_fork(child: impl FnOnce() -> i32) -> Result<i32, String> {
     use rustix::process::{waitpid, Pid, WaitOptions};
+    // SAFETY: fork has no preconditions; the child runs `child`, which the
+    // caller keeps to system calls, and exits.
+    let pid = unsafe { libc::fork() };
+    if pid < 0 {
+        return Err(format!("fork: {}", std::io::Error::last_os_error()));
+    }
+    if pid == 0 {
+        let code = child();
+        // SAFETY: ends the forked child at once, without running any of
+        // the parent's exit handlers.
+        unsafe { libc::_exit(code) }
+    }
     let pid = Pid::from_raw(pid).ok_or("fork returned no child")?;
     let status = loop {
         match waitpid(Some(pid), WaitOptions::empty()) {
