@@ -117,7 +117,7 @@ impl From<io::Error> for LaunchError {
 
 /// Starts the launcher now, on the calling thread, which must live as long
 /// as the process (the launcher's death signal is tied to that thread),
-/// and has it probe the kernel ([`probes`]) before anything else.
+/// and has it probe the kernel, in a fork of itself, before anything else.
 /// Optional: without it, the first confined spawn starts the launcher
 /// from a dedicated thread, and the first run a probe process.
 ///
