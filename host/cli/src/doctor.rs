@@ -14,9 +14,12 @@ use procbox::{ChildNet, Strictness};
 use super::failure::Failure;
 use super::output::emit;
 
+mod children;
 mod gaps;
 pub mod require;
 mod throwaway;
+
+pub use children::serve_if_asked as serve_child_if_asked;
 
 /// Exit status when `--confine=require` cannot run on this kernel.
 pub const EXIT_UNENFORCEABLE: u8 = 1;

@@ -44,6 +44,11 @@ use failure::Failure;
 const SWEEP_BOUND: std::time::Duration = std::time::Duration::from_secs(5);
 
 fn main() -> ExitCode {
+    // A throw-away child of `procbox doctor` (procbox's program started
+    // anew, its role in argv[0]) does its one thing and nothing else.
+    if let Some(code) = doctor::serve_child_if_asked() {
+        return code;
+    }
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         // --help and --version, and help in place of a missing subcommand.

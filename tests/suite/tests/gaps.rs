@@ -351,7 +351,13 @@ async fn doctor_lists_what_confinement_does_not_stop_measured_here() {
         .split_once("what confinement does not stop")
         .map(|(_, rest)| rest.to_string())
         .unwrap_or_else(|| panic!("no gap section: {run:?}"));
-    // Measured by a throw-away child under Landlock and the filter.
+    // Measured by a throw-away child under Landlock and the filter (a
+    // child that could not confine itself, or read the file it may not,
+    // says so in place of this line, and the gaps below default to yes).
+    assert!(
+        section.contains("measured just now by a throw-away child: Landlock ABI"),
+        "the gaps were not measured: {section}"
+    );
     for measured in ["timestamps:", "inotify:", "file locks:", "metadata:"] {
         assert!(
             section

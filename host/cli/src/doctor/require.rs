@@ -16,7 +16,7 @@ use procbox::{ChildNet, Strictness};
 
 use super::super::failure::Failure;
 use super::super::output::{emit, stderr_line};
-use super::throwaway::{c_path, in_a_fork};
+use super::children;
 
 /// Exit status when a requirement is not met.
 pub const EXIT_MISSING: u8 = 1;
@@ -168,26 +168,35 @@ fn cgroup() -> Result<String, String> {
     ))
 }
 
-/// Forks a child that moves itself into the cgroup of `procs` (its
-/// `cgroup.procs`) and exits; whether it could.
+/// Starts a throw-away child that moves itself into the cgroup of `procs`
+/// (its `cgroup.procs`) and exits; whether it could.
 fn join_in_child(procs: &std::path::Path) -> Result<(), String> {
-    use rustix::fs::{Mode, OFlags};
-    let path = c_path(procs)?;
-    // In the child: system calls only, on the path prepared before the fork.
-    let joined = in_a_fork(|| {
-        // "0": the writing process itself, in v1 and v2 alike.
-        let joined = rustix::fs::open(path.as_c_str(), OFlags::WRONLY | OFlags::CLOEXEC, Mode::empty())
-            .and_then(|procs| rustix::io::write(&procs, b"0"));
-        let errno = match joined {
-            Ok(1) => 0,
-            Ok(_) => libc::EIO,
-            Err(e) => e.raw_os_error(),
-        };
-        errno.clamp(0, 255)
-    });
-    match joined? {
+    let ended = children::run(children::JOIN, &[procs.as_os_str()])?;
+    match ended.code {
         0 => Ok(()),
-        errno => Err(std::io::Error::from_raw_os_error(errno).to_string()),
+        _ => Err(ended.said),
+    }
+}
+
+/// The throw-away child's `main` ([`children::JOIN`]), in a process of its
+/// own started for it: `PROCS`. It writes itself into that
+/// `cgroup.procs` ("0": the writing process, in v1 and v2 alike).
+pub(super) fn join_child(args: &[std::ffi::OsString]) -> u8 {
+    use std::io::Write;
+    let [procs] = args else {
+        eprintln!("usage: {} CGROUP.PROCS", children::JOIN);
+        return 2;
+    };
+    let joined = std::fs::OpenOptions::new()
+        .write(true)
+        .open(procs)
+        .and_then(|mut file| file.write_all(b"0"));
+    match joined {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!("{e}");
+            1
+        }
     }
 }
 

@@ -1,20 +1,19 @@
-//! The throw-away child of `procbox doctor`: it confines itself with a
-//! Landlock ruleset built by procbox's own code (every filesystem right
-//! handled, one file readable) and procbox's seccomp filters, then tries
-//! what no Landlock right covers (timestamps, inotify, file locks,
-//! metadata) on a file it may not read. What it could do is what a
-//! confined child can do on this machine.
+//! The throw-away child of `procbox doctor`: a process of its own
+//! ([`children::GAPS`]) that confines itself as procbox confines a child
+//! ([`procbox::sandbox::restrict_self`]: a Landlock ruleset handling every
+//! filesystem right with one file readable, and procbox's seccomp
+//! filters), then tries what no Landlock right covers (timestamps,
+//! inotify, file locks, metadata) on a file it may not read. What it could
+//! do is what a confined child can do on this machine.
 
-use std::ffi::{CStr, CString};
-use std::os::fd::{AsRawFd, OwnedFd};
-use std::os::unix::ffi::OsStrExt;
+use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
-use procbox::sandbox::filter;
 use procbox::sandbox::plan::{ChildPlan, TreePlan};
 use procbox::sandbox::probe::KernelSupport;
-use procbox::sandbox::ruleset;
 use procbox::ChildNet;
+
+use super::children;
 
 /// What the throw-away child could do (`None`: not measured).
 #[derive(Debug, Default)]
@@ -93,107 +92,81 @@ impl Drop for Scratch {
     }
 }
 
-pub(super) fn c_path(path: &Path) -> Result<CString, String> {
-    CString::new(path.as_os_str().as_bytes()).map_err(|e| e.to_string())
-}
-
 /// Exit bits of the throw-away child.
-const TIMESTAMPS: i32 = 1;
-const INOTIFY: i32 = 2;
-const FLOCK: i32 = 4;
-const STAT: i32 = 8;
+const TIMESTAMPS: u8 = 1;
+const INOTIFY: u8 = 2;
+const FLOCK: u8 = 4;
+const STAT: u8 = 8;
 /// The hidden file could be read: the ruleset did not hold.
-const NOT_CONFINED: i32 = 64;
+const NOT_CONFINED: u8 = 64;
 /// Setting up the confinement failed.
-const SETUP_FAILED: i32 = 65;
+const SETUP_FAILED: u8 = 65;
 
 fn measure(kernel: KernelSupport) -> Result<Measured, String> {
     let scratch = Scratch::new()?;
-    let plan = ChildPlan {
-        read: vec![scratch.0.join("readable")],
+    let abi = kernel.landlock_abi.to_string();
+    let seccomp = if kernel.seccomp { "seccomp" } else { "no-seccomp" };
+    let ended = children::run(children::GAPS, &[abi.as_ref(), seccomp.as_ref(), scratch.0.as_os_str()])?;
+    match ended.code {
+        NOT_CONFINED => return Err("the Landlock ruleset did not hold in the throw-away child".into()),
+        SETUP_FAILED => return Err(format!("the throw-away child could not confine itself: {}", ended.said)),
+        _ => {}
+    }
+    Ok(Measured {
+        landlock: kernel.landlock_abi > 0,
+        seccomp: kernel.seccomp,
+        abi: kernel.landlock_abi,
+        failed: None,
+        timestamps: Some(ended.code & TIMESTAMPS != 0),
+        inotify: Some(ended.code & INOTIFY != 0),
+        flock: Some(ended.code & FLOCK != 0),
+        stat: Some(ended.code & STAT != 0),
+    })
+}
+
+/// The plan of the throw-away child: procbox's confinement for a child
+/// granted `dir`'s `readable` file and nothing else (`dir` is its
+/// `$TMPDIR`, as a run's private directory is).
+fn plan(abi: u32, seccomp: bool, dir: &Path) -> ChildPlan {
+    ChildPlan {
+        read: vec![dir.join("readable")],
         write: Vec::new(),
         write_files: Vec::new(),
         exec: Vec::new(),
         net: ChildNet::default(),
-        tmp: scratch.0.clone(),
-        abi: kernel.landlock_abi,
-        seccomp: kernel.seccomp,
+        tmp: dir.to_path_buf(),
+        abi,
+        seccomp,
         drop_caps: false,
         tree: TreePlan::default(),
+    }
+}
+
+/// The throw-away child's `main` ([`children::GAPS`]), in a process of its
+/// own started for it: `ABI seccomp|no-seccomp DIR`. It confines itself
+/// under [`plan`], tries each gap on `DIR/hidden` and returns the bits of
+/// what it could do.
+pub(super) fn gaps_child(args: &[OsString]) -> u8 {
+    let [abi, seccomp, dir] = args else {
+        eprintln!("usage: {} ABI seccomp|no-seccomp DIR", children::GAPS);
+        return SETUP_FAILED;
     };
-    let ruleset = ruleset::build(&plan).map_err(|e| e.to_string())?;
-    let filters = match kernel.seccomp {
-        true => vec![
-            filter::build(&plan.net).map_err(|e| e.to_string())?,
-            filter::unknown_calls(filter::FIRST_UNKNOWN_CALL).map_err(|e| e.to_string())?,
-        ],
-        false => Vec::new(),
+    let Some(abi) = abi.to_str().and_then(|abi| abi.parse().ok()) else {
+        eprintln!("not a Landlock ABI: {abi:?}");
+        return SETUP_FAILED;
     };
-    let programs: Vec<libc::sock_fprog> = filters
-        .iter()
-        .map(|program| libc::sock_fprog {
-            len: u16::try_from(program.len()).unwrap_or(u16::MAX),
-            // seccompiler's `sock_filter` has the kernel's layout, as libc's does.
-            filter: program.as_ptr() as *mut libc::sock_filter,
-        })
-        .collect();
-    let code = run_child(&scratch, ruleset.as_ref(), &programs)?;
-    match code {
-        NOT_CONFINED => return Err("the Landlock ruleset did not hold in the throw-away child".into()),
-        SETUP_FAILED => return Err("the throw-away child could not confine itself".into()),
-        _ => {}
+    let dir = Path::new(dir);
+    let plan = plan(abi, seccomp == "seccomp", dir);
+    if let Err(e) = procbox::sandbox::restrict_self(&plan) {
+        eprintln!("{e}");
+        return SETUP_FAILED;
     }
-    Ok(Measured {
-        landlock: ruleset.is_some(),
-        seccomp: !filters.is_empty(),
-        abi: kernel.landlock_abi,
-        failed: None,
-        timestamps: Some(code & TIMESTAMPS != 0),
-        inotify: Some(code & INOTIFY != 0),
-        flock: Some(code & FLOCK != 0),
-        stat: Some(code & STAT != 0),
-    })
+    try_gaps(abi > 0, &dir.join("readable"), &dir.join("hidden"))
 }
 
-/// Forks the child, which confines itself and tries each gap, and returns
-/// its exit code (the bits above). Everything the child touches is
-/// prepared here, before the fork.
-fn run_child(scratch: &Scratch, ruleset: Option<&OwnedFd>, programs: &[libc::sock_fprog]) -> Result<i32, String> {
-    let readable = c_path(&scratch.0.join("readable"))?;
-    let hidden = c_path(&scratch.0.join("hidden"))?;
-    let ruleset_fd = ruleset.map(AsRawFd::as_raw_fd);
-    in_a_fork(|| match confine(ruleset_fd, programs) {
-        Ok(()) => try_gaps(ruleset_fd.is_some(), &readable, &hidden),
-        Err(_) => SETUP_FAILED,
-    })
-}
-
-/// Runs in the forked child of a possibly threaded process: confines it
-/// with `ruleset_fd` (inherited from the parent) and the seccomp
-/// `programs` (the parent's memory, which the child's copy keeps), with
-/// system calls only.
-fn confine(ruleset_fd: Option<i32>, programs: &[libc::sock_fprog]) -> Result<(), ()> {
-    rustix::thread::set_no_new_privs(true).map_err(drop)?;
-    if let Some(fd) = ruleset_fd {
-        // SAFETY: a system call with a descriptor and a flag word; it reads
-        // no memory of ours.
-        if unsafe { libc::syscall(libc::SYS_landlock_restrict_self, fd, 0u32) } != 0 {
-            return Err(());
-        }
-    }
-    for program in programs {
-        // SAFETY: a filter program that outlives the call.
-        if unsafe { libc::prctl(libc::PR_SET_SECCOMP, libc::SECCOMP_MODE_FILTER, program) } != 0 {
-            return Err(());
-        }
-    }
-    Ok(())
-}
-
-/// Runs in the confined child: system calls only, no allocation; the bits
-/// of what it could do to `hidden`, which it may not read (with a
-/// ruleset), and `readable`.
-fn try_gaps(has_ruleset: bool, readable: &CStr, hidden: &CStr) -> i32 {
+/// Runs in the confined child: the bits of what it could do to `hidden`,
+/// which it may not read (with a ruleset), and `readable`.
+fn try_gaps(has_ruleset: bool, readable: &Path, hidden: &Path) -> u8 {
     use rustix::fs::{self, inotify, Mode, OFlags, Timestamps, CWD};
     let read_only = OFlags::RDONLY | OFlags::CLOEXEC;
     if fs::open(hidden, read_only, Mode::empty()).is_ok() && has_ruleset {
@@ -225,36 +198,4 @@ fn try_gaps(has_ruleset: bool, readable: &CStr, hidden: &CStr) -> i32 {
         found |= STAT;
     }
     found
-}
-
-/// Runs `child` in a fork of this (possibly threaded) process and returns
-/// the code it exits with. `child` runs in the forked child, where only
-/// async-signal-safe system calls may run: it must work on what was
-/// prepared before the fork, without allocating or taking a lock.
-pub(super) fn in_a_fork(child: impl FnOnce() -> i32) -> Result<i32, String> {
-    use rustix::process::{waitpid, Pid, WaitOptions};
-    // SAFETY: fork has no preconditions; the child runs `child`, which the
-    // caller keeps to system calls, and exits.
-    let pid = unsafe { libc::fork() };
-    if pid < 0 {
-        return Err(format!("fork: {}", std::io::Error::last_os_error()));
-    }
-    if pid == 0 {
-        let code = child();
-        // SAFETY: ends the forked child at once, without running any of
-        // the parent's exit handlers.
-        unsafe { libc::_exit(code) }
-    }
-    let pid = Pid::from_raw(pid).ok_or("fork returned no child")?;
-    let status = loop {
-        match waitpid(Some(pid), WaitOptions::empty()) {
-            Ok(Some((_, status))) => break status,
-            Ok(None) => return Err("waitpid: no status".into()),
-            Err(rustix::io::Errno::INTR) => {}
-            Err(e) => return Err(format!("waitpid: {e}")),
-        }
-    };
-    status
-        .exit_status()
-        .ok_or_else(|| format!("the child ended with wait status {:#x}", status.as_raw()))
 }

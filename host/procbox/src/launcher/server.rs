@@ -262,21 +262,9 @@ fn unprivileged(dropped: &mut bool, request: &Request, in_user_namespace: bool) 
 
 fn install_filter(key: FilterKey) -> Result<FilterKey, SetupError> {
     if let Some(net) = &key {
-        let program = filter::build(net)?;
-        let unknown = filter::unknown_calls(filter::FIRST_UNKNOWN_CALL)?;
         // The launcher never needs privileges.
         rustix::thread::set_no_new_privs(true).map_err(SetupError::NoNewPrivs)?;
-        for (program, what) in [
-            (&program, "the seccomp filter"),
-            (&unknown, "the seccomp filter of unknown calls"),
-        ] {
-            // SAFETY: procbox's own programs (`filter`), which answer a
-            // refused call with an errno or kill the process, and never
-            // fake a call's success; the launcher runs no code that a
-            // refused call leaves unsound.
-            unsafe { crate::sandbox::filter::load_filter(program) }
-                .map_err(|source| SetupError::LoadFilter { what, source })?;
-        }
+        filter::install(net)?;
     }
     Ok(key)
 }

@@ -26,21 +26,12 @@ pub enum SetupError {
     /// The capabilities could not be dropped.
     #[error("dropping capabilities: {0}")]
     Capabilities(#[source] rustix::io::Errno),
-    /// Building the seccomp filter.
+    /// Building or loading the seccomp filter.
     #[error(transparent)]
     Filter(#[from] FilterError),
     /// `no_new_privs` was refused.
     #[error("no_new_privs: {0}")]
     NoNewPrivs(#[source] rustix::io::Errno),
-    /// The kernel refused a seccomp filter.
-    #[error("loading {what}: {source}")]
-    LoadFilter {
-        /// Which filter.
-        what: &'static str,
-        /// The kernel's error.
-        #[source]
-        source: std::io::Error,
-    },
     /// Building a plan's Landlock ruleset.
     #[error(transparent)]
     Ruleset(#[from] RulesetError),

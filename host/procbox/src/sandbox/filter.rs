@@ -64,6 +64,42 @@ pub enum FilterError {
         /// The architecture, as Rust names it.
         arch: &'static str,
     },
+    /// The kernel refused to load a filter.
+    #[error("loading {what}: {source}")]
+    Load {
+        /// Which filter.
+        what: &'static str,
+        /// The kernel's error.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// Builds procbox's two programs for children with `net` (the filter of
+/// [`build`] and that of [`unknown_calls`]) and loads them on the calling
+/// thread, which then carries them into everything it starts. The thread
+/// must already have `no_new_privs` (or `CAP_SYS_ADMIN`).
+///
+/// Runs in the launcher (on its only thread, before its first child) and
+/// in a process that restricts itself ([`super::restrict_self`]).
+///
+/// # Errors
+/// A program that cannot be built here, or the kernel's refusal.
+pub(crate) fn install(net: &ChildNet) -> Result<(), FilterError> {
+    let programs = [
+        (build(net)?, "the seccomp filter"),
+        (
+            unknown_calls(FIRST_UNKNOWN_CALL)?,
+            "the seccomp filter of unknown calls",
+        ),
+    ];
+    for (program, what) in &programs {
+        // SAFETY: procbox's own programs (above), which answer a refused
+        // call with an errno or kill the process, and never fake a call's
+        // success: a caller's code stays sound whatever they refuse.
+        unsafe { load_filter(program) }.map_err(|source| FilterError::Load { what, source })?;
+    }
+    Ok(())
 }
 
 /// The filter for children with `net`, compiled for this machine.
@@ -391,7 +427,8 @@ fn process_rules(refused: &mut BTreeMap<i64, Vec<SeccompRule>>) {
 /// Kernels before 4.17 do not know the flag: then without it.
 ///
 /// Runs in the launcher (on its only thread, before its first child, so
-/// that every child inherits the filter) and by the kernel probe.
+/// that every child inherits the filter, through [`install`]) and by the
+/// kernel probe.
 ///
 /// # Safety
 /// `program` must never make a system call report success without

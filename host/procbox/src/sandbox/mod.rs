@@ -26,7 +26,8 @@
 //! and [`filter`] turn a plan into a Landlock ruleset and a seccomp
 //! program. The plan is applied by the launcher process
 //! (`launcher`), never by a thread of procbox: a
-//! Landlock domain includes the thread that made it.
+//! Landlock domain includes the thread that made it. A helper process of
+//! an application's own can apply a plan to itself ([`restrict_self`]).
 //!
 //! Its layer (one of the kernel's three, with the process tree and the
 //! launcher) owns the plan as data, its Landlock ruleset and seccomp
@@ -42,8 +43,11 @@
 pub mod filter;
 pub mod plan;
 pub mod probe;
+mod restrict;
 pub mod ruleset;
 pub mod run_tmp;
+
+pub use restrict::{restrict_self, RestrictError, Restricted};
 
 use std::fmt;
 use std::path::PathBuf;
