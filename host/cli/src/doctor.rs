@@ -9,7 +9,7 @@
 
 use procbox::process_tree::namespace::NamespaceSupport;
 use procbox::sandbox::probe::{self, KernelSupport, ABI_FILES, ABI_LOG, ABI_SCOPE, ABI_TCP};
-use procbox::{ChildNet, Strictness};
+use procbox::{ChildNet, Enforcement, Strictness};
 
 use super::failure::Failure;
 use super::output::emit;
@@ -95,7 +95,7 @@ fn confinement(out: &mut String, kernel: KernelSupport) {
 /// Whether the default `--confine=require` runs plugins here: the exit
 /// status.
 fn confine_verdict(out: &mut String, kernel: KernelSupport) -> u8 {
-    let verdict = |net: &ChildNet| probe::enforcement(Strictness::Require, net, kernel);
+    let verdict = |net: &ChildNet| Enforcement::decide(Strictness::Require, net, kernel);
     let mut ports = ChildNet::default();
     ports.add("443").expect("a valid grant");
     match (verdict(&ChildNet::default()), verdict(&ports)) {

@@ -29,6 +29,7 @@ mod gaps;
 mod hardening;
 mod js_plugin;
 mod launcher;
+mod layers;
 mod leftovers;
 mod lifecycle;
 mod many_runs;

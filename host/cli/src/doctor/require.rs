@@ -12,7 +12,7 @@
 
 use procbox::process_tree::namespace::NamespaceSupport;
 use procbox::sandbox::probe::{self, KernelSupport, ABI_FILES};
-use procbox::{ChildNet, Strictness};
+use procbox::{ChildNet, Enforcement, Strictness};
 
 use super::super::failure::Failure;
 use super::super::output::{emit, stderr_line};
@@ -233,7 +233,7 @@ fn landlock(kernel: KernelSupport) -> Result<String, String> {
 /// procbox counts the kernel as enforcing nothing).
 fn probe_failure(kernel: KernelSupport) -> Option<String> {
     // Every mode but off asks the probe process first, whatever the kernel.
-    probe::enforcement(Strictness::BestEffort, &ChildNet::default(), kernel)
+    Enforcement::decide(Strictness::BestEffort, &ChildNet::default(), kernel)
         .err()
         .map(|e| e.to_string())
 }

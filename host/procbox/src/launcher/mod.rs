@@ -48,13 +48,18 @@
 //! is started with too ([`launch`]: `clone(CLONE_VM | CLONE_VFORK)` and
 //! `exec`), what a child does to itself before `exec` ([`setup`]), the
 //! launcher process, its protocol ([`wire`]) and the kernel probe
-//! ([`probes`]). It may use `sys`, and the sandbox and the process tree
-//! for the plans it applies and the probes it runs; they use it back only
-//! for the probe's findings and the launchers' pids, the one circle left
-//! between layers. The supervisor and the spawn path, above, use it.
+//! ([`probes`]), and the verdicts that rest on the probe's findings
+//! ([`findings`]: `KernelSupport::get`, `Enforcement::decide`,
+//! `NamespaceSupport::get`, `Containment::decide`). It may use `sys`, and
+//! the sandbox and the process tree for the plans it applies, the probes
+//! it runs and the verdicts' rules; they never use it (the sweeps learn
+//! the launchers' pids through `sys::owned`, where this layer names the
+//! function that lists them). The supervisor and the spawn path, above,
+//! use it.
 
 mod entry;
 mod exit;
+mod findings;
 mod image;
 pub mod launch;
 mod link;
@@ -143,8 +148,8 @@ pub fn start_early() -> io::Result<()> {
 }
 
 /// The launchers' pids and their inits', running or being reaped: the
-/// sweeps of escaped processes leave them alone.
-pub fn pids() -> Vec<libc::pid_t> {
+/// sweeps of escaped processes leave them alone (`sys::owned::helpers`).
+fn pids() -> Vec<libc::pid_t> {
     let launchers = lock();
     let Some(launchers) = launchers.as_ref() else {
         return Vec::new();
@@ -409,6 +414,8 @@ enum Hello {
 /// procbox's protocol, now or by its link ([`Hello`]). With `probe`, the
 /// write end of [`probes::ask_early`]'s pipe, it probes the kernel first.
 fn start_launcher(hello: Hello, probe: Option<BorrowedFd<'_>>) -> io::Result<Arc<Link>> {
+    // Before the first launcher exists: the sweeps must know it is ours.
+    crate::sys::owned::list_helpers_with(pids);
     use rustix::net::{socketpair, AddressFamily, SocketFlags, SocketType};
     let (ours, theirs) = socketpair(AddressFamily::UNIX, SocketType::STREAM, SocketFlags::CLOEXEC, None)?;
     let procbox = rustix::process::getpid().as_raw_nonzero().get();

@@ -10,13 +10,14 @@
 
 use std::io::Read;
 use std::os::fd::AsFd;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
 use super::{entry, image};
 use crate::process_tree::namespace::NoNamespace;
+use crate::process_tree::ProbeError;
 
 /// What the probe process found.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -30,17 +31,11 @@ pub struct Probed {
     pub namespace: Result<bool, NoNamespace>,
 }
 
-/// Why the probe process gave no answer: it could not be started, or did
-/// not answer as procbox's probe.
-#[derive(Debug, Clone, thiserror::Error)]
-#[error(transparent)]
-pub struct ProbeError(Arc<std::io::Error>);
-
 /// The probe's findings, once per process; `Err` when the probe process
 /// could not run.
 pub fn probed() -> &'static Result<Probed, ProbeError> {
     PROBED.get_or_init(|| {
-        let found = run_probe().map_err(|e| ProbeError(Arc::new(e)));
+        let found = run_probe().map_err(ProbeError::new);
         if let Err(e) = &found {
             tracing::warn!("{e}: procbox counts this kernel as enforcing nothing");
         }

@@ -186,7 +186,7 @@ impl Policy {
     /// # Errors
     /// Under `require`, why this kernel cannot enforce what the grants need.
     pub fn enforcement(&self) -> Result<Enforcement, Unenforceable> {
-        crate::sandbox::probe::enforcement(self.confinement.mode, &self.confinement.net, KernelSupport::get())
+        Enforcement::decide(self.confinement.mode, &self.confinement.net, KernelSupport::get())
     }
 
     /// What the running kernel will contain under this policy (the

@@ -2,6 +2,7 @@
 //! and the containment a policy gets from them.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
 /// Why a run's cgroups cannot be found, made or joined here.
 #[derive(Debug, thiserror::Error)]
@@ -123,6 +124,21 @@ impl From<NamespaceError> for NoNamespace {
     }
 }
 
+/// Why the kernel probe gave no answer: its process (the launcher's fork,
+/// or a probe of its own) could not be started, or did not answer as
+/// procbox's probe. Without an answer nothing can confine or contain
+/// children.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error(transparent)]
+pub struct ProbeError(Arc<std::io::Error>);
+
+impl ProbeError {
+    /// Why the probe gave no answer.
+    pub(crate) fn new(why: std::io::Error) -> ProbeError {
+        ProbeError(Arc::new(why))
+    }
+}
+
 /// Why a policy's children cannot be contained as it asks.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -133,7 +149,7 @@ pub enum ContainmentError {
         "cannot contain children: {0}; name a program that can run as procbox's launcher \
          (`procbox::set_launcher_program`), or set `contain = off`"
     )]
-    NoLauncher(crate::launcher::probes::ProbeError),
+    NoLauncher(ProbeError),
     /// `contain = require`, and this kernel gives children no PID namespace.
     #[error(
         "`contain = require`: children cannot get a PID namespace here ({0}); \

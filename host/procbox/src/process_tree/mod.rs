@@ -4,14 +4,14 @@
 //! be enforced is one ladder, `Strictness` (`--contain`, `--confine`).
 //!
 //! Its layer (one of the kernel's three, with the sandbox and the
-//! launcher) owns the PID namespace and its init, the `--contain` verdict
+//! launcher) owns the PID namespace and its init, the `--contain` ladder
 //! ([`namespace`]), the run's and each measured child's cgroups
 //! ([`cgroup`], [`measure`]) and the subreaper's sweep (this file). It may
-//! use `sys`, `exit` and the terms of a grant (`terms`), and the launcher
-//! for the probe's findings and for the launchers' own pids, which the
-//! sweep leaves alone (`launcher::probes`, `launcher::pids`): the
-//! launcher enters this layer's namespace and cgroups, so that use is the
-//! one circle left between layers, with the sandbox's.
+//! use `sys`, `exit` and the terms of a grant (`terms`), never the
+//! launcher, which enters this layer's namespace and cgroups: the methods
+//! that ask the probe (`NamespaceSupport::get`, `Containment::decide`)
+//! live with it (`launcher::findings`), and the sweep learns the
+//! launchers' own pids, which it leaves alone, from `sys::owned`.
 //!
 //! - **The kernel's** ([`namespace`]): children in a PID namespace whose
 //!   init dies with procbox, with a private `/proc`. Where the kernel
@@ -38,7 +38,7 @@ use std::time::Duration;
 use rustix::event::{PollFd, PollFlags, Timespec};
 use rustix::process::{Pid, WaitOptions, WaitStatus};
 
-pub use crate::launcher::probes::ProbeError;
+pub use errors::ProbeError;
 pub use namespace::Containment;
 
 /// Makes this process the subreaper of its descendants (Linux 3.4+).
@@ -82,7 +82,7 @@ pub fn cloexec_inherited_fds() -> io::Result<()> {
 pub fn children() -> Vec<libc::pid_t> {
     let mut pids = all_children();
     // The launchers are ours, not the plugin's: they outlive runs.
-    let launchers = crate::launcher::pids();
+    let launchers = crate::sys::owned::helpers();
     pids.retain(|pid| !launchers.contains(pid));
     pids
 }
@@ -170,7 +170,7 @@ pub async fn kill_adopted(bound: Duration) -> usize {
 /// before the children (one is listed until reaped, so a launcher in the
 /// listing was in that list).
 fn kill_strays() -> Vec<libc::pid_t> {
-    let launchers = crate::launcher::pids();
+    let launchers = crate::sys::owned::helpers();
     let owned = crate::sys::owned::Owned::lock();
     let mut pids = all_children();
     pids.retain(|pid| !launchers.contains(pid) && !owned.contains(*pid));

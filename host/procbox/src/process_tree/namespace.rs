@@ -23,8 +23,6 @@
 //! `CLONE_PARENT` is refused *to* an init, which is why the launcher is not
 //! the init itself.
 
-use std::sync::OnceLock;
-
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 
 use rustix::io::Errno;
@@ -44,28 +42,19 @@ pub struct NamespaceSupport {
     pub pretended: bool,
 }
 
+// `NamespaceSupport::get` and `Containment::decide`, which ask the probe,
+// are the launcher's (`launcher::findings`): the probe runs in its image.
+
 impl NamespaceSupport {
-    /// The kernel's support, probed once per process by making a namespace
-    /// for real in the probe process.
-    pub fn get() -> &'static NamespaceSupport {
-        static PROBED: OnceLock<NamespaceSupport> = OnceLock::new();
-        PROBED.get_or_init(|| {
-            if crate::sys::pretend::pretended("PROCBOX_PRETEND_NO_PIDNS").is_some_and(|v| v == "1") {
-                return NamespaceSupport {
-                    works: Err(NoNamespace {
-                        reason: "PROCBOX_PRETEND_NO_PIDNS=1 pretends this kernel has none".into(),
-                    }),
-                    pretended: true,
-                };
-            }
-            let works = match crate::launcher::probes::probed() {
-                Ok(found) => found.namespace.clone(),
-                Err(e) => Err(NoNamespace { reason: e.to_string() }),
-            };
-            NamespaceSupport {
-                works,
-                pretended: false,
-            }
+    /// What `PROCBOX_PRETEND_NO_PIDNS=1` (debug builds only) makes of the
+    /// probe's findings: no namespace. `None` when it is not set.
+    pub(crate) fn pretended_none() -> Option<NamespaceSupport> {
+        let set = crate::sys::pretend::pretended("PROCBOX_PRETEND_NO_PIDNS").is_some_and(|v| v == "1");
+        set.then(|| NamespaceSupport {
+            works: Err(NoNamespace {
+                reason: "PROCBOX_PRETEND_NO_PIDNS=1 pretends this kernel has none".into(),
+            }),
+            pretended: true,
         })
     }
 }
@@ -82,25 +71,23 @@ pub struct Containment {
 }
 
 impl Containment {
-    /// Applies the ladder to this kernel.
+    /// `contain = off`: no PID namespace, and nothing asked of the kernel.
+    pub(crate) fn off() -> Containment {
+        Containment {
+            mode: Strictness::Off,
+            pid_namespace: false,
+            missing: None,
+        }
+    }
+
+    /// The ladder: what `mode` makes of `support`, once a launcher runs
+    /// (`Containment::decide` asks that first, in the launcher's layer).
     ///
     /// # Errors
-    /// Under `require`, what the kernel lacks and the knob; whatever the
-    /// mode, that no launcher could be started.
-    pub fn decide(mode: Strictness) -> Result<Containment, ContainmentError> {
-        if mode == Strictness::Off {
-            return Ok(Containment {
-                mode,
-                pid_namespace: false,
-                missing: None,
-            });
-        }
-        // No helper process ran: no PID namespace can be made, and nothing
-        // is forked from procbox in the launcher's place.
-        if let Err(why) = crate::launcher::probes::probed() {
-            return Err(ContainmentError::NoLauncher(why.clone()));
-        }
-        match &NamespaceSupport::get().works {
+    /// Under `require`, what the kernel lacks and the knob.
+    pub(crate) fn ladder(mode: Strictness, support: &NamespaceSupport) -> Result<Containment, ContainmentError> {
+        match &support.works {
+            _ if mode == Strictness::Off => Ok(Containment::off()),
             Ok(_) => Ok(Containment {
                 mode,
                 pid_namespace: true,

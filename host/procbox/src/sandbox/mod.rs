@@ -32,13 +32,13 @@
 //! Its layer (one of the kernel's three, with the process tree and the
 //! launcher) owns the plan as data, its Landlock ruleset and seccomp
 //! program (and loading one, `filter::load_filter`), the probe's
-//! Landlock and seccomp findings and the `--confine` verdict ([`probe`]),
-//! and the run's `$TMPDIR` ([`run_tmp`]). It may use `sys` and the words
-//! of a grant (`terms`: `Source`, `Strictness`), and the launcher only for
-//! the probe's findings (`launcher::probes`): the launcher runs this
-//! layer's plans and probe, so that use is the one circle left between
-//! layers. The policy reads the grants into a plan (`Planner::planned`);
-//! this layer does not know the policy.
+//! Landlock and seccomp test and the `--confine` ladder ([`probe`]), and
+//! the run's `$TMPDIR` ([`run_tmp`]). It may use `sys` and the words of a
+//! grant (`terms`: `Source`, `Strictness`), never the launcher, which
+//! runs this layer's plans and probe: the methods that ask the probe
+//! (`KernelSupport::get`, `Enforcement::decide`) live with it
+//! (`launcher::findings`). The policy reads the grants into a plan
+//! (`Planner::planned`); this layer does not know the policy.
 
 pub mod filter;
 pub mod plan;

@@ -13,7 +13,6 @@
 //! ([`pretended`]).
 
 use std::fmt;
-use std::sync::OnceLock;
 
 use super::ChildNet;
 use crate::terms::Strictness;
@@ -40,13 +39,8 @@ pub struct KernelSupport {
     pub pretended: bool,
 }
 
-impl KernelSupport {
-    /// The kernel's support, probed once per process.
-    pub fn get() -> KernelSupport {
-        static PROBED: OnceLock<KernelSupport> = OnceLock::new();
-        *PROBED.get_or_init(|| pretend(probe()))
-    }
-}
+// `KernelSupport::get`, which asks the probe, is the launcher's
+// (`launcher::findings`): the probe runs in its image.
 
 /// The Linux release that brought each Landlock ABI, for messages.
 pub fn linux_for_abi(abi: u32) -> &'static str {
@@ -64,7 +58,9 @@ pub fn linux_for_abi(abi: u32) -> &'static str {
 #[doc(hidden)]
 pub use crate::sys::pretend::pretended;
 
-fn pretend(mut found: KernelSupport) -> KernelSupport {
+/// `found` lowered by the test switches (`PROCBOX_PRETEND_LANDLOCK_ABI`,
+/// `PROCBOX_PRETEND_NO_SECCOMP`).
+pub(crate) fn pretend(mut found: KernelSupport) -> KernelSupport {
     if let Some(abi) = pretended("PROCBOX_PRETEND_LANDLOCK_ABI").and_then(|v| v.parse::<u32>().ok()) {
         if abi < found.landlock_abi {
             found.landlock_abi = abi;
@@ -76,18 +72,6 @@ fn pretend(mut found: KernelSupport) -> KernelSupport {
         found.pretended = true;
     }
     found
-}
-
-fn probe() -> KernelSupport {
-    let (landlock_abi, seccomp) = match crate::launcher::probes::probed() {
-        Ok(found) => (found.landlock_abi, found.seccomp),
-        Err(_) => (0, false),
-    };
-    KernelSupport {
-        landlock_abi,
-        seccomp,
-        pretended: false,
-    }
 }
 
 /// Runs in the probe process (`launcher::probes`), which has
@@ -178,12 +162,14 @@ impl Enforcement {
 #[error("{0}")]
 pub struct Unenforceable(pub String);
 
-/// The ladder: what `mode` and the grants need against what `kernel` has.
+/// The ladder: what `mode` and the grants need against what `kernel` has,
+/// once a launcher runs (`Enforcement::decide` asks that first, in the
+/// launcher's layer).
 ///
 /// # Errors
 /// Under [`Strictness::Require`], the first need the kernel cannot meet,
 /// as one line that says how to go on.
-pub fn enforcement(mode: Strictness, net: &ChildNet, kernel: KernelSupport) -> Result<Enforcement, Unenforceable> {
+pub(crate) fn ladder(mode: Strictness, net: &ChildNet, kernel: KernelSupport) -> Result<Enforcement, Unenforceable> {
     if mode == Strictness::Off {
         return Ok(Enforcement {
             mode,
@@ -192,14 +178,6 @@ pub fn enforcement(mode: Strictness, net: &ChildNet, kernel: KernelSupport) -> R
             missing: Vec::new(),
             gaps: vec!["confinement is off (`confine = off`): children have your full authority".into()],
         });
-    }
-    // No helper process ran: nothing can confine children, and nothing is
-    // forked from procbox in the launcher's place, whatever the mode.
-    if let Err(why) = crate::launcher::probes::probed() {
-        return Err(Unenforceable(format!(
-            "cannot confine children: {why}; name a program that can run as procbox's launcher \
-             (`procbox::set_launcher_program`), or set `confine = off`"
-        )));
     }
     let abi = kernel.landlock_abi;
     let mut missing = Vec::new();
@@ -292,14 +270,6 @@ mod tests {
     }
 
     #[test]
-    fn this_kernel_is_probed_for_real() {
-        let found = probe();
-        // The machines procbox is developed and tested on have ABI 7.
-        assert!(found.landlock_abi >= ABI_FILES, "{found}");
-        assert!(found.seccomp, "{found}");
-    }
-
-    #[test]
     fn require_refuses_each_missing_rung() {
         let ports = {
             let mut net = ChildNet::default();
@@ -307,7 +277,7 @@ mod tests {
             net
         };
         let none = ChildNet::default();
-        let refused = |abi, seccomp, net: &ChildNet| enforcement(Strictness::Require, net, kernel(abi, seccomp));
+        let refused = |abi, seccomp, net: &ChildNet| ladder(Strictness::Require, net, kernel(abi, seccomp));
         assert!(refused(7, true, &ports).is_ok());
         assert!(refused(3, true, &none).is_ok());
         let err = refused(2, true, &none).unwrap_err().to_string();
@@ -322,7 +292,7 @@ mod tests {
 
     #[test]
     fn best_effort_runs_and_names_every_gap() {
-        let run = enforcement(Strictness::BestEffort, &ChildNet::default(), kernel(2, false)).unwrap();
+        let run = ladder(Strictness::BestEffort, &ChildNet::default(), kernel(2, false)).unwrap();
         assert_eq!((run.abi, run.seccomp), (2, false));
         assert!(run.active());
         let gaps = format!("{}\n{}", run.missing.join("\n"), run.gaps.join("\n"));
@@ -330,19 +300,19 @@ mod tests {
         for fragment in ["ABI 3", "seccomp", "not scoped", "ELF interpreter"] {
             assert!(gaps.contains(fragment), "{fragment:?} missing from {gaps}");
         }
-        let none = enforcement(Strictness::BestEffort, &ChildNet::default(), kernel(0, false)).unwrap();
+        let none = ladder(Strictness::BestEffort, &ChildNet::default(), kernel(0, false)).unwrap();
         assert!(!none.active());
     }
 
     #[test]
     fn scoping_below_abi_6_is_reported_not_refused() {
-        let run = enforcement(Strictness::Require, &ChildNet::default(), kernel(4, true)).unwrap();
+        let run = ladder(Strictness::Require, &ChildNet::default(), kernel(4, true)).unwrap();
         assert!(run.gaps.iter().any(|g| g.contains("not scoped")), "{:?}", run.gaps);
     }
 
     #[test]
     fn off_is_explicit() {
-        let run = enforcement(Strictness::Off, &ChildNet::default(), kernel(7, true)).unwrap();
+        let run = ladder(Strictness::Off, &ChildNet::default(), kernel(7, true)).unwrap();
         assert!(!run.active());
         assert!(run.gaps[0].contains("`confine = off`"));
     }

@@ -10,9 +10,14 @@
 //! such launches are counted while in flight, and a reaper reaps nothing
 //! while any is ([`Owned::may_reap`]); the last one to finish raises
 //! SIGCHLD again, so the reaping it put off happens.
+//!
+//! The sweeps leave procbox's own helper processes alone too (the
+//! launchers, their namespaces' inits): the launcher names the function
+//! that lists them ([`list_helpers_with`]), so that the process tree,
+//! below it, needs no knowledge of it.
 
 use std::collections::HashSet;
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Mutex, MutexGuard, OnceLock};
 
 #[derive(Default)]
 struct Registry {
@@ -24,6 +29,25 @@ struct Registry {
 }
 
 static OWNED: Mutex<Option<Registry>> = Mutex::new(None);
+
+/// Lists procbox's own helper processes (the launchers and their
+/// namespaces' inits, running or being ended), set by the launcher's
+/// layer before it starts the first one.
+static HELPERS: OnceLock<fn() -> Vec<libc::pid_t>> = OnceLock::new();
+
+/// Names the function that lists procbox's helper processes, which the
+/// sweeps of escaped processes leave alone. Called by whoever starts them
+/// (the launcher), before the first is started, so that no sweep can list
+/// a helper as a stray; later calls change nothing.
+pub(crate) fn list_helpers_with(list: fn() -> Vec<libc::pid_t>) {
+    let _ = HELPERS.set(list);
+}
+
+/// The pids of procbox's helper processes: children of this process that
+/// are procbox's, not a plugin's (none before the first launcher starts).
+pub(crate) fn helpers() -> Vec<libc::pid_t> {
+    HELPERS.get().map_or_else(Vec::new, |list| list())
+}
 
 /// The registry, locked.
 pub(crate) struct Owned(MutexGuard<'static, Option<Registry>>);

@@ -141,7 +141,7 @@ fn passed_env(host_env: Vec<(String, String)>, grants: &Layer, manifest: Option<
 /// Whether children run with every rung the breadth warnings count on: a
 /// Landlock ABI that handles truncation, seccomp, and confinement on.
 fn fully_confined(confinement: &Confinement) -> bool {
-    crate::sandbox::probe::enforcement(confinement.mode, &confinement.net, crate::KernelSupport::get())
+    crate::Enforcement::decide(confinement.mode, &confinement.net, crate::KernelSupport::get())
         .is_ok_and(|e| e.abi >= crate::sandbox::probe::ABI_FILES && e.seccomp && e.active())
 }
 
