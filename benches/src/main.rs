@@ -33,6 +33,7 @@ mod baselines;
 mod concurrent;
 mod rss;
 mod scenarios;
+mod stages;
 
 use rss::*;
 

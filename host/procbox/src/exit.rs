@@ -38,6 +38,49 @@ pub struct ExitStatus {
     pub usage: Usage,
     /// The whole tree's usage, when measured (a cgroup of the child's own).
     pub tree_usage: Option<TreeUsage>,
+    /// Where procbox's time went, from the request to the status.
+    pub stages: SpawnStages,
+}
+
+/// Where one child's time went in procbox, stage by stage (the monotonic
+/// clock): what a spawn and wait cost beyond the child's own run, for
+/// benchmarks and for an application's metrics.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SpawnStages {
+    /// Judging the request: the gate, and any escalation hook and
+    /// authorizer (a prompt's wait included).
+    pub judge: Duration,
+    /// Admission, the child's plan, its environment, working directory and
+    /// streams: everything before it is started.
+    pub prepare: Duration,
+    /// Starting it, until its `exec` succeeded: for a confined child the
+    /// launcher's whole round trip, of which [`SpawnStages::launcher`] is
+    /// the part inside the launcher; the rest is the request's and
+    /// reply's way through the socket and procbox's scheduling.
+    pub start: Duration,
+    /// Inside the launcher (confined or contained children only).
+    pub launcher: Option<LauncherStages>,
+    /// From its start until procbox saw it exit: the child's own run, and
+    /// the wake-up of its watcher.
+    pub run: Duration,
+    /// Reaping it: from the watcher's wake-up to its status collected.
+    pub reap: Duration,
+}
+
+/// The launcher's part of starting a child (see [`SpawnStages::start`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct LauncherStages {
+    /// From the request read to `clone`: its program and arguments made
+    /// ready, its working directory checked.
+    pub prepare: Duration,
+    /// In the child: joining its own cgroups (a measured child's tree).
+    pub cgroup_join: Duration,
+    /// In the child: `no_new_privs` and Landlock (`landlock_restrict_self`).
+    pub landlock: Duration,
+    /// The rest of `clone` to `exec`: the clone itself, the child's
+    /// signals, session, streams, directory and limits, and `execve` until
+    /// the launcher resumed.
+    pub clone_exec: Duration,
 }
 
 /// What a child's whole tree used, as its cgroup counted it.
@@ -87,7 +130,7 @@ impl Usage {
 
 #[cfg(test)]
 mod tests {
-    use super::{ExitStatus, Termination, Usage};
+    use super::{ExitStatus, SpawnStages, Termination, Usage};
     use std::time::Duration;
 
     /// The success rule of `wit/process.wit`, as the SDK's unit test states it.
@@ -100,6 +143,7 @@ mod tests {
             output_truncated,
             usage: Usage::default(),
             tree_usage: None,
+            stages: SpawnStages::default(),
         };
         let cases = [
             (status(Termination::Exited(0), false, false), true),

@@ -193,7 +193,7 @@ mod supervisor;
 mod sys;
 mod terms;
 
-pub use exit::{ExitStatus, Termination, TreeUsage, Usage};
+pub use exit::{ExitStatus, LauncherStages, SpawnStages, Termination, TreeUsage, Usage};
 pub use gate::fix::{Denial, Fix, FixStyle, Grant, GrantsFile};
 pub use gate::{
     Absence, BadCwd, BadFile, Decision, Exceeded, Gate, Invalid, Limit, Missing, OsError, OtherStream, Refusal,

@@ -158,3 +158,60 @@ async fn a_program_that_is_not_a_launcher_is_refused_in_one_line() {
         "{refused}"
     );
 }
+
+#[tokio::test]
+async fn a_spawn_says_where_its_time_went_stage_by_stage() {
+    // A confined and contained child that runs 200 ms of its own.
+    let spawner = spawner_of("sleep");
+    let request = || SpawnRequest {
+        program: "sleep".into(),
+        args: vec!["0.2".into()],
+        ..Default::default()
+    };
+    let asked = std::time::Instant::now();
+    let mut spawned = bounded!(spawner.spawn(request(), None, || Ok(None))).unwrap();
+    let status = bounded!(spawned.process.wait()).unwrap();
+    let whole = asked.elapsed();
+    assert!(status.success(), "{status:?}");
+    let stages = status.stages;
+    let launcher = stages
+        .launcher
+        .expect("a confined child's stages include the launcher's");
+    let in_launcher = launcher.prepare + launcher.cgroup_join + launcher.landlock + launcher.clone_exec;
+    assert!(launcher.landlock > std::time::Duration::ZERO, "{stages:?}");
+    assert!(launcher.clone_exec > std::time::Duration::ZERO, "{stages:?}");
+    assert!(
+        stages.start >= in_launcher,
+        "the round trip holds the launcher's part: {stages:?}"
+    );
+    // The child's own 200 ms are its run, not procbox's stages.
+    assert!(stages.run >= std::time::Duration::from_millis(200), "{stages:?}");
+    assert!(
+        stages.judge + stages.prepare + stages.start < std::time::Duration::from_millis(200),
+        "{stages:?}"
+    );
+    // From its start on, the stages are the run time procbox reports.
+    let from_start = stages.start + stages.run + stages.reap;
+    assert!(from_start >= status.duration, "{stages:?} vs {:?}", status.duration);
+    assert!(
+        from_start - status.duration < std::time::Duration::from_millis(50),
+        "{stages:?}"
+    );
+    let all = stages.judge + stages.prepare + from_start;
+    assert!(all <= whole, "{all:?} of {whole:?}: {stages:?}");
+
+    // Unconfined, no launcher takes part.
+    let policy = PolicyBuilder::new()
+        .start_dir("/")
+        .search_path(SearchPath::parse(std::ffi::OsStr::new("/usr/bin:/bin")))
+        .allow_run("sleep")
+        .confine(procbox::Strictness::Off)
+        .contain(procbox::Strictness::Off)
+        .build()
+        .unwrap();
+    let unconfined = Spawner::new(std::sync::Arc::new(policy), Hooks::default());
+    let mut spawned = bounded!(unconfined.spawn(request(), None, || Ok(None))).unwrap();
+    let status = bounded!(spawned.process.wait()).unwrap();
+    assert_eq!(status.stages.launcher, None, "{status:?}");
+    assert!(status.stages.run >= std::time::Duration::from_millis(200), "{status:?}");
+}

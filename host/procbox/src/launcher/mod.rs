@@ -78,6 +78,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use tokio::sync::oneshot;
 
+use crate::exit::LauncherStages;
 use crate::sandbox::plan::{ChildPlan, TreePlan};
 use crate::sandbox::ChildNet;
 use link::{gone, Link, Unanswered};
@@ -162,7 +163,8 @@ fn pids() -> Vec<libc::pid_t> {
 
 /// Starts `request`'s child, confined by `plan` (whose number the request
 /// carries), with `fds` (stdin, stdout, stderr, working directory). Returns
-/// its pid: a child of this process, already registered as owned.
+/// its pid (a child of this process, already registered as owned) and
+/// where the launcher's time went.
 ///
 /// # Errors
 /// The OS error of the child before `exec` (it has been reaped), or of
@@ -171,7 +173,7 @@ pub async fn launch(
     mut request: Request,
     plan: &ChildPlan,
     fds: [BorrowedFd<'_>; wire::FDS],
-) -> Result<libc::pid_t, LaunchError> {
+) -> Result<(libc::pid_t, LauncherStages), LaunchError> {
     let key: LauncherKey = (plan.seccomp.then(|| plan.net.clone()), plan.tree.clone());
     // A launcher found dead before the request went out is replaced, but
     // not forever: one that dies as soon as it starts would loop here.
@@ -321,9 +323,9 @@ fn namespace_ended(link: &Link) -> bool {
     link.init.get().is_some_and(exit::exited)
 }
 
-fn finish(reply: Reply) -> Result<libc::pid_t, LaunchError> {
+fn finish(reply: Reply) -> Result<(libc::pid_t, LauncherStages), LaunchError> {
     match reply {
-        Reply::Started { pid, .. } => Ok(pid),
+        Reply::Started { pid, stages, .. } => Ok((pid, stages)),
         Reply::Failed(wire::Failure::Child { pid, errno }) => {
             if let Some(pid) = pid {
                 image::reap(pid);

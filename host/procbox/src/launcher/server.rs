@@ -25,6 +25,7 @@ use std::sync::Arc;
 
 use super::setup_error::SetupError;
 use super::wire::{self, Failure, Reply, Request};
+use crate::exit::LauncherStages;
 use crate::launcher::launch::{clone_vfork, in_child, ChildFds, Exec, Handlers, Session, VFORK_STACK_BYTES};
 use crate::launcher::setup::ChildSetup;
 use crate::process_tree::cgroup;
@@ -63,6 +64,7 @@ pub fn serve(socket: BorrowedFd<'_>, procbox: libc::pid_t) -> i32 {
             Ok(None) => return 0,
             Err(_) => return 1,
         };
+        let received = now();
         let ready = contained(&mut namespace, &request, procbox).and_then(|entered| {
             filtered(&mut filter, &request)?;
             let in_user_namespace = entered.is_some_and(|e| e.user_namespace);
@@ -70,7 +72,7 @@ pub fn serve(socket: BorrowedFd<'_>, procbox: libc::pid_t) -> i32 {
             Ok(entered.map(|e| e.init))
         });
         let reply = match ready {
-            Ok(init) => start(&request, &fds, &mut prepared, &mut stack, procbox, init),
+            Ok(init) => start(&request, &fds, &mut prepared, &mut stack, procbox, init, received),
             Err(e) => Reply::Failed(Failure::Confinement(e.to_string())),
         };
         drop(fds);
@@ -92,6 +94,7 @@ fn start(
     stack: &mut [u8],
     procbox: libc::pid_t,
     init: Option<libc::pid_t>,
+    received: u64,
 ) -> Reply {
     let refused = |message: String| Reply::Failed(Failure::Request(message));
     let [stdin, stdout, stderr, cwd] = fds else {
@@ -155,7 +158,7 @@ fn start(
         flags: prepared.flags,
         join: &join,
     };
-    clone_child(child, stack, init)
+    clone_child(child, stack, init, received)
 }
 
 /// Opens `path` in the launcher's mount namespace, and checks that it is
@@ -289,23 +292,86 @@ struct Child<'a> {
     join: &'a [std::ffi::CString],
 }
 
-fn clone_child(child: Child<'_>, stack: &mut [u8], init: Option<libc::pid_t>) -> Reply {
-    let confine = || confine_self(child.ruleset, child.flags);
+/// Starts the child; `received` is when its request was read ([`now`]).
+fn clone_child(child: Child<'_>, stack: &mut [u8], init: Option<libc::pid_t>, received: u64) -> Reply {
+    let marks = Marks::default();
+    let confine = || {
+        marks.set(Mark::Confining);
+        let confined = confine_self(child.ruleset, child.flags);
+        marks.set(Mark::Confined);
+        confined
+    };
     // Runs in the clone child (procbox's child by `CLONE_PARENT`, sharing
     // the launcher's memory until `exec`): system calls only. Into its own
     // cgroups first: before rlimits (a low RLIMIT_NOFILE would refuse the
     // open) and before Landlock (which would refuse the files).
-    let mut run = || match join_cgroups(child.join) {
-        Ok(()) => in_child(child.exec, &child.fds, child.session, child.setup, IGNORED, &confine),
-        Err(errno) => errno,
+    let mut run = || {
+        marks.set(Mark::Joining);
+        let joined = join_cgroups(child.join);
+        marks.set(Mark::Joined);
+        match joined {
+            Ok(()) => in_child(child.exec, &child.fds, child.session, child.setup, IGNORED, &confine),
+            Err(errno) => errno,
+        }
     };
-    match clone_vfork(stack, libc::CLONE_PARENT, Handlers::NoneCaught, &mut run) {
-        Ok(Ok(pid)) => Reply::Started { pid, init },
+    let cloned = now();
+    let started = clone_vfork(stack, libc::CLONE_PARENT, Handlers::NoneCaught, &mut run);
+    let stages = marks.stages(received, cloned, now());
+    match started {
+        Ok(Ok(pid)) => Reply::Started { pid, init, stages },
         Ok(Err((pid, errno))) => Reply::Failed(Failure::Child { pid: Some(pid), errno }),
         Err(e) => Reply::Failed(Failure::Child {
             pid: None,
             errno: e.raw_os_error().unwrap_or(libc::EIO),
         }),
+    }
+}
+
+/// The monotonic clock in nanoseconds: `clock_gettime`, a system call (or
+/// the vDSO's read of the kernel's page), so the clone child may read it.
+fn now() -> u64 {
+    let now = rustix::time::clock_gettime(rustix::time::ClockId::Monotonic);
+    u64::try_from(now.tv_sec).unwrap_or(0) * 1_000_000_000 + u64::try_from(now.tv_nsec).unwrap_or(0)
+}
+
+/// The moments the clone child marks ([`Marks`]).
+#[derive(Clone, Copy)]
+enum Mark {
+    Joining,
+    Joined,
+    Confining,
+    Confined,
+}
+
+/// Times the clone child writes into the launcher's memory (which it
+/// shares until `exec`): plain atomic stores, system-call free but for the
+/// clock. The launcher reads them once `clone` has returned.
+#[derive(Default)]
+struct Marks([std::sync::atomic::AtomicU64; 4]);
+
+impl Marks {
+    fn set(&self, mark: Mark) {
+        self.0[mark as usize].store(now(), std::sync::atomic::Ordering::Relaxed);
+    }
+
+    fn get(&self, mark: Mark) -> u64 {
+        self.0[mark as usize].load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// The launcher's stages of a child whose request was read at
+    /// `received`, cloned at `cloned`, and that had exec'd (or failed) by
+    /// `resumed`. A mark the child never reached counts as no time.
+    fn stages(&self, received: u64, cloned: u64, resumed: u64) -> LauncherStages {
+        let between = |from: Mark, to: Mark| self.get(to).saturating_sub(self.get(from));
+        let nanos = |n: u64| std::time::Duration::from_nanos(n);
+        let cgroup_join = between(Mark::Joining, Mark::Joined);
+        let landlock = between(Mark::Confining, Mark::Confined);
+        LauncherStages {
+            prepare: nanos(cloned.saturating_sub(received)),
+            cgroup_join: nanos(cgroup_join),
+            landlock: nanos(landlock),
+            clone_exec: nanos(resumed.saturating_sub(cloned).saturating_sub(cgroup_join + landlock)),
+        }
     }
 }
 

@@ -26,10 +26,11 @@ pub const FDS: usize = crate::sys::fds::FDS;
 const MAX_MESSAGE: usize = 64 << 20;
 
 /// The version of these messages (and of what a launcher does before
-/// them: 3 probes the kernel when its standard output is a pipe). A
+/// them: from 3 it probes the kernel when its standard output is a pipe;
+/// from 4 a started child's reply carries the launcher's stages). A
 /// launcher's first message is a [`Hello`] with it; procbox refuses a
 /// launcher that speaks another.
-pub const PROTOCOL: u32 = 3;
+pub const PROTOCOL: u32 = 4;
 
 /// The launcher's first message, sent as soon as it runs.
 #[derive(Debug, Serialize, Deserialize, PartialEq, Eq)]
@@ -91,6 +92,8 @@ pub enum Reply {
         /// The init of the PID namespace it runs in, if the launcher made
         /// one (procbox's child too).
         init: Option<i32>,
+        /// Where the launcher's time went.
+        stages: crate::exit::LauncherStages,
     },
     /// The launcher does not know the plan (any more): send it with it.
     UnknownPlan,

@@ -34,6 +34,7 @@ use crate::sandbox::run_tmp::RunTmp;
 use crate::spawn::hooks::{Answer, Authorizer, Escalation, ExitEvent, Observer};
 use crate::spawn::pauses::Pauses;
 use crate::supervisor::admission::{Admission, Permit};
+use crate::supervisor::stages::StageClock;
 use crate::supervisor::{self, ExitWaiter, Pipes, Process, Timeout};
 
 /// Starts the processes of one plugin run, under one policy and its hooks.
@@ -142,7 +143,9 @@ impl Spawner {
         timeout: Option<Timeout>,
         upstream: impl FnOnce() -> Result<Option<OwnedFd>, SpawnError>,
     ) -> Result<(Spawned, Decision), SpawnError> {
+        let mut clock = StageClock::requested();
         let decision = self.decide(request).await?;
+        clock.judged();
         let mut permit = self.admission.admit(decision)?;
         let upstream = upstream()?;
         let timeout = Timeout::capped(timeout, permit.max_runtime());
@@ -151,7 +154,8 @@ impl Spawner {
             (true, Some(_)) => self.confined.child_cgroup(),
             _ => None,
         };
-        let (process, pipes) = supervisor::spawn(&mut permit, upstream, timeout, plan.as_deref(), measure).await?;
+        let (process, pipes) =
+            supervisor::spawn(&mut permit, upstream, timeout, plan.as_deref(), measure, clock).await?;
         if let Some(planned) = plan.as_ref().filter(|p| p.plan.confines()) {
             permit.confined(planned.summary.clone());
         }

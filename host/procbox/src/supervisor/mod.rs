@@ -42,15 +42,17 @@ pub mod admission;
 pub mod connect;
 pub mod os;
 pub mod process;
+pub mod stages;
 pub mod watch;
 
 use std::io;
 use std::os::fd::OwnedFd;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use tokio::sync::watch as channel;
 
+use crate::exit::LauncherStages;
 use crate::gate::{Absence, Exceeded, Invalid, Limit, Missing, SpawnError};
 use crate::policy::{ChildRlimits, CEILING_GRACE};
 use crate::process_tree::measure::ChildCgroup;
@@ -64,7 +66,8 @@ use crate::launcher::launch::{self, ChildFds, Exec, Session};
 use crate::launcher::setup::ChildSetup;
 use admission::Permit;
 use process::Shared;
-use watch::{watch_child, ExitWatch, ReapOnCancel};
+use stages::StageClock;
+use watch::{watch_child, ExitWatch, ReapOnCancel, Watched};
 
 /// When and how to stop a child that runs too long.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -136,6 +139,7 @@ pub async fn spawn(
     timeout: Option<Timeout>,
     plan: Option<&Planned>,
     measure: Option<ChildCgroup>,
+    mut clock: StageClock,
 ) -> Result<(Process, Pipes), SpawnError> {
     // Only a child the launcher starts can join a cgroup before `exec`.
     let measure = measure.filter(|_| plan.is_some());
@@ -155,12 +159,16 @@ pub async fn spawn(
         cwd: std::os::fd::AsFd::as_fd(&cwd),
     };
     let setup = child_setup(permit.rlimits(), permit.die_with_host());
-    let started = Instant::now();
-    let pid = match plan {
-        None => launch_here(permit, &env, &fds, &setup)?,
+    let started = clock.starting();
+    let (pid, launcher) = match plan {
+        None => (launch_here(permit, &env, &fds, &setup)?, None),
         // Registered as owned when the launcher's reply arrives.
-        Some(plan) => launch_confined(permit, env, &fds, &setup, plan, measure.as_ref()).await?,
+        Some(plan) => {
+            let (pid, stages) = launch_confined(permit, env, &fds, &setup, plan, measure.as_ref()).await?;
+            (pid, Some(stages))
+        }
     };
+    clock.started(launcher);
     // The child holds its ends now; ours close here, so that end-of-file
     // arrives when the child (and whoever it shared them with) exits.
     let pipes = connected.pipes;
@@ -173,7 +181,12 @@ pub async fn spawn(
     // Armed before the task exists: a task dropped before its first poll
     // (runtime shutting down) still kills and reaps.
     let guard = ReapOnCancel(Some(shared.clone()));
-    tokio::spawn(watch_child(guard, exit_watch, started, timeout, tx, slot, measure));
+    let watched = Watched {
+        started,
+        clock,
+        measure,
+    };
+    tokio::spawn(watch_child(guard, exit_watch, watched, timeout, tx, slot));
     Ok((Process { shared, exit: rx }, pipes))
 }
 
@@ -217,7 +230,7 @@ async fn launch_confined(
     setup: &ChildSetup,
     planned: &Planned,
     measure: Option<&ChildCgroup>,
-) -> Result<libc::pid_t, SpawnError> {
+) -> Result<(libc::pid_t, LauncherStages), SpawnError> {
     use std::os::unix::ffi::{OsStrExt, OsStringExt};
     let (rlimits, die_with) = setup.to_parts();
     let request = launcher::wire::Request {

@@ -227,6 +227,8 @@ impl Shared {
             output_truncated: self.output_truncated.load(Ordering::Acquire),
             usage,
             tree_usage: None,
+            // The watcher's clock fills them in.
+            stages: crate::exit::SpawnStages::default(),
         })
     }
 }

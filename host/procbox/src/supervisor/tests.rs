@@ -41,7 +41,15 @@ async fn spawn_plain(
     upstream: Option<OwnedFd>,
     timeout: Option<Timeout>,
 ) -> Result<(Process, Pipes), SpawnError> {
-    spawn(permit, upstream, timeout, None, None).await
+    spawn(
+        permit,
+        upstream,
+        timeout,
+        None,
+        None,
+        super::stages::StageClock::requested(),
+    )
+    .await
 }
 
 async fn bounded<F: std::future::Future>(f: F) -> F::Output {

@@ -18,6 +18,7 @@ use crate::gate::SpawnError;
 use crate::process_tree::measure::ChildCgroup;
 
 use super::process::{Exit, Shared, SignalTarget};
+use super::stages::StageClock;
 use super::Timeout;
 
 /// Something that completes once a child has exited (without reaping it).
@@ -113,14 +114,21 @@ fn waitid_nowait(pid: libc::pid_t) {
 
 /// The watcher task: waits for the exit (enforcing the timeout), reaps, and
 /// publishes the status.
+/// What the watcher of one child keeps besides the child: when it was
+/// started, its spawn's clock, and its tree's cgroup when measured.
+pub(super) struct Watched {
+    pub(super) started: Instant,
+    pub(super) clock: StageClock,
+    pub(super) measure: Option<ChildCgroup>,
+}
+
 pub(super) async fn watch_child(
     guard: ReapOnCancel,
     mut exit_watch: ExitWatch,
-    started: Instant,
+    mut watched: Watched,
     timeout: Option<Timeout>,
     tx: watch::Sender<Exit>,
     slot: ChildSlot,
-    measure: Option<ChildCgroup>,
 ) {
     let shared = guard.shared();
     let timed_out = match timeout {
@@ -129,12 +137,16 @@ pub(super) async fn watch_child(
             false
         }
         Some(timeout) => {
-            let deadline = tokio::time::Instant::from_std(started + timeout.after);
+            let deadline = tokio::time::Instant::from_std(watched.started + timeout.after);
             enforce_timeout(&*shared, &mut exit_watch, deadline, timeout).await
         }
     };
-    let mut status = shared.reap(started, timed_out);
-    if let (Ok(status), Some(measure)) = (&mut status, measure) {
+    watched.clock.exited();
+    let mut status = shared.reap(watched.started, timed_out);
+    if let Ok(status) = &mut status {
+        status.stages = watched.clock.stages(Instant::now());
+    }
+    if let (Ok(status), Some(measure)) = (&mut status, watched.measure) {
         status.tree_usage = measure.finish();
     }
     guard.disarm();

@@ -1,0 +1,83 @@
+//! Where (a)'s time goes: every contained spawn's [`SpawnStages`], as the
+//! library reports them to an observer at each exit, and their medians as
+//! rows of the table (issue 22: "a miss says where the time goes").
+
+use std::sync::Mutex;
+use std::time::Duration;
+
+use procbox::{ExitEvent, LauncherStages, Observer, SpawnStages};
+
+use super::{median, Row};
+
+/// Keeps the stages of every child that exited.
+#[derive(Default)]
+pub(crate) struct StageLog(Mutex<Vec<SpawnStages>>);
+
+impl Observer for StageLog {
+    fn on_exit(&self, exit: &ExitEvent<'_>) {
+        if let Ok(status) = exit.status {
+            self.0.lock().unwrap_or_else(|e| e.into_inner()).push(status.stages);
+        }
+    }
+}
+
+impl StageLog {
+    /// One row per stage: its median over every spawn logged, and its share
+    /// of `whole`, (a)'s median as the plugin timed it (from its spawn call
+    /// to its wait's return). The medians of the stages need not add up
+    /// to the median of the whole; the last row says what is left.
+    pub(crate) fn rows(&self, whole: f64) -> Vec<Row> {
+        let logged = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        if logged.is_empty() {
+            return Vec::new();
+        }
+        let of = |stage: &dyn Fn(&SpawnStages) -> Duration| {
+            median(logged.iter().map(|s| stage(s).as_nanos() as f64).collect())
+        };
+        let launcher = |stage: fn(&LauncherStages) -> Duration| {
+            move |s: &SpawnStages| s.launcher.map_or(Duration::ZERO, |l| stage(&l))
+        };
+        let in_launcher = |l: LauncherStages| l.prepare + l.cgroup_join + l.landlock + l.clone_exec;
+        let stages: Vec<(&str, f64)> = vec![
+            ("judge (the gate, hooks)", of(&|s| s.judge)),
+            ("prepare (admission, plan, streams, directory)", of(&|s| s.prepare)),
+            ("start: the launcher's round trip", of(&|s| s.start)),
+            ("  in the launcher: request to clone", of(&launcher(|l| l.prepare))),
+            ("  in the launcher: cgroup join", of(&launcher(|l| l.cgroup_join))),
+            (
+                "  in the launcher: no_new_privs and Landlock",
+                of(&launcher(|l| l.landlock)),
+            ),
+            ("  in the launcher: clone to exec", of(&launcher(|l| l.clone_exec))),
+            (
+                "  socket and scheduling (start less the launcher's part)",
+                of(&|s| s.start.saturating_sub(s.launcher.map_or(Duration::ZERO, in_launcher))),
+            ),
+            ("run: the child, and its watcher's wake-up", of(&|s| s.run)),
+            ("reap (wake-up to status)", of(&|s| s.reap)),
+        ];
+        let counted: f64 = stages
+            .iter()
+            .filter(|(name, _)| !name.starts_with("  "))
+            .map(|(_, ns)| ns)
+            .sum();
+        let mut rows: Vec<Row> = stages.iter().map(|(name, ns)| stage_row(name, *ns, whole)).collect();
+        rows.push(stage_row(
+            "the rest: the plugin's calls and wake-ups (the whole less the stages)",
+            whole - counted,
+            whole,
+        ));
+        rows
+    }
+}
+
+fn stage_row(name: &str, ns: f64, whole: f64) -> Row {
+    Row::new(
+        &format!("(a) stage: {name}"),
+        format!("{:.1} us", ns / 1e3),
+        format!("of {:.0} us", whole / 1e3),
+        format!("{:.0} %", 100.0 * ns / whole),
+        "(info)",
+        None,
+    )
+}
