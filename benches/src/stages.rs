@@ -46,7 +46,10 @@ impl StageLog {
             ("start: the launcher's round trip", of(&|s| s.start)),
             ("  in the launcher: request to clone", of(&launcher(|l| l.prepare))),
             ("  in the launcher: cgroup join", of(&launcher(|l| l.cgroup_join))),
-            ("  in the launcher: no_new_privs and Landlock", of(&launcher(|l| l.landlock))),
+            (
+                "  in the launcher: no_new_privs and Landlock",
+                of(&launcher(|l| l.landlock)),
+            ),
             ("  in the launcher: clone to exec", of(&launcher(|l| l.clone_exec))),
             (
                 "  socket and scheduling (start less the launcher's part)",

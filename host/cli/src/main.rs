@@ -14,6 +14,7 @@ macro_rules! outln {
 }
 
 mod args;
+mod demo;
 mod doctor;
 mod explain;
 mod failure;
@@ -35,7 +36,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use clap::Parser;
-use procbox::{process_tree, AuditLog, Outcome, PolicyBuilder, RunOptions, Runtime, SpawnRequest, VerboseLog};
+use procbox::{process_tree, AuditLog, Outcome, RunOptions, Runtime, SpawnRequest, VerboseLog};
 
 use args::{Cli, Commands, CompileArgs, ExplainArgs, RunArgs};
 use failure::Failure;
@@ -153,7 +154,7 @@ async fn dispatch(cli: Cli) -> Result<u8, Failure> {
             Ok(0)
         }
         Commands::Compile(args) => compile(args),
-        Commands::Demo => demo(cli.verbose).await,
+        Commands::Demo => demo::demo(cli.verbose).await,
         Commands::Doctor(args) if args.require.is_empty() => doctor::doctor(),
         Commands::Doctor(args) => doctor::require::check(&doctor::require::parse(&args.require)?),
         Commands::Grants(command) => remembered::command(command),
@@ -426,44 +427,6 @@ fn explain(args: ExplainArgs) -> Result<u8, Failure> {
         measure_tree: false,
     };
     explain::explain(policy, request)
-}
-
-/// The demo's grants: exactly the programs the bundled plugin uses.
-#[cfg(feature = "demo")]
-const DEMO_GRANTS: &[&str] = &["echo", "cat", "grep", "tee"];
-
-#[cfg(feature = "demo")]
-async fn demo(verbose: bool) -> Result<u8, Failure> {
-    use procbox_demo_wasm::DEMO_WASM;
-    let policy = DEMO_GRANTS
-        .iter()
-        .fold(PolicyBuilder::new(), |builder, program| builder.allow_run(program))
-        .build()
-        .context("the demo needs echo, cat, grep and tee on PATH")
-        .map_err(|e| Failure::procbox(e).with_hint("install coreutils and grep, or put them on PATH"))?;
-    let granted: Vec<String> = policy
-        .grants()
-        .allow_rules()
-        .iter()
-        .map(|r| r.path.display().to_string())
-        .collect();
-    output::emit(&format!(
-        "procbox demo: the bundled plugin may run only {}\n",
-        granted.join(", ")
-    ))?;
-    let runtime = runtime(false, FIRST_RUN)?;
-    let plugin = runtime.load_bytes("demo.wasm", DEMO_WASM)?;
-    let mut options = RunOptions::new(Arc::new(policy)).fix_style(Arc::new(fixes::Flags));
-    if verbose {
-        options = options.observer(Arc::new(VerboseLog));
-    }
-    execute(&runtime, &plugin, options).await
-}
-
-#[cfg(not(feature = "demo"))]
-async fn demo(_verbose: bool) -> Result<u8, Failure> {
-    Err(Failure::usage_msg("this procbox was built without the `demo` feature")
-        .with_hint("build procbox with its default features (cargo build -p procbox-cli --features demo)"))
 }
 
 /// Runs the plugin until it ends or procbox receives one of the

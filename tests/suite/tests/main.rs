@@ -40,6 +40,7 @@ mod python_plugin;
 mod python_subprocess;
 mod scaffold;
 mod schema;
+mod sizes;
 mod spawn_and_stream;
 mod warnings;
 mod worker;

@@ -31,7 +31,7 @@ use crate::launcher::setup::ChildSetup;
 use crate::process_tree::cgroup;
 use crate::process_tree::namespace::{self, Entered};
 use crate::sandbox::plan::ChildPlan;
-use crate::sandbox::{filter, ruleset, ChildNet};
+use crate::sandbox::{ruleset, ChildNet};
 
 /// The signals the launcher ignores, which its children reset.
 pub const IGNORED: &[libc::c_int] = &[
@@ -267,7 +267,7 @@ fn install_filter(key: FilterKey) -> Result<FilterKey, SetupError> {
     if let Some(net) = &key {
         // The launcher never needs privileges.
         rustix::thread::set_no_new_privs(true).map_err(SetupError::NoNewPrivs)?;
-        filter::install(net)?;
+        crate::sandbox::restrict::install(net)?;
     }
     Ok(key)
 }

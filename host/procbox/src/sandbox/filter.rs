@@ -75,33 +75,6 @@ pub enum FilterError {
     },
 }
 
-/// Builds procbox's two programs for children with `net` (the filter of
-/// [`build`] and that of [`unknown_calls`]) and loads them on the calling
-/// thread, which then carries them into everything it starts. The thread
-/// must already have `no_new_privs` (or `CAP_SYS_ADMIN`).
-///
-/// Runs in the launcher (on its only thread, before its first child) and
-/// in a process that restricts itself ([`super::restrict_self`]).
-///
-/// # Errors
-/// A program that cannot be built here, or the kernel's refusal.
-pub(crate) fn install(net: &ChildNet) -> Result<(), FilterError> {
-    let programs = [
-        (build(net)?, "the seccomp filter"),
-        (
-            unknown_calls(FIRST_UNKNOWN_CALL)?,
-            "the seccomp filter of unknown calls",
-        ),
-    ];
-    for (program, what) in &programs {
-        // SAFETY: procbox's own programs (above), which answer a refused
-        // call with an errno or kill the process, and never fake a call's
-        // success: a caller's code stays sound whatever they refuse.
-        unsafe { load_filter(program) }.map_err(|source| FilterError::Load { what, source })?;
-    }
-    Ok(())
-}
-
 /// The filter for children with `net`, compiled for this machine.
 ///
 /// # Errors
@@ -418,47 +391,6 @@ fn process_rules(refused: &mut BTreeMap<i64, Vec<SeccompRule>>) {
     );
 }
 
-/// Loads `program` on the calling thread with `SECCOMP_FILTER_FLAG_SPEC_ALLOW`,
-/// as runc and crun do: without it the kernel also forces its Spectre
-/// mitigations (SSBD, IBPB on every context switch) on every filtered
-/// task. They guard code sharing an address space with a sandboxed JIT, not
-/// separate processes; a child keeps the mitigations any process of the
-/// user has, and spawn+wait costs about 60 µs less here (BENCHMARKS.md).
-/// Kernels before 4.17 do not know the flag: then without it.
-///
-/// Runs in the launcher (on its only thread, before its first child, so
-/// that every child inherits the filter, through [`install`]) and by the
-/// kernel probe.
-///
-/// # Safety
-/// `program` must never make a system call report success without
-/// running it (`SECCOMP_RET_ERRNO` with 0, `SECCOMP_RET_TRACE`, a user
-/// notification): code that trusts a call's result, such as the allocator
-/// trusting `mmap`, would then go wrong. Refusing a call (an errno, or
-/// killing the process) is what a caller of a refused call handles.
-pub(crate) unsafe fn load_filter(program: &[seccompiler::sock_filter]) -> std::io::Result<()> {
-    const SECCOMP_SET_MODE_FILTER: libc::c_uint = 1;
-    const SECCOMP_FILTER_FLAG_SPEC_ALLOW: libc::c_uint = 1 << 2;
-    let fprog = libc::sock_fprog {
-        len: u16::try_from(program.len()).map_err(std::io::Error::other)?,
-        // seccompiler's `sock_filter` is `#[repr(C)]` with the kernel's layout, as libc's is.
-        filter: program.as_ptr() as *mut libc::sock_filter,
-    };
-    for flags in [SECCOMP_FILTER_FLAG_SPEC_ALLOW, 0] {
-        // SAFETY: a valid program that outlives the call; what it may
-        // refuse is the caller's to hold (see above).
-        let rc = unsafe { libc::syscall(libc::SYS_seccomp, SECCOMP_SET_MODE_FILTER, flags, &fprog) };
-        if rc == 0 {
-            return Ok(());
-        }
-        let err = std::io::Error::last_os_error();
-        if err.raw_os_error() != Some(libc::EINVAL) || flags == 0 {
-            return Err(err);
-        }
-    }
-    unreachable!("the last attempt returns")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -485,7 +417,7 @@ mod tests {
             let _ = rustix::thread::set_no_new_privs(true);
             // SAFETY: the program refuses calls with ENOSYS, and the child
             // makes two more calls and exits.
-            if unsafe { load_filter(&program) }.is_err() {
+            if unsafe { crate::sandbox::restrict::load_filter(&program) }.is_err() {
                 crate::sys::exit_now(2);
             }
             let below = rustix::process::getpid().as_raw_nonzero().get();

@@ -31,7 +31,7 @@
 //!
 //! Its layer (one of the kernel's three, with the process tree and the
 //! launcher) owns the plan as data, its Landlock ruleset and seccomp
-//! program (and loading one, `filter::load_filter`), the probe's
+//! program (and loading one on a thread, `restrict::load_filter`), the probe's
 //! Landlock and seccomp test and the `--confine` ladder ([`probe`]), and
 //! the run's `$TMPDIR` ([`run_tmp`]). It may use `sys` and the words of a
 //! grant (`terms`: `Source`, `Strictness`), never the launcher, which
@@ -43,7 +43,7 @@
 pub mod filter;
 pub mod plan;
 pub mod probe;
-mod restrict;
+pub(crate) mod restrict;
 pub mod ruleset;
 pub mod run_tmp;
 

@@ -101,7 +101,7 @@ pub fn probe_here() -> (u32, bool) {
         k: libc::SECCOMP_RET_ALLOW,
     }];
     // SAFETY: a program that allows every call.
-    let seccomp = unsafe { super::filter::load_filter(&allow_all) }.is_ok();
+    let seccomp = unsafe { super::restrict::load_filter(&allow_all) }.is_ok();
     (if landlock_works { abi.min(NEWEST_ABI) } else { 0 }, seccomp)
 }
 

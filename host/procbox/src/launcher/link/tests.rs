@@ -1,0 +1,188 @@
+//! The link against socket pairs and stand-in launchers: replies in any
+//! order, a hello checked first, a launcher that dies.
+
+use super::*;
+
+use wire::Failure;
+
+const DEADLINE: Duration = Duration::from_secs(30);
+
+/// Runs `test` on a runtime with one thread, itself on a thread of its
+/// own, and fails if it has not finished by the deadline: a test whose
+/// runtime thread is blocked fails rather than hangs.
+fn on_one_thread<F: std::future::Future<Output = ()> + 'static>(test: impl FnOnce() -> F + Send + 'static) {
+    let (done, finished) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(test());
+        let _ = done.send(());
+    });
+    finished
+        .recv_timeout(DEADLINE)
+        .expect("the test finished before the deadline");
+}
+
+fn request(tag: usize) -> Request {
+    Request {
+        id: 0,
+        program: b"/bin/true".to_vec(),
+        arg0: "true".into(),
+        args: vec![tag.to_string()],
+        env: Vec::new(),
+        new_session: true,
+        rlimits: Vec::new(),
+        die_with: None,
+        cwd_path: Vec::new(),
+        join_cgroups: Vec::new(),
+        plan_id: 1,
+        plan: None,
+    }
+}
+
+/// A launcher's half of the protocol, on a thread: reads `count`
+/// requests (each with its four descriptors), waits for `go`, then
+/// answers them in reverse order, each naming its request's tag.
+fn reversing_launcher(socket: OwnedFd, count: usize, go: std::sync::mpsc::Receiver<()>) {
+    std::thread::spawn(move || {
+        let mut asked = Vec::new();
+        for _ in 0..count {
+            let (request, fds) = wire::recv::<Request>(socket.as_fd()).unwrap().unwrap();
+            assert_eq!(fds.len(), wire::FDS);
+            asked.push(request);
+        }
+        go.recv().unwrap();
+        for request in asked.into_iter().rev() {
+            let reply = Reply::Failed(Failure::Request(format!("answer to {}", request.args[0])));
+            wire::send(socket.as_fd(), &Replied { id: request.id, reply }, &[]).unwrap();
+        }
+    });
+}
+
+fn pair() -> (OwnedFd, OwnedFd) {
+    use rustix::net::{socketpair, AddressFamily, SocketFlags, SocketType};
+    socketpair(AddressFamily::UNIX, SocketType::STREAM, SocketFlags::CLOEXEC, None).unwrap()
+}
+
+/// Many requests in flight on one socket, answered in the reverse
+/// order: each spawn gets its own reply. All of it on a runtime with a
+/// single thread, where the launcher answers only once a task of that
+/// runtime says so: a spawn that blocked the thread while it waited
+/// would never let that task run (the deadline would fail the test).
+#[test]
+fn replies_in_any_order_reach_their_own_spawns_without_blocking_the_runtime() {
+    const IN_FLIGHT: usize = 64;
+    on_one_thread(|| async {
+        {
+            let (ours, theirs) = pair();
+            let (go, wait_for_go) = std::sync::mpsc::channel();
+            reversing_launcher(theirs, IN_FLIGHT, wait_for_go);
+            let link = Link::start(ours, 0, false).unwrap();
+            let null = std::fs::File::open("/dev/null").unwrap();
+            let null = Arc::new(OwnedFd::from(null));
+            let mut asking = tokio::task::JoinSet::new();
+            for tag in 0..IN_FLIGHT {
+                let (link, null) = (link.clone(), null.clone());
+                asking.spawn(async move {
+                    let fds = [null.as_fd(); wire::FDS];
+                    (tag, link.ask(&mut request(tag), &fds).await.unwrap())
+                });
+            }
+            // Runs only if no spawn holds the one thread.
+            tokio::spawn(async move { go.send(()).unwrap() });
+            let mut answered = 0;
+            while let Some(done) = asking.join_next().await {
+                let (tag, reply) = done.unwrap();
+                assert_eq!(reply, Reply::Failed(Failure::Request(format!("answer to {tag}"))));
+                answered += 1;
+            }
+            assert_eq!(answered, IN_FLIGHT);
+            link.shut_down();
+        }
+    });
+}
+
+/// A launcher started early has its hello read by the link's thread:
+/// a request asked before it waits until the hello is checked, and a
+/// program that says the wrong hello never sees a request, is killed,
+/// and its spawn learns why.
+#[test]
+fn the_hello_of_a_launcher_started_early_is_checked_before_any_request() {
+    on_one_thread(|| async {
+        let null = OwnedFd::from(std::fs::File::open("/dev/null").unwrap());
+        let fds = [null.as_fd(); wire::FDS];
+        for protocol in [wire::PROTOCOL, wire::PROTOCOL + 1] {
+            // Stands in for the launcher's process.
+            let mut process = std::process::Command::new("sleep").arg("1000").spawn().unwrap();
+            let (ours, theirs) = pair();
+            let link = Link::start(ours, process.id() as libc::pid_t, true).unwrap();
+            let launcher = tokio::task::spawn_blocking(move || {
+                wire::send(theirs.as_fd(), &wire::Hello { protocol }, &[]).unwrap();
+                // A request, or the end of the socket once the test
+                // shuts its link down.
+                let asked = wire::recv::<Request>(theirs.as_fd()).unwrap();
+                if let Some((request, _)) = &asked {
+                    let reply = Reply::Failed(Failure::Request("answered".into()));
+                    wire::send(theirs.as_fd(), &Replied { id: request.id, reply }, &[]).unwrap();
+                }
+                asked.is_some()
+            });
+            let answer = link.ask(&mut request(1), &fds).await;
+            if protocol == wire::PROTOCOL {
+                assert_eq!(answer.unwrap(), Reply::Failed(Failure::Request("answered".into())));
+                assert!(link.refusal().is_none());
+                link.shut_down();
+                assert!(launcher.await.unwrap(), "the launcher got the request");
+                process.kill().unwrap();
+                process.wait().unwrap();
+            } else {
+                assert!(matches!(answer, Err(Unanswered::Lost)), "{answer:?}");
+                let refusal = link.refusal().expect("the wrong hello is the reason").to_string();
+                assert!(refusal.contains("did not start as procbox's launcher"), "{refusal}");
+                assert!(refusal.contains(&format!("protocol {protocol}")), "{refusal}");
+                link.shut_down();
+                assert!(
+                    !launcher.await.unwrap(),
+                    "a program that is not a launcher got a request"
+                );
+                use std::os::unix::process::ExitStatusExt;
+                assert_eq!(process.wait().unwrap().signal(), Some(libc::SIGKILL));
+            }
+        }
+    });
+}
+
+/// A launcher that dies with requests in flight: each spawn learns it
+/// (none waits forever), and a later request is refused as not sent.
+#[test]
+fn a_launcher_that_dies_fails_every_waiting_spawn_and_takes_no_more() {
+    on_one_thread(|| async {
+        {
+            let (ours, theirs) = pair();
+            let link = Link::start(ours, 0, false).unwrap();
+            let null = OwnedFd::from(std::fs::File::open("/dev/null").unwrap());
+            let fds = [null.as_fd(); wire::FDS];
+            let dies = async {
+                // The request is on the socket; the launcher reads it
+                // and exits without answering.
+                let (request, _) = tokio::task::spawn_blocking(move || {
+                    let received = wire::recv::<Request>(theirs.as_fd()).unwrap().unwrap();
+                    drop(theirs);
+                    received
+                })
+                .await
+                .unwrap();
+                request
+            };
+            let mut first = request(1);
+            let (answer, _) = tokio::join!(link.ask(&mut first, &fds), dies);
+            assert!(matches!(answer, Err(Unanswered::Lost)), "{answer:?}");
+            // The link's thread has closed it by the time the loss was
+            // reported.
+            let later = link.ask(&mut request(2), &fds).await;
+            assert!(matches!(later, Err(Unanswered::NotSent(_))), "{later:?}");
+        }
+    });
+}
