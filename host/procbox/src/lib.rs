@@ -166,6 +166,12 @@
 //!   [`Observer`]), the shipped observers [`AuditLog`], [`VerboseLog`], and
 //!   [`grants::broker`]; remembered grants in [`grants`];
 //! - **start processes without wasm**: [`Spawner::spawn`], [`Gate`];
+//! - **measure**: each child's [`ExitStatus`] (its usage, and where
+//!   procbox's time went, [`SpawnStages`], which an [`Observer`] sees at
+//!   every exit); what the kernel enforces here ([`KernelSupport::get`],
+//!   [`Enforcement::decide`]);
+//! - **confine a helper of your own** as a child is confined:
+//!   [`sandbox::restrict_self`];
 //! - **link into a store of your own**: [`ProcessCtx`], [`ProcessView`],
 //!   [`add_to_linker`];
 //! - **process-wide choices** an application makes itself: [`process_tree`],
