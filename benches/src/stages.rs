@@ -38,12 +38,14 @@ impl StageLog {
         let launcher = |stage: fn(&LauncherStages) -> Duration| {
             move |s: &SpawnStages| s.launcher.map_or(Duration::ZERO, |l| stage(&l))
         };
-        let in_launcher = |l: LauncherStages| l.prepare + l.cgroup_join + l.landlock + l.clone_exec;
+        let round_trip =
+            |l: LauncherStages| l.request_way + l.prepare + l.cgroup_join + l.landlock + l.clone_exec + l.reply_way;
         let total = of(&|s| s.judge + s.prepare + s.start + s.run + s.reap);
         let stages: Vec<(&str, f64)> = vec![
             ("judge (the gate, hooks)", of(&|s| s.judge)),
             ("prepare (admission, plan, streams, directory)", of(&|s| s.prepare)),
             ("start: the launcher's round trip", of(&|s| s.start)),
+            ("  the request's way to the launcher", of(&launcher(|l| l.request_way))),
             ("  in the launcher: request to clone", of(&launcher(|l| l.prepare))),
             ("  in the launcher: cgroup join", of(&launcher(|l| l.cgroup_join))),
             (
@@ -51,9 +53,10 @@ impl StageLog {
                 of(&launcher(|l| l.landlock)),
             ),
             ("  in the launcher: clone to exec", of(&launcher(|l| l.clone_exec))),
+            ("  the reply's way back to the spawn", of(&launcher(|l| l.reply_way))),
             (
-                "  socket and scheduling (start less the launcher's part)",
-                of(&|s| s.start.saturating_sub(s.launcher.map_or(Duration::ZERO, in_launcher))),
+                "  the rest (finding the launcher, the child's registration)",
+                of(&|s| s.start.saturating_sub(s.launcher.map_or(Duration::ZERO, round_trip))),
             ),
             ("run: the child, and its watcher's wake-up", of(&|s| s.run)),
             ("reap (wake-up to status)", of(&|s| s.reap)),

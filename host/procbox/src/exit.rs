@@ -81,6 +81,14 @@ pub struct LauncherStages {
     /// signals, session, streams, directory and limits, and `execve` until
     /// the launcher resumed.
     pub clone_exec: Duration,
+    /// The request's way, from procbox's sending it to the launcher's
+    /// having read it: its encoding, the socket, the launcher's wake-up
+    /// and its decoding. (Timed by procbox on the one monotonic clock.)
+    pub request_way: Duration,
+    /// The reply's way, from the launcher's sending it to the spawn's
+    /// resuming: the socket, procbox's reader of the launcher's replies,
+    /// and the wake-up of the task that waits for it.
+    pub reply_way: Duration,
 }
 
 /// What a child's whole tree used, as its cgroup counted it.

@@ -178,11 +178,18 @@ async fn a_spawn_says_where_its_time_went_stage_by_stage() {
         .launcher
         .expect("a confined child's stages include the launcher's");
     let in_launcher = launcher.prepare + launcher.cgroup_join + launcher.landlock + launcher.clone_exec;
-    assert!(launcher.landlock > std::time::Duration::ZERO, "{stages:?}");
-    assert!(launcher.clone_exec > std::time::Duration::ZERO, "{stages:?}");
+    let ways = launcher.request_way + launcher.reply_way;
+    for part in [
+        launcher.landlock,
+        launcher.clone_exec,
+        launcher.request_way,
+        launcher.reply_way,
+    ] {
+        assert!(part > std::time::Duration::ZERO, "{stages:?}");
+    }
     assert!(
-        stages.start >= in_launcher,
-        "the round trip holds the launcher's part: {stages:?}"
+        stages.start >= in_launcher + ways,
+        "the round trip holds the launcher's part and the ways: {stages:?}"
     );
     // The child's own 200 ms are its run, not procbox's stages.
     assert!(stages.run >= std::time::Duration::from_millis(200), "{stages:?}");

@@ -182,7 +182,10 @@ pub async fn launch(
     loop {
         let link = launcher_for(&key).await?;
         request.plan = (!link.knows(request.plan_id)).then(|| plan.clone());
-        let reply = match link.ask(&mut request, &fds).await {
+        let sent = crate::sys::monotonic_ns();
+        let asked = link.ask(&mut request, &fds).await;
+        let resumed = crate::sys::monotonic_ns();
+        let reply = match asked {
             Ok(reply) => reply,
             // A launcher started early that turned out not to be one.
             Err(_) if link.refusal().is_some() => {
@@ -226,7 +229,7 @@ pub async fn launch(
                         }
                     }
                 }
-                return finish(reply);
+                return finish(reply, sent, resumed);
             }
         }
     }
@@ -323,9 +326,22 @@ fn namespace_ended(link: &Link) -> bool {
     link.init.get().is_some_and(exit::exited)
 }
 
-fn finish(reply: Reply) -> Result<(libc::pid_t, LauncherStages), LaunchError> {
+/// What `reply` means to the spawn that sent its request at `sent` and
+/// resumed with it at `resumed` (`sys::monotonic_ns`).
+fn finish(reply: Reply, sent: u64, resumed: u64) -> Result<(libc::pid_t, LauncherStages), LaunchError> {
     match reply {
-        Reply::Started { pid, stages, .. } => Ok((pid, stages)),
+        Reply::Started {
+            pid,
+            mut stages,
+            received,
+            replied,
+            ..
+        } => {
+            let nanos = std::time::Duration::from_nanos;
+            stages.request_way = nanos(received.saturating_sub(sent));
+            stages.reply_way = nanos(resumed.saturating_sub(replied));
+            Ok((pid, stages))
+        }
         Reply::Failed(wire::Failure::Child { pid, errno }) => {
             if let Some(pid) = pid {
                 image::reap(pid);

@@ -64,7 +64,7 @@ pub fn serve(socket: BorrowedFd<'_>, procbox: libc::pid_t) -> i32 {
             Ok(None) => return 0,
             Err(_) => return 1,
         };
-        let received = now();
+        let received = crate::sys::monotonic_ns();
         let ready = contained(&mut namespace, &request, procbox).and_then(|entered| {
             filtered(&mut filter, &request)?;
             let in_user_namespace = entered.is_some_and(|e| e.user_namespace);
@@ -76,6 +76,10 @@ pub fn serve(socket: BorrowedFd<'_>, procbox: libc::pid_t) -> i32 {
             Err(e) => Reply::Failed(Failure::Confinement(e.to_string())),
         };
         drop(fds);
+        let mut reply = reply;
+        if let Reply::Started { replied, .. } = &mut reply {
+            *replied = crate::sys::monotonic_ns();
+        }
         let replied = wire::Replied { id: request.id, reply };
         if wire::send(socket, &replied, &[]).is_err() {
             return 1;
@@ -292,7 +296,8 @@ struct Child<'a> {
     join: &'a [std::ffi::CString],
 }
 
-/// Starts the child; `received` is when its request was read ([`now`]).
+/// Starts the child; `received` is when its request was read
+/// (`sys::monotonic_ns`).
 fn clone_child(child: Child<'_>, stack: &mut [u8], init: Option<libc::pid_t>, received: u64) -> Reply {
     let marks = Marks::default();
     let confine = || {
@@ -314,24 +319,23 @@ fn clone_child(child: Child<'_>, stack: &mut [u8], init: Option<libc::pid_t>, re
             Err(errno) => errno,
         }
     };
-    let cloned = now();
+    let cloned = crate::sys::monotonic_ns();
     let started = clone_vfork(stack, libc::CLONE_PARENT, Handlers::NoneCaught, &mut run);
-    let stages = marks.stages(received, cloned, now());
+    let stages = marks.stages(received, cloned, crate::sys::monotonic_ns());
     match started {
-        Ok(Ok(pid)) => Reply::Started { pid, init, stages },
+        Ok(Ok(pid)) => Reply::Started {
+            pid,
+            init,
+            stages,
+            received,
+            replied: 0, // stamped as it is sent
+        },
         Ok(Err((pid, errno))) => Reply::Failed(Failure::Child { pid: Some(pid), errno }),
         Err(e) => Reply::Failed(Failure::Child {
             pid: None,
             errno: e.raw_os_error().unwrap_or(libc::EIO),
         }),
     }
-}
-
-/// The monotonic clock in nanoseconds: `clock_gettime`, a system call (or
-/// the vDSO's read of the kernel's page), so the clone child may read it.
-fn now() -> u64 {
-    let now = rustix::time::clock_gettime(rustix::time::ClockId::Monotonic);
-    u64::try_from(now.tv_sec).unwrap_or(0) * 1_000_000_000 + u64::try_from(now.tv_nsec).unwrap_or(0)
 }
 
 /// The moments the clone child marks ([`Marks`]).
@@ -351,7 +355,7 @@ struct Marks([std::sync::atomic::AtomicU64; 4]);
 
 impl Marks {
     fn set(&self, mark: Mark) {
-        self.0[mark as usize].store(now(), std::sync::atomic::Ordering::Relaxed);
+        self.0[mark as usize].store(crate::sys::monotonic_ns(), std::sync::atomic::Ordering::Relaxed);
     }
 
     fn get(&self, mark: Mark) -> u64 {
@@ -371,6 +375,9 @@ impl Marks {
             cgroup_join: nanos(cgroup_join),
             landlock: nanos(landlock),
             clone_exec: nanos(resumed.saturating_sub(cloned).saturating_sub(cgroup_join + landlock)),
+            // procbox's to time, against `received` and `replied`.
+            request_way: std::time::Duration::ZERO,
+            reply_way: std::time::Duration::ZERO,
         }
     }
 }

@@ -94,6 +94,12 @@ pub enum Reply {
         init: Option<i32>,
         /// Where the launcher's time went.
         stages: crate::exit::LauncherStages,
+        /// The launcher's monotonic clock (`sys::monotonic_ns`) when it
+        /// had read the request, and when it sent this reply: procbox
+        /// reads the same clock, and so times the ways between them.
+        received: u64,
+        /// See `received`.
+        replied: u64,
     },
     /// The launcher does not know the plan (any more): send it with it.
     UnknownPlan,

@@ -190,3 +190,12 @@ pub(crate) fn exit_now(code: i32) -> ! {
     // SAFETY: ends the process; it touches no memory of Rust's.
     unsafe { libc::_exit(code) }
 }
+
+/// The monotonic clock in nanoseconds (`clock_gettime`: a system call, or
+/// the vDSO's read of the kernel's page), one clock for every process of
+/// the machine: the launcher's readings and procbox's compare. It neither
+/// allocates nor locks, so a clone child may read it.
+pub(crate) fn monotonic_ns() -> u64 {
+    let now = rustix::time::clock_gettime(rustix::time::ClockId::Monotonic);
+    u64::try_from(now.tv_sec).unwrap_or(0) * 1_000_000_000 + u64::try_from(now.tv_nsec).unwrap_or(0)
+}
