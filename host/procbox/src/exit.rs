@@ -24,6 +24,7 @@ pub struct Usage {
 
 /// The end of a child's life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct ExitStatus {
     /// Exit code or signal.
     pub termination: Termination,
@@ -46,6 +47,7 @@ pub struct ExitStatus {
 /// clock): what a spawn and wait cost beyond the child's own run, for
 /// benchmarks and for an application's metrics.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct SpawnStages {
     /// Judging the request: the gate, and any escalation hook and
     /// authorizer (a prompt's wait included).
@@ -69,9 +71,12 @@ pub struct SpawnStages {
 
 /// The launcher's part of starting a child (see [`SpawnStages::start`]).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[non_exhaustive]
 pub struct LauncherStages {
     /// From the request read to `clone`: its program and arguments made
-    /// ready, its working directory checked.
+    /// ready, its working directory checked; for a plan new to the
+    /// launcher its Landlock ruleset built, and for its first request its
+    /// cgroups joined, namespace made, seccomp filters loaded.
     pub prepare: Duration,
     /// In the child: joining its own cgroups (a measured child's tree).
     pub cgroup_join: Duration,
@@ -83,7 +88,9 @@ pub struct LauncherStages {
     pub clone_exec: Duration,
     /// The request's way, from procbox's sending it to the launcher's
     /// having read it: its encoding, the socket, the launcher's wake-up
-    /// and its decoding. (Timed by procbox on the one monotonic clock.)
+    /// and its decoding, and any wait behind requests the launcher serves
+    /// before it (one at a time) or, for a launcher just started, for its
+    /// probe and hello. (Timed by procbox on the same monotonic clock.)
     pub request_way: Duration,
     /// The reply's way, from the launcher's sending it to the spawn's
     /// resuming: the socket, procbox's reader of the launcher's replies,

@@ -172,9 +172,10 @@ fn cgroup() -> Result<String, String> {
 /// (its `cgroup.procs`) and exits; whether it could.
 fn join_in_child(procs: &std::path::Path) -> Result<(), String> {
     let ended = children::run(children::JOIN, &[procs.as_os_str()])?;
-    match ended.code {
-        0 => Ok(()),
-        _ => Err(ended.said),
+    match (ended.code, ended.said.is_empty()) {
+        (0, _) => Ok(()),
+        (code, true) => Err(format!("the throw-away child ended with {code}")),
+        (_, false) => Err(ended.said),
     }
 }
 

@@ -97,6 +97,8 @@ const TIMESTAMPS: u8 = 1;
 const INOTIFY: u8 = 2;
 const FLOCK: u8 = 4;
 const STAT: u8 = 8;
+/// Every gap bit: a code above it is not a measurement.
+const ALL_GAPS: u8 = TIMESTAMPS | INOTIFY | FLOCK | STAT;
 /// The hidden file could be read: the ruleset did not hold.
 const NOT_CONFINED: u8 = 64;
 /// Setting up the confinement failed.
@@ -110,6 +112,10 @@ fn measure(kernel: KernelSupport) -> Result<Measured, String> {
     match ended.code {
         NOT_CONFINED => return Err("the Landlock ruleset did not hold in the throw-away child".into()),
         SETUP_FAILED => return Err(format!("the throw-away child could not confine itself: {}", ended.said)),
+        // Anything but the bits (a panic's 101, a loader's 127) measured nothing.
+        code if code > ALL_GAPS => {
+            return Err(format!("the throw-away child ended with {code}: {}", ended.said));
+        }
         _ => {}
     }
     Ok(Measured {

@@ -349,7 +349,9 @@ enum Mark {
 
 /// Times the clone child writes into the launcher's memory (which it
 /// shares until `exec`): plain atomic stores, system-call free but for the
-/// clock. The launcher reads them once `clone` has returned.
+/// clock, whose first reading (rustix's lookup of the vDSO) the launcher
+/// has made before every clone (`received`, `cloned`). The launcher reads
+/// them once `clone` has returned.
 #[derive(Default)]
 struct Marks([std::sync::atomic::AtomicU64; 4]);
 

@@ -26,10 +26,18 @@ pub struct Restricted {
 }
 
 /// Why a process could not restrict itself. Parts may already apply when
-/// it fails (`no_new_privs`, the ruleset): they cannot be undone.
+/// the kernel refused a later one (`no_new_privs`, the ruleset): they
+/// cannot be undone; nothing applies when the plan could not be built or
+/// the process has other threads.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum RestrictError {
+    /// The process has other threads, which would stay free.
+    #[error("a process with {0} threads cannot restrict itself as a whole (Landlock and seccomp apply per thread): restrict a process of one thread")]
+    Threads(usize),
+    /// Its threads could not be counted (`/proc/self/task`).
+    #[error("counting this process's threads: {0}")]
+    Count(#[source] std::io::Error),
     /// `no_new_privs` was refused.
     #[error("no_new_privs: {0}")]
     NoNewPrivs(#[source] rustix::io::Errno),
@@ -44,27 +52,38 @@ pub enum RestrictError {
     Filter(#[from] FilterError),
 }
 
-/// Restricts the **calling thread**, and every thread and process it starts
-/// afterwards, as the launcher restricts a child under `plan`: it may read,
-/// write and execute what the plan grants, use the network the plan
-/// grants, and no more. It cannot be undone.
+/// Restricts this process, which must have one thread, and everything it
+/// starts afterwards, as the launcher restricts a child under `plan`: the
+/// files and programs the plan grants, as far as the kernel's Landlock
+/// ABI (the plan's `abi`) enforces them, and the network the plan grants
+/// where Landlock (ABI 4) or procbox's seccomp filter enforces it. It
+/// cannot be undone.
 ///
-/// Only the calling thread: threads that already exist stay free (Landlock
-/// and seccomp apply per thread). Call it where the process has one
-/// thread, such as the first line of `main` of a helper process started
-/// for the confined work, and never on a thread of a process that runs
-/// plugins: their later spawns would inherit it.
+/// Landlock and seccomp apply per thread: a process with other threads is
+/// refused ([`RestrictError::Threads`]) rather than restricted in part.
+/// Call it on the first line of `main` of a helper process started for
+/// the confined work, never in a process that runs plugins.
 ///
 /// # Errors
 /// [`RestrictError`]: the step that failed.
 pub fn restrict_self(plan: &ChildPlan) -> Result<Restricted, RestrictError> {
+    let threads = crate::sys::fork::threads().map_err(RestrictError::Count)?;
+    if threads != 1 {
+        return Err(RestrictError::Threads(threads));
+    }
+    // Everything that can fail without the kernel's refusal first, so that
+    // such a failure leaves the process as it was.
     let ruleset = ruleset::build(plan)?;
+    let filters = match plan.seccomp {
+        true => Some(programs(&plan.net)?),
+        false => None,
+    };
     rustix::thread::set_no_new_privs(true).map_err(RestrictError::NoNewPrivs)?;
     if let Some(ruleset) = &ruleset {
         crate::sys::landlock_restrict_self(ruleset, 0).map_err(RestrictError::Landlock)?;
     }
-    if plan.seccomp {
-        install(&plan.net)?;
+    if let Some(filters) = &filters {
+        load(filters)?;
     }
     Ok(Restricted {
         landlock: ruleset.is_some(),
@@ -83,14 +102,25 @@ pub fn restrict_self(plan: &ChildPlan) -> Result<Restricted, RestrictError> {
 /// # Errors
 /// A program that cannot be built here, or the kernel's refusal.
 pub(crate) fn install(net: &ChildNet) -> Result<(), FilterError> {
-    let programs = [
+    load(&programs(net)?)
+}
+
+/// procbox's two programs for children with `net`, each with its name.
+type Programs = [(seccompiler::BpfProgram, &'static str); 2];
+
+fn programs(net: &ChildNet) -> Result<Programs, FilterError> {
+    Ok([
         (build(net)?, "the seccomp filter"),
         (
             unknown_calls(FIRST_UNKNOWN_CALL)?,
             "the seccomp filter of unknown calls",
         ),
-    ];
-    for (program, what) in &programs {
+    ])
+}
+
+/// Loads `programs` on the calling thread, in order.
+fn load(programs: &Programs) -> Result<(), FilterError> {
+    for (program, what) in programs {
         // SAFETY: procbox's own programs (above), which answer a refused
         // call with an errno or kill the process, and never fake a call's
         // success: a caller's code stays sound whatever they refuse.
@@ -138,4 +168,34 @@ pub(crate) unsafe fn load_filter(program: &[seccompiler::sock_filter]) -> std::i
         }
     }
     unreachable!("the last attempt returns")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sandbox::plan::TreePlan;
+
+    #[test]
+    fn a_process_with_other_threads_is_refused_and_left_as_it_was() {
+        // The test harness runs this test on a thread of its own: two at least.
+        let plan = ChildPlan {
+            read: Vec::new(),
+            write: Vec::new(),
+            write_files: Vec::new(),
+            exec: Vec::new(),
+            net: ChildNet::default(),
+            tmp: std::env::temp_dir(),
+            abi: crate::sys::landlock_abi().min(crate::sandbox::probe::NEWEST_ABI),
+            seccomp: true,
+            drop_caps: false,
+            tree: TreePlan::default(),
+        };
+        match restrict_self(&plan) {
+            Err(RestrictError::Threads(n)) => assert!(n > 1, "{n}"),
+            other => panic!("a threaded process restricted itself: {other:?}"),
+        }
+        // Nothing applied: not even no_new_privs, and files still open.
+        assert_eq!(rustix::thread::no_new_privs(), Ok(false));
+        assert!(std::fs::read_dir("/").is_ok());
+    }
 }

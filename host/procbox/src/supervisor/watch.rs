@@ -112,8 +112,6 @@ fn waitid_nowait(pid: libc::pid_t) {
     {}
 }
 
-/// The watcher task: waits for the exit (enforcing the timeout), reaps, and
-/// publishes the status.
 /// What the watcher of one child keeps besides the child: when it was
 /// started, its spawn's clock, and its tree's cgroup when measured.
 pub(super) struct Watched {
@@ -122,6 +120,8 @@ pub(super) struct Watched {
     pub(super) measure: Option<ChildCgroup>,
 }
 
+/// The watcher task: waits for the exit (enforcing the timeout), reaps, and
+/// publishes the status.
 pub(super) async fn watch_child(
     guard: ReapOnCancel,
     mut exit_watch: ExitWatch,

@@ -2,6 +2,19 @@
 
 use std::io;
 
+/// How many threads this process has (`/proc/self/task`).
+///
+/// # Errors
+/// The OS error of listing them.
+pub(crate) fn threads() -> io::Result<usize> {
+    let mut threads = 0;
+    for task in std::fs::read_dir("/proc/self/task")? {
+        task?;
+        threads += 1;
+    }
+    Ok(threads)
+}
+
 /// Forks this process: `clone` without `CLONE_VM`, with `SIGCHLD` and
 /// `flags` (`CLONE_PARENT`, or 0). Returns the child's pid in the parent
 /// and 0 in the child.
@@ -25,11 +38,7 @@ use std::io;
 /// `Unsupported` when the process has other threads; the OS error of
 /// listing them, or of `clone`.
 pub(crate) fn fork_alone(flags: libc::c_int) -> io::Result<libc::pid_t> {
-    let mut threads = 0;
-    for task in std::fs::read_dir("/proc/self/task")? {
-        task?;
-        threads += 1;
-    }
+    let threads = threads()?;
     if threads != 1 {
         return Err(io::Error::new(
             io::ErrorKind::Unsupported,

@@ -192,9 +192,11 @@ pub(crate) fn exit_now(code: i32) -> ! {
 }
 
 /// The monotonic clock in nanoseconds (`clock_gettime`: a system call, or
-/// the vDSO's read of the kernel's page), one clock for every process of
-/// the machine: the launcher's readings and procbox's compare. It neither
-/// allocates nor locks, so a clone child may read it.
+/// the vDSO's read of the kernel's page), the same clock in procbox and
+/// its launcher (neither enters a time namespace), so their readings
+/// compare. It neither allocates nor locks, so a clone child may read it
+/// once the process has read it before the clone (rustix finds the vDSO
+/// at its first reading).
 pub(crate) fn monotonic_ns() -> u64 {
     let now = rustix::time::clock_gettime(rustix::time::ClockId::Monotonic);
     u64::try_from(now.tv_sec).unwrap_or(0) * 1_000_000_000 + u64::try_from(now.tv_nsec).unwrap_or(0)

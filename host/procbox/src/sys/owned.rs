@@ -37,8 +37,10 @@ static HELPERS: OnceLock<fn() -> Vec<libc::pid_t>> = OnceLock::new();
 
 /// Names the function that lists procbox's helper processes, which the
 /// sweeps of escaped processes leave alone. Called by whoever starts them
-/// (the launcher), before the first is started, so that no sweep can list
-/// a helper as a stray; later calls change nothing.
+/// (the launcher), before the first is started; later calls change
+/// nothing. (A helper is listed from the moment its starter records it:
+/// a launcher between its `exec` and its hello is not yet, as it was not
+/// before this function existed.)
 pub(crate) fn list_helpers_with(list: fn() -> Vec<libc::pid_t>) {
     let _ = HELPERS.set(list);
 }
