@@ -191,18 +191,20 @@ async fn a_spawn_says_where_its_time_went_stage_by_stage() {
         stages.start >= in_launcher + ways,
         "the round trip holds the launcher's part and the ways: {stages:?}"
     );
-    // The child's own 200 ms are its run, not procbox's stages.
-    assert!(stages.run >= std::time::Duration::from_millis(200), "{stages:?}");
+    // The child's own 200 ms are in its start (it runs from its `exec`,
+    // before the reply reaches procbox) and its run, never before.
     assert!(
-        stages.judge + stages.prepare + stages.start < std::time::Duration::from_millis(200),
+        stages.start + stages.run >= std::time::Duration::from_millis(200),
         "{stages:?}"
     );
-    // From its start on, the stages are the run time procbox reports.
+    // From its start on, the stages are the run time procbox reports: the
+    // duration is read inside the reap stage, so it differs by less.
     let from_start = stages.start + stages.run + stages.reap;
     assert!(from_start >= status.duration, "{stages:?} vs {:?}", status.duration);
     assert!(
-        from_start - status.duration < std::time::Duration::from_millis(50),
-        "{stages:?}"
+        from_start - status.duration <= stages.reap,
+        "{stages:?} vs {:?}",
+        status.duration
     );
     let all = stages.judge + stages.prepare + from_start;
     assert!(all <= whole, "{all:?} of {whole:?}: {stages:?}");
@@ -220,5 +222,8 @@ async fn a_spawn_says_where_its_time_went_stage_by_stage() {
     let mut spawned = bounded!(unconfined.spawn(request(), None, || Ok(None))).unwrap();
     let status = bounded!(spawned.process.wait()).unwrap();
     assert_eq!(status.stages.launcher, None, "{status:?}");
-    assert!(status.stages.run >= std::time::Duration::from_millis(200), "{status:?}");
+    assert!(
+        status.stages.start + status.stages.run >= std::time::Duration::from_millis(200),
+        "{status:?}"
+    );
 }
