@@ -71,12 +71,11 @@ pub fn serve(socket: BorrowedFd<'_>, procbox: libc::pid_t) -> i32 {
             unprivileged(&mut caps_dropped, &request, in_user_namespace)?;
             Ok(entered.map(|e| e.init))
         });
-        let reply = match ready {
+        let mut reply = match ready {
             Ok(init) => start(&request, &fds, &mut prepared, &mut stack, procbox, init, received),
             Err(e) => Reply::Failed(Failure::Confinement(e.to_string())),
         };
         drop(fds);
-        let mut reply = reply;
         if let Reply::Started { replied, .. } = &mut reply {
             *replied = crate::sys::monotonic_ns();
         }

@@ -159,7 +159,7 @@ pub async fn spawn(
         cwd: std::os::fd::AsFd::as_fd(&cwd),
     };
     let setup = child_setup(permit.rlimits(), permit.die_with_host());
-    let started = clock.starting();
+    clock.starting();
     let (pid, launcher) = match plan {
         None => (launch_here(permit, &env, &fds, &setup)?, None),
         // Registered as owned when the launcher's reply arrives.
@@ -181,11 +181,7 @@ pub async fn spawn(
     // Armed before the task exists: a task dropped before its first poll
     // (runtime shutting down) still kills and reaps.
     let guard = ReapOnCancel(Some(shared.clone()));
-    let watched = Watched {
-        started,
-        clock,
-        measure,
-    };
+    let watched = Watched { clock, measure };
     tokio::spawn(watch_child(guard, exit_watch, watched, timeout, tx, slot));
     Ok((Process { shared, exit: rx }, pipes))
 }

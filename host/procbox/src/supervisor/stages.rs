@@ -38,8 +38,13 @@ impl StageClock {
     }
 
     /// It is about to be started: the moment its run time counts from.
-    pub fn starting(&mut self) -> Instant {
+    pub fn starting(&mut self) {
         self.starting = Instant::now();
+    }
+
+    /// When it was about to be started ([`StageClock::starting`]): its
+    /// run time and its timeout count from there.
+    pub fn run_counts_from(&self) -> Instant {
         self.starting
     }
 
@@ -78,7 +83,8 @@ mod tests {
         spin(10_000);
         clock.judged();
         spin(10_000);
-        let starting = clock.starting();
+        clock.starting();
+        let starting = clock.run_counts_from();
         spin(10_000);
         clock.started(None);
         clock.exited();

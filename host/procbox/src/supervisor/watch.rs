@@ -112,10 +112,10 @@ fn waitid_nowait(pid: libc::pid_t) {
     {}
 }
 
-/// What the watcher of one child keeps besides the child: when it was
-/// started, its spawn's clock, and its tree's cgroup when measured.
+/// What the watcher of one child keeps besides the child: its spawn's
+/// clock (its run time counts from the clock's start) and its tree's
+/// cgroup when measured.
 pub(super) struct Watched {
-    pub(super) started: Instant,
     pub(super) clock: StageClock,
     pub(super) measure: Option<ChildCgroup>,
 }
@@ -131,18 +131,19 @@ pub(super) async fn watch_child(
     slot: ChildSlot,
 ) {
     let shared = guard.shared();
+    let started = watched.clock.run_counts_from();
     let timed_out = match timeout {
         None => {
             exit_watch.exited().await;
             false
         }
         Some(timeout) => {
-            let deadline = tokio::time::Instant::from_std(watched.started + timeout.after);
+            let deadline = tokio::time::Instant::from_std(started + timeout.after);
             enforce_timeout(&*shared, &mut exit_watch, deadline, timeout).await
         }
     };
     watched.clock.exited();
-    let mut status = shared.reap(watched.started, timed_out);
+    let mut status = shared.reap(started, timed_out);
     if let Ok(status) = &mut status {
         status.stages = watched.clock.stages(Instant::now());
     }
