@@ -1,24 +1,27 @@
 //! One launcher's socket, shared by every spawn that uses it, pipelined:
-//! each request goes out with an id as soon as it is asked, and one thread
-//! per launcher (`procbox-launcher-io`) reads the replies and hands each to
-//! the spawn waiting on its id. No lock is held across a round trip, and
-//! no tokio worker blocks: a spawn awaits its reply on a channel, which
-//! works from any runtime (the launchers outlive any one of them).
+//! each request goes out with an id as soon as it is asked, with a socket
+//! of its own for the reply, which the asking spawn reads on its own
+//! runtime (the launcher writes it straight there: no thread in between
+//! wakes for it). No lock is held across a round trip, and no tokio worker
+//! blocks.
 //!
 //! A request is sent straight from the asking task when the socket takes
 //! it at once (the usual case: one request is a few KiB); the rest of one
-//! the socket cannot take now waits in an outbox that the thread writes
-//! when the socket has room, with its descriptors duplicated so that they
-//! stay valid whatever the asking task does meanwhile.
+//! the socket cannot take now waits in an outbox that the link's thread
+//! (`procbox-launcher-io`) writes when the socket has room, with its
+//! descriptors duplicated so that they stay valid whatever the asking
+//! task does meanwhile. That thread also reads a launcher's hello when it
+//! was started early, and notices the launcher's end.
 //!
 //! The children the launcher starts are procbox's (`CLONE_PARENT`), and a
 //! reaper of adopted orphans must not take one before its watcher owns it:
 //! every request counts as a launch in flight ([`owned`]) from before it
 //! is sent until its reply registers the child, and the reaper waits for
-//! none to be in flight. A reply whose asker has gone (its spawn was
-//! cancelled) has its child killed and reaped here.
+//! none to be in flight. A spawn cancelled before its reply leaves its
+//! reply socket to the link's thread, which reads the reply and kills and
+//! reaps the child no one waits for.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{HashSet, VecDeque};
 use std::io;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -27,7 +30,7 @@ use std::time::Duration;
 
 use rustix::event::{eventfd, poll, EventfdFlags, PollFd, PollFlags};
 use rustix::net::SendFlags;
-use tokio::sync::oneshot;
+use tokio::io::unix::AsyncFd;
 
 use super::wire::{self, Replied, Reply, Request};
 use crate::sys::owned;
@@ -38,7 +41,8 @@ pub(super) struct Link {
     socket: OwnedFd,
     /// The launcher's pid (procbox's child).
     pub pid: libc::pid_t,
-    /// Made readable when the outbox gains a message, to wake the thread.
+    /// Made readable when the outbox or the orphans gain one, to wake
+    /// the thread.
     wake: OwnedFd,
     state: Mutex<State>,
     /// The plans sent on this socket.
@@ -58,13 +62,25 @@ pub(super) struct Link {
 struct State {
     /// Messages, in order, that the socket could not take yet.
     outbox: VecDeque<Outgoing>,
-    /// The spawns waiting for a reply, by request id.
-    waiting: HashMap<u64, oneshot::Sender<Reply>>,
+    /// Reply sockets of spawns cancelled before their reply, for the
+    /// thread to settle.
+    orphans: Vec<Orphan>,
     /// Set once the launcher is gone: no request is taken any more.
     closed: bool,
     /// Set until the launcher's hello is checked: requests wait in the
     /// outbox.
     unchecked: bool,
+    /// Set when the thread has ended: an orphan is settled where it is
+    /// left.
+    unserved: bool,
+}
+
+/// The reply socket of a spawn that was cancelled: its child, if the
+/// launcher makes one, is no one's.
+struct Orphan {
+    id: u64,
+    socket: OwnedFd,
+    frames: wire::Frames,
 }
 
 struct Outgoing {
@@ -89,8 +105,8 @@ impl Link {
         std::iter::once(self.pid).chain(self.init_pid.get().copied())
     }
 
-    /// Wraps procbox's end of a launcher's socket and starts the thread
-    /// that reads its replies. When `unchecked` (the caller did not read
+    /// Wraps procbox's end of a launcher's socket and starts the link's
+    /// thread (the outbox, the orphans, the launcher's end). When `unchecked` (the caller did not read
     /// its hello: [`handshake`]), that thread reads it first, and until then
     /// requests wait in the outbox: nothing reaches a program that has not
     /// shown it is this procbox's launcher.
@@ -124,6 +140,7 @@ impl Link {
             .spawn(move || {
                 if let Some(pidfd) = pidfd {
                     if !serving.check_hello(&pidfd) {
+                        serving.unserve();
                         return;
                     }
                 }
@@ -170,25 +187,48 @@ impl Link {
         lock(&self.known).remove(&plan_id);
     }
 
-    /// Sends `request` (numbered here) with `fds`, and waits for its reply.
+    /// Sends `request` (numbered here) with `fds` and a socket for its
+    /// reply, and waits for the reply on that socket.
     pub async fn ask(&self, request: &mut Request, fds: &[BorrowedFd<'_>]) -> Result<Reply, Unanswered> {
         request.id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let framed = wire::frame(&*request).map_err(Unanswered::NotSent)?;
-        let (reply, answer) = oneshot::channel();
+        let (ours, theirs) = reply_sockets().map_err(Unanswered::NotSent)?;
+        let ours = crate::sys::fds::readable_on_reactor(ours).map_err(Unanswered::NotSent)?;
         {
             let mut state = lock(&self.state);
             if state.closed {
                 return Err(Unanswered::NotSent(gone()));
             }
             owned::Owned::lock().launching();
-            state.waiting.insert(request.id, reply);
-            if let Err(e) = self.send_or_queue(&mut state, framed, fds) {
-                state.waiting.remove(&request.id);
+            let mut with_reply = fds.to_vec();
+            with_reply.push(theirs.as_fd());
+            if let Err(e) = self.send_or_queue(&mut state, framed, &with_reply) {
                 owned::Owned::lock().launched(None);
                 return Err(Unanswered::NotSent(e));
             }
         }
-        answer.await.map_err(|_| Unanswered::Lost)
+        // The launcher has its own end now (or the outbox a copy): ours
+        // must not keep the reply socket open if the launcher dies.
+        drop(theirs);
+        let mut awaiting = Awaiting {
+            link: self,
+            id: request.id,
+            socket: Some(ours),
+            frames: wire::Frames::default(),
+        };
+        awaiting.reply().await
+    }
+
+    /// Takes over the reply socket of a spawn cancelled before its reply.
+    fn adopt(&self, orphan: Orphan) {
+        let mut state = lock(&self.state);
+        if state.unserved {
+            drop(state);
+            settle_now(orphan);
+            return;
+        }
+        state.orphans.push(orphan);
+        let _ = rustix::io::write(&self.wake, &1u64.to_ne_bytes());
     }
 
     /// Sends what the socket takes now; queues the rest for the thread.
@@ -222,45 +262,107 @@ impl Link {
         let _ = rustix::net::shutdown(&self.socket, rustix::net::Shutdown::Both);
     }
 
-    /// The thread's loop: writes the outbox when the socket has room,
-    /// delivers replies as they arrive, until the launcher is gone.
+    /// The thread's loop: writes the outbox when the socket has room and
+    /// settles orphans, until the launcher is gone and no orphan is left.
     fn serve(&self) {
-        let mut frames = wire::Frames::default();
-        let ended = loop {
-            let writing = !lock(&self.state).outbox.is_empty();
+        let mut orphans: Vec<Orphan> = Vec::new();
+        let mut open = true;
+        loop {
+            if !open {
+                let mut state = lock(&self.state);
+                orphans.append(&mut state.orphans);
+                if orphans.is_empty() {
+                    state.unserved = true;
+                    return;
+                }
+            }
+            let writing = open && !lock(&self.state).outbox.is_empty();
             let socket_events = match writing {
                 true => PollFlags::IN | PollFlags::OUT,
                 false => PollFlags::IN,
             };
-            let mut polled = [
-                PollFd::new(&self.socket, socket_events),
-                PollFd::new(&self.wake, PollFlags::IN),
-            ];
+            let mut polled = vec![PollFd::new(&self.wake, PollFlags::IN)];
+            if open {
+                polled.push(PollFd::new(&self.socket, socket_events));
+            }
+            polled.extend(orphans.iter().map(|o| PollFd::new(&o.socket, PollFlags::IN)));
             match poll(&mut polled, None) {
                 Ok(_) | Err(rustix::io::Errno::INTR) => {}
-                Err(e) => break Err(e.into()),
+                Err(e) => {
+                    // Nothing can be waited for any more: the launcher's
+                    // socket closes, and each orphan takes what it has.
+                    tracing::debug!("launcher {}: {e}", self.pid);
+                    open = self.end(open);
+                    orphans.drain(..).for_each(settle_now);
+                    continue;
+                }
             }
-            let (socket, woken) = (polled[0].revents(), polled[1].revents());
+            let events: Vec<PollFlags> = polled.iter().map(PollFd::revents).collect();
+            drop(polled);
+            let (woken, socket, settling) = match open {
+                true => (events[0], events[1], &events[2..]),
+                false => (events[0], PollFlags::empty(), &events[1..]),
+            };
             if !woken.is_empty() {
                 let _ = rustix::io::read(&self.wake, &mut [0u8; 8]);
+                orphans.append(&mut lock(&self.state).orphans);
             }
-            if socket.contains(PollFlags::OUT) {
-                if let Err(e) = self.flush() {
-                    break Err(e);
+            if open && !socket.is_empty() {
+                if let Err(e) = self.on_socket(socket) {
+                    tracing::debug!("launcher {}: {e}", self.pid);
+                    open = self.end(open);
                 }
             }
-            if socket.intersects(PollFlags::IN | PollFlags::HUP | PollFlags::ERR) {
-                match self.receive(&mut frames) {
-                    Ok(true) => {}
-                    Ok(false) => break Ok(()),
-                    Err(e) => break Err(e),
-                }
-            }
-        };
-        if let Err(e) = ended {
-            tracing::debug!("launcher {}: {e}", self.pid);
+            let mut index = 0;
+            orphans.retain_mut(|orphan| {
+                let ready = settling.get(index).is_some_and(|events| !events.is_empty());
+                index += 1;
+                !(ready && orphan.settle())
+            });
         }
-        self.close();
+    }
+
+    /// The thread ends without serving (a refused hello): orphans are
+    /// settled where they are left from now on.
+    fn unserve(&self) {
+        let orphans = {
+            let mut state = lock(&self.state);
+            state.unserved = true;
+            std::mem::take(&mut state.orphans)
+        };
+        orphans.into_iter().for_each(settle_now);
+    }
+
+    /// The launcher's socket is ready: writes the outbox, and reads what
+    /// the launcher sends there after its hello (nothing: an error, or the
+    /// end of file once it is gone).
+    fn on_socket(&self, events: PollFlags) -> io::Result<()> {
+        if events.contains(PollFlags::OUT) {
+            self.flush()?;
+        }
+        if events.intersects(PollFlags::IN | PollFlags::HUP | PollFlags::ERR) {
+            let mut unexpected = wire::Frames::default();
+            match unexpected.fill(self.socket.as_fd()) {
+                Ok(false) => return Err(gone()),
+                Ok(true) => {
+                    return Err(io::Error::new(
+                        io::ErrorKind::InvalidData,
+                        "the launcher wrote on its socket after its hello",
+                    ))
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+
+    /// The launcher's socket is done with: the link closes (once).
+    fn end(&self, open: bool) -> bool {
+        if open {
+            self.close();
+        }
+        false
     }
 
     /// Writes the outbox until it is empty or the socket is full.
@@ -284,61 +386,141 @@ impl Link {
         Ok(())
     }
 
-    /// Reads what arrived and delivers every whole reply; `Ok(false)` once
-    /// the launcher closed its end.
-    fn receive(&self, frames: &mut wire::Frames) -> io::Result<bool> {
-        let open = loop {
-            match frames.fill(self.socket.as_fd()) {
+    /// The launcher is gone (or speaks out of turn): no request is taken
+    /// any more, and those in the outbox are dropped with their reply
+    /// sockets, so that their spawns see the end of them.
+    fn close(&self) {
+        let mut state = lock(&self.state);
+        state.closed = true;
+        state.outbox.clear();
+    }
+}
+
+/// A spawn's wait for its reply, on the socket made for it.
+struct Awaiting<'a> {
+    link: &'a Link,
+    id: u64,
+    /// Taken once the reply (or the end) has been read; a spawn dropped
+    /// before leaves it to the link as an orphan.
+    socket: Option<AsyncFd<OwnedFd>>,
+    frames: wire::Frames,
+}
+
+impl Awaiting<'_> {
+    /// The reply, its child registered as owned; `Lost` (and the link
+    /// closed) if the launcher went away without one.
+    async fn reply(&mut self) -> Result<Reply, Unanswered> {
+        let read = self.read().await;
+        self.socket = None;
+        let child = read.as_ref().ok().and_then(child_of);
+        owned::Owned::lock().launched(child);
+        read.map_err(|e| {
+            tracing::debug!("launcher {}: no reply: {e}", self.link.pid);
+            self.link.close();
+            Unanswered::Lost
+        })
+    }
+
+    async fn read(&mut self) -> io::Result<Reply> {
+        let Some(socket) = &self.socket else {
+            return Err(gone());
+        };
+        loop {
+            if let Some(replied) = self.frames.next::<Replied>()? {
+                return matching(self.id, replied);
+            }
+            let mut ready = socket.readable().await?;
+            match self.frames.fill(socket.get_ref().as_fd()) {
                 Ok(true) => {}
-                Ok(false) => break false,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break true,
+                Ok(false) => return Err(gone()),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => ready.clear_ready(),
                 Err(e) => return Err(e),
             }
-        };
-        while let Some(replied) = frames.next::<Replied>()? {
-            self.deliver(replied);
-        }
-        Ok(open)
-    }
-
-    /// Hands a reply to its spawn, its child registered as owned first; a
-    /// child whose spawn is gone is killed and reaped.
-    fn deliver(&self, Replied { id, reply }: Replied) {
-        let child = match &reply {
-            Reply::Started { pid, .. } => Some(*pid),
-            Reply::Failed(wire::Failure::Child { pid, .. }) => *pid,
-            Reply::Failed(_) => None,
-            Reply::UnknownPlan => None,
-        };
-        let Some(waiting) = lock(&self.state).waiting.remove(&id) else {
-            return;
-        };
-        owned::Owned::lock().launched(child);
-        if waiting.send(reply).is_err() {
-            if let Some(pid) = child {
-                abandon(pid);
-            }
-        }
-    }
-
-    /// The launcher is gone: every waiting spawn learns it, and no request
-    /// is taken any more.
-    fn close(&self) {
-        let waiting = {
-            let mut state = lock(&self.state);
-            state.closed = true;
-            state.outbox.clear();
-            std::mem::take(&mut state.waiting)
-        };
-        let mut owned = owned::Owned::lock();
-        for _ in waiting {
-            owned.launched(None);
         }
     }
 }
 
+impl Drop for Awaiting<'_> {
+    /// Runs where the spawn is dropped: the reply still to come is the
+    /// link's to settle.
+    fn drop(&mut self) {
+        if let Some(socket) = self.socket.take() {
+            let orphan = Orphan {
+                id: self.id,
+                socket: socket.into_inner(),
+                frames: std::mem::take(&mut self.frames),
+            };
+            self.link.adopt(orphan);
+        }
+    }
+}
+
+impl Orphan {
+    /// Reads what arrived; once the reply is whole (or the socket ended),
+    /// kills and reaps its child and returns `true`.
+    fn settle(&mut self) -> bool {
+        let ended = loop {
+            match self.frames.fill(self.socket.as_fd()) {
+                Ok(true) => {}
+                Ok(false) => break true,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break false,
+                Err(_) => break true,
+            }
+        };
+        let reply = match self.frames.next::<Replied>() {
+            Ok(Some(replied)) => matching(self.id, replied).ok(),
+            Ok(None) if !ended => return false,
+            _ => None,
+        };
+        let child = reply.as_ref().and_then(child_of);
+        owned::Owned::lock().launched(child);
+        if let Some(pid) = child {
+            abandon(pid);
+        }
+        true
+    }
+}
+
+/// Settles an orphan left after the link's thread ended (its launcher is
+/// gone): whatever reply it has now is all it will get.
+fn settle_now(mut orphan: Orphan) {
+    if !orphan.settle() {
+        owned::Owned::lock().launched(None);
+    }
+}
+
+/// The reply, if it answers request `id`.
+fn matching(id: u64, replied: Replied) -> io::Result<Reply> {
+    match replied.id == id {
+        true => Ok(replied.reply),
+        false => Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("the launcher answered request {} on request {id}'s socket", replied.id),
+        )),
+    }
+}
+
+/// The child a reply says the launcher made (and procbox must reap).
+fn child_of(reply: &Reply) -> Option<libc::pid_t> {
+    match reply {
+        Reply::Started { pid, .. } => Some(*pid),
+        Reply::Failed(wire::Failure::Child { pid, .. }) => *pid,
+        Reply::Failed(_) | Reply::UnknownPlan => None,
+    }
+}
+
+/// A request's reply socket pair: procbox's end (non-blocking, for the
+/// spawn's runtime) and the launcher's.
+fn reply_sockets() -> io::Result<(OwnedFd, OwnedFd)> {
+    use rustix::net::{socketpair, AddressFamily, SocketFlags, SocketType};
+    let (ours, theirs) = socketpair(AddressFamily::UNIX, SocketType::STREAM, SocketFlags::CLOEXEC, None)?;
+    rustix::io::ioctl_fionbio(&ours, true)?;
+    Ok((ours, theirs))
+}
+
 /// Kills and reaps a child no spawn waits for any more. Runs on the link's
-/// thread; the child is ours and unreaped, so its pid is still its own.
+/// thread (or where an orphan is settled late); the child is ours and
+/// unreaped, so its pid is still its own.
 fn abandon(pid: libc::pid_t) {
     if let Some(pid) = rustix::process::Pid::from_raw(pid) {
         let _ = rustix::process::kill_process(pid, rustix::process::Signal::KILL);

@@ -59,12 +59,20 @@ pub fn serve(socket: BorrowedFd<'_>, procbox: libc::pid_t) -> i32 {
     let mut namespace: Option<Result<Option<Entered>, Arc<SetupError>>> = None;
     let mut caps_dropped = false;
     loop {
-        let (request, fds) = match wire::recv::<Request>(socket) {
+        let (request, mut fds) = match wire::recv::<Request>(socket) {
             Ok(Some(received)) => received,
             Ok(None) => return 0,
             Err(_) => return 1,
         };
         let received = crate::sys::monotonic_ns();
+        // The request's last descriptor is where its reply goes. Without
+        // it (a procbox of another protocol) no reply can reach anyone:
+        // the descriptors are closed, and the asker, if any, sees the end
+        // of its reply socket.
+        if fds.len() != wire::FDS + 1 {
+            continue;
+        }
+        let Some(reply_to) = fds.pop() else { continue };
         let ready = contained(&mut namespace, &request, procbox).and_then(|entered| {
             filtered(&mut filter, &request)?;
             let in_user_namespace = entered.is_some_and(|e| e.user_namespace);
@@ -80,9 +88,10 @@ pub fn serve(socket: BorrowedFd<'_>, procbox: libc::pid_t) -> i32 {
             *replied = crate::sys::monotonic_ns();
         }
         let replied = wire::Replied { id: request.id, reply };
-        if wire::send(socket, &replied, &[]).is_err() {
-            return 1;
-        }
+        // A spawn gone before its reply left its socket to procbox's link,
+        // which reads the reply and kills the child: a reply that cannot
+        // be sent means procbox itself is going.
+        let _ = wire::send(reply_to.as_fd(), &replied, &[]);
     }
 }
 

@@ -1,11 +1,15 @@
-//! The messages between procbox and its launcher, over a Unix stream
-//! socket: a little-endian `u32` length, then that many bytes of JSON. A
-//! request carries the child's four descriptors (stdin, stdout, stderr,
-//! working directory) as `SCM_RIGHTS` on its first byte.
+//! The messages between procbox and its launcher, over Unix stream
+//! sockets: a little-endian `u32` length, then that many bytes of JSON.
+//! The launcher's [`Hello`] and every [`Request`] travel on the launcher's
+//! socket; a request carries, as `SCM_RIGHTS` on its first byte, the
+//! child's four descriptors (stdin, stdout, stderr, working directory)
+//! and a fifth: one end of a socket pair made for this request alone, on
+//! which the launcher sends its [`Replied`] and which it then closes.
 //!
-//! Pipelined: every [`Request`] has an id, and its [`Replied`] names it.
-//! The launcher answers in the order it was asked; procbox matches by id
-//! and so does not depend on that order.
+//! Pipelined: many requests are in flight at once, and each reply goes
+//! straight to the spawn that asked, which reads it on its own runtime:
+//! no reader in between wakes for it. End of file on a reply socket
+//! before the reply means the launcher is gone.
 
 use std::io;
 use std::os::fd::{BorrowedFd, OwnedFd};
@@ -18,8 +22,13 @@ use crate::sandbox::plan::ChildPlan;
 use crate::sys::fds::recv_with_fds_flags;
 pub(crate) use crate::sys::fds::{recv_with_fds, send_with_fds};
 
-/// How many descriptors a request carries.
-pub const FDS: usize = crate::sys::fds::FDS;
+/// How many of a request's descriptors are the child's; the request
+/// carries one more, its reply socket.
+pub const FDS: usize = 4;
+const _: () = assert!(
+    FDS < crate::sys::fds::FDS,
+    "a request's descriptors and its reply socket fit in one message"
+);
 
 /// The largest message either side accepts: the kernel's own limit on
 /// arguments and environment is far below it.
@@ -27,10 +36,11 @@ const MAX_MESSAGE: usize = 64 << 20;
 
 /// The version of these messages (and of what a launcher does before
 /// them: from 3 it probes the kernel when its standard output is a pipe;
-/// from 4 a started child's reply carries the launcher's stages). A
+/// from 4 a started child's reply carries the launcher's stages; from 5
+/// each reply goes to the socket its request carried). A
 /// launcher's first message is a [`Hello`] with it; procbox refuses a
 /// launcher that speaks another.
-pub const PROTOCOL: u32 = 4;
+pub const PROTOCOL: u32 = 5;
 
 /// The launcher's first message, sent as soon as it runs.
 #[derive(Debug, Serialize, Deserialize, PartialEq, Eq)]
@@ -42,7 +52,8 @@ pub struct Hello {
 /// Start one child.
 #[derive(Debug, Serialize, Deserialize)]
 pub struct Request {
-    /// Its number, unique on this socket, which the reply repeats.
+    /// Its number, unique on this launcher's socket, which the reply
+    /// repeats.
     pub id: u64,
     /// The program file.
     pub program: Vec<u8>,

@@ -5,7 +5,6 @@
 //! blocks.
 
 use std::future::Future;
-use std::io;
 use std::os::fd::OwnedFd;
 use std::sync::Arc;
 use std::time::Instant;
@@ -49,11 +48,7 @@ pub(super) enum ExitWatch {
 
 impl ExitWatch {
     pub(super) fn new(pid: libc::pid_t) -> ExitWatch {
-        let registered = crate::sys::pidfd::pidfd_open(pid).and_then(|fd| {
-            // SAFETY: the AsyncFd owns the OwnedFd, which stays open and
-            // unchanged until the AsyncFd is dropped.
-            unsafe { AsyncFd::register_with_interest(fd, tokio::io::Interest::READABLE) }.map_err(io::Error::from)
-        });
+        let registered = crate::sys::pidfd::pidfd_open(pid).and_then(crate::sys::fds::readable_on_reactor);
         match registered {
             Ok(fd) => ExitWatch::Pidfd(fd, pid),
             Err(_) => ExitWatch::thread(pid),

@@ -1,5 +1,6 @@
 //! Descriptors passed over a Unix socket (`SCM_RIGHTS`): a launcher
-//! request's four, a namespace's report.
+//! request's five, a namespace's report; and a descriptor handed to the
+//! current tokio runtime's reactor ([`readable_on_reactor`]).
 
 use std::io::{self, IoSlice, IoSliceMut};
 use std::mem::MaybeUninit;
@@ -10,9 +11,24 @@ use rustix::net::{
     SendFlags,
 };
 
-/// The most descriptors one message carries (a launcher request's:
-/// stdin, stdout, stderr, working directory).
-pub(crate) const FDS: usize = 4;
+/// The most descriptors one message carries (a launcher request's: the
+/// child's stdin, stdout, stderr and working directory, and the socket its
+/// reply goes to).
+pub(crate) const FDS: usize = 5;
+
+/// Registers `fd` with the current tokio runtime's reactor, to await its
+/// readability (a pidfd's exit, a socket's data). Call it from a task of a
+/// runtime with its I/O driver (tokio panics otherwise).
+///
+/// # Errors
+/// The OS error of registering it.
+pub(crate) fn readable_on_reactor(fd: OwnedFd) -> io::Result<tokio::io::unix::AsyncFd<OwnedFd>> {
+    // SAFETY: the AsyncFd owns the OwnedFd, which stays open and refers to
+    // the same file until the AsyncFd is dropped or gives it back
+    // (`into_inner`); an OwnedFd's raw descriptor never changes.
+    unsafe { tokio::io::unix::AsyncFd::register_with_interest(fd, tokio::io::Interest::READABLE) }
+        .map_err(io::Error::from)
+}
 
 /// Sends what it can of `bytes` with `fds` on its first byte; returns how
 /// many bytes went (the descriptors went with the first one). With

@@ -42,21 +42,32 @@ fn request(tag: usize) -> Request {
     }
 }
 
+/// Receives one request as a launcher does: the request, and the socket
+/// its reply goes to (the last of its descriptors, after the child's).
+fn receive(socket: BorrowedFd<'_>) -> Option<(Request, OwnedFd)> {
+    let (request, mut fds) = wire::recv::<Request>(socket).unwrap()?;
+    assert_eq!(fds.len(), wire::FDS + 1, "the child's descriptors and the reply socket");
+    Some((request, fds.pop().unwrap()))
+}
+
+/// Answers `request` on its reply socket, as a launcher does.
+fn answer(request: &Request, reply_to: &OwnedFd, reply: Reply) {
+    wire::send(reply_to.as_fd(), &Replied { id: request.id, reply }, &[]).unwrap();
+}
+
 /// A launcher's half of the protocol, on a thread: reads `count`
-/// requests (each with its four descriptors), waits for `go`, then
-/// answers them in reverse order, each naming its request's tag.
+/// requests, waits for `go`, then answers them in reverse order, each
+/// naming its request's tag.
 fn reversing_launcher(socket: OwnedFd, count: usize, go: std::sync::mpsc::Receiver<()>) {
     std::thread::spawn(move || {
         let mut asked = Vec::new();
         for _ in 0..count {
-            let (request, fds) = wire::recv::<Request>(socket.as_fd()).unwrap().unwrap();
-            assert_eq!(fds.len(), wire::FDS);
-            asked.push(request);
+            asked.push(receive(socket.as_fd()).unwrap());
         }
         go.recv().unwrap();
-        for request in asked.into_iter().rev() {
+        for (request, reply_to) in asked.into_iter().rev() {
             let reply = Reply::Failed(Failure::Request(format!("answer to {}", request.args[0])));
-            wire::send(socket.as_fd(), &Replied { id: request.id, reply }, &[]).unwrap();
+            answer(&request, &reply_to, reply);
         }
     });
 }
@@ -122,10 +133,9 @@ fn the_hello_of_a_launcher_started_early_is_checked_before_any_request() {
                 wire::send(theirs.as_fd(), &wire::Hello { protocol }, &[]).unwrap();
                 // A request, or the end of the socket once the test
                 // shuts its link down.
-                let asked = wire::recv::<Request>(theirs.as_fd()).unwrap();
-                if let Some((request, _)) = &asked {
-                    let reply = Reply::Failed(Failure::Request("answered".into()));
-                    wire::send(theirs.as_fd(), &Replied { id: request.id, reply }, &[]).unwrap();
+                let asked = receive(theirs.as_fd());
+                if let Some((request, reply_to)) = &asked {
+                    answer(request, reply_to, Reply::Failed(Failure::Request("answered".into())));
                 }
                 asked.is_some()
             });
@@ -168,7 +178,7 @@ fn a_launcher_that_dies_fails_every_waiting_spawn_and_takes_no_more() {
                 // The request is on the socket; the launcher reads it
                 // and exits without answering.
                 let (request, _) = tokio::task::spawn_blocking(move || {
-                    let received = wire::recv::<Request>(theirs.as_fd()).unwrap().unwrap();
+                    let received = receive(theirs.as_fd()).unwrap();
                     drop(theirs);
                     received
                 })
@@ -185,4 +195,84 @@ fn a_launcher_that_dies_fails_every_waiting_spawn_and_takes_no_more() {
             assert!(matches!(later, Err(Unanswered::NotSent(_))), "{later:?}");
         }
     });
+}
+
+/// A spawn cancelled while the launcher starts its child: the child is
+/// no one's, and the link (reading the reply the spawn left behind) kills
+/// and reaps it rather than leave it running unwatched.
+#[test]
+fn the_child_of_a_cancelled_spawn_is_killed_and_reaped() {
+    on_one_thread(|| async {
+        let (ours, theirs) = pair();
+        let link = Link::start(ours, 0, false).unwrap();
+        let null = OwnedFd::from(std::fs::File::open("/dev/null").unwrap());
+        let fds = [null.as_fd(); wire::FDS];
+        // Stands in for the child the launcher starts: procbox's child.
+        let child = std::process::Command::new("sleep")
+            .arg("1000")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let pid = child.id() as libc::pid_t;
+        let exited = KilledOnDrop(crate::sys::pidfd::pidfd_open(pid).unwrap());
+        let (asked, got_request) = tokio::sync::oneshot::channel();
+        let (cancelled, on_cancel) = std::sync::mpsc::channel::<()>();
+        let launcher = std::thread::spawn(move || {
+            let (request, reply_to) = receive(theirs.as_fd()).unwrap();
+            asked.send(()).unwrap();
+            on_cancel.recv().unwrap();
+            let stages = crate::exit::LauncherStages::default();
+            let started = Reply::Started {
+                pid,
+                init: None,
+                stages,
+                received: 0,
+                replied: 0,
+            };
+            answer(&request, &reply_to, started);
+        });
+        let mut asking = request(1);
+        tokio::select! {
+            answer = link.ask(&mut asking, &fds) => panic!("answered before the launcher replied: {answer:?}"),
+            got = got_request => got.unwrap(),
+        }
+        // The spawn is dropped: its reply comes now.
+        cancelled.send(()).unwrap();
+        launcher.join().unwrap();
+        let mut polled = [PollFd::new(&exited.0, PollFlags::IN)];
+        let timeout = rustix::event::Timespec {
+            tv_sec: DEADLINE.as_secs() as i64,
+            tv_nsec: 0,
+        };
+        assert_eq!(
+            poll(&mut polled, Some(&timeout)).unwrap(),
+            1,
+            "the orphaned child was killed"
+        );
+        // Reaped by the link, then forgotten by the registry of owned pids.
+        let deadline = std::time::Instant::now() + DEADLINE;
+        while owned::Owned::lock().contains(pid) {
+            assert!(std::time::Instant::now() < deadline, "the orphaned child was reaped");
+            std::thread::yield_now();
+        }
+        let reaped = rustix::process::waitid(
+            rustix::process::WaitId::PidFd(exited.0.as_fd()),
+            rustix::process::WaitIdOptions::EXITED | rustix::process::WaitIdOptions::NOHANG,
+        );
+        assert_eq!(reaped.err(), Some(rustix::io::Errno::CHILD), "no one else may reap it");
+        drop(child);
+        link.shut_down();
+    });
+}
+
+/// A child's pidfd that kills the child when dropped, so that a failing
+/// test leaves nothing running (signalling a pidfd never reaches a reused
+/// pid).
+struct KilledOnDrop(OwnedFd);
+
+impl Drop for KilledOnDrop {
+    fn drop(&mut self) {
+        let _ = rustix::process::pidfd_send_signal(&self.0, rustix::process::Signal::KILL);
+    }
 }
