@@ -61,10 +61,17 @@ impl Reaping {
 /// ends every process left in it). Blocks until both are reaped.
 pub(super) fn end(link: &Link) {
     link.shut_down();
-    super::image::reap(link.pid);
+    reap_helper(link.pid);
     if let Some(init) = link.init.get() {
         end_init(init);
     }
+}
+
+/// Kills and reaps a launcher, then forgets its pid as owned (it was
+/// from its start: `start_launcher`).
+pub(super) fn reap_helper(pid: libc::pid_t) {
+    super::image::reap(pid);
+    crate::sys::owned::release(pid);
 }
 
 /// [`end`], on a thread of its own: a launcher found dead or replaced may

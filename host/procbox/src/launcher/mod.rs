@@ -441,14 +441,47 @@ fn start_launcher(hello: Hello, probe: Option<BorrowedFd<'_>>) -> io::Result<Arc
         stdout: probe,
         fd3: Some(theirs.as_fd()),
     };
-    let pid = image::start(entry::LAUNCHER, &streams, true)?;
+    // Owned from its creation (under the lock the sweeps decide under)
+    // until it is reaped: until it is listed with the launchers, after its
+    // hello, a sweep would otherwise take it for a stray, or the reaper of
+    // orphans reap it from under its link.
+    let pid = {
+        let mut owned = crate::sys::owned::Owned::lock();
+        let pid = image::start(entry::LAUNCHER, &streams, true)?;
+        owned.insert(pid);
+        pid
+    };
     drop(theirs);
     exit::reap_at_exit_once(procbox, take_all);
     if hello == Hello::Now {
         if let Err(e) = link::handshake(&ours) {
-            image::reap(pid);
+            exit::reap_helper(pid);
             return Err(e);
         }
     }
-    Link::start(ours, pid, hello == Hello::Later).inspect_err(|_| image::reap(pid))
+    Link::start(ours, pid, hello == Hello::Later).inspect_err(|_| exit::reap_helper(pid))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A launcher is procbox's own from its start: before it is listed
+    /// with the launchers (once its hello is read), the sweep of escaped
+    /// processes and the reaper of orphans already leave it alone (they
+    /// spare what is owned), and its pid is forgotten once it is reaped.
+    #[test]
+    fn a_launcher_is_owned_from_its_start_until_it_is_reaped() {
+        let link = start_launcher(Hello::Later, None).unwrap();
+        let pid = link.pid;
+        assert!(
+            crate::sys::owned::Owned::lock().contains(pid),
+            "a launcher not yet listed is still procbox's"
+        );
+        exit::end(&link);
+        assert!(
+            !crate::sys::owned::Owned::lock().contains(pid),
+            "a reaped launcher's pid is forgotten (it may be reused)"
+        );
+    }
 }

@@ -1,5 +1,7 @@
 //! The pids of this process's children that a watcher owns: started by
-//! the supervisor (`supervisor::spawn`) and not yet reaped. Whoever reaps *other* children
+//! the supervisor (`supervisor::spawn`) and not yet reaped; and those of
+//! procbox's helper processes (launchers, probes) from their start until
+//! they are reaped. Whoever reaps *other* children
 //! (adopted orphans, as the child subreaper) must leave these alone, or a
 //! watcher would lose its child's exit status.
 //!
@@ -38,9 +40,9 @@ static HELPERS: OnceLock<fn() -> Vec<libc::pid_t>> = OnceLock::new();
 /// Names the function that lists procbox's helper processes, which the
 /// sweeps of escaped processes leave alone. Called by whoever starts them
 /// (the launcher), before the first is started; later calls change
-/// nothing. (A helper is listed from the moment its starter records it:
-/// a launcher between its `exec` and its hello is not yet, as it was not
-/// before this function existed.)
+/// nothing. (A launcher is listed from the moment its starter records it,
+/// after its hello; before that, it is owned from its start, as a child
+/// is.)
 pub(crate) fn list_helpers_with(list: fn() -> Vec<libc::pid_t>) {
     let _ = HELPERS.set(list);
 }

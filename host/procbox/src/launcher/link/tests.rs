@@ -129,7 +129,9 @@ fn the_hello_of_a_launcher_started_early_is_checked_before_any_request() {
             let mut process = std::process::Command::new("sleep").arg("1000").spawn().unwrap();
             let (ours, theirs) = pair();
             let link = Link::start(ours, process.id() as libc::pid_t, true).unwrap();
+            let (go, asked_first) = std::sync::mpsc::channel::<()>();
             let launcher = tokio::task::spawn_blocking(move || {
+                asked_first.recv().unwrap();
                 wire::send(theirs.as_fd(), &wire::Hello { protocol }, &[]).unwrap();
                 // A request, or the end of the socket once the test
                 // shuts its link down.
@@ -139,7 +141,17 @@ fn the_hello_of_a_launcher_started_early_is_checked_before_any_request() {
                 }
                 asked.is_some()
             });
-            let answer = link.ask(&mut request(1), &fds).await;
+            // The request is asked (and waits in the outbox: its first poll
+            // sends or queues it) before the hello is sent.
+            let mut asked = request(1);
+            let asking = link.ask(&mut asked, &fds);
+            tokio::pin!(asking);
+            tokio::select! {
+                biased;
+                answer = &mut asking => panic!("answered before the hello: {answer:?}"),
+                () = std::future::ready(()) => go.send(()).unwrap(),
+            }
+            let answer = asking.await;
             if protocol == wire::PROTOCOL {
                 assert_eq!(answer.unwrap(), Reply::Failed(Failure::Request("answered".into())));
                 assert!(link.refusal().is_none());
