@@ -67,11 +67,20 @@ pub(super) fn end(link: &Link) {
     }
 }
 
-/// Kills and reaps a launcher, then forgets its pid as owned (it was
-/// from its start: `start_launcher`).
+/// Kills and reaps a launcher, and forgets its pid as owned (it was from
+/// its start: `start_launcher`). It is reaped and forgotten under the
+/// registry's lock, after its exit is awaited without it: between the two,
+/// a new child of procbox's could take its pid and be forgotten in its
+/// place.
 pub(super) fn reap_helper(pid: libc::pid_t) {
-    super::image::reap(pid);
-    crate::sys::owned::release(pid);
+    let Some(pid) = rustix::process::Pid::from_raw(pid) else {
+        return;
+    };
+    let _ = rustix::process::kill_process(pid, Signal::KILL);
+    let _ = waitid(WaitId::Pid(pid), WaitIdOptions::EXITED | WaitIdOptions::NOWAIT);
+    let mut owned = crate::sys::owned::Owned::lock();
+    let _ = rustix::process::waitpid(Some(pid), rustix::process::WaitOptions::NOHANG);
+    owned.forget(pid.as_raw_nonzero().get());
 }
 
 /// [`end`], on a thread of its own: a launcher found dead or replaced may

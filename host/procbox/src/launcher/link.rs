@@ -24,16 +24,18 @@
 use std::collections::{HashSet, VecDeque};
 use std::io;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::Duration;
 
 use rustix::event::{eventfd, poll, EventfdFlags, PollFd, PollFlags};
 use rustix::net::SendFlags;
-use tokio::io::unix::AsyncFd;
 
 use super::wire::{self, Replied, Reply, Request};
 use crate::sys::owned;
+
+mod reply;
+use reply::{launched, reply_sockets, settle_later, Awaiting, Orphan};
 
 /// A running launcher, as procbox talks to it.
 pub(super) struct Link {
@@ -47,6 +49,9 @@ pub(super) struct Link {
     state: Mutex<State>,
     /// The plans sent on this socket.
     known: Mutex<HashSet<u64>>,
+    /// Its requests sent (or queued) and not yet settled: each counts as a
+    /// launch in flight in [`owned`] too, and is settled exactly once.
+    in_flight: Arc<AtomicUsize>,
     next_id: AtomicU64,
     /// The init of its children's PID namespace, once it made one, as a
     /// pidfd: the CLI's sweep may reap init, and its pid be reused.
@@ -73,14 +78,6 @@ struct State {
     /// Set when the thread has ended: an orphan is settled where it is
     /// left.
     unserved: bool,
-}
-
-/// The reply socket of a spawn that was cancelled: its child, if the
-/// launcher makes one, is no one's.
-struct Orphan {
-    id: u64,
-    socket: OwnedFd,
-    frames: wire::Frames,
 }
 
 struct Outgoing {
@@ -129,6 +126,7 @@ impl Link {
                 ..State::default()
             }),
             known: Mutex::default(),
+            in_flight: Arc::default(),
             next_id: AtomicU64::new(1),
             init: OnceLock::new(),
             init_pid: OnceLock::new(),
@@ -199,24 +197,19 @@ impl Link {
             if state.closed {
                 return Err(Unanswered::NotSent(gone()));
             }
+            self.in_flight.fetch_add(1, Ordering::SeqCst);
             owned::Owned::lock().launching();
             let mut with_reply = fds.to_vec();
             with_reply.push(theirs.as_fd());
             if let Err(e) = self.send_or_queue(&mut state, framed, &with_reply) {
-                owned::Owned::lock().launched(None);
+                launched(&self.in_flight, None);
                 return Err(Unanswered::NotSent(e));
             }
         }
         // The launcher has its own end now (or the outbox a copy): ours
         // must not keep the reply socket open if the launcher dies.
         drop(theirs);
-        let mut awaiting = Awaiting {
-            link: self,
-            id: request.id,
-            socket: Some(ours),
-            frames: wire::Frames::default(),
-        };
-        awaiting.reply().await
+        Awaiting::new(self, request.id, ours).reply().await
     }
 
     /// Takes over the reply socket of a spawn cancelled before its reply.
@@ -224,11 +217,29 @@ impl Link {
         let mut state = lock(&self.state);
         if state.unserved {
             drop(state);
-            settle_now(orphan);
+            settle_later(orphan);
             return;
         }
         state.orphans.push(orphan);
         let _ = rustix::io::write(&self.wake, &1u64.to_ne_bytes());
+    }
+
+    /// Its requests not yet settled (each a launch in flight).
+    #[cfg(test)]
+    pub fn in_flight(&self) -> usize {
+        self.in_flight.load(Ordering::SeqCst)
+    }
+
+    /// Records the init of the PID namespace this launcher's children run
+    /// in, the first time a reply names it (as a pidfd: the sweep may reap
+    /// it, and its pid be reused).
+    pub fn learn_init(&self, init: libc::pid_t) {
+        if self.init.get().is_none() {
+            if let Ok(pidfd) = crate::sys::pidfd::pidfd_open(init) {
+                let _ = self.init_pid.set(init);
+                let _ = self.init.set(pidfd);
+            }
+        }
     }
 
     /// Sends what the socket takes now; queues the rest for the thread.
@@ -252,7 +263,9 @@ impl Link {
             _ => Vec::new(),
         };
         state.outbox.push_back(Outgoing { bytes, sent, fds });
-        rustix::io::write(&self.wake, &1u64.to_ne_bytes())?;
+        // Queued: it goes out whatever this write says (the thread also
+        // writes the outbox whenever the socket has room).
+        let _ = rustix::io::write(&self.wake, &1u64.to_ne_bytes());
         Ok(())
     }
 
@@ -293,7 +306,7 @@ impl Link {
                     // socket closes, and each orphan takes what it has.
                     tracing::debug!("launcher {}: {e}", self.pid);
                     open = self.end(open);
-                    orphans.drain(..).for_each(settle_now);
+                    orphans.drain(..).for_each(settle_later);
                     continue;
                 }
             }
@@ -317,7 +330,7 @@ impl Link {
             orphans.retain_mut(|orphan| {
                 let ready = settling.get(index).is_some_and(|events| !events.is_empty());
                 index += 1;
-                !(ready && orphan.settle())
+                !(ready && orphan.settle(Some(self)))
             });
         }
     }
@@ -330,7 +343,7 @@ impl Link {
             state.unserved = true;
             std::mem::take(&mut state.orphans)
         };
-        orphans.into_iter().for_each(settle_now);
+        orphans.into_iter().for_each(settle_later);
     }
 
     /// The launcher's socket is ready: writes the outbox, and reads what
@@ -394,139 +407,6 @@ impl Link {
         state.closed = true;
         state.outbox.clear();
     }
-}
-
-/// A spawn's wait for its reply, on the socket made for it.
-struct Awaiting<'a> {
-    link: &'a Link,
-    id: u64,
-    /// Taken once the reply (or the end) has been read; a spawn dropped
-    /// before leaves it to the link as an orphan.
-    socket: Option<AsyncFd<OwnedFd>>,
-    frames: wire::Frames,
-}
-
-impl Awaiting<'_> {
-    /// The reply, its child registered as owned; `Lost` (and the link
-    /// closed) if the launcher went away without one.
-    async fn reply(&mut self) -> Result<Reply, Unanswered> {
-        let read = self.read().await;
-        self.socket = None;
-        let child = read.as_ref().ok().and_then(child_of);
-        owned::Owned::lock().launched(child);
-        read.map_err(|e| {
-            tracing::debug!("launcher {}: no reply: {e}", self.link.pid);
-            self.link.close();
-            Unanswered::Lost
-        })
-    }
-
-    async fn read(&mut self) -> io::Result<Reply> {
-        let Some(socket) = &self.socket else {
-            return Err(gone());
-        };
-        loop {
-            if let Some(replied) = self.frames.next::<Replied>()? {
-                return matching(self.id, replied);
-            }
-            let mut ready = socket.readable().await?;
-            match self.frames.fill(socket.get_ref().as_fd()) {
-                Ok(true) => {}
-                Ok(false) => return Err(gone()),
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => ready.clear_ready(),
-                Err(e) => return Err(e),
-            }
-        }
-    }
-}
-
-impl Drop for Awaiting<'_> {
-    /// Runs where the spawn is dropped: the reply still to come is the
-    /// link's to settle.
-    fn drop(&mut self) {
-        if let Some(socket) = self.socket.take() {
-            let orphan = Orphan {
-                id: self.id,
-                socket: socket.into_inner(),
-                frames: std::mem::take(&mut self.frames),
-            };
-            self.link.adopt(orphan);
-        }
-    }
-}
-
-impl Orphan {
-    /// Reads what arrived; once the reply is whole (or the socket ended),
-    /// kills and reaps its child and returns `true`.
-    fn settle(&mut self) -> bool {
-        let ended = loop {
-            match self.frames.fill(self.socket.as_fd()) {
-                Ok(true) => {}
-                Ok(false) => break true,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break false,
-                Err(_) => break true,
-            }
-        };
-        let reply = match self.frames.next::<Replied>() {
-            Ok(Some(replied)) => matching(self.id, replied).ok(),
-            Ok(None) if !ended => return false,
-            _ => None,
-        };
-        let child = reply.as_ref().and_then(child_of);
-        owned::Owned::lock().launched(child);
-        if let Some(pid) = child {
-            abandon(pid);
-        }
-        true
-    }
-}
-
-/// Settles an orphan left after the link's thread ended (its launcher is
-/// gone): whatever reply it has now is all it will get.
-fn settle_now(mut orphan: Orphan) {
-    if !orphan.settle() {
-        owned::Owned::lock().launched(None);
-    }
-}
-
-/// The reply, if it answers request `id`.
-fn matching(id: u64, replied: Replied) -> io::Result<Reply> {
-    match replied.id == id {
-        true => Ok(replied.reply),
-        false => Err(io::Error::new(
-            io::ErrorKind::InvalidData,
-            format!("the launcher answered request {} on request {id}'s socket", replied.id),
-        )),
-    }
-}
-
-/// The child a reply says the launcher made (and procbox must reap).
-fn child_of(reply: &Reply) -> Option<libc::pid_t> {
-    match reply {
-        Reply::Started { pid, .. } => Some(*pid),
-        Reply::Failed(wire::Failure::Child { pid, .. }) => *pid,
-        Reply::Failed(_) | Reply::UnknownPlan => None,
-    }
-}
-
-/// A request's reply socket pair: procbox's end (non-blocking, for the
-/// spawn's runtime) and the launcher's.
-fn reply_sockets() -> io::Result<(OwnedFd, OwnedFd)> {
-    use rustix::net::{socketpair, AddressFamily, SocketFlags, SocketType};
-    let (ours, theirs) = socketpair(AddressFamily::UNIX, SocketType::STREAM, SocketFlags::CLOEXEC, None)?;
-    rustix::io::ioctl_fionbio(&ours, true)?;
-    Ok((ours, theirs))
-}
-
-/// Kills and reaps a child no spawn waits for any more. Runs on the link's
-/// thread (or where an orphan is settled late); the child is ours and
-/// unreaped, so its pid is still its own.
-fn abandon(pid: libc::pid_t) {
-    if let Some(pid) = rustix::process::Pid::from_raw(pid) {
-        let _ = rustix::process::kill_process(pid, rustix::process::Signal::KILL);
-        let _ = rustix::process::waitpid(Some(pid), rustix::process::WaitOptions::empty());
-    }
-    owned::release(pid);
 }
 
 /// How long a new launcher may take to say hello: a program that is not a

@@ -222,12 +222,7 @@ pub async fn launch(
             }
             reply => {
                 if let Reply::Started { init: Some(init), .. } = &reply {
-                    if link.init.get().is_none() {
-                        if let Ok(pidfd) = crate::sys::pidfd::pidfd_open(*init) {
-                            let _ = link.init_pid.set(*init);
-                            let _ = link.init.set(pidfd);
-                        }
-                    }
+                    link.learn_init(*init);
                 }
                 return finish(reply, sent, resumed);
             }

@@ -106,8 +106,16 @@ impl Owned {
 
 /// Forgets `pid` once its watcher has reaped it.
 pub(crate) fn release(pid: libc::pid_t) {
-    if let Some(registry) = Owned::lock().0.as_mut() {
-        registry.pids.remove(&pid);
+    Owned::lock().forget(pid);
+}
+
+impl Owned {
+    /// Forgets `pid`, reaped (best under this lock, held from the reaping
+    /// on: no new child can take the pid before it is forgotten).
+    pub(crate) fn forget(&mut self, pid: libc::pid_t) {
+        if let Some(registry) = self.0.as_mut() {
+            registry.pids.remove(&pid);
+        }
     }
 }
 

@@ -110,6 +110,7 @@ fn replies_in_any_order_reach_their_own_spawns_without_blocking_the_runtime() {
                 answered += 1;
             }
             assert_eq!(answered, IN_FLIGHT);
+            assert_eq!(link.in_flight(), 0, "every request settled once");
             link.shut_down();
         }
     });
@@ -126,9 +127,12 @@ fn the_hello_of_a_launcher_started_early_is_checked_before_any_request() {
         let fds = [null.as_fd(); wire::FDS];
         for protocol in [wire::PROTOCOL, wire::PROTOCOL + 1] {
             // Stands in for the launcher's process.
-            let mut process = std::process::Command::new("sleep").arg("1000").spawn().unwrap();
+            let mut process = quiet_sleep();
+            let _killed = KilledOnDrop(crate::sys::pidfd::pidfd_open(process.id() as libc::pid_t).unwrap());
             let (ours, theirs) = pair();
             let link = Link::start(ours, process.id() as libc::pid_t, true).unwrap();
+            // A failing assertion must still end the stand-in's wait.
+            let _shut = ShutDownOnDrop(link.clone());
             let (go, asked_first) = std::sync::mpsc::channel::<()>();
             let launcher = tokio::task::spawn_blocking(move || {
                 asked_first.recv().unwrap();
@@ -220,12 +224,7 @@ fn the_child_of_a_cancelled_spawn_is_killed_and_reaped() {
         let null = OwnedFd::from(std::fs::File::open("/dev/null").unwrap());
         let fds = [null.as_fd(); wire::FDS];
         // Stands in for the child the launcher starts: procbox's child.
-        let child = std::process::Command::new("sleep")
-            .arg("1000")
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap();
+        let child = quiet_sleep();
         let pid = child.id() as libc::pid_t;
         let exited = KilledOnDrop(crate::sys::pidfd::pidfd_open(pid).unwrap());
         let (asked, got_request) = tokio::sync::oneshot::channel();
@@ -252,27 +251,7 @@ fn the_child_of_a_cancelled_spawn_is_killed_and_reaped() {
         // The spawn is dropped: its reply comes now.
         cancelled.send(()).unwrap();
         launcher.join().unwrap();
-        let mut polled = [PollFd::new(&exited.0, PollFlags::IN)];
-        let timeout = rustix::event::Timespec {
-            tv_sec: DEADLINE.as_secs() as i64,
-            tv_nsec: 0,
-        };
-        assert_eq!(
-            poll(&mut polled, Some(&timeout)).unwrap(),
-            1,
-            "the orphaned child was killed"
-        );
-        // Reaped by the link, then forgotten by the registry of owned pids.
-        let deadline = std::time::Instant::now() + DEADLINE;
-        while owned::Owned::lock().contains(pid) {
-            assert!(std::time::Instant::now() < deadline, "the orphaned child was reaped");
-            std::thread::yield_now();
-        }
-        let reaped = rustix::process::waitid(
-            rustix::process::WaitId::PidFd(exited.0.as_fd()),
-            rustix::process::WaitIdOptions::EXITED | rustix::process::WaitIdOptions::NOHANG,
-        );
-        assert_eq!(reaped.err(), Some(rustix::io::Errno::CHILD), "no one else may reap it");
+        assert_killed_and_reaped(&exited, pid, &link);
         drop(child);
         link.shut_down();
     });
@@ -287,4 +266,114 @@ impl Drop for KilledOnDrop {
     fn drop(&mut self) {
         let _ = rustix::process::pidfd_send_signal(&self.0, rustix::process::Signal::KILL);
     }
+}
+
+/// A `sleep 1000` standing in for a process, its output away from the
+/// test's (a leaked one would hold the harness's pipe open).
+fn quiet_sleep() -> std::process::Child {
+    std::process::Command::new("sleep")
+        .arg("1000")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
+/// Shuts a link down when dropped, so that a stand-in launcher blocked
+/// reading its socket ends when a test fails.
+struct ShutDownOnDrop(Arc<Link>);
+
+impl Drop for ShutDownOnDrop {
+    fn drop(&mut self) {
+        self.0.shut_down();
+    }
+}
+
+/// The child behind `exited` (`pid`) was killed (within a third of the
+/// deadline, so that this failure, not the runtime's, is reported),
+/// reaped by the link and forgotten, and its request settled exactly once.
+fn assert_killed_and_reaped(exited: &KilledOnDrop, pid: libc::pid_t, link: &Link) {
+    let bound = DEADLINE / 3;
+    let mut polled = [PollFd::new(&exited.0, PollFlags::IN)];
+    let timeout = rustix::event::Timespec {
+        tv_sec: bound.as_secs() as i64,
+        tv_nsec: 0,
+    };
+    assert_eq!(
+        poll(&mut polled, Some(&timeout)).unwrap(),
+        1,
+        "the orphaned child was killed"
+    );
+    // Reaped, then forgotten by the registry of owned pids, then settled.
+    let deadline = std::time::Instant::now() + bound;
+    while owned::Owned::lock().contains(pid) || link.in_flight() > 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the orphaned child was reaped and its request settled"
+        );
+        std::thread::yield_now();
+    }
+    let reaped = rustix::process::waitid(
+        rustix::process::WaitId::PidFd(exited.0.as_fd()),
+        rustix::process::WaitIdOptions::EXITED | rustix::process::WaitIdOptions::NOHANG,
+    );
+    assert_eq!(reaped.err(), Some(rustix::io::Errno::CHILD), "no one else may reap it");
+    assert_eq!(link.in_flight(), 0, "settled once, not twice");
+}
+
+/// A spawn cancelled after its link's thread has ended (the launcher
+/// closed its socket while it still held a reply socket, as its clone
+/// child does until `exec`): the orphan is settled off that thread, its
+/// child killed and reaped when its reply comes.
+#[test]
+fn an_orphan_left_after_the_link_thread_ended_is_still_settled() {
+    on_one_thread(|| async {
+        let (ours, theirs) = pair();
+        let link = Link::start(ours, 0, false).unwrap();
+        let null = OwnedFd::from(std::fs::File::open("/dev/null").unwrap());
+        let fds = [null.as_fd(); wire::FDS];
+        let child = quiet_sleep();
+        let pid = child.id() as libc::pid_t;
+        let exited = KilledOnDrop(crate::sys::pidfd::pidfd_open(pid).unwrap());
+        let (asked, got_request) = tokio::sync::oneshot::channel();
+        let (cancelled, on_cancel) = std::sync::mpsc::channel::<()>();
+        let launcher = std::thread::spawn(move || {
+            let (request, reply_to) = receive(theirs.as_fd()).unwrap();
+            // The launcher's socket closes; the reply socket stays open.
+            drop(theirs);
+            asked.send(()).unwrap();
+            on_cancel.recv().unwrap();
+            let stages = crate::exit::LauncherStages::default();
+            let started = Reply::Started {
+                pid,
+                init: None,
+                stages,
+                received: 0,
+                replied: 0,
+            };
+            answer(&request, &reply_to, started);
+        });
+        let mut asked = request(1);
+        // Boxed, so that dropping it drops the spawn's future.
+        let mut asking = Box::pin(link.ask(&mut asked, &fds));
+        tokio::select! {
+            answer = &mut asking => panic!("answered before the launcher replied: {answer:?}"),
+            got = got_request => got.unwrap(),
+        }
+        // The link's thread sees the launcher's socket end and, with no
+        // orphan to settle, ends; the spawn still waits on its own socket.
+        let deadline = std::time::Instant::now() + DEADLINE / 3;
+        while !lock(&link.state).unserved {
+            assert!(std::time::Instant::now() < deadline, "the link's thread ended");
+            std::thread::yield_now();
+        }
+        // Cancelled now: its orphan goes to a thread of its own, which
+        // waits for the reply.
+        drop(asking);
+        assert_eq!(link.in_flight(), 1);
+        cancelled.send(()).unwrap();
+        launcher.join().unwrap();
+        assert_killed_and_reaped(&exited, pid, &link);
+        drop(child);
+    });
 }
