@@ -374,11 +374,29 @@ fn close_all_but(keep: Option<BorrowedFd<'_>>) {
         Some(keep) => [keep.checked_sub(1).map(|last| (0, last)), Some((keep + 1, u32::MAX))],
     };
     for (first, last) in ranges.into_iter().flatten() {
-        // SAFETY: no code of init uses these descriptors again: it owns
-        // nothing but `keep` (its other objects were dropped above) and
-        // never returns to the launcher's code, whose copies own the rest.
-        unsafe { libc::syscall(libc::SYS_close_range, first, last, 0u32) };
+        if close_call(libc::SYS_close_range, first, last) == 0 {
+            continue;
+        }
+        // Before Linux 5.9: one by one, up to the descriptor limit (a
+        // descriptor kept open here would keep a launcher's socket, or a
+        // spawn's reply socket, open after the launcher died).
+        let limit = rustix::process::getrlimit(rustix::process::Resource::Nofile)
+            .current
+            .unwrap_or(1 << 20)
+            .min(u64::from(last) + 1);
+        for fd in u64::from(first)..limit {
+            close_call(libc::SYS_close, fd as u32, 0);
+        }
     }
+}
+
+/// `close_range(first, last, 0)` or `close(first)`, as `nr` says; its
+/// result. Runs in init.
+fn close_call(nr: libc::c_long, first: u32, last: u32) -> libc::c_long {
+    // SAFETY: no code of init uses these descriptors again: it owns
+    // nothing but `keep` (its other objects were dropped above) and
+    // never returns to the launcher's code, whose copies own the rest.
+    unsafe { libc::syscall(nr, first, last, 0u32) }
 }
 
 /// Runs in the probe process (`launcher::probes`), which has
