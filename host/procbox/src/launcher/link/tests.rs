@@ -219,41 +219,19 @@ fn a_launcher_that_dies_fails_every_waiting_spawn_and_takes_no_more() {
 #[test]
 fn the_child_of_a_cancelled_spawn_is_killed_and_reaped() {
     on_one_thread(|| async {
-        let (ours, theirs) = pair();
-        let link = Link::start(ours, 0, false).unwrap();
-        let null = OwnedFd::from(std::fs::File::open("/dev/null").unwrap());
-        let fds = [null.as_fd(); wire::FDS];
-        // Stands in for the child the launcher starts: procbox's child.
-        let child = quiet_sleep();
-        let pid = child.id() as libc::pid_t;
-        let exited = KilledOnDrop(crate::sys::pidfd::pidfd_open(pid).unwrap());
-        let (asked, got_request) = tokio::sync::oneshot::channel();
-        let (cancelled, on_cancel) = std::sync::mpsc::channel::<()>();
-        let launcher = std::thread::spawn(move || {
-            let (request, reply_to) = receive(theirs.as_fd()).unwrap();
-            asked.send(()).unwrap();
-            on_cancel.recv().unwrap();
-            let stages = crate::exit::LauncherStages::default();
-            let started = Reply::Started {
-                pid,
-                init: None,
-                stages,
-                received: 0,
-                replied: 0,
-            };
-            answer(&request, &reply_to, started);
-        });
+        let scene = starting(Socket::KeptOpen);
+        let fds = [scene.null.as_fd(); wire::FDS];
         let mut asking = request(1);
         tokio::select! {
-            answer = link.ask(&mut asking, &fds) => panic!("answered before the launcher replied: {answer:?}"),
-            got = got_request => got.unwrap(),
+            answer = scene.link.ask(&mut asking, &fds) => panic!("answered before the launcher replied: {answer:?}"),
+            got = scene.got_request => got.unwrap(),
         }
         // The spawn is dropped: its reply comes now.
-        cancelled.send(()).unwrap();
-        launcher.join().unwrap();
-        assert_killed_and_reaped(&exited, pid, &link);
-        drop(child);
-        link.shut_down();
+        scene.cancelled.send(()).unwrap();
+        scene.launcher.join().unwrap();
+        assert_killed_and_reaped(&scene.exited, scene.pid, &scene.link);
+        drop(scene.child);
+        scene.link.shut_down();
     });
 }
 
@@ -328,52 +306,90 @@ fn assert_killed_and_reaped(exited: &KilledOnDrop, pid: libc::pid_t, link: &Link
 #[test]
 fn an_orphan_left_after_the_link_thread_ended_is_still_settled() {
     on_one_thread(|| async {
-        let (ours, theirs) = pair();
-        let link = Link::start(ours, 0, false).unwrap();
-        let null = OwnedFd::from(std::fs::File::open("/dev/null").unwrap());
-        let fds = [null.as_fd(); wire::FDS];
-        let child = quiet_sleep();
-        let pid = child.id() as libc::pid_t;
-        let exited = KilledOnDrop(crate::sys::pidfd::pidfd_open(pid).unwrap());
-        let (asked, got_request) = tokio::sync::oneshot::channel();
-        let (cancelled, on_cancel) = std::sync::mpsc::channel::<()>();
-        let launcher = std::thread::spawn(move || {
-            let (request, reply_to) = receive(theirs.as_fd()).unwrap();
-            // The launcher's socket closes; the reply socket stays open.
-            drop(theirs);
-            asked.send(()).unwrap();
-            on_cancel.recv().unwrap();
-            let stages = crate::exit::LauncherStages::default();
-            let started = Reply::Started {
-                pid,
-                init: None,
-                stages,
-                received: 0,
-                replied: 0,
-            };
-            answer(&request, &reply_to, started);
-        });
+        // The launcher's socket closes; the reply socket stays open.
+        let scene = starting(Socket::Closed);
+        let fds = [scene.null.as_fd(); wire::FDS];
         let mut asked = request(1);
         // Boxed, so that dropping it drops the spawn's future.
-        let mut asking = Box::pin(link.ask(&mut asked, &fds));
+        let mut asking = Box::pin(scene.link.ask(&mut asked, &fds));
         tokio::select! {
             answer = &mut asking => panic!("answered before the launcher replied: {answer:?}"),
-            got = got_request => got.unwrap(),
+            got = scene.got_request => got.unwrap(),
         }
         // The link's thread sees the launcher's socket end and, with no
         // orphan to settle, ends; the spawn still waits on its own socket.
         let deadline = std::time::Instant::now() + DEADLINE / 3;
-        while !lock(&link.state).unserved {
+        while !lock(&scene.link.state).unserved {
             assert!(std::time::Instant::now() < deadline, "the link's thread ended");
             std::thread::yield_now();
         }
         // Cancelled now: its orphan goes to a thread of its own, which
         // waits for the reply.
         drop(asking);
-        assert_eq!(link.in_flight(), 1);
-        cancelled.send(()).unwrap();
-        launcher.join().unwrap();
-        assert_killed_and_reaped(&exited, pid, &link);
-        drop(child);
+        assert_eq!(scene.link.in_flight(), 1);
+        scene.cancelled.send(()).unwrap();
+        scene.launcher.join().unwrap();
+        assert_killed_and_reaped(&scene.exited, scene.pid, &scene.link);
+        drop(scene.child);
     });
+}
+
+/// Whether a stand-in launcher closes its socket once it has a request.
+#[derive(PartialEq)]
+enum Socket {
+    KeptOpen,
+    Closed,
+}
+
+/// A link to a stand-in launcher that, for the first request it reads,
+/// says it has it, waits until the test says the spawn was cancelled,
+/// then replies that `child` (a `sleep` of the test's: procbox's child, as
+/// the launcher's children are) started.
+struct Starting {
+    link: Arc<Link>,
+    null: OwnedFd,
+    child: std::process::Child,
+    pid: libc::pid_t,
+    exited: KilledOnDrop,
+    got_request: tokio::sync::oneshot::Receiver<()>,
+    cancelled: std::sync::mpsc::Sender<()>,
+    launcher: std::thread::JoinHandle<()>,
+}
+
+fn starting(socket: Socket) -> Starting {
+    let (ours, theirs) = pair();
+    let link = Link::start(ours, 0, false).unwrap();
+    let null = OwnedFd::from(std::fs::File::open("/dev/null").unwrap());
+    let child = quiet_sleep();
+    let pid = child.id() as libc::pid_t;
+    let exited = KilledOnDrop(crate::sys::pidfd::pidfd_open(pid).unwrap());
+    let (asked, got_request) = tokio::sync::oneshot::channel();
+    let (cancelled, on_cancel) = std::sync::mpsc::channel::<()>();
+    let launcher = std::thread::spawn(move || {
+        let (request, reply_to) = receive(theirs.as_fd()).unwrap();
+        if socket == Socket::Closed {
+            drop(theirs);
+        }
+        asked.send(()).unwrap();
+        on_cancel.recv().unwrap();
+        let stages = crate::exit::LauncherStages::default();
+        let started = Reply::Started {
+            pid,
+            init: None,
+            stages,
+            received: 0,
+            replied: 0,
+        };
+        answer(&request, &reply_to, started);
+    });
+    Starting {
+        link,
+        null,
+        child,
+        pid,
+        exited,
+        got_request,
+        cancelled,
+        launcher,
+    }
 }
