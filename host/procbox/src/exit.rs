@@ -93,8 +93,8 @@ pub struct LauncherStages {
     /// probe and hello. (Timed by procbox on the same monotonic clock.)
     pub request_way: Duration,
     /// The reply's way, from the launcher's sending it to the spawn's
-    /// resuming: the socket, procbox's reader of the launcher's replies,
-    /// and the wake-up of the task that waits for it.
+    /// resuming: the socket made for the request, and the wake-up of the
+    /// task that waits for it (it reads the reply itself).
     pub reply_way: Duration,
 }
 

@@ -61,26 +61,10 @@ impl Reaping {
 /// ends every process left in it). Blocks until both are reaped.
 pub(super) fn end(link: &Link) {
     link.shut_down();
-    reap_helper(link.pid);
+    crate::sys::owned::kill_and_forget(link.pid);
     if let Some(init) = link.init.get() {
         end_init(init);
     }
-}
-
-/// Kills and reaps a launcher, and forgets its pid as owned (it was from
-/// its start: `start_launcher`). It is reaped and forgotten under the
-/// registry's lock, after its exit is awaited without it: between the two,
-/// a new child of procbox's could take its pid and be forgotten in its
-/// place.
-pub(super) fn reap_helper(pid: libc::pid_t) {
-    let Some(pid) = rustix::process::Pid::from_raw(pid) else {
-        return;
-    };
-    let _ = rustix::process::kill_process(pid, Signal::KILL);
-    let _ = waitid(WaitId::Pid(pid), WaitIdOptions::EXITED | WaitIdOptions::NOWAIT);
-    let mut owned = crate::sys::owned::Owned::lock();
-    let _ = rustix::process::waitpid(Some(pid), rustix::process::WaitOptions::NOHANG);
-    owned.forget(pid.as_raw_nonzero().get());
 }
 
 /// [`end`], on a thread of its own: a launcher found dead or replaced may

@@ -305,7 +305,8 @@ impl Link {
                     // Nothing can be waited for any more: the launcher's
                     // socket closes, and each orphan takes what it has.
                     tracing::debug!("launcher {}: {e}", self.pid);
-                    open = self.end(open);
+                    self.close();
+                    open = false;
                     orphans.drain(..).for_each(settle_later);
                     continue;
                 }
@@ -323,7 +324,8 @@ impl Link {
             if open && !socket.is_empty() {
                 if let Err(e) = self.on_socket(socket) {
                     tracing::debug!("launcher {}: {e}", self.pid);
-                    open = self.end(open);
+                    self.close();
+                    open = false;
                 }
             }
             let mut index = 0;
@@ -368,14 +370,6 @@ impl Link {
             }
         }
         Ok(())
-    }
-
-    /// The launcher's socket is done with: the link closes (once).
-    fn end(&self, open: bool) -> bool {
-        if open {
-            self.close();
-        }
-        false
     }
 
     /// Writes the outbox until it is empty or the socket is full.

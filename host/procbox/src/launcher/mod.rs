@@ -339,8 +339,7 @@ fn finish(reply: Reply, sent: u64, resumed: u64) -> Result<(libc::pid_t, Launche
         }
         Reply::Failed(wire::Failure::Child { pid, errno }) => {
             if let Some(pid) = pid {
-                image::reap(pid);
-                crate::sys::owned::release(pid);
+                crate::sys::owned::kill_and_forget(pid);
             }
             Err(LaunchError::Child(io::Error::from_raw_os_error(errno)))
         }
@@ -450,11 +449,11 @@ fn start_launcher(hello: Hello, probe: Option<BorrowedFd<'_>>) -> io::Result<Arc
     exit::reap_at_exit_once(procbox, take_all);
     if hello == Hello::Now {
         if let Err(e) = link::handshake(&ours) {
-            exit::reap_helper(pid);
+            crate::sys::owned::kill_and_forget(pid);
             return Err(e);
         }
     }
-    Link::start(ours, pid, hello == Hello::Later).inspect_err(|_| exit::reap_helper(pid))
+    Link::start(ours, pid, hello == Hello::Later).inspect_err(|_| crate::sys::owned::kill_and_forget(pid))
 }
 
 #[cfg(test)]

@@ -104,6 +104,24 @@ impl Owned {
     }
 }
 
+/// Kills `pid`, an owned child of this process that no watcher waits for
+/// (a launcher, a child whose spawn is gone), waits for its exit, then
+/// reaps and forgets it under the registry's lock: a new child of
+/// procbox's cannot take the pid between the reaping and the forgetting,
+/// and be forgotten in its place. The child is unreaped until here, so
+/// its pid is its own when it is killed.
+pub(crate) fn kill_and_forget(pid: libc::pid_t) {
+    use rustix::process::{kill_process, waitid, waitpid, Pid, Signal, WaitId, WaitIdOptions, WaitOptions};
+    let Some(child) = Pid::from_raw(pid) else {
+        return;
+    };
+    let _ = kill_process(child, Signal::KILL);
+    let _ = waitid(WaitId::Pid(child), WaitIdOptions::EXITED | WaitIdOptions::NOWAIT);
+    let mut owned = Owned::lock();
+    let _ = waitpid(Some(child), WaitOptions::NOHANG);
+    owned.forget(pid);
+}
+
 /// Forgets `pid` once its watcher has reaped it.
 pub(crate) fn release(pid: libc::pid_t) {
     Owned::lock().forget(pid);

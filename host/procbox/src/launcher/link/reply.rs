@@ -136,7 +136,7 @@ impl Orphan {
         self.settled = true;
         launched(&self.in_flight, child);
         if let Some(pid) = child {
-            abandon(pid);
+            owned::kill_and_forget(pid);
         }
         true
     }
@@ -225,15 +225,4 @@ pub(super) fn reply_sockets() -> io::Result<(OwnedFd, OwnedFd)> {
     let (ours, theirs) = socketpair(AddressFamily::UNIX, SocketType::STREAM, SocketFlags::CLOEXEC, None)?;
     rustix::io::ioctl_fionbio(&ours, true)?;
     Ok((ours, theirs))
-}
-
-/// Kills and reaps a child no spawn waits for any more. Runs on the link's
-/// thread (or where an orphan is settled late); the child is ours and
-/// unreaped, so its pid is still its own.
-fn abandon(pid: libc::pid_t) {
-    if let Some(pid) = rustix::process::Pid::from_raw(pid) {
-        let _ = rustix::process::kill_process(pid, rustix::process::Signal::KILL);
-        let _ = rustix::process::waitpid(Some(pid), rustix::process::WaitOptions::empty());
-    }
-    owned::release(pid);
 }
