@@ -314,6 +314,16 @@ async fn the_synchronous_facade_runs_without_an_event_loop() {
 }
 
 #[tokio::test]
+async fn the_first_asyncio_run_gets_the_loop_made_at_build_fresh_and_the_next_a_new_one() {
+    within(async {
+        let Some(run) = scenarios(&["loops"]).await else { return };
+        assert_eq!(run.code, Some(0), "{run:?}");
+        assert_eq!(run.stdout, "ok event_loops\n", "{run:?}");
+    })
+    .await
+}
+
+#[tokio::test]
 async fn a_procbox_error_that_escapes_main_is_one_line_and_exit_1() {
     within(async {
         // Without `printf` granted, the SDK's typed denial escapes the

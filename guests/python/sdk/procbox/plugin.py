@@ -15,7 +15,8 @@ def plugin(main):
     """The `wasi:cli/run` export for `main(args)`, a function or a
     coroutine function given the plugin's arguments (without its name).
 
-    An async `main` runs under `asyncio.run`, on the SDK's event loop. It
+    An async `main` runs under `asyncio.run`, on the SDK's event loop
+    (made when the plugin was built, so a run does not pay for it). It
     returns the exit code (None: 0), or raises `SystemExit`. A procbox
     error that escapes is printed as one line and exits 1; any other
     exception prints its traceback and exits 1.
