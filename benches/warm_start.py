@@ -5,7 +5,8 @@
    (`procbox new`), against `python3 -c pass` and `node -e ''`;
 2. the same plugins as activities of one `procbox worker`: the time the
    worker reports from the activity's start to the plugin's end
-   (`duration_ms`, an upper bound of the time to the plugin's `main`), and
+   (`duration_ms`), for `print-py` the time from the activity's start in
+   the workflow's history to the wall clock its `main` read first, and
    N workflows of the Rust plugin one after another against N of a Python
    activity that does nothing, on the same server.
 
@@ -55,12 +56,13 @@ def build_plugins(procbox, root):
         sh([procbox, "new", "--lang", lang, name], cwd=root)
         sh(["./build.sh"], cwd=f"{root}/{name}", env=env)
         plugins[lang] = f"{root}/{name}/{name}.wasm"
-    # The same Python plugin without its `echo`: its time in the worker is
-    # an upper bound of the time from the activity's start to its `main`.
+    # The same Python plugin without its `echo`, printing the wall clock
+    # (the host's, through WASI) as the first thing its `main` does: the
+    # worker's part measures from the activity's start to that reading.
     sh([procbox, "new", "--lang", "python", "print-py"], cwd=root)
     with open(f"{root}/print-py/app.py", "w") as f:
-        f.write("import procbox\n\n\nasync def main(args: list[str]) -> int:\n"
-                "    print('hello')\n    return 0\n\n\nRun = procbox.plugin(main)\n")
+        f.write("import time\n\nimport procbox\n\n\nasync def main(args: list[str]) -> int:\n"
+                "    print(time.time_ns())\n    return 0\n\n\nRun = procbox.plugin(main)\n")
     sh(["./build.sh"], cwd=f"{root}/print-py", env=env)
     plugins["python-print"] = f"{root}/print-py/print-py.wasm"
     return plugins
@@ -102,6 +104,7 @@ def free_port():
 
 try:
     from temporalio import activity, workflow
+    from temporalio.api.enums.v1 import EventType
     from temporalio.client import Client
     from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 except ImportError:
@@ -119,6 +122,30 @@ class Noop:
     @workflow.run
     async def run(self, arg: dict) -> dict:
         return await workflow.execute_activity("noop", arg, start_to_close_timeout=timedelta(seconds=60))
+
+
+async def to_main_ms(client, workflow_id, result):
+    """From the activity's start, as the server recorded it in the
+    workflow's history (`ActivityTaskStarted`: the moment it handed the
+    task to the worker), to the wall clock `print-py` read first thing in
+    its `main`. Server, worker and plugin read the same clock."""
+    history = await client.get_workflow_handle(workflow_id).fetch_history()
+    started = next(e.event_time.ToNanoseconds() for e in history.events
+                   if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED)
+    return (int(result["stdout"].split()[0]) - started) / 1e6
+
+
+def worker_to_main(root, print_runs):
+    """The worker's start of each print-py run (its log) to the wall clock
+    the plugin read first in `main`, in the order the runs went (one
+    after another): median and max over all but the warm-up runs."""
+    with open(f"{root}/worker.log") as f:
+        starts = [int(line.split("wall_ns=")[1].split()[0]) for line in f
+                  if "run started" in line and "plugin=python-print" in line]
+    if len(starts) != len(print_runs):
+        return f"unknown: {len(starts)} starts logged for {len(print_runs)} runs"
+    to_main = [(main - start) / 1e6 for start, (_, main) in zip(starts, print_runs)][3:]
+    return f"median {statistics.median(to_main):.2f} ms, max {max(to_main):.2f} ms"
 
 
 async def worker_runs(procbox, plugins, n, root):
@@ -143,9 +170,12 @@ async def worker_runs(procbox, plugins, n, root):
                 if time.time() > deadline:
                     raise
                 await asyncio.sleep(0.2)
-        env = dict(os.environ, PROCBOX_CACHE_DIR=f"{root}/cache", PROCBOX_LOG="warn")
+        # The worker's debug line "run started" gives the wall clock at its
+        # start of each run (host/worker/src/activity.rs).
+        env = dict(os.environ, PROCBOX_CACHE_DIR=f"{root}/cache", PROCBOX_LOG="warn,procbox_worker=debug")
+        worker_log = open(f"{root}/worker.log", "w")
         worker = subprocess.Popen([procbox, "worker", "--temporal", address, "--task-queue", "procbox",
-                                   "--config", config], env=env, stdin=subprocess.DEVNULL)
+                                   "--config", config], env=env, stdin=subprocess.DEVNULL, stderr=worker_log)
         async with Worker(client, task_queue="noop", workflows=[Noop], activities=[noop],
                           workflow_runner=UnsandboxedWorkflowRunner()):
             async def one(kind):
@@ -153,10 +183,19 @@ async def worker_runs(procbox, plugins, n, root):
                 if kind == "noop":
                     await client.execute_workflow("noop", {}, id=f"noop-{uuid.uuid4()}", task_queue="noop")
                     return time.perf_counter() - started, None
-                result = await client.execute_workflow("procbox.run", {"plugin": kind}, id=f"{kind}-{uuid.uuid4()}",
+                workflow_id = f"{kind}-{uuid.uuid4()}"
+                result = await client.execute_workflow("procbox.run", {"plugin": kind}, id=workflow_id,
                                                        task_queue="procbox")
-                return time.perf_counter() - started, result["duration_ms"]
+                wall = time.perf_counter() - started
+                if kind == "python-print":
+                    print_runs.append((result["duration_ms"], int(result["stdout"].split()[0])))
+                    return wall, await to_main_ms(client, workflow_id, result)
+                return wall, result["duration_ms"]
 
+            # print-py's whole run as the worker timed it, from its own start
+            # of the activity: the rest of the time to `main` is the task's
+            # way from the server to the worker.
+            print_runs = []
             kinds = ("rust", "python", "python-print", "noop")
             for kind in kinds:  # warm: the worker polls, the first workflow task of each kind
                 for _ in range(3):
@@ -171,6 +210,8 @@ async def worker_runs(procbox, plugins, n, root):
                     totals[kind] += wall
                     if duration is not None:
                         inside[kind].append(duration)
+        print(f"print-py's whole run, timed by the worker: median {statistics.median(d for d, _ in print_runs[3:])} ms")
+        print(f"print-py in the worker, the run's start to the plugin's main: {worker_to_main(root, print_runs)}")
         return {
             kind: {
                 "median_ms": statistics.median(walls[kind]) * 1000,
@@ -204,7 +245,8 @@ def main():
     workers = asyncio.run(worker_runs(procbox, plugins, n, root))
     print(f"worker, {n} workflows of each, one after another:")
     for kind, r in workers.items():
-        inside = "" if r["duration_ms_median"] is None else f", activity start to plugin end: median {r['duration_ms_median']} ms, max {r['duration_ms_max']} ms"
+        span = "activity start to plugin's main" if kind == "python-print" else "activity start to plugin end"
+        inside = "" if r["duration_ms_median"] is None else f", {span}: median {r['duration_ms_median']:.1f} ms, max {r['duration_ms_max']:.1f} ms"
         print(f"  {kind:12} workflow median {r['median_ms']:6.1f} ms, total {r['total_s']:6.2f} s{inside}")
     over = workers["rust"]["median_ms"] - workers["noop"]["median_ms"]
     print(f"  rust plugin vs no-op Python activity: {workers['rust']['median_ms'] / workers['noop']['median_ms']:.2f}x, +{over:.1f} ms per activity")

@@ -69,6 +69,13 @@ impl ProcboxActivities {
     pub async fn run(self: Arc<Self>, ctx: ActivityContext, input: serde_json::Value) -> Result<Output, ActivityError> {
         let started = Instant::now();
         let input = Input::parse(input)?;
+        // On the wall clock that Temporal's history and the plugin read, for
+        // an operator's timeline (and the time to a plugin's `main` in
+        // benches/warm_start.py).
+        let wall_ns = SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map_or(0, |since| since.as_nanos());
+        tracing::debug!(plugin = %input.plugin, wall_ns, "run started");
         let served = self.catalog.get(&input.plugin, input.blake3.as_deref())?;
         if *self.stop_all.borrow() {
             return Err(Failure::WorkerStopped(
