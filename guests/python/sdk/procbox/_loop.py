@@ -168,9 +168,21 @@ _made_at_build: PollLoop | None = None
 
 
 def _make_at_build() -> None:
+    """Makes the loop and runs it once, through a task, so that the code a
+    run's first task takes is warm too. The task is named: an unnamed one
+    would take the number of the plugin's first task (`Task-1`). Its
+    coroutine awaits nothing: a pollable or timer made now would be a
+    handle in the snapshot. Not where a loop is already running (an import
+    of `procbox` from a coroutine), where running another would fail."""
     global _made_at_build
+    if asyncio.events._get_running_loop() is not None:
+        return
     loop = PollLoop()
-    loop.run_until_complete(_nothing())
+    try:
+        loop.run_until_complete(loop.create_task(_nothing(), name="procbox: the loop made at build"))
+    except Exception:  # noqa: BLE001 - a run then makes its loop itself
+        loop.close()
+        return
     _made_at_build = loop
 
 
