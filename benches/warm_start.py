@@ -5,8 +5,10 @@
    (`procbox new`), against `python3 -c pass` and `node -e ''`;
 2. the same plugins as activities of one `procbox worker`: the time the
    worker reports from the activity's start to the plugin's end
-   (`duration_ms`), for `print-py` the time from the activity's start in
-   the workflow's history to the wall clock its `main` read first, and
+   (`duration_ms`); for `print-py`, which prints the wall clock first
+   thing in its `main`, the time to that reading from the worker's start
+   of the run (its debug line `run started`) and from the activity's
+   start in the workflow's history; and
    N workflows of the Rust plugin one after another against N of a Python
    activity that does nothing, on the same server.
 
